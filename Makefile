@@ -1,0 +1,102 @@
+# rumprund: build, test and install.
+#
+#   make            rumprund (and, once it exists, rrctl)
+#   make test       install missing Debian packages, build, run every test
+#   make demo       install missing Debian packages, build, run the demo
+#   make lint       cppcheck and clang-tidy on our C sources
+#   make asan       build and run the unit tests with ASan and UBSan
+#   make install    DESTDIR=... PREFIX=... (default /usr/local)
+#
+# Library flags come from pkg-config.  They are expanded lazily (=, not :=)
+# so that "make test" on a bare machine can first install the packages.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BUILD ?= build
+CC ?= cc
+WERROR ?= -Werror
+
+PKGS := jansson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wpointer-arith -Wcast-qual -Wundef $(WERROR)
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Idaemon $(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+
+# Everything but main() goes into one static library that the daemon and
+# the unit tests link.
+LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/librumprund.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
+
+.PHONY: all deps test check unit guest-test demo lint asan install clean
+
+all: $(BUILD)/rumprund
+
+-include tests/guest/guest.mk
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rumprund: $(BUILD)/daemon/main.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+
+# The README's test command: set-up, then every test.
+test: deps
+	$(MAKE) check
+
+check: unit guest-test
+
+unit: $(UNIT_BINS)
+	@failed=0; for t in $(UNIT_BINS); do \
+		echo "== $$t"; \
+		RR_SRCDIR=$(CURDIR) $$t || failed=1; \
+	done; exit $$failed
+
+guest-test: $(GUEST_ELF)
+	tests/guest/boot-test.sh $(GUEST_ELF)
+
+# The README's demo command.
+demo: deps
+	$(MAKE) all $(GUEST_ELF)
+	scripts/demo.sh $(BUILD)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
+		--std=c11 --inline-suppr -Idaemon $(LINT_SRCS)
+	clang-tidy --quiet $(LINT_SRCS) -- -std=gnu11 -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS)
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+		CFLAGS="-O1 -g" unit
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BUILD)/rumprund $(DESTDIR)$(SBINDIR)/rumprund
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Install every Debian package that building, testing and the demo need.
+# Does nothing (and needs no network) when all of them are present.
+set -eu
+
+PACKAGES="
+build-essential pkg-config
+libmicrohttpd-dev libjansson-dev libvirt-dev libxen-dev libuv1-dev
+libcurl4-openssl-dev libcmocka-dev libgnutls28-dev
+qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
+tini genisoimage iproute2 dnsmasq-base iptables curl
+python3 python3-yaml python3-jsonschema
+cppcheck clang-tidy clang
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
