@@ -18,19 +18,19 @@ BUILD ?= build
 CC ?= cc
 WERROR ?= -Werror
 
-PKGS := jansson
+PKGS := jansson libmicrohttpd libuv libvirt
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wpointer-arith -Wcast-qual -Wundef $(WERROR)
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Idaemon $(PKG_CFLAGS)
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Idaemon -Iapi -Ibackends $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Everything but main() goes into one static library that the daemon and
 # the unit tests link.
-LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c api/*.c backends/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/librumprund.a
 
@@ -43,7 +43,7 @@ LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 
 all: $(BUILD)/rumprund
 
--include tests/guest/guest.mk
+include tests/guest/guest.mk
 
 deps:
 	@scripts/deps.sh
@@ -57,11 +57,11 @@ $(LIB): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/rumprund: $(BUILD)/daemon/main.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka libcurl)
 
 # The README's test command: set-up, then every test.
 test: deps
@@ -85,8 +85,15 @@ demo: deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
-		--std=c11 --inline-suppr -Idaemon $(LINT_SRCS)
-	clang-tidy --quiet $(LINT_SRCS) -- -std=gnu11 -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS)
+		--std=c11 --inline-suppr -Idaemon -Iapi -Ibackends $(LINT_SRCS)
+	@# One file per run: clang-tidy 14 reports va_list false positives
+	@# (llvm-project#40656) when given several files at once.
+	@for f in $(LINT_SRCS); do \
+		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iapi -Ibackends $(PKG_CFLAGS) || exit 1; \
+	done
+	@for f in $(GUEST_SRCS); do \
+		case $$f in *.c) clang-tidy --quiet $$f -- $(GUEST_TIDYFLAGS) || exit 1;; esac; \
+	done
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \

@@ -1,0 +1,118 @@
+/*
+ * httpd: libmicrohttpd driven by the daemon's libuv loop.
+ *
+ * One MHD daemon per listen socket (a unix socket, optionally a TCP
+ * address), all in external-poll mode: the loop polls MHD's epoll fd with a
+ * uv_poll and runs MHD_run(); a uv_timer or uv_idle follows MHD_get_timeout().
+ * Every callback here runs on the loop thread.
+ *
+ * A route handler gets the whole request (the body is collected first, up
+ * to body_max bytes, else 413) and answers it exactly once, now or later:
+ * a handler that returns without answering leaves the request suspended
+ * until httpd_reply_*() is called from the loop thread (after a worker
+ * finished, say), so slow requests never block others.
+ *
+ * Streams (log follow, events): httpd_reply_stream() gives MHD a reader that
+ * returns bytes, 0 for "nothing now" (the connection is then suspended until
+ * httpd_stream_wake()), or -1 for the end.  A client that leaves a suspended
+ * stream is noticed (its fd is watched) and the stream's closed() is called.
+ */
+#ifndef HTTPD_H
+#define HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "rrerr.h"
+
+struct httpd;
+struct httpd_req;
+struct httpd_stream;
+
+typedef void httpd_handler_fn(struct httpd_req *req, void *ctx);
+
+struct httpd_route {
+	const char *method;	/* "GET", "POST", "DELETE" */
+	const char *pattern;	/* "/v1/unikernels/{name}/logs": {x} is one segment */
+	httpd_handler_fn *handler;
+};
+
+struct httpd_config {
+	const char *unix_path;	/* NULL: no unix socket */
+	mode_t unix_mode;	/* e.g. 0660 */
+	gid_t unix_gid;		/* (gid_t)-1: leave the group alone */
+	const char *tcp_addr;	/* "127.0.0.1:8080", "[::1]:8080" or NULL */
+	int unix_fd;		/* an inherited, listening unix socket, or -1 */
+	size_t body_max;	/* larger bodies get 413 */
+	const struct httpd_route *routes;
+	size_t nroutes;
+	void *ctx;		/* passed to every handler */
+};
+
+/*
+ * Bind the sockets (unix: bind, chmod, chown, listen; a stale socket file
+ * is replaced) and start serving on loop.  Returns NULL with err on
+ * failure.
+ */
+struct httpd *httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
+    struct rrerr *err);
+
+/*
+ * Stop accepting, end every stream and suspended request, unlink the unix
+ * socket and free h once MHD is stopped.  Requests still waiting for a
+ * reply get 503.  NULL is fine.
+ */
+void httpd_stop(struct httpd *h);
+
+/* Request accessors; the strings live as long as the request. */
+const char *httpd_req_method(const struct httpd_req *req);
+const char *httpd_req_path(const struct httpd_req *req);
+const char *httpd_req_param(const struct httpd_req *req, const char *name);
+const char *httpd_req_query(const struct httpd_req *req, const char *name);
+const char *httpd_req_header(const struct httpd_req *req, const char *name);
+const char *httpd_req_body(const struct httpd_req *req, size_t *len);
+/* The peer's uid on a unix socket; -1 on TCP. */
+int httpd_req_peer_uid(const struct httpd_req *req, uid_t *uid);
+
+/*
+ * Answer req; after this req must not be used.  body is stolen (NULL: no
+ * body).  Content-Type is application/json.
+ */
+void httpd_reply_json(struct httpd_req *req, unsigned int status, json_t *body);
+
+/*
+ * Answer with {"error": rrerr_name(code), "message": ..., "field": ...}
+ * and the status for err->code: 400 bad_request, 422 invalid, 403
+ * forbidden, 404 not_found, 409 conflict, 413 too_large, 415
+ * unsupported_media_type, 503 unavailable, 500 internal.
+ */
+void httpd_reply_error(struct httpd_req *req, const struct rrerr *err);
+unsigned int httpd_status_for(enum rrerr_code code);
+
+struct httpd_stream_ops {
+	/*
+	 * Copy up to max bytes into buf.  Returns how many (> 0), 0 when there
+	 * is nothing now (the stream sleeps until httpd_stream_wake()), or -1
+	 * when the stream has ended.
+	 */
+	ssize_t (*read)(void *arg, char *buf, size_t max);
+	/* The stream is over (ended, client gone, or httpd stopped): free arg. */
+	void (*closed)(void *arg);
+};
+
+/*
+ * Answer req with a chunked stream.  Returns the stream's handle for
+ * httpd_stream_wake(); it is valid until ops->closed has been called.
+ */
+struct httpd_stream *httpd_reply_stream(struct httpd_req *req,
+    unsigned int status, const char *content_type,
+    const struct httpd_stream_ops *ops, void *arg);
+
+/* New data (or the end) is there: let a sleeping stream read again. */
+void httpd_stream_wake(struct httpd_stream *s);
+
+#endif

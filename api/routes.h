@@ -1,0 +1,24 @@
+/*
+ * routes: the REST API of rumprund, as listed in openapi.yaml.
+ *
+ * Each route is one handler that turns an HTTP request into an engine call
+ * and the engine's answer into JSON.  Handlers never talk to a backend.
+ */
+#ifndef ROUTES_H
+#define ROUTES_H
+
+#include <stddef.h>
+
+#include "engine.h"
+#include "httpd.h"
+#include "spec.h"
+
+struct routes_ctx {
+	struct engine *engine;
+	const struct spec_policy *policy;
+};
+
+extern const struct httpd_route routes_table[];
+extern const size_t routes_count;
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * backend: the one interface between rumprund and a hypervisor.
+ *
+ * Each hypervisor fills a static struct backend_ops with designated
+ * initializers (kvm.c through libvirt, xen.c through libxl, fake.c for unit
+ * tests); a NULL entry means "unsupported" and the caller reports it.  Only
+ * daemon/engine.c calls through this table.  Backends never parse HTTP and
+ * never touch the instance table; the engine never talks to libvirt.
+ *
+ * Threads: open() and close() run on the daemon's loop thread; every other
+ * operation blocks (a libvirt RPC takes ~0.3 s) and is called from a worker
+ * thread of libuv's pool, possibly several at once, so implementations must
+ * be thread-safe.  Events are reported through the callback given to open(),
+ * from any thread; the engine queues them to its loop.
+ *
+ * Ownership of a domain: the engine names every domain it creates
+ * backend_domain_name(owner, instance) and the backend also records owner,
+ * instance and generation in the domain's metadata.  list() returns only
+ * domains whose metadata says they belong to owner, so that a backend never
+ * touches a domain rumprund did not create.
+ */
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rrerr.h"
+#include "spec.h"
+
+#define BACKEND_DOMAIN_NAME_MAX 96
+
+struct backend;
+
+/* What the engine asks a backend to run: all borrowed, valid for the call. */
+struct backend_launch {
+	const struct spec *spec;
+	const char *owner;		/* this daemon's id (state dir uuid) */
+	const char *domain_name;	/* backend_domain_name() */
+	unsigned int generation;	/* 1 for the first run, +1 per start */
+	const char *guest_config;	/* rumpconfig text */
+	const char *console_log;	/* host file the console is appended to */
+	const char *const *macs;	/* spec->nnics MACs, chosen by the engine */
+};
+
+enum backend_event_type {
+	BACKEND_EVENT_STARTED,		/* the domain runs */
+	BACKEND_EVENT_STOPPED,		/* destroyed (by us or by someone) */
+	BACKEND_EVENT_SHUTDOWN,		/* the guest powered off (Xen) */
+	BACKEND_EVENT_CRASHED,		/* QEMU died / the domain crashed */
+	BACKEND_EVENT_DISCONNECTED,	/* lost the hypervisor connection */
+	BACKEND_EVENT_RECONNECTED,	/* back; the engine should re-list */
+};
+
+struct backend_event {
+	enum backend_event_type type;
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];	/* "" for (dis)connect */
+	char detail[128];		/* e.g. libvirt's reason, for logs */
+};
+
+typedef void backend_event_fn(void *arg, const struct backend_event *ev);
+
+/* One of our domains as the hypervisor sees it. */
+struct backend_domain {
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	char instance[SPEC_NAME_MAX + 1];
+	unsigned int generation;
+	bool running;			/* false: exists but shut off/crashed */
+};
+
+/* Settings the daemon's configuration gives a backend. */
+struct backend_config {
+	const char *uri;		/* libvirt URI, e.g. qemu:///system */
+	const char *owner;
+	enum spec_accel accel;		/* default accelerator: kvm or tcg */
+	const char *cpu_model;		/* NULL: the hypervisor's default */
+	const char *firmware;		/* qboot.rom path, or NULL: SeaBIOS */
+	const char *emulator;		/* NULL: libvirt's default */
+	bool fast_cpu_probe;		/* skip QEMU's CPU property read-back */
+};
+
+struct backend_ops {
+	const char *name;		/* "kvm", "xen", "fake" */
+
+	/*
+	 * Connect.  Returns a new backend, or NULL with err saying why the
+	 * backend is unavailable on this host (RRERR_UNAVAILABLE).
+	 */
+	struct backend *(*open)(const struct backend_config *cfg,
+	    backend_event_fn *cb, void *cb_arg, struct rrerr *err);
+
+	/* Create and start the domain (paused if launch->spec->paused). */
+	int (*launch)(struct backend *b, const struct backend_launch *launch,
+	    struct rrerr *err);
+
+	/* Ask the guest to power off (ACPI on KVM, which rumprun ignores). */
+	int (*shutdown)(struct backend *b, const char *domain_name,
+	    struct rrerr *err);
+
+	/* Kill the domain; a domain that does not exist is success. */
+	int (*destroy)(struct backend *b, const char *domain_name,
+	    struct rrerr *err);
+
+	/* Resume a paused domain. */
+	int (*resume)(struct backend *b, const char *domain_name,
+	    struct rrerr *err);
+
+	/*
+	 * List the domains that belong to owner: a new array in *out (free()
+	 * it) of *n entries.
+	 */
+	int (*list)(struct backend *b, const char *owner,
+	    struct backend_domain **out, size_t *n, struct rrerr *err);
+
+	/* Disconnect and free; NULL is fine.  No callback runs afterwards. */
+	void (*close)(struct backend *b);
+};
+
+extern const struct backend_ops backend_kvm_ops;
+extern const struct backend_ops backend_fake_ops;
+
+/* "rr-<first 8 of owner>-<instance>" into buf. */
+void backend_domain_name(const char *owner, const char *instance, char *buf,
+    size_t size);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * config: rumprund.conf, the operator's settings (see rumprund.8).
+ *
+ * One "key = value" per line; '#' starts a comment; list keys (image_dir,
+ * volume_dir, bridge, network) repeat.  Unknown keys and bad values are
+ * errors that name the file and line, so that "rumprund -n" can check a
+ * file before it is used.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "rrerr.h"
+#include "spec.h"
+
+#define CONFIG_LIST_MAX 32
+
+#define CONFIG_DEFAULT_PATH	"/etc/rumprund/rumprund.conf"
+#define CONFIG_DEFAULT_SOCKET	"/run/rumprund/rumprund.sock"
+#define CONFIG_DEFAULT_STATE	"/var/lib/rumprund"
+#define CONFIG_DEFAULT_LOGS	"/var/log/rumprund"
+#define CONFIG_QBOOT		"/usr/share/qemu/qboot.rom"
+
+struct config_list {
+	char *items[CONFIG_LIST_MAX + 1];	/* NULL-terminated */
+	size_t n;
+};
+
+struct config {
+	char *socket;
+	mode_t socket_mode;
+	char *socket_group;		/* NULL: leave the group alone */
+	char *tcp;			/* NULL: no TCP listener */
+	char *state_dir;
+	char *log_dir;			/* guests' console logs */
+	char *daemon_log;		/* NULL: stderr */
+	struct config_list image_dirs;
+	struct config_list volume_dirs;
+	struct config_list bridges;
+	struct config_list networks;
+	char *libvirt_uri;
+	enum spec_accel accel;		/* resolved: never DEFAULT after load */
+	bool accel_auto;
+	char *cpu_model;		/* NULL: QEMU's default */
+	char *firmware;			/* NULL: SeaBIOS */
+	bool fast_cpu_probe;
+	unsigned int max_instances;
+	uint64_t max_total_memory_mib;
+	unsigned int max_memory_mib;
+	unsigned int max_vcpus;
+	uint64_t console_log_max;
+	unsigned int stop_timeout;
+};
+
+/* Fill cfg with the built-in defaults (free with config_free()). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Read path over cfg.  A missing file is an error only when required.
+ * Returns 0, or -1 with err ("FILE:LINE: ...").
+ */
+int config_load(struct config *cfg, const char *path, bool required,
+    struct rrerr *err);
+
+/* Resolve "auto" settings (accel, firmware) against this host. */
+void config_resolve(struct config *cfg);
+
+/* The policy for spec_parse(): borrows cfg's lists. */
+void config_policy(const struct config *cfg, struct spec_policy *policy);
+
+/* Print the effective settings, one "key = value" a line. */
+void config_print(const struct config *cfg, FILE *f);
+
+void config_free(struct config *cfg);
+
+#endif

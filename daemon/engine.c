@@ -1,0 +1,1385 @@
+/*
+ * engine: instances, their lifecycle, and the calls into the backends (see
+ * engine.h).
+ *
+ * Threads.  The loop thread owns every struct instance.  A backend call is
+ * a struct job run by uv_queue_work(); the worker touches only the job
+ * (copies and borrowed, immutable parts of the instance: its spec and
+ * guest config, which never change while a job runs), and after_job()
+ * applies the result on the loop.  Backend events come from the backend's
+ * own thread into evq (under evq_lock) and a uv_async wakes the loop.
+ *
+ * Lifecycle.  advance() derives an instance's state from its facts and
+ * starts the backend calls the facts call for (destroy after "halted" or
+ * PANIC, shutdown then destroy for a stop).  A rumprun guest on KVM never
+ * powers off: after main() returns it prints "halted" and spins, so the
+ * engine destroys the domain itself and keeps the exit status it read on
+ * the console.
+ *
+ * Domains are named rr-<owner[0..8]>-<instance>-<generation>, so an event
+ * about an earlier run of an instance can never be taken for the current
+ * one.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "instance.h"
+#include "log.h"
+#include "rumpconfig.h"
+#include "store.h"
+
+#define NPLATFORMS	2
+#define TICK_MS		200
+#define REOPEN_MS	3000
+#define EVENTS_KEEP	2000
+
+#ifndef RUMPRUND_VERSION
+#define RUMPRUND_VERSION "0.1.0"
+#endif
+
+enum waiter_kind {
+	WAIT_LAUNCH,		/* answer once the instance left pending */
+	WAIT_FINAL,		/* answer once it has ended */
+	WAIT_REMOVED,		/* answer once it is gone */
+};
+
+struct waiter {
+	enum waiter_kind kind;
+	unsigned int status;
+	engine_reply_fn *fn;
+	void *arg;
+	TAILQ_ENTRY(waiter) link;
+};
+
+enum job_kind {
+	JOB_LAUNCH,
+	JOB_SHUTDOWN,
+	JOB_DESTROY,
+	JOB_RESUME,
+	JOB_LIST,
+};
+
+struct job {
+	uv_work_t req;
+	struct engine *e;
+	enum job_kind kind;
+	int platform;
+	struct instance *inst;	/* NULL for JOB_LIST and orphans */
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	const char *macs[SPEC_NICS_MAX];
+	int rv;
+	struct rrerr err;
+	struct backend_domain *doms;
+	size_t ndoms;
+};
+
+/* The argument of a backend's event callback. */
+struct backend_slot {
+	struct engine *e;
+	int platform;
+	struct backend *b;
+	bool connected;
+	bool listing;
+	bool relist;
+	int64_t reopen_at_ms;
+	char reason[RRERR_MESSAGE_MAX];
+};
+
+struct queued_event {
+	int platform;
+	struct backend_event ev;
+};
+
+struct engine {
+	struct engine_config cfg;
+	char *state_dir;
+	char *log_dir;
+	struct store *store;
+	struct events *events;
+	struct backend_slot slots[NPLATFORMS];
+	TAILQ_HEAD(, instance) instances;
+	size_t ninstances;
+	unsigned int jobs;
+	bool quiescing;
+	uv_timer_t tick;
+	uv_async_t async;
+	pthread_mutex_t evq_lock;
+	struct queued_event *evq;
+	size_t evq_len;
+	size_t evq_cap;
+};
+
+static void advance(struct engine *, struct instance *);
+static void start_job(struct engine *, struct instance *, enum job_kind);
+
+static struct instance *
+find(struct engine *e, const char *name)
+{
+	struct instance *inst;
+
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		if (strcmp(inst->name, name) == 0)
+			return inst;
+	}
+	return NULL;
+}
+
+static void __attribute__((format(printf, 4, 5)))
+reply_err(engine_reply_fn *fn, void *arg, enum rrerr_code code,
+    const char *fmt, ...)
+{
+	struct rrerr err;
+	va_list ap;
+
+	rrerr_set(&err, code, NULL, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	fn(arg, 0, NULL, &err);
+}
+
+static void
+add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
+    engine_reply_fn *fn, void *arg)
+{
+	struct waiter *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		reply_err(fn, arg, RRERR_INTERNAL, "%s: out of memory",
+		    inst->name);
+		return;
+	}
+	w->kind = kind;
+	w->status = status;
+	w->fn = fn;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&inst->waiters, w, link);
+}
+
+/* Persist inst; a failure is logged (the state is still right in memory). */
+static void
+save(struct engine *e, struct instance *inst)
+{
+	struct rrerr err;
+	json_t *rec;
+
+	if ((rec = instance_record(inst)) == NULL) {
+		log_warnx("%s: cannot build its record", inst->name);
+		return;
+	}
+	if (store_put(e->store, inst->name, rec, &err) == -1)
+		log_warnx("%s: %s", inst->name, err.message);
+	json_decref(rec);
+}
+
+static void
+publish(struct engine *e, struct instance *inst, const char *type,
+    enum instance_state previous)
+{
+	json_t *ev;
+
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:I}", "type", type,
+	    "name", inst->name, "state", instance_state_name(inst->state),
+	    "previous", instance_state_name(previous),
+	    "generation", (json_int_t)inst->generation);
+	if (ev == NULL)
+		return;
+	if (inst->has_exit)
+		json_object_set_new(ev, "exit_status",
+		    json_integer(inst->exit_status));
+	if (inst->reason[0] != '\0')
+		json_object_set_new(ev, "reason", json_string(inst->reason));
+	events_publish(e->events, ev);
+}
+
+/* Say why the instance ended or failed; the first reason given stays. */
+static void __attribute__((format(printf, 2, 3)))
+set_reason(struct instance *inst, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (inst->reason[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(inst->reason, sizeof(inst->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void
+free_instance(struct instance *inst)
+{
+	struct waiter *w;
+
+	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		free(w);
+	}
+	console_close(inst->console);
+	spec_free(inst->spec);
+	free(inst->guest_config);
+	free(inst);
+}
+
+/* Answer the waiters whose condition holds now. */
+static void
+resolve_waiters(struct instance *inst)
+{
+	struct waiter *w, *next;
+	bool ok;
+
+	for (w = TAILQ_FIRST(&inst->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		switch (w->kind) {
+		case WAIT_LAUNCH:
+			ok = inst->state != INSTANCE_PENDING;
+			break;
+		case WAIT_FINAL:
+			ok = instance_state_final(inst->state);
+			break;
+		default:
+			ok = false;
+		}
+		if (!ok)
+			continue;
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		w->fn(w->arg, w->status, instance_view(inst), NULL);
+		free(w);
+	}
+}
+
+/* Forget an ended instance: record, console log, table. */
+static void
+remove_instance(struct engine *e, struct instance *inst)
+{
+	struct waiter *w;
+	struct rrerr err;
+	json_t *view, *ev;
+
+	if (store_delete(e->store, inst->name, &err) == -1) {
+		log_warnx("%s", err.message);
+		inst->remove_requested = false;
+		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
+			TAILQ_REMOVE(&inst->waiters, w, link);
+			w->fn(w->arg, 0, NULL, &err);
+			free(w);
+		}
+		return;
+	}
+	view = instance_view(inst);
+	if (unlink(inst->log_path) == -1 && errno != ENOENT)
+		log_warn("%s: cannot remove %s", inst->name, inst->log_path);
+	TAILQ_REMOVE(&e->instances, inst, link);
+	e->ninstances--;
+	ev = json_pack("{s:s,s:s,s:s}", "type", "removed", "name", inst->name,
+	    "state", instance_state_name(inst->state));
+	if (ev != NULL)
+		events_publish(e->events, ev);
+	log_info("%s: removed", inst->name);
+	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		w->fn(w->arg, w->status, json_incref(view), NULL);
+		free(w);
+	}
+	json_decref(view);
+	free_instance(inst);
+}
+
+/* The state a generation ended in, from what was seen of it. */
+static enum instance_state
+ended_state(struct instance *inst)
+{
+	if (inst->panic_seen)
+		return INSTANCE_CRASHED;
+	if (inst->has_exit)
+		return INSTANCE_EXITED;
+	if (inst->halted_seen) {
+		set_reason(inst, "%s", "the guest halted without an exit status");
+		return INSTANCE_EXITED;
+	}
+	if (inst->stop_requested)
+		return INSTANCE_STOPPED;
+	switch (inst->gone_how) {
+	case BACKEND_EVENT_SHUTDOWN:
+		set_reason(inst, "%s", "the guest powered off without an exit "
+		    "status");
+		return INSTANCE_EXITED;
+	case BACKEND_EVENT_CRASHED:
+		set_reason(inst, "%s", "the hypervisor reported a crash");
+		return INSTANCE_CRASHED;
+	default:
+		set_reason(inst, "%s", "the domain was destroyed outside "
+		    "rumprund");
+		return INSTANCE_CRASHED;
+	}
+}
+
+static void
+set_state(struct engine *e, struct instance *inst, enum instance_state next)
+{
+	enum instance_state prev = inst->state;
+
+	inst->state = next;
+	if (instance_state_final(next)) {
+		inst->finished_ms = instance_now_ms();
+		if (inst->console != NULL)
+			console_set_ended(inst->console, true);
+	}
+	save(e, inst);
+	publish(e, inst, "state", prev);
+	if (inst->has_exit && instance_state_final(next))
+		log_info("%s: %s, exit status %d", inst->name,
+		    instance_state_name(next), inst->exit_status);
+	else if (inst->reason[0] != '\0' && instance_state_final(next))
+		log_info("%s: %s: %s", inst->name, instance_state_name(next),
+		    inst->reason);
+	else
+		log_info("%s: %s", inst->name, instance_state_name(next));
+}
+
+static void
+advance(struct engine *e, struct instance *inst)
+{
+	enum instance_state next = inst->state;
+
+	if (!instance_state_final(inst->state)) {
+		if (inst->launch_failed) {
+			next = INSTANCE_FAILED;
+		} else if (!inst->launched) {
+			next = INSTANCE_PENDING;
+		} else if (inst->domain_gone) {
+			next = ended_state(inst);
+		} else {
+			if ((inst->halted_seen || inst->panic_seen ||
+			    (inst->stop_requested && (inst->stop_force ||
+			    instance_now_ms() >= inst->stop_deadline_ms))) &&
+			    !inst->destroying) {
+				start_job(e, inst, JOB_DESTROY);
+			} else if (inst->stop_requested && !inst->shutdown_sent &&
+			    !inst->destroying) {
+				start_job(e, inst, JOB_SHUTDOWN);
+			}
+			if (inst->calling_seen)
+				next = INSTANCE_RUNNING;
+			else if (inst->spec->paused && !inst->resumed)
+				next = INSTANCE_PAUSED;
+			else
+				next = INSTANCE_STARTING;
+		}
+		if (next != inst->state)
+			set_state(e, inst, next);
+	}
+	resolve_waiters(inst);
+	if (instance_state_final(inst->state) && inst->jobs == 0 &&
+	    (inst->remove_requested || inst->spec->auto_remove))
+		remove_instance(e, inst);
+}
+
+/* Console markers of the current generation. */
+static void
+on_marker(void *arg, enum console_marker m, int status, const char *line)
+{
+	struct instance *inst = arg;
+	struct engine *e;
+
+	if (instance_state_final(inst->state))
+		return;
+	switch (m) {
+	case CONSOLE_CALLING:
+		inst->calling_seen = true;
+		break;
+	case CONSOLE_RETURNED:
+		inst->has_exit = true;
+		inst->exit_status = status;
+		break;
+	case CONSOLE_HALTED:
+		inst->halted_seen = true;
+		break;
+	case CONSOLE_PANIC:
+		inst->panic_seen = true;
+		set_reason(inst, "%s", line);
+		break;
+	}
+	e = inst->engine;
+	if (m == CONSOLE_RETURNED)
+		save(e, inst);
+	advance(e, inst);
+}
+
+/* Worker thread: one blocking backend call. */
+static void
+run_job(uv_work_t *req)
+{
+	struct job *j = req->data;
+	struct backend_slot *slot = &j->e->slots[j->platform];
+	const struct backend_ops *ops = j->e->cfg.ops[j->platform];
+	struct backend_launch launch;
+	struct instance *inst = j->inst;
+
+	rrerr_clear(&j->err);
+	switch (j->kind) {
+	case JOB_LAUNCH:
+		memset(&launch, 0, sizeof(launch));
+		launch.spec = inst->spec;
+		launch.owner = store_owner(j->e->store);
+		launch.domain_name = j->domain_name;
+		launch.generation = inst->generation;
+		launch.guest_config = inst->guest_config;
+		launch.console_log = inst->log_path;
+		launch.macs = j->macs;
+		j->rv = ops->launch(slot->b, &launch, &j->err);
+		break;
+	case JOB_SHUTDOWN:
+		j->rv = ops->shutdown(slot->b, j->domain_name, &j->err);
+		break;
+	case JOB_DESTROY:
+		j->rv = ops->destroy(slot->b, j->domain_name, &j->err);
+		break;
+	case JOB_RESUME:
+		j->rv = ops->resume(slot->b, j->domain_name, &j->err);
+		break;
+	case JOB_LIST:
+		j->rv = ops->list(slot->b, store_owner(j->e->store), &j->doms,
+		    &j->ndoms, &j->err);
+		break;
+	}
+}
+
+static void reconcile(struct engine *, int, struct backend_domain *, size_t);
+
+static void
+after_job(uv_work_t *req, int status)
+{
+	struct job *j = req->data;
+	struct engine *e = j->e;
+	struct instance *inst = j->inst;
+
+	(void)status;
+	e->jobs--;
+	if (inst != NULL)
+		inst->jobs--;
+	switch (j->kind) {
+	case JOB_LAUNCH:
+		if (j->rv == 0) {
+			inst->launched = true;
+			if (inst->started_ms == 0)
+				inst->started_ms = instance_now_ms();
+		} else {
+			inst->launch_failed = true;
+			set_reason(inst, "%s", j->err.message);
+		}
+		break;
+	case JOB_SHUTDOWN:
+		if (j->rv == -1)
+			log_debug("%s: shutdown: %s", j->domain_name,
+			    j->err.message);
+		break;
+	case JOB_DESTROY:
+		if (inst != NULL) {
+			inst->destroying = false;
+			if (j->rv == 0) {
+				inst->domain_gone = true;
+				inst->gone_how = BACKEND_EVENT_STOPPED;
+			} else {
+				log_warnx("%s: destroy: %s", inst->name,
+				    j->err.message);
+			}
+		} else if (j->rv == -1) {
+			log_warnx("%s: destroy: %s", j->domain_name,
+			    j->err.message);
+		}
+		break;
+	case JOB_RESUME:
+		if (j->rv == -1)
+			log_warnx("%s: resume: %s", inst->name, j->err.message);
+		else
+			inst->resumed = true;
+		break;
+	case JOB_LIST:
+		e->slots[j->platform].listing = false;
+		if (j->rv == 0)
+			reconcile(e, j->platform, j->doms, j->ndoms);
+		else
+			log_warnx("%s: cannot list domains: %s",
+			    e->cfg.ops[j->platform]->name, j->err.message);
+		free(j->doms);
+		if (e->slots[j->platform].relist) {
+			e->slots[j->platform].relist = false;
+			start_job(e, NULL, JOB_LIST);
+		}
+		break;
+	}
+	if (inst != NULL)
+		advance(e, inst);
+	free(j);
+}
+
+static struct job *
+new_job(struct engine *e, struct instance *inst, enum job_kind kind,
+    int platform)
+{
+	struct job *j;
+	size_t i;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->e = e;
+	j->kind = kind;
+	j->inst = inst;
+	j->platform = platform;
+	j->req.data = j;
+	if (inst != NULL) {
+		snprintf(j->domain_name, sizeof(j->domain_name), "%s",
+		    inst->domain_name);
+		for (i = 0; i < inst->spec->nnics; i++)
+			j->macs[i] = inst->macs[i];
+	}
+	return j;
+}
+
+static void
+queue_job(struct engine *e, struct job *j)
+{
+	if (uv_queue_work(e->cfg.loop, &j->req, run_job, after_job) != 0) {
+		log_warnx("cannot queue a backend call");
+		free(j);
+		return;
+	}
+	e->jobs++;
+	if (j->inst != NULL)
+		j->inst->jobs++;
+}
+
+/*
+ * Start a backend call about inst.  For JOB_LIST inst is NULL and the call
+ * lists the domains of every connected backend.
+ */
+static void
+start_job(struct engine *e, struct instance *inst, enum job_kind kind)
+{
+	struct backend_slot *slot;
+	struct job *j;
+	int p;
+
+	if (kind == JOB_LIST) {
+		for (p = 0; p < NPLATFORMS; p++) {
+			slot = &e->slots[p];
+			if (slot->b == NULL || !slot->connected)
+				continue;
+			if (slot->listing) {
+				slot->relist = true;
+				continue;
+			}
+			if ((j = new_job(e, NULL, JOB_LIST, p)) == NULL)
+				continue;
+			slot->listing = true;
+			queue_job(e, j);
+		}
+		return;
+	}
+	p = (int)inst->spec->platform;
+	if (e->slots[p].b == NULL) {
+		/* No backend: what was asked cannot happen; say why. */
+		if (kind == JOB_LAUNCH) {
+			inst->launch_failed = true;
+			set_reason(inst, "%s", e->slots[p].reason);
+		}
+		return;
+	}
+	if ((j = new_job(e, inst, kind, p)) == NULL) {
+		log_warnx("%s: out of memory", inst->name);
+		return;
+	}
+	if (kind == JOB_DESTROY)
+		inst->destroying = true;
+	if (kind == JOB_SHUTDOWN)
+		inst->shutdown_sent = true;
+	queue_job(e, j);
+}
+
+/* Destroy a domain of ours that no instance accounts for. */
+static void
+destroy_orphan(struct engine *e, int platform, const char *domain_name)
+{
+	struct job *j;
+
+	log_warnx("%s: a domain of this rumprund without a current instance; "
+	    "destroying it", domain_name);
+	if ((j = new_job(e, NULL, JOB_DESTROY, platform)) == NULL)
+		return;
+	snprintf(j->domain_name, sizeof(j->domain_name), "%s", domain_name);
+	queue_job(e, j);
+}
+
+/*
+ * Compare what the hypervisor runs with the instances of that platform:
+ * adopt running domains, finish instances whose domain vanished, destroy
+ * our domains that nothing accounts for.
+ */
+static void
+reconcile(struct engine *e, int platform, struct backend_domain *doms,
+    size_t n)
+{
+	struct instance *inst, *next;
+	bool *seen;
+	size_t i;
+
+	seen = calloc(n + 1, sizeof(*seen));
+	for (i = 0; i < n; i++) {
+		inst = find(e, doms[i].instance);
+		if (inst == NULL || instance_state_final(inst->state) ||
+		    strcmp(inst->domain_name, doms[i].domain_name) != 0 ||
+		    inst->domain_gone) {
+			destroy_orphan(e, platform, doms[i].domain_name);
+			continue;
+		}
+		if (seen != NULL)
+			seen[i] = true;
+		if (!inst->launched && !inst->launch_failed && inst->jobs == 0) {
+			log_info("%s: adopted its domain %s", inst->name,
+			    inst->domain_name);
+			inst->launched = true;
+		}
+		if (!doms[i].running) {
+			inst->domain_gone = true;
+			inst->gone_how = BACKEND_EVENT_CRASHED;
+		}
+	}
+	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
+		next = TAILQ_NEXT(inst, link);
+		if ((int)inst->spec->platform != platform ||
+		    instance_state_final(inst->state) || inst->jobs > 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (strcmp(inst->domain_name, doms[i].domain_name) == 0)
+				break;
+		}
+		if (i < n)
+			continue;
+		if (!inst->launched) {
+			inst->launch_failed = true;
+			set_reason(inst, "%s", "rumprund stopped while launching "
+			    "it and the domain was never created");
+		} else if (!inst->domain_gone) {
+			inst->domain_gone = true;
+			inst->gone_how = BACKEND_EVENT_STOPPED;
+			set_reason(inst, "%s", "the domain ended while rumprund "
+			    "was not watching");
+		}
+		advance(e, inst);
+	}
+	for (i = 0; i < n; i++) {
+		if (seen != NULL && seen[i] &&
+		    (inst = find(e, doms[i].instance)) != NULL)
+			advance(e, inst);
+	}
+	free(seen);
+}
+
+/* Loop thread: apply the backend events queued since the last wake-up. */
+static void
+on_async(uv_async_t *h)
+{
+	struct engine *e = h->data;
+	struct queued_event *q;
+	struct backend_slot *slot;
+	struct instance *inst;
+	size_t n, i;
+
+	pthread_mutex_lock(&e->evq_lock);
+	q = e->evq;
+	n = e->evq_len;
+	e->evq = NULL;
+	e->evq_len = e->evq_cap = 0;
+	pthread_mutex_unlock(&e->evq_lock);
+
+	for (i = 0; i < n; i++) {
+		slot = &e->slots[q[i].platform];
+		switch (q[i].ev.type) {
+		case BACKEND_EVENT_DISCONNECTED:
+			log_warnx("%s: lost the hypervisor connection: %s",
+			    e->cfg.ops[q[i].platform]->name, q[i].ev.detail);
+			slot->connected = false;
+			continue;
+		case BACKEND_EVENT_RECONNECTED:
+			log_info("%s: hypervisor connection back",
+			    e->cfg.ops[q[i].platform]->name);
+			slot->connected = true;
+			start_job(e, NULL, JOB_LIST);
+			continue;
+		case BACKEND_EVENT_STARTED:
+			continue;
+		default:
+			break;
+		}
+		TAILQ_FOREACH(inst, &e->instances, link) {
+			if (strcmp(inst->domain_name, q[i].ev.domain_name) == 0)
+				break;
+		}
+		/* Events about earlier generations match no instance. */
+		if (inst == NULL || inst->domain_gone ||
+		    instance_state_final(inst->state))
+			continue;
+		log_debug("%s: domain event %d (%s)", inst->name,
+		    (int)q[i].ev.type, q[i].ev.detail);
+		inst->domain_gone = true;
+		inst->gone_how = q[i].ev.type;
+		if (q[i].ev.type == BACKEND_EVENT_CRASHED &&
+		    q[i].ev.detail[0] != '\0' && !inst->panic_seen &&
+		    !inst->halted_seen && !inst->stop_requested)
+			set_reason(inst, "the hypervisor reported a crash: %s",
+			    q[i].ev.detail);
+		advance(e, inst);
+	}
+	free(q);
+}
+
+/* Any thread: a backend's event, queued for the loop. */
+static void
+on_backend_event(void *arg, const struct backend_event *ev)
+{
+	struct backend_slot *slot = arg;
+	struct engine *e = slot->e;
+	struct queued_event *nq;
+	size_t cap;
+
+	pthread_mutex_lock(&e->evq_lock);
+	if (e->evq_len == e->evq_cap) {
+		cap = e->evq_cap != 0 ? 2 * e->evq_cap : 16;
+		nq = realloc(e->evq, cap * sizeof(*nq));
+		if (nq == NULL) {
+			pthread_mutex_unlock(&e->evq_lock);
+			return;
+		}
+		e->evq = nq;
+		e->evq_cap = cap;
+	}
+	e->evq[e->evq_len].platform = slot->platform;
+	e->evq[e->evq_len].ev = *ev;
+	e->evq_len++;
+	pthread_mutex_unlock(&e->evq_lock);
+	uv_async_send(&e->async);
+}
+
+static void
+open_backend(struct engine *e, int p)
+{
+	struct backend_slot *slot = &e->slots[p];
+	struct rrerr err;
+
+	if (e->cfg.ops[p] == NULL || slot->b != NULL)
+		return;
+	slot->b = e->cfg.ops[p]->open(&e->cfg.backend, on_backend_event, slot,
+	    &err);
+	if (slot->b == NULL) {
+		if (strcmp(slot->reason, err.message) != 0)
+			log_warnx("%s backend unavailable: %s",
+			    e->cfg.ops[p]->name, err.message);
+		snprintf(slot->reason, sizeof(slot->reason), "%s", err.message);
+		slot->reopen_at_ms = instance_now_ms() + REOPEN_MS;
+		return;
+	}
+	log_info("%s backend connected", e->cfg.ops[p]->name);
+	slot->reason[0] = '\0';
+	slot->connected = true;
+	start_job(e, NULL, JOB_LIST);
+}
+
+/* Every TICK_MS: follow consoles, stop deadlines, backend retries. */
+static void
+on_tick(uv_timer_t *h)
+{
+	struct engine *e = h->data;
+	struct instance *inst, *next;
+	int64_t now = instance_now_ms();
+	int p;
+
+	for (p = 0; p < NPLATFORMS; p++) {
+		if (e->slots[p].b == NULL && e->cfg.ops[p] != NULL &&
+		    now >= e->slots[p].reopen_at_ms)
+			open_backend(e, p);
+	}
+	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
+		next = TAILQ_NEXT(inst, link);
+		if (instance_state_final(inst->state))
+			continue;
+		if (inst->console != NULL)
+			console_poll(inst->console);
+		if (inst->stop_requested && !inst->destroying &&
+		    now >= inst->stop_deadline_ms)
+			advance(e, inst);
+	}
+}
+
+static void
+pick_mac(struct engine *e, char *out, size_t size)
+{
+	unsigned char r[3];
+	struct instance *inst;
+	bool taken;
+	size_t i;
+
+	do {
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+			r[0] = (unsigned char)rand();
+			r[1] = (unsigned char)rand();
+			r[2] = (unsigned char)rand();
+		}
+		snprintf(out, size, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
+		taken = false;
+		TAILQ_FOREACH(inst, &e->instances, link) {
+			for (i = 0; i < inst->spec->nnics; i++)
+				taken |= strcmp(inst->macs[i], out) == 0;
+		}
+	} while (taken);
+}
+
+/* Give inst a domain name and console for its current generation. */
+static int
+begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
+{
+	snprintf(inst->domain_name, sizeof(inst->domain_name), "rr-%.8s-%s-%u",
+	    store_owner(e->store), inst->name, inst->generation);
+	if (inst->console == NULL) {
+		inst->console = console_open(e->cfg.loop, inst->log_path,
+		    inst->gen_offset, e->cfg.console_cap, on_marker, inst, err);
+		if (inst->console == NULL)
+			return -1;
+	}
+	console_poll(inst->console);
+	inst->gen_offset = console_end(inst->console);
+	console_rescan_from(inst->console, inst->gen_offset);
+	console_set_ended(inst->console, false);
+	inst->launched = inst->launch_failed = inst->domain_gone = false;
+	inst->calling_seen = inst->halted_seen = inst->panic_seen = false;
+	inst->stop_requested = inst->stop_force = inst->shutdown_sent = false;
+	inst->destroying = inst->resumed = false;
+	inst->has_exit = false;
+	inst->reason[0] = '\0';
+	inst->started_ms = inst->finished_ms = 0;
+	inst->state = INSTANCE_PENDING;
+	return 0;
+}
+
+static uint64_t
+committed_memory(struct engine *e)
+{
+	struct instance *inst;
+	uint64_t sum = 0;
+
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		if (!instance_state_final(inst->state))
+			sum += inst->spec->memory_mib;
+	}
+	return sum;
+}
+
+/* Why spec cannot be launched now, or 0. */
+static int
+check_capacity(struct engine *e, const struct spec *spec, bool is_new,
+    struct rrerr *err)
+{
+	const struct backend_slot *slot = &e->slots[spec->platform];
+
+	if (e->quiescing)
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "rumprund is shutting down");
+	if (e->cfg.ops[spec->platform] == NULL)
+		return rrerr_set(err, RRERR_UNAVAILABLE, "platform",
+		    "platform: the %s backend is not built into this rumprund",
+		    spec_platform_name(spec->platform));
+	if (slot->b == NULL)
+		return rrerr_set(err, RRERR_UNAVAILABLE, "platform",
+		    "platform: the %s backend is unavailable: %s",
+		    spec_platform_name(spec->platform), slot->reason);
+	if (!slot->connected)
+		return rrerr_set(err, RRERR_UNAVAILABLE, "platform",
+		    "platform: the %s backend has lost its hypervisor "
+		    "connection; try again", spec_platform_name(spec->platform));
+	if (is_new && e->cfg.max_instances != 0 &&
+	    e->ninstances >= e->cfg.max_instances)
+		return rrerr_set(err, RRERR_CONFLICT, NULL,
+		    "the limit of %u instances is reached; remove ended ones",
+		    e->cfg.max_instances);
+	if (e->cfg.max_total_memory_mib != 0 &&
+	    committed_memory(e) + spec->memory_mib >
+	    e->cfg.max_total_memory_mib)
+		return rrerr_set(err, RRERR_CONFLICT, "memory_mib",
+		    "memory_mib: %u MiB more would exceed the %llu MiB this "
+		    "host gives guests", spec->memory_mib,
+		    (unsigned long long)e->cfg.max_total_memory_mib);
+	return 0;
+}
+
+void
+engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
+    void *arg)
+{
+	struct instance *inst;
+	struct rrerr err;
+	size_t i;
+
+	if ((inst = find(e, spec->name)) != NULL) {
+		/* Idempotent create: the same request gets the same instance. */
+		if (spec_equal(inst->spec, spec))
+			fn(arg, 200, instance_view(inst), NULL);
+		else
+			reply_err(fn, arg, RRERR_CONFLICT, "name: an instance "
+			    "named %s exists with a different spec", spec->name);
+		spec_free(spec);
+		return;
+	}
+	if (check_capacity(e, spec, true, &err) == -1) {
+		fn(arg, 0, NULL, &err);
+		spec_free(spec);
+		return;
+	}
+	if ((inst = calloc(1, sizeof(*inst))) == NULL) {
+		reply_err(fn, arg, RRERR_INTERNAL, "%s: out of memory",
+		    spec->name);
+		spec_free(spec);
+		return;
+	}
+	inst->engine = e;
+	inst->spec = spec;
+	TAILQ_INIT(&inst->waiters);
+	snprintf(inst->name, sizeof(inst->name), "%s", spec->name);
+	snprintf(inst->log_path, sizeof(inst->log_path), "%s/%s.log",
+	    e->log_dir, spec->name);
+	for (i = 0; i < spec->nnics; i++) {
+		if (spec->nics[i].mac != NULL)
+			snprintf(inst->macs[i], sizeof(inst->macs[i]), "%s",
+			    spec->nics[i].mac);
+		else
+			pick_mac(e, inst->macs[i], sizeof(inst->macs[i]));
+	}
+	inst->guest_config = rumpconfig_build(spec, spec->image, &err);
+	if (inst->guest_config == NULL)
+		goto fail;
+	/* A log left by an earlier instance of this name is not ours. */
+	if (unlink(inst->log_path) == -1 && errno != ENOENT) {
+		rrerr_set(&err, RRERR_INTERNAL, NULL, "cannot replace %s: %s",
+		    inst->log_path, strerror(errno));
+		goto fail;
+	}
+	inst->generation = 1;
+	inst->created_ms = instance_now_ms();
+	if (begin_generation(e, inst, &err) == -1)
+		goto fail;
+	{
+		json_t *rec = instance_record(inst);
+
+		/* Recorded before the domain exists: nothing can be orphaned. */
+		if (rec == NULL || store_put(e->store, inst->name, rec,
+		    &err) == -1) {
+			if (rec == NULL)
+				rrerr_set(&err, RRERR_INTERNAL, NULL,
+				    "out of memory");
+			json_decref(rec);
+			unlink(inst->log_path);
+			goto fail;
+		}
+		json_decref(rec);
+	}
+	TAILQ_INSERT_TAIL(&e->instances, inst, link);
+	e->ninstances++;
+	publish(e, inst, "created", INSTANCE_PENDING);
+	log_info("%s: launching on %s", inst->name,
+	    spec_platform_name(spec->platform));
+	add_waiter(inst, WAIT_LAUNCH, 201, fn, arg);
+	start_job(e, inst, JOB_LAUNCH);
+	advance(e, inst);
+	return;
+
+fail:
+	fn(arg, 0, NULL, &err);
+	free_instance(inst);
+}
+
+void
+engine_stop(struct engine *e, const char *name, bool force, int timeout_s,
+    engine_reply_fn *fn, void *arg)
+{
+	struct instance *inst;
+	int64_t deadline;
+
+	if ((inst = find(e, name)) == NULL) {
+		reply_err(fn, arg, RRERR_NOT_FOUND, "no instance named %s",
+		    name);
+		return;
+	}
+	if (instance_state_final(inst->state)) {
+		fn(arg, 200, instance_view(inst), NULL);
+		return;
+	}
+	if (e->quiescing) {
+		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
+		    "down", name);
+		return;
+	}
+	if (timeout_s < 0)
+		timeout_s = (int)e->cfg.stop_timeout_s;
+	deadline = instance_now_ms() + (int64_t)timeout_s * 1000;
+	if (!inst->stop_requested || deadline < inst->stop_deadline_ms)
+		inst->stop_deadline_ms = deadline;
+	inst->stop_requested = true;
+	inst->stop_force |= force;
+	log_info("%s: stop requested%s", name, force ? " (force)" : "");
+	save(e, inst);
+	add_waiter(inst, WAIT_FINAL, 200, fn, arg);
+	advance(e, inst);
+}
+
+void
+engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg)
+{
+	struct instance *inst;
+	struct rrerr err;
+
+	if ((inst = find(e, name)) == NULL) {
+		reply_err(fn, arg, RRERR_NOT_FOUND, "no instance named %s",
+		    name);
+		return;
+	}
+	if (inst->remove_requested) {
+		reply_err(fn, arg, RRERR_CONFLICT, "%s is being removed", name);
+		return;
+	}
+	if (!instance_state_final(inst->state)) {
+		if (inst->state == INSTANCE_PAUSED && !inst->resumed &&
+		    inst->jobs == 0 && !inst->stop_requested) {
+			add_waiter(inst, WAIT_LAUNCH, 200, fn, arg);
+			start_job(e, inst, JOB_RESUME);
+			/* Answer now: the state moves on as the guest runs. */
+			inst->resumed = true;
+			advance(e, inst);
+			return;
+		}
+		fn(arg, 200, instance_view(inst), NULL);
+		return;
+	}
+	if (check_capacity(e, inst->spec, false, &err) == -1) {
+		fn(arg, 0, NULL, &err);
+		return;
+	}
+	inst->generation++;
+	if (begin_generation(e, inst, &err) == -1) {
+		inst->generation--;
+		fn(arg, 0, NULL, &err);
+		return;
+	}
+	save(e, inst);
+	publish(e, inst, "state", INSTANCE_PENDING);
+	log_info("%s: starting again (generation %u)", name, inst->generation);
+	add_waiter(inst, WAIT_LAUNCH, 200, fn, arg);
+	start_job(e, inst, JOB_LAUNCH);
+	advance(e, inst);
+}
+
+void
+engine_remove(struct engine *e, const char *name, bool force,
+    engine_reply_fn *fn, void *arg)
+{
+	struct instance *inst;
+
+	if ((inst = find(e, name)) == NULL) {
+		reply_err(fn, arg, RRERR_NOT_FOUND, "no instance named %s",
+		    name);
+		return;
+	}
+	if (!instance_state_final(inst->state) && !force) {
+		reply_err(fn, arg, RRERR_CONFLICT, "%s has not ended; stop it "
+		    "first, or remove it with force=true", name);
+		return;
+	}
+	if (!instance_state_final(inst->state)) {
+		inst->stop_requested = true;
+		inst->stop_force = true;
+	}
+	inst->remove_requested = true;
+	add_waiter(inst, WAIT_REMOVED, 200, fn, arg);
+	advance(e, inst);
+}
+
+json_t *
+engine_get(struct engine *e, const char *name, struct rrerr *err)
+{
+	struct instance *inst;
+
+	if ((inst = find(e, name)) == NULL) {
+		rrerr_set(err, RRERR_NOT_FOUND, NULL, "no instance named %s",
+		    name);
+		return NULL;
+	}
+	return instance_view(inst);
+}
+
+static bool
+has_label(const struct spec *spec, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < spec->nlabels; i++) {
+		if (strcmp(spec->labels[i].key, key) == 0)
+			return value == NULL ||
+			    strcmp(spec->labels[i].value, value) == 0;
+	}
+	return false;
+}
+
+json_t *
+engine_list(struct engine *e, const struct engine_filter *f)
+{
+	struct instance *inst;
+	json_t *a = json_array();
+
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		if (f->state != NULL &&
+		    strcmp(f->state, instance_state_name(inst->state)) != 0)
+			continue;
+		if (f->platform != NULL && strcmp(f->platform,
+		    spec_platform_name(inst->spec->platform)) != 0)
+			continue;
+		if (f->label_key != NULL &&
+		    !has_label(inst->spec, f->label_key, f->label_value))
+			continue;
+		json_array_append_new(a, instance_view(inst));
+	}
+	return a;
+}
+
+json_t *
+engine_info(struct engine *e)
+{
+	static const char *const accels[] = { "default", "kvm", "tcg" };
+	json_t *backends, *counts, *b;
+	struct instance *inst;
+	struct sysinfo si;
+	json_int_t n;
+	int p;
+
+	backends = json_object();
+	for (p = 0; p < NPLATFORMS; p++) {
+		const char *pname = spec_platform_name((enum spec_platform)p);
+
+		if (e->cfg.ops[p] == NULL)
+			b = json_pack("{s:b,s:s}", "available", 0, "reason",
+			    "not built into this rumprund");
+		else if (e->slots[p].b == NULL)
+			b = json_pack("{s:b,s:s}", "available", 0, "reason",
+			    e->slots[p].reason);
+		else
+			b = json_pack("{s:b,s:b}", "available", 1, "connected",
+			    e->slots[p].connected);
+		json_object_set_new(backends, pname, b);
+	}
+	counts = json_object();
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		const char *s = instance_state_name(inst->state);
+
+		n = json_integer_value(json_object_get(counts, s));
+		json_object_set_new(counts, s, json_integer(n + 1));
+	}
+	if (sysinfo(&si) == -1)
+		memset(&si, 0, sizeof(si));
+	return json_pack("{s:s,s:o,s:s,s:s?,s:{s:I,s:I},s:o,s:I,s:{s:I,s:I,"
+	    "s:I,s:I},s:s}",
+	    "version", RUMPRUND_VERSION,
+	    "backends", backends,
+	    "accel", accels[e->cfg.backend.accel],
+	    "cpu_model", e->cfg.backend.cpu_model,
+	    "host", "memory_mib",
+	    (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20),
+	    "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+	    "counts", counts,
+	    "instances", (json_int_t)e->ninstances,
+	    "limits", "max_instances", (json_int_t)e->cfg.max_instances,
+	    "max_total_memory_mib", (json_int_t)e->cfg.max_total_memory_mib,
+	    "max_memory_mib", (json_int_t)e->cfg.policy->max_memory_mib,
+	    "max_vcpus", (json_int_t)e->cfg.policy->max_vcpus,
+	    "owner", store_owner(e->store));
+}
+
+json_t *
+engine_health(struct engine *e)
+{
+	return json_pack("{s:s,s:b}", "status",
+	    e->quiescing ? "stopping" : "ok", "kvm_connected",
+	    e->slots[SPEC_PLATFORM_KVM].b != NULL &&
+	    e->slots[SPEC_PLATFORM_KVM].connected);
+}
+
+struct console *
+engine_console(struct engine *e, const char *name, struct rrerr *err)
+{
+	struct instance *inst;
+
+	if ((inst = find(e, name)) == NULL) {
+		rrerr_set(err, RRERR_NOT_FOUND, NULL, "no instance named %s",
+		    name);
+		return NULL;
+	}
+	if (inst->console == NULL) {
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "%s: the console log is not open", name);
+		return NULL;
+	}
+	console_poll(inst->console);
+	console_ref(inst->console);
+	return inst->console;
+}
+
+struct events *
+engine_events(struct engine *e)
+{
+	return e->events;
+}
+
+/* store_load() callback: one instance back from its record. */
+static void
+load_one(void *arg, const char *name, json_t *rec)
+{
+	struct engine *e = arg;
+	struct instance *inst;
+	struct rrerr err;
+
+	if ((inst = calloc(1, sizeof(*inst))) == NULL)
+		return;
+	inst->engine = e;
+	TAILQ_INIT(&inst->waiters);
+	if (instance_from_record(inst, rec, e->cfg.policy, &err) == -1) {
+		log_warnx("%s: cannot use its record: %s", name, err.message);
+		free(inst);
+		return;
+	}
+	snprintf(inst->log_path, sizeof(inst->log_path), "%s/%s.log",
+	    e->log_dir, inst->name);
+	inst->guest_config = rumpconfig_build(inst->spec, inst->spec->image,
+	    &err);
+	inst->console = console_open(e->cfg.loop, inst->log_path,
+	    inst->gen_offset, e->cfg.console_cap, on_marker, inst, &err);
+	if (inst->console == NULL)
+		log_warnx("%s: %s", name, err.message);
+	TAILQ_INSERT_TAIL(&e->instances, inst, link);
+	e->ninstances++;
+	/* Replay this generation's markers before the hypervisor is asked. */
+	if (inst->console != NULL) {
+		if (instance_state_final(inst->state))
+			console_set_ended(inst->console, true);
+		else
+			console_poll(inst->console);
+	}
+	if (inst->state == INSTANCE_RUNNING)
+		inst->calling_seen = true;
+}
+
+struct engine *
+engine_open(const struct engine_config *cfg, struct rrerr *err)
+{
+	struct engine *e;
+	int p, broken;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		return NULL;
+	}
+	e->cfg = *cfg;
+	TAILQ_INIT(&e->instances);
+	pthread_mutex_init(&e->evq_lock, NULL);
+	if ((e->state_dir = strdup(cfg->state_dir)) == NULL ||
+	    (e->log_dir = strdup(cfg->log_dir)) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto fail;
+	}
+	if ((e->store = store_open(cfg->state_dir, err)) == NULL)
+		goto fail;
+	e->cfg.backend.owner = store_owner(e->store);
+	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
+		goto fail;
+	uv_async_init(cfg->loop, &e->async, on_async);
+	e->async.data = e;
+	uv_timer_init(cfg->loop, &e->tick);
+	e->tick.data = e;
+	uv_timer_start(&e->tick, on_tick, TICK_MS, TICK_MS);
+
+	broken = store_load(e->store, load_one, e);
+	log_info("%zu instances loaded%s", e->ninstances,
+	    broken > 0 ? " (some records were broken: see above)" : "");
+	for (p = 0; p < NPLATFORMS; p++) {
+		e->slots[p].e = e;
+		e->slots[p].platform = p;
+		if (cfg->ops[p] == NULL)
+			snprintf(e->slots[p].reason, sizeof(e->slots[p].reason),
+			    "not built into this rumprund");
+		open_backend(e, p);
+	}
+	return e;
+
+fail:
+	store_close(e->store);
+	events_close(e->events);
+	free(e->state_dir);
+	free(e->log_dir);
+	pthread_mutex_destroy(&e->evq_lock);
+	free(e);
+	return NULL;
+}
+
+void
+engine_quiesce(struct engine *e)
+{
+	struct instance *inst;
+	struct waiter *w;
+	struct rrerr err;
+
+	if (e->quiescing)
+		return;
+	e->quiescing = true;
+	rrerr_set(&err, RRERR_UNAVAILABLE, NULL, "rumprund is shutting down");
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
+			TAILQ_REMOVE(&inst->waiters, w, link);
+			w->fn(w->arg, 0, NULL, &err);
+			free(w);
+		}
+		/* Stop following the file; guests keep writing to it. */
+		console_close(inst->console);
+		inst->console = NULL;
+	}
+	uv_timer_stop(&e->tick);
+	uv_close((uv_handle_t *)&e->tick, NULL);
+	uv_close((uv_handle_t *)&e->async, NULL);
+}
+
+void
+engine_close(struct engine *e)
+{
+	struct instance *inst;
+	int p;
+
+	if (e == NULL)
+		return;
+	for (p = 0; p < NPLATFORMS; p++) {
+		if (e->slots[p].b != NULL)
+			e->cfg.ops[p]->close(e->slots[p].b);
+	}
+	while ((inst = TAILQ_FIRST(&e->instances)) != NULL) {
+		TAILQ_REMOVE(&e->instances, inst, link);
+		free_instance(inst);
+	}
+	store_close(e->store);
+	events_close(e->events);
+	free(e->evq);
+	pthread_mutex_destroy(&e->evq_lock);
+	free(e->state_dir);
+	free(e->log_dir);
+	free(e);
+}

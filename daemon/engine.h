@@ -1,0 +1,102 @@
+/*
+ * engine: the instance table, its state machine, and the one caller of the
+ * backends.
+ *
+ * Everything here runs on the libuv loop thread, which owns all state.
+ * Blocking backend calls go to libuv's thread pool (uv_queue_work) and come
+ * back to the loop; hypervisor events arrive from the backend's thread
+ * through a queue and a uv_async.  Operations that wait for the hypervisor
+ * answer through an engine_reply_fn, called once, on the loop thread,
+ * possibly before the engine_* call returns.
+ *
+ * The state of an instance follows from facts (the backend created the
+ * domain; the console showed main() called, returned N, halted, PANIC; the
+ * domain is gone, and how; a stop was asked for) in advance() of engine.c,
+ * so that an event arriving late or twice cannot move it backwards.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "backend.h"
+#include "console.h"
+#include "events.h"
+#include "rrerr.h"
+#include "spec.h"
+
+struct engine;
+
+struct engine_config {
+	uv_loop_t *loop;
+	const char *state_dir;
+	const char *log_dir;		/* console logs: LOG_DIR/NAME.log */
+	const struct spec_policy *policy;	/* borrowed for the engine's life */
+	const struct backend_ops *ops[2];	/* by enum spec_platform; NULL: not built */
+	struct backend_config backend;
+	unsigned int max_instances;
+	uint64_t max_total_memory_mib;	/* over all guests not ended; 0: no limit */
+	uint64_t console_cap;		/* bytes kept per console log; 0: no cap */
+	unsigned int stop_timeout_s;	/* graceful stop before destroy */
+};
+
+/*
+ * The answer to an operation: status is the HTTP status of a success (200
+ * or 201) with body (stolen), or err (borrowed) when it failed.
+ */
+typedef void engine_reply_fn(void *arg, unsigned int status, json_t *body,
+    const struct rrerr *err);
+
+/*
+ * Load the records, connect the backends (an unavailable one is retried in
+ * the background) and reconcile records with the running domains: running
+ * guests are adopted, not restarted.  NULL with err on a fatal error (the
+ * state directory is unusable).
+ */
+struct engine *engine_open(const struct engine_config *cfg, struct rrerr *err);
+
+/*
+ * Stop taking operations: every operation still waiting is answered 503,
+ * new ones are refused.  Backend calls in flight finish; guests keep
+ * running.
+ */
+void engine_quiesce(struct engine *e);
+
+/* Free the engine once the loop has no more work of it; NULL is fine. */
+void engine_close(struct engine *e);
+
+/* Launch spec (stolen).  201 with the instance; 200 if identical exists. */
+void engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
+    void *arg);
+void engine_stop(struct engine *e, const char *name, bool force,
+    int timeout_s, engine_reply_fn *fn, void *arg);
+void engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg);
+void engine_remove(struct engine *e, const char *name, bool force,
+    engine_reply_fn *fn, void *arg);
+
+/* Views: new references; engine_get returns NULL with err (404). */
+json_t *engine_get(struct engine *e, const char *name, struct rrerr *err);
+
+struct engine_filter {
+	const char *state;		/* NULL: any */
+	const char *platform;
+	const char *label_key;		/* with label_value */
+	const char *label_value;
+};
+
+json_t *engine_list(struct engine *e, const struct engine_filter *f);
+json_t *engine_info(struct engine *e);
+json_t *engine_health(struct engine *e);
+
+/* name's console, with a new reference (console_unref() it), or NULL (404). */
+struct console *engine_console(struct engine *e, const char *name,
+    struct rrerr *err);
+
+struct events *engine_events(struct engine *e);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * instance: names of states and the JSON forms of an instance (see
+ * instance.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "instance.h"
+
+static const char *const state_names[] = {
+	[INSTANCE_PENDING] = "pending",
+	[INSTANCE_STARTING] = "starting",
+	[INSTANCE_PAUSED] = "paused",
+	[INSTANCE_RUNNING] = "running",
+	[INSTANCE_EXITED] = "exited",
+	[INSTANCE_STOPPED] = "stopped",
+	[INSTANCE_CRASHED] = "crashed",
+	[INSTANCE_FAILED] = "failed",
+};
+
+#define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
+
+const char *
+instance_state_name(enum instance_state s)
+{
+	return (size_t)s < NSTATES ? state_names[s] : "unknown";
+}
+
+int
+instance_state_parse(const char *name, enum instance_state *s)
+{
+	size_t i;
+
+	for (i = 0; i < NSTATES; i++) {
+		if (strcmp(name, state_names[i]) == 0) {
+			*s = (enum instance_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool
+instance_state_final(enum instance_state s)
+{
+	return s == INSTANCE_EXITED || s == INSTANCE_STOPPED ||
+	    s == INSTANCE_CRASHED || s == INSTANCE_FAILED;
+}
+
+int64_t
+instance_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* An RFC 3339 UTC time with milliseconds, or null for 0. */
+static json_t *
+time_json(int64_t ms)
+{
+	char buf[40];
+	struct tm tm;
+	time_t t;
+	size_t n;
+
+	if (ms == 0)
+		return json_null();
+	t = (time_t)(ms / 1000);
+	gmtime_r(&t, &tm);
+	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
+	return json_string(buf);
+}
+
+static json_t *
+nics_view(const struct instance *inst)
+{
+	static const char *const types[] = { "tap", "bridge", "network" };
+	const struct spec_nic *n;
+	json_t *a, *o, *be;
+	char ifname[32], cidr[64];
+	size_t i;
+
+	a = json_array();
+	for (i = 0; i < inst->spec->nnics; i++) {
+		n = &inst->spec->nics[i];
+		snprintf(ifname, sizeof(ifname), "%s%zu",
+		    inst->spec->platform == SPEC_PLATFORM_XEN ? "xenif" : "vioif",
+		    i);
+		be = json_pack("{s:s}", "type", types[n->type]);
+		if (n->backend_name != NULL)
+			json_object_set_new(be, "name",
+			    json_string(n->backend_name));
+		o = json_pack("{s:I,s:s,s:s,s:o}", "index", (json_int_t)i,
+		    "guest_ifname", ifname, "mac", inst->macs[i],
+		    "backend", be);
+		if (n->inet == SPEC_INET_STATIC) {
+			snprintf(cidr, sizeof(cidr), "%s/%u", n->addr,
+			    n->prefixlen);
+			json_object_set_new(o, "addr", json_string(cidr));
+		} else {
+			json_object_set_new(o, "addr", json_null());
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *
+labels_json(const struct spec *spec)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; i < spec->nlabels; i++)
+		json_object_set_new(o, spec->labels[i].key,
+		    json_string(spec->labels[i].value));
+	return o;
+}
+
+json_t *
+instance_view(const struct instance *inst)
+{
+	json_t *o, *log;
+
+	log = json_pack("{s:s,s:I,s:I}", "path", inst->log_path,
+	    "start", (json_int_t)(inst->console != NULL ?
+	    console_start(inst->console) : 0),
+	    "size", (json_int_t)(inst->console != NULL ?
+	    console_end(inst->console) : 0));
+	o = json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+	    "s:s?,s:o,s:o,s:s}",
+	    "name", inst->name,
+	    "platform", spec_platform_name(inst->spec->platform),
+	    "state", instance_state_name(inst->state),
+	    "generation", (json_int_t)inst->generation,
+	    "exit_status", inst->has_exit ?
+	    json_integer(inst->exit_status) : json_null(),
+	    "reason", inst->reason[0] != '\0' ?
+	    json_string(inst->reason) : json_null(),
+	    "created", time_json(inst->created_ms),
+	    "started", time_json(inst->started_ms),
+	    "finished", time_json(inst->finished_ms),
+	    "labels", labels_json(inst->spec),
+	    "spec", spec_to_json(inst->spec),
+	    "nics", nics_view(inst),
+	    "guest_config", inst->guest_config,
+	    "log", log,
+	    "memory_mib", json_integer(inst->spec->memory_mib),
+	    "domain", inst->domain_name);
+	return o;
+}
+
+json_t *
+instance_record(const struct instance *inst)
+{
+	json_t *macs = json_array();
+	size_t i;
+
+	for (i = 0; i < inst->spec->nnics; i++)
+		json_array_append_new(macs, json_string(inst->macs[i]));
+	return json_pack("{s:i,s:s,s:o,s:o,s:s,s:I,s:o,s:s,s:I,s:I,s:I,"
+	    "s:I,s:s,s:b,s:b,s:b,s:b}",
+	    "version", 1,
+	    "name", inst->name,
+	    "spec", spec_to_json(inst->spec),
+	    "macs", macs,
+	    "state", instance_state_name(inst->state),
+	    "generation", (json_int_t)inst->generation,
+	    "exit_status", inst->has_exit ?
+	    json_integer(inst->exit_status) : json_null(),
+	    "reason", inst->reason,
+	    "created_ms", (json_int_t)inst->created_ms,
+	    "started_ms", (json_int_t)inst->started_ms,
+	    "finished_ms", (json_int_t)inst->finished_ms,
+	    "gen_offset", (json_int_t)inst->gen_offset,
+	    "domain", inst->domain_name,
+	    "launched", inst->launched,
+	    "calling_seen", inst->calling_seen,
+	    "stop_requested", inst->stop_requested,
+	    "stop_force", inst->stop_force);
+}
+
+int
+instance_from_record(struct instance *inst, json_t *rec,
+    const struct spec_policy *policy, struct rrerr *err)
+{
+	const char *name = NULL, *state = NULL, *reason = "", *domain = NULL;
+	json_int_t gen = 0, created = 0, started = 0, finished = 0, off = 0;
+	json_t *spec = NULL, *macs = NULL, *exit_status = NULL, *mac;
+	int launched = 0, calling = 0, stopreq = 0, stopforce = 0;
+	json_error_t jerr;
+	size_t i;
+
+	if (json_unpack_ex(rec, &jerr, 0,
+	    "{s:s,s:o,s:o,s:s,s:I,s?o,s?s,s?I,s?I,s?I,s?I,s:s,s?b,s?b,s?b,s?b}",
+	    "name", &name, "spec", &spec, "macs", &macs, "state", &state,
+	    "generation", &gen, "exit_status", &exit_status,
+	    "reason", &reason, "created_ms", &created,
+	    "started_ms", &started, "finished_ms", &finished,
+	    "gen_offset", &off, "domain", &domain, "launched", &launched,
+	    "calling_seen", &calling, "stop_requested", &stopreq,
+	    "stop_force", &stopforce) == -1)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "record: %s",
+		    jerr.text);
+	if (instance_state_parse(state, &inst->state) == -1)
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "record: unknown state \"%s\"", state);
+	if (spec_from_json(spec, policy, &inst->spec, err) == -1)
+		return -1;
+	if (strcmp(inst->spec->name, name) != 0 || !json_is_array(macs) ||
+	    json_array_size(macs) != inst->spec->nnics) {
+		spec_free(inst->spec);
+		inst->spec = NULL;
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "record: name or MACs do not match the spec");
+	}
+	json_array_foreach(macs, i, mac)
+		snprintf(inst->macs[i], sizeof(inst->macs[i]), "%s",
+		    json_string_value(mac) != NULL ? json_string_value(mac) : "");
+	snprintf(inst->name, sizeof(inst->name), "%s", name);
+	snprintf(inst->reason, sizeof(inst->reason), "%s", reason);
+	snprintf(inst->domain_name, sizeof(inst->domain_name), "%s", domain);
+	inst->generation = (unsigned int)gen;
+	inst->has_exit = json_is_integer(exit_status);
+	inst->exit_status = (int)json_integer_value(exit_status);
+	inst->created_ms = created;
+	inst->started_ms = started;
+	inst->finished_ms = finished;
+	inst->gen_offset = (uint64_t)off;
+	inst->launched = launched;
+	inst->calling_seen = calling;
+	inst->stop_requested = stopreq;
+	inst->stop_force = stopforce;
+	return 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * instance: one unikernel known to rumprund, and its two JSON forms.
+ *
+ * The struct is owned and changed by engine.c only (on the loop thread).
+ * instance_view() is what the API shows; instance_record() is what the
+ * store keeps, and instance_from_record() reads it back at start.
+ */
+#ifndef INSTANCE_H
+#define INSTANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "backend.h"
+#include "console.h"
+#include "rrerr.h"
+#include "spec.h"
+
+enum instance_state {
+	INSTANCE_PENDING,	/* recorded; the hypervisor is creating it */
+	INSTANCE_STARTING,	/* the domain runs; main() not called yet */
+	INSTANCE_PAUSED,	/* created paused (spec.paused) */
+	INSTANCE_RUNNING,	/* the console showed "=== calling ... main()" */
+	INSTANCE_EXITED,	/* main() returned (exit_status) and it halted */
+	INSTANCE_STOPPED,	/* stopped by request */
+	INSTANCE_CRASHED,	/* PANIC, or the domain died under it */
+	INSTANCE_FAILED,	/* could not start (reason) */
+};
+
+#define INSTANCE_REASON_MAX 256
+
+struct waiter;
+struct engine;
+
+struct instance {
+	struct engine *engine;	/* the engine that owns it */
+	char name[SPEC_NAME_MAX + 1];
+	struct spec *spec;
+	char *guest_config;
+	char macs[SPEC_NICS_MAX][18];
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	char log_path[4096];
+	struct console *console;
+
+	enum instance_state state;
+	unsigned int generation;
+	bool has_exit;
+	int exit_status;
+	char reason[INSTANCE_REASON_MAX];
+	int64_t created_ms, started_ms, finished_ms;
+	uint64_t gen_offset;	/* console offset where this generation began */
+
+	/* Facts of the current generation; the state follows from them. */
+	bool launched;		/* the backend created the domain */
+	bool launch_failed;
+	bool domain_gone;
+	enum backend_event_type gone_how;
+	bool calling_seen;
+	bool halted_seen;
+	bool panic_seen;
+	bool stop_requested;
+	bool stop_force;
+	bool shutdown_sent;
+	bool destroying;
+	bool remove_requested;
+	bool resumed;		/* a paused launch was let run */
+	int64_t stop_deadline_ms;
+	unsigned int jobs;	/* backend calls in flight */
+
+	TAILQ_HEAD(, waiter) waiters;
+	TAILQ_ENTRY(instance) link;
+};
+
+const char *instance_state_name(enum instance_state s);
+int instance_state_parse(const char *name, enum instance_state *s);
+bool instance_state_final(enum instance_state s);
+
+/* The API's view: a new reference. */
+json_t *instance_view(const struct instance *inst);
+
+/* The stored record: a new reference. */
+json_t *instance_record(const struct instance *inst);
+
+/*
+ * Fill inst (zeroed by the caller) from rec, re-validating the spec with
+ * policy.  Returns 0, or -1 with err when the record is unusable.
+ */
+int instance_from_record(struct instance *inst, json_t *rec,
+    const struct spec_policy *policy, struct rrerr *err);
+
+/* Milliseconds since the epoch. */
+int64_t instance_now_ms(void);
+
+#endif

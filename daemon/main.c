@@ -1,0 +1,365 @@
+/*
+ * rumprund: the entry point.
+ *
+ * Reads the options and rumprund.conf, then either checks something and
+ * exits (-n: the configuration; -C: a launch request, printing the
+ * configuration its guest would receive) or runs the daemon: one libuv
+ * loop that owns the engine (daemon/engine.c) and the HTTP server
+ * (api/httpd.c, api/routes.c).
+ *
+ * Signals: SIGTERM and SIGINT stop accepting requests, let backend calls in
+ * flight finish, leave every guest running and exit 0.  SIGHUP reopens the
+ * daemon's log file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "backend.h"
+#include "config.h"
+#include "engine.h"
+#include "httpd.h"
+#include "log.h"
+#include "routes.h"
+#include "rrerr.h"
+#include "rumpconfig.h"
+#include "sbuf.h"
+#include "spec.h"
+
+#ifndef RUMPRUND_VERSION
+#define RUMPRUND_VERSION "0.1.0"
+#endif
+
+struct daemon_state {
+	struct engine *engine;
+	struct httpd *httpd;
+	uv_signal_t sigs[3];
+	bool stopping;
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: rumprund [-dnv] [-f CONFIG] [-C REQUEST.json]\n"
+	    "\n"
+	    "  -f FILE  read FILE instead of " CONFIG_DEFAULT_PATH "\n"
+	    "  -d       stay in the foreground and log to stderr\n"
+	    "  -n       check the configuration, print it and exit\n"
+	    "  -v       log debug messages too\n"
+	    "  -C FILE  check the launch request in FILE (- for stdin) and "
+	    "print the\n"
+	    "           rumprun configuration its guest would receive\n"
+	    "  -h       this text;  --version  the version\n");
+	exit(status);
+}
+
+/* Read all of path ("-" for stdin), at most max bytes; NULL on error. */
+static char *
+slurp(const char *path, size_t max, size_t *lenp)
+{
+	struct sbuf sb = SBUF_INIT;
+	char buf[8192];
+	size_t n;
+	FILE *f;
+
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	if (f == NULL) {
+		fprintf(stderr, "rumprund: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len <= max)
+		sbuf_addn(&sb, buf, n);
+	if (f != stdin)
+		fclose(f);
+	*lenp = sb.len;
+	sbuf_addn(&sb, "", 0);
+	return sbuf_finish(&sb);
+}
+
+static int
+print_config(const char *path, const struct spec_policy *policy)
+{
+	struct spec *spec = NULL;
+	struct rrerr err;
+	char *text, *cfg;
+	size_t len;
+
+	if ((text = slurp(path, SPEC_BODY_MAX, &len)) == NULL)
+		return 1;
+	if (spec_parse(text, len, policy, &spec, &err) == -1) {
+		fprintf(stderr, "rumprund: %s: %s\n", path, err.message);
+		free(text);
+		return 1;
+	}
+	free(text);
+	cfg = rumpconfig_build(spec, spec->image, &err);
+	if (cfg == NULL) {
+		fprintf(stderr, "rumprund: %s: %s\n", path, err.message);
+		spec_free(spec);
+		return 1;
+	}
+	printf("%s\n", cfg);
+	free(cfg);
+	spec_free(spec);
+	return 0;
+}
+
+static int
+mkdirs(const char *path, mode_t mode)
+{
+	char buf[4096], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void
+on_signal(uv_signal_t *h, int sig)
+{
+	struct daemon_state *ds = h->data;
+	size_t i;
+
+	if (sig == SIGHUP) {
+		if (log_reopen() == -1)
+			log_warn("cannot reopen the log");
+		log_info("log reopened");
+		return;
+	}
+	if (ds->stopping)
+		return;
+	ds->stopping = true;
+	log_info("signal %d: stopping; guests keep running", sig);
+	/* Waiting requests get 503 before the server goes. */
+	engine_quiesce(ds->engine);
+	httpd_stop(ds->httpd);
+	ds->httpd = NULL;
+	for (i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&ds->sigs[i], NULL);
+}
+
+/*
+ * Detach from the terminal.  The parent waits until the child says it
+ * serves (or dies), so that "rumprund" fails visibly when it cannot start.
+ * Returns the fd the child writes its verdict to.
+ */
+static int
+detach(void)
+{
+	int fds[2], null;
+	char ok;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0) {
+		close(fds[1]);
+		_exit(read(fds[0], &ok, 1) == 1 && ok == 0 ? 0 : 1);
+	}
+	close(fds[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	return fds[1];
+}
+
+static int
+run(struct config *cfg, const struct spec_policy *policy, bool foreground)
+{
+	struct engine_config ec;
+	struct httpd_config hc;
+	struct daemon_state ds;
+	char console_dir[4096], daemon_log[4096];
+	struct rrerr err;
+	struct group *gr;
+	uv_loop_t *loop;
+	int verdict = -1;
+	char zero = 0;
+	size_t i;
+
+	memset(&ds, 0, sizeof(ds));
+	snprintf(console_dir, sizeof(console_dir), "%s/console", cfg->log_dir);
+	if (mkdirs(cfg->state_dir, 0700) == -1)
+		fatal("%s", cfg->state_dir);
+	if (mkdirs(console_dir, 0750) == -1)
+		fatal("%s", console_dir);
+	if (!foreground) {
+		snprintf(daemon_log, sizeof(daemon_log), "%s/rumprund.log",
+		    cfg->log_dir);
+		if (log_open(cfg->daemon_log != NULL ? cfg->daemon_log :
+		    daemon_log) == -1)
+			fatal("cannot open the log");
+		verdict = detach();
+	} else if (cfg->daemon_log != NULL && log_open(cfg->daemon_log) == -1) {
+		fatal("%s", cfg->daemon_log);
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	loop = uv_default_loop();
+	memset(&ec, 0, sizeof(ec));
+	ec.loop = loop;
+	ec.state_dir = cfg->state_dir;
+	ec.log_dir = console_dir;
+	ec.policy = policy;
+	ec.ops[SPEC_PLATFORM_KVM] = &backend_kvm_ops;
+	ec.ops[SPEC_PLATFORM_XEN] = NULL;
+	ec.backend.uri = cfg->libvirt_uri;
+	ec.backend.accel = cfg->accel;
+	ec.backend.cpu_model = cfg->cpu_model;
+	ec.backend.firmware = cfg->firmware;
+	ec.backend.fast_cpu_probe = cfg->fast_cpu_probe;
+	ec.max_instances = cfg->max_instances;
+	ec.max_total_memory_mib = cfg->max_total_memory_mib;
+	ec.console_cap = cfg->console_log_max;
+	ec.stop_timeout_s = cfg->stop_timeout;
+	if ((ds.engine = engine_open(&ec, &err)) == NULL)
+		fatalx("%s", err.message);
+
+	struct routes_ctx rc = { ds.engine, policy };
+	memset(&hc, 0, sizeof(hc));
+	hc.unix_path = cfg->socket;
+	hc.unix_mode = cfg->socket_mode;
+	hc.unix_gid = (gid_t)-1;
+	hc.unix_fd = -1;
+	if (cfg->socket_group != NULL) {
+		if ((gr = getgrnam(cfg->socket_group)) == NULL)
+			fatalx("socket_group %s: no such group",
+			    cfg->socket_group);
+		hc.unix_gid = gr->gr_gid;
+	}
+	hc.tcp_addr = cfg->tcp;
+	hc.body_max = SPEC_BODY_MAX;
+	hc.routes = routes_table;
+	hc.nroutes = routes_count;
+	hc.ctx = &rc;
+	if (cfg->socket != NULL) {
+		char *slash, dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s", cfg->socket);
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			if (mkdirs(dir, 0755) == -1)
+				fatal("%s", dir);
+		}
+	}
+	if ((ds.httpd = httpd_start(loop, &hc, &err)) == NULL)
+		fatalx("%s", err.message);
+
+	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	for (i = 0; i < 3; i++) {
+		uv_signal_init(loop, &ds.sigs[i]);
+		ds.sigs[i].data = &ds;
+		uv_signal_start(&ds.sigs[i], on_signal, signums[i]);
+	}
+	log_info("rumprund %s serving on %s%s%s", RUMPRUND_VERSION,
+	    cfg->socket != NULL ? cfg->socket : "",
+	    cfg->tcp != NULL ? " and " : "", cfg->tcp != NULL ? cfg->tcp : "");
+	if (verdict != -1) {
+		if (write(verdict, &zero, 1) != 1)
+			log_warn("cannot tell the parent we started");
+		close(verdict);
+	}
+
+	uv_run(loop, UV_RUN_DEFAULT);
+
+	engine_close(ds.engine);
+	uv_loop_close(loop);
+	log_info("stopped");
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfgpath = CONFIG_DEFAULT_PATH, *request = NULL;
+	bool foreground = false, check = false, cfg_given = false;
+	struct spec_policy policy;
+	struct config cfg;
+	struct rrerr err;
+	int ch, rv;
+
+	while ((ch = getopt_long(argc, argv, "C:df:hnv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'C':
+			request = optarg;
+			break;
+		case 'd':
+			foreground = true;
+			break;
+		case 'f':
+			cfgpath = optarg;
+			cfg_given = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'v':
+			log_set_debug(true);
+			break;
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("rumprund %s\n", RUMPRUND_VERSION);
+			return 0;
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+
+	config_defaults(&cfg);
+	if (config_load(&cfg, cfgpath, cfg_given, &err) == -1) {
+		fprintf(stderr, "rumprund: %s\n", err.message);
+		config_free(&cfg);
+		return 1;
+	}
+	config_resolve(&cfg);
+	config_policy(&cfg, &policy);
+	if (check) {
+		config_print(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+	if (request != NULL)
+		rv = print_config(request, &policy);
+	else
+		rv = run(&cfg, &policy, foreground);
+	config_free(&cfg);
+	return rv;
+}

@@ -1,0 +1,310 @@
+/*
+ * rumpconfig: writing the rumprun guest configuration (see rumpconfig.h).
+ *
+ * The text is written by hand into an sbuf, compact and in a fixed order:
+ * cmdline, hostname, env..., blk..., net....  Values were validated by
+ * spec.c already; the checks here are the guest's own limits, repeated so
+ * that this writer never emits a config the guest would misread, whatever
+ * its caller validated.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rumpconfig.h"
+#include "sbuf.h"
+
+/* Characters that end an argument in the guest's splitter. */
+#define SPLIT_DELIMS " \t\n"
+
+static bool
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A plain value reaches the guest byte for byte, so it must need no JSON
+ * escape at all.
+ */
+static int
+check_plain(const char *value, const char *field, struct rrerr *err)
+{
+	if (has_control(value))
+		return rrerr_set(err, RRERR_INVALID, field,
+		    "%s: contains a control character, which a rumprun guest "
+		    "cannot receive", field);
+	if (strpbrk(value, "\"\\") != NULL)
+		return rrerr_set(err, RRERR_INVALID, field,
+		    "%s: contains '\"' or '\\', which a rumprun guest cannot "
+		    "receive", field);
+	return 0;
+}
+
+char *
+rumpconfig_cmdline(char *const *argv, size_t argc, struct rrerr *err)
+{
+	struct sbuf sb = SBUF_INIT;
+	char field[32];
+	const char *p;
+	size_t i;
+	bool quote;
+	char *s;
+
+	for (i = 0; i < argc; i++) {
+		snprintf(field, sizeof(field), "argv[%zu]", i);
+		if (has_control(argv[i])) {
+			rrerr_set(err, RRERR_INVALID, field,
+			    "%s: contains a control character, which a rumprun "
+			    "guest cannot receive", field);
+			goto fail;
+		}
+		if (strchr(argv[i], '\'') != NULL) {
+			rrerr_set(err, RRERR_INVALID, field,
+			    "%s: contains a single quote, which a rumprun guest "
+			    "cannot receive", field);
+			goto fail;
+		}
+		if (i > 0)
+			sbuf_addc(&sb, ' ');
+		/* An empty argument, or one with blanks, is grouped by '...'. */
+		quote = argv[i][0] == '\0' ||
+		    strpbrk(argv[i], SPLIT_DELIMS) != NULL;
+		if (quote)
+			sbuf_addc(&sb, '\'');
+		for (p = argv[i]; *p != '\0'; p++) {
+			/* "\"" and "\\": JSON escapes and splitter escapes alike. */
+			if (*p == '"' || *p == '\\')
+				sbuf_addc(&sb, '\\');
+			sbuf_addc(&sb, *p);
+		}
+		if (quote)
+			sbuf_addc(&sb, '\'');
+	}
+	if ((s = sbuf_finish(&sb)) == NULL)
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	return s;
+
+fail:
+	sbuf_reset(&sb);
+	return NULL;
+}
+
+/* Append ,"key":"value" (the leading comma only when not first). */
+static void
+add_pair(struct sbuf *sb, bool *first, const char *key, const char *value)
+{
+	if (!*first)
+		sbuf_addc(sb, ',');
+	*first = false;
+	sbuf_addf(sb, "\"%s\":\"%s\"", key, value);
+}
+
+static int
+add_blk(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
+{
+	const struct spec_blk *b;
+	char field[48], path[32];
+	bool first;
+	size_t i;
+
+	if (spec->nblk > 26)
+		return rrerr_set(err, RRERR_INVALID, "blk",
+		    "blk: at most 26 block devices (xvda to xvdz)");
+	for (i = 0; i < spec->nblk; i++) {
+		b = &spec->blk[i];
+		snprintf(field, sizeof(field), "blk[%zu].mountpoint", i);
+		if (b->mountpoint != NULL &&
+		    check_plain(b->mountpoint, field, err) == -1)
+			return -1;
+
+		if (spec->platform == SPEC_PLATFORM_KVM) {
+			/* Nothing to tell the guest about a disk it won't mount. */
+			if (b->mountpoint == NULL)
+				continue;
+			snprintf(path, sizeof(path), "/dev/ld%zua", i);
+			first = true;
+			sbuf_add(sb, ",\"blk\":{");
+			add_pair(sb, &first, "source", "dev");
+		} else {
+			if (b->mountpoint != NULL &&
+			    strcmp(b->mountpoint, "/kern") == 0)
+				return rrerr_set(err, RRERR_INVALID, field,
+				    "%s: /kern is where a Xen guest mounts kernfs",
+				    field);
+			/* etfs registers the device even when not mounted. */
+			snprintf(path, sizeof(path), "xvd%c", (char)('a' + i));
+			first = true;
+			sbuf_add(sb, ",\"blk\":{");
+			add_pair(sb, &first, "source", "etfs");
+		}
+		add_pair(sb, &first, "path", path);
+		if (b->mountpoint != NULL) {
+			add_pair(sb, &first, "fstype", "blk");
+			add_pair(sb, &first, "mountpoint", b->mountpoint);
+		}
+		sbuf_addc(sb, '}');
+	}
+
+	/* The upstream tool always gives a Xen guest kernfs on /kern. */
+	if (spec->platform == SPEC_PLATFORM_XEN)
+		sbuf_add(sb, ",\"blk\":{\"source\":\"dev\",\"path\":\"virtual\","
+		    "\"fstype\":\"kernfs\",\"mountpoint\":\"/kern\"}");
+	return 0;
+}
+
+/*
+ * One "net" entry: if, cloner (Xen, first entry of an interface only),
+ * type, method and, for static, addr, mask and gw.
+ */
+static void
+add_net_entry(struct sbuf *sb, const char *ifname, bool cloner,
+    const char *type, const char *method, const char *addr,
+    unsigned int prefixlen, const char *gw)
+{
+	char mask[8];
+	bool first = true;
+
+	sbuf_add(sb, ",\"net\":{");
+	add_pair(sb, &first, "if", ifname);
+	if (cloner)
+		add_pair(sb, &first, "cloner", "true");
+	add_pair(sb, &first, "type", type);
+	add_pair(sb, &first, "method", method);
+	if (addr != NULL) {
+		snprintf(mask, sizeof(mask), "%u", prefixlen);
+		add_pair(sb, &first, "addr", addr);
+		add_pair(sb, &first, "mask", mask);
+		if (gw != NULL)
+			add_pair(sb, &first, "gw", gw);
+	}
+	sbuf_addc(sb, '}');
+}
+
+static int
+add_net(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
+{
+	const struct spec_nic *n;
+	const char *base, *method;
+	char ifname[32], field[48];
+	bool cloner;
+	size_t i;
+
+	base = spec->platform == SPEC_PLATFORM_XEN ? "xenif" : "vioif";
+	for (i = 0; i < spec->nnics; i++) {
+		n = &spec->nics[i];
+		snprintf(ifname, sizeof(ifname), "%s%zu", base, i);
+		cloner = spec->platform == SPEC_PLATFORM_XEN;
+
+		snprintf(field, sizeof(field), "nics[%zu].inet", i);
+		if ((n->addr != NULL && check_plain(n->addr, field, err) == -1) ||
+		    (n->gw != NULL && check_plain(n->gw, field, err) == -1))
+			return -1;
+		snprintf(field, sizeof(field), "nics[%zu].inet6", i);
+		if ((n->addr6 != NULL &&
+		    check_plain(n->addr6, field, err) == -1) ||
+		    (n->gw6 != NULL && check_plain(n->gw6, field, err) == -1))
+			return -1;
+
+		if (n->inet != SPEC_INET_NONE) {
+			method = n->inet == SPEC_INET_DHCP ? "dhcp" : "static";
+			add_net_entry(sb, ifname, cloner, "inet", method,
+			    n->inet == SPEC_INET_STATIC ? n->addr : NULL,
+			    n->prefixlen, n->gw);
+			cloner = false;
+		}
+		if (n->inet6 != SPEC_INET6_NONE) {
+			method = n->inet6 == SPEC_INET6_AUTO ? "auto" : "static";
+			add_net_entry(sb, ifname, cloner, "inet6", method,
+			    n->inet6 == SPEC_INET6_STATIC ? n->addr6 : NULL,
+			    n->prefixlen6, n->gw6);
+		}
+	}
+	return 0;
+}
+
+static int
+check_size(const struct spec *spec, const char *kernel_path, size_t len,
+    struct rrerr *err)
+{
+	size_t prefix, total, max;
+
+	if (spec->platform == SPEC_PLATFORM_KVM) {
+		prefix = kernel_path != NULL ? strlen(kernel_path) + 1 : 0;
+		total = prefix + len;
+		max = RUMPCONFIG_KVM_CMDLINE_MAX - 1;
+		if (total > max)
+			return rrerr_set(err, RRERR_INVALID, NULL,
+			    "the guest configuration is %zu bytes and the kernel "
+			    "path prefix %zu more; a KVM guest receives at most "
+			    "%zu bytes in all", len, prefix, max);
+	} else {
+		max = RUMPCONFIG_XENSTORE_PAYLOAD_MAX -
+		    RUMPCONFIG_XENSTORE_PATH_MAX;
+		if (len > max)
+			return rrerr_set(err, RRERR_INVALID, NULL,
+			    "the guest configuration is %zu bytes; xenstore "
+			    "carries at most %zu", len, max);
+	}
+	return 0;
+}
+
+char *
+rumpconfig_build(const struct spec *spec, const char *kernel_path,
+    struct rrerr *err)
+{
+	struct sbuf sb = SBUF_INIT;
+	char field[32];
+	char *cmdline, *s;
+	size_t i;
+
+	if (spec->platform == SPEC_PLATFORM_KVM && kernel_path != NULL &&
+	    strchr(kernel_path, '{') != NULL) {
+		/* The guest would take the config to start inside the path. */
+		rrerr_set(err, RRERR_INVALID, "image",
+		    "image: the path contains '{', which hides the "
+		    "configuration from a KVM guest");
+		return NULL;
+	}
+	if (spec->hostname != NULL &&
+	    check_plain(spec->hostname, "hostname", err) == -1)
+		return NULL;
+	for (i = 0; i < spec->nenv; i++) {
+		snprintf(field, sizeof(field), "env[%zu]", i);
+		if (check_plain(spec->env[i], field, err) == -1)
+			return NULL;
+	}
+	if ((cmdline = rumpconfig_cmdline(spec->argv, spec->argc, err)) == NULL)
+		return NULL;
+
+	sbuf_add(&sb, "{\"cmdline\":\"");
+	sbuf_add(&sb, cmdline);
+	sbuf_addc(&sb, '"');
+	free(cmdline);
+	if (spec->hostname != NULL)
+		sbuf_addf(&sb, ",\"hostname\":\"%s\"", spec->hostname);
+	for (i = 0; i < spec->nenv; i++)
+		sbuf_addf(&sb, ",\"env\":\"%s\"", spec->env[i]);
+	if (add_blk(&sb, spec, err) == -1 || add_net(&sb, spec, err) == -1)
+		goto fail;
+	sbuf_addc(&sb, '}');
+
+	if (sb.failed) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto fail;
+	}
+	if (check_size(spec, kernel_path, sb.len, err) == -1)
+		goto fail;
+	if ((s = sbuf_finish(&sb)) == NULL)
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	return s;
+
+fail:
+	sbuf_reset(&sb);
+	return NULL;
+}

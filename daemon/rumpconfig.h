@@ -1,0 +1,57 @@
+/*
+ * rumpconfig: the configuration text a rumprun guest parses.
+ *
+ * A rumprun guest reads one JSON object: on KVM from its multiboot command
+ * line, on Xen from xenstore (/local/domain/<domid>/rumprun/cfg).  Its
+ * parser is not an ordinary JSON parser, and this writer follows it, not
+ * the JSON standard:
+ *
+ * - keys repeat: one "env" key per variable, one "blk" per block device,
+ *   one "net" per interface configuration, so no JSON library can write it;
+ * - every value is a string, taken raw: the guest never unescapes, so a '"'
+ *   or '\' in a value cannot be delivered (they are refused), except in
+ *   "cmdline", whose text goes through the guest's own argv splitter:
+ *   there "\"" and "\\" are both valid JSON escapes and the splitter's
+ *   escapes for '"' and '\'.  Spaces are grouped with '...'; a '\'' cannot
+ *   be expressed (a "\'" is not valid JSON) and is refused;
+ * - devices are numbered by position: /dev/ld0a, ld1a ... and vioif0,
+ *   vioif1 ... on KVM (the upstream rumprun tool skips vioif1); etfs
+ *   xvda, xvdb ... and xenif0 ... with "cloner" on Xen, plus kernfs on /kern;
+ * - on KVM the whole command line, "<kernel path> " prefix included, must
+ *   stay under 4096 bytes or the guest halts at boot.
+ */
+#ifndef RUMPCONFIG_H
+#define RUMPCONFIG_H
+
+#include <stddef.h>
+
+#include "rrerr.h"
+#include "spec.h"
+
+/* The guest halts when its multiboot command line has this many bytes. */
+#define RUMPCONFIG_KVM_CMDLINE_MAX	4096
+/* A xenstore message carries at most this many bytes of path and value. */
+#define RUMPCONFIG_XENSTORE_PAYLOAD_MAX	4096
+/* The longest xenstore path the config is written to, NUL included. */
+#define RUMPCONFIG_XENSTORE_PATH_MAX \
+	sizeof("/local/domain/4294967295/rumprun/cfg")
+
+/*
+ * Build the configuration text for spec on its platform.  kernel_path is
+ * the path the KVM backend boots (QEMU puts it and a space before the
+ * command line); it counts against the size limit and must not contain
+ * '{'.  It is ignored for Xen.  Returns a new string (free() it), or NULL
+ * with err filled: RRERR_INVALID, naming the field, for what the guest
+ * cannot receive; RRERR_INTERNAL when out of memory.
+ */
+char *rumpconfig_build(const struct spec *spec, const char *kernel_path,
+    struct rrerr *err);
+
+/*
+ * Quote argv so that the guest's argv splitter gives back exactly argv,
+ * in a form that is also valid inside a JSON string.  Returns a new string
+ * or NULL with err naming "argv[N]".
+ */
+char *rumpconfig_cmdline(char *const *argv, size_t argc, struct rrerr *err);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * guest.c: rrguest, a tiny test guest that looks like a rumprun hw
+ * unikernel on its console.
+ *
+ * It reads the rumprun JSON configuration from the multiboot command
+ * line, builds argv from "cmdline" the way rumprun does, prints rumprun's
+ * markers around a "main()" and then halts without powering off.  The
+ * program run as main() takes argv[1..] as a list of commands (see
+ * README.md) that let tests check what reached the guest and make it
+ * sleep, flood its console, hang, panic or reset.
+ */
+
+#include "guest.h"
+
+#define MB_BOOT_MAGIC	0x2badb002
+#define MB_INFO_CMDLINE	0x00000004
+#define ARGV_MAX	(CMDLINE_MAX / 2 + 2)
+#define SPAM_WIDTH	79		/* A spam line, its newline excluded. */
+
+#define MBI_FLAGS	0		/* Words of the multiboot information. */
+#define MBI_CMDLINE	4
+
+enum cmdarg {
+	ARG_NONE,
+	ARG_NEEDED,
+	ARG_OPTIONAL
+};
+
+struct cmd {
+	const char	*name;
+	enum cmdarg	 arg;
+	int		(*fn)(const char *);	/* -1 to go on, else exit. */
+};
+
+static char	 cmdline[CMDLINE_MAX];
+static char	 rumprun[] = "rumprun";
+static char	 argbuf[CMDLINE_MAX + 1];
+static char	*argv[ARGV_MAX];
+static int	 argc;
+static const char *json;		/* From the first '{', or NULL. */
+
+void	guest_main(uint32_t, const uint32_t *);
+
+/*
+ * Parses a decimal number into *v; returns -1 (after saying so) if arg is
+ * not one.
+ */
+static int
+number(const char *cmd, const char *arg, uint32_t *v)
+{
+	const char *p;
+
+	*v = 0;
+	for (p = arg; *p >= '0' && *p <= '9'; p++) {
+		uint32_t d = (uint32_t)(*p - '0');
+
+		if (*v > (UINT32_MAX - d) / 10)
+			break;
+		*v = *v * 10 + d;
+	}
+	if (p == arg || *p != '\0') {
+		con_printf("bad number \"%s\" for \"%s\"\n", arg, cmd);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_echo(const char *arg)
+{
+	con_printf("%s\n", arg);
+	return -1;
+}
+
+static int
+cmd_argv(const char *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < argc; i++)
+		con_printf("argv[%d]=<%s>\n", i, argv[i]);
+	return -1;
+}
+
+static int
+cmd_config(const char *arg)
+{
+	(void)arg;
+	con_printf("config=%s\n", json != NULL ? json : "");
+	return -1;
+}
+
+static int
+cmd_env(const char *arg)
+{
+	struct cfgstr v;
+	int t;
+
+	(void)arg;
+	for (t = config_next("env", 0); t != -1; t = config_next("env", t)) {
+		config_str(t, &v);
+		con_printf("env=%.*s\n", v.len, v.s);
+	}
+	return -1;
+}
+
+/* Prints the last hostname, the one rumprun would end up setting. */
+static int
+cmd_hostname(const char *arg)
+{
+	struct cfgstr v = { "", 0 };
+	int t;
+
+	(void)arg;
+	for (t = config_next("hostname", 0); t != -1;
+	    t = config_next("hostname", t))
+		config_str(t, &v);
+	con_printf("hostname=%.*s\n", v.len, v.s);
+	return -1;
+}
+
+static void
+print_objects(const char *key)
+{
+	struct cfgstr k, v;
+	int t, n, i;
+
+	n = 0;
+	for (t = config_next(key, 0); t != -1; t = config_next(key, t)) {
+		con_printf("%s[%d]={", key, n++);
+		for (i = 0; config_member(t, i, &k, &v) == 0; i++)
+			con_printf("%s%.*s=%.*s", i > 0 ? "," : "",
+			    k.len, k.s, v.len, v.s);
+		con_printf("}\n");
+	}
+}
+
+static int
+cmd_blk(const char *arg)
+{
+	(void)arg;
+	print_objects("blk");
+	return -1;
+}
+
+static int
+cmd_net(const char *arg)
+{
+	(void)arg;
+	print_objects("net");
+	return -1;
+}
+
+static int
+cmd_sleep(const char *arg)
+{
+	uint32_t n;
+
+	if (number("sleep", arg, &n) == -1)
+		return 127;
+	while (n-- > 0)
+		timer_sleepms(1000);
+	return -1;
+}
+
+static int
+cmd_sleepms(const char *arg)
+{
+	uint32_t n;
+
+	if (number("sleepms", arg, &n) == -1)
+		return 127;
+	timer_sleepms(n);
+	return -1;
+}
+
+static int
+cmd_spam(const char *arg)
+{
+	static const char xs[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+	uint32_t n, k, d;
+
+	if (number("spam", arg, &n) == -1)
+		return 127;
+	for (k = 1; k <= n; k++) {
+		int width = SPAM_WIDTH - 6;	/* "spam " and " ". */
+
+		for (d = k; d != 0; d /= 10)
+			width--;
+		con_printf("spam %u %.*s\n", k, width, xs);
+	}
+	return -1;
+}
+
+static int
+cmd_tick(const char *arg)
+{
+	uint32_t ms, k;
+
+	if (number("tick", arg, &ms) == -1)
+		return 127;
+	for (k = 1;; k++) {
+		timer_sleepms(ms);
+		con_printf("tick %u\n", k);
+	}
+}
+
+static int
+cmd_forever(const char *arg)
+{
+	(void)arg;
+	stop();
+}
+
+static int
+cmd_panic(const char *arg)
+{
+	panic("%s", arg != NULL ? arg : "test panic");
+}
+
+static int
+cmd_reset(const char *arg)
+{
+	(void)arg;
+	reset();
+}
+
+static int
+cmd_exit(const char *arg)
+{
+	uint32_t n;
+
+	if (number("exit", arg, &n) == -1)
+		return 127;
+	return (int)(n & 0xff);
+}
+
+static const struct cmd cmds[] = {
+	{ "echo",	ARG_NEEDED,	cmd_echo },
+	{ "argv",	ARG_NONE,	cmd_argv },
+	{ "config",	ARG_NONE,	cmd_config },
+	{ "env",	ARG_NONE,	cmd_env },
+	{ "hostname",	ARG_NONE,	cmd_hostname },
+	{ "blk",	ARG_NONE,	cmd_blk },
+	{ "net",	ARG_NONE,	cmd_net },
+	{ "sleep",	ARG_NEEDED,	cmd_sleep },
+	{ "sleepms",	ARG_NEEDED,	cmd_sleepms },
+	{ "spam",	ARG_NEEDED,	cmd_spam },
+	{ "tick",	ARG_NEEDED,	cmd_tick },
+	{ "forever",	ARG_NONE,	cmd_forever },
+	{ "panic",	ARG_OPTIONAL,	cmd_panic },
+	{ "reset",	ARG_NONE,	cmd_reset },
+	{ "exit",	ARG_NEEDED,	cmd_exit },
+};
+
+/* The guest's main(): runs the commands in argv[1..] in order. */
+static int
+run(void)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const struct cmd *c = NULL;
+		const char *arg = NULL;
+		size_t n;
+		int rv;
+
+		for (n = 0; n < sizeof(cmds) / sizeof(cmds[0]); n++) {
+			if (strcmp(argv[i], cmds[n].name) == 0) {
+				c = &cmds[n];
+				break;
+			}
+		}
+		if (c == NULL) {
+			con_printf("unknown command \"%s\"\n", argv[i]);
+			return 127;
+		}
+		if (c->arg != ARG_NONE && i + 1 < argc)
+			arg = argv[++i];
+		if (c->arg == ARG_NEEDED && arg == NULL) {
+			con_printf("missing argument for \"%s\"\n", c->name);
+			return 127;
+		}
+		if ((rv = c->fn(arg)) != -1)
+			return rv;
+	}
+	return 0;
+}
+
+/* Called from boot.S with the multiboot magic and information. */
+void
+guest_main(uint32_t magic, const uint32_t *mbi)
+{
+	size_t len = 0;
+	int rv;
+
+	con_init();
+	con_printf("rrguest: rumprun test guest\n");
+
+	if (magic == MB_BOOT_MAGIC && (mbi[MBI_FLAGS] & MB_INFO_CMDLINE) != 0) {
+		const char *mbcmdline;
+
+		mbcmdline = (const char *)(uintptr_t)mbi[MBI_CMDLINE];
+		while (len < CMDLINE_MAX && mbcmdline[len] != '\0') {
+			cmdline[len] = mbcmdline[len];
+			len++;
+		}
+		if (len >= CMDLINE_MAX)
+			panic("command line too long");
+	}
+	cmdline[len] = '\0';
+
+	for (json = cmdline; *json != '{'; json++) {
+		if (*json == '\0') {
+			json = NULL;
+			break;
+		}
+	}
+	if (json == NULL) {
+		con_printf("could not find start of json. no config?\n");
+		argv[0] = rumprun;
+		argc = 1;
+	} else {
+		config_parse(json);
+		argc = config_argv(argbuf, argv, ARGV_MAX);
+	}
+
+	con_printf("=== calling \"%s\" main() ===\n\n", argv[0]);
+	rv = run();
+	con_printf("\n=== main() of \"%s\" returned %d ===\n", argv[0], rv);
+	halt();
+}

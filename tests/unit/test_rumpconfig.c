@@ -1,0 +1,495 @@
+/*
+ * Tests of the rumprun guest configuration writer.
+ *
+ * Golden files: every tests/golden/NAME.json is a launch request; the
+ * configuration written for it must equal NAME.kvm.cfg and NAME.xen.cfg
+ * (the request's platform is switched to build both), or its error message
+ * must equal NAME.err.  "@IMAGES@" and "@VOLUMES@" in a request stand for
+ * the temp directories the test allows, and the files named below them are
+ * created on the fly.  RR_GOLDEN_UPDATE=1 rewrites the expected files from
+ * the actual output instead of comparing (review the diff before commit).
+ *
+ * The argv quoting is also checked against a model of the guest: the
+ * quoted text must be a string body that jsmn accepts and the guest's argv
+ * splitter (rumprun's parseargs.c, modelled below) must give argv back.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rumpconfig.h"
+#include "sbuf.h"
+#include "spec.h"
+
+/* The kernel path a KVM guest sees before its config, in golden cases. */
+#define KERNEL_PATH "/srv/rumprun/images/app.bin"
+
+static char tmpdir[64];
+static char imagedir[128];
+static char volumedir[128];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rr-test-rumpconfig.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(imagedir, sizeof(imagedir), "%s/images", tmpdir);
+	snprintf(volumedir, sizeof(volumedir), "%s/volumes", tmpdir);
+	if (mkdir(imagedir, 0755) == -1 || mkdir(volumedir, 0755) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *
+read_file(const char *path)
+{
+	struct sbuf sb = SBUF_INIT;
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sbuf_addn(&sb, buf, n);
+	fclose(f);
+	sbuf_addn(&sb, "", 0);
+	return sbuf_finish(&sb);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f;
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * Replace the placeholder dir names by the temp dirs, creating each file
+ * named after one.  Returns a new string.
+ */
+static char *
+expand(const char *text)
+{
+	static const struct {
+		const char *token;
+		const char *dir;
+	} ph[] = { { "@IMAGES@", imagedir }, { "@VOLUMES@", volumedir } };
+	struct sbuf sb = SBUF_INIT;
+	const char *p = text;
+	char path[512];
+	size_t i, n;
+	int fd;
+
+	while (*p != '\0') {
+		for (i = 0; i < 2; i++) {
+			if (strncmp(p, ph[i].token, strlen(ph[i].token)) == 0)
+				break;
+		}
+		if (i == 2) {
+			sbuf_addc(&sb, *p++);
+			continue;
+		}
+		p += strlen(ph[i].token);
+		n = strcspn(p, "\"");
+		snprintf(path, sizeof(path), "%s%.*s", ph[i].dir, (int)n, p);
+		/* Files only; "..", links and the like are left to fail. */
+		if (strstr(path, "..") == NULL &&
+		    (fd = open(path, O_WRONLY | O_CREAT, 0644)) != -1) {
+			if (write(fd, "x", 1) != 1)
+				fail_msg("cannot write %s", path);
+			close(fd);
+		}
+		sbuf_add(&sb, ph[i].dir);
+	}
+	return sbuf_finish(&sb);
+}
+
+/* Put the placeholders back for the temp dirs, in place. */
+static void
+unexpand(char *text)
+{
+	const char *dirs[] = { imagedir, volumedir };
+	const char *tokens[] = { "@IMAGES@", "@VOLUMES@" };
+	size_t i, dlen, tlen;
+	char *p;
+
+	for (i = 0; i < 2; i++) {
+		dlen = strlen(dirs[i]);
+		tlen = strlen(tokens[i]);
+		while ((p = strstr(text, dirs[i])) != NULL) {
+			memcpy(p, tokens[i], tlen);
+			memmove(p + tlen, p + dlen, strlen(p + dlen) + 1);
+		}
+	}
+}
+
+/*
+ * Compare actual (with the temp dirs put back as placeholders) with the
+ * file expected, or rewrite the file in update mode.
+ */
+static int
+compare_golden(const char *expected_path, char *actual)
+{
+	char *expected;
+	int ok;
+
+	unexpand(actual);
+	if (getenv("RR_GOLDEN_UPDATE") != NULL) {
+		write_file(expected_path, actual);
+		return 1;
+	}
+	if ((expected = read_file(expected_path)) == NULL) {
+		print_error("%s: missing (actual output: %s)\n", expected_path,
+		    actual);
+		return 0;
+	}
+	ok = strcmp(expected, actual) == 0;
+	if (!ok)
+		print_error("%s differs:\n  expected: %s  actual:   %s",
+		    expected_path, expected, actual);
+	free(expected);
+	return ok;
+}
+
+static int
+run_case(const char *dir, const char *name)
+{
+	static const char *const bridges[] = { "br0", "br1", NULL };
+	static const char *const networks[] = { "default", NULL };
+	const char *image_dirs[] = { imagedir, NULL };
+	const char *volume_dirs[] = { volumedir, NULL };
+	struct spec_policy policy = {
+		.image_dirs = image_dirs,
+		.volume_dirs = volume_dirs,
+		.bridges = bridges,
+		.networks = networks,
+		.max_memory_mib = 4096,
+		.max_vcpus = 8,
+	};
+	static const struct {
+		enum spec_platform platform;
+		const char *suffix;
+	} platforms[] = {
+		{ SPEC_PLATFORM_KVM, "kvm.cfg" },
+		{ SPEC_PLATFORM_XEN, "xen.cfg" },
+	};
+	struct spec *spec = NULL;
+	struct rrerr err;
+	char path[1024], out[4608];
+	char *raw, *text, *cfg;
+	int ok = 1;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+	raw = read_file(path);
+	assert_non_null(raw);
+	text = expand(raw);
+	free(raw);
+	assert_non_null(text);
+
+	snprintf(path, sizeof(path), "%s/%s.err", dir, name);
+	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1) {
+		snprintf(out, sizeof(out), "%s\n", err.message);
+		ok = compare_golden(path, out);
+		free(text);
+		return ok;
+	}
+	free(text);
+
+	for (i = 0; i < 2; i++) {
+		spec->platform = platforms[i].platform;
+		if (spec->platform == SPEC_PLATFORM_XEN)
+			spec->accel = SPEC_ACCEL_DEFAULT;
+		cfg = rumpconfig_build(spec, KERNEL_PATH, &err);
+		if (cfg == NULL) {
+			/* A config error on either platform is the case's answer. */
+			snprintf(path, sizeof(path), "%s/%s.err", dir, name);
+			snprintf(out, sizeof(out), "%s\n", err.message);
+			ok = compare_golden(path, out);
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, name,
+		    platforms[i].suffix);
+		snprintf(out, sizeof(out), "%s\n", cfg);
+		free(cfg);
+		ok &= compare_golden(path, out);
+	}
+	spec_free(spec);
+	return ok;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+test_golden(void **state)
+{
+	char dir[512], *names[256];
+	const char *srcdir;
+	struct dirent *de;
+	size_t n = 0, i, len;
+	int failed = 0;
+	DIR *d;
+
+	(void)state;
+	srcdir = getenv("RR_SRCDIR");
+	snprintf(dir, sizeof(dir), "%s/tests/golden",
+	    srcdir != NULL ? srcdir : ".");
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL && n < 256) {
+		len = strlen(de->d_name);
+		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
+			names[n++] = strndup(de->d_name, len - 5);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	assert_true(n >= 10);
+	for (i = 0; i < n; i++) {
+		if (!run_case(dir, names[i])) {
+			print_error("golden case %s failed\n", names[i]);
+			failed++;
+		}
+		free(names[i]);
+	}
+	print_message("%zu golden cases, %d failed\n", n, failed);
+	assert_int_equal(failed, 0);
+}
+
+/*
+ * A model of what the guest does with the cmdline value: jsmn's string
+ * scan (a backslash must be followed by a valid escape; a bare '"' ends the
+ * string), then rumprun's argv splitter on the raw text.  Returns the
+ * number of arguments, or -1 when jsmn would reject the text.
+ */
+static int
+guest_split(const char *json_body, char out[][256], int max)
+{
+	char text[8192], *p;
+	const char *s;
+	int nargs = 0, quote = -1, ac, rc;
+	size_t len = 0;
+
+	for (s = json_body; *s != '\0'; s++) {
+		if (*s == '"')
+			return -1;
+		if (*s == '\\') {
+			if (strchr("\"/\\bfnrtu", s[1]) == NULL || s[1] == '\0')
+				return -1;
+			text[len++] = *s++;
+		}
+		text[len++] = *s;
+	}
+	text[len] = '\0';
+
+	p = text;
+	char *o = NULL;
+	for (;;) {
+		ac = *p++;
+		rc = ac;
+		if (ac == '\\')
+			rc = *p++;
+		if (rc == 0 || ac == ' ' || ac == '\n' || ac == '\t') {
+			if (rc == 0 || quote == 0) {
+				if (o != NULL)
+					*o = '\0';
+				o = NULL;
+				quote = -1;
+			}
+			if (rc == 0)
+				break;
+			if (quote < 0)
+				continue;
+		}
+		if (quote < 0) {
+			if (nargs == max)
+				return -1;
+			o = out[nargs++];
+			quote = 0;
+		}
+		if (quote > 0 && ac == quote) {
+			quote = 0;
+			continue;
+		}
+		if (ac == '\'' || ac == '"') {
+			quote = ac;
+			continue;
+		}
+		*o++ = (char)rc;
+	}
+	return nargs;
+}
+
+static void
+check_roundtrip(char *const *argv, size_t argc)
+{
+	char out[16][256];
+	struct rrerr err;
+	char *cmdline;
+	int n;
+	size_t i;
+
+	cmdline = rumpconfig_cmdline(argv, argc, &err);
+	assert_non_null(cmdline);
+	n = guest_split(cmdline, out, 16);
+	if (n != (int)argc)
+		fail_msg("cmdline <%s>: guest sees %d args, not %zu", cmdline, n,
+		    argc);
+	for (i = 0; i < argc; i++) {
+		if (strcmp(out[i], argv[i]) != 0)
+			fail_msg("cmdline <%s>: argv[%zu] is <%s>, not <%s>",
+			    cmdline, i, out[i], argv[i]);
+	}
+	free(cmdline);
+}
+
+static void
+test_quoting_cases(void **state)
+{
+	char *a1[] = { "prog", "a b", "", "say \"hi\"", "back\\slash",
+		"\\", "\"", "end\\", "{\"json\": 1}" };
+	char *a2[] = { "x" };
+	char *a3[] = { "x", "  ", "a  b", "\"\"", "\\\\\"" };
+
+	(void)state;
+	check_roundtrip(a1, sizeof(a1) / sizeof(a1[0]));
+	check_roundtrip(a2, 1);
+	check_roundtrip(a3, sizeof(a3) / sizeof(a3[0]));
+}
+
+/* Random arguments over an alphabet of every character that matters. */
+static void
+test_quoting_random(void **state)
+{
+	static const char alphabet[] = "ab \"\\/{}:,=.";
+	char bufs[8][32], *argv[8];
+	unsigned int seed = 12345;
+	size_t argc, i, j, len;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 20000; round++) {
+		argc = 1 + (size_t)(rand_r(&seed) % 8);
+		for (i = 0; i < argc; i++) {
+			len = (size_t)(rand_r(&seed) % 12);
+			for (j = 0; j < len; j++)
+				bufs[i][j] = alphabet[rand_r(&seed) %
+				    (sizeof(alphabet) - 1)];
+			bufs[i][len] = '\0';
+			argv[i] = bufs[i];
+		}
+		/* argv[0] is the program name: never empty. */
+		if (argv[0][0] == '\0')
+			argv[0] = "p";
+		check_roundtrip(argv, argc);
+	}
+}
+
+static void
+test_quoting_refused(void **state)
+{
+	char *q[] = { "prog", "it's" };
+	char *c[] = { "prog", "ok", "new\nline" };
+	struct rrerr err;
+
+	(void)state;
+	assert_null(rumpconfig_cmdline(q, 2, &err));
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_string_equal(err.field, "argv[1]");
+	assert_string_equal(err.message, "argv[1]: contains a single quote, "
+	    "which a rumprun guest cannot receive");
+	assert_null(rumpconfig_cmdline(c, 3, &err));
+	assert_string_equal(err.field, "argv[2]");
+}
+
+/*
+ * The KVM limit: strlen("<kernel path> " + config) must stay below 4096.
+ * Grow one argument until the config is exactly at the limit, then one
+ * byte over it.
+ */
+static void
+test_kvm_size_limit(void **state)
+{
+	static char arg[4096];
+	char *argv[] = { "p", arg };
+	struct spec spec = {
+		.name = "t", .platform = SPEC_PLATFORM_KVM, .argv = argv,
+		.argc = 2,
+	};
+	const char *kpath = "/k";
+	struct rrerr err;
+	size_t base, fill;
+	char *cfg;
+
+	(void)state;
+	arg[0] = 'x';
+	cfg = rumpconfig_build(&spec, kpath, &err);
+	assert_non_null(cfg);
+	base = strlen(cfg) - 1;		/* without the one-byte argument */
+	free(cfg);
+
+	fill = RUMPCONFIG_KVM_CMDLINE_MAX - 1 - (strlen(kpath) + 1) - base;
+	memset(arg, 'x', fill);
+	arg[fill] = '\0';
+	cfg = rumpconfig_build(&spec, kpath, &err);
+	assert_non_null(cfg);
+	assert_int_equal(strlen(kpath) + 1 + strlen(cfg),
+	    RUMPCONFIG_KVM_CMDLINE_MAX - 1);
+	free(cfg);
+
+	arg[fill] = 'x';
+	arg[fill + 1] = '\0';
+	assert_null(rumpconfig_build(&spec, kpath, &err));
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_non_null(strstr(err.message, "at most 4095 bytes"));
+
+	/* A '{' in the kernel path would hide the config from the guest. */
+	arg[1] = '\0';
+	assert_null(rumpconfig_build(&spec, "/img/{x}", &err));
+	assert_string_equal(err.field, "image");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_quoting_cases),
+		cmocka_unit_test(test_quoting_random),
+		cmocka_unit_test(test_quoting_refused),
+		cmocka_unit_test(test_kvm_size_limit),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
