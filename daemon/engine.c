@@ -1248,6 +1248,7 @@ static void
 load_one(void *arg, const char *name, json_t *rec)
 {
 	struct engine *e = arg;
+	struct spec_policy trusted = *e->cfg.policy;
 	struct instance *inst;
 	struct rrerr err;
 
@@ -1255,7 +1256,9 @@ load_one(void *arg, const char *name, json_t *rec)
 		return;
 	inst->engine = e;
 	TAILQ_INIT(&inst->waiters);
-	if (instance_from_record(inst, rec, e->cfg.policy, &err) == -1) {
+	/* Our own record: a changed policy must not lose the instance. */
+	trusted.trusted = true;
+	if (instance_from_record(inst, rec, &trusted, &err) == -1) {
 		log_warnx("%s: cannot use its record: %s", name, err.message);
 		free(inst);
 		return;

@@ -129,6 +129,13 @@ struct spec_policy {
 	const char *const *networks;
 	unsigned int max_memory_mib;
 	unsigned int max_vcpus;
+	/*
+	 * The request is rumprund's own record of an instance it accepted
+	 * earlier: host paths, bridges, networks and resource limits are not
+	 * checked again, so that a change of policy or a deleted file never
+	 * makes an instance disappear at restart.
+	 */
+	bool trusted;
 };
 
 /*
@@ -136,8 +143,9 @@ struct spec_policy {
  * a new struct spec in *out (free it with spec_free()) and return 0.  On
  * failure return -1 with err saying which field and why:
  * RRERR_TOO_LARGE (body over SPEC_BODY_MAX), RRERR_BAD_REQUEST (not a JSON
- * object, duplicate keys, wrong types), RRERR_INVALID (a value out of
- * bounds or of the wrong form) or RRERR_FORBIDDEN (outside the policy).
+ * object, duplicate keys), RRERR_INVALID (an unknown or missing field, a
+ * wrong JSON type, a value out of bounds or of the wrong form) or
+ * RRERR_FORBIDDEN (outside the policy).
  */
 int spec_parse(const char *text, size_t len, const struct spec_policy *policy,
     struct spec **out, struct rrerr *err);

@@ -1,0 +1,417 @@
+/*
+ * Unit tests of paths: confinement of host paths to allowed directories.
+ *
+ * Every test runs against the tree[] below, made under a fresh
+ * /tmp/rrtest.XXXXXX: img/ is the allowed directory.
+ */
+#include <sys/stat.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "paths.h"
+#include "rrerr.h"
+#include "spec.h"
+
+static const struct fx_node tree[] = {
+	{ 'd', "img", NULL },
+	{ 'd', "img/sub", NULL },
+	{ 'd', "img/dir", NULL },
+	{ 'd', "img2", NULL },		/* img is a prefix of its name */
+	{ 'd', "outside", NULL },
+	{ 'f', "img/a.bin", "a" },
+	{ 'f', "img/sub/b.bin", "b" },
+	{ 'f', "img2/c.bin", "c" },
+	{ 'f', "outside/secret", "s" },
+	/* Symlinks inside that stay inside. */
+	{ 'l', "img/in", "a.bin" },
+	{ 'l', "img/in-abs", "@/img/sub/b.bin" },
+	/* Symlinks inside that lead out, or nowhere. */
+	{ 'l', "img/out", "@/outside/secret" },
+	{ 'l', "img/out-dir", "@/outside" },
+	{ 'l', "img/dangling", "@/outside/nothing" },
+	{ 'l', "img/loop", "loop" },
+	/* The allowed directory under another name. */
+	{ 'l', "imglink", "@/img" },
+	{ 0, NULL, NULL },
+};
+
+static const char *img_dirs[2];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (fx_build(tree) == -1)
+		return -1;
+	img_dirs[0] = strdup(fx_path("img"));
+	img_dirs[1] = NULL;
+	return img_dirs[0] != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	free((char *)(uintptr_t)img_dirs[0]);
+	return fx_remove();
+}
+
+/*
+ * Expect paths_confine(path, dirs, kind) to succeed with the resolved path
+ * want, or to fail with code and message; the field is always "image".
+ */
+#define expect_ok(path, dirs, kind, want) \
+	expect_at(__FILE__, __LINE__, (path), (dirs), (kind), RRERR_OK, (want))
+#define expect_fail(path, dirs, kind, code, message) \
+	expect_at(__FILE__, __LINE__, (path), (dirs), (kind), (code), (message))
+
+static void
+expect_at(const char *file, int line, const char *path,
+    const char *const *dirs, enum paths_kind kind, enum rrerr_code code,
+    const char *want)
+{
+	struct rrerr err;
+	char *resolved = NULL;
+	int rv;
+
+	rrerr_clear(&err);
+	rv = paths_confine(path, dirs, kind, "image", &resolved, &err);
+	if (code == RRERR_OK) {
+		if (rv != 0)
+			print_error("%s: %s\n", path, err.message);
+		_assert_int_equal(rv, 0, file, line);
+		_assert_string_equal(resolved, want, file, line);
+	} else {
+		_assert_int_equal(rv, -1, file, line);
+		_assert_true(resolved == NULL, "resolved == NULL", file, line);
+		_assert_int_equal(err.code, code, file, line);
+		_assert_string_equal(err.field, "image", file, line);
+		_assert_string_equal(err.message, want, file, line);
+	}
+	free(resolved);
+}
+
+/* The message for a path that leads out of the allowed directories. */
+static const char *
+outside(const char *path)
+{
+	static char buf[PATH_MAX + 128];
+
+	snprintf(buf, sizeof(buf),
+	    "image: %s is outside the allowed directories", path);
+	return buf;
+}
+
+/* The message "image: PATH REASON". */
+static const char *
+says(const char *path, const char *reason)
+{
+	static char buf[PATH_MAX + 128];
+
+	snprintf(buf, sizeof(buf), "image: %s %s", path, reason);
+	return buf;
+}
+
+static void
+test_inside(void **state)
+{
+	(void)state;
+	expect_ok(fx_path("img/a.bin"), img_dirs, PATHS_REGULAR,
+	    fx_path("img/a.bin"));
+	expect_ok(fx_path("img/sub/b.bin"), img_dirs, PATHS_REGULAR,
+	    fx_path("img/sub/b.bin"));
+	expect_ok(fx_path("img/sub/../a.bin"), img_dirs, PATHS_REGULAR,
+	    fx_path("img/a.bin"));
+	expect_ok(fx_path("img//./sub///b.bin"), img_dirs, PATHS_REGULAR,
+	    fx_path("img/sub/b.bin"));
+	expect_ok(fx_path("img/a.bin"), img_dirs, PATHS_REGULAR_OR_BLOCK,
+	    fx_path("img/a.bin"));
+}
+
+static void
+test_symlink_inside(void **state)
+{
+	(void)state;
+	expect_ok(fx_path("img/in"), img_dirs, PATHS_REGULAR,
+	    fx_path("img/a.bin"));
+	expect_ok(fx_path("img/in-abs"), img_dirs, PATHS_REGULAR,
+	    fx_path("img/sub/b.bin"));
+}
+
+static void
+test_form(void **state)
+{
+	char longpath[SPEC_PATH_MAX + 2];
+
+	(void)state;
+	expect_fail("img/a.bin", img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    "image: must be an absolute path");
+	expect_fail("", img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    "image: must be an absolute path");
+	expect_fail(NULL, img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    "image: must be an absolute path");
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	expect_fail(longpath, img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    "image: must be at most 1024 bytes");
+	expect_fail(fx_path("img/a\nb"), img_dirs, PATHS_REGULAR,
+	    RRERR_INVALID, "image: contains a control character");
+	expect_fail(fx_path("img/a\177b"), img_dirs, PATHS_REGULAR,
+	    RRERR_INVALID, "image: contains a control character");
+}
+
+static void
+test_outside(void **state)
+{
+	const char *p;
+
+	(void)state;
+	p = fx_path("outside/secret");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("outside/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	expect_fail("/etc/passwd", img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN,
+	    outside("/etc/passwd"));
+	expect_fail("/", img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN,
+	    outside("/"));
+	/* No allowed directory at all: everything is outside. */
+	p = fx_path("img/a.bin");
+	expect_fail(p, NULL, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+}
+
+static void
+test_dotdot(void **state)
+{
+	const char *p;
+
+	(void)state;
+	p = fx_path("img/../outside/secret");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/../outside/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/sub/../../outside/secret");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/../img2/c.bin");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+}
+
+/*
+ * A symlink inside that leads out is forbidden, and the answer is the same
+ * whether or not the file it leads to exists: no probing outside.
+ */
+static void
+test_symlink_out(void **state)
+{
+	const char *p;
+
+	(void)state;
+	p = fx_path("img/out");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/dangling");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/loop");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/out-dir/secret");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/out-dir/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/out-dir/nodir/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	/* Lexically img/a.bin, really ROOT/a.bin. */
+	p = fx_path("img/out-dir/../a.bin");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/out-dir/../img/a.bin");
+	expect_ok(p, img_dirs, PATHS_REGULAR, fx_path("img/a.bin"));
+}
+
+static void
+test_sibling_prefix(void **state)
+{
+	const char *p;
+
+	(void)state;
+	p = fx_path("img2/c.bin");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img2/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+}
+
+static void
+test_dir_itself(void **state)
+{
+	const char *p;
+
+	(void)state;
+	p = fx_path("img");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/.");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/sub/..");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+}
+
+static void
+test_missing_inside(void **state)
+{
+	const char *p;
+
+	(void)state;
+	p = fx_path("img/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "does not exist"));
+	p = fx_path("img/nodir/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "does not exist"));
+	p = fx_path("img/a.bin/nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "does not exist"));
+	p = fx_path("img/sub/../nothing");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "does not exist"));
+}
+
+static void
+test_not_a_file(void **state)
+{
+	const char *p;
+
+	(void)state;
+	p = fx_path("img/dir");
+	expect_fail(p, img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "is not a regular file"));
+	expect_fail(p, img_dirs, PATHS_REGULAR_OR_BLOCK, RRERR_INVALID,
+	    says(p, "is not a regular file or a block device"));
+}
+
+static void
+test_devices(void **state)
+{
+	static const char *const dev[] = { "/dev", NULL };
+	struct stat sb;
+
+	(void)state;
+	expect_fail("/dev/null", dev, PATHS_REGULAR_OR_BLOCK, RRERR_INVALID,
+	    says("/dev/null", "is not a regular file or a block device"));
+	if (stat("/dev/loop0", &sb) == -1 || !S_ISBLK(sb.st_mode)) {
+		print_message("no /dev/loop0 block device: skipped\n");
+		return;
+	}
+	expect_ok("/dev/loop0", dev, PATHS_REGULAR_OR_BLOCK, "/dev/loop0");
+	expect_fail("/dev/loop0", dev, PATHS_REGULAR, RRERR_INVALID,
+	    says("/dev/loop0", "is not a regular file"));
+}
+
+/*
+ * The allowed directories themselves: named through a symlink, missing,
+ * relative, with a trailing slash.
+ */
+static void
+test_allowed_dirs(void **state)
+{
+	const char *dirs[4], *p;
+
+	(void)state;
+	dirs[0] = strdup(fx_path("imglink"));
+	dirs[1] = NULL;
+	expect_ok(fx_path("imglink/a.bin"), dirs, PATHS_REGULAR,
+	    fx_path("img/a.bin"));
+	expect_ok(fx_path("img/a.bin"), dirs, PATHS_REGULAR,
+	    fx_path("img/a.bin"));
+	p = fx_path("imglink/nothing");
+	expect_fail(p, dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "does not exist"));
+	p = fx_path("img/nothing");
+	expect_fail(p, dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "does not exist"));
+	free((char *)(uintptr_t)dirs[0]);
+
+	/* A missing directory is skipped, but says "does not exist". */
+	dirs[0] = strdup(fx_path("missing"));
+	dirs[1] = "img";	/* relative: allows nothing */
+	dirs[2] = NULL;
+	p = fx_path("missing/x.bin");
+	expect_fail(p, dirs, PATHS_REGULAR, RRERR_INVALID,
+	    says(p, "does not exist"));
+	p = fx_path("missing/../outside/secret");
+	expect_fail(p, dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	p = fx_path("img/a.bin");
+	expect_fail(p, dirs, PATHS_REGULAR, RRERR_FORBIDDEN, outside(p));
+	free((char *)(uintptr_t)dirs[0]);
+
+	dirs[0] = strdup(fx_path("img/"));
+	dirs[1] = NULL;
+	expect_ok(fx_path("img/a.bin"), dirs, PATHS_REGULAR,
+	    fx_path("img/a.bin"));
+	free((char *)(uintptr_t)dirs[0]);
+}
+
+static void
+test_field_in_messages(void **state)
+{
+	struct rrerr err;
+	char *resolved = NULL;
+
+	(void)state;
+	assert_int_equal(paths_confine("x", img_dirs, PATHS_REGULAR,
+	    "blk[2].source", &resolved, &err), -1);
+	assert_string_equal(err.field, "blk[2].source");
+	assert_string_equal(err.message,
+	    "blk[2].source: must be an absolute path");
+	/* A NULL err is allowed. */
+	assert_int_equal(paths_confine("x", img_dirs, PATHS_REGULAR,
+	    "image", &resolved, NULL), -1);
+	assert_null(resolved);
+}
+
+static void
+test_inside_function(void **state)
+{
+	(void)state;
+	assert_true(paths_inside("/srv/img/a", "/srv/img"));
+	assert_true(paths_inside("/srv/img/a/b", "/srv/img"));
+	assert_true(paths_inside("/srv/img/a", "/srv/img/"));
+	assert_false(paths_inside("/srv/img", "/srv/img"));
+	assert_false(paths_inside("/srv/img/", "/srv/img"));
+	assert_false(paths_inside("/srv/img2/a", "/srv/img"));
+	assert_false(paths_inside("/srv/im", "/srv/img"));
+	assert_false(paths_inside("/srv", "/srv/img"));
+	assert_true(paths_inside("/a", "/"));
+	assert_false(paths_inside("/", "/"));
+	assert_false(paths_inside(NULL, "/srv"));
+	assert_false(paths_inside("/srv/x", NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inside),
+		cmocka_unit_test(test_symlink_inside),
+		cmocka_unit_test(test_form),
+		cmocka_unit_test(test_outside),
+		cmocka_unit_test(test_dotdot),
+		cmocka_unit_test(test_symlink_out),
+		cmocka_unit_test(test_sibling_prefix),
+		cmocka_unit_test(test_dir_itself),
+		cmocka_unit_test(test_missing_inside),
+		cmocka_unit_test(test_not_a_file),
+		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_allowed_dirs),
+		cmocka_unit_test(test_field_in_messages),
+		cmocka_unit_test(test_inside_function),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
