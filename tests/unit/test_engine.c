@@ -1,0 +1,673 @@
+/*
+ * Tests of the engine's lifecycle on the fake backend: a real libuv loop,
+ * real records and console logs in a scratch directory, and an in-memory
+ * hypervisor (backends/fake.c) whose guests "write" to their console
+ * through fake_console().
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fake.h"
+#include "fixture.h"
+#include "spec.h"
+
+#define WAIT_MS 5000
+
+static uv_loop_t loop;
+static struct engine *eng;
+static struct spec_policy policy;
+static const char *image_dirs[2];
+static char *image_dir;
+
+struct result {
+	bool done;
+	unsigned int status;
+	json_t *body;
+	struct rrerr err;
+	bool failed;
+};
+
+static void
+on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+{
+	struct result *r = arg;
+
+	r->done = true;
+	r->status = status;
+	r->body = body;
+	r->failed = err != NULL;
+	if (err != NULL)
+		r->err = *err;
+}
+
+static void
+on_timeout(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Run the loop until pred(arg) holds; fail after WAIT_MS. */
+static void
+run_until(bool (*pred)(void *), void *arg, const char *what)
+{
+	uv_timer_t t;
+	bool expired = false;
+
+	uv_timer_init(&loop, &t);
+	t.data = &expired;
+	uv_timer_start(&t, on_timeout, WAIT_MS, 0);
+	while (!pred(arg) && !expired)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	if (!pred(arg))
+		fail_msg("timed out waiting for %s", what);
+}
+
+static bool
+replied(void *arg)
+{
+	return ((struct result *)arg)->done;
+}
+
+struct want_state {
+	const char *name;
+	const char *state;
+};
+
+static bool
+in_state(void *arg)
+{
+	struct want_state *w = arg;
+	struct rrerr err;
+	json_t *v;
+	bool ok;
+
+	if ((v = engine_get(eng, w->name, &err)) == NULL)
+		return strcmp(w->state, "gone") == 0;
+	ok = strcmp(json_string_value(json_object_get(v, "state")),
+	    w->state) == 0;
+	json_decref(v);
+	return ok;
+}
+
+static void
+wait_state(const char *name, const char *state)
+{
+	struct want_state w = { name, state };
+	char what[128];
+
+	snprintf(what, sizeof(what), "%s to be %s", name, state);
+	run_until(in_state, &w, what);
+}
+
+static json_t *
+get(const char *name)
+{
+	struct rrerr err;
+	json_t *v = engine_get(eng, name, &err);
+
+	assert_non_null(v);
+	return v;
+}
+
+static const char *
+domain_of(const char *name)
+{
+	static char buf[BACKEND_DOMAIN_NAME_MAX];
+	json_t *v = get(name);
+
+	snprintf(buf, sizeof(buf), "%s",
+	    json_string_value(json_object_get(v, "domain")));
+	json_decref(v);
+	return buf;
+}
+
+static void
+open_engine(void)
+{
+	struct engine_config cfg;
+	struct rrerr err;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = &loop;
+	cfg.state_dir = fx_path("state");
+	cfg.log_dir = fx_path("logs");
+	cfg.policy = &policy;
+	cfg.ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
+	cfg.backend.accel = SPEC_ACCEL_TCG;
+	cfg.max_instances = 8;
+	cfg.stop_timeout_s = 1;
+	eng = engine_open(&cfg, &err);
+	if (eng == NULL)
+		fail_msg("engine_open: %s", err.message);
+	/* Let the first list (reconciliation) run. */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	usleep(20000);
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* Quiesce, let the loop drain, free: what SIGTERM does. */
+static void
+close_engine(void)
+{
+	engine_quiesce(eng);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	engine_close(eng);
+	eng = NULL;
+}
+
+static int
+setup(void **state)
+{
+	static const struct fx_node tree[] = {
+		{ 'd', "images", NULL },
+		{ 'f', "images/app", "kernel" },
+		{ 'd', "state", NULL },
+		{ 'd', "logs", NULL },
+		{ 0, NULL, NULL },
+	};
+
+	(void)state;
+	if (fx_build(tree) == -1)
+		return -1;
+	image_dir = strdup(fx_path("images"));
+	image_dirs[0] = image_dir;
+	image_dirs[1] = NULL;
+	memset(&policy, 0, sizeof(policy));
+	policy.image_dirs = image_dirs;
+	fake_reset();
+	uv_loop_init(&loop);
+	open_engine();
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (eng != NULL)
+		close_engine();
+	uv_loop_close(&loop);
+	free(image_dir);
+	return fx_remove();
+}
+
+/*
+ * Launch from JSON text, where %s stands for the image; returns the reply
+ * (its body to be freed).
+ */
+static struct result __attribute__((format(printf, 1, 0)))
+launch(const char *json)
+{
+	struct result r;
+	struct spec *spec;
+	struct rrerr err;
+	char text[2048];
+
+	memset(&r, 0, sizeof(r));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(text, sizeof(text), json, fx_path("images/app"));
+#pragma GCC diagnostic pop
+	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1)
+		fail_msg("spec_parse: %s", err.message);
+	engine_launch(eng, spec, on_reply, &r);
+	run_until(replied, &r, "the launch reply");
+	return r;
+}
+
+#define SIMPLE "{\"name\":\"a\",\"image\":\"%s\"}"
+
+static void
+console(const char *name, const char *text)
+{
+	assert_int_equal(fake_console(domain_of(name), text), 0);
+}
+
+static void
+test_exit_status(void **state)
+{
+	struct result r;
+	json_t *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "starting");
+	json_decref(r.body);
+
+	console("a", "boot\n=== calling \"app\" main() ===\n\n");
+	wait_state("a", "running");
+	console("a", "hello\n\n=== main() of \"app\" returned 3 ===\n");
+	/* The status alone does not end it: the guest has not halted. */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	v = get("a");
+	assert_string_equal(json_string_value(json_object_get(v, "state")),
+	    "running");
+	json_decref(v);
+	console("a", "halted\n");
+	wait_state("a", "exited");
+	v = get("a");
+	assert_int_equal(json_integer_value(json_object_get(v, "exit_status")),
+	    3);
+	json_decref(v);
+	/* KVM guests never power off: the engine destroyed the domain. */
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_idempotent_create(void **state)
+{
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_int_equal(r.status, 200);
+	json_decref(r.body);
+	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"memory_mib\":32}");
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_CONFLICT);
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 1);
+}
+
+static void
+test_panic(void **state)
+{
+	struct result r;
+	json_t *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\nPANIC: boom\nhalted\n");
+	wait_state("a", "crashed");
+	v = get("a");
+	assert_string_equal(json_string_value(json_object_get(v, "reason")),
+	    "PANIC: boom");
+	assert_true(json_is_null(json_object_get(v, "exit_status")));
+	json_decref(v);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_domain_crash(void **state)
+{
+	struct result r;
+	json_t *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	assert_int_equal(fake_crash(domain_of("a")), 0);
+	wait_state("a", "crashed");
+	v = get("a");
+	assert_non_null(strstr(json_string_value(json_object_get(v, "reason")),
+	    "crash"));
+	json_decref(v);
+}
+
+static void
+test_launch_failure(void **state)
+{
+	struct result r;
+	json_t *v;
+
+	(void)state;
+	fake_fail(FAKE_OP_LAUNCH, 1, RRERR_INVALID, "no such bridge");
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "failed");
+	json_decref(r.body);
+	v = get("a");
+	assert_string_equal(json_string_value(json_object_get(v, "reason")),
+	    "no such bridge");
+	json_decref(v);
+}
+
+static void
+test_stop_graceful_then_destroy(void **state)
+{
+	struct result r, s;
+	json_t *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", false, 1, on_reply, &s);
+	/* The guest ignores the shutdown; the deadline destroys it. */
+	run_until(replied, &s, "the stop reply");
+	assert_false(s.failed);
+	assert_string_equal(json_string_value(json_object_get(s.body,
+	    "state")), "stopped");
+	json_decref(s.body);
+	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 1);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+
+	/* Stopping an ended instance answers with it as it is. */
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", true, 0, on_reply, &s);
+	assert_true(s.done);
+	assert_int_equal(s.status, 200);
+	json_decref(s.body);
+	v = get("a");
+	assert_string_equal(json_string_value(json_object_get(v, "state")),
+	    "stopped");
+	json_decref(v);
+}
+
+static void
+test_start_again_and_remove(void **state)
+{
+	struct result r, s;
+	char first[BACKEND_DOMAIN_NAME_MAX];
+	json_t *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	snprintf(first, sizeof(first), "%s", domain_of("a"));
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", false, on_reply, &s);
+	assert_true(s.done && s.failed);
+	assert_int_equal(s.err.code, RRERR_CONFLICT);
+
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", true, 0, on_reply, &s);
+	run_until(replied, &s, "the stop reply");
+	json_decref(s.body);
+
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	run_until(replied, &s, "the start reply");
+	assert_false(s.failed);
+	v = s.body;
+	assert_int_equal(json_integer_value(json_object_get(v, "generation")),
+	    2);
+	assert_string_not_equal(json_string_value(json_object_get(v,
+	    "domain")), first);
+	json_decref(v);
+	/* A late event about generation 1 must not touch generation 2. */
+	assert_int_equal(fake_add("x", first, "a", 1, true), 0);
+	assert_int_equal(fake_end(first, BACKEND_EVENT_CRASHED, "old"), 0);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	v = get("a");
+	assert_string_equal(json_string_value(json_object_get(v, "state")),
+	    "starting");
+	json_decref(v);
+
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", true, on_reply, &s);
+	run_until(replied, &s, "the remove reply");
+	assert_false(s.failed);
+	json_decref(s.body);
+	wait_state("a", "gone");
+	assert_int_equal(access(fx_path("state/instances/a.json"), F_OK), -1);
+	assert_int_equal(access(fx_path("logs/a.log"), F_OK), -1);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_restart_adopts(void **state)
+{
+	struct result r;
+	json_t *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	close_engine();
+	/* While rumprund is down the guest goes on writing. */
+	assert_int_equal(fake_ndomains(), 1);
+	open_engine();
+	wait_state("a", "running");
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 1);
+	console("a", "=== main() of \"app\" returned 0 ===\nhalted\n");
+	wait_state("a", "exited");
+	v = get("a");
+	assert_int_equal(json_integer_value(json_object_get(v, "exit_status")),
+	    0);
+	json_decref(v);
+}
+
+static void
+test_restart_after_exit_while_down(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+	json_t *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	close_engine();
+	/* The guest finished while rumprund was down: markers are replayed. */
+	assert_int_equal(fake_console(dom,
+	    "=== main() of \"app\" returned 5 ===\nhalted\n"), 0);
+	open_engine();
+	wait_state("a", "exited");
+	v = get("a");
+	assert_int_equal(json_integer_value(json_object_get(v, "exit_status")),
+	    5);
+	json_decref(v);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_restart_domain_vanished(void **state)
+{
+	struct result r;
+	json_t *v;
+
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	close_engine();
+	assert_int_equal(fake_end(dom, BACKEND_EVENT_STOPPED, "gone"), 0);
+	open_engine();
+	wait_state("a", "crashed");
+	v = get("a");
+	assert_non_null(strstr(json_string_value(json_object_get(v, "reason")),
+	    "not watching"));
+	json_decref(v);
+}
+
+static void
+test_orphan_destroyed(void **state)
+{
+	char owner[64], dom[128];
+	FILE *f;
+
+	(void)state;
+	f = fopen(fx_path("state/owner"), "r");
+	assert_non_null(f);
+	assert_non_null(fgets(owner, sizeof(owner), f));
+	fclose(f);
+	owner[32] = '\0';
+	close_engine();
+	/* Ours by owner, but no record accounts for it. */
+	snprintf(dom, sizeof(dom), "rr-%.8s-ghost-1", owner);
+	assert_int_equal(fake_add(owner, dom, "ghost", 1, true), 0);
+	/* Somebody else's domain is never touched. */
+	assert_int_equal(fake_add("someone-else", "rr-other-x-1", "x", 1,
+	    true), 0);
+	open_engine();
+	usleep(50000);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(fake_ndomains(), 1);
+	assert_int_equal(fake_domain_get(dom, &(struct fake_domain){ 0 }), -1);
+}
+
+static void
+test_pending_record_without_domain(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+	json_t *rec, *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	close_engine();
+	/*
+	 * Make it as if rumprund had been killed after writing the record
+	 * and before libvirt created the domain.
+	 */
+	assert_int_equal(fake_end(dom, BACKEND_EVENT_STOPPED, "x"), 0);
+	rec = json_load_file(fx_path("state/instances/a.json"), 0, NULL);
+	assert_non_null(rec);
+	json_object_set_new(rec, "state", json_string("pending"));
+	json_object_set_new(rec, "launched", json_false());
+	assert_int_equal(json_dump_file(rec, fx_path("state/instances/a.json"),
+	    0), 0);
+	json_decref(rec);
+	open_engine();
+	wait_state("a", "failed");
+	v = get("a");
+	assert_non_null(strstr(json_string_value(json_object_get(v, "reason")),
+	    "while launching"));
+	json_decref(v);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_disconnected(void **state)
+{
+	struct result r;
+
+	(void)state;
+	fake_disconnect();
+	uv_run(&loop, UV_RUN_NOWAIT);
+	usleep(20000);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	r = launch(SIMPLE);
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_UNAVAILABLE);
+	fake_reconnect();
+	usleep(20000);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+}
+
+static void
+test_limits(void **state)
+{
+	struct result r;
+	char json[128];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		snprintf(json, sizeof(json),
+		    "{\"name\":\"n%d\",\"image\":\"%%s\"}", i);
+		r = launch(json);
+		assert_false(r.failed);
+		json_decref(r.body);
+	}
+	r = launch("{\"name\":\"one-too-many\",\"image\":\"%s\"}");
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_CONFLICT);
+	assert_non_null(strstr(r.err.message, "limit of 8 instances"));
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 8);
+}
+
+static void
+test_events(void **state)
+{
+	struct events *ev;
+	struct result r;
+	const char *line;
+	uint64_t seq = 0, prev = 0;
+	char states[256] = "";
+	json_t *e;
+
+	(void)state;
+	ev = engine_events(eng);
+	prev = events_last_seq(ev);
+	seq = prev;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n"
+	    "=== main() of \"app\" returned 0 ===\nhalted\n");
+	wait_state("a", "exited");
+	while ((line = events_next(ev, seq, &seq)) != NULL) {
+		assert_int_equal(seq, prev + 1);
+		prev = seq;
+		e = json_loads(line, 0, NULL);
+		assert_non_null(e);
+		strcat(states, json_string_value(json_object_get(e, "state")));
+		strcat(states, " ");
+		json_decref(e);
+	}
+	assert_string_equal(states, "pending starting running exited ");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_exit_status, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_idempotent_create, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_panic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domain_crash, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_launch_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stop_graceful_then_destroy,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_again_and_remove,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_adopts, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_restart_after_exit_while_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_domain_vanished,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_destroyed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pending_record_without_domain,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disconnected, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
