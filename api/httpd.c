@@ -1,0 +1,1901 @@
+/*
+ * httpd: libmicrohttpd driven by the daemon's libuv loop (see httpd.h).
+ *
+ * Loop integration, the one way this file drives MHD:
+ *
+ * - One MHD daemon per listen socket (unix, TCP), each started with
+ *   MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG and no
+ *   internal thread.  A uv_poll (UV_READABLE) watches each daemon's epoll
+ *   fd.  Any event runs MHD_run() on every daemon, then MHD_get_timeout()
+ *   decides what wakes us next: no timeout stops the uv_timer, a positive
+ *   one arms it once, exactly 0 starts a uv_idle (a 0 ms uv_timer re-armed
+ *   from its own callback starves libuv 1.44).
+ * - MHD 0.9.75 wakes nothing when a connection is resumed in external-poll
+ *   mode, so every MHD_resume_connection() is followed by uv_async_send()
+ *   on the "kick" handle, whose callback runs MHD again.
+ * - A request is read whole (at most body_max bytes) before its route's
+ *   handler runs.  A handler that returns without answering leaves the
+ *   connection suspended; httpd_reply_*() stores the answer, resumes and
+ *   kicks, and the answer is queued when MHD calls the access handler again
+ *   (MHD accepts a response only from inside that callback).
+ * - A stream's content reader suspends the connection when its producer has
+ *   nothing (returning 0 without suspending busy-loops MHD) and
+ *   httpd_stream_wake() resumes it.
+ * - MHD does not see a suspended client leave, so while a connection is
+ *   suspended its fd is watched with a uv_poll (UV_READABLE|UV_DISCONNECT);
+ *   EOF or an error from recv(MSG_PEEK) resumes it and ends the request.
+ *   Bytes from a pipelining client only stop the watch.  The watch is
+ *   closed in MHD's connection-closed notification, before MHD closes the
+ *   fd (uv_close() removes the fd from libuv's epoll set at once).
+ * - Suspended connections are not timed out by MHD, so a sleeping stream
+ *   outlives the connection timeout, and MHD restarts the clock on resume;
+ *   an idle or stuck client does not (checked with a 2 s timeout: an idle
+ *   keep-alive connection closed at 2 s, a stream woken every 5 s lived).
+ *
+ * Ownership: a struct httpd_req is reference counted.  MHD holds one
+ * reference from the URI callback until its request-completed
+ * notification, the route handler one until it answers, a stream's MHD
+ * response one until MHD frees it, and the "closed later" timer one.  So a
+ * handler that answers after httpd_stop() (or after its client left)
+ * answers a request that MHD has already let go: the answer is dropped and
+ * the request freed, and a stream answered that way gets closed() on the
+ * next loop iteration, never from inside httpd_reply_stream().
+ *
+ * Every function here runs on the loop thread.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <uv.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "rrerr.h"
+
+#define CONN_TIMEOUT_S	60		/* idle or stuck connections */
+#define CONN_LIMIT	1024		/* per listen socket */
+#define CONN_MEMORY	(32 * 1024)	/* MHD's pool: headers and buffers */
+#define STREAM_BLOCK	4096		/* a stream's chunk buffer */
+#define DRAIN_MAX	(1024 * 1024)	/* read and dropped past body_max */
+#define STOP_FLUSH_MS	1000		/* httpd_stop() waits for answers */
+#define LISTEN_BACKLOG	128
+#define MAX_LISTENERS	2
+#define WAKE_RETRIES	4
+
+enum req_state {
+	RQ_HEADERS,	/* waiting for the first access handler call */
+	RQ_BODY,	/* collecting the body */
+	RQ_DRAIN,	/* the body is too large: dropping it, then 413 */
+	RQ_HANDLER,	/* the route handler is running */
+	RQ_WAIT,	/* suspended until the answer comes */
+	RQ_QUEUED,	/* MHD has the response */
+};
+
+struct listener {
+	struct httpd *h;
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;
+	bool poll_init;
+};
+
+/* One per MHD connection (its socket context). */
+struct conn {
+	struct listener *l;
+	struct MHD_Connection *mc;
+	int fd;
+	bool has_uid;			/* a unix peer: uid is valid */
+	uid_t uid;
+	struct httpd_req *cur;		/* the request MHD is serving */
+	struct httpd_req *susp;		/* cur, while it is suspended */
+	bool gone;			/* the client left while suspended */
+	uv_poll_t watch;		/* the fd, while suspended */
+	bool watch_init;
+};
+
+struct kv {
+	const char *name;
+	const char *value;
+	enum MHD_ValueKind kind;
+};
+
+struct httpd_stream {
+	struct httpd_req *req;		/* the request it is embedded in */
+	struct httpd_stream_ops ops;
+	void *arg;
+	bool live;			/* it is the request's answer */
+	bool stop;			/* httpd is stopping: end it */
+	bool woken;			/* woken while ops.read ran */
+	bool closed;			/* ops.closed has been called */
+};
+
+struct httpd_req {
+	struct httpd_req *prev, *next;	/* in h->reqs while MHD has it */
+	struct httpd *h;		/* NULL once MHD let go */
+	struct conn *conn;		/* NULL once MHD let go */
+	uv_loop_t *loop;
+	unsigned int refs;
+	enum req_state state;
+	bool suspended;
+	bool owned;			/* the route handler must answer */
+
+	char *method;
+	char *path;			/* as sent, without the query */
+	struct kv *params;		/* decoded {param} segments */
+	size_t nparams;
+	struct kv *vals;		/* headers and query arguments */
+	size_t nvals;
+	bool has_uid;
+	uid_t uid;
+
+	char *body;
+	size_t len;
+	size_t cap;
+	uint64_t drained;
+
+	/* The answer, once there is one. */
+	bool has_reply;
+	bool is_stream;
+	unsigned int status;
+	char *rbuf;			/* owned until handed to MHD */
+	size_t rlen;
+	char *allow;			/* 405: the Allow header */
+	char *ctype;			/* a stream's Content-Type */
+	struct httpd_stream stream;
+	uv_timer_t ztimer;		/* closes a stream nobody reads */
+};
+
+struct httpd {
+	uv_loop_t *loop;
+	struct listener lis[MAX_LISTENERS];
+	size_t nlis;
+	uv_timer_t timer;
+	uv_idle_t idle;
+	uv_async_t kick;
+	unsigned int nhandles;		/* open uv handles; free h at 0 */
+	bool kick_init;
+
+	const struct httpd_route *routes;	/* borrowed from the config */
+	size_t nroutes;
+	void *ctx;
+	size_t body_max;
+
+	char *unix_path;		/* ours to unlink; NULL if inherited */
+	dev_t unix_dev;
+	ino_t unix_ino;
+
+	struct httpd_req *reqs;		/* every request MHD holds */
+	bool in_run;			/* inside MHD_run() */
+	bool stop_pending;		/* httpd_stop() was called in MHD_run() */
+	bool stopping;
+};
+
+static void run_all(struct httpd *);
+static void do_stop(struct httpd *);
+static void req_unref(struct httpd_req *);
+static void req_resume(struct httpd_req *);
+
+/*
+ * MHD's messages go to our log.  Those that only say that a client left
+ * (or that we closed its connection because it left) are debug noise.
+ */
+static void mhd_log(void *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static const char *const quiet[] = {
+		"Application reported internal error",
+		"Closing connection (application error generating",
+		"Failed to send the",
+	};
+	char msg[512];
+	size_t i, n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	for (i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+		if (strncmp(msg, quiet[i], strlen(quiet[i])) == 0) {
+			log_debug("httpd: %s", msg);
+			return;
+		}
+	}
+	log_warnx("httpd: %s", msg);
+}
+
+/*
+ * Loop side.
+ */
+
+static void on_timer(uv_timer_t *);
+static void on_idle(uv_idle_t *);
+
+static void
+handle_closed(uv_handle_t *handle)
+{
+	struct httpd *h = handle->data;
+
+	if (--h->nhandles == 0)
+		free(h);
+}
+
+/* Close the polls on MHD's epoll fds (before MHD closes them). */
+static void
+close_listen_polls(struct httpd *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nlis; i++) {
+		if (!h->lis[i].poll_init)
+			continue;
+		h->lis[i].poll_init = false;
+		h->lis[i].poll.data = h;
+		uv_close((uv_handle_t *)&h->lis[i].poll, handle_closed);
+	}
+}
+
+/* Close the timer, idle and kick handles; the last callback frees h. */
+static void
+close_loop_handles(struct httpd *h)
+{
+	uv_close((uv_handle_t *)&h->timer, handle_closed);
+	uv_close((uv_handle_t *)&h->idle, handle_closed);
+	if (h->kick_init)
+		uv_close((uv_handle_t *)&h->kick, handle_closed);
+}
+
+/* Arm the timer or the idle handle from MHD's timeouts. */
+static void
+schedule(struct httpd *h)
+{
+	MHD_UNSIGNED_LONG_LONG t, min = 0;
+	bool have = false;
+	size_t i;
+
+	for (i = 0; i < h->nlis; i++) {
+		if (MHD_get_timeout(h->lis[i].mhd, &t) != MHD_YES)
+			continue;
+		if (!have || t < min)
+			min = t;
+		have = true;
+	}
+	if (have && min == 0) {
+		uv_timer_stop(&h->timer);
+		uv_idle_start(&h->idle, on_idle);
+		return;
+	}
+	uv_idle_stop(&h->idle);
+	if (have)
+		uv_timer_start(&h->timer, on_timer, (uint64_t)min, 0);
+	else
+		uv_timer_stop(&h->timer);
+}
+
+static void
+run_all(struct httpd *h)
+{
+	size_t i;
+
+	if (h->stopping)
+		return;
+	h->in_run = true;
+	for (i = 0; i < h->nlis; i++)
+		MHD_run(h->lis[i].mhd);
+	h->in_run = false;
+	if (h->stop_pending) {
+		do_stop(h);
+		return;
+	}
+	schedule(h);
+}
+
+static void
+on_listen_poll(uv_poll_t *p, int status, int events)
+{
+	struct listener *l = p->data;
+
+	(void)events;
+	if (status < 0)
+		log_warnx("httpd: polling MHD's epoll fd: %s",
+		    uv_strerror(status));
+	run_all(l->h);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	run_all(t->data);
+}
+
+static void
+on_idle(uv_idle_t *i)
+{
+	run_all(i->data);
+}
+
+static void
+on_kick(uv_async_t *a)
+{
+	run_all(a->data);
+}
+
+/*
+ * Connections and the watch on a suspended one.
+ */
+
+static void
+watch_closed(uv_handle_t *handle)
+{
+	free(handle->data);
+}
+
+static void
+on_watch(uv_poll_t *p, int status, int events)
+{
+	struct conn *c = p->data;
+
+	if (status == 0 && (events & UV_DISCONNECT) == 0) {
+		char b;
+		ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n > 0) {
+			/*
+			 * A pipelined request, not a goodbye: MHD reads it
+			 * after the resume.  Watch again on the next suspend.
+			 */
+			uv_poll_stop(p);
+			return;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+	}
+	uv_poll_stop(p);
+	c->gone = true;
+	if (c->susp != NULL)
+		req_resume(c->susp);
+}
+
+static void
+watch_start(struct conn *c)
+{
+	int rv;
+
+	if (c->gone)
+		return;
+	if (!c->watch_init) {
+		rv = uv_poll_init(c->l->h->loop, &c->watch, c->fd);
+		if (rv != 0) {
+			log_warnx("httpd: cannot watch connection fd %d: %s",
+			    c->fd, uv_strerror(rv));
+			return;
+		}
+		c->watch.data = c;
+		c->watch_init = true;
+	}
+	rv = uv_poll_start(&c->watch, UV_READABLE | UV_DISCONNECT, on_watch);
+	if (rv != 0)
+		log_warnx("httpd: cannot watch connection fd %d: %s", c->fd,
+		    uv_strerror(rv));
+}
+
+/* The peer's uid, when the connection is a unix socket. */
+static void
+conn_peer(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	struct ucred cred;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	len = sizeof(ss);
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    ss.ss_family != AF_UNIX)
+		return;
+	len = sizeof(cred);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return;
+	c->uid = cred.uid;
+	c->has_uid = true;
+}
+
+static void req_detach(struct httpd_req *);
+
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct listener *l = cls;
+	struct conn *c;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(mc,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+			*socket_context = NULL;
+			return;
+		}
+		c->l = l;
+		c->mc = mc;
+		c->fd = ci->connect_fd;
+		conn_peer(c);
+		*socket_context = c;
+		return;
+	}
+	if ((c = *socket_context) == NULL)
+		return;
+	*socket_context = NULL;
+	if (c->cur != NULL) {
+		/* MHD completes requests first; do not count on it. */
+		log_warnx("httpd: connection closed before its request");
+		req_detach(c->cur);
+	}
+	/* The fd is still open here: uv_close() takes it out of epoll. */
+	if (c->watch_init)
+		uv_close((uv_handle_t *)&c->watch, watch_closed);
+	else
+		free(c);
+}
+
+/*
+ * Requests.
+ */
+
+static void
+req_free(struct httpd_req *req)
+{
+	free(req->method);
+	free(req->path);
+	free(req->params);
+	free(req->vals);
+	free(req->body);
+	free(req->rbuf);
+	free(req->allow);
+	free(req->ctype);
+	free(req);
+}
+
+static void
+req_unref(struct httpd_req *req)
+{
+	if (--req->refs == 0)
+		req_free(req);
+}
+
+static void
+req_suspend(struct httpd_req *req)
+{
+	struct conn *c = req->conn;
+
+	req->suspended = true;
+	c->susp = req;
+	MHD_suspend_connection(c->mc);
+	watch_start(c);
+}
+
+static void
+req_resume(struct httpd_req *req)
+{
+	struct conn *c = req->conn;
+
+	if (!req->suspended)
+		return;
+	req->suspended = false;
+	c->susp = NULL;
+	if (c->watch_init)
+		uv_poll_stop(&c->watch);
+	MHD_resume_connection(c->mc);
+	/* MHD wakes nothing on resume: make the loop run it again. */
+	uv_async_send(&req->h->kick);
+}
+
+static void
+stream_closed(struct httpd_stream *s)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	s->live = false;
+	if (s->ops.closed != NULL)
+		s->ops.closed(s->arg);
+}
+
+/*
+ * MHD is done with the request (answered, failed, or shut down): unlink
+ * it from the connection and from h.  Idempotent; MHD's reference is
+ * dropped by on_completed().
+ */
+static void
+req_detach(struct httpd_req *req)
+{
+	struct httpd *h = req->h;
+	struct conn *c = req->conn;
+
+	if (c == NULL)
+		return;
+	if (req->suspended) {
+		/* Only MHD_stop_daemon() could do this; we resume first. */
+		req->suspended = false;
+		c->susp = NULL;
+	}
+	if (c->cur == req)
+		c->cur = NULL;
+	if (req->prev != NULL)
+		req->prev->next = req->next;
+	else
+		h->reqs = req->next;
+	if (req->next != NULL)
+		req->next->prev = req->prev;
+	req->prev = req->next = NULL;
+	if (req->has_reply)
+		log_debug("httpd: %s %s %u", req->method != NULL ?
+		    req->method : "-", req->path, req->status);
+	req->conn = NULL;
+	req->h = NULL;
+	/* A stream answer that never reached MHD still ends. */
+	if (req->is_stream && req->state != RQ_QUEUED)
+		stream_closed(&req->stream);
+	free(req->rbuf);
+	req->rbuf = NULL;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *mc, void **ctxp,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct httpd_req *req = *ctxp;
+
+	(void)cls;
+	(void)mc;
+	(void)toe;
+	if (req == NULL)
+		return;
+	*ctxp = NULL;
+	req_detach(req);
+	req_unref(req);		/* MHD's */
+}
+
+/*
+ * MHD calls this once per request with the URI as the client sent it,
+ * before it decodes it (routing decodes segment by segment, so that an
+ * encoded '/' stays inside its segment).  The new request is MHD's
+ * reference, given back in on_completed().
+ */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct listener *l = cls;
+	struct httpd *h = l->h;
+	struct httpd_req *req;
+	struct conn *c;
+	size_t n;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (c = ci->socket_context) == NULL)
+		return NULL;
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return NULL;
+	n = strcspn(uri, "?#");
+	if ((req->path = strndup(uri, n)) == NULL) {
+		free(req);
+		return NULL;
+	}
+	req->h = h;
+	req->conn = c;
+	req->loop = h->loop;
+	req->refs = 1;
+	req->state = RQ_HEADERS;
+	req->has_uid = c->has_uid;
+	req->uid = c->uid;
+	req->stream.req = req;
+	req->next = h->reqs;
+	if (h->reqs != NULL)
+		h->reqs->prev = req;
+	h->reqs = req;
+	c->cur = req;
+	return req;
+}
+
+/* Store an answer; buf (a malloc'ed body, or NULL) is stolen. */
+static void
+set_reply(struct httpd_req *req, unsigned int status, char *buf, size_t len)
+{
+	free(req->rbuf);
+	req->has_reply = true;
+	req->status = status;
+	req->rbuf = buf;
+	req->rlen = len;
+}
+
+/*
+ * The JSON text of body plus a newline in a new buffer; NULL if it cannot
+ * be encoded.  body is borrowed.
+ */
+static char *
+dump_json(const json_t *body, size_t *lenp)
+{
+	char *s, *t;
+	size_t n;
+
+	if ((s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		return NULL;
+	n = strlen(s);
+	if ((t = realloc(s, n + 2)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
+	*lenp = n + 1;
+	return t;
+}
+
+/* The error body for code and message, in a new buffer; NULL on ENOMEM. */
+static char *
+error_body(const char *name, const char *message, const char *field,
+    size_t *lenp)
+{
+	json_t *o;
+	char *buf = NULL;
+
+	o = json_object();
+	if (o == NULL)
+		return NULL;
+	if (json_object_set_new(o, "error", json_string(name)) == -1 ||
+	    json_object_set_new(o, "message", message != NULL ?
+	    json_string(message) : json_string("")) == -1)
+		goto cleanup;
+	if (field != NULL && field[0] != '\0' &&
+	    json_object_set_new(o, "field", json_string(field)) == -1)
+		goto cleanup;
+	buf = dump_json(o, lenp);
+cleanup:
+	json_decref(o);
+	return buf;
+}
+
+static void
+set_error(struct httpd_req *req, enum rrerr_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_error(struct httpd_req *req, enum rrerr_code code, const char *fmt, ...)
+{
+	char msg[RRERR_MESSAGE_MAX];
+	size_t len = 0;
+	char *buf;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf = error_body(rrerr_name(code), msg, NULL, &len);
+	set_reply(req, httpd_status_for(code), buf, buf != NULL ? len : 0);
+}
+
+static ssize_t stream_read(void *, uint64_t, char *, size_t);
+static void stream_free(void *);
+
+/* Hand the stored answer to MHD.  Only from the access handler. */
+static enum MHD_Result
+queue(struct httpd_req *req)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (req->is_stream) {
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+		    STREAM_BLOCK, stream_read, &req->stream, stream_free);
+		if (resp == NULL) {
+			stream_closed(&req->stream);
+			return MHD_NO;
+		}
+		req->refs++;	/* dropped by stream_free() */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    req->ctype);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-cache");
+	} else {
+		resp = MHD_create_response_from_buffer(req->rlen, req->rbuf,
+		    req->rbuf != NULL ? MHD_RESPMEM_MUST_FREE :
+		    MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		req->rbuf = NULL;	/* MHD frees it */
+		if (req->rlen > 0)
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		if (req->allow != NULL)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+			    req->allow);
+	}
+	req->state = RQ_QUEUED;
+	ret = MHD_queue_response(req->conn->mc, req->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * Headers and query arguments are copied when the request is dispatched,
+ * so that they live as long as the request, not as long as MHD's pool.
+ */
+struct kv_copy {
+	size_t n;
+	size_t bytes;
+	struct kv *kv;
+	char *p;
+};
+
+static enum MHD_Result
+kv_count(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct kv_copy *kc = cls;
+
+	(void)kind;
+	if (key == NULL)
+		return MHD_YES;
+	kc->n++;
+	kc->bytes += strlen(key) + 1 + (value != NULL ? strlen(value) : 0) +
+	    1;
+	return MHD_YES;
+}
+
+static enum MHD_Result
+kv_fill(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct kv_copy *kc = cls;
+	struct kv *kv;
+	size_t n;
+
+	if (key == NULL)
+		return MHD_YES;
+	kv = &kc->kv[kc->n++];
+	kv->kind = kind;
+	n = strlen(key) + 1;
+	memcpy(kc->p, key, n);
+	kv->name = kc->p;
+	kc->p += n;
+	if (value == NULL)
+		value = "";
+	n = strlen(value) + 1;
+	memcpy(kc->p, value, n);
+	kv->value = kc->p;
+	kc->p += n;
+	return MHD_YES;
+}
+
+static int
+copy_values(struct httpd_req *req)
+{
+	const enum MHD_ValueKind kinds = (enum MHD_ValueKind)
+	    (MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND);
+	struct kv_copy kc;
+	size_t n;
+
+	memset(&kc, 0, sizeof(kc));
+	MHD_get_connection_values(req->conn->mc, kinds, kv_count, &kc);
+	if (kc.n == 0)
+		return 0;
+	n = kc.n;
+	kc.kv = malloc(n * sizeof(struct kv) + kc.bytes);
+	if (kc.kv == NULL)
+		return -1;
+	kc.p = (char *)(kc.kv + n);
+	kc.n = 0;
+	MHD_get_connection_values(req->conn->mc, kinds, kv_fill, &kc);
+	req->vals = kc.kv;
+	req->nvals = kc.n;
+	return 0;
+}
+
+/*
+ * Routing.
+ */
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode s[0..n) into dst (at least n + 1 bytes).  Returns the
+ * decoded length, or -1 on a malformed escape.
+ */
+static ssize_t
+pct_decode(const char *s, size_t n, char *dst)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			dst[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= n)
+			return -1;
+		if ((hi = hexval((unsigned char)s[i + 1])) == -1 ||
+		    (lo = hexval((unsigned char)s[i + 2])) == -1)
+			return -1;
+		dst[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	dst[o] = '\0';
+	return (ssize_t)o;
+}
+
+struct span {
+	const char *p;
+	size_t n;
+};
+
+/* Does path segment seg equal the literal lit (after decoding)? */
+static bool
+literal_eq(const char *lit, size_t litn, const char *seg, size_t segn)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (memchr(seg, '%', segn) == NULL)
+		return litn == segn && memcmp(lit, seg, segn) == 0;
+	if (segn >= sizeof(buf))
+		return false;
+	if ((n = pct_decode(seg, segn, buf)) == -1)
+		return false;
+	return (size_t)n == litn && memcmp(lit, buf, litn) == 0;
+}
+
+/*
+ * Match path against pattern.  On a match, names[i] and vals[i] (up to max)
+ * are the {param} names and raw segments, and *np their number.
+ */
+static bool
+match(const char *pattern, const char *path, struct span *names,
+    struct span *vals, size_t max, size_t *np)
+{
+	const char *p = pattern, *q = path, *pe, *qe;
+
+	*np = 0;
+	if (*p != '/' || *q != '/')
+		return false;
+	for (;;) {
+		p++;
+		q++;
+		size_t pn, qn;
+
+		pe = strchrnul(p, '/');
+		qe = strchrnul(q, '/');
+		pn = (size_t)(pe - p);
+		qn = (size_t)(qe - q);
+		if (pn >= 2 && p[0] == '{' && p[pn - 1] == '}') {
+			if (qn == 0 || *np == max)
+				return false;
+			names[*np].p = p + 1;
+			names[*np].n = pn - 2;
+			vals[*np].p = q;
+			vals[*np].n = qn;
+			(*np)++;
+		} else if (!literal_eq(p, pn, q, qn))
+			return false;
+		if (*pe == '\0' || *qe == '\0')
+			return *pe == '\0' && *qe == '\0';
+		p = pe;
+		q = qe;
+	}
+}
+
+/* A pattern with more {params} than this matches nothing. */
+#define MAX_PARAMS 8
+
+/* Decode the matched params into req->params; -1 with err set. */
+static int
+take_params(struct httpd_req *req, const struct span *names,
+    const struct span *vals, size_t n)
+{
+	struct kv *kv;
+	size_t i, bytes = 0;
+	char *p;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		bytes += names[i].n + 1 + vals[i].n + 1;
+	if ((kv = malloc(n * sizeof(*kv) + bytes)) == NULL) {
+		set_error(req, RRERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	req->params = kv;
+	p = (char *)(kv + n);
+	for (i = 0; i < n; i++) {
+		ssize_t dn;
+
+		memcpy(p, names[i].p, names[i].n);
+		p[names[i].n] = '\0';
+		kv[i].name = p;
+		kv[i].kind = MHD_HEADER_KIND;
+		p += names[i].n + 1;
+		dn = pct_decode(vals[i].p, vals[i].n, p);
+		if (dn == -1) {
+			set_error(req, RRERR_BAD_REQUEST,
+			    "bad percent-encoding in path parameter \"%s\"",
+			    kv[i].name);
+			return -1;
+		}
+		if (memchr(p, '/', (size_t)dn) != NULL ||
+		    strlen(p) != (size_t)dn) {
+			set_error(req, RRERR_BAD_REQUEST,
+			    "path parameter \"%s\" contains '/' or a NUL byte",
+			    kv[i].name);
+			return -1;
+		}
+		kv[i].value = p;
+		p += vals[i].n + 1;
+		req->nparams = i + 1;
+	}
+	return 0;
+}
+
+/* Add method to the comma-separated list in buf unless it is there. */
+static void
+allow_add(char *buf, size_t size, const char *method)
+{
+	const char *p = buf;
+	size_t n = strlen(method), used;
+
+	while (*p != '\0') {
+		if (strncmp(p, method, n) == 0 && (p[n] == '\0' ||
+		    p[n] == ','))
+			return;
+		if ((p = strchr(p, ',')) == NULL)
+			break;
+		p += 2;
+	}
+	used = strlen(buf);
+	snprintf(buf + used, size - used, "%s%s", used > 0 ? ", " : "",
+	    method);
+}
+
+/* Find the route and run its handler, or store the error answer. */
+static void
+dispatch(struct httpd_req *req)
+{
+	struct httpd *h = req->h;
+	const struct httpd_route *r, *found = NULL;
+	struct span names[MAX_PARAMS], vals[MAX_PARAMS];
+	struct span fnames[MAX_PARAMS], fvals[MAX_PARAMS];
+	char allow[128] = "";
+	size_t i, n, fn = 0;
+
+	req->state = RQ_HANDLER;
+	if (h->stopping || h->stop_pending) {
+		set_error(req, RRERR_UNAVAILABLE, "rumprund is shutting down");
+		return;
+	}
+	for (i = 0; i < h->nroutes; i++) {
+		r = &h->routes[i];
+		if (!match(r->pattern, req->path, names, vals, MAX_PARAMS, &n))
+			continue;
+		if (strcmp(r->method, req->method) != 0) {
+			allow_add(allow, sizeof(allow), r->method);
+			continue;
+		}
+		found = r;
+		fn = n;
+		memcpy(fnames, names, n * sizeof(names[0]));
+		memcpy(fvals, vals, n * sizeof(vals[0]));
+		break;
+	}
+	if (found == NULL && allow[0] == '\0') {
+		set_error(req, RRERR_NOT_FOUND, "no such path: %s", req->path);
+		return;
+	}
+	if (found == NULL) {
+		size_t len = 0;
+		char msg[RRERR_MESSAGE_MAX], *buf;
+
+		snprintf(msg, sizeof(msg), "method %s is not allowed on %s",
+		    req->method, req->path);
+		buf = error_body("method_not_allowed", msg, NULL, &len);
+		set_reply(req, 405, buf, buf != NULL ? len : 0);
+		req->allow = strdup(allow);
+		return;
+	}
+	if (take_params(req, fnames, fvals, fn) == -1)
+		return;
+	if (copy_values(req) == -1) {
+		set_error(req, RRERR_INTERNAL, "out of memory");
+		return;
+	}
+	req->owned = true;
+	req->refs++;	/* the handler's, until it answers */
+	found->handler(req, h->ctx);
+}
+
+/*
+ * The access handler: MHD calls it once the headers are in, once per piece
+ * of body, once at the end, and again after every resume.
+ */
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *mc, const char *url,
+    const char *method, const char *version, const char *data,
+    size_t *size, void **ctxp)
+{
+	struct listener *l = cls;
+	struct httpd *h = l->h;
+	struct httpd_req *req = *ctxp;
+	const char *v;
+	unsigned long long cl;
+	char *end;
+
+	(void)mc;
+	(void)url;
+	(void)version;
+	if (req == NULL)
+		return MHD_NO;	/* out of memory in on_uri() */
+
+	switch (req->state) {
+	case RQ_HEADERS:
+		if ((req->method = strdup(method)) == NULL)
+			return MHD_NO;
+		req->state = RQ_BODY;
+		v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (v == NULL)
+			return MHD_YES;
+		errno = 0;
+		cl = strtoull(v, &end, 10);
+		if (errno != 0 || end == v)
+			return MHD_YES;	/* MHD refuses it itself */
+		if (cl <= h->body_max) {
+			if (cl > 0 && (req->body = malloc(cl + 1)) != NULL)
+				req->cap = cl + 1;
+			return MHD_YES;
+		}
+		set_error(req, RRERR_TOO_LARGE,
+		    "request body is larger than %zu bytes", h->body_max);
+		/*
+		 * A client that waits for "100 Continue" sends nothing more;
+		 * an enormous body is not worth reading.  Otherwise read and
+		 * drop it so that the client sees the answer, not a reset.
+		 */
+		v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_EXPECT);
+		if (v != NULL || cl - h->body_max > DRAIN_MAX)
+			return queue(req);
+		req->state = RQ_DRAIN;
+		return MHD_YES;
+
+	case RQ_BODY:
+		if (*size == 0)
+			break;
+		if (*size > h->body_max - req->len) {
+			free(req->body);
+			req->body = NULL;
+			req->drained = req->len + *size;
+			req->len = req->cap = 0;
+			*size = 0;
+			req->state = RQ_DRAIN;
+			set_error(req, RRERR_TOO_LARGE,
+			    "request body is larger than %zu bytes",
+			    h->body_max);
+			return MHD_YES;
+		}
+		if (req->len + *size + 1 > req->cap) {
+			size_t cap = req->cap > 0 ? req->cap : 4096;
+			char *nb;
+
+			while (cap < req->len + *size + 1)
+				cap *= 2;
+			if (cap > h->body_max + 1)
+				cap = h->body_max + 1;
+			if ((nb = realloc(req->body, cap)) == NULL)
+				return MHD_NO;
+			req->body = nb;
+			req->cap = cap;
+		}
+		memcpy(req->body + req->len, data, *size);
+		req->len += *size;
+		req->body[req->len] = '\0';
+		*size = 0;
+		return MHD_YES;
+
+	case RQ_DRAIN:
+		if (*size != 0) {
+			req->drained += *size;
+			*size = 0;
+			if (req->drained > (uint64_t)h->body_max + DRAIN_MAX)
+				return MHD_NO;	/* refuse the rest */
+			return MHD_YES;
+		}
+		if (!req->has_reply)
+			set_error(req, RRERR_TOO_LARGE,
+			    "request body is larger than %zu bytes",
+			    h->body_max);
+		return queue(req);
+
+	case RQ_WAIT:
+		/* Resumed: an answer came, the client left, or a stop. */
+		if (req->conn->gone)
+			return MHD_NO;
+		if (!req->has_reply) {
+			req_suspend(req);
+			return MHD_YES;
+		}
+		return queue(req);
+
+	case RQ_HANDLER:
+	case RQ_QUEUED:
+		log_warnx("httpd: %s %s: unexpected call in state %d",
+		    req->method, req->path, (int)req->state);
+		return MHD_NO;
+	}
+
+	/* The request is complete. */
+	dispatch(req);
+	if (req->has_reply)
+		return queue(req);
+	req->state = RQ_WAIT;
+	req_suspend(req);
+	return MHD_YES;
+}
+
+/*
+ * Streams.
+ */
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct httpd_stream *s = cls;
+	struct httpd_req *req = s->req;
+	int i;
+
+	(void)pos;
+	if (req->conn == NULL || req->conn->gone)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (s->stop || s->closed)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	for (i = 0; i < WAKE_RETRIES; i++) {
+		ssize_t n;
+
+		s->woken = false;
+		n = s->ops.read(s->arg, buf, max);
+		if (n > 0)
+			return n <= (ssize_t)max ? n : (ssize_t)max;
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (!s->woken)
+			break;
+	}
+	/* Nothing now: sleep until httpd_stream_wake(), do not spin. */
+	req_suspend(req);
+	return 0;
+}
+
+static void
+stream_free(void *cls)
+{
+	struct httpd_stream *s = cls;
+
+	stream_closed(s);
+	req_unref(s->req);
+}
+
+static void
+ztimer_closed(uv_handle_t *handle)
+{
+	req_unref(handle->data);
+}
+
+static void
+on_ztimer(uv_timer_t *t)
+{
+	struct httpd_req *req = t->data;
+
+	stream_closed(&req->stream);
+	uv_close((uv_handle_t *)t, ztimer_closed);
+}
+
+/*
+ * Answers from route handlers.
+ */
+
+/*
+ * The route handler gives its answer: take its reference back.  Returns
+ * whether the answer can still be sent: not if MHD has let go of the
+ * request (client gone, httpd stopped) or httpd_stop() answered it.
+ * Call owner_done() after.
+ */
+static bool
+owner_answers(struct httpd_req *req)
+{
+	req->owned = false;
+	return req->conn != NULL && !req->has_reply;
+}
+
+/*
+ * Send the stored answer and drop the handler's reference.  While MHD has
+ * the request (conn is set) that is not the last one.
+ */
+static void
+owner_done(struct httpd_req *req)
+{
+	if (req->conn == NULL) {
+		req_unref(req);
+		return;
+	}
+	if (req->suspended)
+		req_resume(req);
+	assert(req->refs > 1);
+	req->refs--;
+}
+
+static bool
+answered_twice(const struct httpd_req *req)
+{
+	if (req->owned)
+		return false;
+	log_warnx("httpd: %s %s: answered twice or by the wrong code",
+	    req->method, req->path);
+	return true;
+}
+
+void
+httpd_reply_json(struct httpd_req *req, unsigned int status, json_t *body)
+{
+	if (req == NULL || answered_twice(req)) {
+		json_decref(body);
+		return;
+	}
+	if (owner_answers(req)) {
+		size_t len = 0;
+		char *buf;
+
+		if (body == NULL)
+			set_reply(req, status, NULL, 0);
+		else if ((buf = dump_json(body, &len)) != NULL)
+			set_reply(req, status, buf, len);
+		else {
+			log_warnx("httpd: %s %s: cannot encode the answer",
+			    req->method, req->path);
+			set_error(req, RRERR_INTERNAL,
+			    "cannot encode the answer");
+		}
+	}
+	json_decref(body);
+	owner_done(req);
+}
+
+void
+httpd_reply_error(struct httpd_req *req, const struct rrerr *err)
+{
+	unsigned int status;
+
+	if (req == NULL || err == NULL || answered_twice(req))
+		return;
+	status = httpd_status_for(err->code);
+	if (status >= 500)
+		log_warnx("httpd: %s %s: %s", req->method, req->path,
+		    err->message);
+	else
+		log_debug("httpd: %s %s: %s", req->method, req->path,
+		    err->message);
+	if (owner_answers(req)) {
+		size_t len = 0;
+		char *buf = error_body(rrerr_name(err->code), err->message,
+		    err->field, &len);
+
+		set_reply(req, status, buf, buf != NULL ? len : 0);
+	}
+	owner_done(req);
+}
+
+unsigned int
+httpd_status_for(enum rrerr_code code)
+{
+	switch (code) {
+	case RRERR_OK:
+		return 200;
+	case RRERR_BAD_REQUEST:
+		return 400;
+	case RRERR_INVALID:
+		return 422;
+	case RRERR_FORBIDDEN:
+		return 403;
+	case RRERR_NOT_FOUND:
+		return 404;
+	case RRERR_CONFLICT:
+		return 409;
+	case RRERR_TOO_LARGE:
+		return 413;
+	case RRERR_UNSUPPORTED_MEDIA:
+		return 415;
+	case RRERR_UNAVAILABLE:
+		return 503;
+	case RRERR_INTERNAL:
+		return 500;
+	}
+	return 500;
+}
+
+struct httpd_stream *
+httpd_reply_stream(struct httpd_req *req, unsigned int status,
+    const char *content_type, const struct httpd_stream_ops *ops, void *arg)
+{
+	struct httpd_stream *s;
+	bool live;
+
+	if (req == NULL || ops == NULL || answered_twice(req))
+		return NULL;
+	s = &req->stream;
+	s->ops = *ops;
+	s->arg = arg;
+	if ((live = owner_answers(req)) &&
+	    (req->ctype = strdup(content_type != NULL ? content_type :
+	    "application/octet-stream")) == NULL) {
+		set_error(req, RRERR_INTERNAL, "out of memory");
+		live = false;
+	}
+	if (live) {
+		req->has_reply = true;
+		req->is_stream = true;
+		req->status = status;
+		s->live = true;
+		owner_done(req);
+		return s;
+	}
+	/*
+	 * Nobody will read it.  End it from the loop, not from here: the
+	 * caller has not even stored the handle yet.  The handler's
+	 * reference becomes the timer's, dropped by ztimer_closed().
+	 */
+	if (req->conn != NULL && req->suspended)
+		req_resume(req);	/* to send the 500 */
+	uv_timer_init(req->loop, &req->ztimer);
+	req->ztimer.data = req;
+	uv_timer_start(&req->ztimer, on_ztimer, 0, 0);
+	return s;
+}
+
+void
+httpd_stream_wake(struct httpd_stream *s)
+{
+	struct httpd_req *req;
+
+	if (s == NULL || s->closed || !s->live)
+		return;
+	req = s->req;
+	if (req->conn == NULL)
+		return;
+	if (req->suspended && req->state == RQ_QUEUED)
+		req_resume(req);
+	else
+		s->woken = true;
+}
+
+/*
+ * Request accessors.
+ */
+
+const char *
+httpd_req_method(const struct httpd_req *req)
+{
+	return req->method;
+}
+
+const char *
+httpd_req_path(const struct httpd_req *req)
+{
+	return req->path;
+}
+
+const char *
+httpd_req_param(const struct httpd_req *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->nparams; i++)
+		if (strcmp(req->params[i].name, name) == 0)
+			return req->params[i].value;
+	return NULL;
+}
+
+static const char *
+lookup(const struct httpd_req *req, enum MHD_ValueKind kind,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->nvals; i++) {
+		const struct kv *kv = &req->vals[i];
+
+		if (kv->kind != kind)
+			continue;
+		if (kind == MHD_HEADER_KIND ? strcasecmp(kv->name, name) == 0 :
+		    strcmp(kv->name, name) == 0)
+			return kv->value;
+	}
+	return NULL;
+}
+
+const char *
+httpd_req_query(const struct httpd_req *req, const char *name)
+{
+	return lookup(req, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+httpd_req_header(const struct httpd_req *req, const char *name)
+{
+	return lookup(req, MHD_HEADER_KIND, name);
+}
+
+const char *
+httpd_req_body(const struct httpd_req *req, size_t *len)
+{
+	if (len != NULL)
+		*len = req->len;
+	return req->body != NULL ? req->body : "";
+}
+
+int
+httpd_req_peer_uid(const struct httpd_req *req, uid_t *uid)
+{
+	if (!req->has_uid)
+		return -1;
+	*uid = req->uid;
+	return 0;
+}
+
+/*
+ * Starting and stopping.
+ */
+
+/* Is a server answering on the socket file of sun? */
+static bool
+unix_in_use(const struct sockaddr_un *sun)
+{
+	bool in_use;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return false;
+	in_use = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
+	    errno == EAGAIN || errno == EINPROGRESS;
+	close(fd);
+	return in_use;
+}
+
+/*
+ * Bind a listening unix socket to cfg->unix_path with its mode and group,
+ * replacing a stale socket file.  Returns the fd, or -1 with err set.
+ */
+static int
+unix_listen(struct httpd *h, const struct httpd_config *cfg,
+    struct rrerr *err)
+{
+	const char *path = cfg->unix_path;
+	struct sockaddr_un sun;
+	struct stat st;
+	bool bound = false;
+	int fd = -1;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		rrerr_set(err, RRERR_INVALID, NULL,
+		    "unix socket path %s is too long", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			rrerr_set(err, RRERR_INVALID, NULL,
+			    "%s exists and is not a socket", path);
+			return -1;
+		}
+		if (unix_in_use(&sun)) {
+			rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+			    "another server is listening on %s", path);
+			return -1;
+		}
+		if (unlink(path) == -1 && errno != ENOENT) {
+			rrerr_set(err, RRERR_INTERNAL, NULL,
+			    "cannot remove stale socket %s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	} else if (errno != ENOENT) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "socket: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "cannot bind %s: %s",
+		    path, strerror(errno));
+		goto fail;
+	}
+	bound = true;
+	/* Nobody can connect before listen(): no window with a wrong mode. */
+	if (chmod(path, cfg->unix_mode) == -1) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "chmod %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (cfg->unix_gid != (gid_t)-1 &&
+	    chown(path, (uid_t)-1, cfg->unix_gid) == -1) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "chown %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (lstat(path, &st) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "cannot listen on %s: %s",
+		    path, strerror(errno));
+		goto fail;
+	}
+	if ((h->unix_path = strdup(path)) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto fail;
+	}
+	h->unix_dev = st.st_dev;
+	h->unix_ino = st.st_ino;
+	return fd;
+fail:
+	if (bound)
+		unlink(path);
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+/*
+ * Parse "host:port" or "[v6]:port" (numeric addresses only) into ss.
+ * Returns 0, or -1 with err set.
+ */
+static int
+parse_tcp(const char *addr, struct sockaddr_storage *ss, struct rrerr *err)
+{
+	struct addrinfo hints, *ai = NULL;
+	const char *host, *port, *end;
+	char hostbuf[INET6_ADDRSTRLEN + 1];
+	unsigned long pn;
+	size_t hn;
+	char *pend;
+
+	if (addr[0] == '[') {
+		host = addr + 1;
+		if ((end = strchr(host, ']')) == NULL || end[1] != ':')
+			goto bad;
+		port = end + 2;
+	} else {
+		host = addr;
+		if ((end = strrchr(addr, ':')) == NULL ||
+		    memchr(addr, ':', (size_t)(end - addr)) != NULL)
+			goto bad;
+		port = end + 1;
+	}
+	hn = (size_t)(end - host);
+	if (hn == 0 || hn >= sizeof(hostbuf))
+		goto bad;
+	memcpy(hostbuf, host, hn);
+	hostbuf[hn] = '\0';
+	errno = 0;
+	pn = strtoul(port, &pend, 10);
+	if (port[0] < '0' || port[0] > '9' || *pend != '\0' || errno != 0 ||
+	    pn == 0 || pn > 65535)
+		goto bad;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if (getaddrinfo(hostbuf, port, &hints, &ai) != 0 || ai == NULL)
+		goto bad;
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+bad:
+	return rrerr_set(err, RRERR_INVALID, NULL,
+	    "bad TCP address \"%s\": want host:port or [v6]:port with a "
+	    "numeric host", addr);
+}
+
+/* Start one MHD daemon on fd (a listening socket) or on address ss. */
+static int
+start_listener(struct httpd *h, int fd, struct sockaddr_storage *ss,
+    const char *what, struct rrerr *err)
+{
+	struct listener *l = &h->lis[h->nlis];
+	unsigned int flags;
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY, NULL },
+		{ MHD_OPTION_END, 0, NULL },	/* the socket, below */
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (fd >= 0) {
+		opts[3].option = MHD_OPTION_LISTEN_SOCKET;
+		opts[3].value = fd;
+	} else {
+		opts[3].option = MHD_OPTION_SOCK_ADDR;
+		opts[3].ptr_value = ss;
+		if (ss->ss_family == AF_INET6)
+			flags |= MHD_USE_IPv6;
+	}
+	l->h = h;
+	/* The logger first, or MHD logs to stderr until it sees it. */
+	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
+	    MHD_OPTION_ARRAY, opts,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
+	    MHD_OPTION_END);
+	if (l->mhd == NULL)
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "cannot serve HTTP on %s (see the log)", what);
+	h->nlis++;
+	return 0;
+}
+
+struct httpd *
+httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
+    struct rrerr *err)
+{
+	const union MHD_DaemonInfo *di;
+	struct sockaddr_storage ss;
+	struct httpd *h;
+	size_t i;
+	int fd = -1, rv;
+
+	if (cfg->unix_path == NULL && cfg->unix_fd < 0 &&
+	    cfg->tcp_addr == NULL) {
+		rrerr_set(err, RRERR_INVALID, NULL,
+		    "no unix socket and no TCP address to listen on");
+		return NULL;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (cfg->tcp_addr != NULL && parse_tcp(cfg->tcp_addr, &ss, err) == -1)
+		return NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		return NULL;
+	}
+	h->loop = loop;
+	h->routes = cfg->routes;
+	h->nroutes = cfg->nroutes;
+	h->ctx = cfg->ctx;
+	h->body_max = cfg->body_max;
+
+	if (cfg->unix_fd >= 0)
+		fd = cfg->unix_fd;
+	else if (cfg->unix_path != NULL &&
+	    (fd = unix_listen(h, cfg, err)) == -1)
+		goto fail;
+	if (fd >= 0) {
+		if (start_listener(h, fd, NULL, cfg->unix_path != NULL ?
+		    cfg->unix_path : "the inherited socket", err) == -1) {
+			/* MHD owns the fd only once it started. */
+			if (cfg->unix_fd < 0)
+				close(fd);
+			goto fail;
+		}
+	}
+	if (cfg->tcp_addr != NULL &&
+	    start_listener(h, -1, &ss, cfg->tcp_addr, err) == -1)
+		goto fail;
+
+	/* From here on h is freed by the last uv close callback. */
+	uv_timer_init(loop, &h->timer);
+	uv_idle_init(loop, &h->idle);
+	h->timer.data = h->idle.data = h;
+	h->nhandles = 2;
+	if ((rv = uv_async_init(loop, &h->kick, on_kick)) != 0) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "uv_async_init: %s",
+		    uv_strerror(rv));
+		goto fail_uv;
+	}
+	h->kick.data = h;
+	h->kick_init = true;
+	h->nhandles++;
+	for (i = 0; i < h->nlis; i++) {
+		di = MHD_get_daemon_info(h->lis[i].mhd,
+		    MHD_DAEMON_INFO_EPOLL_FD);
+		if (di == NULL) {
+			rrerr_set(err, RRERR_INTERNAL, NULL,
+			    "MHD has no epoll fd");
+			goto fail_uv;
+		}
+		rv = uv_poll_init(loop, &h->lis[i].poll, di->epoll_fd);
+		if (rv != 0) {
+			rrerr_set(err, RRERR_INTERNAL, NULL, "uv_poll_init: %s",
+			    uv_strerror(rv));
+			goto fail_uv;
+		}
+		h->lis[i].poll.data = &h->lis[i];
+		h->lis[i].poll_init = true;
+		h->nhandles++;
+		uv_poll_start(&h->lis[i].poll, UV_READABLE, on_listen_poll);
+	}
+	schedule(h);
+	return h;
+
+fail_uv:
+	h->stopping = true;
+	close_listen_polls(h);
+	for (i = 0; i < h->nlis; i++)
+		MHD_stop_daemon(h->lis[i].mhd);
+	if (h->unix_path != NULL)
+		unlink(h->unix_path);
+	free(h->unix_path);
+	h->unix_path = NULL;
+	close_loop_handles(h);
+	return NULL;
+fail:
+	for (i = 0; i < h->nlis; i++)
+		MHD_stop_daemon(h->lis[i].mhd);
+	if (h->unix_path != NULL)
+		unlink(h->unix_path);
+	free(h->unix_path);
+	free(h);
+	return NULL;
+}
+
+/* Are answers still on their way (or about to be)? */
+static bool
+answers_pending(const struct httpd *h)
+{
+	const struct httpd_req *req;
+
+	for (req = h->reqs; req != NULL; req = req->next)
+		if (req->state >= RQ_HANDLER)
+			return true;
+	return false;
+}
+
+/*
+ * Run MHD by hand (the loop is not ours to run here) until the answers
+ * given at stop time have gone out, for at most STOP_FLUSH_MS.
+ */
+static void
+flush(struct httpd *h)
+{
+	struct pollfd pfd[MAX_LISTENERS];
+	const union MHD_DaemonInfo *di;
+	MHD_UNSIGNED_LONG_LONG t;
+	uint64_t deadline;
+	size_t i;
+
+	deadline = uv_hrtime() / 1000000 + STOP_FLUSH_MS;
+	for (i = 0; i < h->nlis; i++) {
+		di = MHD_get_daemon_info(h->lis[i].mhd,
+		    MHD_DAEMON_INFO_EPOLL_FD);
+		pfd[i].fd = di != NULL ? di->epoll_fd : -1;
+		pfd[i].events = POLLIN;
+	}
+	for (;;) {
+		uint64_t now, wait;
+
+		h->in_run = true;
+		for (i = 0; i < h->nlis; i++)
+			MHD_run(h->lis[i].mhd);
+		h->in_run = false;
+		if (!answers_pending(h))
+			break;
+		now = uv_hrtime() / 1000000;
+		if (now >= deadline) {
+			log_warnx("httpd: answers still pending after %d ms, "
+			    "closing their connections", STOP_FLUSH_MS);
+			break;
+		}
+		wait = deadline - now;
+		for (i = 0; i < h->nlis; i++)
+			if (MHD_get_timeout(h->lis[i].mhd, &t) == MHD_YES &&
+			    t < wait)
+				wait = t;
+		(void)poll(pfd, (nfds_t)h->nlis, (int)wait);
+	}
+}
+
+static void
+do_stop(struct httpd *h)
+{
+	struct httpd_req *req;
+	struct stat st;
+	size_t i;
+
+	h->stop_pending = false;
+	h->stopping = true;
+	close_listen_polls(h);
+	uv_timer_stop(&h->timer);
+	uv_idle_stop(&h->idle);
+
+	/* Accept nobody new; the socket file goes now. */
+	for (i = 0; i < h->nlis; i++) {
+		int fd = MHD_quiesce_daemon(h->lis[i].mhd);
+
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+	if (h->unix_path != NULL) {
+		/* Unless another server has taken the path since. */
+		if (lstat(h->unix_path, &st) == 0 && st.st_dev == h->unix_dev &&
+		    st.st_ino == h->unix_ino && unlink(h->unix_path) == -1)
+			log_warn("httpd: unlink %s", h->unix_path);
+		free(h->unix_path);
+		h->unix_path = NULL;
+	}
+
+	/* Answer whoever waits, end streams, and let MHD send that. */
+	for (req = h->reqs; req != NULL; req = req->next) {
+		if (req->is_stream)
+			req->stream.stop = true;
+		else if (req->state == RQ_WAIT && !req->has_reply)
+			set_error(req, RRERR_UNAVAILABLE,
+			    "rumprund is shutting down");
+		if (req->suspended)
+			req_resume(req);
+	}
+	flush(h);
+
+	/* Completes every request still there: streams get closed(). */
+	for (i = 0; i < h->nlis; i++)
+		MHD_stop_daemon(h->lis[i].mhd);
+	if (h->reqs != NULL)
+		log_warnx("httpd: requests left after MHD stopped");
+	close_loop_handles(h);
+}
+
+void
+httpd_stop(struct httpd *h)
+{
+	if (h == NULL || h->stopping)
+		return;
+	if (h->in_run) {
+		/* Called from a handler or stream: finish MHD_run() first. */
+		h->stop_pending = true;
+		return;
+	}
+	do_stop(h);
+}
