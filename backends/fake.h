@@ -1,0 +1,140 @@
+/*
+ * fake: an in-memory backend for the engine's unit tests.
+ *
+ * backend_fake_ops behaves like the kvm backend with a perfect, instant
+ * hypervisor.  Its "hypervisor" is global to the process and outlives
+ * open()/close(), like libvirtd outlives the daemon, so a test can close a
+ * backend, open another, and see the same domains (adoption).  Domains are
+ * transient as on KVM: one that ends disappears.
+ *
+ * - launch() records the domain (a domain of that name already existing is
+ *   RRERR_CONFLICT), creates the console log file as QEMU would, and emits
+ *   STARTED (also for a paused launch, as libvirt does);
+ * - destroy() removes it and emits STOPPED (a missing domain is success);
+ * - shutdown() is recorded and does nothing (rumprun ignores ACPI); use
+ *   fake_end() for a guest that powers off;
+ * - resume() clears the paused flag; no event (libvirt's RESUMED is not
+ *   reported by the kvm backend either);
+ * - list() returns the domains of the owner asked for.
+ *
+ * Events are delivered synchronously from the thread that caused them
+ * (after the fake's state lock is released), to every open backend whose
+ * owner is the domain's; (dis)connect events to every open backend.  The
+ * engine's callback may call the query functions below, and even backend
+ * operations, but not close().  fake_hold_events() queues events instead,
+ * so that a test can choose when they arrive relative to a call's return.
+ *
+ * Every function here is thread-safe.
+ */
+#ifndef FAKE_H
+#define FAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend.h"
+#include "rrerr.h"
+
+enum fake_op {
+	FAKE_OP_OPEN,
+	FAKE_OP_LAUNCH,
+	FAKE_OP_SHUTDOWN,
+	FAKE_OP_DESTROY,
+	FAKE_OP_RESUME,
+	FAKE_OP_LIST,
+	FAKE_OP_COUNT
+};
+
+/* A copy of one domain's record. */
+struct fake_domain {
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	char owner[128];
+	char instance[SPEC_NAME_MAX + 1];
+	unsigned int generation;
+	bool running;
+	bool paused;
+	unsigned int memory_mib;
+	unsigned int vcpus;
+	size_t nblk;
+	size_t nnics;
+	char macs[SPEC_NICS_MAX][18];	/* "" when the engine gave none */
+	char *image;			/* the strings are copies: */
+	char *guest_config;		/* fake_domain_clear() frees them */
+	char *console_log;
+};
+
+/*
+ * Forget every domain, failure, counter and held event, deliver events
+ * again, emit STARTED on launch again.  Open backends stay open and
+ * connected.
+ */
+void fake_reset(void);
+
+/*
+ * Make the next n calls of op fail with code and message (NULL: a default
+ * sentence); n = 0 cancels.  The failed calls change nothing.
+ */
+void fake_fail(enum fake_op op, unsigned int n, enum rrerr_code code,
+    const char *message);
+
+/* How many times op was called since the last fake_reset(). */
+unsigned int fake_calls(enum fake_op op);
+
+/* Number of domains (of every owner). */
+size_t fake_ndomains(void);
+
+/*
+ * Copy the record of domain name into *out: 0, or -1 when there is no
+ * such domain.  Free the copy's strings with fake_domain_clear().
+ */
+int fake_domain_get(const char *name, struct fake_domain *out);
+void fake_domain_clear(struct fake_domain *d);
+
+/*
+ * Add a domain without any event, as if an earlier daemon had launched
+ * it: -1 when the name is taken.
+ */
+int fake_add(const char *owner, const char *domain_name,
+    const char *instance, unsigned int generation, bool running);
+
+/*
+ * The domain ends on its own: it is removed and type (CRASHED, SHUTDOWN,
+ * or STOPPED for a destroy from outside rumprund) is emitted with detail.
+ * -1 when there is no such domain.
+ */
+int fake_end(const char *name, enum backend_event_type type,
+    const char *detail);
+
+/* fake_end(name, BACKEND_EVENT_CRASHED, "crashed"). */
+int fake_crash(const char *name);
+
+/*
+ * Append text to the domain's console log, as its guest would.  -1 when
+ * there is no such domain or the file cannot be written (errno set).
+ */
+int fake_console(const char *name, const char *text);
+
+/*
+ * Lose the hypervisor: DISCONNECTED to every open backend, and every
+ * operation fails with RRERR_UNAVAILABLE until fake_reconnect(), which
+ * emits RECONNECTED.  Domains keep running meanwhile.
+ */
+void fake_disconnect(void);
+void fake_reconnect(void);
+
+/* Whether launch() emits STARTED (default true). */
+void fake_set_emit_started(bool on);
+
+/*
+ * Hold events (true) or deliver them as they happen (false, the default).
+ * Turning holding off does not deliver what is held.
+ */
+void fake_hold_events(bool hold);
+
+/* Deliver the held events, in order, from this thread: how many. */
+size_t fake_release_events(void);
+
+/* Number of events held. */
+size_t fake_held_events(void);
+
+#endif

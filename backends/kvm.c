@@ -1,0 +1,1076 @@
+/*
+ * kvm: the KVM backend, through libvirt's QEMU driver.
+ *
+ * Threads.  libvirt's default event loop implementation runs in one
+ * dedicated thread per process ("event thread"): virEventRegisterDefaultImpl
+ * once, then a pthread looping on virEventRunDefaultImpl().  It is started
+ * by the first open() and stopped by the last close() (a flag, then a 0 ms
+ * timeout wakes the loop so that it sees the flag).  libvirt runs there the
+ * connection's keepalive and the domain lifecycle callback, which turns
+ * libvirt's events into struct backend_event and calls the engine's
+ * callback from that thread; the engine queues them to its own loop.
+ *
+ * Each backend also has a "reconnect thread".  libvirt calls the
+ * connection's close callback (from the event thread, or from a thread
+ * whose RPC saw the socket close); the callback only records that the
+ * connection is gone and wakes the reconnect thread, which emits
+ * DISCONNECTED, drops the dead connection, retries virConnectOpen() every
+ * RECONNECT_MS until it works, registers the callbacks again, and emits
+ * RECONNECTED.  Doing this on the event thread would deadlock: opening a
+ * connection needs the event loop running.
+ *
+ * Operations (launch, destroy, list ...) run on the engine's worker
+ * threads, several at once: libvirt connections are thread-safe.  The
+ * connection pointer is swapped under b->lock, and each operation holds its
+ * own reference (virConnectRef) for its duration, so a reconnect never
+ * frees a connection in use.  While there is no connection every operation
+ * fails with RRERR_UNAVAILABLE.
+ *
+ * Lifetimes.  Each registered libvirt callback holds a reference on the
+ * struct backend, dropped by libvirt's free callback, so a callback that
+ * libvirt is dispatching while close() runs never sees freed memory; and
+ * the engine's callback is only called under emit_lock while
+ * b->emit_closed is false, so none runs after close() returns.  Rule: no
+ * libvirt call but virConnectRef() is made with b->lock held (libvirt may
+ * run our free callback synchronously, and it takes b->lock).  The engine's
+ * callback must not call back into the backend.
+ *
+ * Process-wide settings, made by the first open(): libvirt's default error
+ * handler prints every error to stderr, so a silent one is installed
+ * (errors are read with virGetLastError()); SIGPIPE is ignored unless the
+ * program has its own disposition for it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "backend.h"
+#include "kvm_xml.h"
+
+#define RECONNECT_MS		100
+#define KEEPALIVE_INTERVAL	5
+#define KEEPALIVE_COUNT		3
+#define DOMAIN_PREFIX		"rr-"
+#define WHY_MAX			400
+
+struct backend {
+	/* Set by open(), read-only afterwards. */
+	struct backend_config cfg;	/* strings below are our copies */
+	char *uri;
+	char *owner;
+	char *cpu_model;
+	char *firmware;
+	char *emulator;
+	char prefix[16];		/* "rr-<owner8>-": our domains */
+	backend_event_fn *cb;
+	void *cb_arg;
+
+	/* Calls of cb happen under emit_lock, and only while !emit_closed. */
+	pthread_mutex_t emit_lock;
+	bool emit_closed;
+
+	pthread_mutex_t lock;		/* guards what follows */
+	pthread_cond_t cond;		/* wakes the reconnect thread */
+	unsigned int refs;		/* open() + one per libvirt callback */
+	bool closing;
+	virConnectPtr conn;		/* NULL while disconnected */
+	int lifecycle_id;		/* its lifecycle callback, or -1 */
+	virConnectPtr dead;		/* closed by libvirtd, to be dropped */
+	int dead_lifecycle_id;
+	bool lost;			/* DISCONNECTED not yet emitted */
+	char why[WHY_MAX];		/* why there is no connection */
+	bool have_thread;
+	pthread_t reconnect_thread;
+};
+
+/* The event thread, shared by every backend of the process. */
+static pthread_mutex_t evloop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t evloop_once = PTHREAD_ONCE_INIT;
+static int evloop_init_rc;
+static unsigned int evloop_users;
+static atomic_bool evloop_quit;
+static pthread_t evloop_thread;
+
+static void
+silent_error(void *arg, virErrorPtr e)
+{
+	(void)arg;
+	(void)e;
+}
+
+/*
+ * Once per process: a silent error handler, SIGPIPE ignored unless the
+ * program chose a disposition (libvirt writes to its socket with write(),
+ * so a libvirtd that goes away mid-call would otherwise kill the daemon),
+ * and libvirt's default event loop.
+ */
+static void
+evloop_init(void)
+{
+	struct sigaction sa;
+
+	virSetErrorFunc(NULL, silent_error);
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+	evloop_init_rc = virEventRegisterDefaultImpl();
+}
+
+static void *
+evloop_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&evloop_quit)) {
+		if (virEventRunDefaultImpl() < 0) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* A 0 ms timeout that removes itself: wakes the loop once. */
+static void
+evloop_wake(int timer, void *arg)
+{
+	(void)arg;
+	virEventRemoveTimeout(timer);
+}
+
+static int
+evloop_acquire(struct rrerr *err)
+{
+	int rc = -1;
+
+	pthread_once(&evloop_once, evloop_init);
+	if (evloop_init_rc < 0)
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "cannot set up libvirt's event loop: %s",
+		    virGetLastErrorMessage());
+	pthread_mutex_lock(&evloop_lock);
+	if (evloop_users == 0) {
+		atomic_store(&evloop_quit, false);
+		if (pthread_create(&evloop_thread, NULL, evloop_main,
+		    NULL) != 0) {
+			rrerr_set(err, RRERR_INTERNAL, NULL,
+			    "cannot start libvirt's event thread: %s",
+			    strerror(errno));
+			goto cleanup;
+		}
+	}
+	evloop_users++;
+	rc = 0;
+cleanup:
+	pthread_mutex_unlock(&evloop_lock);
+	return rc;
+}
+
+static void
+evloop_release(void)
+{
+	pthread_mutex_lock(&evloop_lock);
+	if (evloop_users == 1) {
+		atomic_store(&evloop_quit, true);
+		if (virEventAddTimeout(0, evloop_wake, NULL, NULL) < 0) {
+			/* Cannot wake it: leave it running (harmless). */
+			atomic_store(&evloop_quit, false);
+			virResetLastError();
+			goto cleanup;
+		}
+		pthread_join(evloop_thread, NULL);
+	}
+	evloop_users--;
+cleanup:
+	pthread_mutex_unlock(&evloop_lock);
+}
+
+/* References on struct backend. */
+
+static void
+backend_ref(struct backend *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->refs++;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void
+backend_unref(void *arg)
+{
+	struct backend *b = arg;
+	bool last;
+
+	pthread_mutex_lock(&b->lock);
+	last = --b->refs == 0;
+	pthread_mutex_unlock(&b->lock);
+	if (!last)
+		return;
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->lock);
+	pthread_mutex_destroy(&b->emit_lock);
+	free(b->uri);
+	free(b->owner);
+	free(b->cpu_model);
+	free(b->firmware);
+	free(b->emulator);
+	free(b);
+}
+
+/*
+ * Drop a reference that cannot be the last one: the one taken for a
+ * libvirt callback whose registration failed (libvirt does not call the
+ * free callback then) while the caller holds its own.
+ */
+static void
+backend_unref_not_last(struct backend *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->refs--;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void
+emit(struct backend *b, enum backend_event_type type, const char *name,
+    const char *detail)
+{
+	struct backend_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	snprintf(ev.domain_name, sizeof(ev.domain_name), "%s",
+	    name != NULL ? name : "");
+	snprintf(ev.detail, sizeof(ev.detail), "%s",
+	    detail != NULL ? detail : "");
+	pthread_mutex_lock(&b->emit_lock);
+	if (!b->emit_closed && b->cb != NULL)
+		b->cb(b->cb_arg, &ev);
+	pthread_mutex_unlock(&b->emit_lock);
+}
+
+/* libvirt callbacks. */
+
+static const char *
+stopped_detail(int detail)
+{
+	switch (detail) {
+	case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
+		return "shutdown";
+	case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
+		return "destroyed";
+	case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+		return "crashed";
+	case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
+		return "migrated";
+	case VIR_DOMAIN_EVENT_STOPPED_SAVED:
+		return "saved";
+	case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+		return "failed";
+	case VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT:
+		return "from snapshot";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * Lifecycle events: STARTED -> STARTED; STOPPED: DESTROYED -> STOPPED,
+ * SHUTDOWN -> SHUTDOWN, FAILED or CRASHED -> CRASHED, the rest (migrated,
+ * saved, from snapshot) -> STOPPED; CRASHED (a guest panic) -> CRASHED.
+ * Suspend, resume, shutdown-requested, define and undefine events are not
+ * reported: the engine's states do not change with them.
+ */
+static int
+lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+    void *arg)
+{
+	struct backend *b = arg;
+	const char *name;
+	char text[64];
+
+	(void)conn;
+	name = virDomainGetName(dom);
+	if (name == NULL || strncmp(name, b->prefix, strlen(b->prefix)) != 0)
+		return 0;
+	switch (event) {
+	case VIR_DOMAIN_EVENT_STARTED:
+		snprintf(text, sizeof(text), "started (%d)", detail);
+		emit(b, BACKEND_EVENT_STARTED, name, text);
+		break;
+	case VIR_DOMAIN_EVENT_STOPPED:
+		snprintf(text, sizeof(text), "stopped: %s",
+		    stopped_detail(detail));
+		switch (detail) {
+		case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
+			emit(b, BACKEND_EVENT_SHUTDOWN, name, text);
+			break;
+		case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+		case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+			emit(b, BACKEND_EVENT_CRASHED, name, text);
+			break;
+		default:
+			emit(b, BACKEND_EVENT_STOPPED, name, text);
+			break;
+		}
+		break;
+	case VIR_DOMAIN_EVENT_CRASHED:
+		snprintf(text, sizeof(text), "crashed: %s",
+		    detail == VIR_DOMAIN_EVENT_CRASHED_PANICKED ? "panicked" :
+		    "crashloaded");
+		emit(b, BACKEND_EVENT_CRASHED, name, text);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const char *
+close_reason(int reason)
+{
+	switch (reason) {
+	case VIR_CONNECT_CLOSE_REASON_ERROR:
+		return "connection error";
+	case VIR_CONNECT_CLOSE_REASON_EOF:
+		return "libvirtd closed the connection";
+	case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+		return "libvirtd stopped answering keepalives";
+	case VIR_CONNECT_CLOSE_REASON_CLIENT:
+		return "connection closed";
+	default:
+		return "connection lost";
+	}
+}
+
+/* Move conn, if it is ours, to b->dead and wake the reconnect thread. */
+static void
+mark_lost(struct backend *b, virConnectPtr conn, const char *why)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->conn == conn && conn != NULL) {
+		b->dead = b->conn;
+		b->dead_lifecycle_id = b->lifecycle_id;
+		b->conn = NULL;
+		b->lifecycle_id = -1;
+		b->lost = true;
+		snprintf(b->why, sizeof(b->why), "%s", why);
+		pthread_cond_broadcast(&b->cond);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * Called by libvirt with its close-callback object locked: only record;
+ * touching the connection here would deadlock.
+ */
+static void
+close_cb(virConnectPtr conn, int reason, void *arg)
+{
+	mark_lost(arg, conn, close_reason(reason));
+}
+
+/* Connections. */
+
+/* Deregister our callbacks on c and drop our reference to it. */
+static void
+disconnect(struct backend *b, virConnectPtr c, int lifecycle_id)
+{
+	(void)b;
+	if (c == NULL)
+		return;
+	if (lifecycle_id >= 0)
+		virConnectDomainEventDeregisterAny(c, lifecycle_id);
+	virConnectUnregisterCloseCallback(c, close_cb);
+	virResetLastError();
+	virConnectClose(c);
+}
+
+/*
+ * Open the connection and register our callbacks.  Returns it (our
+ * reference) and its lifecycle callback id in *id, or NULL with why
+ * (WHY_MAX bytes) saying what failed.
+ */
+static virConnectPtr
+connect_libvirt(struct backend *b, int *id, char *why)
+{
+	virConnectPtr c;
+
+	*id = -1;
+	c = virConnectOpen(b->uri);
+	if (c == NULL) {
+		snprintf(why, WHY_MAX, "%s", virGetLastErrorMessage());
+		virResetLastError();
+		return NULL;
+	}
+	/* Not every driver has keepalive (test:///); that is fine. */
+	if (virConnectSetKeepAlive(c, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) < 0)
+		virResetLastError();
+
+	backend_ref(b);
+	*id = virConnectDomainEventRegisterAny(c, NULL,
+	    VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb),
+	    b, backend_unref);
+	if (*id < 0) {
+		backend_unref_not_last(b);
+		snprintf(why, WHY_MAX,
+		    "cannot register for libvirt's domain events: %s",
+		    virGetLastErrorMessage());
+		goto fail;
+	}
+	backend_ref(b);
+	if (virConnectRegisterCloseCallback(c, close_cb, b,
+	    backend_unref) < 0) {
+		backend_unref_not_last(b);
+		snprintf(why, WHY_MAX,
+		    "cannot register libvirt's close callback: %s",
+		    virGetLastErrorMessage());
+		goto fail;
+	}
+	return c;
+fail:
+	virResetLastError();
+	if (*id >= 0)
+		virConnectDomainEventDeregisterAny(c, *id);
+	*id = -1;
+	virResetLastError();
+	virConnectClose(c);
+	return NULL;
+}
+
+/*
+ * Make c the connection, unless close() began.  A connection that died
+ * before its close callback was registered would never report it, so
+ * check it is alive afterwards.  Returns false (and drops c) on close.
+ */
+static bool
+install(struct backend *b, virConnectPtr c, int id)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->closing) {
+		pthread_mutex_unlock(&b->lock);
+		disconnect(b, c, id);
+		return false;
+	}
+	b->conn = c;
+	b->lifecycle_id = id;
+	b->why[0] = '\0';
+	pthread_mutex_unlock(&b->lock);
+	if (virConnectIsAlive(c) != 1) {
+		virResetLastError();
+		mark_lost(b, c, "connection closed at once");
+	}
+	return true;
+}
+
+static void
+sleep_locked(struct backend *b, unsigned int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+}
+
+static void *
+reconnect_main(void *arg)
+{
+	struct backend *b = arg;
+	virConnectPtr c;
+	int id;
+	char why[WHY_MAX];
+
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		virConnectPtr dead;
+		int dead_id;
+
+		while (!b->closing && b->conn != NULL && b->dead == NULL &&
+		    !b->lost)
+			pthread_cond_wait(&b->cond, &b->lock);
+		if (b->closing)
+			break;
+		dead = b->dead;
+		dead_id = b->dead_lifecycle_id;
+		b->dead = NULL;
+		b->dead_lifecycle_id = -1;
+		if (b->lost) {
+			b->lost = false;
+			snprintf(why, sizeof(why), "%s", b->why);
+			pthread_mutex_unlock(&b->lock);
+			emit(b, BACKEND_EVENT_DISCONNECTED, NULL, why);
+			pthread_mutex_lock(&b->lock);
+		}
+		if (dead != NULL) {
+			pthread_mutex_unlock(&b->lock);
+			disconnect(b, dead, dead_id);
+			pthread_mutex_lock(&b->lock);
+		}
+		if (b->closing)
+			break;
+		if (b->conn != NULL)
+			continue;
+
+		pthread_mutex_unlock(&b->lock);
+		c = connect_libvirt(b, &id, why);
+		if (c == NULL) {
+			pthread_mutex_lock(&b->lock);
+			memcpy(b->why, why, sizeof(b->why));
+			if (!b->closing)
+				sleep_locked(b, RECONNECT_MS);
+			continue;
+		}
+		if (!install(b, c, id)) {
+			pthread_mutex_lock(&b->lock);
+			break;
+		}
+		emit(b, BACKEND_EVENT_RECONNECTED, NULL, b->uri);
+		pthread_mutex_lock(&b->lock);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+/*
+ * The current connection with a reference for the caller (drop it with
+ * virConnectClose()), or NULL with err RRERR_UNAVAILABLE.
+ */
+static virConnectPtr
+conn_get(struct backend *b, struct rrerr *err)
+{
+	virConnectPtr c;
+	char why[WHY_MAX];
+
+	pthread_mutex_lock(&b->lock);
+	c = b->conn;
+	if (c != NULL)
+		virConnectRef(c);
+	snprintf(why, sizeof(why), "%s", b->why[0] != '\0' ? b->why :
+	    "the connection is being re-established");
+	pthread_mutex_unlock(&b->lock);
+	if (c == NULL)
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "libvirt is not reachable: %s", why);
+	return c;
+}
+
+/*
+ * libvirt's last error is per thread and every libvirt call resets it:
+ * take a copy right after the failed call, before calling libvirt again.
+ */
+struct verr {
+	int code;
+	char msg[WHY_MAX];
+};
+
+static void
+take_error(struct verr *e)
+{
+	virErrorPtr le = virGetLastError();
+
+	e->code = le != NULL ? le->code : VIR_ERR_OK;
+	snprintf(e->msg, sizeof(e->msg), "%s",
+	    le != NULL && le->message != NULL ? le->message :
+	    "unknown libvirt error");
+	virResetLastError();
+}
+
+/*
+ * Fill err from e, the error of a failed call on c; what says what failed.
+ * A dead connection or an RPC failure is RRERR_UNAVAILABLE, anything else
+ * RRERR_INTERNAL.  Returns -1.
+ */
+static int
+libvirt_error(virConnectPtr c, const char *what, const struct verr *e,
+    struct rrerr *err)
+{
+	if (e->code == VIR_ERR_NO_CONNECT || e->code == VIR_ERR_RPC ||
+	    e->code == VIR_ERR_AUTH_FAILED || virConnectIsAlive(c) != 1)
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "libvirt is not reachable: %s: %s", what, e->msg);
+	else
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", what, e->msg);
+	virResetLastError();
+	return -1;
+}
+
+/* The open() entry. */
+
+static char *
+dup_or_null(const char *s, bool *failed)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*failed = true;
+	return d;
+}
+
+static struct backend *
+kvm_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
+    struct rrerr *err)
+{
+	struct backend *b;
+	virConnectPtr c;
+	bool failed = false;
+	char why[WHY_MAX];
+	int id;
+
+	b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_mutex_init(&b->emit_lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	b->refs = 1;
+	b->lifecycle_id = -1;
+	b->dead_lifecycle_id = -1;
+	b->cb = cb;
+	b->cb_arg = cb_arg;
+	b->cfg = *cfg;
+	b->uri = dup_or_null(cfg->uri != NULL ? cfg->uri : "qemu:///system",
+	    &failed);
+	b->owner = dup_or_null(cfg->owner != NULL ? cfg->owner : "", &failed);
+	b->cpu_model = dup_or_null(cfg->cpu_model, &failed);
+	b->firmware = dup_or_null(cfg->firmware, &failed);
+	b->emulator = dup_or_null(cfg->emulator, &failed);
+	b->cfg.uri = b->uri;
+	b->cfg.owner = b->owner;
+	b->cfg.cpu_model = b->cpu_model;
+	b->cfg.firmware = b->firmware;
+	b->cfg.emulator = b->emulator;
+	if (failed) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		backend_unref(b);
+		return NULL;
+	}
+	if (b->owner[0] != '\0')
+		snprintf(b->prefix, sizeof(b->prefix), DOMAIN_PREFIX "%.8s-",
+		    b->owner);
+	else
+		snprintf(b->prefix, sizeof(b->prefix), DOMAIN_PREFIX);
+
+	if (evloop_acquire(err) == -1) {
+		backend_unref(b);
+		return NULL;
+	}
+	c = connect_libvirt(b, &id, why);
+	if (c == NULL) {
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "libvirt is not reachable: %s", why);
+		evloop_release();
+		backend_unref(b);
+		return NULL;
+	}
+	install(b, c, id);
+	if (pthread_create(&b->reconnect_thread, NULL, reconnect_main,
+	    b) != 0) {
+		rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "cannot start the reconnect thread: %s", strerror(errno));
+		pthread_mutex_lock(&b->lock);
+		b->closing = true;
+		c = b->conn;
+		id = b->lifecycle_id;
+		b->conn = NULL;
+		pthread_mutex_unlock(&b->lock);
+		disconnect(b, c, id);
+		evloop_release();
+		backend_unref(b);
+		return NULL;
+	}
+	b->have_thread = true;
+	return b;
+}
+
+static void
+kvm_close(struct backend *b)
+{
+	virConnectPtr c, dead;
+	int id, dead_id;
+
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->emit_lock);
+	b->emit_closed = true;
+	pthread_mutex_unlock(&b->emit_lock);
+
+	pthread_mutex_lock(&b->lock);
+	b->closing = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	if (b->have_thread)
+		pthread_join(b->reconnect_thread, NULL);
+
+	pthread_mutex_lock(&b->lock);
+	c = b->conn;
+	id = b->lifecycle_id;
+	dead = b->dead;
+	dead_id = b->dead_lifecycle_id;
+	b->conn = NULL;
+	b->dead = NULL;
+	pthread_mutex_unlock(&b->lock);
+	disconnect(b, c, id);
+	disconnect(b, dead, dead_id);
+	evloop_release();
+	backend_unref(b);
+}
+
+/* Operations. */
+
+static bool
+local_uri(const struct backend *b)
+{
+	return strncmp(b->uri, "qemu:///", 8) == 0;
+}
+
+/* True when /sys/class/net/NAME[/SUB] exists on this host. */
+static bool
+netdev_exists(const char *name, const char *sub)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s%s%s", name,
+	    sub != NULL ? "/" : "", sub != NULL ? sub : "");
+	return stat(path, &st) == 0;
+}
+
+/*
+ * Say whose fault a failed virDomainCreateXML() is, as far as we can tell
+ * for sure: a name in use is a conflict; a libvirt network, bridge or tap
+ * name that the request gave and that is missing or busy on this host is
+ * the request's; everything else is the host's.  Returns -1.
+ */
+static int
+launch_error(struct backend *b, virConnectPtr c,
+    const struct backend_launch *l, struct rrerr *err)
+{
+	const struct spec *spec = l->spec;
+	struct verr e;
+	const char *msg = e.msg;
+	int code;
+	char field[64];
+	size_t i;
+
+	take_error(&e);
+	code = e.code;
+
+	if (code == VIR_ERR_DOM_EXIST ||
+	    (code == VIR_ERR_OPERATION_FAILED &&
+	    strstr(msg, "already exists") != NULL)) {
+		rrerr_set(err, RRERR_CONFLICT, NULL,
+		    "a domain named %s already exists", l->domain_name);
+		goto done;
+	}
+	for (i = 0; i < spec->nnics; i++) {
+		const struct spec_nic *nic = &spec->nics[i];
+		const char *name = nic->backend_name;
+
+		if (name == NULL)
+			continue;
+		snprintf(field, sizeof(field), "nics[%zu].backend.name", i);
+		if (nic->type == SPEC_NIC_NETWORK &&
+		    code == VIR_ERR_NO_NETWORK && strstr(msg, name) != NULL) {
+			rrerr_set(err, RRERR_INVALID, field,
+			    "libvirt has no network '%s'", name);
+			goto done;
+		}
+		if (!local_uri(b) || strstr(msg, name) == NULL)
+			continue;
+		if (nic->type == SPEC_NIC_BRIDGE &&
+		    !netdev_exists(name, NULL)) {
+			rrerr_set(err, RRERR_INVALID, field,
+			    "bridge '%s' does not exist on this host", name);
+			goto done;
+		}
+		if (nic->type == SPEC_NIC_BRIDGE &&
+		    !netdev_exists(name, "bridge")) {
+			rrerr_set(err, RRERR_INVALID, field,
+			    "'%s' is not a bridge", name);
+			goto done;
+		}
+		if (nic->type == SPEC_NIC_TAP && netdev_exists(name, NULL)) {
+			rrerr_set(err, RRERR_CONFLICT, field,
+			    "network device '%s' is in use: %s", name, msg);
+			goto done;
+		}
+	}
+	if (code == VIR_ERR_CONFIG_UNSUPPORTED && strstr(msg, "KVM") != NULL) {
+		rrerr_set(err, RRERR_UNAVAILABLE, "accel",
+		    "KVM is not available on this host: %s", msg);
+		goto done;
+	}
+	return libvirt_error(c, "libvirt could not start the domain", &e, err);
+done:
+	return -1;
+}
+
+static int
+kvm_launch(struct backend *b, const struct backend_launch *l,
+    struct rrerr *err)
+{
+	virConnectPtr c = NULL;
+	virDomainPtr dom;
+	char *xml;
+	int rc = -1;
+
+	xml = kvm_xml_domain(l, &b->cfg, err);
+	if (xml == NULL)
+		return -1;
+	c = conn_get(b, err);
+	if (c == NULL)
+		goto cleanup;
+	dom = virDomainCreateXML(c, xml,
+	    l->spec->paused ? VIR_DOMAIN_START_PAUSED : 0);
+	if (dom == NULL) {
+		launch_error(b, c, l, err);
+		goto cleanup;
+	}
+	virDomainFree(dom);
+	rc = 0;
+cleanup:
+	if (c != NULL)
+		virConnectClose(c);
+	free(xml);
+	return rc;
+}
+
+/*
+ * Look name up.  Returns the domain, or NULL: *missing tells whether it
+ * does not exist (err untouched) or the lookup failed (err filled).
+ */
+static virDomainPtr
+lookup(virConnectPtr c, const char *name, bool *missing, struct rrerr *err)
+{
+	virDomainPtr dom;
+	struct verr e;
+
+	*missing = false;
+	dom = virDomainLookupByName(c, name);
+	if (dom == NULL) {
+		take_error(&e);
+		if (e.code == VIR_ERR_NO_DOMAIN)
+			*missing = true;
+		else
+			libvirt_error(c, "cannot look the domain up", &e, err);
+	}
+	return dom;
+}
+
+enum op {
+	OP_SHUTDOWN,
+	OP_DESTROY,
+	OP_RESUME,
+};
+
+static int
+domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
+{
+	static const char *const what[] = {
+		[OP_SHUTDOWN] = "cannot shut the domain down",
+		[OP_DESTROY] = "cannot destroy the domain",
+		[OP_RESUME] = "cannot resume the domain",
+	};
+	virConnectPtr c;
+	virDomainPtr dom = NULL;
+	bool missing;
+	struct verr e;
+	int rc = -1, r = -1;
+
+	c = conn_get(b, err);
+	if (c == NULL)
+		return -1;
+	dom = lookup(c, name, &missing, err);
+	if (dom == NULL) {
+		if (missing && op == OP_DESTROY)
+			rc = 0;
+		else if (missing)
+			rrerr_set(err, RRERR_NOT_FOUND, NULL,
+			    "no domain named %s", name);
+		goto cleanup;
+	}
+	switch (op) {
+	case OP_SHUTDOWN:
+		r = virDomainShutdown(dom);
+		break;
+	case OP_DESTROY:
+		r = virDomainDestroy(dom);
+		break;
+	case OP_RESUME:
+		r = virDomainResume(dom);
+		break;
+	}
+	if (r == 0) {
+		rc = 0;
+		goto cleanup;
+	}
+	take_error(&e);
+	if (e.code == VIR_ERR_NO_DOMAIN) {
+		/* It went away meanwhile. */
+		if (op == OP_DESTROY)
+			rc = 0;
+		else
+			rrerr_set(err, RRERR_NOT_FOUND, NULL,
+			    "no domain named %s", name);
+	} else if (e.code == VIR_ERR_OPERATION_INVALID) {
+		/* "domain is not running", "domain is not paused" ... */
+		if (op == OP_DESTROY)
+			rc = 0;
+		else
+			rrerr_set(err, RRERR_CONFLICT, NULL, "%s: %s",
+			    what[op], e.msg);
+	} else
+		libvirt_error(c, what[op], &e, err);
+cleanup:
+	if (dom != NULL)
+		virDomainFree(dom);
+	virConnectClose(c);
+	return rc;
+}
+
+static int
+kvm_shutdown(struct backend *b, const char *name, struct rrerr *err)
+{
+	return domain_op(b, name, OP_SHUTDOWN, err);
+}
+
+static int
+kvm_destroy(struct backend *b, const char *name, struct rrerr *err)
+{
+	return domain_op(b, name, OP_DESTROY, err);
+}
+
+static int
+kvm_resume(struct backend *b, const char *name, struct rrerr *err)
+{
+	return domain_op(b, name, OP_RESUME, err);
+}
+
+/*
+ * Fill d from dom when it is one of owner's domains.  Returns 1 when it
+ * is, 0 when it is not (or vanished meanwhile), -1 with err on failure.
+ */
+static int
+our_domain(virConnectPtr c, virDomainPtr dom, const char *owner,
+    struct backend_domain *d, struct rrerr *err)
+{
+	struct kvm_xml_meta meta;
+	struct verr e;
+	const char *name;
+	char *md;
+	int state, reason, rc;
+
+	name = virDomainGetName(dom);
+	if (name == NULL || strncmp(name, DOMAIN_PREFIX,
+	    strlen(DOMAIN_PREFIX)) != 0)
+		return 0;
+	md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+	    KVM_XML_NS_URI, 0);
+	if (md == NULL) {
+		take_error(&e);
+		if (e.code == VIR_ERR_NO_DOMAIN_METADATA ||
+		    e.code == VIR_ERR_NO_DOMAIN)
+			return 0;
+		return libvirt_error(c, "cannot read a domain's metadata", &e,
+		    err);
+	}
+	rc = kvm_xml_parse_metadata(md, &meta);
+	free(md);
+	if (rc == -1 || strcmp(meta.owner, owner) != 0)
+		return 0;
+	if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+		take_error(&e);
+		if (e.code == VIR_ERR_NO_DOMAIN)
+			return 0;
+		return libvirt_error(c, "cannot read a domain's state", &e,
+		    err);
+	}
+	memset(d, 0, sizeof(*d));
+	snprintf(d->domain_name, sizeof(d->domain_name), "%s", name);
+	snprintf(d->instance, sizeof(d->instance), "%s", meta.instance);
+	d->generation = meta.generation;
+	/* Running, paused, blocked, being shut down or pm-suspended. */
+	d->running = state != VIR_DOMAIN_SHUTOFF &&
+	    state != VIR_DOMAIN_CRASHED && state != VIR_DOMAIN_NOSTATE;
+	return 1;
+}
+
+static int
+kvm_list(struct backend *b, const char *owner, struct backend_domain **out,
+    size_t *n, struct rrerr *err)
+{
+	virConnectPtr c;
+	virDomainPtr *doms = NULL;
+	struct backend_domain *list = NULL;
+	struct verr e;
+	int ndoms, i, r, rc = -1;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (owner == NULL)
+		owner = b->owner;
+	c = conn_get(b, err);
+	if (c == NULL)
+		return -1;
+	ndoms = virConnectListAllDomains(c, &doms, 0);
+	if (ndoms < 0) {
+		take_error(&e);
+		libvirt_error(c, "cannot list domains", &e, err);
+		goto cleanup;
+	}
+	list = calloc(ndoms > 0 ? (size_t)ndoms : 1, sizeof(*list));
+	if (list == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < ndoms; i++) {
+		r = our_domain(c, doms[i], owner, &list[k], err);
+		if (r == -1)
+			goto cleanup;
+		if (r == 1)
+			k++;
+	}
+	*out = list;
+	*n = k;
+	list = NULL;
+	rc = 0;
+cleanup:
+	for (i = 0; i < ndoms; i++)
+		virDomainFree(doms[i]);
+	free(doms);
+	free(list);
+	virConnectClose(c);
+	return rc;
+}
+
+const struct backend_ops backend_kvm_ops = {
+	.name = "kvm",
+	.open = kvm_open,
+	.launch = kvm_launch,
+	.shutdown = kvm_shutdown,
+	.destroy = kvm_destroy,
+	.resume = kvm_resume,
+	.list = kvm_list,
+	.close = kvm_close,
+};

@@ -1,0 +1,514 @@
+/*
+ * Tests of the KVM backend's domain XML builder (backends/kvm_xml.c).
+ *
+ * Golden files: each case below builds the domain XML of one launch and
+ * compares it with tests/golden/kvm/NAME.xml.  RR_GOLDEN_UPDATE=1 rewrites
+ * the expected files from the actual output instead (read the diff before
+ * committing).  Every output is also checked to be well-formed XML whose
+ * <cmdline> text is the guest configuration, byte for byte (python3's XML
+ * parser), and valid against libvirt's domain schema (virt-xml-validate),
+ * each when the tool is installed.  Metadata parsing is checked against
+ * our own output and against the forms libvirt gives back.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "kvm_xml.h"
+#include "sbuf.h"
+#include "spec.h"
+
+#define OWNER "3f0c2a1e-8d4b-4c2e-9a51-7b6f0e2d9c10"
+#define QBOOT "/usr/share/qemu/qboot.rom"
+
+static char tmpdir[64];
+static bool have_python;
+static bool have_validator;
+
+static bool
+tool_exists(const char *cmd)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
+	return system(buf) == 0;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rr-test-kvm-xml.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	have_python = tool_exists("python3");
+	have_validator = tool_exists("virt-xml-validate");
+	if (!have_python)
+		fprintf(stderr, "note: no python3: XML not parsed back\n");
+	if (!have_validator)
+		fprintf(stderr, "note: no virt-xml-validate: XML not "
+		    "checked against libvirt's schema\n");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *
+read_file(const char *path)
+{
+	struct sbuf sb = SBUF_INIT;
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sbuf_addn(&sb, buf, n);
+	fclose(f);
+	sbuf_addn(&sb, "", 0);
+	return sbuf_finish(&sb);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f;
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+golden_path(char *buf, size_t size, const char *name)
+{
+	const char *src = getenv("RR_SRCDIR");
+
+	snprintf(buf, size, "%s/tests/golden/kvm/%s.xml",
+	    src != NULL ? src : ".", name);
+}
+
+static void
+compare_golden(const char *name, const char *actual)
+{
+	const char *update = getenv("RR_GOLDEN_UPDATE");
+	char path[512];
+	char *expected;
+	bool same;
+
+	golden_path(path, sizeof(path), name);
+	if (update != NULL && strcmp(update, "1") == 0) {
+		write_file(path, actual);
+		return;
+	}
+	expected = read_file(path);
+	if (expected == NULL) {
+		fail_msg("cannot read %s (RR_GOLDEN_UPDATE=1 writes it)", path);
+		return;
+	}
+	same = strcmp(expected, actual) == 0;
+	if (!same)
+		fprintf(stderr, "--- expected %s\n%s--- actual\n%s", path,
+		    expected, actual);
+	free(expected);
+	if (!same)
+		fail_msg("%s differs", path);
+}
+
+/*
+ * Parse xml back with python3 and check that <cmdline> holds exactly
+ * config, and validate it against libvirt's schema.
+ */
+static void
+check_xml(const char *name, const char *xml, const char *config)
+{
+	char xmlpath[256], cfgpath[256], cmd[1024];
+	int rc;
+
+	snprintf(xmlpath, sizeof(xmlpath), "%s/%s.xml", tmpdir, name);
+	snprintf(cfgpath, sizeof(cfgpath), "%s/%s.cfg", tmpdir, name);
+	write_file(xmlpath, xml);
+	write_file(cfgpath, config);
+	if (have_python) {
+		snprintf(cmd, sizeof(cmd),
+		    "python3 -c 'import sys, xml.etree.ElementTree as E\n"
+		    "t = E.parse(sys.argv[1]).getroot().find(\"os/cmdline\")"
+		    ".text or \"\"\n"
+		    "c = open(sys.argv[2], encoding=\"utf-8\", newline=\"\")"
+		    ".read()\n"
+		    "sys.exit(0 if t == c else 1)' '%s' '%s'",
+		    xmlpath, cfgpath);
+		rc = system(cmd);
+		if (rc != 0)
+			fail_msg("%s: not well-formed, or <cmdline> is not the"
+			    " config byte for byte", name);
+	}
+	if (have_validator) {
+		snprintf(cmd, sizeof(cmd),
+		    "virt-xml-validate '%s' domain >/dev/null 2>&1", xmlpath);
+		rc = system(cmd);
+		if (rc != 0) {
+			snprintf(cmd, sizeof(cmd),
+			    "virt-xml-validate '%s' domain", xmlpath);
+			if (system(cmd) == -1)
+				perror("system");
+			fail_msg("%s: virt-xml-validate refuses it", name);
+		}
+	}
+}
+
+/* A launch of the test guest, adjusted by each case. */
+struct fixture {
+	struct spec spec;
+	struct spec_blk blk[4];
+	struct spec_nic nics[4];
+	const char *macs[4];
+	char *argv[2];
+	struct backend_launch launch;
+	struct backend_config cfg;
+};
+
+static void
+fixture_init(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->argv[0] = "hello";
+	f->spec.name = "hello";
+	f->spec.platform = SPEC_PLATFORM_KVM;
+	f->spec.image = "/srv/rumprun/images/hello.bin";
+	f->spec.memory_mib = 64;
+	f->spec.vcpus = 1;
+	f->spec.argv = f->argv;
+	f->spec.argc = 1;
+	f->spec.blk = f->blk;
+	f->spec.nics = f->nics;
+	f->spec.accel = SPEC_ACCEL_DEFAULT;
+	f->launch.spec = &f->spec;
+	f->launch.owner = OWNER;
+	f->launch.domain_name = "rr-3f0c2a1e-hello";
+	f->launch.generation = 1;
+	f->launch.guest_config = "{\"cmdline\":\"hello\"}";
+	f->launch.console_log =
+	    "/var/lib/rumprund/instances/hello/console.log";
+	f->launch.macs = f->macs;
+	f->cfg.uri = "qemu:///system";
+	f->cfg.owner = OWNER;
+	f->cfg.accel = SPEC_ACCEL_KVM;
+	f->cfg.firmware = QBOOT;
+	f->cfg.fast_cpu_probe = true;
+}
+
+/* Build, compare with the golden file, and check the XML. */
+static void
+run_case(const char *name, struct fixture *f)
+{
+	struct rrerr err;
+	char *xml;
+
+	rrerr_clear(&err);
+	xml = kvm_xml_domain(&f->launch, &f->cfg, &err);
+	if (xml == NULL) {
+		fail_msg("%s: %s", name, err.message);
+		return;
+	}
+	compare_golden(name, xml);
+	check_xml(name, xml, f->launch.guest_config);
+	free(xml);
+}
+
+static void
+test_minimal(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f);
+	run_case("minimal", &f);
+}
+
+static void
+test_disks(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f);
+	f.blk[0].source = "/srv/rumprun/volumes/data.img";
+	f.blk[0].mountpoint = "/data";
+	f.blk[1].source = "/srv/rumprun/volumes/etc.iso";
+	f.blk[1].mountpoint = "/etc";
+	f.blk[1].readonly = true;
+	f.spec.nblk = 2;
+	f.launch.guest_config = "{\"cmdline\":\"hello\",\"blk\":"
+	    "{\"source\":\"dev\",\"path\":\"/dev/ld0a\",\"fstype\":\"blk\","
+	    "\"mountpoint\":\"/data\"},\"blk\":{\"source\":\"dev\","
+	    "\"path\":\"/dev/ld1a\",\"fstype\":\"blk\",\"mountpoint\":"
+	    "\"/etc\"}}";
+	run_case("disks", &f);
+}
+
+static void
+test_nics(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f);
+	f.nics[0].type = SPEC_NIC_TAP;
+	f.nics[0].backend_name = "tap0";
+	f.nics[1].type = SPEC_NIC_TAP;
+	f.nics[2].type = SPEC_NIC_BRIDGE;
+	f.nics[2].backend_name = "br0";
+	f.nics[3].type = SPEC_NIC_NETWORK;
+	f.nics[3].backend_name = "default";
+	f.macs[0] = "52:54:00:00:00:01";
+	f.macs[1] = "52:54:00:00:00:02";
+	f.macs[2] = "52:54:00:00:00:03";
+	f.macs[3] = "52:54:00:00:00:04";
+	f.spec.nnics = 4;
+	f.launch.guest_config = "{\"cmdline\":\"hello\",\"net\":{\"if\":"
+	    "\"vioif0\",\"type\":\"inet\",\"method\":\"dhcp\"}}";
+	run_case("nics", &f);
+}
+
+/* TCG from the spec, a CPU model, an emulator, SeaBIOS, full CPU probe. */
+static void
+test_tcg(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f);
+	f.spec.accel = SPEC_ACCEL_TCG;
+	f.spec.memory_mib = 256;
+	f.spec.vcpus = 2;
+	f.cfg.cpu_model = "qemu64";
+	f.cfg.emulator = "/usr/bin/qemu-system-x86_64";
+	f.cfg.firmware = NULL;
+	f.cfg.fast_cpu_probe = false;
+	f.launch.generation = 7;
+	run_case("tcg", &f);
+}
+
+/* The daemon's accelerator applies when the spec has none. */
+static void
+test_accel_choice(void **state)
+{
+	struct fixture f;
+	struct rrerr err;
+	char *xml;
+
+	(void)state;
+	fixture_init(&f);
+	f.cfg.accel = SPEC_ACCEL_TCG;
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<domain type='qemu' "));
+	free(xml);
+
+	f.spec.accel = SPEC_ACCEL_KVM;
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<domain type='kvm' "));
+	free(xml);
+
+	f.spec.accel = SPEC_ACCEL_DEFAULT;
+	f.cfg.accel = SPEC_ACCEL_DEFAULT;
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<domain type='kvm' "));
+	free(xml);
+}
+
+/* What XML gives a meaning to, in the config, paths and names. */
+static void
+test_escaping(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f);
+	f.spec.name = "a&b";
+	f.spec.image = "/srv/it's <here> & \"there\"/app.bin";
+	f.blk[0].source = "/srv/vol'&\"<>.img";
+	f.spec.nblk = 1;
+	f.launch.console_log = "/var/log/a'b\"c&d<e>.log";
+	f.launch.guest_config = "{\"cmdline\":\"app '<b>&amp;</b>' "
+	    "\\\"quoted\\\" ]]> tab\there\",\"env\":\"A=x<y&z>w\"}";
+	f.cfg.firmware = "/fw/&qboot.rom";
+	run_case("escaping", &f);
+}
+
+static void
+test_refused(void **state)
+{
+	struct fixture f;
+	struct rrerr err;
+	char *xml;
+
+	(void)state;
+	fixture_init(&f);
+	f.launch.guest_config = "{\"cmdline\":\"a\001b\"}";
+	rrerr_clear(&err);
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_null(xml);
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_non_null(strstr(err.message, "guest configuration"));
+
+	fixture_init(&f);
+	f.spec.image = "/srv/\xff\xfe.bin";
+	rrerr_clear(&err);
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_null(xml);
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_non_null(strstr(err.message, "image path"));
+
+	/* Overlong and surrogate UTF-8 are refused; real UTF-8 is kept. */
+	fixture_init(&f);
+	f.spec.image = "/srv/\xc0\xaf.bin";
+	assert_null(kvm_xml_domain(&f.launch, &f.cfg, &err));
+	f.spec.image = "/srv/\xed\xa0\x80.bin";
+	assert_null(kvm_xml_domain(&f.launch, &f.cfg, &err));
+	f.spec.image = "/srv/caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x90\xa7.bin";
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, f.spec.image));
+	free(xml);
+
+	fixture_init(&f);
+	f.spec.platform = SPEC_PLATFORM_XEN;
+	rrerr_clear(&err);
+	assert_null(kvm_xml_domain(&f.launch, &f.cfg, &err));
+	assert_int_equal(err.code, RRERR_INVALID);
+}
+
+static void
+test_metadata_roundtrip(void **state)
+{
+	struct fixture f;
+	struct kvm_xml_meta meta;
+	struct rrerr err;
+	char *xml, *start, *end;
+
+	(void)state;
+	fixture_init(&f);
+	f.spec.name = "we&ird\"na'me<>";
+	f.launch.generation = 4294967295U;
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_non_null(xml);
+	start = strstr(xml, "<rr:instance");
+	assert_non_null(start);
+	end = strstr(start, "/>");
+	assert_non_null(end);
+	end[2] = '\0';
+	assert_int_equal(kvm_xml_parse_metadata(start, &meta), 0);
+	assert_string_equal(meta.owner, OWNER);
+	assert_string_equal(meta.instance, "we&ird\"na'me<>");
+	assert_int_equal(meta.generation, 4294967295U);
+	free(xml);
+}
+
+static void
+test_metadata_libvirt_forms(void **state)
+{
+	struct kvm_xml_meta meta;
+
+	(void)state;
+	/* What virDomainGetMetadata gives back (libxml2's serializer). */
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance xmlns:rr=\"https://rumprund.org/xmlns/instance/1\""
+	    " owner=\"" OWNER "\" name=\"web-1\" generation=\"3\"/>", &meta),
+	    0);
+	assert_string_equal(meta.owner, OWNER);
+	assert_string_equal(meta.instance, "web-1");
+	assert_int_equal(meta.generation, 3);
+
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<?xml version=\"1.0\"?>\n<instance xmlns=\"https://rumprund.org/"
+	    "xmlns/instance/1\" generation='12' name='a&amp;b&#x27;c&#34;'\n"
+	    "  owner = 'o&lt;&gt;'></instance>", &meta), 0);
+	assert_string_equal(meta.owner, "o<>");
+	assert_string_equal(meta.instance, "a&b'c\"");
+	assert_int_equal(meta.generation, 12);
+
+	/* "xowner" is not "owner"; unknown attributes are skipped. */
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance xowner=\"x\" owner=\"o\" name=\"n\" "
+	    "generation=\"1\" extra=\"e\"/>", &meta), 0);
+	assert_string_equal(meta.owner, "o");
+
+	/* Refused. */
+	assert_int_equal(kvm_xml_parse_metadata(NULL, &meta), -1);
+	assert_int_equal(kvm_xml_parse_metadata("", &meta), -1);
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:other owner=\"o\" name=\"n\" generation=\"1\"/>", &meta), -1);
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance owner=\"o\" name=\"n\"/>", &meta), -1);
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance owner=\"o\" name=\"n\" generation=\"-1\"/>", &meta),
+	    -1);
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance owner=\"o\" name=\"n\" generation=\"99999999999\"/>",
+	    &meta), -1);
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance owner=\"o\" name=\"n&bogus;\" generation=\"1\"/>",
+	    &meta), -1);
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance owner=\"o name=\"n\" generation=\"1\"/>", &meta),
+	    -1);
+	assert_int_equal(kvm_xml_parse_metadata(
+	    "<rr:instance owner=\"o\" name=\"n\" generation=\"1\" "
+	    "owner=\"&#0;\"/>", &meta), -1);
+}
+
+static void
+test_domain_name(void **state)
+{
+	char buf[BACKEND_DOMAIN_NAME_MAX];
+
+	(void)state;
+	backend_domain_name(OWNER, "web-1", buf, sizeof(buf));
+	assert_string_equal(buf, "rr-3f0c2a1e-web-1");
+	backend_domain_name("ab", "x", buf, sizeof(buf));
+	assert_string_equal(buf, "rr-ab-x");
+	backend_domain_name(OWNER, "web-1", buf, 6);
+	assert_string_equal(buf, "rr-3f");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_tcg),
+		cmocka_unit_test(test_accel_choice),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_metadata_roundtrip),
+		cmocka_unit_test(test_metadata_libvirt_forms),
+		cmocka_unit_test(test_domain_name),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
