@@ -39,7 +39,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 
-.PHONY: all deps test check unit guest-test demo lint asan install clean
+.PHONY: all deps test check unit guest-test e2e demo lint asan install clean
 
 all: $(BUILD)/rumprund
 
@@ -63,20 +63,35 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka libcurl)
 
-# The README's test command: set-up, then every test.
+# The README's test command: set-up, then every test.  The unit tests of
+# the KVM backend and the end-to-end tests need libvirtd: check starts it
+# (scripts/libvirt-up.sh) and stops what it started at the end.
 test: deps
 	$(MAKE) check
 
-check: unit guest-test
+check: all $(UNIT_BINS) $(GUEST_ELF)
+	@scripts/libvirt-up.sh
+	@status=0; \
+	$(MAKE) --no-print-directory unit || status=1; \
+	$(MAKE) --no-print-directory guest-test || status=1; \
+	$(MAKE) --no-print-directory e2e || status=1; \
+	scripts/libvirt-down.sh; \
+	exit $$status
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(GUEST_ELF)
 	@failed=0; for t in $(UNIT_BINS); do \
 		echo "== $$t"; \
-		RR_SRCDIR=$(CURDIR) $$t || failed=1; \
+		RR_SRCDIR=$(CURDIR) RR_GUEST_ELF=$(GUEST_ELF) $$t || failed=1; \
 	done; exit $$failed
 
 guest-test: $(GUEST_ELF)
 	tests/guest/boot-test.sh $(GUEST_ELF)
+
+# Debian's python3, whatever python3 comes first in PATH (pyenv...).
+PYTHON ?= /usr/bin/python3
+
+e2e: all $(GUEST_ELF)
+	RR_BUILD=$(BUILD) $(PYTHON) -m pytest -q tests/e2e
 
 # The README's demo command.
 demo: deps

@@ -210,7 +210,8 @@ console_open(uv_loop_t *loop, const char *path, uint64_t scan_from,
 	c->cap = cap;
 	c->scan_from = scan_from;
 	TAILQ_INIT(&c->watchers);
-	c->fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
+	/* Read and write: enforce_cap() punches holes, which needs both. */
+	c->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (c->fd == -1 || fstat(c->fd, &st) == -1) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "console log %s: %s", path,
 		    strerror(errno));

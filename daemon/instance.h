@@ -31,7 +31,7 @@ enum instance_state {
 	INSTANCE_FAILED,	/* could not start (reason) */
 };
 
-#define INSTANCE_REASON_MAX 256
+#define INSTANCE_REASON_MAX 512
 
 struct waiter;
 struct engine;

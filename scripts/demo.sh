@@ -8,6 +8,8 @@ set -eu
 build=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/rumprund-demo.XXXXXX)
+# QEMU runs as libvirt-qemu: it must be able to reach the image and disks.
+chmod 755 "$work"
 sock=$work/rumprund.sock
 py=/usr/bin/python3
 dpid=

@@ -9,7 +9,7 @@ libmicrohttpd-dev libjansson-dev libvirt-dev libxen-dev libuv1-dev
 libcurl4-openssl-dev libcmocka-dev libgnutls28-dev
 qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
-python3 python3-yaml python3-jsonschema
+python3 python3-yaml python3-jsonschema python3-pytest
 cppcheck clang-tidy clang
 "
 
