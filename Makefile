@@ -25,7 +25,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wpointer-arith -Wcast-qual -Wundef $(WERROR)
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Idaemon -Iapi -Ibackends $(PKG_CFLAGS)
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Idaemon -Iapi -Ibackends -Iclient $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
 # Everything but main() goes into one static library that the daemon and
@@ -34,6 +34,12 @@ LIB_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c api/*.c backends/*.
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/librumprund.a
 
+# rrctl: client/main.c plus a library of the rest, for its unit tests.
+CLIENT_SRCS := $(filter-out client/main.c,$(wildcard client/*.c))
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
+CLIENT_LIB := $(BUILD)/librrctl.a
+CLIENT_PKGS := libcurl jansson
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -41,7 +47,7 @@ LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 
 .PHONY: all deps test check unit guest-test e2e demo lint asan install clean
 
-all: $(BUILD)/rumprund
+all: $(BUILD)/rumprund $(if $(wildcard client/main.c),$(BUILD)/rrctl)
 
 include tests/guest/guest.mk
 
@@ -59,9 +65,16 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/rumprund: $(BUILD)/daemon/main.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+$(CLIENT_LIB): $(CLIENT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rrctl: $(BUILD)/client/main.o $(CLIENT_LIB) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(CLIENT_PKGS))
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CLIENT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka libcurl)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka libcurl) -lpthread
 
 # The README's test command: set-up, then every test.  The unit tests of
 # the KVM backend and the end-to-end tests need libvirtd: check starts it
@@ -115,8 +128,15 @@ asan:
 		CFLAGS="-O1 -g" unit
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/rumprund
 	install -m 0755 $(BUILD)/rumprund $(DESTDIR)$(SBINDIR)/rumprund
+	install -m 0644 man/rumprund.8 $(DESTDIR)$(MANDIR)/man8/rumprund.8
+	install -m 0644 etc/rumprund.conf $(DESTDIR)/etc/rumprund/rumprund.conf
+	if [ -f $(BUILD)/rrctl ]; then \
+		install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1; \
+		install -m 0755 $(BUILD)/rrctl $(DESTDIR)$(BINDIR)/rrctl; \
+		install -m 0644 man/rrctl.1 $(DESTDIR)$(MANDIR)/man1/rrctl.1; \
+	fi
 
 clean:
 	rm -rf build build-asan
