@@ -118,6 +118,9 @@ struct backend_ops {
 
 extern const struct backend_ops backend_kvm_ops;
 extern const struct backend_ops backend_fake_ops;
+#ifdef HAVE_XEN
+extern const struct backend_ops backend_xen_ops;
+#endif
 
 /* "rr-<first 8 of owner>-<instance>" into buf. */
 void backend_domain_name(const char *owner, const char *instance, char *buf,

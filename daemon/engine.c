@@ -132,6 +132,19 @@ find(struct engine *e, const char *name)
 	return NULL;
 }
 
+/* The instance whose current domain is domain_name, or NULL. */
+static struct instance *
+find_domain(struct engine *e, const char *domain_name)
+{
+	struct instance *inst;
+
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		if (strcmp(inst->domain_name, domain_name) == 0)
+			return inst;
+	}
+	return NULL;
+}
+
 static void __attribute__((format(printf, 4, 5)))
 reply_err(engine_reply_fn *fn, void *arg, enum rrerr_code code,
     const char *fmt, ...)
@@ -347,7 +360,7 @@ set_state(struct engine *e, struct instance *inst, enum instance_state next)
 static void
 advance(struct engine *e, struct instance *inst)
 {
-	enum instance_state next = inst->state;
+	enum instance_state next;
 
 	if (!instance_state_final(inst->state)) {
 		if (inst->launch_failed) {
@@ -719,16 +732,22 @@ on_async(uv_async_t *h)
 		default:
 			break;
 		}
-		TAILQ_FOREACH(inst, &e->instances, link) {
-			if (strcmp(inst->domain_name, q[i].ev.domain_name) == 0)
-				break;
-		}
 		/* Events about earlier generations match no instance. */
+		inst = find_domain(e, q[i].ev.domain_name);
 		if (inst == NULL || inst->domain_gone ||
 		    instance_state_final(inst->state))
 			continue;
 		log_debug("%s: domain event %d (%s)", inst->name,
 		    (int)q[i].ev.type, q[i].ev.detail);
+		/*
+		 * Read the last console bytes first: they hold the exit status.
+		 * What they set off may even have removed the instance.
+		 */
+		if (inst->console != NULL)
+			console_poll(inst->console);
+		inst = find_domain(e, q[i].ev.domain_name);
+		if (inst == NULL || instance_state_final(inst->state))
+			continue;
 		inst->domain_gone = true;
 		inst->gone_how = q[i].ev.type;
 		if (q[i].ev.type == BACKEND_EVENT_CRASHED &&

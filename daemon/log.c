@@ -63,7 +63,7 @@ log_set_debug(bool on)
 	log_debug_on = on;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(const char *level, const char *fmt, va_list ap, const char *suffix)
 {
 	char stamp[32];

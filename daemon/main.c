@@ -231,7 +231,11 @@ run(struct config *cfg, const struct spec_policy *policy, bool foreground)
 	ec.log_dir = console_dir;
 	ec.policy = policy;
 	ec.ops[SPEC_PLATFORM_KVM] = &backend_kvm_ops;
+#ifdef HAVE_XEN
+	ec.ops[SPEC_PLATFORM_XEN] = &backend_xen_ops;
+#else
 	ec.ops[SPEC_PLATFORM_XEN] = NULL;
+#endif
 	ec.backend.uri = cfg->libvirt_uri;
 	ec.backend.accel = cfg->accel;
 	ec.backend.cpu_model = cfg->cpu_model;

@@ -1210,7 +1210,9 @@ static const struct member request_members[] = {
 static int
 finish(struct walk *w, struct spec *spec)
 {
+	char sub[RRERR_FIELD_MAX];
 	const char *base;
+	size_t i;
 
 	/* walk_object() made sure of these; say so to the reader. */
 	if (spec->name == NULL || spec->image == NULL)
@@ -1219,6 +1221,13 @@ finish(struct walk *w, struct spec *spec)
 	if (spec->accel != SPEC_ACCEL_DEFAULT &&
 	    spec->platform != SPEC_PLATFORM_KVM)
 		return invalid(w, "accel", "only for platform kvm");
+	/* A Xen guest's vif joins a bridge; there is no tap or libvirt network. */
+	for (i = 0; i < spec->nnics && spec->platform == SPEC_PLATFORM_XEN; i++) {
+		if (spec->nics[i].type != SPEC_NIC_BRIDGE) {
+			snprintf(sub, sizeof(sub), "nics[%zu].backend.type", i);
+			return invalid(w, sub, "must be bridge on platform xen");
+		}
+	}
 	/*
 	 * QEMU puts the kernel's path before the command line, and the guest
 	 * takes the first '{' there for the start of its configuration.

@@ -600,6 +600,10 @@ test_platform_accel(void **state)
 	    "accel: only for platform kvm");
 	REJECT("`accel`:`tcg`,`platform`:`xen`", RRERR_INVALID, "accel",
 	    "accel: only for platform kvm");
+	REJECT("`platform`:`xen`,`nics`:[{`backend`:{`type`:`bridge`,"
+	    "`name`:`br0`}},{`backend`:{`type`:`tap`}}]", RRERR_INVALID,
+	    "nics[1].backend.type",
+	    "nics[1].backend.type: must be bridge on platform xen");
 	spec = ACCEPT("`platform`:`xen`");
 	assert_int_equal(spec->platform, SPEC_PLATFORM_XEN);
 	assert_string_equal(spec_platform_name(spec->platform), "xen");
