@@ -321,6 +321,15 @@ ended_state(struct instance *inst)
 		return INSTANCE_STOPPED;
 	switch (inst->gone_how) {
 	case BACKEND_EVENT_SHUTDOWN:
+		/*
+		 * A rumprun guest on KVM never powers off; with on_reboot
+		 * destroy, libvirt reports its reset (a triple fault) so.
+		 */
+		if (inst->spec->platform == SPEC_PLATFORM_KVM) {
+			set_reason(inst, "%s", "the guest reset or powered off "
+			    "before main() returned");
+			return INSTANCE_CRASHED;
+		}
 		set_reason(inst, "%s", "the guest powered off without an exit "
 		    "status");
 		return INSTANCE_EXITED;
