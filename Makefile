@@ -114,8 +114,19 @@ guest-test: $(GUEST_ELF)
 # Debian's python3, whatever python3 comes first in PATH (pyenv...).
 PYTHON ?= /usr/bin/python3
 
+# The end-to-end tests drive a rumprund built with AddressSanitizer and
+# UBSan (in build-asan/), so that every test also checks for memory errors
+# and undefined behaviour; leaks are the unit tests' business (valgrind).
+ASAN_BUILD := build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+
 e2e: all $(GUEST_ELF)
-	RR_BUILD=$(BUILD) $(PYTHON) -m pytest -q tests/e2e
+	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" \
+		CFLAGS="-O1 -g" $(ASAN_BUILD)/rumprund
+	RR_BUILD=$(BUILD) RR_DAEMON=$(ASAN_BUILD)/rumprund \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(PYTHON) -m pytest -q tests/e2e
 
 # The README's demo command.
 demo: deps
@@ -143,8 +154,7 @@ lint:
 	done
 
 asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
-		CFLAGS="-O1 -g" unit
+	$(MAKE) BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" unit
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/rumprund

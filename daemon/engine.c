@@ -79,6 +79,7 @@ struct job {
 	struct rrerr err;
 	struct backend_domain *doms;
 	size_t ndoms;
+	uint64_t launches_before;	/* JOB_LIST: launches done when it began */
 };
 
 /* The argument of a backend's event callback. */
@@ -108,6 +109,7 @@ struct engine {
 	TAILQ_HEAD(, instance) instances;
 	size_t ninstances;
 	unsigned int jobs;
+	uint64_t launches_done;		/* successful launches, numbered */
 	bool quiescing;
 	uv_timer_t tick;
 	uv_async_t async;
@@ -474,7 +476,8 @@ run_job(uv_work_t *req)
 	}
 }
 
-static void reconcile(struct engine *, int, struct backend_domain *, size_t);
+static void reconcile(struct engine *, int, struct backend_domain *, size_t,
+    uint64_t);
 
 static void
 after_job(uv_work_t *req, int status)
@@ -491,6 +494,7 @@ after_job(uv_work_t *req, int status)
 	case JOB_LAUNCH:
 		if (j->rv == 0) {
 			inst->launched = true;
+			inst->launch_seq = ++e->launches_done;
 			if (inst->started_ms == 0)
 				inst->started_ms = instance_now_ms();
 		} else {
@@ -527,7 +531,8 @@ after_job(uv_work_t *req, int status)
 	case JOB_LIST:
 		e->slots[j->platform].listing = false;
 		if (j->rv == 0)
-			reconcile(e, j->platform, j->doms, j->ndoms);
+			reconcile(e, j->platform, j->doms, j->ndoms,
+			    j->launches_before);
 		else
 			log_warnx("%s: cannot list domains: %s",
 			    e->cfg.ops[j->platform]->name, j->err.message);
@@ -601,6 +606,7 @@ start_job(struct engine *e, struct instance *inst, enum job_kind kind)
 			}
 			if ((j = new_job(e, NULL, JOB_LIST, p)) == NULL)
 				continue;
+			j->launches_before = e->launches_done;
 			slot->listing = true;
 			queue_job(e, j);
 		}
@@ -643,11 +649,13 @@ destroy_orphan(struct engine *e, int platform, const char *domain_name)
 /*
  * Compare what the hypervisor runs with the instances of that platform:
  * adopt running domains, finish instances whose domain vanished, destroy
- * our domains that nothing accounts for.
+ * our domains that nothing accounts for.  The list was taken after
+ * launches_before launches had completed: an instance launched later may
+ * be missing from it and is left alone.
  */
 static void
 reconcile(struct engine *e, int platform, struct backend_domain *doms,
-    size_t n)
+    size_t n, uint64_t launches_before)
 {
 	struct instance *inst, *next;
 	bool *seen;
@@ -677,7 +685,8 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
 		if ((int)inst->spec->platform != platform ||
-		    instance_state_final(inst->state) || inst->jobs > 0)
+		    instance_state_final(inst->state) || inst->jobs > 0 ||
+		    inst->launch_seq > launches_before)
 			continue;
 		for (i = 0; i < n; i++) {
 			if (strcmp(inst->domain_name, doms[i].domain_name) == 0)

@@ -70,6 +70,7 @@ struct instance {
 	bool resumed;		/* a paused launch was let run */
 	int64_t stop_deadline_ms;
 	unsigned int jobs;	/* backend calls in flight */
+	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
 
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;

@@ -1,0 +1,189 @@
+/*
+ * cmd_ps: rrctl ps, the instances as a table.
+ *
+ * The state, platform and first label filters go to the daemon as query
+ * parameters; further label filters and "not ended" (without -a) are
+ * applied here.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "fmt.h"
+#include "http.h"
+#include "rrctl.h"
+#include "sbuf.h"
+#include "table.h"
+
+/* True when inst has the label "KEY" or "KEY=VALUE" of filter. */
+static bool
+has_label(json_t *inst, const char *filter)
+{
+	const char *eq = strchr(filter, '=');
+	json_t *labels, *v;
+	size_t klen;
+
+	labels = json_object_get(inst, "labels");
+	klen = eq != NULL ? (size_t)(eq - filter) : strlen(filter);
+	v = json_object_getn(labels, filter, klen);
+	if (v == NULL)
+		return false;
+	return eq == NULL || (json_is_string(v) &&
+	    strcmp(json_string_value(v), eq + 1) == 0);
+}
+
+static void
+add_query(struct sbuf *q, const char *key, const char *value)
+{
+	char *esc = http_escape(value);
+
+	sbuf_addf(q, "%c%s=%s", q->len == 0 ? '?' : '&', key,
+	    esc != NULL ? esc : "");
+	free(esc);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void
+print_table(json_t *list)
+{
+	static const char *const head[] = { "NAME", "STATE", "PLATFORM",
+	    "MEMORY", "UPTIME", "EXIT", "ADDRESS" };
+	struct fmt_ps row;
+	struct table *t;
+	json_t *inst;
+	int64_t now = now_ms();
+	size_t i;
+
+	if ((t = table_new(7)) == NULL || table_row(t, head) == -1) {
+		table_free(t);
+		ctl_warnx("out of memory");
+		return;
+	}
+	memset(&row, 0, sizeof(row));
+	json_array_foreach(list, i, inst) {
+		fmt_ps_row(inst, now, &row);
+		table_row(t, (const char *const []){ row.name, row.state,
+		    row.platform, row.memory, row.uptime, row.exit,
+		    row.address });
+	}
+	table_print(t, stdout);
+	table_free(t);
+}
+
+int
+ctl_ps(struct ctl *c, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "filter", required_argument, NULL, 'F' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state = NULL, *platform = NULL, *labels[32];
+	struct sbuf q = SBUF_INIT;
+	json_t *list = NULL, *out = NULL, *inst;
+	bool all = false, quiet = false, started = false;
+	size_t nlabels = 0, i, l;
+	char *path = NULL;
+	int ch, rv;
+
+	while ((ch = ctl_getopt(c, argc, argv, "aF:hq", longopts, &started,
+	    &rv)) != -1) {
+		switch (ch) {
+		case 'a':
+			all = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'F':
+			if (strncmp(optarg, "state=", 6) == 0 && state == NULL)
+				state = optarg + 6;
+			else if (strncmp(optarg, "platform=", 9) == 0 &&
+			    platform == NULL)
+				platform = optarg + 9;
+			else if (strncmp(optarg, "label=", 6) == 0 &&
+			    optarg[6] != '\0' && optarg[6] != '=' &&
+			    nlabels < sizeof(labels) / sizeof(labels[0]))
+				labels[nlabels++] = optarg + 6;
+			else
+				return ctl_usage_error(c->cmd, "--filter %s: "
+				    "give state=STATE, platform=PLATFORM or "
+				    "label=KEY[=VALUE], state and platform "
+				    "once", optarg);
+			break;
+		default:
+			return rv;
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error(c->cmd, "unexpected argument %s",
+		    argv[optind]);
+	if ((rv = ctl_connect(c)) != CTL_OK)
+		return rv;
+
+	sbuf_add(&q, "");
+	if (state != NULL)
+		add_query(&q, "state", state);
+	if (platform != NULL)
+		add_query(&q, "platform", platform);
+	if (nlabels > 0)
+		add_query(&q, "label", labels[0]);
+	if (asprintf(&path, "/v1/unikernels%s", q.buf != NULL ? q.buf : "") ==
+	    -1) {
+		path = NULL;
+		ctl_warnx("out of memory");
+		rv = CTL_DENIED;
+		goto out;
+	}
+	if ((rv = http_call(c->http, "GET", path, NULL, &list, NULL)) !=
+	    CTL_OK)
+		goto out;
+	if (!json_is_array(list)) {
+		ctl_warnx("rumprund answered something else than a list");
+		rv = CTL_DENIED;
+		goto out;
+	}
+
+	/* A state filter shows that state, ended or not. */
+	out = json_array();
+	json_array_foreach(list, i, inst) {
+		if (!all && state == NULL && fmt_state_ended(
+		    json_string_value(json_object_get(inst, "state"))))
+			continue;
+		for (l = 1; l < nlabels; l++)
+			if (!has_label(inst, labels[l]))
+				break;
+		if (l < nlabels)
+			continue;
+		json_array_append(out, inst);
+	}
+	if (c->json) {
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (quiet) {
+		json_array_foreach(out, i, inst) {
+			printf("%s\n", json_string_value(json_object_get(inst,
+			    "name")));
+		}
+	} else
+		print_table(out);
+out:
+	sbuf_reset(&q);
+	free(path);
+	json_decref(list);
+	json_decref(out);
+	return rv;
+}

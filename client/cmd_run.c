@@ -1,0 +1,323 @@
+/*
+ * cmd_run: rrctl run, and run -i (attach).
+ *
+ * run -i follows two streams at once: the event stream, opened before the
+ * launch so that the instance's end cannot be missed (it carries the exit
+ * status even when -d removes the instance at once), and the console log
+ * (GET logs?follow=true), copied to standard output as it arrives.  It
+ * ends when the log has ended and the event of the end came, and exits
+ * with the guest program's exit status.  Ctrl-C stops following; the guest
+ * keeps running.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "http.h"
+#include "rrctl.h"
+#include "run.h"
+#include "sbuf.h"
+
+struct attach {
+	struct http_req events;
+	struct http_req post;
+	struct http_req logs;
+	const char *name;	/* the instance's name */
+	json_int_t generation;	/* its generation, once the launch answered */
+	struct sbuf line;	/* an event line not yet complete */
+	json_t *ends;		/* events that ended an instance of that name */
+	bool want_end;		/* an end event is still to come */
+};
+
+/* The console, as it comes. */
+static int
+copy_out(void *arg, const char *buf, size_t len)
+{
+	(void)arg;
+	if (fwrite(buf, 1, len, stdout) != len)
+		return -1;
+	fflush(stdout);
+	return 0;
+}
+
+/* Keep the events that end an instance of our name. */
+static void
+event_line(void *arg, const char *line, size_t len)
+{
+	struct attach *a = arg;
+	const char *type, *name, *state;
+	json_error_t jerr;
+	json_t *ev;
+
+	if ((ev = json_loadb(line, len, 0, &jerr)) == NULL)
+		return;
+	type = json_string_value(json_object_get(ev, "type"));
+	name = json_string_value(json_object_get(ev, "name"));
+	state = json_string_value(json_object_get(ev, "state"));
+	if (type != NULL && name != NULL && strcmp(name, a->name) == 0 &&
+	    (strcmp(type, "removed") == 0 || (strcmp(type, "state") == 0 &&
+	    fmt_state_ended(state))))
+		json_array_append(a->ends, ev);
+	json_decref(ev);
+}
+
+static int
+event_data(void *arg, const char *buf, size_t len)
+{
+	struct attach *a = arg;
+
+	http_lines(&a->line, buf, len, event_line, a);
+	return 0;
+}
+
+/* The event that ended this generation, or NULL (borrowed). */
+static json_t *
+end_event(const struct attach *a)
+{
+	json_t *ev;
+	size_t i;
+
+	json_array_foreach(a->ends, i, ev) {
+		json_t *g = json_object_get(ev, "generation");
+
+		if (strcmp(json_string_value(json_object_get(ev, "type")),
+		    "removed") == 0 || !json_is_integer(g) ||
+		    json_integer_value(g) == a->generation)
+			return ev;
+	}
+	return NULL;
+}
+
+static bool
+events_ready(void *arg)
+{
+	const struct attach *a = arg;
+
+	return a->events.status != 0 || a->events.done;
+}
+
+static bool
+finished(void *arg)
+{
+	const struct attach *a = arg;
+
+	if (a->events.done)
+		return true;
+	return a->logs.done && (!a->want_end || end_event(a) != NULL);
+}
+
+/* How the guest ended, as rrctl's exit status. */
+static int
+ended(const char *name, json_t *how)
+{
+	const char *state, *reason, *type;
+	json_t *st;
+
+	state = json_string_value(json_object_get(how, "state"));
+	st = json_object_get(how, "exit_status");
+	reason = json_string_value(json_object_get(how, "reason"));
+	type = json_string_value(json_object_get(how, "type"));
+	if (state != NULL && strcmp(state, "exited") == 0 && json_is_integer(st))
+		return (int)(json_integer_value(st) & 255);
+	if (type != NULL && strcmp(type, "removed") == 0)
+		ctl_warnx("%s was removed", name);
+	else if (reason != NULL)
+		ctl_warnx("%s %s: %s", name, state != NULL ? state : "ended",
+		    reason);
+	else
+		ctl_warnx("%s %s", name, state != NULL ? state : "ended");
+	return CTL_DENIED;
+}
+
+static int
+attach(struct ctl *c, json_t *req)
+{
+	struct http *h = c->http;
+	struct attach a;
+	json_t *inst = NULL, *view = NULL, *how;
+	const char *state;
+	char *body = NULL, *path = NULL;
+	int rv = CTL_OK;
+
+	memset(&a, 0, sizeof(a));
+	if ((a.ends = json_array()) == NULL ||
+	    (body = json_dumps(req, JSON_COMPACT)) == NULL) {
+		ctl_warnx("out of memory");
+		rv = CTL_DENIED;
+		goto out;
+	}
+	a.name = json_string_value(json_object_get(req, "name"));
+	if (http_catch_interrupt(h) == -1) {
+		ctl_warnx("cannot catch SIGINT");
+		rv = CTL_DENIED;
+		goto out;
+	}
+
+	/* The event stream first: from now on no end can be missed. */
+	a.events.method = "GET";
+	a.events.path = "/v1/events";
+	a.events.on_data = event_data;
+	a.events.arg = &a;
+	if (http_start(h, &a.events) == -1 ||
+	    (rv = http_run(h, events_ready, &a)) != 0)
+		goto interrupted;
+	if (a.events.done || a.events.status != 200) {
+		http_end(h, &a.events);
+		rv = http_outcome(h, &a.events, NULL);
+		goto out;
+	}
+
+	a.post.method = "POST";
+	a.post.path = "/v1/unikernels";
+	a.post.body = body;
+	if (http_start(h, &a.post) == -1 ||
+	    (rv = http_run(h, http_req_done, &a.post)) != 0)
+		goto interrupted;
+	http_end(h, &a.post);
+	if ((rv = http_outcome(h, &a.post, &inst)) != CTL_OK)
+		goto out;
+	if (json_is_string(json_object_get(inst, "name")))
+		a.name = json_string_value(json_object_get(inst, "name"));
+	a.generation = json_integer_value(json_object_get(inst, "generation"));
+	state = json_string_value(json_object_get(inst, "state"));
+	if (a.post.status == 200)
+		ctl_warnx("%s already exists with this request (%s): "
+		    "attaching to it", a.name, state);
+	if (state != NULL && strcmp(state, "failed") == 0) {
+		rv = ended(a.name, inst);
+		goto out;
+	}
+	a.want_end = !fmt_state_ended(state);
+
+	if ((path = http_path(a.name, "/logs?follow=true")) == NULL) {
+		ctl_warnx("out of memory");
+		rv = CTL_DENIED;
+		goto out;
+	}
+	a.logs.method = "GET";
+	a.logs.path = path;
+	a.logs.on_data = copy_out;
+	if (http_start(h, &a.logs) == -1 ||
+	    (rv = http_run(h, finished, &a)) != 0)
+		goto interrupted;
+	fflush(stdout);
+
+	if ((how = end_event(&a)) != NULL) {
+		rv = ended(a.name, how);
+		goto out;
+	}
+	/* No end event: the stream broke, or it had ended before. */
+	if (a.events.done) {
+		http_end(h, &a.events);
+		if ((rv = http_outcome(h, &a.events, NULL)) == CTL_OK) {
+			ctl_warnx("the event stream ended early");
+			rv = CTL_DENIED;
+		}
+		goto out;
+	}
+	if (a.logs.rc != 0 || a.logs.status != 200) {
+		http_end(h, &a.logs);
+		rv = http_outcome(h, &a.logs, NULL);
+		goto out;
+	}
+	free(path);
+	if ((path = http_path(a.name, "")) == NULL) {
+		ctl_warnx("out of memory");
+		rv = CTL_DENIED;
+		goto out;
+	}
+	if ((rv = http_call(h, "GET", path, NULL, &view, NULL)) == CTL_OK)
+		rv = ended(a.name, view);
+	goto out;
+
+interrupted:
+	if (rv == HTTP_INTERRUPTED) {
+		fflush(stdout);
+		ctl_warnx("stopped following %s; it keeps running", a.name);
+		rv = CTL_INTERRUPTED;
+	} else {
+		ctl_warnx("cannot make a request: out of memory");
+		rv = CTL_DENIED;
+	}
+out:
+	http_end(h, &a.events);
+	http_end(h, &a.post);
+	http_end(h, &a.logs);
+	http_req_reset(&a.events);
+	http_req_reset(&a.post);
+	http_req_reset(&a.logs);
+	sbuf_reset(&a.line);
+	json_decref(a.ends);
+	json_decref(inst);
+	json_decref(view);
+	free(body);
+	free(path);
+	return rv;
+}
+
+/* Launch and say the name. */
+static int
+launch(struct ctl *c, json_t *req)
+{
+	const char *name, *state;
+	json_t *inst = NULL;
+	long status = 0;
+	int rv;
+
+	rv = http_call(c->http, "POST", "/v1/unikernels", req, &inst, &status);
+	if (rv != CTL_OK)
+		return rv;
+	name = json_string_value(json_object_get(inst, "name"));
+	state = json_string_value(json_object_get(inst, "state"));
+	if (state != NULL && strcmp(state, "failed") == 0)
+		rv = ended(name != NULL ? name : "?", inst);
+	else {
+		if (status == 200)
+			ctl_warnx("%s already exists with this request (%s): "
+			    "not launched again", name, state);
+		printf("%s\n", name != NULL ? name : "?");
+	}
+	json_decref(inst);
+	return rv;
+}
+
+int
+ctl_run(struct ctl *c, int argc, char *argv[])
+{
+	struct run_opts o;
+	char err[512];
+	json_t *req = NULL;
+	int rv;
+
+	switch (run_parse(argc, argv, &o, err, sizeof(err))) {
+	case 1:
+		ctl_cmd_help(c->cmd);
+		rv = CTL_OK;
+		goto out;
+	case -1:
+		rv = ctl_usage_error(c->cmd, "%s", err);
+		goto out;
+	default:
+		break;
+	}
+	if ((req = run_request(&o, run_realpath, NULL, err,
+	    sizeof(err))) == NULL) {
+		ctl_warnx("%s", err);
+		rv = CTL_USAGE;
+		goto out;
+	}
+	if (o.dry_run) {
+		json_dumpf(req, stdout, JSON_INDENT(2));
+		putchar('\n');
+		rv = CTL_OK;
+		goto out;
+	}
+	if ((rv = ctl_connect(c)) != CTL_OK)
+		goto out;
+	rv = o.attach ? attach(c, req) : launch(c, req);
+out:
+	json_decref(req);
+	run_opts_free(&o);
+	return rv;
+}

@@ -1,0 +1,276 @@
+/*
+ * ctl: rrctl's command table, its usage and help, and what every command
+ * shares (messages, option scanning, the connection).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "rrctl.h"
+
+#define RUN_HELP \
+"  kvm | xen | qemu     the platform, as upstream's first word (qemu: kvm\n" \
+"                       with --accel tcg); the default is kvm\n" \
+"  -b path[,mountpoint] attach a disk image; mount it when mountpoint given\n" \
+"  -d                   remove the instance once it has ended\n" \
+"  -e NAME=VALUE        set an environment variable (repeatable)\n" \
+"  -I iftag,ifbasename[,backendopts]\n" \
+"                       add a NIC (ifbasename vioif on kvm, xenif on xen);\n" \
+"                       backendopts: tap:NAME, bridge:NAME, network:NAME,\n" \
+"                       '-net tap,ifname=NAME', '-net bridge,br=NAME',\n" \
+"                       bridge=NAME, or empty (a tap named by libvirt);\n" \
+"                       on xen only bridges, and empty is xenbr0\n" \
+"  -i                   follow the console until the guest ends; exit with\n" \
+"                       its exit status\n" \
+"  -M mem               memory in MiB (suffix M or G allowed; default 64)\n" \
+"  -N name              the instance's name and the guest's hostname\n" \
+"                       (default rumprun-IMAGE)\n" \
+"  -p                   create the guest paused (rrctl start resumes it)\n" \
+"  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
+"                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
+"                       inet6,static,ADDR/MASK[,GW]\n" \
+"  --platform kvm|xen   the platform, instead of the first word\n" \
+"  --label KEY=VALUE    label the instance (repeatable)\n" \
+"  --vcpus n            virtual CPUs (default 1)\n" \
+"  --accel kvm|tcg      the accelerator (default: the daemon's)\n" \
+"  --dry-run            print the launch request instead of sending it\n" \
+"  Not supported: -D (gdb), -g (guest args), -n (old netspec).\n"
+
+const struct ctl_command ctl_commands[] = {
+	{ "run", CMD_RUN, ctl_run,
+	    "[kvm | xen | qemu] [options] image [--] [arg ...]",
+	    "Launch a unikernel; the options are those of upstream rumprun.",
+	    RUN_HELP, 0 },
+	{ "ps", CMD_PS, ctl_ps,
+	    "[-aq] [--filter key=value] [--json]",
+	    "List the instances that have not ended (-a: all of them).",
+	    "  -a                   all instances, ended ones too\n"
+	    "  -q                   names only\n"
+	    "  --filter state=S     only instances in state S (implies -a)\n"
+	    "  --filter platform=P  only instances on platform kvm or xen\n"
+	    "  --filter label=K[=V] only instances with label K (equal to V);"
+	    "\n                       repeatable\n"
+	    "  --json               the instances as a JSON array\n",
+	    CTL_F_JSON },
+	{ "stop", CMD_STOP, ctl_stop,
+	    "[-f] [-t seconds] name ... | --all",
+	    "Stop instances; answers once each has ended.",
+	    "  -a, --all            every instance that has not ended\n"
+	    "  -f                   destroy at once, without asking the guest\n"
+	    "  -t seconds           wait that long for the guest before\n"
+	    "                       destroying it (default: the daemon's)\n",
+	    0 },
+	{ "start", CMD_START, ctl_start, "name ...",
+	    "Run ended instances again, or resume paused ones.", "", 0 },
+	{ "rm", CMD_RM, ctl_rm, "[-f] name ...",
+	    "Forget ended instances, their records and console logs.",
+	    "  -f                   destroy instances that still run first\n",
+	    0 },
+	{ "logs", CMD_LOGS, ctl_logs, "[-f] [--tail n] name",
+	    "Print an instance's console log.",
+	    "  -f, --follow         go on printing what the guest writes until\n"
+	    "                       it ends (Ctrl-C stops following)\n"
+	    "  --tail n             only the last n lines\n",
+	    0 },
+	{ "inspect", CMD_INSPECT, ctl_inspect, "name",
+	    "Print everything about an instance as JSON.", "", 0 },
+	{ "events", CMD_EVENTS, ctl_events,
+	    "[--since seq] [--no-follow] [--json]",
+	    "Print state changes as they happen, until Ctrl-C.",
+	    "  --since seq          first the kept events after seq\n"
+	    "  --no-follow          end after those\n"
+	    "  --json               the events as JSON lines\n",
+	    CTL_F_JSON },
+	{ "info", CMD_INFO, ctl_info, "[--json]",
+	    "Show the daemon's version, backends, limits and counts.",
+	    "  --json               the daemon's answer as JSON\n",
+	    CTL_F_JSON },
+	{ "version", CMD_VERSION, ctl_version, "[--json]",
+	    "Show the versions of rrctl and of the daemon.",
+	    "  --json               as a JSON object\n",
+	    CTL_F_JSON },
+	{ "help", CMD_HELP, ctl_help, "[command]",
+	    "Show the usage, or a command's options.", "", 0 },
+	{ NULL, 0, NULL, NULL, NULL, NULL, 0 },
+};
+
+const struct ctl_command *
+ctl_lookup(const char *name)
+{
+	const struct ctl_command *cmd;
+
+	for (cmd = ctl_commands; cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	return NULL;
+}
+
+void
+ctl_usage(bool ok)
+{
+	const struct ctl_command *cmd;
+	FILE *fp = ok ? stdout : stderr;
+
+	fprintf(fp, "usage: rrctl [--host url] [--token-file file] [--json] "
+	    "command [arg ...]\n");
+	for (cmd = ctl_commands; cmd->name != NULL; cmd++)
+		fprintf(fp, "\t%s %s\n", cmd->name, cmd->usage);
+}
+
+int
+ctl_cmd_usage(const struct ctl_command *cmd)
+{
+	fprintf(stderr, "usage: rrctl %s %s\n", cmd->name, cmd->usage);
+	return CTL_USAGE;
+}
+
+void
+ctl_cmd_help(const struct ctl_command *cmd)
+{
+	printf("usage: rrctl %s %s\n\n%s\n", cmd->name, cmd->usage,
+	    cmd->summary);
+	if (cmd->help[0] != '\0')
+		printf("\n%s", cmd->help);
+}
+
+void
+ctl_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("rrctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("rrctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return ctl_cmd_usage(cmd);
+}
+
+int
+ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
+    const void *longopts, bool *started, int *status)
+{
+	const struct option *lo = longopts;
+	char opts[64];
+	int ch;
+
+	*status = CTL_OK;
+	if (!*started) {
+		optind = 0;
+		*started = true;
+	}
+	/* ":" first: a missing argument returns ':' instead of '?'. */
+	snprintf(opts, sizeof(opts), "+:%s", optstring);
+	opterr = 0;
+	for (;;) {
+		ch = getopt_long(argc, argv, opts, lo, NULL);
+		switch (ch) {
+		case 'h':
+			ctl_cmd_help(c->cmd);
+			return 'h';
+		case 'J':
+			if ((c->cmd->flags & CTL_F_JSON) == 0)
+				goto unknown;
+			c->json = true;
+			continue;
+		case ':':
+			if (optopt != 0 && optopt < 256)
+				*status = ctl_usage_error(c->cmd,
+				    "option -%c needs an argument", optopt);
+			else
+				*status = ctl_usage_error(c->cmd,
+				    "option %s needs an argument",
+				    argv[optind - 1]);
+			return '?';
+		case '?':
+		unknown:
+			if (optopt != 0 && optopt < 256 && optopt != 'J')
+				*status = ctl_usage_error(c->cmd,
+				    "unknown option -%c", optopt);
+			else
+				*status = ctl_usage_error(c->cmd,
+				    "unknown option %s", argv[optind - 1]);
+			return '?';
+		default:
+			return ch;
+		}
+	}
+}
+
+int
+ctl_connect(struct ctl *c)
+{
+	char err[512];
+
+	if (c->http != NULL)
+		return CTL_OK;
+	if ((c->http = http_new(c->host, c->token_file, err,
+	    sizeof(err))) == NULL) {
+		ctl_warnx("%s", err);
+		return CTL_USAGE;
+	}
+	return CTL_OK;
+}
+
+int
+ctl_number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*end != '\0' || errno != 0 || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int
+ctl_help(struct ctl *c, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct ctl_command *cmd;
+	bool started = false;
+	int rv;
+
+	if (ctl_getopt(c, argc, argv, "h", longopts, &started, &rv) != -1)
+		return rv;
+	if (optind >= argc) {
+		ctl_usage(true);
+		return CTL_OK;
+	}
+	if (argc - optind > 1)
+		return ctl_usage_error(c->cmd, "give one command");
+	if ((cmd = ctl_lookup(argv[optind])) == NULL) {
+		ctl_warnx("no command %s", argv[optind]);
+		ctl_usage(false);
+		return CTL_USAGE;
+	}
+	ctl_cmd_help(cmd);
+	return CTL_OK;
+}

@@ -1,0 +1,571 @@
+/*
+ * http: rrctl's requests to rumprund, on libcurl (see http.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "rrctl.h"
+
+#define TOKEN_MAX	4096
+#define CONNECT_TIMEOUT	10L
+#define POLL_MS		60000
+
+struct http {
+	char *shown;		/* the host as shown in messages */
+	char *base;		/* URL without the path: "http://localhost" */
+	char *unix_path;	/* the socket, or NULL for TCP */
+	char *auth;		/* "Authorization: Bearer ...", or NULL */
+	CURLM *multi;
+};
+
+/* The self-pipe that SIGINT writes to, and what it says. */
+static int intr_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t intr_seen;
+static int curl_ready;
+
+static void
+on_sigint(int sig)
+{
+	int saved = errno;
+	ssize_t n;
+
+	(void)sig;
+	intr_seen = 1;
+	if (intr_pipe[1] != -1)
+		n = write(intr_pipe[1], "", 1);
+	(void)n;
+	errno = saved;
+}
+
+/* Read the first line of path, without trailing white space. */
+static char *
+read_token(const char *path, char *err, size_t errlen)
+{
+	char buf[TOKEN_MAX + 1], *nl;
+	size_t len;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "--token-file %s: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	len = fread(buf, 1, TOKEN_MAX, fp);
+	fclose(fp);
+	buf[len] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	len = strlen(buf);
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
+	    buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (len == 0) {
+		snprintf(err, errlen, "--token-file %s: no token in it", path);
+		return NULL;
+	}
+	return strdup(buf);
+}
+
+struct http *
+http_new(const char *host, const char *token_file, char *err, size_t errlen)
+{
+	struct http *h;
+	const char *rest;
+	size_t len;
+	char *token;
+	int ok;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		goto nomem;
+	if (strncmp(host, "unix://", 7) == 0 || host[0] == '/') {
+		rest = host[0] == '/' ? host : host + 7;
+		if (rest[0] != '/' || rest[1] == '\0') {
+			snprintf(err, errlen, "--host %s: a unix socket is "
+			    "unix:///PATH, with an absolute PATH", host);
+			goto fail;
+		}
+		ok = asprintf(&h->shown, "unix://%s", rest) != -1 &&
+		    (h->unix_path = strdup(rest)) != NULL &&
+		    (h->base = strdup("http://localhost")) != NULL;
+	} else if (strncmp(host, "http://", 7) == 0 ||
+	    strncmp(host, "https://", 8) == 0 ||
+	    strncmp(host, "tcp://", 6) == 0) {
+		rest = strstr(host, "://") + 3;
+		len = strlen(rest);
+		while (len > 0 && rest[len - 1] == '/')
+			len--;
+		if (len == 0 || memchr(rest, '/', len) != NULL) {
+			snprintf(err, errlen, "--host %s: give http://HOST:PORT "
+			    "without a path", host);
+			goto fail;
+		}
+		ok = asprintf(&h->base, "%s://%.*s", host[0] == 't' ? "http" :
+		    (host[4] == 's' ? "https" : "http"), (int)len, rest) != -1 &&
+		    (h->shown = strdup(h->base)) != NULL;
+	} else {
+		snprintf(err, errlen, "--host %s: must be unix:///PATH or "
+		    "http(s)://HOST:PORT", host);
+		goto fail;
+	}
+	if (!ok)
+		goto nomem;
+	if (token_file != NULL) {
+		if ((token = read_token(token_file, err, errlen)) == NULL)
+			goto fail;
+		ok = asprintf(&h->auth, "Authorization: Bearer %s", token) != -1;
+		free(token);
+		if (!ok) {
+			h->auth = NULL;
+			goto nomem;
+		}
+	}
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			snprintf(err, errlen, "cannot initialise libcurl");
+			goto fail;
+		}
+		curl_ready = 1;
+	}
+	if ((h->multi = curl_multi_init()) == NULL)
+		goto nomem;
+	return h;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	http_free(h);
+	return NULL;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
+	free(h->shown);
+	free(h->base);
+	free(h->unix_path);
+	free(h->auth);
+	free(h);
+}
+
+const char *
+http_host(const struct http *h)
+{
+	return h->shown;
+}
+
+int
+http_catch_interrupt(struct http *h)
+{
+	struct sigaction sa;
+
+	(void)h;
+	if (intr_pipe[0] == -1) {
+		if (pipe(intr_pipe) == -1)
+			return -1;
+		for (int i = 0; i < 2; i++) {
+			fcntl(intr_pipe[i], F_SETFL, O_NONBLOCK);
+			fcntl(intr_pipe[i], F_SETFD, FD_CLOEXEC);
+		}
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGINT, &sa, NULL);
+}
+
+bool
+http_interrupted(void)
+{
+	return intr_seen != 0;
+}
+
+/*
+ * Headers: the status is known once the empty line that ends them came
+ * (the only header line of at most two bytes: CR LF, or a bare LF).
+ */
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_req *r = arg;
+	size_t len = size * n;
+	long status = 0;
+
+	(void)p;
+	if (len <= 2) {
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		/* An interim 1xx answer is followed by the real one. */
+		if (status >= 200)
+			r->status = status;
+	}
+	return len;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_req *r = arg;
+	size_t len = size * n;
+
+	if (r->status == 0)
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->on_data != NULL && r->status >= 200 && r->status < 300) {
+		if (r->on_data(r->arg, p, len) == -1) {
+			r->write_errno = errno;
+			return 0;
+		}
+		return len;
+	}
+	sbuf_addn(&r->resp, p, len);
+	return r->resp.failed ? 0 : len;
+}
+
+int
+http_start(struct http *h, struct http_req *r)
+{
+	struct curl_slist *hdrs = NULL, *l;
+	CURL *e;
+	char *url = NULL;
+	int rv = -1;
+
+	r->status = 0;
+	r->done = false;
+	r->rc = CURLE_OK;
+	r->os_errno = 0;
+	if ((e = curl_easy_init()) == NULL)
+		return -1;
+	if (asprintf(&url, "%s%s", h->base, r->path) == -1) {
+		url = NULL;
+		goto out;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	if (h->unix_path != NULL) {
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, h->unix_path);
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	}
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "rrctl/" RUMPRUND_VERSION);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	if (strcmp(r->method, "POST") == 0) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE,
+		    (long)(r->body != NULL ? strlen(r->body) : 0));
+		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
+		    r->body != NULL ? r->body : "");
+	} else if (strcmp(r->method, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	if ((l = curl_slist_append(hdrs, "Expect:")) == NULL)
+		goto out;
+	hdrs = l;
+	if (r->body != NULL) {
+		if ((l = curl_slist_append(hdrs,
+		    "Content-Type: application/json")) == NULL)
+			goto out;
+		hdrs = l;
+	}
+	if (h->auth != NULL) {
+		if ((l = curl_slist_append(hdrs, h->auth)) == NULL)
+			goto out;
+		hdrs = l;
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+	r->easy = e;
+	r->hdrs = hdrs;
+	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+		r->easy = NULL;
+		r->hdrs = NULL;
+		goto out;
+	}
+	e = NULL;
+	hdrs = NULL;
+	rv = 0;
+out:
+	free(url);
+	curl_slist_free_all(hdrs);
+	if (e != NULL)
+		curl_easy_cleanup(e);
+	return rv;
+}
+
+/* Note the requests that ended. */
+static void
+collect(struct http *h)
+{
+	struct http_req *r;
+	CURLMsg *msg;
+	char *priv;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		priv = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		if ((r = (struct http_req *)(void *)priv) == NULL)
+			continue;
+		r->done = true;
+		r->rc = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_OS_ERRNO,
+		    &r->os_errno);
+		if (r->status == 0 && r->rc == CURLE_OK)
+			curl_easy_getinfo(msg->easy_handle,
+			    CURLINFO_RESPONSE_CODE, &r->status);
+	}
+}
+
+int
+http_run(struct http *h, bool (*until)(void *), void *arg)
+{
+	struct curl_waitfd wfd;
+	int running, n;
+	char buf[64];
+
+	for (;;) {
+		unsigned int nfds = 0;
+
+		if (intr_seen)
+			return HTTP_INTERRUPTED;
+		curl_multi_perform(h->multi, &running);
+		collect(h);
+		if (until != NULL && until(arg))
+			return 0;
+		if (running == 0)
+			return 0;
+		memset(&wfd, 0, sizeof(wfd));
+		if (intr_pipe[0] != -1) {
+			wfd.fd = intr_pipe[0];
+			wfd.events = CURL_WAIT_POLLIN;
+			nfds = 1;
+		}
+		/* Sleeps until a transfer or SIGINT has something for us. */
+		curl_multi_poll(h->multi, nfds != 0 ? &wfd : NULL, nfds,
+		    POLL_MS, &n);
+		if (nfds != 0 && wfd.revents != 0) {
+			while (read(intr_pipe[0], buf, sizeof(buf)) > 0) {
+				/* Drain it: intr_seen says what it meant. */
+			}
+		}
+	}
+}
+
+void
+http_end(struct http *h, struct http_req *r)
+{
+	if (r->easy != NULL) {
+		curl_multi_remove_handle(h->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+	}
+	curl_slist_free_all(r->hdrs);
+	r->hdrs = NULL;
+}
+
+void
+http_req_reset(struct http_req *r)
+{
+	sbuf_reset(&r->resp);
+}
+
+/* Why a transfer failed, as the end of a sentence. */
+static const char *
+failure(const struct http_req *r, bool connected)
+{
+	if (!connected && r->os_errno != 0)
+		return strerror((int)r->os_errno);
+	switch (r->rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return "cannot resolve the host name";
+	case CURLE_COULDNT_CONNECT:
+		return "cannot connect";
+	case CURLE_OPERATION_TIMEDOUT:
+		return "timed out";
+	case CURLE_GOT_NOTHING:
+		return "the connection closed without an answer";
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+		return "the connection closed before the end of the answer";
+	case CURLE_SEND_ERROR:
+		return "the connection closed while sending";
+	default:
+		return curl_easy_strerror((CURLcode)r->rc);
+	}
+}
+
+int
+http_outcome(struct http *h, struct http_req *r, json_t **out)
+{
+	json_error_t jerr;
+	const char *msg;
+	json_t *body;
+
+	if (out != NULL)
+		*out = NULL;
+	if (r->done && r->rc == CURLE_WRITE_ERROR && r->on_data != NULL) {
+		/* on_data could not write the bytes out. */
+		ctl_warnx("cannot write the output: %s",
+		    strerror(r->write_errno));
+		return CTL_DENIED;
+	}
+	if (!r->done || r->rc != CURLE_OK) {
+		if (r->status == 0)
+			ctl_warnx("cannot reach rumprund at %s: %s", h->shown,
+			    r->done ? failure(r, false) : "interrupted");
+		else
+			ctl_warnx("lost the connection to rumprund at %s: %s",
+			    h->shown, r->done ? failure(r, true) :
+			    "interrupted");
+		return CTL_UNREACHABLE;
+	}
+	body = NULL;
+	if (r->resp.len > 0 && r->resp.buf != NULL)
+		body = json_loadb(r->resp.buf, r->resp.len, JSON_DECODE_ANY,
+		    &jerr);
+	if (r->status >= 200 && r->status < 300) {
+		if (out == NULL) {
+			json_decref(body);
+			return CTL_OK;
+		}
+		if (body == NULL && r->on_data == NULL && r->resp.len > 0) {
+			ctl_warnx("rumprund at %s answered %ld with a body that "
+			    "is not JSON", h->shown, r->status);
+			return CTL_DENIED;
+		}
+		*out = body != NULL ? body : json_null();
+		return CTL_OK;
+	}
+	msg = json_string_value(json_object_get(body, "message"));
+	if (msg != NULL)
+		ctl_warnx("%s", msg);
+	else {
+		size_t len = r->resp.len;
+		const char *nl;
+
+		if (r->resp.buf != NULL &&
+		    (nl = memchr(r->resp.buf, '\n', len)) != NULL)
+			len = (size_t)(nl - r->resp.buf);
+		ctl_warnx("rumprund at %s answered %ld%s%.*s", h->shown,
+		    r->status, len > 0 ? ": " : "", (int)(len > 200 ? 200 : len),
+		    r->resp.buf != NULL ? r->resp.buf : "");
+	}
+	json_decref(body);
+	return CTL_DENIED;
+}
+
+bool
+http_req_done(void *arg)
+{
+	const struct http_req *r = arg;
+
+	return r->done;
+}
+
+int
+http_call(struct http *h, const char *method, const char *path, json_t *body,
+    json_t **out, long *status)
+{
+	struct http_req r;
+	char *text = NULL;
+	int rv;
+
+	memset(&r, 0, sizeof(r));
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+		ctl_warnx("out of memory");
+		return CTL_DENIED;
+	}
+	r.method = method;
+	r.path = path;
+	r.body = text;
+	if (http_start(h, &r) == -1) {
+		free(text);
+		ctl_warnx("cannot make a request: out of memory");
+		return CTL_DENIED;
+	}
+	rv = http_run(h, http_req_done, &r);
+	http_end(h, &r);
+	free(text);
+	if (status != NULL)
+		*status = r.status;
+	if (rv == HTTP_INTERRUPTED) {
+		http_req_reset(&r);
+		return CTL_INTERRUPTED;
+	}
+	rv = http_outcome(h, &r, out);
+	http_req_reset(&r);
+	return rv;
+}
+
+void
+http_lines(struct sbuf *partial, const char *buf, size_t len,
+    void (*fn)(void *, const char *, size_t), void *arg)
+{
+	const char *nl;
+
+	while ((nl = memchr(buf, '\n', len)) != NULL) {
+		size_t n = (size_t)(nl - buf);
+
+		if (partial->len > 0) {
+			sbuf_addn(partial, buf, n);
+			if (partial->buf != NULL)
+				fn(arg, partial->buf, partial->len);
+			sbuf_reset(partial);
+		} else
+			fn(arg, buf, n);
+		buf += n + 1;
+		len -= n + 1;
+	}
+	sbuf_addn(partial, buf, len);
+}
+
+char *
+http_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_add(&sb, "");
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == '~')
+			sbuf_addc(&sb, (char)ch);
+		else {
+			sbuf_addc(&sb, '%');
+			sbuf_addc(&sb, hex[ch >> 4]);
+			sbuf_addc(&sb, hex[ch & 15]);
+		}
+	}
+	return sbuf_finish(&sb);
+}
+
+char *
+http_path(const char *name, const char *suffix)
+{
+	char *esc, *path;
+
+	if ((esc = http_escape(name)) == NULL)
+		return NULL;
+	if (asprintf(&path, "/v1/unikernels/%s%s", esc, suffix) == -1)
+		path = NULL;
+	free(esc);
+	return path;
+}

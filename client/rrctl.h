@@ -1,0 +1,121 @@
+/*
+ * rrctl: the command-line client of rumprund.
+ *
+ * Every command is one entry of ctl_commands[] (ctl.c) and one function
+ * ctl_NAME(), in the file of its role: cmd_run.c (run, and run -i),
+ * cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
+ * events), cmd_show.c (inspect, info, version).  usage() and `rrctl help`
+ * are generated from the table.  A command returns the exit status of
+ * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
+ * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED; run -i returns the guest's.
+ */
+#ifndef RRCTL_H
+#define RRCTL_H
+
+#include <stdbool.h>
+
+#ifndef RUMPRUND_VERSION
+#define RUMPRUND_VERSION "0.1.0"
+#endif
+
+#define RRCTL_DEFAULT_HOST	"unix:///run/rumprund/rumprund.sock"
+
+enum ctl_exit {
+	CTL_OK = 0,
+	CTL_DENIED = 1,		/* the daemon said no, or the guest failed */
+	CTL_USAGE = 2,		/* a bad command line */
+	CTL_UNREACHABLE = 3,	/* no daemon at the host, or it went away */
+	CTL_INTERRUPTED = 130,	/* SIGINT while following a stream */
+};
+
+enum ctl_cmd {
+	CMD_RUN,
+	CMD_PS,
+	CMD_STOP,
+	CMD_START,
+	CMD_RM,
+	CMD_LOGS,
+	CMD_INSPECT,
+	CMD_EVENTS,
+	CMD_INFO,
+	CMD_VERSION,
+	CMD_HELP,
+};
+
+struct http;
+
+/* What every command gets: the global options and the connection. */
+struct ctl {
+	const char *host;	/* --host, RUMPRUND_HOST or the default */
+	const char *token_file;	/* --token-file, RRCTL_TOKEN_FILE, or NULL */
+	bool json;		/* --json before the command */
+	struct http *http;	/* made by ctl_connect() */
+	const struct ctl_command *cmd;
+};
+
+typedef int ctl_fn(struct ctl *, int, char *[]);
+
+/* Flags of a command. */
+#define CTL_F_JSON	0x1	/* a listing command: takes --json */
+
+struct ctl_command {
+	const char *name;
+	enum ctl_cmd cmd;
+	ctl_fn *fn;
+	const char *usage;	/* the arguments, for usage() */
+	const char *summary;	/* one sentence */
+	const char *help;	/* its options, one per line, for `help NAME` */
+	int flags;
+};
+
+extern const struct ctl_command ctl_commands[];
+
+/* The command named name, or NULL. */
+const struct ctl_command *ctl_lookup(const char *name);
+
+/* The usage of every command (to stdout when ok, stderr otherwise). */
+void ctl_usage(bool ok);
+
+/* One command's usage, summary and options, to stdout. */
+void ctl_cmd_help(const struct ctl_command *cmd);
+
+/* One command's usage line to stderr; returns CTL_USAGE. */
+int ctl_cmd_usage(const struct ctl_command *cmd);
+
+/* "rrctl: MESSAGE" to stderr. */
+void ctl_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "rrctl: MESSAGE", then the command's usage; returns CTL_USAGE. */
+int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * getopt_long() for a command: argv[0] is the command's name.  Starts a new
+ * scan when *started is false.  Answers --help (prints the command's help
+ * and returns 'h' with *status CTL_OK) and --json for listing commands
+ * (sets c->json and goes on); an unknown option or a missing argument is
+ * reported and returns '?' with *status CTL_USAGE.  -1 at the end.
+ */
+int ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
+    const void *longopts, bool *started, int *status);
+
+/* Make c->http from c->host and c->token_file; 0 or an exit status. */
+int ctl_connect(struct ctl *c);
+
+/* A whole number in [min, max]; 0, or -1 when s is not one. */
+int ctl_number(const char *s, long min, long max, long *out);
+
+/* The commands. */
+int ctl_run(struct ctl *, int, char *[]);
+int ctl_ps(struct ctl *, int, char *[]);
+int ctl_stop(struct ctl *, int, char *[]);
+int ctl_start(struct ctl *, int, char *[]);
+int ctl_rm(struct ctl *, int, char *[]);
+int ctl_logs(struct ctl *, int, char *[]);
+int ctl_inspect(struct ctl *, int, char *[]);
+int ctl_events(struct ctl *, int, char *[]);
+int ctl_info(struct ctl *, int, char *[]);
+int ctl_version(struct ctl *, int, char *[]);
+int ctl_help(struct ctl *, int, char *[]);
+
+#endif
