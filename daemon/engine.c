@@ -20,6 +20,7 @@
  * about an earlier run of an instance can never be taken for the current
  * one.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -490,8 +491,11 @@ after_job(uv_work_t *req, int status)
 	e->jobs--;
 	if (inst != NULL)
 		inst->jobs--;
+	/* Only a list, or the destroy of an orphan, concerns no instance. */
+	assert(inst != NULL || j->kind == JOB_LIST || j->kind == JOB_DESTROY);
 	switch (j->kind) {
 	case JOB_LAUNCH:
+		assert(inst != NULL);
 		if (j->rv == 0) {
 			inst->launched = true;
 			inst->launch_seq = ++e->launches_done;
@@ -523,6 +527,7 @@ after_job(uv_work_t *req, int status)
 		}
 		break;
 	case JOB_RESUME:
+		assert(inst != NULL);
 		if (j->rv == -1)
 			log_warnx("%s: resume: %s", inst->name, j->err.message);
 		else
