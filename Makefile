@@ -5,7 +5,9 @@
 #   make demo       install missing Debian packages, build, run the demo
 #   make lint       cppcheck and clang-tidy on our C sources
 #   make asan       build and run the unit tests with ASan and UBSan
-#   make install    DESTDIR=... PREFIX=... (default /usr/local)
+#   make install    DESTDIR=... PREFIX=... (default /usr/local): binaries,
+#                   man pages, systemd units, sysusers.d and tmpfiles.d
+#                   snippets, and rumprund.conf unless one is there
 #
 # Library flags come from pkg-config.  They are expanded lazily (=, not :=)
 # so that "make test" on a bare machine can first install the packages.
@@ -14,11 +16,16 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# systemd reads units, sysusers.d and tmpfiles.d under /usr/local/lib too.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 BUILD ?= build
 CC ?= cc
 WERROR ?= -Werror
 
-PKGS := jansson libmicrohttpd libuv libvirt
+PKGS := jansson libmicrohttpd libuv libvirt gnutls
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 
@@ -156,11 +163,28 @@ lint:
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" unit
 
+# An existing rumprund.conf is the operator's: the new one goes beside it
+# as rumprund.conf.dist.  The service's ExecStart= names the installed
+# binary.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/etc/rumprund
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/rumprund $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(BUILD)/rumprund $(DESTDIR)$(SBINDIR)/rumprund
 	install -m 0644 man/rumprund.8 $(DESTDIR)$(MANDIR)/man8/rumprund.8
-	install -m 0644 etc/rumprund.conf $(DESTDIR)/etc/rumprund/rumprund.conf
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/rumprund/rumprund.conf ]; then \
+		install -m 0644 etc/rumprund.conf \
+			$(DESTDIR)$(SYSCONFDIR)/rumprund/rumprund.conf.dist; \
+	else \
+		install -m 0644 etc/rumprund.conf \
+			$(DESTDIR)$(SYSCONFDIR)/rumprund/rumprund.conf; \
+	fi
+	sed 's|^ExecStart=/usr/sbin/rumprund |ExecStart=$(SBINDIR)/rumprund |' \
+		systemd/rumprund.service > $(DESTDIR)$(SYSTEMDUNITDIR)/rumprund.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/rumprund.service
+	install -m 0644 systemd/rumprund.socket $(DESTDIR)$(SYSTEMDUNITDIR)/rumprund.socket
+	install -m 0644 systemd/rumprund.sysusers $(DESTDIR)$(SYSUSERSDIR)/rumprund.conf
+	install -m 0644 systemd/rumprund.tmpfiles $(DESTDIR)$(TMPFILESDIR)/rumprund.conf
 	if [ -f $(BUILD)/rrctl ]; then \
 		install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1; \
 		install -m 0755 $(BUILD)/rrctl $(DESTDIR)$(BINDIR)/rrctl; \

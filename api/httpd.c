@@ -27,6 +27,18 @@
  *   Bytes from a pipelining client only stop the watch.  The watch is
  *   closed in MHD's connection-closed notification, before MHD closes the
  *   fd (uv_close() removes the fd from libuv's epoll set at once).
+ * - TCP may speak TLS (MHD_USE_TLS: MHD drives GnuTLS).  With a client CA,
+ *   every connection's GnuTLS session is told, as MHD creates it, to
+ *   require a client certificate and verify it in the handshake (MHD alone
+ *   asks for one and lets the handshake pass without it); the first
+ *   request of a connection checks the verdict again.  On a TLS
+ *   connection the peeked bytes of a suspended client can be a TLS alert,
+ *   not a request, so there the watch goes on for the hang-up alone.
+ * - A TCP listener with an auth function hands it every request's
+ *   Authorization header before anything else; a refusal is answered 401
+ *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer"; the body
+ *   of such a request is dropped as it comes (or not asked for, with
+ *   "Expect: 100-continue").
  * - Suspended connections are not timed out by MHD, so a sleeping stream
  *   outlives the connection timeout, and MHD restarts the clock on resume;
  *   an idle or stuck client does not (checked with a 2 s timeout: an idle
@@ -61,6 +73,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <uv.h>
@@ -78,6 +92,9 @@
 #define LISTEN_BACKLOG	128
 #define MAX_LISTENERS	2
 #define WAKE_RETRIES	4
+#define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define PEER_MAX	(NI_MAXHOST + 8)
+#define DN_MAX		256
 
 enum req_state {
 	RQ_HEADERS,	/* waiting for the first access handler call */
@@ -93,6 +110,10 @@ struct listener {
 	struct MHD_Daemon *mhd;
 	uv_poll_t poll;
 	bool poll_init;
+	bool tls;			/* MHD_USE_TLS */
+	bool verify;			/* a client certificate is required */
+	httpd_auth_fn *auth;		/* NULL: no Authorization check */
+	void *auth_arg;
 };
 
 /* One per MHD connection (its socket context). */
@@ -102,6 +123,10 @@ struct conn {
 	int fd;
 	bool has_uid;			/* a unix peer: uid is valid */
 	uid_t uid;
+	char peer[PEER_MAX];		/* a TCP peer's address:port */
+	bool cert_checked;		/* cert_ok and cert_dn are known */
+	bool cert_ok;
+	char cert_dn[DN_MAX];		/* the client certificate's subject */
 	struct httpd_req *cur;		/* the request MHD is serving */
 	struct httpd_req *susp;		/* cur, while it is suspended */
 	bool gone;			/* the client left while suspended */
@@ -143,6 +168,8 @@ struct httpd_req {
 	size_t nvals;
 	bool has_uid;
 	uid_t uid;
+	int auth_id;			/* what tcp_auth said; -1: not asked */
+	const char *www_auth;		/* a 401's WWW-Authenticate */
 
 	char *body;
 	size_t len;
@@ -176,6 +203,9 @@ struct httpd {
 	void *ctx;
 	size_t body_max;
 
+	char *tls_cert;			/* PEM copies for MHD; NULL: no TLS */
+	char *tls_key;
+	char *tls_ca;
 	char *unix_path;		/* ours to unlink; NULL if inherited */
 	dev_t unix_dev;
 	ino_t unix_ino;
@@ -214,6 +244,13 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
+	/* MHD says this of every failed TLS handshake: a client's affair. */
+	if (strcmp(msg, "Error: received handshake message out of context.") ==
+	    0) {
+		log_info("httpd: a TLS handshake failed (no valid client "
+		    "certificate, or the client does not speak TLS)");
+		return;
+	}
 	for (i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
 		if (strncmp(msg, quiet[i], strlen(quiet[i])) == 0) {
 			log_debug("httpd: %s", msg);
@@ -230,13 +267,26 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 static void on_timer(uv_timer_t *);
 static void on_idle(uv_idle_t *);
 
+/* Free h and its copies (the key wiped). */
+static void
+h_free(struct httpd *h)
+{
+	free(h->tls_cert);
+	if (h->tls_key != NULL) {
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+		free(h->tls_key);
+	}
+	free(h->tls_ca);
+	free(h);
+}
+
 static void
 handle_closed(uv_handle_t *handle)
 {
 	struct httpd *h = handle->data;
 
 	if (--h->nhandles == 0)
-		free(h);
+		h_free(h);
 }
 
 /* Close the polls on MHD's epoll fds (before MHD closes them). */
@@ -358,6 +408,15 @@ on_watch(uv_poll_t *p, int status, int events)
 		char b;
 		ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
+		if (n > 0 && c->l->tls) {
+			/*
+			 * A TLS record: a pipelined request or the client's
+			 * close_notify.  Wait for the hang-up that follows a
+			 * goodbye (EPOLLRDHUP), not for more bytes.
+			 */
+			uv_poll_start(p, UV_DISCONNECT, on_watch);
+			return;
+		}
 		if (n > 0) {
 			/*
 			 * A pipelined request, not a goodbye: MHD reads it
@@ -399,6 +458,88 @@ watch_start(struct conn *c)
 		    uv_strerror(rv));
 }
 
+/* c->peer: "ADDRESS:PORT" ("[ADDRESS]:PORT" for IPv6). */
+static void
+peer_address(struct conn *c)
+{
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	len = sizeof(ss);
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(c->peer, sizeof(c->peer), "?");
+		return;
+	}
+	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ?
+	    "[%s]:%s" : "%s:%s", host, port);
+}
+
+/*
+ * Make the handshake of a new TLS connection fail unless the client
+ * presents a certificate that chains to the client CA and may be used by
+ * a TLS client.  The purpose list must outlive the session: static.
+ */
+static int
+require_client_cert(struct MHD_Connection *mc)
+{
+	static gnutls_typed_vdata_st purpose[] = {
+		{ GNUTLS_DT_KEY_PURPOSE_OID,
+		    (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0 },
+	};
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t session;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return -1;
+	session = ci->tls_session;
+	gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_cert2(session, purpose,
+	    sizeof(purpose) / sizeof(purpose[0]), 0);
+	return 0;
+}
+
+/*
+ * After the handshake: did the client's certificate verify?  Also keeps
+ * its subject for the log.  Checked once per connection.
+ */
+static bool
+client_cert_ok(struct conn *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	gnutls_session_t session;
+	gnutls_x509_crt_t crt;
+	unsigned int status = 1, n = 0;
+	size_t len;
+
+	if (c->cert_checked)
+		return c->cert_ok;
+	c->cert_checked = true;
+	ci = MHD_get_connection_info(c->mc,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || (session = ci->tls_session) == NULL)
+		return false;
+	if (gnutls_certificate_verify_peers2(session, &status) < 0 ||
+	    status != 0 ||
+	    (peers = gnutls_certificate_get_peers(session, &n)) == NULL ||
+	    n == 0)
+		return false;
+	c->cert_ok = true;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return true;
+	len = sizeof(c->cert_dn);
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_x509_crt_get_dn(crt, c->cert_dn, &len) < 0)
+		c->cert_dn[0] = '\0';
+	gnutls_x509_crt_deinit(crt);
+	return true;
+}
+
 /* The peer's uid, when the connection is a unix socket. */
 static void
 conn_peer(struct conn *c)
@@ -409,9 +550,12 @@ conn_peer(struct conn *c)
 
 	memset(&ss, 0, sizeof(ss));
 	len = sizeof(ss);
-	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == -1 ||
-	    ss.ss_family != AF_UNIX)
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == -1)
 		return;
+	if (ss.ss_family != AF_UNIX) {
+		peer_address(c);
+		return;
+	}
 	len = sizeof(cred);
 	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
 		return;
@@ -440,6 +584,10 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 		c->mc = mc;
 		c->fd = ci->connect_fd;
 		conn_peer(c);
+		/* Should that fail, client_cert_ok() refuses its requests. */
+		if (l->verify && require_client_cert(mc) == -1)
+			log_warnx("httpd: %s: cannot require a client "
+			    "certificate", c->peer);
 		*socket_context = c;
 		return;
 	}
@@ -609,6 +757,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 	req->state = RQ_HEADERS;
 	req->has_uid = c->has_uid;
 	req->uid = c->uid;
+	req->auth_id = -1;
 	req->stream.req = req;
 	req->next = h->reqs;
 	if (h->reqs != NULL)
@@ -730,6 +879,9 @@ queue(struct httpd_req *req)
 		if (req->allow != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 			    req->allow);
+		if (req->www_auth != NULL)
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->www_auth);
 	}
 	req->state = RQ_QUEUED;
 	ret = MHD_queue_response(req->conn->mc, req->status, resp);
@@ -1043,6 +1195,37 @@ dispatch(struct httpd_req *req)
 }
 
 /*
+ * Ask the listener's auth function about req.  Returns true when req may
+ * go on; otherwise the 401 answer is stored.
+ */
+static bool
+authorized(struct httpd_req *req, struct MHD_Connection *mc)
+{
+	struct listener *l = req->conn->l;
+	const char *v;
+	char *buf;
+	size_t len = 0;
+
+	v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if ((req->auth_id = l->auth(v, l->auth_arg)) >= 0)
+		return true;
+	log_info("httpd: %s %s from %s: refused: %s", req->method, req->path,
+	    req->conn->peer, v == NULL ? "no bearer token" :
+	    "not a valid bearer token");
+	buf = error_body("unauthorized", v == NULL ?
+	    "this listener needs \"Authorization: Bearer TOKEN\" with a "
+	    "token of rumprund's token_file" :
+	    "the bearer token is not one of rumprund's token_file", NULL,
+	    &len);
+	set_reply(req, 401, buf, buf != NULL ? len : 0);
+	/* RFC 6750: error="invalid_token" when a token was there. */
+	req->www_auth = v == NULL ? "Bearer realm=\"rumprund\"" :
+	    "Bearer realm=\"rumprund\", error=\"invalid_token\"";
+	return false;
+}
+
+/*
  * The access handler: MHD calls it once the headers are in, once per piece
  * of body, once at the end, and again after every resume.
  */
@@ -1069,6 +1252,20 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		if ((req->method = strdup(method)) == NULL)
 			return MHD_NO;
 		req->state = RQ_BODY;
+		/* Never served without a verified client certificate. */
+		if (l->verify && !client_cert_ok(req->conn)) {
+			log_warnx("httpd: %s: a request without a verified "
+			    "client certificate: closing", req->conn->peer);
+			return MHD_NO;
+		}
+		if (l->auth != NULL && !authorized(req, mc)) {
+			/* A refused body is read and dropped, never kept. */
+			if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_EXPECT) != NULL)
+				return queue(req);
+			req->state = RQ_DRAIN;
+			return MHD_YES;
+		}
 		v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (v == NULL)
@@ -1478,6 +1675,29 @@ httpd_req_peer_uid(const struct httpd_req *req, uid_t *uid)
 	return 0;
 }
 
+void
+httpd_req_peer_name(const struct httpd_req *req, char *buf, size_t size)
+{
+	const struct conn *c = req->conn;
+	int n;
+
+	if (req->has_uid) {
+		snprintf(buf, size, "uid %u", (unsigned int)req->uid);
+		return;
+	}
+	if (c == NULL) {
+		snprintf(buf, size, "a client that has left");
+		return;
+	}
+	n = snprintf(buf, size, "%s", c->peer);
+	if (n >= 0 && (size_t)n < size && c->cert_dn[0] != '\0')
+		n += snprintf(buf + n, size - (size_t)n, " (certificate %s)",
+		    c->cert_dn);
+	if (n >= 0 && (size_t)n < size && req->auth_id > 0)
+		snprintf(buf + n, size - (size_t)n, " (token_file line %d)",
+		    req->auth_id);
+}
+
 /*
  * Starting and stopping.
  */
@@ -1586,12 +1806,9 @@ fail:
 	return -1;
 }
 
-/*
- * Parse "host:port" or "[v6]:port" (numeric addresses only) into ss.
- * Returns 0, or -1 with err set.
- */
-static int
-parse_tcp(const char *addr, struct sockaddr_storage *ss, struct rrerr *err)
+int
+httpd_parse_addr(const char *addr, struct sockaddr_storage *ss,
+    struct rrerr *err)
 {
 	struct addrinfo hints, *ai = NULL;
 	const char *host, *port, *end;
@@ -1638,30 +1855,61 @@ bad:
 	    "numeric host", addr);
 }
 
-/* Start one MHD daemon on fd (a listening socket) or on address ss. */
+/*
+ * Start one MHD daemon on fd (a listening socket) or on address ss.  A TCP
+ * listener (tcp) gets TLS when h has a certificate, and cfg's auth.
+ */
 static int
 start_listener(struct httpd *h, int fd, struct sockaddr_storage *ss,
-    const char *what, struct rrerr *err)
+    const char *what, bool tcp, const struct httpd_config *cfg,
+    struct rrerr *err)
 {
+	static char priorities[] = TLS_PRIORITIES;
 	struct listener *l = &h->lis[h->nlis];
 	unsigned int flags;
+	size_t n = 3;
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY, NULL },
-		{ MHD_OPTION_END, 0, NULL },	/* the socket, below */
+		/* The socket, then TLS, below. */
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (fd >= 0) {
-		opts[3].option = MHD_OPTION_LISTEN_SOCKET;
-		opts[3].value = fd;
+		opts[n].option = MHD_OPTION_LISTEN_SOCKET;
+		opts[n++].value = fd;
 	} else {
-		opts[3].option = MHD_OPTION_SOCK_ADDR;
-		opts[3].ptr_value = ss;
+		opts[n].option = MHD_OPTION_SOCK_ADDR;
+		opts[n++].ptr_value = ss;
 		if (ss->ss_family == AF_INET6)
 			flags |= MHD_USE_IPv6;
+	}
+	memset(l, 0, sizeof(*l));
+	if (tcp && h->tls_cert != NULL) {
+		flags |= MHD_USE_TLS;
+		l->tls = true;
+		opts[n].option = MHD_OPTION_HTTPS_MEM_CERT;
+		opts[n++].ptr_value = h->tls_cert;
+		opts[n].option = MHD_OPTION_HTTPS_MEM_KEY;
+		opts[n++].ptr_value = h->tls_key;
+		opts[n].option = MHD_OPTION_HTTPS_PRIORITIES;
+		opts[n++].ptr_value = priorities;
+		if (h->tls_ca != NULL) {
+			opts[n].option = MHD_OPTION_HTTPS_MEM_TRUST;
+			opts[n++].ptr_value = h->tls_ca;
+			l->verify = true;
+		}
+	}
+	if (tcp) {
+		l->auth = cfg->tcp_auth;
+		l->auth_arg = cfg->tcp_auth_arg;
 	}
 	l->h = h;
 	/* The logger first, or MHD logs to stderr until it sees it. */
@@ -1690,13 +1938,20 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	int fd = -1, rv;
 
 	if (cfg->unix_path == NULL && cfg->unix_fd < 0 &&
-	    cfg->tcp_addr == NULL) {
+	    cfg->tcp_addr == NULL && cfg->tcp_fd < 0) {
 		rrerr_set(err, RRERR_INVALID, NULL,
 		    "no unix socket and no TCP address to listen on");
 		return NULL;
 	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL) ||
+	    (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL)) {
+		rrerr_set(err, RRERR_INVALID, NULL,
+		    "TLS needs a certificate and its key");
+		return NULL;
+	}
 	memset(&ss, 0, sizeof(ss));
-	if (cfg->tcp_addr != NULL && parse_tcp(cfg->tcp_addr, &ss, err) == -1)
+	if (cfg->tcp_fd < 0 && cfg->tcp_addr != NULL &&
+	    httpd_parse_addr(cfg->tcp_addr, &ss, err) == -1)
 		return NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
@@ -1707,6 +1962,13 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	h->nroutes = cfg->nroutes;
 	h->ctx = cfg->ctx;
 	h->body_max = cfg->body_max;
+	if ((cfg->tls_cert != NULL && ((h->tls_cert = strdup(cfg->tls_cert)) ==
+	    NULL || (h->tls_key = strdup(cfg->tls_key)) == NULL)) ||
+	    (cfg->tls_client_ca != NULL &&
+	    (h->tls_ca = strdup(cfg->tls_client_ca)) == NULL)) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto fail;
+	}
 
 	if (cfg->unix_fd >= 0)
 		fd = cfg->unix_fd;
@@ -1714,16 +1976,22 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	    (fd = unix_listen(h, cfg, err)) == -1)
 		goto fail;
 	if (fd >= 0) {
-		if (start_listener(h, fd, NULL, cfg->unix_path != NULL ?
-		    cfg->unix_path : "the inherited socket", err) == -1) {
+		if (start_listener(h, fd, NULL, cfg->unix_fd < 0 ?
+		    cfg->unix_path : "the inherited unix socket", false, cfg,
+		    err) == -1) {
 			/* MHD owns the fd only once it started. */
 			if (cfg->unix_fd < 0)
 				close(fd);
 			goto fail;
 		}
 	}
-	if (cfg->tcp_addr != NULL &&
-	    start_listener(h, -1, &ss, cfg->tcp_addr, err) == -1)
+	/* An inherited fd is MHD's once it started, else the caller's. */
+	if (cfg->tcp_fd >= 0) {
+		if (start_listener(h, cfg->tcp_fd, NULL,
+		    "the inherited TCP socket", true, cfg, err) == -1)
+			goto fail;
+	} else if (cfg->tcp_addr != NULL &&
+	    start_listener(h, -1, &ss, cfg->tcp_addr, true, cfg, err) == -1)
 		goto fail;
 
 	/* From here on h is freed by the last uv close callback. */
@@ -1778,7 +2046,7 @@ fail:
 	if (h->unix_path != NULL)
 		unlink(h->unix_path);
 	free(h->unix_path);
-	free(h);
+	h_free(h);
 	return NULL;
 }
 

@@ -12,6 +12,13 @@
  * until httpd_reply_*() is called from the loop thread (after a worker
  * finished, say), so slow requests never block others.
  *
+ * TCP: the listener may speak TLS, and require a client certificate that
+ * chains to a given CA (a client without one fails the handshake); with
+ * tcp_auth, every TCP request's Authorization header is judged before it
+ * is routed, and a refused one is answered 401 {"error": "unauthorized"}
+ * with a WWW-Authenticate: Bearer header.  The unix socket asks nothing:
+ * its file mode decides.
+ *
  * Streams (log follow, events): httpd_reply_stream() gives MHD a reader that
  * returns bytes, 0 for "nothing now" (the connection is then suspended until
  * httpd_stream_wake()), or -1 for the end.  A client that leaves a suspended
@@ -22,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -41,17 +49,43 @@ struct httpd_route {
 	httpd_handler_fn *handler;
 };
 
+/*
+ * Whether a TCP request may go on, from its Authorization header (NULL when
+ * absent): >= 0 yes (a number for the log, 0: nothing to say), -1 no (401).
+ * Runs on the loop thread before any route handler.
+ */
+typedef int httpd_auth_fn(const char *authorization, void *arg);
+
 struct httpd_config {
 	const char *unix_path;	/* NULL: no unix socket */
 	mode_t unix_mode;	/* e.g. 0660 */
 	gid_t unix_gid;		/* (gid_t)-1: leave the group alone */
 	const char *tcp_addr;	/* "127.0.0.1:8080", "[::1]:8080" or NULL */
 	int unix_fd;		/* an inherited, listening unix socket, or -1 */
+	int tcp_fd;		/* an inherited, listening TCP socket, or -1 */
+	/*
+	 * TLS on the TCP listener: PEM texts (copied), NULL for plain HTTP.
+	 * With tls_client_ca, a client must present a certificate that chains
+	 * to one of its CAs (and is fit for TLS client use), or the handshake
+	 * fails.
+	 */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_client_ca;
+	httpd_auth_fn *tcp_auth;	/* NULL: every TCP request may go on */
+	void *tcp_auth_arg;
 	size_t body_max;	/* larger bodies get 413 */
 	const struct httpd_route *routes;
 	size_t nroutes;
 	void *ctx;		/* passed to every handler */
 };
+
+/*
+ * Parse "host:port" or "[v6]:port" (numeric host) into ss.  Returns 0, or
+ * -1 with err.
+ */
+int httpd_parse_addr(const char *addr, struct sockaddr_storage *ss,
+    struct rrerr *err);
 
 /*
  * Bind the sockets (unix: bind, chmod, chown, listen; a stale socket file
@@ -77,6 +111,12 @@ const char *httpd_req_header(const struct httpd_req *req, const char *name);
 const char *httpd_req_body(const struct httpd_req *req, size_t *len);
 /* The peer's uid on a unix socket; -1 on TCP. */
 int httpd_req_peer_uid(const struct httpd_req *req, uid_t *uid);
+/*
+ * Who sent req over TCP, for the log, into buf: the address, the subject
+ * of the client certificate and the number tcp_auth gave, when there are.
+ */
+void httpd_req_peer_name(const struct httpd_req *req, char *buf,
+    size_t size);
 
 /*
  * Answer req; after this req must not be used.  body is stolen (NULL: no

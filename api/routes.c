@@ -45,17 +45,23 @@ reply_bad(struct httpd_req *req, enum rrerr_code code, const char *field,
 	httpd_reply_error(req, &err);
 }
 
-/* Log who asks for a change: the peer's uid on the unix socket. */
+/*
+ * Log who asks for a change: the peer's uid on the unix socket; on TCP its
+ * address, client certificate and token_file line.
+ */
 static void
 log_change(struct httpd_req *req, const char *what, const char *name)
 {
+	char peer[512];
 	uid_t uid;
 
-	if (httpd_req_peer_uid(req, &uid) == 0)
+	if (httpd_req_peer_uid(req, &uid) == 0) {
 		log_info("%s: %s requested by uid %u", name, what,
 		    (unsigned int)uid);
-	else
-		log_info("%s: %s requested over TCP", name, what);
+		return;
+	}
+	httpd_req_peer_name(req, peer, sizeof(peer));
+	log_info("%s: %s requested over TCP by %s", name, what, peer);
 }
 
 /*

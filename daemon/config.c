@@ -32,6 +32,7 @@ struct key {
 };
 
 #define F(member) offsetof(struct config, member)
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* Every key of rumprund.conf, documented in rumprund.8. */
 static const struct key keys[] = {
@@ -39,6 +40,11 @@ static const struct key keys[] = {
 	{ "socket_mode", K_MODE, F(socket_mode) },
 	{ "socket_group", K_STRING, F(socket_group) },
 	{ "tcp", K_STRING, F(tcp) },
+	{ "tls_cert", K_PATH, F(tls_cert) },
+	{ "tls_key", K_PATH, F(tls_key) },
+	{ "tls_client_ca", K_PATH, F(tls_client_ca) },
+	{ "token_file", K_PATH, F(token_file) },
+	{ "tcp_insecure", K_BOOL, F(tcp_insecure) },
 	{ "state_dir", K_PATH, F(state_dir) },
 	{ "log_dir", K_PATH, F(log_dir) },
 	{ "daemon_log", K_PATH, F(daemon_log) },
@@ -58,6 +64,8 @@ static const struct key keys[] = {
 	{ "console_log_max", K_U64, F(console_log_max) },
 	{ "stop_timeout", K_UINT, F(stop_timeout) },
 };
+
+_Static_assert(NKEYS <= CONFIG_KEYS_MAX, "struct config: lines[] too small");
 
 static void
 set_string(char **slot, const char *value)
@@ -204,6 +212,8 @@ config_load(struct config *cfg, const char *path, bool required,
 		return rrerr_set(err, RRERR_INVALID, NULL, "%s: %s", path,
 		    strerror(errno));
 	}
+	set_string(&cfg->path, path);
+	memset(cfg->lines, 0, sizeof(cfg->lines));
 	while (getline(&line, &cap, f) != -1) {
 		lineno++;
 		if ((p = strchr(line, '#')) != NULL)
@@ -219,11 +229,11 @@ config_load(struct config *cfg, const char *path, bool required,
 		*eq = '\0';
 		key = trim(p);
 		value = trim(eq + 1);
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		for (i = 0; i < NKEYS; i++) {
 			if (strcmp(keys[i].name, key) == 0)
 				break;
 		}
-		if (i == sizeof(keys) / sizeof(keys[0])) {
+		if (i == NKEYS) {
 			rv = rrerr_set(err, RRERR_INVALID, NULL,
 			    "%s:%u: unknown key \"%s\"", path, lineno, key);
 			break;
@@ -233,10 +243,31 @@ config_load(struct config *cfg, const char *path, bool required,
 			    "%s:%u: %s: %s", path, lineno, key, why);
 			break;
 		}
+		cfg->lines[i] = lineno;
 	}
 	free(line);
 	fclose(f);
 	return rv;
+}
+
+const char *
+config_where(const struct config *cfg, const char *key, char *buf,
+    size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		if (cfg->path != NULL && cfg->lines[i] != 0) {
+			snprintf(buf, size, "%s:%u: %s", cfg->path,
+			    cfg->lines[i], key);
+			return buf;
+		}
+		break;
+	}
+	snprintf(buf, size, "%s", key);
+	return buf;
 }
 
 /* True when /dev/kvm answers the KVM API. */
@@ -296,6 +327,11 @@ config_print(const struct config *cfg, FILE *f)
 	fprintf(f, "socket_mode = %04o\n", (unsigned int)cfg->socket_mode);
 	fprintf(f, "socket_group = %s\n", S(cfg->socket_group));
 	fprintf(f, "tcp = %s\n", S(cfg->tcp));
+	fprintf(f, "tls_cert = %s\n", S(cfg->tls_cert));
+	fprintf(f, "tls_key = %s\n", S(cfg->tls_key));
+	fprintf(f, "tls_client_ca = %s\n", S(cfg->tls_client_ca));
+	fprintf(f, "token_file = %s\n", S(cfg->token_file));
+	fprintf(f, "tcp_insecure = %s\n", cfg->tcp_insecure ? "yes" : "no");
 	fprintf(f, "state_dir = %s\n", S(cfg->state_dir));
 	fprintf(f, "log_dir = %s\n", S(cfg->log_dir));
 	fprintf(f, "daemon_log = %s\n", S(cfg->daemon_log));
@@ -337,6 +373,11 @@ config_free(struct config *cfg)
 	free(cfg->socket);
 	free(cfg->socket_group);
 	free(cfg->tcp);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_client_ca);
+	free(cfg->token_file);
+	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->log_dir);
 	free(cfg->daemon_log);

@@ -18,6 +18,7 @@
 #include "spec.h"
 
 #define CONFIG_LIST_MAX 32
+#define CONFIG_KEYS_MAX 64
 
 #define CONFIG_DEFAULT_PATH	"/etc/rumprund/rumprund.conf"
 #define CONFIG_DEFAULT_SOCKET	"/run/rumprund/rumprund.sock"
@@ -35,6 +36,11 @@ struct config {
 	mode_t socket_mode;
 	char *socket_group;		/* NULL: leave the group alone */
 	char *tcp;			/* NULL: no TCP listener */
+	char *tls_cert;			/* PEM server certificate (chain) */
+	char *tls_key;			/* its PEM private key */
+	char *tls_client_ca;		/* NULL: no client certificates */
+	char *token_file;		/* NULL: no bearer tokens */
+	bool tcp_insecure;		/* TCP without client authentication */
 	char *state_dir;
 	char *log_dir;			/* guests' console logs */
 	char *daemon_log;		/* NULL: stderr */
@@ -54,6 +60,9 @@ struct config {
 	unsigned int max_vcpus;
 	uint64_t console_log_max;
 	unsigned int stop_timeout;
+
+	char *path;			/* the file read last; NULL: none */
+	unsigned int lines[CONFIG_KEYS_MAX];	/* by key: line last set, 0 */
 };
 
 /* Fill cfg with the built-in defaults (free with config_free()). */
@@ -65,6 +74,13 @@ void config_defaults(struct config *cfg);
  */
 int config_load(struct config *cfg, const char *path, bool required,
     struct rrerr *err);
+
+/*
+ * Where key was last set, for messages: "FILE:LINE: key" into buf, or just
+ * "key" when it was not set in a file.  Returns buf.
+ */
+const char *config_where(const struct config *cfg, const char *key,
+    char *buf, size_t size);
 
 /* Resolve "auto" settings (accel, firmware) against this host. */
 void config_resolve(struct config *cfg);

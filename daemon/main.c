@@ -9,7 +9,12 @@
  *
  * Signals: SIGTERM and SIGINT stop accepting requests, let backend calls in
  * flight finish, leave every guest running and exit 0.  SIGHUP reopens the
- * daemon's log file.
+ * daemon's log file and rereads token_file.
+ *
+ * Under systemd (daemon/sdnotify.c): sockets passed by socket activation
+ * are served instead of binding the configured ones; READY=1 goes to
+ * $NOTIFY_SOCKET once the API is served, STOPPING=1 on SIGTERM.  The unit
+ * runs "rumprund -d" (Type=notify wants the process it started).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "auth.h"
 #include "backend.h"
 #include "config.h"
 #include "engine.h"
@@ -33,6 +40,7 @@
 #include "rrerr.h"
 #include "rumpconfig.h"
 #include "sbuf.h"
+#include "sdnotify.h"
 #include "spec.h"
 
 #ifndef RUMPRUND_VERSION
@@ -42,6 +50,7 @@
 struct daemon_state {
 	struct engine *engine;
 	struct httpd *httpd;
+	struct auth *auth;
 	uv_signal_t sigs[3];
 	bool stopping;
 };
@@ -140,14 +149,22 @@ on_signal(uv_signal_t *h, int sig)
 	size_t i;
 
 	if (sig == SIGHUP) {
+		struct rrerr err;
+
 		if (log_reopen() == -1)
 			log_warn("cannot reopen the log");
 		log_info("log reopened");
+		if (auth_reload_tokens(ds->auth, &err) == -1)
+			log_warnx("%s; the tokens in use stay", err.message);
+		else if (auth_has_tokens(ds->auth))
+			log_info("token_file reread");
 		return;
 	}
 	if (ds->stopping)
 		return;
 	ds->stopping = true;
+	if (sdnotify_send("STOPPING=1") == -1)
+		log_warn("cannot tell systemd we stop");
 	log_info("signal %d: stopping; guests keep running", sig);
 	/* Waiting requests get 503 before the server goes. */
 	engine_quiesce(ds->engine);
@@ -192,21 +209,73 @@ detach(void)
 	return fds[1];
 }
 
+/*
+ * The rule of auth.h for the tcp key's address.  Returns 0, or -1 with err
+ * naming the line of rumprund.conf.
+ */
 static int
-run(struct config *cfg, const struct spec_policy *policy, bool foreground)
+check_tcp(const struct config *cfg, const struct auth *auth,
+    struct rrerr *err)
+{
+	struct sockaddr_storage ss;
+	char where[4200];
+	struct rrerr perr;
+
+	if (cfg->tcp == NULL)
+		return 0;
+	config_where(cfg, "tcp", where, sizeof(where));
+	if (httpd_parse_addr(cfg->tcp, &ss, &perr) == -1)
+		return rrerr_set(err, RRERR_INVALID, NULL, "%s: %s", where,
+		    perr.message);
+	return auth_check_tcp(auth, (const struct sockaddr *)&ss, where, err);
+}
+
+/*
+ * Take the sockets systemd passed, if any, and check an inherited TCP one
+ * against the rule of auth.h.  Exits on error.
+ */
+static void
+take_sockets(struct sdnotify_fds *fds, const struct auth *auth)
+{
+	struct sockaddr_storage ss;
+	struct rrerr err;
+	socklen_t len;
+
+	if (sdnotify_listen_fds(fds, &err) == -1)
+		fatalx("%s", err.message);
+	if (fds->tcp_fd == -1)
+		return;
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fds->tcp_fd, (struct sockaddr *)&ss, &len) == -1)
+		fatal("the TCP socket passed by systemd");
+	if (auth_check_tcp(auth, (const struct sockaddr *)&ss,
+	    "the TCP socket passed by systemd", &err) == -1)
+		fatalx("%s", err.message);
+}
+
+static int
+run(struct config *cfg, const struct spec_policy *policy,
+    struct auth *auth, bool foreground)
 {
 	struct engine_config ec;
 	struct httpd_config hc;
 	struct daemon_state ds;
+	struct sdnotify_fds fds;
 	char console_dir[4096], daemon_log[4096];
 	struct rrerr err;
 	struct group *gr;
 	uv_loop_t *loop;
 	int verdict = -1;
 	char zero = 0;
+	bool notify;
 	size_t i;
 
 	memset(&ds, 0, sizeof(ds));
+	ds.auth = auth;
+	/* Before a fork: LISTEN_PID names this process. */
+	notify = sdnotify_init();
+	take_sockets(&fds, auth);
 	snprintf(console_dir, sizeof(console_dir), "%s/console", cfg->log_dir);
 	if (mkdirs(cfg->state_dir, 0700) == -1)
 		fatal("%s", cfg->state_dir);
@@ -218,6 +287,10 @@ run(struct config *cfg, const struct spec_policy *policy, bool foreground)
 		if (log_open(cfg->daemon_log != NULL ? cfg->daemon_log :
 		    daemon_log) == -1)
 			fatal("cannot open the log");
+		if (notify)
+			log_warnx("NOTIFY_SOCKET is set but rumprund detaches: "
+			    "systemd waits for the process it started; run "
+			    "rumprund -d under systemd");
 		verdict = detach();
 	} else if (cfg->daemon_log != NULL && log_open(cfg->daemon_log) == -1) {
 		fatal("%s", cfg->daemon_log);
@@ -253,7 +326,8 @@ run(struct config *cfg, const struct spec_policy *policy, bool foreground)
 	hc.unix_path = cfg->socket;
 	hc.unix_mode = cfg->socket_mode;
 	hc.unix_gid = (gid_t)-1;
-	hc.unix_fd = -1;
+	hc.unix_fd = fds.unix_fd;
+	hc.tcp_fd = fds.tcp_fd;
 	if (cfg->socket_group != NULL) {
 		if ((gr = getgrnam(cfg->socket_group)) == NULL)
 			fatalx("socket_group %s: no such group",
@@ -261,11 +335,18 @@ run(struct config *cfg, const struct spec_policy *policy, bool foreground)
 		hc.unix_gid = gr->gr_gid;
 	}
 	hc.tcp_addr = cfg->tcp;
+	hc.tls_cert = auth_tls_cert(auth);
+	hc.tls_key = auth_tls_key(auth);
+	hc.tls_client_ca = auth_tls_client_ca(auth);
+	if (auth_has_tokens(auth)) {
+		hc.tcp_auth = auth_bearer;
+		hc.tcp_auth_arg = auth;
+	}
 	hc.body_max = SPEC_BODY_MAX;
 	hc.routes = routes_table;
 	hc.nroutes = routes_count;
 	hc.ctx = &rc;
-	if (cfg->socket != NULL) {
+	if (cfg->socket != NULL && fds.unix_fd == -1) {
 		char *slash, dir[4096];
 
 		snprintf(dir, sizeof(dir), "%s", cfg->socket);
@@ -284,14 +365,23 @@ run(struct config *cfg, const struct spec_policy *policy, bool foreground)
 		ds.sigs[i].data = &ds;
 		uv_signal_start(&ds.sigs[i], on_signal, signums[i]);
 	}
-	log_info("rumprund %s serving on %s%s%s", RUMPRUND_VERSION,
+	log_info("rumprund %s serving on %s%s%s%s", RUMPRUND_VERSION,
+	    fds.unix_fd != -1 ? "the unix socket passed by systemd" :
 	    cfg->socket != NULL ? cfg->socket : "",
-	    cfg->tcp != NULL ? " and " : "", cfg->tcp != NULL ? cfg->tcp : "");
+	    fds.tcp_fd != -1 || cfg->tcp != NULL ? " and " : "",
+	    fds.tcp_fd != -1 ? "the TCP socket passed by systemd" :
+	    cfg->tcp != NULL ? cfg->tcp : "",
+	    hc.tls_cert == NULL ? "" : hc.tls_client_ca != NULL ?
+	    " (TLS, client certificates)" : " (TLS)");
 	if (verdict != -1) {
 		if (write(verdict, &zero, 1) != 1)
 			log_warn("cannot tell the parent we started");
 		close(verdict);
 	}
+	/* The sockets listen: what connects now is answered by the loop. */
+	if (sdnotify_send("READY=1\nMAINPID=%ld\nSTATUS=serving",
+	    (long)getpid()) == -1)
+		log_warn("cannot tell systemd we are ready");
 
 	uv_run(loop, UV_RUN_DEFAULT);
 
@@ -312,6 +402,7 @@ main(int argc, char *argv[])
 	const char *cfgpath = CONFIG_DEFAULT_PATH, *request = NULL;
 	bool foreground = false, check = false, cfg_given = false;
 	struct spec_policy policy;
+	struct auth *auth = NULL;
 	struct config cfg;
 	struct rrerr err;
 	int ch, rv;
@@ -355,15 +446,25 @@ main(int argc, char *argv[])
 	}
 	config_resolve(&cfg);
 	config_policy(&cfg, &policy);
+	/* Who may talk to us over TCP: files, tokens, the address. */
+	if (request == NULL && ((auth = auth_load(&cfg, &err)) == NULL ||
+	    check_tcp(&cfg, auth, &err) == -1)) {
+		fprintf(stderr, "rumprund: %s\n", err.message);
+		auth_free(auth);
+		config_free(&cfg);
+		return 1;
+	}
 	if (check) {
 		config_print(&cfg, stdout);
+		auth_free(auth);
 		config_free(&cfg);
 		return 0;
 	}
 	if (request != NULL)
 		rv = print_config(request, &policy);
 	else
-		rv = run(&cfg, &policy, foreground);
+		rv = run(&cfg, &policy, auth, foreground);
+	auth_free(auth);
 	config_free(&cfg);
 	return rv;
 }

@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install every Debian package that building, testing and the demo need.
 # Does nothing (and needs no network) when all of them are present.
+# systemd is here for systemd-analyze and systemd-socket-activate (the
+# tests of systemd/): the package does not make systemd the init, which is
+# systemd-sysv's doing (and on Debian 12 libvirt-daemon-system already
+# pulls both in).  openssl makes the tests' certificates.
 set -eu
 
 PACKAGES="
@@ -11,6 +15,7 @@ qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
 python3 python3-yaml python3-jsonschema python3-pytest
 cppcheck clang-tidy clang
+systemd openssl
 "
 
 missing=""

@@ -720,6 +720,8 @@ class Daemon:
         self.client = Client(self.sock, api, self)
         self.stopped_by_test = False
         self.exit_codes = []
+        # A command to run rumprund under (systemd-socket-activate ...).
+        self.wrap = []
 
     def write_conf(self, accel="tcg", bridges=(), networks=(),
                    console_log_max=65536, stop_timeout=10, extra_conf=""):
@@ -762,7 +764,7 @@ class Daemon:
         self.runs.append(errpath)
         with open(errpath, "wb") as err:
             self.proc = subprocess.Popen(
-                [str(DAEMON_BIN), "-d", "-f", str(self.conf)],
+                self.wrap + [str(DAEMON_BIN), "-d", "-f", str(self.conf)],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                 cwd=str(self.root), close_fds=True, env=self.env)
         self.stopped_by_test = False

@@ -554,6 +554,7 @@ srv_config(struct srv *s, struct httpd_config *cfg)
 	cfg->unix_gid = (gid_t)-1;
 	cfg->tcp_addr = s->tcp;
 	cfg->unix_fd = -1;
+	cfg->tcp_fd = -1;
 	cfg->body_max = BODY_MAX;
 	cfg->routes = routes;
 	cfg->nroutes = sizeof(routes) / sizeof(routes[0]);
