@@ -116,7 +116,8 @@ ctl_usage(bool ok)
 	const struct ctl_command *cmd;
 	FILE *fp = ok ? stdout : stderr;
 
-	fprintf(fp, "usage: rrctl [--host url] [--token-file file] [--json] "
+	fprintf(fp, "usage: rrctl [--host url] [--token-file file] "
+	    "[--cacert file] [--cert file [--key file]] [--json] "
 	    "command [arg ...]\n");
 	for (cmd = ctl_commands; cmd->name != NULL; cmd++)
 		fprintf(fp, "\t%s %s\n", cmd->name, cmd->usage);
@@ -224,8 +225,12 @@ ctl_connect(struct ctl *c)
 	if (c->http != NULL)
 		return CTL_OK;
 	if ((c->http = http_new(c->host, c->token_file, err,
-	    sizeof(err))) == NULL) {
+	    sizeof(err))) == NULL ||
+	    http_set_tls(c->http, c->cacert, c->cert, c->key, err,
+	    sizeof(err)) == -1) {
 		ctl_warnx("%s", err);
+		http_free(c->http);
+		c->http = NULL;
 		return CTL_USAGE;
 	}
 	return CTL_OK;

@@ -23,6 +23,9 @@ struct http {
 	char *base;		/* URL without the path: "http://localhost" */
 	char *unix_path;	/* the socket, or NULL for TCP */
 	char *auth;		/* "Authorization: Bearer ...", or NULL */
+	char *cacert;		/* PEM files for TLS, or NULL */
+	char *cert;
+	char *key;
 	CURLM *multi;
 };
 
@@ -45,11 +48,14 @@ on_sigint(int sig)
 	errno = saved;
 }
 
-/* Read the first line of path, without trailing white space. */
+/*
+ * The first token of path: its first line that is not blank or a '#'
+ * comment (the daemon's token_file format), without surrounding white space.
+ */
 static char *
 read_token(const char *path, char *err, size_t errlen)
 {
-	char buf[TOKEN_MAX + 1], *nl;
+	char buf[TOKEN_MAX + 2], *p;
 	size_t len;
 	FILE *fp;
 
@@ -58,20 +64,54 @@ read_token(const char *path, char *err, size_t errlen)
 		    strerror(errno));
 		return NULL;
 	}
-	len = fread(buf, 1, TOKEN_MAX, fp);
-	fclose(fp);
-	buf[len] = '\0';
-	if ((nl = strchr(buf, '\n')) != NULL)
-		*nl = '\0';
-	len = strlen(buf);
-	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' ||
-	    buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	if (len == 0) {
-		snprintf(err, errlen, "--token-file %s: no token in it", path);
-		return NULL;
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		p = buf + strspn(buf, " \t");
+		len = strlen(p);
+		while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' ||
+		    p[len - 1] == ' ' || p[len - 1] == '\t'))
+			p[--len] = '\0';
+		if (len == 0 || p[0] == '#')
+			continue;
+		fclose(fp);
+		if (strpbrk(p, " \t") != NULL) {
+			snprintf(err, errlen, "--token-file %s: a token has no "
+			    "spaces", path);
+			return NULL;
+		}
+		return strdup(p);
 	}
-	return strdup(buf);
+	fclose(fp);
+	snprintf(err, errlen, "--token-file %s: no token in it", path);
+	return NULL;
+}
+
+int
+http_set_tls(struct http *h, const char *cacert, const char *cert,
+    const char *key, char *err, size_t errlen)
+{
+	const char *const files[] = { cacert, cert, key };
+	char **const slots[] = { &h->cacert, &h->cert, &h->key };
+	size_t i;
+
+	if (key != NULL && cert == NULL) {
+		snprintf(err, errlen, "--key needs --cert");
+		return -1;
+	}
+	for (i = 0; i < 3; i++) {
+		if (files[i] == NULL)
+			continue;
+		if (access(files[i], R_OK) == -1) {
+			snprintf(err, errlen, "%s: %s", files[i],
+			    strerror(errno));
+			return -1;
+		}
+		free(*slots[i]);
+		if ((*slots[i] = strdup(files[i])) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct http *
@@ -155,6 +195,9 @@ http_free(struct http *h)
 	free(h->base);
 	free(h->unix_path);
 	free(h->auth);
+	free(h->cacert);
+	free(h->cert);
+	free(h->key);
 	free(h);
 }
 
@@ -252,6 +295,15 @@ http_start(struct http *h, struct http_req *r)
 	if (h->unix_path != NULL) {
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, h->unix_path);
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	}
+	if (h->cacert != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, h->cacert);
+	if (h->cert != NULL) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, h->cert);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY, h->key != NULL ? h->key :
+		    h->cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);

@@ -60,6 +60,15 @@ struct http *http_new(const char *host, const char *token_file, char *err,
     size_t errlen);
 void http_free(struct http *h);
 
+/*
+ * TLS settings for an https:// host, each a PEM file or NULL: the CA that
+ * signed rumprund's certificate (else the system's CAs), and a client
+ * certificate and key for a daemon that asks for one.  The files are read
+ * by libcurl when a request is made.
+ */
+int http_set_tls(struct http *h, const char *cacert, const char *cert,
+    const char *key, char *err, size_t errlen);
+
 /* The host as shown in messages: "unix:///run/rumprund/rumprund.sock". */
 const char *http_host(const struct http *h);
 

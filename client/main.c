@@ -19,6 +19,9 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
 		{ "token-file", required_argument, NULL, 'T' },
+		{ "cacert", required_argument, NULL, 'A' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -33,6 +36,12 @@ main(int argc, char *argv[])
 	    env : RRCTL_DEFAULT_HOST;
 	c.token_file = (env = getenv("RRCTL_TOKEN_FILE")) != NULL &&
 	    *env != '\0' ? env : NULL;
+	c.cacert = (env = getenv("RRCTL_CACERT")) != NULL && *env != '\0' ?
+	    env : NULL;
+	c.cert = (env = getenv("RRCTL_CERT")) != NULL && *env != '\0' ?
+	    env : NULL;
+	c.key = (env = getenv("RRCTL_KEY")) != NULL && *env != '\0' ?
+	    env : NULL;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:H:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -41,6 +50,15 @@ main(int argc, char *argv[])
 			break;
 		case 'T':
 			c.token_file = optarg;
+			break;
+		case 'A':
+			c.cacert = optarg;
+			break;
+		case 'C':
+			c.cert = optarg;
+			break;
+		case 'K':
+			c.key = optarg;
 			break;
 		case 'J':
 			c.json = true;

@@ -48,6 +48,9 @@ struct http;
 struct ctl {
 	const char *host;	/* --host, RUMPRUND_HOST or the default */
 	const char *token_file;	/* --token-file, RRCTL_TOKEN_FILE, or NULL */
+	const char *cacert;	/* --cacert, RRCTL_CACERT, or NULL */
+	const char *cert;	/* --cert, RRCTL_CERT, or NULL */
+	const char *key;	/* --key, RRCTL_KEY, or NULL */
 	bool json;		/* --json before the command */
 	struct http *http;	/* made by ctl_connect() */
 	const struct ctl_command *cmd;

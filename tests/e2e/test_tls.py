@@ -454,3 +454,53 @@ def test_check_prints_the_tls_settings(tmp_path, certs):
     assert "tcp_insecure = no" in out
     # Nothing secret is printed.
     assert TOKEN not in p.stdout + p.stderr
+
+
+def test_rrctl_over_tls(daemon, api, certs):
+    """rrctl speaks all of it: https with the test CA, a token file in the
+    daemon's own format (comments, blank lines), and a client certificate;
+    without the certificate, or without the CA, it cannot get through."""
+    port = free_port()
+    d = daemon(start=False)
+    toks = tokens_file(d.root, TOKEN)
+    d.write_conf(extra_conf=tls_conf(certs, port, token_file=toks,
+                                     client_ca=True))
+    d.start()
+    rrctl_bin = rrlib.BUILD / "rrctl"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("RRCTL_") and k != "RUMPRUND_HOST"}
+    host = "https://127.0.0.1:%d" % port
+    base = [str(rrctl_bin), "--host", host, "--token-file", str(toks),
+            "--cacert", str(certs / "ca.pem")]
+    client = ["--cert", str(certs / "client.pem"),
+              "--key", str(certs / "client.key")]
+
+    def run(*args):
+        return subprocess.run([str(a) for a in args], capture_output=True,
+                              text=True, env=env, timeout=60)
+
+    p = run(*base, *client, "info", "--json")
+    assert p.returncode == 0, p
+    assert json.loads(p.stdout)["backends"]["kvm"]["available"] is True
+    p = run(*base, *client, "run", "-N", "tlsrun", "-i", d.image,
+            "--", "echo", "hi", "exit", "4")
+    assert p.returncode == 4, p
+    assert "hi" in p.stdout, p
+    # The same through environment variables.
+    p = subprocess.run([str(rrctl_bin), "--host", host, "ps", "-a", "-q"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(env, RRCTL_TOKEN_FILE=str(toks),
+                                RRCTL_CACERT=str(certs / "ca.pem"),
+                                RRCTL_CERT=str(certs / "client.pem"),
+                                RRCTL_KEY=str(certs / "client.key")))
+    assert p.returncode == 0 and p.stdout.split() == ["tlsrun"], p
+    # No client certificate: the daemon refuses the connection.
+    p = run(*base, "ps")
+    assert p.returncode == 3, p
+    # No CA: rrctl does not trust the daemon's certificate.
+    p = run(str(rrctl_bin), "--host", host, "--token-file", str(toks),
+            *client, "ps")
+    assert p.returncode == 3, p
+    # A missing file is a usage error that names it.
+    p = run(*base, "--cert", "/nonexistent.pem", "ps")
+    assert p.returncode == 2 and "/nonexistent.pem" in p.stderr, p
