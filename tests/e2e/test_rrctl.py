@@ -695,22 +695,24 @@ def test_host_forms_and_token(rrd, rrctl_bin, tmp_path):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    d = rrd(extra_conf="tcp = 127.0.0.1:%d\n" % port)
+    # Plain TCP on loopback needs a token (TLS is test_tls.py's).
+    tok = tmp_path / "token"
+    tok.write_text("# rrctl's e2e token\n\ns3cret-token-0123456789\n")
+    tok.chmod(0o600)
+    d = rrd(extra_conf="tcp = 127.0.0.1:%d\ntoken_file = %s\n" % (port, tok))
     launch(d, "h", "forever")
     sock = "unix://%s" % d.sock
     assert ok(rrctl(None, "ps", "-q", env={"RUMPRUND_HOST": sock})) == "h\n"
     assert ok(rrctl(None, "ps", "-q", host=str(d.sock))) == "h\n"
-    assert ok(rrctl(None, "ps", "-q",
-                    host="http://127.0.0.1:%d" % port)) == "h\n"
-    assert ok(rrctl(None, "ps", "-q",
-                    host="http://127.0.0.1:%d/" % port)) == "h\n"
-    # A token file is read and sent (this daemon takes no token).
-    tok = tmp_path / "token"
-    tok.write_text("s3cret\n")
-    assert ok(rrctl(None, "--token-file", tok, "ps", "-q",
-                    host="http://127.0.0.1:%d" % port)) == "h\n"
+    for host in ("http://127.0.0.1:%d" % port, "http://127.0.0.1:%d/" % port):
+        assert ok(rrctl(None, "--token-file", tok, "ps", "-q",
+                        host=host)) == "h\n"
     assert ok(rrctl(None, "ps", "-q", host="http://127.0.0.1:%d" % port,
                     env={"RRCTL_TOKEN_FILE": str(tok)})) == "h\n"
+    # Without the token the daemon says no: exit 1 with its message.
+    p = rrctl(None, "ps", "-q", host="http://127.0.0.1:%d" % port)
+    assert p.returncode == 1, p
+    assert p.stderr.startswith("rrctl: "), p
     # A daemon that goes away during a stream: exit 3.
     proc = popen(d, "logs", "-f", "h")
     wait_for("the log", lambda: "rrguest" in d.client.logs("h"), 10)
