@@ -504,7 +504,11 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 		return CTL_OK;
 	}
 	msg = json_string_value(json_object_get(body, "message"));
-	if (msg != NULL)
+	if (msg != NULL && r->status == 401)
+		ctl_warnx("%s (%s)", msg, h->auth != NULL ?
+		    "the token of --token-file was refused" :
+		    "give a token with --token-file or RRCTL_TOKEN_FILE");
+	else if (msg != NULL)
 		ctl_warnx("%s", msg);
 	else {
 		size_t len = r->resp.len;
