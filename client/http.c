@@ -85,32 +85,36 @@ read_token(const char *path, char *err, size_t errlen)
 	return NULL;
 }
 
+/* Keep a copy of the readable file's path in *slot (NULL: keep none). */
+static int
+keep_file(char **slot, const char *file, char *err, size_t errlen)
+{
+	if (file == NULL)
+		return 0;
+	if (access(file, R_OK) == -1) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	free(*slot);
+	if ((*slot = strdup(file)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int
 http_set_tls(struct http *h, const char *cacert, const char *cert,
     const char *key, char *err, size_t errlen)
 {
-	const char *const files[] = { cacert, cert, key };
-	char **const slots[] = { &h->cacert, &h->cert, &h->key };
-	size_t i;
-
 	if (key != NULL && cert == NULL) {
 		snprintf(err, errlen, "--key needs --cert");
 		return -1;
 	}
-	for (i = 0; i < 3; i++) {
-		if (files[i] == NULL)
-			continue;
-		if (access(files[i], R_OK) == -1) {
-			snprintf(err, errlen, "%s: %s", files[i],
-			    strerror(errno));
-			return -1;
-		}
-		free(*slots[i]);
-		if ((*slots[i] = strdup(files[i])) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
+	if (keep_file(&h->cacert, cacert, err, errlen) == -1 ||
+	    keep_file(&h->cert, cert, err, errlen) == -1 ||
+	    keep_file(&h->key, key, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
