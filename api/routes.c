@@ -1,7 +1,13 @@
 /*
  * routes: the handlers of the REST API (see routes.h and openapi.yaml).
+ *
+ * POST /v1/iso builds an ISO image (daemon/iso.c) on libuv's thread pool,
+ * at most ISO_BUILDS_MAX at once (the pool's four threads also run every
+ * libvirt call), and streams the image from its unlinked file, reading it
+ * on the pool too (uv_fs_read), so that the loop never waits for a disk.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,15 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "console.h"
 #include "events.h"
 #include "instance.h"
+#include "iso.h"
 #include "log.h"
 #include "routes.h"
+#include "rumpconfig.h"
 
 #define STOP_TIMEOUT_MAX	3600
 #define TAIL_MAX		100000
+#define ISO_BUILDS_MAX		2
+#define ISO_CHUNK		(64 * 1024)
+#define ISO_WATCH_MS		100	/* how often a build looks for a stop */
 
 /* An engine answer becomes the HTTP answer of the request in arg. */
 static void
@@ -109,30 +121,298 @@ query_u64(struct httpd_req *req, const char *name, uint64_t max,
 	return 0;
 }
 
-static void
-post_unikernels(struct httpd_req *req, void *ctx)
+/* 0 when req's body is JSON; else answer 415 and return -1. */
+static int
+json_body(struct httpd_req *req)
 {
-	struct routes_ctx *rc = ctx;
-	const char *ctype, *body;
-	struct spec *spec;
-	struct rrerr err;
-	size_t len;
+	const char *ctype = httpd_req_header(req, "Content-Type");
 
-	ctype = httpd_req_header(req, "Content-Type");
 	if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
 	    (ctype[16] != '\0' && ctype[16] != ';')) {
 		reply_bad(req, RRERR_UNSUPPORTED_MEDIA, NULL,
 		    "the request body must be application/json");
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+static void
+post_unikernels(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	const char *body;
+	struct spec *spec;
+	struct rrerr err;
+	size_t len;
+
+	if (json_body(req) == -1)
+		return;
 	body = httpd_req_body(req, &len);
 	if (spec_parse(body != NULL ? body : "", len, rc->policy, &spec,
 	    &err) == -1) {
 		httpd_reply_error(req, &err);
 		return;
 	}
+	if (spec->platform == SPEC_PLATFORM_ISO) {
+		spec_free(spec);
+		reply_bad(req, RRERR_INVALID, "platform", "platform: iso images "
+		    "are built with POST /v1/iso, not launched");
+		return;
+	}
 	log_change(req, "launch", spec->name);
 	engine_launch(rc->engine, spec, reply, req);
+}
+
+/*
+ * POST /v1/iso.
+ */
+
+/* Builds on the thread pool now (loop thread only). */
+static unsigned int iso_builds;
+
+/* One build: the request waits while a worker runs iso_build(). */
+struct iso_job {
+	uv_work_t work;
+	uv_timer_t watch;	/* sets cancel once the daemon stops */
+	struct engine *engine;
+	struct httpd_req *req;
+	struct spec *spec;
+	char *config;
+	const char *tmp_base;
+	atomic_bool cancel;
+	struct iso_image img;
+	struct rrerr err;
+	int rv;
+	uint64_t started_ms;
+};
+
+/* An image being sent: read ahead by one chunk on the thread pool. */
+struct iso_stream {
+	uv_loop_t *loop;
+	uv_fs_t fs;
+	struct httpd_stream *stream;
+	char *name;
+	int fd;
+	uint64_t size;
+	uint64_t off;		/* of the next read */
+	char *buf;		/* ISO_CHUNK bytes */
+	size_t have, pos;	/* bytes in buf, bytes of them sent */
+	bool pending;		/* a read is on the pool */
+	bool eof;
+	bool closed;		/* httpd is done with the stream */
+};
+
+static void
+iso_stream_free(struct iso_stream *st)
+{
+	if (st->fd != -1)
+		close(st->fd);
+	free(st->buf);
+	free(st->name);
+	free(st);
+}
+
+static void
+iso_read_done(uv_fs_t *fs)
+{
+	struct iso_stream *st = fs->data;
+	ssize_t n = fs->result;
+
+	uv_fs_req_cleanup(fs);
+	st->pending = false;
+	if (st->closed) {
+		iso_stream_free(st);
+		return;
+	}
+	if (n < 0) {
+		/* The client sees a short image (iso(7) size check). */
+		log_warnx("%s: reading the ISO image: %s", st->name,
+		    uv_strerror((int)n));
+		st->eof = true;
+	} else if (n == 0) {
+		st->eof = true;
+	} else {
+		st->have = (size_t)n;
+		st->pos = 0;
+		st->off += (uint64_t)n;
+	}
+	httpd_stream_wake(st->stream);
+}
+
+static ssize_t
+iso_read(void *arg, char *buf, size_t max)
+{
+	struct iso_stream *st = arg;
+	uv_buf_t b;
+	size_t n;
+
+	if (st->pos < st->have) {
+		n = st->have - st->pos < max ? st->have - st->pos : max;
+		memcpy(buf, st->buf + st->pos, n);
+		st->pos += n;
+		return (ssize_t)n;
+	}
+	if (st->eof || st->off >= st->size)
+		return -1;
+	if (st->pending)
+		return 0;
+	b = uv_buf_init(st->buf, ISO_CHUNK);
+	st->fs.data = st;
+	if (uv_fs_read(st->loop, &st->fs, st->fd, &b, 1, (int64_t)st->off,
+	    iso_read_done) != 0) {
+		log_warnx("%s: cannot read the ISO image", st->name);
+		return -1;
+	}
+	st->pending = true;
+	return 0;
+}
+
+static void
+iso_closed(void *arg)
+{
+	struct iso_stream *st = arg;
+
+	st->closed = true;
+	if (!st->pending)
+		iso_stream_free(st);
+}
+
+static const struct httpd_stream_ops iso_ops = { iso_read, iso_closed };
+
+static void
+iso_work(uv_work_t *work)
+{
+	struct iso_job *job = work->data;
+
+	job->rv = iso_build(job->spec, job->config, job->tmp_base,
+	    &job->cancel, &job->img, &job->err);
+}
+
+static void
+iso_job_free(uv_handle_t *h)
+{
+	struct iso_job *job = h->data;
+
+	spec_free(job->spec);
+	free(job->config);
+	free(job);
+}
+
+static void
+iso_watch(uv_timer_t *t)
+{
+	struct iso_job *job = t->data;
+
+	if (engine_quiescing(job->engine))
+		atomic_store(&job->cancel, true);
+}
+
+/* Stream the image built, or say why there is none. */
+static void
+iso_send(struct iso_job *job)
+{
+	struct iso_stream *st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->buf = malloc(ISO_CHUNK)) == NULL ||
+	    (st->name = strdup(job->spec->name)) == NULL) {
+		if (st != NULL) {
+			free(st->buf);
+			free(st);
+		}
+		close(job->img.fd);
+		reply_bad(job->req, RRERR_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	st->loop = engine_loop(job->engine);
+	st->fd = job->img.fd;
+	st->size = job->img.size;
+	log_info("%s: ISO image of %llu bytes built in %llu ms", st->name,
+	    (unsigned long long)st->size,
+	    (unsigned long long)(uv_now(st->loop) - job->started_ms));
+	st->stream = httpd_reply_stream(job->req, 200,
+	    "application/x-iso9660-image", &iso_ops, st);
+}
+
+static void
+iso_done(uv_work_t *work, int status)
+{
+	struct iso_job *job = work->data;
+
+	iso_builds--;
+	uv_timer_stop(&job->watch);
+	if (status == UV_ECANCELED)
+		reply_bad(job->req, RRERR_UNAVAILABLE, NULL,
+		    "rumprund is shutting down");
+	else if (job->rv == -1)
+		httpd_reply_error(job->req, &job->err);
+	else
+		iso_send(job);
+	uv_close((uv_handle_t *)&job->watch, iso_job_free);
+}
+
+static void
+post_iso(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	struct iso_job *job;
+	const char *body;
+	struct spec *spec;
+	struct rrerr err;
+	char *config;
+	uv_loop_t *loop = engine_loop(rc->engine);
+	size_t len;
+
+	if (json_body(req) == -1)
+		return;
+	body = httpd_req_body(req, &len);
+	if (spec_parse_iso(body != NULL ? body : "", len, rc->policy, &spec,
+	    &err) == -1) {
+		httpd_reply_error(req, &err);
+		return;
+	}
+	/* What the guest cannot receive is refused before any work. */
+	if ((config = rumpconfig_build(spec, NULL, &err)) == NULL) {
+		spec_free(spec);
+		httpd_reply_error(req, &err);
+		return;
+	}
+	if (engine_quiescing(rc->engine) || iso_builds >= ISO_BUILDS_MAX) {
+		if (engine_quiescing(rc->engine))
+			reply_bad(req, RRERR_UNAVAILABLE, NULL,
+			    "rumprund is shutting down");
+		else
+			reply_bad(req, RRERR_UNAVAILABLE, NULL, "%u ISO images "
+			    "are being built, the most at once; try again "
+			    "later", ISO_BUILDS_MAX);
+		free(config);
+		spec_free(spec);
+		return;
+	}
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		free(config);
+		spec_free(spec);
+		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	job->engine = rc->engine;
+	job->req = req;
+	job->spec = spec;
+	job->config = config;
+	job->tmp_base = iso_tmp_base();
+	job->started_ms = uv_now(loop);
+	atomic_init(&job->cancel, false);
+	job->work.data = job;
+	job->watch.data = job;
+	uv_timer_init(loop, &job->watch);
+	if (uv_queue_work(loop, &job->work, iso_work, iso_done) != 0) {
+		reply_bad(req, RRERR_INTERNAL, NULL, "cannot queue the build");
+		uv_close((uv_handle_t *)&job->watch, iso_job_free);
+		return;
+	}
+	uv_timer_start(&job->watch, iso_watch, ISO_WATCH_MS, ISO_WATCH_MS);
+	iso_builds++;
+	log_change(req, "ISO image", spec->name);
 }
 
 static void
@@ -429,6 +709,7 @@ get_info(struct httpd_req *req, void *ctx)
 /* The paths of openapi.yaml, one handler each. */
 const struct httpd_route routes_table[] = {
 	{ "POST", "/v1/unikernels", post_unikernels },
+	{ "POST", "/v1/iso", post_iso },
 	{ "GET", "/v1/unikernels", get_unikernels },
 	{ "GET", "/v1/unikernels/{name}", get_unikernel },
 	{ "DELETE", "/v1/unikernels/{name}", delete_unikernel },

@@ -41,11 +41,32 @@
 "  --dry-run            print the launch request instead of sending it\n" \
 "  Not supported: -D (gdb), -g (guest args), -n (old netspec).\n"
 
+#define ISO_HELP \
+"  -o file              write the image to file (default: NAME.iso); an\n" \
+"                       existing file is replaced once the image is whole\n" \
+"  -b path[,mountpoint] put a data image into the ISO (under its file\n" \
+"                       name, read-only) and mount it when mountpoint given\n" \
+"  -e NAME=VALUE        set an environment variable (repeatable)\n" \
+"  -I iftag,driver      a NIC of the machine, by its NetBSD driver: wm,\n" \
+"                       re, vioif ... (wm0, wm1 ... in the order given)\n" \
+"  -N name              the request's name and the guest's hostname\n" \
+"                       (default rumprun-IMAGE)\n" \
+"  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
+"                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
+"                       inet6,static,ADDR/MASK[,GW]\n" \
+"  --dry-run            print the request instead of sending it\n" \
+"  Not for an ISO image: -d, -i, -p, -M, --vcpus, --accel, --platform.\n" \
+"  The options come before image: what follows it is the guest's.\n"
+
 const struct ctl_command ctl_commands[] = {
 	{ "run", CMD_RUN, ctl_run,
 	    "[kvm | xen | qemu] [options] image [--] [arg ...]",
 	    "Launch a unikernel; the options are those of upstream rumprun.",
 	    RUN_HELP, 0 },
+	{ "iso", CMD_ISO, ctl_iso,
+	    "[-o file] [options] image [--] [arg ...]",
+	    "Make a bootable ISO image of a unikernel for a real machine.",
+	    ISO_HELP, 0 },
 	{ "ps", CMD_PS, ctl_ps,
 	    "[-aq] [--filter key=value] [--json]",
 	    "List the instances that have not ended (-a: all of them).",

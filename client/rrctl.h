@@ -3,7 +3,7 @@
  *
  * Every command is one entry of ctl_commands[] (ctl.c) and one function
  * ctl_NAME(), in the file of its role: cmd_run.c (run, and run -i),
- * cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
+ * cmd_iso.c (iso), cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
  * events), cmd_show.c (inspect, info, version).  usage() and `rrctl help`
  * are generated from the table.  A command returns the exit status of
  * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
@@ -30,6 +30,7 @@ enum ctl_exit {
 
 enum ctl_cmd {
 	CMD_RUN,
+	CMD_ISO,
 	CMD_PS,
 	CMD_STOP,
 	CMD_START,
@@ -110,6 +111,7 @@ int ctl_number(const char *s, long min, long max, long *out);
 
 /* The commands. */
 int ctl_run(struct ctl *, int, char *[]);
+int ctl_iso(struct ctl *, int, char *[]);
 int ctl_ps(struct ctl *, int, char *[]);
 int ctl_stop(struct ctl *, int, char *[]);
 int ctl_start(struct ctl *, int, char *[]);

@@ -244,6 +244,33 @@ parse_backend(const char *what, const char *opts, json_t *nic, char *err,
 	return rv;
 }
 
+/* A NetBSD NIC driver: lower case letters and digits, ending in a letter. */
+static bool
+good_driver(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 12 && s[0] >= 'a' && s[0] <= 'z' &&
+	    s[n - 1] >= 'a' && s[n - 1] <= 'z' &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
+}
+
+/* -I iftag,driver of rrctl iso: the machine's NIC, named by its driver. */
+static int
+iso_iface(const char *arg, const char *base, const char *opts, json_t *nic,
+    char *err, size_t errlen)
+{
+	if (*opts != '\0')
+		return fail(err, errlen, "-I %s: the NIC of an ISO image is the "
+		    "machine's own: give iftag,driver, without backend "
+		    "options", arg);
+	if (!good_driver(base))
+		return fail(err, errlen, "-I %s: %s is not a NetBSD NIC driver "
+		    "name (wm, re, vioif ...)", arg, base);
+	json_object_set_new(nic, "driver", json_string(base));
+	return 0;
+}
+
 /* -I iftag,ifbasename[,backendopts] */
 static int
 parse_iface(struct run_opts *o, const char *arg, char *err, size_t errlen)
@@ -290,7 +317,10 @@ parse_iface(struct run_opts *o, const char *arg, char *err, size_t errlen)
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
-	rv = parse_backend(arg, opts, nic, err, errlen);
+	if (o->iso)
+		rv = iso_iface(arg, base, opts, nic, err, errlen);
+	else
+		rv = parse_backend(arg, opts, nic, err, errlen);
 out:
 	free(tag);
 	free(base);
@@ -447,6 +477,22 @@ enum {
 	OPT_DRY_RUN,
 };
 
+/* The options that have no meaning in an ISO image, and why. */
+static const struct {
+	int ch;
+	const char *name;
+	const char *why;
+} not_iso[] = {
+	{ 'd', "-d", "there is no instance to remove" },
+	{ 'i', "-i", "nothing runs to attach to" },
+	{ 'p', "-p", "nothing runs to pause" },
+	{ 'M', "-M", "the guest has the machine's memory" },
+	{ OPT_VCPUS, "--vcpus", "the guest has the machine's processors" },
+	{ OPT_ACCEL, "--accel", "the machine is the accelerator" },
+	{ OPT_PLATFORM, "--platform", "the platform is iso" },
+	{ 0, NULL, NULL },
+};
+
 /* One option of getopt_long(); 0 or -1. */
 static int
 option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
@@ -454,8 +500,20 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 	const char *eq;
 	char *end;
 	long n;
+	size_t i;
 
+	for (i = 0; o->iso && not_iso[i].name != NULL; i++)
+		if (not_iso[i].ch == ch)
+			return fail(err, errlen, "%s: not for an ISO image: %s",
+			    not_iso[i].name, not_iso[i].why);
 	switch (ch) {
+	case 'o':
+		if (!o->iso)
+			return fail(err, errlen, "unknown option -o");
+		if (*arg == '\0')
+			return fail(err, errlen, "-o: give a file name");
+		o->output = arg;
+		return 0;
 	case 'b':
 		return parse_blk(o, arg, err, errlen);
 	case 'd':
@@ -547,6 +605,8 @@ check(struct run_opts *o, char *err, size_t errlen)
 	json_t *t, *backend;
 	size_t i;
 
+	if (o->iso)
+		return 0;	/* -I named drivers, checked already */
 	json_array_foreach(o->iftags, i, t) {
 		const char *base = json_string_value(json_object_get(t,
 		    "basename"));
@@ -578,8 +638,25 @@ check(struct run_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse(int argc, char *argv[], struct run_opts *o, bool iso,
+    char *err, size_t errlen);
+
 int
 run_parse(int argc, char *argv[], struct run_opts *o, char *err,
+    size_t errlen)
+{
+	return parse(argc, argv, o, false, err, errlen);
+}
+
+int
+run_parse_iso(int argc, char *argv[], struct run_opts *o, char *err,
+    size_t errlen)
+{
+	return parse(argc, argv, o, true, err, errlen);
+}
+
+static int
+parse(int argc, char *argv[], struct run_opts *o, bool iso, char *err,
     size_t errlen)
 {
 	static const struct option longopts[] = {
@@ -595,7 +672,8 @@ run_parse(int argc, char *argv[], struct run_opts *o, char *err,
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->platform = "kvm";
+	o->iso = iso;
+	o->platform = iso ? "iso" : "kvm";
 	o->env = json_array();
 	o->labels = json_object();
 	o->blk = json_array();
@@ -606,7 +684,7 @@ run_parse(int argc, char *argv[], struct run_opts *o, char *err,
 		return fail(err, errlen, "out of memory");
 
 	/* The upstream tool's first word: the platform. */
-	if (argc > 1) {
+	if (argc > 1 && !iso) {
 		word = argv[1];
 		if (strcmp(word, "kvm") == 0 || strcmp(word, "xen") == 0 ||
 		    strcmp(word, "qemu") == 0) {
@@ -616,8 +694,10 @@ run_parse(int argc, char *argv[], struct run_opts *o, char *err,
 				o->accel = "tcg";
 			argc--;
 			argv++;
-		} else if (strcmp(word, "iso") == 0 ||
-		    strcmp(word, "ec2") == 0)
+		} else if (strcmp(word, "iso") == 0)
+			return fail(err, errlen, "platform iso: rrctl iso makes "
+			    "the image; rrctl run runs guests");
+		else if (strcmp(word, "ec2") == 0)
 			return fail(err, errlen, "platform %s is not supported "
 			    "by rrctl (it runs guests; it does not make "
 			    "images)", word);
@@ -625,8 +705,8 @@ run_parse(int argc, char *argv[], struct run_opts *o, char *err,
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:b:dD:e:g:hiI:M:n:N:pW:",
-	    longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, iso ? "+:b:dD:e:g:hiI:M:n:N:o:pW:" :
+	    "+:b:dD:e:g:hiI:M:n:N:pW:", longopts, NULL)) != -1) {
 		if (ch == 'h')
 			return 1;
 		if (ch == ':' && optopt > 0 && optopt < 256)

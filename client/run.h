@@ -1,6 +1,8 @@
 /*
  * run: the options of `rrctl run` (those of the upstream rumprun tool, plus
- * a few) turned into a launch request (openapi.yaml, LaunchRequest).
+ * a few) turned into a launch request (openapi.yaml, LaunchRequest); and
+ * those of `rrctl iso`, the same less what has no meaning in an ISO image
+ * (upstream's `rumprun iso`), into the request of an ISO image.
  *
  * Pure functions: run_parse() reads the command line into a struct
  * run_opts, run_request() makes the JSON request from it, asking a
@@ -20,7 +22,9 @@
 #define RUN_XEN_BRIDGE	"xenbr0"	/* xl's default bridge of a vif */
 
 struct run_opts {
-	const char *platform;	/* "kvm" (the default) or "xen" */
+	bool iso;		/* rrctl iso: an ISO image, not a launch */
+	const char *output;	/* iso: -o, or NULL: NAME.iso */
+	const char *platform;	/* "kvm" (the default), "xen"; "iso" */
 	const char *platform_from; /* set by a word or --platform */
 	const char *accel;	/* "kvm", "tcg", or NULL: the daemon's */
 	const char *name;	/* -N, or NULL: rumprun-IMAGE */
@@ -32,7 +36,7 @@ struct run_opts {
 	json_t *env;		/* ["NAME=VALUE", ...] */
 	json_t *labels;		/* {"KEY": "VALUE"} */
 	json_t *blk;		/* [{"source": as typed, "mountpoint"}] */
-	json_t *nics;		/* [{"backend", "mac", "inet", "inet6"}] */
+	json_t *nics;		/* [{"backend", "mac", "inet", "inet6"}]; iso: "driver" */
 	json_t *iftags;		/* [{"tag", "basename", "spec"}], as nics */
 	bool paused;		/* -p */
 	bool auto_remove;	/* -d */
@@ -47,6 +51,15 @@ struct run_opts {
  * err (no "rrctl: " prefix).  Uses getopt_long(), starting a new scan.
  */
 int run_parse(int argc, char *argv[], struct run_opts *o, char *err,
+    size_t errlen);
+
+/*
+ * As run_parse(), for `iso` (argv[0]): no platform word; -o FILE; -I
+ * iftag,driver names the machine's NIC driver (wm, re, vioif ...) and
+ * takes no backend options; -d, -i, -p, -M, --vcpus, --accel and
+ * --platform are refused, as upstream's `rumprun iso` refuses them.
+ */
+int run_parse_iso(int argc, char *argv[], struct run_opts *o, char *err,
     size_t errlen);
 
 void run_opts_free(struct run_opts *o);

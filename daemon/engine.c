@@ -37,7 +37,8 @@
 #include "rumpconfig.h"
 #include "store.h"
 
-#define NPLATFORMS	2
+/* The platforms with a backend: tables here are indexed by them. */
+#define NPLATFORMS	SPEC_PLATFORMS_LAUNCHED
 #define TICK_MS		200
 #define REOPEN_MS	3000
 #define EVENTS_KEEP	2000
@@ -968,6 +969,15 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	struct rrerr err;
 	size_t i;
 
+	/* The API refuses these first; no table here has a slot for them. */
+	if ((int)spec->platform >= NPLATFORMS) {
+		rrerr_set(&err, RRERR_INVALID, "platform", "platform: %s images "
+		    "are built with POST /v1/iso, not launched",
+		    spec_platform_name(spec->platform));
+		fn(arg, 0, NULL, &err);
+		spec_free(spec);
+		return;
+	}
 	if ((inst = find(e, spec->name)) != NULL) {
 		/* Idempotent create: the same request gets the same instance. */
 		if (spec_equal(inst->spec, spec))
@@ -1279,6 +1289,18 @@ engine_console(struct engine *e, const char *name, struct rrerr *err)
 	return inst->console;
 }
 
+uv_loop_t *
+engine_loop(struct engine *e)
+{
+	return e->cfg.loop;
+}
+
+bool
+engine_quiescing(const struct engine *e)
+{
+	return e->quiescing;
+}
+
 struct events *
 engine_events(struct engine *e)
 {
@@ -1303,6 +1325,13 @@ load_one(void *arg, const char *name, json_t *rec)
 	if (instance_from_record(inst, rec, &trusted, &err) == -1) {
 		log_warnx("%s: cannot use its record: %s", name, err.message);
 		free(inst);
+		return;
+	}
+	/* Nothing launches on iso: a record that says so was not ours. */
+	if ((int)inst->spec->platform >= NPLATFORMS) {
+		log_warnx("%s: cannot use its record: platform %s is never "
+		    "launched", name, spec_platform_name(inst->spec->platform));
+		free_instance(inst);
 		return;
 	}
 	snprintf(inst->log_path, sizeof(inst->log_path), "%s/%s.log",

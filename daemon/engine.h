@@ -36,7 +36,8 @@ struct engine_config {
 	const char *state_dir;
 	const char *log_dir;		/* console logs: LOG_DIR/NAME.log */
 	const struct spec_policy *policy;	/* borrowed for the engine's life */
-	const struct backend_ops *ops[2];	/* by enum spec_platform; NULL: not built */
+	/* By enum spec_platform, the launched ones only; NULL: not built. */
+	const struct backend_ops *ops[SPEC_PLATFORMS_LAUNCHED];
 	struct backend_config backend;
 	unsigned int max_instances;
 	uint64_t max_total_memory_mib;	/* over all guests not ended; 0: no limit */
@@ -98,5 +99,11 @@ struct console *engine_console(struct engine *e, const char *name,
     struct rrerr *err);
 
 struct events *engine_events(struct engine *e);
+
+/* The loop the engine runs on (borrowed), for other work of the daemon. */
+uv_loop_t *engine_loop(struct engine *e);
+
+/* True once engine_quiesce() was called: the daemon is stopping. */
+bool engine_quiescing(const struct engine *e);
 
 #endif

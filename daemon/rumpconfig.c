@@ -105,6 +105,43 @@ add_pair(struct sbuf *sb, bool *first, const char *key, const char *value)
 	sbuf_addf(sb, "\"%s\":\"%s\"", key, value);
 }
 
+/*
+ * An ISO image's data image i: a file of the image, made a block device by
+ * vnd (read-only, vnd0a, vnd1a ... in this order) even when not mounted.
+ */
+static int
+add_vnd(struct sbuf *sb, const struct spec *spec, size_t i, struct rrerr *err)
+{
+	const struct spec_blk *b = &spec->blk[i];
+	char field[48], path[sizeof(RUMPCONFIG_ISO_IMAGES) + SPEC_DATA_NAME_MAX];
+	const char *name = spec_data_name(b);
+	bool first = true;
+
+	snprintf(field, sizeof(field), "blk[%zu].source", i);
+	if (check_plain(name, field, err) == -1)
+		return -1;
+	if (strlen(name) > SPEC_DATA_NAME_MAX)
+		return rrerr_set(err, RRERR_INVALID, field,
+		    "%s: its file name is longer than %d bytes", field,
+		    SPEC_DATA_NAME_MAX);
+	snprintf(field, sizeof(field), "blk[%zu].mountpoint", i);
+	if (b->mountpoint != NULL && (strcmp(b->mountpoint, "/rootfs") == 0 ||
+	    strncmp(b->mountpoint, "/rootfs/", 8) == 0))
+		return rrerr_set(err, RRERR_INVALID, field,
+		    "%s: /rootfs is where a guest booted from an ISO mounts the "
+		    "ISO itself", field);
+	snprintf(path, sizeof(path), "%s/%s", RUMPCONFIG_ISO_IMAGES, name);
+	sbuf_add(sb, ",\"blk\":{");
+	add_pair(sb, &first, "source", "vnd");
+	add_pair(sb, &first, "path", path);
+	if (b->mountpoint != NULL) {
+		add_pair(sb, &first, "fstype", "blk");
+		add_pair(sb, &first, "mountpoint", b->mountpoint);
+	}
+	sbuf_addc(sb, '}');
+	return 0;
+}
+
 static int
 add_blk(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 {
@@ -131,6 +168,10 @@ add_blk(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 			first = true;
 			sbuf_add(sb, ",\"blk\":{");
 			add_pair(sb, &first, "source", "dev");
+		} else if (spec->platform == SPEC_PLATFORM_ISO) {
+			if (add_vnd(sb, spec, i, err) == -1)
+				return -1;
+			continue;
 		} else {
 			if (b->mountpoint != NULL &&
 			    strcmp(b->mountpoint, "/kern") == 0)
@@ -186,6 +227,35 @@ add_net_entry(struct sbuf *sb, const char *ifname, bool cloner,
 	sbuf_addc(sb, '}');
 }
 
+/*
+ * The interface name of NIC i of an ISO image: its driver and the number
+ * of NICs of that driver before it (NetBSD numbers units per driver).
+ */
+static int
+iso_ifname(const struct spec *spec, size_t i, char *buf, size_t size,
+    struct rrerr *err)
+{
+	const char *driver = spec->nics[i].driver != NULL ?
+	    spec->nics[i].driver : SPEC_DRIVER_DEFAULT;
+	char field[48];
+	size_t j, unit = 0;
+
+	snprintf(field, sizeof(field), "nics[%zu].driver", i);
+	if (check_plain(driver, field, err) == -1)
+		return -1;
+	for (j = 0; j < i; j++) {
+		const char *d = spec->nics[j].driver != NULL ?
+		    spec->nics[j].driver : SPEC_DRIVER_DEFAULT;
+
+		if (strcmp(d, driver) == 0)
+			unit++;
+	}
+	if ((size_t)snprintf(buf, size, "%s%zu", driver, unit) >= size)
+		return rrerr_set(err, RRERR_INVALID, field,
+		    "%s: too long for an interface name", field);
+	return 0;
+}
+
 static int
 add_net(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 {
@@ -198,7 +268,12 @@ add_net(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 	base = spec->platform == SPEC_PLATFORM_XEN ? "xenif" : "vioif";
 	for (i = 0; i < spec->nnics; i++) {
 		n = &spec->nics[i];
-		snprintf(ifname, sizeof(ifname), "%s%zu", base, i);
+		if (spec->platform == SPEC_PLATFORM_ISO) {
+			if (iso_ifname(spec, i, ifname, sizeof(ifname),
+			    err) == -1)
+				return -1;
+		} else
+			snprintf(ifname, sizeof(ifname), "%s%zu", base, i);
 		cloner = spec->platform == SPEC_PLATFORM_XEN;
 
 		snprintf(field, sizeof(field), "nics[%zu].inet", i);
@@ -243,6 +318,19 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 			    "the guest configuration is %zu bytes and the kernel "
 			    "path prefix %zu more; a KVM guest receives at most "
 			    "%zu bytes in all", len, prefix, max);
+	} else if (spec->platform == SPEC_PLATFORM_ISO) {
+		if (rumpconfig_iso_module(spec) &&
+		    len > RUMPCONFIG_ISO_MODULE_MAX)
+			return rrerr_set(err, RRERR_INVALID, NULL,
+			    "the guest configuration is %zu bytes; an ISO image "
+			    "without data images hands it over as a multiboot "
+			    "module, of which a rumprun guest takes at most %d "
+			    "bytes", len, RUMPCONFIG_ISO_MODULE_MAX);
+		if (len > RUMPCONFIG_ISO_FILE_MAX)
+			return rrerr_set(err, RRERR_INVALID, NULL,
+			    "the guest configuration is %zu bytes; a rumprun "
+			    "guest reads at most %d bytes from its root file "
+			    "system", len, RUMPCONFIG_ISO_FILE_MAX);
 	} else {
 		max = RUMPCONFIG_XENSTORE_PAYLOAD_MAX -
 		    RUMPCONFIG_XENSTORE_PATH_MAX;
@@ -252,6 +340,12 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 			    "carries at most %zu", len, max);
 	}
 	return 0;
+}
+
+bool
+rumpconfig_iso_module(const struct spec *spec)
+{
+	return spec->nblk == 0;
 }
 
 char *

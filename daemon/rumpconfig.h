@@ -2,7 +2,8 @@
  * rumpconfig: the configuration text a rumprun guest parses.
  *
  * A rumprun guest reads one JSON object: on KVM from its multiboot command
- * line, on Xen from xenstore (/local/domain/<domid>/rumprun/cfg).  Its
+ * line, on Xen from xenstore (/local/domain/<domid>/rumprun/cfg), booted
+ * from an ISO image from a file of the image (see daemon/iso.h).  Its
  * parser is not an ordinary JSON parser, and this writer follows it, not
  * the JSON standard:
  *
@@ -17,12 +18,18 @@
  * - devices are numbered by position: /dev/ld0a, ld1a ... and vioif0,
  *   vioif1 ... on KVM (the upstream rumprun tool skips vioif1); etfs
  *   xvda, xvdb ... and xenif0 ... with "cloner" on Xen, plus kernfs on /kern;
+ *   in an ISO image every data image is a file of the image, attached by
+ *   vnd from "images/NAME" (relative: the guest has chdir'd to the ISO it
+ *   mounted on /rootfs), and a NIC is its driver's next unit: wm0, wm1,
+ *   re0 ... in request order, without "cloner";
  * - on KVM the whole command line, "<kernel path> " prefix included, must
- *   stay under 4096 bytes or the guest halts at boot.
+ *   stay under 4096 bytes or the guest halts at boot; in an ISO image the
+ *   limit is that of the way it travels (RUMPCONFIG_ISO_*_MAX).
  */
 #ifndef RUMPCONFIG_H
 #define RUMPCONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rrerr.h"
@@ -37,10 +44,21 @@
 	sizeof("/local/domain/4294967295/rumprun/cfg")
 
 /*
+ * In an ISO image without data images the configuration is also a
+ * multiboot module, which newer rumprun takes whole if it is shorter than
+ * its 4096-byte command line buffer less one; a configuration file on the
+ * image's root file system may have 64 KiB (rumprun's CFGMAXSIZE).
+ */
+#define RUMPCONFIG_ISO_MODULE_MAX	4094
+#define RUMPCONFIG_ISO_FILE_MAX		65536
+/* Where data images go in an ISO image, relative to its root. */
+#define RUMPCONFIG_ISO_IMAGES		"images"
+
+/*
  * Build the configuration text for spec on its platform.  kernel_path is
  * the path the KVM backend boots (QEMU puts it and a space before the
  * command line); it counts against the size limit and must not contain
- * '{'.  It is ignored for Xen.  Returns a new string (free() it), or NULL
+ * '{'.  It is ignored for Xen and iso.  Returns a new string (free() it), or NULL
  * with err filled: RRERR_INVALID, naming the field, for what the guest
  * cannot receive; RRERR_INTERNAL when out of memory.
  */
@@ -53,5 +71,13 @@ char *rumpconfig_build(const struct spec *spec, const char *kernel_path,
  * or NULL with err naming "argv[N]".
  */
 char *rumpconfig_cmdline(char *const *argv, size_t argc, struct rrerr *err);
+
+/*
+ * True when the ISO image of spec also hands its configuration to the
+ * guest as the first multiboot module: when it has no data image (those
+ * are found relative to the ISO mounted on /rootfs, which only the
+ * _RUMPRUN_ROOTFSCFG= way mounts).
+ */
+bool rumpconfig_iso_module(const struct spec *spec);
 
 #endif

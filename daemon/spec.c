@@ -14,6 +14,7 @@
  * ends the walk.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -50,11 +51,16 @@
 #define POLICY_MEMORY_MIB	4096	/* when the policy says 0 */
 #define POLICY_VCPUS		8	/* when the policy says 0 */
 
-/* One walk over a request: what is allowed, where results and errors go. */
+/*
+ * One walk over a request: what is allowed, where results and errors go,
+ * and the platform the request is for, read before the walk (fields are
+ * checked in the request's order, and some depend on the platform).
+ */
 struct walk {
 	const struct spec_policy *policy;
 	struct spec *spec;
 	struct rrerr *err;
+	enum spec_platform platform;
 };
 
 /*
@@ -109,6 +115,7 @@ struct ipconf {
 static const struct keyword platforms[] = {
 	{ "kvm", SPEC_PLATFORM_KVM },
 	{ "xen", SPEC_PLATFORM_XEN },
+	{ "iso", SPEC_PLATFORM_ISO },
 	{ NULL, 0 },
 };
 
@@ -554,12 +561,23 @@ max_vcpus(const struct spec_policy *policy)
 	return policy->max_vcpus != 0 ? policy->max_vcpus : POLICY_VCPUS;
 }
 
+/* Refuse a field that has no meaning in an ISO image, saying why. */
+static int
+not_iso(struct walk *w, const char *path, const char *why)
+{
+	if (w->platform != SPEC_PLATFORM_ISO)
+		return 0;
+	return invalid(w, path, "not for platform iso: %s", why);
+}
+
 static int
 check_memory(struct walk *w, void *target, UNUSED const char *key,
     json_t *value, const char *path)
 {
 	struct spec *spec = target;
 
+	if (not_iso(w, path, "the guest has the machine's memory") == -1)
+		return -1;
 	return get_range(w, value, path, SPEC_MEMORY_MIN_MIB,
 	    max_memory(w->policy), &spec->memory_mib);
 }
@@ -570,6 +588,8 @@ check_vcpus(struct walk *w, void *target, UNUSED const char *key,
 {
 	struct spec *spec = target;
 
+	if (not_iso(w, path, "the guest has the machine's processors") == -1)
+		return -1;
 	return get_range(w, value, path, 1, max_vcpus(w->policy),
 	    &spec->vcpus);
 }
@@ -1112,11 +1132,57 @@ check_mac(struct walk *w, void *target, UNUSED const char *key,
 	return keep(w, mac, &nic->mac);
 }
 
+/*
+ * The NetBSD driver of a machine's NIC, which names its interfaces
+ * (wm0, wm1 ...): lower case letters and digits, ending in a letter.
+ */
+static int
+check_driver(struct walk *w, void *target, UNUSED const char *key,
+    json_t *value, const char *path)
+{
+	struct spec_nic *nic = target;
+	const char *s = json_string_value(value);
+	size_t len = strlen(s);
+
+	if (w->platform != SPEC_PLATFORM_ISO)
+		return invalid(w, path, "only for platform iso (the NIC of a "
+		    "guest on kvm is vioif, on xen xenif)");
+	if (!match(s, len, LOWER, LOWER DIGIT, SPEC_DRIVER_MAX) ||
+	    strchr(LOWER, s[len - 1]) == NULL)
+		return invalid(w, path, "must be a NetBSD NIC driver name: 1 to "
+		    "%d lower case letters and digits, starting and ending "
+		    "with a letter (\"wm\", \"re\", \"vioif\")",
+		    SPEC_DRIVER_MAX);
+	return keep(w, s, &nic->driver);
+}
+
+/* "backend" and "mac" of a NIC in an ISO image: the machine's own NIC. */
+static int
+check_iso_nic_host(struct walk *w, UNUSED void *target, const char *key,
+    UNUSED json_t *value, const char *path)
+{
+	return invalid(w, path, "not for platform iso: the NIC is the "
+	    "machine's own, with %s", strcmp(key, "mac") == 0 ?
+	    "its own MAC address" : "no host backend; give its \"driver\"");
+}
+
 static const struct member nic_members[] = {
 	{ "backend", T_OBJECT, true, check_backend },
 	{ "mac", T_STRING, false, check_mac },
 	{ "inet", T_OBJECT, false, check_inet },
 	{ "inet6", T_OBJECT, false, check_inet6 },
+	{ "driver", T_STRING, false, check_driver },
+	{ NULL, 0, false, NULL },
+};
+
+static const struct member iso_nic_members[] = {
+	{ "driver", T_STRING, false, check_driver },
+	{ "inet", T_OBJECT, false, check_inet },
+	{ "inet6", T_OBJECT, false, check_inet6 },
+	{ "backend", T_OBJECT | T_STRING | T_INTEGER | T_BOOLEAN | T_ARRAY,
+	    false, check_iso_nic_host },
+	{ "mac", T_OBJECT | T_STRING | T_INTEGER | T_BOOLEAN | T_ARRAY,
+	    false, check_iso_nic_host },
 	{ NULL, 0, false, NULL },
 };
 
@@ -1127,7 +1193,7 @@ check_nic_entry(struct walk *w, void *target, UNUSED const char *key,
 	struct spec *spec = target;
 
 	return walk_object(w, &spec->nics[spec->nnics++], value, path,
-	    nic_members);
+	    w->platform == SPEC_PLATFORM_ISO ? iso_nic_members : nic_members);
 }
 
 static const struct member nic_entry = {
@@ -1164,21 +1230,25 @@ check_accel(struct walk *w, void *target, UNUSED const char *key,
 }
 
 static int
-check_auto_remove(UNUSED struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, UNUSED const char *path)
+check_auto_remove(struct walk *w, void *target, UNUSED const char *key,
+    json_t *value, const char *path)
 {
 	struct spec *spec = target;
 
+	if (not_iso(w, path, "an ISO image is not an instance") == -1)
+		return -1;
 	spec->auto_remove = json_is_true(value);
 	return 0;
 }
 
 static int
-check_paused(UNUSED struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, UNUSED const char *path)
+check_paused(struct walk *w, void *target, UNUSED const char *key,
+    json_t *value, const char *path)
 {
 	struct spec *spec = target;
 
+	if (not_iso(w, path, "an ISO image is not an instance") == -1)
+		return -1;
 	spec->paused = json_is_true(value);
 	return 0;
 }
@@ -1200,6 +1270,64 @@ static const struct member request_members[] = {
 	{ "paused", T_BOOLEAN, false, check_paused },
 	{ NULL, 0, false, NULL },
 };
+
+/* True when mountpoint is /rootfs or below it. */
+static bool
+under_rootfs(const char *mountpoint)
+{
+	static const char rootfs[] = "/rootfs";
+	size_t n = sizeof(rootfs) - 1;
+
+	return strncmp(mountpoint, rootfs, n) == 0 &&
+	    (mountpoint[n] == '\0' || mountpoint[n] == '/');
+}
+
+/*
+ * An ISO image: each data image goes in under its file name, which must
+ * be a plain name and differ from the others'; it is read from the host
+ * as a regular file; it cannot be mounted where the guest mounts the ISO
+ * itself.  NICs without a driver get the default one.
+ */
+static int
+finish_iso(struct walk *w, struct spec *spec)
+{
+	char sub[RRERR_FIELD_MAX];
+	const char *name;
+	struct stat st;
+	size_t i, j, len;
+
+	for (i = 0; i < spec->nblk; i++) {
+		snprintf(sub, sizeof(sub), "blk[%zu].source", i);
+		name = spec_data_name(&spec->blk[i]);
+		len = strlen(name);
+		if (!match(name, len, ALNUM "_+-", ALNUM "._+-",
+		    SPEC_DATA_NAME_MAX))
+			return invalid(w, sub, "its file name %s cannot name a "
+			    "data image in an ISO: 1 to %d letters, digits, "
+			    "'.', '_', '+' and '-', not starting with '.'",
+			    name, SPEC_DATA_NAME_MAX);
+		for (j = 0; j < i; j++)
+			if (strcmp(spec_data_name(&spec->blk[j]), name) == 0)
+				return invalid(w, sub, "an ISO keeps data "
+				    "images by file name, and blk[%zu].source "
+				    "is also called %s", j, name);
+		if (!w->policy->trusted && (stat(spec->blk[i].source,
+		    &st) == -1 || !S_ISREG(st.st_mode)))
+			return invalid(w, sub, "must be a regular file on "
+			    "platform iso (its contents go into the image)");
+		if (spec->blk[i].mountpoint != NULL &&
+		    under_rootfs(spec->blk[i].mountpoint)) {
+			snprintf(sub, sizeof(sub), "blk[%zu].mountpoint", i);
+			return invalid(w, sub, "/rootfs is where a guest "
+			    "booted from an ISO mounts the ISO itself");
+		}
+	}
+	for (i = 0; i < spec->nnics; i++)
+		if (spec->nics[i].driver == NULL &&
+		    keep(w, SPEC_DRIVER_DEFAULT, &spec->nics[i].driver) == -1)
+			return -1;
+	return 0;
+}
 
 /*
  * The checks that involve several fields, once all are in.  When argv is
@@ -1237,6 +1365,8 @@ finish(struct walk *w, struct spec *spec)
 		return invalid(w, "image", "%s contains '{', which a rumprun "
 		    "guest on kvm would take for its configuration",
 		    spec->image);
+	if (spec->platform == SPEC_PLATFORM_ISO && finish_iso(w, spec) == -1)
+		return -1;
 	if (spec->argc > 0)
 		return 0;
 	free(spec->argv);
@@ -1251,9 +1381,42 @@ finish(struct walk *w, struct spec *spec)
  * Public functions.
  */
 
+/*
+ * spec_parse() and spec_parse_iso(): the platform is dflt when the request
+ * does not say; with only_dflt, another one is refused.
+ */
+static int parse(const char *text, size_t len,
+    const struct spec_policy *policy, enum spec_platform dflt, bool only_dflt,
+    struct spec **out, struct rrerr *err);
+static int from_json(json_t *root, const struct spec_policy *policy,
+    enum spec_platform dflt, bool only_dflt, struct spec **out,
+    struct rrerr *err);
+
 int
 spec_parse(const char *text, size_t len, const struct spec_policy *policy,
     struct spec **out, struct rrerr *err)
+{
+	return parse(text, len, policy, SPEC_PLATFORM_KVM, false, out, err);
+}
+
+int
+spec_parse_iso(const char *text, size_t len,
+    const struct spec_policy *policy, struct spec **out, struct rrerr *err)
+{
+	return parse(text, len, policy, SPEC_PLATFORM_ISO, true, out, err);
+}
+
+int
+spec_from_json(json_t *root, const struct spec_policy *policy,
+    struct spec **out, struct rrerr *err)
+{
+	return from_json(root, policy, SPEC_PLATFORM_KVM, false, out, err);
+}
+
+static int
+parse(const char *text, size_t len, const struct spec_policy *policy,
+    enum spec_platform dflt, bool only_dflt, struct spec **out,
+    struct rrerr *err)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -1271,29 +1434,46 @@ spec_parse(const char *text, size_t len, const struct spec_policy *policy,
 		return rrerr_set(err, RRERR_BAD_REQUEST, NULL,
 		    "request body is not valid JSON: %s at line %d column %d",
 		    jerr.text, jerr.line, jerr.column);
-	rv = spec_from_json(root, policy, out, err);
+	rv = from_json(root, policy, dflt, only_dflt, out, err);
 	json_decref(root);
 	return rv;
 }
 
-int
-spec_from_json(json_t *root, const struct spec_policy *policy,
-    struct spec **out, struct rrerr *err)
+static int
+from_json(json_t *root, const struct spec_policy *policy,
+    enum spec_platform dflt, bool only_dflt, struct spec **out,
+    struct rrerr *err)
 {
 	static const struct spec_policy nothing;
+	const json_t *pv;
 	struct spec *spec;
 	struct walk w;
+	size_t i;
 
 	*out = NULL;
 	if (!json_is_object(root))
 		return rrerr_set(err, RRERR_BAD_REQUEST, NULL,
 		    "request body must be a JSON object");
+	/* The platform first; a bad one is reported in its turn. */
+	w.platform = dflt;
+	pv = json_object_get(root, "platform");
+	for (i = 0; json_is_string(pv) && platforms[i].name != NULL; i++)
+		if (strcmp(json_string_value(pv), platforms[i].name) == 0)
+			w.platform = (enum spec_platform)platforms[i].value;
+	if (only_dflt && w.platform != dflt)
+		return rrerr_set(err, RRERR_INVALID, "platform", "platform: "
+		    "must be \"%s\" or left out here",
+		    spec_platform_name(dflt));
 	if ((spec = calloc(1, sizeof(*spec))) == NULL)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	spec->platform = dflt;
 	w.policy = policy != NULL ? policy : &nothing;
 	w.spec = spec;
 	w.err = err;
-	/* A policy that allows less than the default lowers the default. */
+	/*
+	 * A policy that allows less than the default lowers the default.  (An
+	 * ISO request has no memory_mib or vcpus: these stay unused.)
+	 */
 	spec->memory_mib = SPEC_MEMORY_DEFAULT_MIB;
 	if (spec->memory_mib > max_memory(w.policy))
 		spec->memory_mib = max_memory(w.policy);
@@ -1393,9 +1573,13 @@ nic_json(const struct spec *spec, size_t i)
 	const struct spec_nic *nic = &spec->nics[i];
 	json_t *object;
 
-	object = json_pack("{s:{s:s, s:s*}, s:s*}",
-	    "backend", "type", keyword_name(nic_types, nic->type),
-	    "name", nic->backend_name, "mac", nic->mac);
+	if (spec->platform == SPEC_PLATFORM_ISO)
+		object = json_pack("{s:s}", "driver", nic->driver != NULL ?
+		    nic->driver : SPEC_DRIVER_DEFAULT);
+	else
+		object = json_pack("{s:{s:s, s:s*}, s:s*}",
+		    "backend", "type", keyword_name(nic_types, nic->type),
+		    "name", nic->backend_name, "mac", nic->mac);
 	if (object == NULL)
 		return NULL;
 	if (add_ip(object, "inet", &ipv4, nic->inet, nic->addr,
@@ -1408,16 +1592,34 @@ nic_json(const struct spec *spec, size_t i)
 	return object;
 }
 
+/*
+ * The canonical form of an ISO request: without the fields that platform
+ * iso refuses, so that it parses back.
+ */
+static json_t *
+iso_json(json_t *object)
+{
+	static const char *const keys[] = {
+		"memory_mib", "vcpus", "accel", "auto_remove", "paused", NULL
+	};
+	size_t i;
+
+	for (i = 0; object != NULL && keys[i] != NULL; i++)
+		json_object_del(object, keys[i]);
+	return object;
+}
+
 json_t *
 spec_to_json(const struct spec *spec)
 {
 	const char *accel = NULL;
+	json_t *object;
 
 	if (spec == NULL)
 		return NULL;
 	if (spec->accel != SPEC_ACCEL_DEFAULT)
 		accel = keyword_name(accels, spec->accel);
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s*, s:o, s:o, "
+	object = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s*, s:o, s:o, "
 	    "s:o, s:s*, s:b, s:b}",
 	    "name", spec->name,
 	    "platform", spec_platform_name(spec->platform),
@@ -1433,6 +1635,7 @@ spec_to_json(const struct spec *spec)
 	    "accel", accel,
 	    "auto_remove", (int)spec->auto_remove,
 	    "paused", (int)spec->paused);
+	return spec->platform == SPEC_PLATFORM_ISO ? iso_json(object) : object;
 }
 
 bool
@@ -1488,6 +1691,7 @@ spec_free(struct spec *spec)
 	for (i = 0; i < spec->nnics; i++) {
 		free(spec->nics[i].backend_name);
 		free(spec->nics[i].mac);
+		free(spec->nics[i].driver);
 		free(spec->nics[i].addr);
 		free(spec->nics[i].gw);
 		free(spec->nics[i].addr6);
@@ -1495,6 +1699,14 @@ spec_free(struct spec *spec)
 	}
 	free(spec->nics);
 	free(spec);
+}
+
+const char *
+spec_data_name(const struct spec_blk *blk)
+{
+	const char *slash = strrchr(blk->source, '/');
+
+	return slash != NULL ? slash + 1 : blk->source;
 }
 
 const char *

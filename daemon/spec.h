@@ -11,6 +11,14 @@
  * spec_to_json() gives the canonical JSON form back: defaults filled in,
  * paths resolved, env as an array.  Two requests that mean the same launch
  * have equal canonical forms, which is what idempotent create compares.
+ *
+ * Platform iso is not launched: it is the request of a bootable ISO image
+ * (POST /v1/iso, daemon/iso.c) for a real machine.  Such a request has no
+ * memory_mib, vcpus, accel, paused or auto_remove (the machine decides,
+ * there is no instance); its NICs name the machine's NetBSD driver
+ * ("driver", default "wm") instead of a host backend and MAC; its block
+ * devices are regular files, copied into the image under the file name
+ * they have on the host, which must therefore differ.
  */
 #ifndef SPEC_H
 #define SPEC_H
@@ -40,11 +48,20 @@
 #define SPEC_MEMORY_MIN_MIB	8
 #define SPEC_MEMORY_DEFAULT_MIB	64	/* the upstream rumprun tool's default */
 #define SPEC_VCPUS_DEFAULT	1
+#define SPEC_DRIVER_MAX		12	/* a NetBSD NIC driver: "wm", "vioif" */
+#define SPEC_DRIVER_DEFAULT	"wm"	/* the one PC NIC driver of hw_generic */
+#define SPEC_DATA_NAME_MAX	100	/* a data image's file name in an ISO */
 
+/*
+ * The platforms.  The first SPEC_PLATFORMS_LAUNCHED have a backend and
+ * index the engine's tables; iso images are built, never launched.
+ */
 enum spec_platform {
 	SPEC_PLATFORM_KVM,
 	SPEC_PLATFORM_XEN,
+	SPEC_PLATFORM_ISO,
 };
+#define SPEC_PLATFORMS_LAUNCHED	2
 
 enum spec_accel {
 	SPEC_ACCEL_DEFAULT,	/* the daemon's configured accelerator */
@@ -77,9 +94,10 @@ struct spec_blk {
 };
 
 struct spec_nic {
-	enum spec_nic_type type;
+	enum spec_nic_type type;	/* not on platform iso */
 	char *backend_name;	/* bridge or network name; tap name or NULL */
 	char *mac;		/* "52:54:00:12:34:56" (lower case), or NULL */
+	char *driver;		/* platform iso only: "wm" (the default), "re" */
 	enum spec_inet inet;
 	char *addr;		/* static only: "10.0.0.2" */
 	unsigned int prefixlen;	/* static only: 24 */
@@ -153,6 +171,20 @@ int spec_parse(const char *text, size_t len, const struct spec_policy *policy,
 /* As spec_parse(), from a parsed JSON value (borrowed). */
 int spec_from_json(json_t *root, const struct spec_policy *policy,
     struct spec **out, struct rrerr *err);
+
+/*
+ * As spec_parse(), for the request of an ISO image (POST /v1/iso): the
+ * platform is iso when the request does not say, and any other platform
+ * is refused (RRERR_INVALID, field "platform").
+ */
+int spec_parse_iso(const char *text, size_t len,
+    const struct spec_policy *policy, struct spec **out, struct rrerr *err);
+
+/*
+ * The name under which blk's source goes into an ISO image (its file
+ * name on the host); borrowed from blk.
+ */
+const char *spec_data_name(const struct spec_blk *blk);
 
 /*
  * The canonical JSON form of spec: a new reference, or NULL when out of

@@ -4,7 +4,9 @@
 # systemd is here for systemd-analyze and systemd-socket-activate (the
 # tests of systemd/): the package does not make systemd the init, which is
 # systemd-sysv's doing (and on Debian 12 libvirt-daemon-system already
-# pulls both in).  openssl makes the tests' certificates.
+# pulls both in).  openssl makes the tests' certificates.  grub-pc-bin,
+# grub-common, xorriso (and mtools, which grub-mkrescue wants for EFI
+# images) build the ISO images of POST /v1/iso and rrctl iso.
 set -eu
 
 PACKAGES="
@@ -14,8 +16,9 @@ libcurl4-openssl-dev libcmocka-dev libgnutls28-dev
 qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
 python3 python3-yaml python3-jsonschema python3-pytest
-cppcheck clang-tidy clang
+cppcheck clang-tidy clang libclang-rt-14-dev wrk
 systemd openssl
+grub-pc-bin grub-common xorriso mtools
 "
 
 missing=""

@@ -49,16 +49,19 @@ now_ms() {
 	echo $((t / 1000))
 }
 
-# start_qemu APPEND: boots the guest in the background with APPEND as its
-# command line; sets QPID, LOG and T0 (the start time in ms).
+# start_qemu APPEND [QEMU ARGS...]: boots the guest in the background with
+# APPEND as its command line; sets QPID, LOG and T0 (the start time in ms).
 start_qemu() {
+	local append=$1
+
+	shift
 	NLOG=$((NLOG + 1))
 	LOG=$TMP/$NLOG.log
 	: >"$LOG"
 	T0=$(now_ms)
-	"$QEMU" -kernel "$ELF" -append "$1" -nodefaults -display none \
+	"$QEMU" -kernel "$ELF" -append "$append" -nodefaults -display none \
 	    -vga none -no-reboot -m 32 -serial "file:$LOG" "${BIOS[@]}" \
-	    -accel "$ACCEL" </dev/null >"$LOG.err" 2>&1 &
+	    -accel "$ACCEL" "$@" </dev/null >"$LOG.err" 2>&1 &
 	QPID=$!
 }
 
@@ -84,9 +87,11 @@ stop_qemu() {
 }
 
 # boot APPEND [LINE [SECS]]: boots, waits for LINE (default "halted"),
-# stops QEMU.  Sets why if LINE never came.
+# stops QEMU.  Sets why if LINE never came.  QEMU_ARGS (an array) go to
+# QEMU too.
+QEMU_ARGS=()
 boot() {
-	start_qemu "$1"
+	start_qemu "$1" "${QEMU_ARGS[@]}"
 	wait_line "${2:-halted}" "${3:-10}" ||
 	    why="no line '${2:-halted}' within ${3:-10} s"
 	stop_qemu
@@ -333,6 +338,62 @@ halted
 EOF
 }
 
+# QEMU's -initrd gives a multiboot kernel its files as modules, the way
+# GRUB's "module" does.  Newer rumprun hw takes the first module, byte for
+# byte, as its configuration and ignores the command line.
+t_module() {
+	local cfg=$TMP/module.json
+
+	printf '%s' '{"cmdline":"rrguest config env exit 4","env":"FROM=module"}' >"$cfg"
+	QEMU_ARGS=(-initrd "$cfg")
+	boot '{"cmdline":"rrguest echo from-cmdline"}'
+	QEMU_ARGS=()
+	need_log <<EOF
+rrguest: rumprun test guest
+multiboot: Using configuration from $cfg
+=== calling "rrguest" main() ===
+
+config={"cmdline":"rrguest config env exit 4","env":"FROM=module"}
+env=FROM=module
+
+=== main() of "rrguest" returned 4 ===
+halted
+EOF
+}
+
+# module_json SIZE: a configuration of exactly SIZE bytes, in a file.
+module_json() {
+	local head='{"cmdline":"rrguest exit 0","env":"PAD=' tail='"}' pad
+	local n=$(($1 - ${#head} - ${#tail}))
+
+	printf -v pad '%*s' "$n" ''
+	printf '%s' "$head${pad// /x}$tail" >"$TMP/module-$1.json"
+	echo "$TMP/module-$1.json"
+}
+
+# rumprun halts on a module of BMK_MULTIBOOT_CMDLINE_SIZE - 1 bytes or more.
+t_module_4094() {
+	QEMU_ARGS=(-initrd "$(module_json 4094)")
+	boot 'ignored'
+	QEMU_ARGS=()
+	need_line '=== main() of "rrguest" returned 0 ==='
+}
+
+t_module_4095() {
+	QEMU_ARGS=(-initrd "$(module_json 4095)")
+	boot 'ignored'
+	QEMU_ARGS=()
+	need_line 'PANIC: command line too long'
+	need_no_text '=== calling'
+}
+
+# _RUMPRUN_ROOTFSCFG= without a boot CD: rumprun cannot mount its rootfs.
+t_rootfs_no_cd() {
+	boot '_RUMPRUN_ROOTFSCFG=/json.cfg'
+	need_line 'PANIC: config: failed to mount rootfs from image: no ATAPI drive on the IDE ports'
+	need_no_text '=== calling'
+}
+
 t_no_json() {
 	boot 'no config here'
 	need_log <<'EOF'
@@ -448,6 +509,10 @@ CASES=(
 	cmdline-4095 t_cmdline_4095
 	cmdline-4096 t_cmdline_4096
 	no-json t_no_json
+	module t_module
+	module-4094 t_module_4094
+	module-4095 t_module_4095
+	rootfs-no-cd t_rootfs_no_cd
 	unknown-command t_unknown_cmd
 	sleepms t_sleepms
 	spam t_spam

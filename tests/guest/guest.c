@@ -2,8 +2,11 @@
  * guest.c: rrguest, a tiny test guest that looks like a rumprun hw
  * unikernel on its console.
  *
- * It reads the rumprun JSON configuration from the multiboot command
- * line, builds argv from "cmdline" the way rumprun does, prints rumprun's
+ * It reads the rumprun JSON configuration the way rumprun hw does: from
+ * the first multiboot module when the loader gave one (newer rumprun),
+ * else from the multiboot command line; and when that text says
+ * "_RUMPRUN_ROOTFSCFG=PATH", from the file PATH of the boot CD (rootfs.c).
+ * It builds argv from "cmdline" the way rumprun does, prints rumprun's
  * markers around a "main()" and then halts without powering off.  The
  * program run as main() takes argv[1..] as a list of commands (see
  * README.md) that let tests check what reached the guest and make it
@@ -14,12 +17,20 @@
 
 #define MB_BOOT_MAGIC	0x2badb002
 #define MB_INFO_CMDLINE	0x00000004
+#define MB_INFO_MODS	0x00000008
 #define ARGV_MAX	(CMDLINE_MAX / 2 + 2)
 #define SPAM_WIDTH	79		/* A spam line, its newline excluded. */
 
 #define MBI_FLAGS	0		/* Words of the multiboot information. */
 #define MBI_CMDLINE	4
+#define MBI_MODS_COUNT	5
+#define MBI_MODS_ADDR	6
 
+#define MOD_START	0		/* Words of a module entry. */
+#define MOD_END		1
+#define MOD_STRING	2
+
+#define ROOTFSCFG	"_RUMPRUN_ROOTFSCFG="
 enum cmdarg {
 	ARG_NONE,
 	ARG_NEEDED,
@@ -152,6 +163,25 @@ cmd_net(const char *arg)
 	return -1;
 }
 
+/*
+ * Prints the size and FNV-1a hash of a file of the boot CD, as the guest
+ * reads it: "file PATH: N bytes, fnv1a H" (H in decimal).
+ */
+static int
+cmd_file(const char *arg)
+{
+	const char *why;
+	uint32_t lba, size, sum;
+
+	if (rootfs_lookup(arg, &lba, &size, &why) == -1 ||
+	    rootfs_fold(lba, size, &sum, &why) == -1) {
+		con_printf("file %s: %s\n", arg, why);
+		return -1;
+	}
+	con_printf("file %s: %u bytes, fnv1a %u\n", arg, size, sum);
+	return -1;
+}
+
 static int
 cmd_sleep(const char *arg)
 {
@@ -245,6 +275,7 @@ static const struct cmd cmds[] = {
 	{ "hostname",	ARG_NONE,	cmd_hostname },
 	{ "blk",	ARG_NONE,	cmd_blk },
 	{ "net",	ARG_NONE,	cmd_net },
+	{ "file",	ARG_NEEDED,	cmd_file },
 	{ "sleep",	ARG_NEEDED,	cmd_sleep },
 	{ "sleepms",	ARG_NEEDED,	cmd_sleepms },
 	{ "spam",	ARG_NEEDED,	cmd_spam },
@@ -289,19 +320,43 @@ run(void)
 	return 0;
 }
 
-/* Called from boot.S with the multiboot magic and information. */
-void
-guest_main(uint32_t magic, const uint32_t *mbi)
+/*
+ * Copies the first multiboot module into cmdline[], as newer rumprun hw
+ * does (its bytes, up to a NUL); returns 0, or -1 when there is none.
+ */
+static int
+module_config(uint32_t magic, const uint32_t *mbi)
 {
-	size_t len = 0;
-	int rv;
+	const uint32_t *mod;
+	const char *name;
+	uint32_t len;
 
-	con_init();
-	con_printf("rrguest: rumprun test guest\n");
+	if (magic != MB_BOOT_MAGIC || (mbi[MBI_FLAGS] & MB_INFO_MODS) == 0 ||
+	    mbi[MBI_MODS_COUNT] < 1 || mbi[MBI_MODS_ADDR] == 0)
+		return -1;
+	mod = (const uint32_t *)(uintptr_t)mbi[MBI_MODS_ADDR];
+	name = (const char *)(uintptr_t)mod[MOD_STRING];
+	if (mod[MOD_END] < mod[MOD_START])
+		panic("multiboot module ends before it starts");
+	len = mod[MOD_END] - mod[MOD_START];
+	/* rumprun's limit: it halts from BMK_MULTIBOOT_CMDLINE_SIZE - 1 on. */
+	if (len >= CMDLINE_MAX - 1)
+		panic("command line too long");
+	con_printf("multiboot: Using configuration from %s\n",
+	    name != NULL ? name : "(unnamed module)");
+	memcpy(cmdline, (const void *)(uintptr_t)mod[MOD_START], len);
+	cmdline[len] = '\0';
+	return 0;
+}
+
+/* Copies the multiboot command line into cmdline[], if there is one. */
+static void
+cmdline_config(uint32_t magic, const uint32_t *mbi)
+{
+	const char *mbcmdline;
+	size_t len = 0;
 
 	if (magic == MB_BOOT_MAGIC && (mbi[MBI_FLAGS] & MB_INFO_CMDLINE) != 0) {
-		const char *mbcmdline;
-
 		mbcmdline = (const char *)(uintptr_t)mbi[MBI_CMDLINE];
 		while (len < CMDLINE_MAX && mbcmdline[len] != '\0') {
 			cmdline[len] = mbcmdline[len];
@@ -311,6 +366,50 @@ guest_main(uint32_t magic, const uint32_t *mbi)
 			panic("command line too long");
 	}
 	cmdline[len] = '\0';
+}
+
+/*
+ * "_RUMPRUN_ROOTFSCFG=PATH" in the text: replace the text by the file PATH
+ * of the boot CD, as rumprun's rumprun_config() does (PATH is the rest of
+ * the text, relative to the root of the medium).
+ */
+static void
+rootfs_config(void)
+{
+	static char path[CMDLINE_MAX];
+	const char *p, *why;
+	uint32_t lba, size;
+
+	if ((p = strstr(cmdline, ROOTFSCFG)) == NULL)
+		return;
+	memcpy(path, p + sizeof(ROOTFSCFG) - 1,
+	    strlen(p + sizeof(ROOTFSCFG) - 1) + 1);
+	if (rootfs_mount(&why) == -1)
+		panic("config: failed to mount rootfs from image: %s", why);
+	if (rootfs_lookup(path, &lba, &size, &why) == -1)
+		panic("config: open %s: %s", path, why);
+	if (size > ROOTFS_CFG_MAX)
+		panic("config: %s: %u bytes, more than rrguest takes", path,
+		    size);
+	if (rootfs_read(lba, size, (uint8_t *)cmdline, ROOTFS_CFG_MAX,
+	    &why) == -1)
+		panic("config: read %s: %s", path, why);
+	cmdline[size] = '\0';
+	con_printf("rootfs: configuration from %s\n", path);
+}
+
+/* Called from boot.S with the multiboot magic and information. */
+void
+guest_main(uint32_t magic, const uint32_t *mbi)
+{
+	int rv;
+
+	con_init();
+	con_printf("rrguest: rumprun test guest\n");
+
+	if (module_config(magic, mbi) == -1)
+		cmdline_config(magic, mbi);
+	rootfs_config();
 
 	for (json = cmdline; *json != '{'; json++) {
 		if (*json == '\0') {

@@ -16,6 +16,13 @@
  */
 #define CMDLINE_MAX	4096
 
+/*
+ * The longest configuration file rrguest reads from the boot CD
+ * (_RUMPRUN_ROOTFSCFG=): rumprun takes up to 64 KiB there, rrguest no
+ * more than its command line buffer holds.
+ */
+#define ROOTFS_CFG_MAX	(CMDLINE_MAX - 1)
+
 /* The raw text of a JSON string: the bytes between its quotes. */
 struct cfgstr {
 	const char	*s;
@@ -30,6 +37,17 @@ int	config_member(int, int, struct cfgstr *, struct cfgstr *);
 int	config_argv(char *, char **, int);
 int	config_split(const char *, int, char *, char **, int);
 
+/*
+ * rootfs.c: the boot CD (an ATAPI drive on the PC's IDE ports) and its
+ * ISO 9660 file system, read-only, for _RUMPRUN_ROOTFSCFG= and "file".
+ * Paths are relative to the CD's root (leading '/' ignored).  Each returns
+ * 0, or -1 with a reason in *why.
+ */
+int	rootfs_mount(const char **);
+int	rootfs_lookup(const char *, uint32_t *, uint32_t *, const char **);
+int	rootfs_read(uint32_t, uint32_t, uint8_t *, uint32_t, const char **);
+int	rootfs_fold(uint32_t, uint32_t, uint32_t *, const char **);
+
 /* machine.c: console, timer, halting, and the bits of libc we need. */
 void	con_init(void);
 void	con_putc(int);
@@ -43,11 +61,43 @@ void	panic(const char *, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
 void	reset(void) __attribute__((noreturn));
 
+char	*strstr(const char *, const char *);
 void	*memcpy(void *, const void *, size_t);
 void	*memmove(void *, const void *, size_t);
 void	*memset(void *, int, size_t);
 int	 memcmp(const void *, const void *, size_t);
 size_t	 strlen(const char *);
 int	 strcmp(const char *, const char *);
+
+/* Port I/O. */
+static inline void
+outb(uint16_t port, uint8_t val)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(val), "Nd"(port));
+}
+
+static inline uint8_t
+inb(uint16_t port)
+{
+	uint8_t val;
+
+	__asm__ volatile("inb %1, %0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
+static inline void
+outw(uint16_t port, uint16_t val)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(val), "Nd"(port));
+}
+
+static inline uint16_t
+inw(uint16_t port)
+{
+	uint16_t val;
+
+	__asm__ volatile("inw %1, %0" : "=a"(val) : "Nd"(port));
+	return val;
+}
 
 #endif /* RRGUEST_GUEST_H */

@@ -38,21 +38,6 @@
 #define PIT_PER_MS_FRAC	182		/* Thousandths of a tick per ms. */
 #define PIT_CHUNK_MS	50		/* Fits the 16-bit counter. */
 
-static inline void
-outb(uint16_t port, uint8_t val)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(val), "Nd"(port));
-}
-
-static inline uint8_t
-inb(uint16_t port)
-{
-	uint8_t val;
-
-	__asm__ volatile("inb %1, %0" : "=a"(val) : "Nd"(port));
-	return val;
-}
-
 /* Sets COM1 to 115200 baud, 8N1, FIFOs on, no interrupts. */
 void
 con_init(void)
@@ -300,6 +285,18 @@ strlen(const char *s)
 	while (s[len] != '\0')
 		len++;
 	return len;
+}
+
+char *
+strstr(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay != '\0'; hay++) {
+		if (memcmp(hay, needle, n) == 0)
+			return (char *)(uintptr_t)hay;
+	}
+	return n == 0 ? (char *)(uintptr_t)hay : NULL;
 }
 
 int

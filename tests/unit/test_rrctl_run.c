@@ -267,7 +267,9 @@ static const struct run_case cases[] = {
 	  "-n (the old network option) is not supported by rrctl: use -I "
 	  "and -W" },
 	{ "iso platform", { "run", "iso", "app" }, NULL,
-	  "platform iso is not supported by rrctl (it runs guests; it does "
+	  "platform iso: rrctl iso makes the image; rrctl run runs guests" },
+	{ "ec2 platform", { "run", "ec2", "app" }, NULL,
+	  "platform ec2 is not supported by rrctl (it runs guests; it does "
 	  "not make images)" },
 	{ "xenif on kvm", { "run", "kvm", "-I", "if0,xenif", "app" }, NULL,
 	  "-I if0,xenif: the interface base name on kvm is vioif, not xenif" },

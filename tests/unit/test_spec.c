@@ -593,7 +593,7 @@ test_platform_accel(void **state)
 
 	(void)state;
 	REJECT("`platform`:`qemu`", RRERR_INVALID, "platform",
-	    "platform: must be `kvm` or `xen`");
+	    "platform: must be `kvm`, `xen` or `iso`");
 	REJECT("`accel`:`hvf`", RRERR_INVALID, "accel",
 	    "accel: must be `kvm` or `tcg`");
 	REJECT("`platform`:`xen`,`accel`:`kvm`", RRERR_INVALID, "accel",

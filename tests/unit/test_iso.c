@@ -1,0 +1,909 @@
+/*
+ * Tests of ISO images: the request of platform iso (spec.c), its guest
+ * configuration (rumpconfig.c), what iso.c writes and runs, rrctl iso's
+ * options (client/run.c), and the engine's refusal to launch one.
+ *
+ * Golden files: every tests/golden/iso/NAME.json is the request of an
+ * ISO image (spec_parse_iso()); the configuration written for it must
+ * equal NAME.cfg and its grub.cfg NAME.grub.cfg, or its error message
+ * must equal NAME.err.  "@IMAGES@" and "@VOLUMES@" stand for the test's
+ * directories and the files named under them are made on the fly (a name
+ * ending in "/" makes a directory).  RR_GOLDEN_UPDATE=1 rewrites the
+ * expected files from the actual output (read the diff before a commit).
+ *
+ * The builds (iso_build()) run the real grub-mkrescue when it is installed
+ * (scripts/deps.sh installs it), on the test guest (RR_GUEST_ELF), and
+ * check that nothing of a build stays behind, whatever happens to it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fake.h"
+#include "fixture.h"
+#include "iso.h"
+#include "rumpconfig.h"
+#include "run.h"
+#include "sbuf.h"
+#include "spec.h"
+
+static char imagedir[PATH_MAX];
+static char volumedir[PATH_MAX];
+static char tmpbase[PATH_MAX];
+static const char *image_dirs[2];
+static const char *volume_dirs[2];
+static struct spec_policy policy;
+
+static int
+setup(void **state)
+{
+	static const struct fx_node tree[] = {
+		{ 'd', "images", NULL },
+		{ 'd', "volumes", NULL },
+		{ 'd', "tmp", NULL },
+		{ 'd', "state", NULL },
+		{ 'd', "logs", NULL },
+		{ 0, NULL, NULL },
+	};
+
+	(void)state;
+	if (fx_build(tree) == -1)
+		return -1;
+	snprintf(imagedir, sizeof(imagedir), "%s", fx_path("images"));
+	snprintf(volumedir, sizeof(volumedir), "%s", fx_path("volumes"));
+	snprintf(tmpbase, sizeof(tmpbase), "%s", fx_path("tmp"));
+	image_dirs[0] = imagedir;
+	volume_dirs[0] = volumedir;
+	memset(&policy, 0, sizeof(policy));
+	policy.image_dirs = image_dirs;
+	policy.volume_dirs = volume_dirs;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return fx_remove();
+}
+
+static char *
+read_text(const char *path)
+{
+	struct sbuf sb = SBUF_INIT;
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sbuf_addn(&sb, buf, n);
+	fclose(f);
+	sbuf_addn(&sb, "", 0);
+	return sbuf_finish(&sb);
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Make the file (or, ending in '/', the directory) path, and its parents. */
+static void
+make_path(const char *path)
+{
+	char buf[2 * PATH_MAX], *p;
+	int fd;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		(void)mkdir(buf, 0755);
+		*p = '/';
+	}
+	if (buf[strlen(buf) - 1] == '/' || strstr(buf, "..") != NULL)
+		return;
+	if ((fd = open(buf, O_WRONLY | O_CREAT, 0644)) != -1) {
+		if (write(fd, "data", 4) != 4)
+			fail_msg("cannot write %s", buf);
+		close(fd);
+	}
+}
+
+/* The placeholders of a golden request replaced, the files made. */
+static char *
+expand(const char *text)
+{
+	const struct {
+		const char *token;
+		const char *dir;
+	} ph[] = { { "@IMAGES@", imagedir }, { "@VOLUMES@", volumedir } };
+	struct sbuf sb = SBUF_INIT;
+	const char *p = text;
+	char path[2 * PATH_MAX];
+	size_t i, n;
+
+	while (*p != '\0') {
+		for (i = 0; i < 2; i++)
+			if (strncmp(p, ph[i].token, strlen(ph[i].token)) == 0)
+				break;
+		if (i == 2) {
+			sbuf_addc(&sb, *p++);
+			continue;
+		}
+		p += strlen(ph[i].token);
+		n = strcspn(p, "\"");
+		snprintf(path, sizeof(path), "%s%.*s", ph[i].dir, (int)n, p);
+		make_path(path);
+		sbuf_add(&sb, ph[i].dir);
+	}
+	return sbuf_finish(&sb);
+}
+
+/* The temp dirs put back as placeholders, in place. */
+static void
+unexpand(char *text)
+{
+	const char *dirs[] = { imagedir, volumedir };
+	const char *tokens[] = { "@IMAGES@", "@VOLUMES@" };
+	size_t i, dlen, tlen;
+	char *p;
+
+	for (i = 0; i < 2; i++) {
+		dlen = strlen(dirs[i]);
+		tlen = strlen(tokens[i]);
+		while ((p = strstr(text, dirs[i])) != NULL) {
+			memcpy(p, tokens[i], tlen);
+			memmove(p + tlen, p + dlen, strlen(p + dlen) + 1);
+		}
+	}
+}
+
+static int
+compare_golden(const char *expected_path, char *actual)
+{
+	char *expected;
+	int ok;
+
+	unexpand(actual);
+	if (getenv("RR_GOLDEN_UPDATE") != NULL) {
+		write_text(expected_path, actual);
+		return 1;
+	}
+	if ((expected = read_text(expected_path)) == NULL) {
+		print_error("%s: missing (actual: %s)\n", expected_path, actual);
+		return 0;
+	}
+	ok = strcmp(expected, actual) == 0;
+	if (!ok)
+		print_error("%s differs:\n  expected: %s  actual:   %s",
+		    expected_path, expected, actual);
+	free(expected);
+	return ok;
+}
+
+/* The canonical form of spec parses back to the same request. */
+static int
+roundtrip(const struct spec *spec)
+{
+	struct spec *again = NULL;
+	struct rrerr err;
+	json_t *j = spec_to_json(spec);
+	int ok;
+
+	ok = j != NULL && spec_from_json(j, &policy, &again, &err) == 0 &&
+	    spec_equal(spec, again);
+	if (!ok)
+		print_error("%s: the canonical form does not parse back: %s\n",
+		    spec->name, again == NULL ? err.message : "differs");
+	json_decref(j);
+	spec_free(again);
+	return ok;
+}
+
+static int
+run_case(const char *dir, const char *name)
+{
+	struct spec *spec = NULL;
+	struct rrerr err;
+	char path[2 * PATH_MAX], *raw, *text, *cfg, *grub, *out;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+	raw = read_text(path);
+	assert_non_null(raw);
+	text = expand(raw);
+	free(raw);
+	snprintf(path, sizeof(path), "%s/%s.err", dir, name);
+	if (spec_parse_iso(text, strlen(text), &policy, &spec, &err) == -1) {
+		free(text);
+		if (asprintf(&out, "%s\n", err.message) == -1)
+			fail();
+		ok = compare_golden(path, out);
+		free(out);
+		return ok;
+	}
+	free(text);
+	assert_int_equal(spec->platform, SPEC_PLATFORM_ISO);
+	ok &= roundtrip(spec);
+	if ((cfg = rumpconfig_build(spec, NULL, &err)) == NULL) {
+		if (asprintf(&out, "%s\n", err.message) == -1)
+			fail();
+		ok &= compare_golden(path, out);
+		free(out);
+		spec_free(spec);
+		return ok;
+	}
+	snprintf(path, sizeof(path), "%s/%s.cfg", dir, name);
+	if (asprintf(&out, "%s\n", cfg) == -1)
+		fail();
+	ok &= compare_golden(path, out);
+	free(out);
+	free(cfg);
+	grub = iso_grub_cfg(spec);
+	assert_non_null(grub);
+	snprintf(path, sizeof(path), "%s/%s.grub.cfg", dir, name);
+	ok &= compare_golden(path, grub);
+	free(grub);
+	spec_free(spec);
+	return ok;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+test_golden(void **state)
+{
+	char dir[PATH_MAX], *names[256];
+	const char *srcdir = getenv("RR_SRCDIR");
+	struct dirent *de;
+	size_t n = 0, i, len;
+	int failed = 0;
+	DIR *d;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/tests/golden/iso",
+	    srcdir != NULL ? srcdir : ".");
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL && n < 256) {
+		len = strlen(de->d_name);
+		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
+			names[n++] = strndup(de->d_name, len - 5);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	assert_true(n >= 10);
+	for (i = 0; i < n; i++) {
+		if (!run_case(dir, names[i])) {
+			print_error("golden case iso/%s failed\n", names[i]);
+			failed++;
+		}
+		free(names[i]);
+	}
+	print_message("%zu golden ISO cases, %d failed\n", n, failed);
+	assert_int_equal(failed, 0);
+}
+
+/* A request of text (a printf format, %s: the image); NULL with err. */
+static struct spec * __attribute__((format(printf, 3, 4)))
+parse(int iso, struct rrerr *err, const char *fmt, ...)
+{
+	struct spec *spec = NULL;
+	char text[8192];
+	va_list ap;
+	int rv;
+
+	make_path(fx_path("images/app.bin"));
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rv = iso ? spec_parse_iso(text, strlen(text), &policy, &spec, err) :
+	    spec_parse(text, strlen(text), &policy, &spec, err);
+	return rv == 0 ? spec : NULL;
+}
+
+/* The platform: iso by default at POST /v1/iso only, and never launched. */
+static void
+test_platform(void **state)
+{
+	struct spec *spec;
+	struct rrerr err;
+
+	(void)state;
+	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\"}",
+	    fx_path("images/app.bin"));
+	assert_non_null(spec);
+	assert_int_equal(spec->platform, SPEC_PLATFORM_ISO);
+	assert_string_equal(spec_platform_name(spec->platform), "iso");
+	spec_free(spec);
+	/* Elsewhere the default stays kvm, and iso must be said. */
+	spec = parse(0, &err, "{\"name\":\"a\",\"image\":\"%s\"}",
+	    fx_path("images/app.bin"));
+	assert_int_equal(spec->platform, SPEC_PLATFORM_KVM);
+	spec_free(spec);
+	spec = parse(0, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"platform\":\"iso\",\"nics\":[{\"driver\":\"re\"}]}",
+	    fx_path("images/app.bin"));
+	assert_non_null(spec);
+	assert_int_equal(spec->platform, SPEC_PLATFORM_ISO);
+	spec_free(spec);
+	/* The platform decides the fields wherever it stands. */
+	assert_null(parse(0, &err, "{\"name\":\"a\",\"nics\":[{\"backend\":"
+	    "{\"type\":\"tap\"}}],\"image\":\"%s\",\"platform\":\"iso\"}",
+	    fx_path("images/app.bin")));
+	assert_string_equal(err.field, "nics[0].backend");
+	assert_null(parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"platform\":\"xen\"}", fx_path("images/app.bin")));
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_string_equal(err.message,
+	    "platform: must be \"iso\" or left out here");
+	assert_null(parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"platform\":\"pc\"}", fx_path("images/app.bin")));
+	assert_string_equal(err.message,
+	    "platform: must be \"kvm\", \"xen\" or \"iso\"");
+	/* A driver is for iso only. */
+	assert_null(parse(0, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"nics\":[{\"backend\":{\"type\":\"tap\"},\"driver\":\"wm\"}]}",
+	    fx_path("images/app.bin")));
+	assert_string_equal(err.field, "nics[0].driver");
+	/* And a kvm NIC still needs its backend. */
+	assert_null(parse(0, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"nics\":[{}]}", fx_path("images/app.bin")));
+	assert_string_equal(err.message, "nics[0].backend: required");
+}
+
+/* Data images must be regular files: their bytes go into the image. */
+static void
+test_data_not_regular(void **state)
+{
+	struct rrerr err;
+
+	(void)state;
+	make_path(fx_path("volumes/dir/"));
+	assert_null(parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"blk\":[{\"source\":\"%s\"}]}", fx_path("images/app.bin"),
+	    fx_path("volumes/dir")));
+	assert_string_equal(err.field, "blk[0].source");
+}
+
+static void
+test_graft(void **state)
+{
+	char *g;
+
+	(void)state;
+	g = iso_graft("images/a.img", "/srv/vol/a.img");
+	assert_string_equal(g, "images/a.img=/srv/vol/a.img");
+	free(g);
+	g = iso_graft("images/a=b", "/srv/x=y\\z/a=b");
+	assert_string_equal(g, "images/a\\=b=/srv/x\\=y\\\\z/a\\=b");
+	free(g);
+}
+
+/* A head of an ISO image: 17 sectors, the last the volume descriptor. */
+static void
+make_head(unsigned char *head, uint32_t blocks, uint16_t bsize)
+{
+	unsigned char *pvd = head + 16 * 2048;
+
+	memset(head, 0, 17 * 2048);
+	pvd[0] = 1;
+	memcpy(pvd + 1, "CD001", 5);
+	pvd[80] = (unsigned char)blocks;
+	pvd[81] = (unsigned char)(blocks >> 8);
+	pvd[82] = (unsigned char)(blocks >> 16);
+	pvd[83] = (unsigned char)(blocks >> 24);
+	pvd[128] = (unsigned char)bsize;
+	pvd[129] = (unsigned char)(bsize >> 8);
+}
+
+static void
+test_check_head(void **state)
+{
+	static unsigned char head[17 * 2048];
+	struct rrerr err;
+
+	(void)state;
+	make_head(head, 1340, 2048);
+	assert_int_equal(iso_check_head(head, sizeof(head), 1340ULL * 2048,
+	    &err), 0);
+	assert_int_equal(iso_check_head(head, sizeof(head), 1340ULL * 2048 -
+	    1, &err), -1);
+	assert_string_equal(err.message, "the image is 2744319 bytes, its "
+	    "volume descriptor says 2744320");
+	assert_int_equal(iso_check_head(head, sizeof(head) - 1, 1340ULL *
+	    2048, &err), -1);
+	head[16 * 2048 + 3] = 'X';
+	assert_int_equal(iso_check_head(head, sizeof(head), 1340ULL * 2048,
+	    &err), -1);
+	assert_string_equal(err.message,
+	    "the image has no ISO 9660 primary volume descriptor");
+}
+
+/*
+ * Builds.
+ */
+
+static bool
+have_tools(void)
+{
+	return access("/usr/bin/grub-mkrescue", X_OK) == 0 &&
+	    access("/usr/bin/xorriso", X_OK) == 0 &&
+	    access(ISO_GRUB_DIR "/cdboot.img", R_OK) == 0;
+}
+
+/* True when dir has nothing in it. */
+static bool
+empty_dir(const char *dir)
+{
+	struct dirent *de;
+	bool empty = true;
+	DIR *d;
+
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = false;
+	closedir(d);
+	return empty;
+}
+
+/* The test guest as images/app.bin. */
+static void
+copy_guest(void)
+{
+	const char *elf = getenv("RR_GUEST_ELF");
+	char *cmd;
+
+	if (elf == NULL)
+		elf = "build/guest/rrguest";
+	if (asprintf(&cmd, "cp '%s' '%s'", elf, fx_path("images/app.bin")) ==
+	    -1 || system(cmd) != 0)
+		fail_msg("cannot copy the test guest %s", elf);
+	free(cmd);
+}
+
+/* Build spec; 0 or -1 with err; the image's size in *size. */
+static int
+build(const struct spec *spec, const atomic_bool *cancel, uint64_t *size,
+    struct rrerr *err)
+{
+	static atomic_bool no;
+	struct iso_image img;
+	char *cfg;
+	int rv;
+
+	cfg = rumpconfig_build(spec, NULL, err);
+	assert_non_null(cfg);
+	rv = iso_build(spec, cfg, tmpbase, cancel != NULL ? cancel : &no, &img,
+	    err);
+	free(cfg);
+	if (rv == 0) {
+		struct stat st;
+
+		assert_int_equal(fstat(img.fd, &st), 0);
+		assert_int_equal((uint64_t)st.st_size, img.size);
+		assert_int_equal(st.st_nlink, 0);	/* unlinked already */
+		*size = img.size;
+		close(img.fd);
+	}
+	return rv;
+}
+
+static void
+test_build(void **state)
+{
+	struct spec *spec;
+	struct rrerr err;
+	uint64_t size = 0;
+
+	(void)state;
+	if (!have_tools())
+		skip();
+	copy_guest();
+	make_path(fx_path("volumes/d1.img"));
+	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
+	    "[{\"source\":\"%s\",\"mountpoint\":\"/data\"}]}",
+	    fx_path("images/app.bin"), fx_path("volumes/d1.img"));
+	assert_non_null(spec);
+	assert_int_equal(build(spec, NULL, &size, &err), 0);
+	assert_true(size > 1024 * 1024);
+	assert_true(empty_dir(tmpbase));
+	spec_free(spec);
+}
+
+/* A thread that sets *cancel after 300 ms. */
+static void *
+cancel_later(void *arg)
+{
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	atomic_store((atomic_bool *)arg, true);
+	return NULL;
+}
+
+/* A fake grub-mkrescue in DIR/bin, before the real tools in PATH. */
+static char *
+fake_mkrescue(const char *script)
+{
+	char *path, *old = getenv("PATH") != NULL ? strdup(getenv("PATH")) :
+	    strdup("/usr/bin:/bin"), *new;
+
+	make_path(fx_path("bin/"));
+	write_text(fx_path("bin/grub-mkrescue"), script);
+	chmod(fx_path("bin/grub-mkrescue"), 0755);
+	if (asprintf(&new, "%s:%s", fx_path("bin"), old) == -1)
+		fail();
+	setenv("PATH", new, 1);
+	free(new);
+	path = old;
+	return path;		/* the PATH to put back */
+}
+
+static void
+test_build_failures(void **state)
+{
+	atomic_bool cancel;
+	struct spec *spec;
+	struct rrerr err;
+	uint64_t size;
+	pthread_t t;
+	time_t t0;
+	char *path;
+
+	(void)state;
+	if (!have_tools())
+		skip();
+	copy_guest();
+	make_path(fx_path("volumes/d1.img"));
+	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
+	    "[{\"source\":\"%s\"}]}", fx_path("images/app.bin"),
+	    fx_path("volumes/d1.img"));
+	assert_non_null(spec);
+
+	/* grub-mkrescue fails: its last line says why. */
+	path = fake_mkrescue("#!/bin/sh\necho working\n"
+	    "echo 'grub-mkrescue: error: it broke.' >&2\nexit 1\n");
+	assert_int_equal(build(spec, NULL, &size, &err), -1);
+	assert_int_equal(err.code, RRERR_INTERNAL);
+	assert_string_equal(err.message, "grub-mkrescue failed (exit 1): "
+	    "grub-mkrescue: error: it broke");
+	assert_true(empty_dir(tmpbase));
+
+	/* It makes no image, or a short one. */
+	write_text(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
+	    "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
+	    "head -c 40000 /dev/zero > \"$out\"\n");
+	assert_int_equal(build(spec, NULL, &size, &err), -1);
+	assert_string_equal(err.message,
+	    "the image has no ISO 9660 primary volume descriptor");
+	assert_true(empty_dir(tmpbase));
+
+	/* The daemon stops while it runs: it is killed, with its children. */
+	write_text(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
+	    "mkdir \"$TMPDIR/x\"\nsleep 30 &\nsleep 30\n");
+	atomic_init(&cancel, false);
+	assert_int_equal(pthread_create(&t, NULL, cancel_later, &cancel), 0);
+	t0 = time(NULL);
+	assert_int_equal(build(spec, &cancel, &size, &err), -1);
+	pthread_join(t, NULL);
+	assert_true(time(NULL) - t0 < 5);
+	assert_int_equal(err.code, RRERR_UNAVAILABLE);
+	assert_string_equal(err.message, "rumprund is shutting down");
+	assert_true(empty_dir(tmpbase));
+
+	/* No grub-mkrescue at all. */
+	setenv("PATH", fx_path("bin"), 1);
+	unlink(fx_path("bin/grub-mkrescue"));
+	assert_int_equal(build(spec, NULL, &size, &err), -1);
+	assert_int_equal(err.code, RRERR_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "grub-pc-bin"));
+	setenv("PATH", path, 1);
+	free(path);
+	assert_true(empty_dir(tmpbase));
+
+	/* A data image gone since the request was checked. */
+	unlink(fx_path("volumes/d1.img"));
+	assert_int_equal(build(spec, NULL, &size, &err), -1);
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_string_equal(err.field, "blk[0].source");
+	assert_true(empty_dir(tmpbase));
+
+	/* More than ISO_INPUT_MAX: refused before anything is read. */
+	make_path(fx_path("volumes/d1.img"));
+	assert_int_equal(truncate(fx_path("volumes/d1.img"),
+	    (off_t)ISO_INPUT_MAX), 0);
+	assert_int_equal(build(spec, NULL, &size, &err), -1);
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_non_null(strstr(err.message, "at most 4096 MiB"));
+	assert_true(empty_dir(tmpbase));
+	spec_free(spec);
+}
+
+/*
+ * rrctl iso: options to the request, checked by the daemon's parser too.
+ */
+
+static char *
+fake_resolve(const char *path, void *arg)
+{
+	char *out;
+
+	(void)arg;
+	if (path[0] == '/')
+		return strdup(path);
+	if (asprintf(&out, "/srv/%s", path) == -1)
+		return NULL;
+	return out;
+}
+
+struct iso_case {
+	const char *argv[24];
+	const char *request;	/* JSON, or NULL */
+	const char *error;	/* or this sentence */
+};
+
+static const struct iso_case rrctl_cases[] = {
+	/* Upstream's README example of `rumprun iso`. */
+	{ { "iso", "-b", "nginxdata.iso,/etc", "-I", "if0,wm", "-W",
+	    "if0,inet,dhcp", "bin/nginx", "-c", "/etc/nginx/conf/nginx.conf" },
+	  "{\"name\": \"rumprun-nginx\", \"platform\": \"iso\","
+	  " \"image\": \"/srv/bin/nginx\", \"argv\": [\"bin/nginx\", \"-c\","
+	  " \"/etc/nginx/conf/nginx.conf\"], \"blk\": [{\"source\":"
+	  " \"/srv/nginxdata.iso\", \"mountpoint\": \"/etc\"}], \"nics\":"
+	  " [{\"driver\": \"wm\", \"inet\": {\"method\": \"dhcp\"}}]}", NULL },
+	{ { "iso", "-o", "out.iso", "-N", "box", "-e", "A=1", "-I", "a,re",
+	    "-I", "b,wm", "-W", "b,inet,static,10.0.0.2/24,10.0.0.1", "app",
+	    "--", "x", "-o", "y" },
+	  "{\"name\": \"box\", \"platform\": \"iso\", \"image\": \"/srv/app\","
+	  " \"argv\": [\"app\", \"x\", \"-o\", \"y\"], \"env\": [\"A=1\"],"
+	  " \"hostname\": \"box\", \"nics\": [{\"driver\": \"re\"},"
+	  " {\"driver\": \"wm\", \"inet\": {\"method\": \"static\", \"addr\":"
+	  " \"10.0.0.2/24\", \"gw\": \"10.0.0.1\"}}]}", NULL },
+	{ { "iso", "-M", "128", "app" }, NULL,
+	  "-M: not for an ISO image: the guest has the machine's memory" },
+	{ { "iso", "-d", "app" }, NULL,
+	  "-d: not for an ISO image: there is no instance to remove" },
+	{ { "iso", "-p", "app" }, NULL,
+	  "-p: not for an ISO image: nothing runs to pause" },
+	{ { "iso", "-i", "app" }, NULL,
+	  "-i: not for an ISO image: nothing runs to attach to" },
+	{ { "iso", "--vcpus", "2", "app" }, NULL,
+	  "--vcpus: not for an ISO image: the guest has the machine's "
+	  "processors" },
+	{ { "iso", "--accel", "tcg", "app" }, NULL,
+	  "--accel: not for an ISO image: the machine is the accelerator" },
+	{ { "iso", "--platform", "kvm", "app" }, NULL,
+	  "--platform: not for an ISO image: the platform is iso" },
+	{ { "iso", "kvm", "app" }, NULL, NULL },	/* kvm is the image */
+	{ { "iso", "-I", "if0,wm,tap:tap0", "app" }, NULL,
+	  "-I if0,wm,tap:tap0: the NIC of an ISO image is the machine's own: "
+	  "give iftag,driver, without backend options" },
+	{ { "iso", "-I", "if0,wm0", "app" }, NULL,
+	  "-I if0,wm0: wm0 is not a NetBSD NIC driver name (wm, re, vioif "
+	  "...)" },
+	{ { "iso", "-o", "", "app" }, NULL, "-o: give a file name" },
+	{ { "run", "-o", "x", "app" }, NULL, "unknown option -o" },
+};
+
+static void
+test_rrctl_iso(void **state)
+{
+	static const struct spec_policy trusted = { .trusted = true };
+	struct run_opts o;
+	struct spec *spec;
+	struct rrerr err;
+	char errbuf[512], *argv[24];
+	json_t *req, *want;
+	size_t i, j;
+	int argc, rv;
+
+	(void)state;
+	for (i = 0; i < sizeof(rrctl_cases) / sizeof(rrctl_cases[0]); i++) {
+		const struct iso_case *c = &rrctl_cases[i];
+
+		for (argc = 0; c->argv[argc] != NULL; argc++)
+			argv[argc] = (char *)(uintptr_t)c->argv[argc];
+		argv[argc] = NULL;
+		errbuf[0] = '\0';
+		rv = strcmp(argv[0], "iso") == 0 ?
+		    run_parse_iso(argc, argv, &o, errbuf, sizeof(errbuf)) :
+		    run_parse(argc, argv, &o, errbuf, sizeof(errbuf));
+		if (c->error != NULL) {
+			if (rv != -1 || strcmp(errbuf, c->error) != 0)
+				fail_msg("case %zu: got %d <%s>, want <%s>", i,
+				    rv, errbuf, c->error);
+			run_opts_free(&o);
+			continue;
+		}
+		if (rv != 0)
+			fail_msg("case %zu: %s", i, errbuf);
+		req = run_request(&o, fake_resolve, NULL, errbuf,
+		    sizeof(errbuf));
+		assert_non_null(req);
+		if (c->request != NULL) {
+			want = json_loads(c->request, 0, NULL);
+			assert_non_null(want);
+			if (!json_equal(req, want)) {
+				char *got = json_dumps(req, JSON_SORT_KEYS);
+
+				fail_msg("case %zu: request %s", i, got);
+			}
+			json_decref(want);
+		}
+		/* What rrctl sends, the daemon takes. */
+		if (spec_from_json(req, &trusted, &spec, &err) == -1)
+			fail_msg("case %zu: the daemon refuses it: %s", i,
+			    err.message);
+		assert_int_equal(spec->platform, SPEC_PLATFORM_ISO);
+		for (j = 0; j < spec->nnics; j++)
+			assert_non_null(spec->nics[j].driver);
+		spec_free(spec);
+		json_decref(req);
+		if (strcmp(c->argv[1], "-o") == 0)
+			assert_string_equal(o.output, c->argv[2]);
+		run_opts_free(&o);
+	}
+}
+
+/*
+ * The engine: nothing of platform iso is launched or adopted.
+ */
+
+static uv_loop_t loop;
+
+struct result {
+	bool done;
+	bool failed;
+	struct rrerr err;
+};
+
+static void
+on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+{
+	struct result *r = arg;
+
+	(void)status;
+	json_decref(body);
+	r->done = true;
+	r->failed = err != NULL;
+	if (err != NULL)
+		r->err = *err;
+}
+
+static struct engine *
+open_engine(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	struct rrerr err;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = &loop;
+	cfg.state_dir = fx_path("state");
+	cfg.log_dir = fx_path("logs");
+	cfg.policy = &policy;
+	cfg.ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
+	cfg.backend.accel = SPEC_ACCEL_TCG;
+	cfg.max_instances = 8;
+	cfg.stop_timeout_s = 1;
+	if ((e = engine_open(&cfg, &err)) == NULL)
+		fail_msg("engine_open: %s", err.message);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	return e;
+}
+
+static void
+close_engine(struct engine *e)
+{
+	engine_quiesce(e);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	engine_close(e);
+}
+
+static void
+test_engine(void **state)
+{
+	struct result r = { false, false, { 0, "", "" } };
+	struct engine *e;
+	struct spec *spec;
+	struct rrerr err;
+	json_t *rec, *view;
+	char path[PATH_MAX];
+
+	(void)state;
+	fake_reset();
+	uv_loop_init(&loop);
+	e = open_engine();
+	assert_true(engine_loop(e) == &loop);
+	assert_false(engine_quiescing(e));
+
+	/* Launching one is refused at once, with a reason. */
+	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\"}",
+	    fx_path("images/app.bin"));
+	assert_non_null(spec);
+	engine_launch(e, spec, on_reply, &r);
+	assert_true(r.done);
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_INVALID);
+	assert_string_equal(r.err.field, "platform");
+	assert_string_equal(r.err.message, "platform: iso images are built "
+	    "with POST /v1/iso, not launched");
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 0);
+
+	/* A kvm instance, whose record is then made to say iso. */
+	spec = parse(0, &err, "{\"name\":\"b\",\"image\":\"%s\"}",
+	    fx_path("images/app.bin"));
+	memset(&r, 0, sizeof(r));
+	engine_launch(e, spec, on_reply, &r);
+	while (!r.done)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_false(r.failed);
+	engine_quiesce(e);
+	assert_true(engine_quiescing(e));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	engine_close(e);
+
+	snprintf(path, sizeof(path), "%s", fx_path("state/instances/b.json"));
+	rec = json_load_file(path, 0, NULL);
+	assert_non_null(rec);
+	spec = parse(1, &err, "{\"name\":\"b\",\"image\":\"%s\"}",
+	    fx_path("images/app.bin"));
+	json_object_set_new(rec, "spec", spec_to_json(spec));
+	spec_free(spec);
+	assert_int_equal(json_dump_file(rec, path, 0), 0);
+	json_decref(rec);
+
+	e = open_engine();
+	view = engine_get(e, "b", &err);
+	assert_null(view);
+	close_engine(e);
+	uv_loop_close(&loop);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_platform, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_not_regular, setup,
+		    teardown),
+		cmocka_unit_test(test_graft),
+		cmocka_unit_test(test_check_head),
+		cmocka_unit_test_setup_teardown(test_build, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_build_failures, setup,
+		    teardown),
+		cmocka_unit_test(test_rrctl_iso),
+		cmocka_unit_test_setup_teardown(test_engine, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
