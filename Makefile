@@ -5,6 +5,10 @@
 #   make demo       install missing Debian packages, build, run the demo
 #   make lint       cppcheck and clang-tidy on our C sources
 #   make asan       build and run the unit tests with ASan and UBSan
+#   make bench      benchmarks, side by side with libvirt and QEMU (bench/)
+#   make stress     stress and fault tests (tests/stress/); a short form
+#                   runs in make check
+#   make fuzz       libFuzzer targets, 60 s each (fuzz/); 5 s in make check
 #   make install    DESTDIR=... PREFIX=... (default /usr/local): binaries,
 #                   man pages, systemd units, sysusers.d and tmpfiles.d
 #                   snippets, and rumprund.conf unless one is there
@@ -68,6 +72,7 @@ LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 all: $(BUILD)/rumprund $(if $(wildcard client/main.c),$(BUILD)/rrctl)
 
 include tests/guest/guest.mk
+include bench/bench.mk tests/stress/stress.mk fuzz/fuzz.mk
 
 deps:
 	@scripts/deps.sh
@@ -106,6 +111,8 @@ check: all $(UNIT_BINS) $(GUEST_ELF)
 	$(MAKE) --no-print-directory unit || status=1; \
 	$(MAKE) --no-print-directory guest-test || status=1; \
 	$(MAKE) --no-print-directory e2e || status=1; \
+	$(MAKE) --no-print-directory stress-short || status=1; \
+	$(MAKE) --no-print-directory fuzz-short || status=1; \
 	scripts/libvirt-down.sh; \
 	exit $$status
 

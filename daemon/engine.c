@@ -41,6 +41,7 @@
 #define NPLATFORMS	SPEC_PLATFORMS_LAUNCHED
 #define TICK_MS		200
 #define REOPEN_MS	3000
+#define DESTROY_RETRY_MS 1000	/* after a failed destroy */
 #define EVENTS_KEEP	2000
 
 #ifndef RUMPRUND_VERSION
@@ -387,7 +388,9 @@ advance(struct engine *e, struct instance *inst)
 			    (inst->stop_requested && (inst->stop_force ||
 			    instance_now_ms() >= inst->stop_deadline_ms))) &&
 			    !inst->destroying) {
-				start_job(e, inst, JOB_DESTROY);
+				/* After a failed destroy, on_tick tries again. */
+				if (instance_now_ms() >= inst->destroy_retry_ms)
+					start_job(e, inst, JOB_DESTROY);
 			} else if (inst->stop_requested && !inst->shutdown_sent &&
 			    !inst->destroying) {
 				start_job(e, inst, JOB_SHUTDOWN);
@@ -519,8 +522,11 @@ after_job(uv_work_t *req, int status)
 				inst->domain_gone = true;
 				inst->gone_how = BACKEND_EVENT_STOPPED;
 			} else {
-				log_warnx("%s: destroy: %s", inst->name,
-				    j->err.message);
+				log_warnx("%s: destroy: %s; trying again in "
+				    "%d ms", inst->name, j->err.message,
+				    DESTROY_RETRY_MS);
+				inst->destroy_retry_ms = instance_now_ms() +
+				    DESTROY_RETRY_MS;
 			}
 		} else if (j->rv == -1) {
 			log_warnx("%s: destroy: %s", j->domain_name,
@@ -855,8 +861,10 @@ on_tick(uv_timer_t *h)
 			continue;
 		if (inst->console != NULL)
 			console_poll(inst->console);
-		if (inst->stop_requested && !inst->destroying &&
-		    now >= inst->stop_deadline_ms)
+		if ((inst->stop_requested || inst->halted_seen ||
+		    inst->panic_seen) && !inst->destroying &&
+		    now >= inst->stop_deadline_ms &&
+		    now >= inst->destroy_retry_ms)
 			advance(e, inst);
 	}
 }

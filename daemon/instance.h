@@ -69,6 +69,7 @@ struct instance {
 	bool remove_requested;
 	bool resumed;		/* a paused launch was let run */
 	int64_t stop_deadline_ms;
+	int64_t destroy_retry_ms;	/* no destroy before this time */
 	unsigned int jobs;	/* backend calls in flight */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,6 +141,23 @@ mkdirs(const char *path, mode_t mode)
 	if (mkdir(buf, mode) == -1 && errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+/*
+ * Every instance keeps its console log open (about one descriptor each, up
+ * to max_instances), so take the hard limit on descriptors, not the
+ * customary soft 1024.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("cannot raise the limit on open files");
 }
 
 static void
@@ -296,6 +314,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 		fatal("%s", cfg->daemon_log);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	loop = uv_default_loop();
 	memset(&ec, 0, sizeof(ec));
