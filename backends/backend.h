@@ -22,6 +22,7 @@
 #ifndef BACKEND_H
 #define BACKEND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -125,5 +126,37 @@ extern const struct backend_ops backend_xen_ops;
 /* "rr-<first 8 of owner>-<instance>" into buf. */
 void backend_domain_name(const char *owner, const char *instance, char *buf,
     size_t size);
+
+/*
+ * The engine's callback, as a backend keeps it: calls of cb happen under
+ * lock, and only while !closed, so that none runs after the backend's
+ * close() has called backend_emitter_close().
+ */
+struct backend_emitter {
+	backend_event_fn *cb;
+	void *cb_arg;
+	pthread_mutex_t lock;
+	bool closed;
+};
+
+/* Set up em for open()'s cb and cb_arg (cb may be NULL). */
+void backend_emitter_init(struct backend_emitter *em, backend_event_fn *cb,
+    void *cb_arg);
+
+/*
+ * Report an event of the domain domain_name (NULL: none) with detail (NULL:
+ * none) to the engine, from any thread, unless em is closed.
+ */
+void backend_emit(struct backend_emitter *em, enum backend_event_type type,
+    const char *domain_name, const char *detail);
+
+/* No callback runs once this returns (it waits for one that runs). */
+void backend_emitter_close(struct backend_emitter *em);
+
+/* Free what backend_emitter_init() made. */
+void backend_emitter_destroy(struct backend_emitter *em);
+
+/* True when /sys/class/net/NAME[/SUB] exists on this host (sub may be NULL). */
+bool backend_netdev_exists(const char *name, const char *sub);
 
 #endif

@@ -29,11 +29,11 @@
  * Lifetimes.  Each registered libvirt callback holds a reference on the
  * struct backend, dropped by libvirt's free callback, so a callback that
  * libvirt is dispatching while close() runs never sees freed memory; and
- * the engine's callback is only called under emit_lock while
- * b->emit_closed is false, so none runs after close() returns.  Rule: no
- * libvirt call but virConnectRef() is made with b->lock held (libvirt may
- * run our free callback synchronously, and it takes b->lock).  The engine's
- * callback must not call back into the backend.
+ * the engine's callback is only called through b->emit, which close()
+ * closes first (backend_emitter_close()), so none runs after close()
+ * returns.  Rule: no libvirt call but virConnectRef() is made with b->lock
+ * held (libvirt may run our free callback synchronously, and it takes
+ * b->lock).  The engine's callback must not call back into the backend.
  *
  * Process-wide settings, made by the first open(): libvirt's default error
  * handler prints every error to stderr, so a silent one is installed
@@ -48,7 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <libvirt/libvirt.h>
@@ -72,12 +71,8 @@ struct backend {
 	char *firmware;
 	char *emulator;
 	char prefix[16];		/* "rr-<owner8>-": our domains */
-	backend_event_fn *cb;
-	void *cb_arg;
 
-	/* Calls of cb happen under emit_lock, and only while !emit_closed. */
-	pthread_mutex_t emit_lock;
-	bool emit_closed;
+	struct backend_emitter emit;	/* the engine's callback */
 
 	pthread_mutex_t lock;		/* guards what follows */
 	pthread_cond_t cond;		/* wakes the reconnect thread */
@@ -221,7 +216,7 @@ backend_unref(void *arg)
 		return;
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->lock);
-	pthread_mutex_destroy(&b->emit_lock);
+	backend_emitter_destroy(&b->emit);
 	free(b->uri);
 	free(b->owner);
 	free(b->cpu_model);
@@ -241,24 +236,6 @@ backend_unref_not_last(struct backend *b)
 	pthread_mutex_lock(&b->lock);
 	b->refs--;
 	pthread_mutex_unlock(&b->lock);
-}
-
-static void
-emit(struct backend *b, enum backend_event_type type, const char *name,
-    const char *detail)
-{
-	struct backend_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.type = type;
-	snprintf(ev.domain_name, sizeof(ev.domain_name), "%s",
-	    name != NULL ? name : "");
-	snprintf(ev.detail, sizeof(ev.detail), "%s",
-	    detail != NULL ? detail : "");
-	pthread_mutex_lock(&b->emit_lock);
-	if (!b->emit_closed && b->cb != NULL)
-		b->cb(b->cb_arg, &ev);
-	pthread_mutex_unlock(&b->emit_lock);
 }
 
 /* libvirt callbacks. */
@@ -308,21 +285,24 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 	switch (event) {
 	case VIR_DOMAIN_EVENT_STARTED:
 		snprintf(text, sizeof(text), "started (%d)", detail);
-		emit(b, BACKEND_EVENT_STARTED, name, text);
+		backend_emit(&b->emit, BACKEND_EVENT_STARTED, name, text);
 		break;
 	case VIR_DOMAIN_EVENT_STOPPED:
 		snprintf(text, sizeof(text), "stopped: %s",
 		    stopped_detail(detail));
 		switch (detail) {
 		case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
-			emit(b, BACKEND_EVENT_SHUTDOWN, name, text);
+			backend_emit(&b->emit, BACKEND_EVENT_SHUTDOWN, name,
+			    text);
 			break;
 		case VIR_DOMAIN_EVENT_STOPPED_FAILED:
 		case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
-			emit(b, BACKEND_EVENT_CRASHED, name, text);
+			backend_emit(&b->emit, BACKEND_EVENT_CRASHED, name,
+			    text);
 			break;
 		default:
-			emit(b, BACKEND_EVENT_STOPPED, name, text);
+			backend_emit(&b->emit, BACKEND_EVENT_STOPPED, name,
+			    text);
 			break;
 		}
 		break;
@@ -330,7 +310,7 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 		snprintf(text, sizeof(text), "crashed: %s",
 		    detail == VIR_DOMAIN_EVENT_CRASHED_PANICKED ? "panicked" :
 		    "crashloaded");
-		emit(b, BACKEND_EVENT_CRASHED, name, text);
+		backend_emit(&b->emit, BACKEND_EVENT_CRASHED, name, text);
 		break;
 	default:
 		break;
@@ -513,7 +493,8 @@ reconnect_main(void *arg)
 			b->lost = false;
 			snprintf(why, sizeof(why), "%s", b->why);
 			pthread_mutex_unlock(&b->lock);
-			emit(b, BACKEND_EVENT_DISCONNECTED, NULL, why);
+			backend_emit(&b->emit, BACKEND_EVENT_DISCONNECTED,
+			    NULL, why);
 			pthread_mutex_lock(&b->lock);
 		}
 		if (dead != NULL) {
@@ -539,7 +520,7 @@ reconnect_main(void *arg)
 			pthread_mutex_lock(&b->lock);
 			break;
 		}
-		emit(b, BACKEND_EVENT_RECONNECTED, NULL, b->uri);
+		backend_emit(&b->emit, BACKEND_EVENT_RECONNECTED, NULL, b->uri);
 		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -640,13 +621,11 @@ kvm_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 		return NULL;
 	}
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_mutex_init(&b->emit_lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
 	b->refs = 1;
 	b->lifecycle_id = -1;
 	b->dead_lifecycle_id = -1;
-	b->cb = cb;
-	b->cb_arg = cb_arg;
+	backend_emitter_init(&b->emit, cb, cb_arg);
 	b->cfg = *cfg;
 	b->uri = dup_or_null(cfg->uri != NULL ? cfg->uri : "qemu:///system",
 	    &failed);
@@ -710,9 +689,7 @@ kvm_close(struct backend *b)
 
 	if (b == NULL)
 		return;
-	pthread_mutex_lock(&b->emit_lock);
-	b->emit_closed = true;
-	pthread_mutex_unlock(&b->emit_lock);
+	backend_emitter_close(&b->emit);
 
 	pthread_mutex_lock(&b->lock);
 	b->closing = true;
@@ -741,18 +718,6 @@ static bool
 local_uri(const struct backend *b)
 {
 	return strncmp(b->uri, "qemu:///", 8) == 0;
-}
-
-/* True when /sys/class/net/NAME[/SUB] exists on this host. */
-static bool
-netdev_exists(const char *name, const char *sub)
-{
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s%s%s", name,
-	    sub != NULL ? "/" : "", sub != NULL ? sub : "");
-	return stat(path, &st) == 0;
 }
 
 /*
@@ -798,18 +763,19 @@ launch_error(struct backend *b, virConnectPtr c,
 		if (!local_uri(b) || strstr(msg, name) == NULL)
 			continue;
 		if (nic->type == SPEC_NIC_BRIDGE &&
-		    !netdev_exists(name, NULL)) {
+		    !backend_netdev_exists(name, NULL)) {
 			rrerr_set(err, RRERR_INVALID, field,
 			    "bridge '%s' does not exist on this host", name);
 			goto done;
 		}
 		if (nic->type == SPEC_NIC_BRIDGE &&
-		    !netdev_exists(name, "bridge")) {
+		    !backend_netdev_exists(name, "bridge")) {
 			rrerr_set(err, RRERR_INVALID, field,
 			    "'%s' is not a bridge", name);
 			goto done;
 		}
-		if (nic->type == SPEC_NIC_TAP && netdev_exists(name, NULL)) {
+		if (nic->type == SPEC_NIC_TAP &&
+		    backend_netdev_exists(name, NULL)) {
 			rrerr_set(err, RRERR_CONFLICT, field,
 			    "network device '%s' is in use: %s", name, msg);
 			goto done;

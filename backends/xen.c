@@ -78,7 +78,6 @@
 #include <libxl_utils.h>
 #include <xenstore.h>
 
-#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -156,16 +155,12 @@ struct pending_op {
 struct backend {
 	/* Set by open(), read-only afterwards. */
 	char *owner;
-	backend_event_fn *cb;
-	void *cb_arg;
 	xentoollog_logger logger;
 	libxl_ctx *ctx;
 	struct xs_handle *xs;
 	int wake[2];			/* wakes the event thread */
 
-	/* Calls of cb happen under emit_lock, and only while !emit_closed. */
-	pthread_mutex_t emit_lock;
-	bool emit_closed;
+	struct backend_emitter emit;	/* the engine's callback */
 
 	pthread_mutex_t xs_lock;	/* serializes the use of xs */
 
@@ -322,24 +317,6 @@ xl_fail(struct rrerr *err, enum rrerr_code code, int rc, const char *what)
 /* Events to the engine. */
 
 static void
-emit(struct backend *b, enum backend_event_type type, const char *name,
-    const char *detail)
-{
-	struct backend_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.type = type;
-	snprintf(ev.domain_name, sizeof(ev.domain_name), "%s",
-	    name != NULL ? name : "");
-	snprintf(ev.detail, sizeof(ev.detail), "%s",
-	    detail != NULL ? detail : "");
-	pthread_mutex_lock(&b->emit_lock);
-	if (!b->emit_closed && b->cb != NULL)
-		b->cb(b->cb_arg, &ev);
-	pthread_mutex_unlock(&b->emit_lock);
-}
-
-static void
 wake(struct backend *b)
 {
 	ssize_t n;
@@ -416,7 +393,7 @@ disaster(void *user, libxl_event_type type, const char *msg, int errnoval)
 		memcpy(b->broken_why, why, sizeof(why));
 	}
 	pthread_mutex_unlock(&b->lock);
-	emit(b, BACKEND_EVENT_DISCONNECTED, NULL, why);
+	backend_emit(&b->emit, BACKEND_EVENT_DISCONNECTED, NULL, why);
 }
 
 static const libxl_event_hooks event_hooks = {
@@ -890,7 +867,7 @@ on_shutdown(struct backend *b, uint32_t domid, int reason)
 	}
 	snprintf(detail, sizeof(detail), "shutdown: %s",
 	    xen_cfg_shutdown_reason(reason));
-	emit(b, type, name, detail);
+	backend_emit(&b->emit, type, name, detail);
 
 	/* on_poweroff, on_reboot, on_crash ...: destroy. */
 	xlerr_reset();
@@ -925,7 +902,8 @@ on_death(struct backend *b, uint32_t domid)
 	if (free_it)
 		untrack_free(b, d, READER_FINISH_MS);
 	if (tell)
-		emit(b, BACKEND_EVENT_STOPPED, name, "destroyed");
+		backend_emit(&b->emit, BACKEND_EVENT_STOPPED, name,
+		    "destroyed");
 }
 
 static void
@@ -953,9 +931,9 @@ handle_queue(struct backend *b)
 	free(q);
 	if (resync) {
 		/* The engine lists our domains again on RECONNECTED. */
-		emit(b, BACKEND_EVENT_DISCONNECTED, NULL,
+		backend_emit(&b->emit, BACKEND_EVENT_DISCONNECTED, NULL,
 		    "a libxl event was lost (out of memory)");
-		emit(b, BACKEND_EVENT_RECONNECTED, NULL, "xen");
+		backend_emit(&b->emit, BACKEND_EVENT_RECONNECTED, NULL, "xen");
 	}
 }
 
@@ -1115,7 +1093,7 @@ teardown(struct backend *b, bool ops_left)
 	free(b->queue);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->xs_lock);
-	pthread_mutex_destroy(&b->emit_lock);
+	backend_emitter_destroy(&b->emit);
 	free(b->owner);
 	free(b);
 }
@@ -1133,10 +1111,8 @@ xen_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 	}
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->xs_lock, NULL);
-	pthread_mutex_init(&b->emit_lock, NULL);
 	b->wake[0] = b->wake[1] = -1;
-	b->cb = cb;
-	b->cb_arg = cb_arg;
+	backend_emitter_init(&b->emit, cb, cb_arg);
 	b->logger.vmessage = logger_vmessage;
 	b->logger.progress = NULL;
 	b->logger.destroy = logger_destroy;
@@ -1184,9 +1160,7 @@ xen_close(struct backend *b)
 
 	if (b == NULL)
 		return;
-	pthread_mutex_lock(&b->emit_lock);
-	b->emit_closed = true;
-	pthread_mutex_unlock(&b->emit_lock);
+	backend_emitter_close(&b->emit);
 
 	pthread_mutex_lock(&b->lock);
 	b->quitting = true;
@@ -1203,18 +1177,6 @@ xen_close(struct backend *b)
 
 /* Operations. */
 
-/* True when /sys/class/net/NAME[/SUB] exists on this host. */
-static bool
-netdev_exists(const char *name, const char *sub)
-{
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s%s%s", name,
-	    sub != NULL ? "/" : "", sub != NULL ? sub : "");
-	return stat(path, &st) == 0;
-}
-
 /* The bridges of the request exist (libxl would fail in a hotplug script). */
 static int
 check_bridges(const struct spec *spec, struct rrerr *err)
@@ -1228,11 +1190,11 @@ check_bridges(const struct spec *spec, struct rrerr *err)
 		if (spec->nics[i].type != SPEC_NIC_BRIDGE || name == NULL)
 			continue;
 		snprintf(field, sizeof(field), "nics[%zu].backend.name", i);
-		if (!netdev_exists(name, NULL))
+		if (!backend_netdev_exists(name, NULL))
 			return rrerr_set(err, RRERR_INVALID, field,
 			    "%s: bridge '%s' does not exist on this host",
 			    field, name);
-		if (!netdev_exists(name, "bridge"))
+		if (!backend_netdev_exists(name, "bridge"))
 			return rrerr_set(err, RRERR_INVALID, field,
 			    "%s: '%s' is not a bridge", field, name);
 	}
@@ -1349,7 +1311,8 @@ xen_launch(struct backend *b, const struct backend_launch *l,
 	pthread_mutex_unlock(&b->lock);
 	if (enable_events(b, d, err) == -1)
 		goto fail;
-	emit(b, BACKEND_EVENT_STARTED, l->domain_name, "created");
+	backend_emit(&b->emit, BACKEND_EVENT_STARTED, l->domain_name,
+	    "created");
 
 	if (!spec->paused) {
 		xlerr_reset();

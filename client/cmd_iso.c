@@ -22,9 +22,6 @@
 #include "rrctl.h"
 #include "run.h"
 
-/* The head of an ISO image that holds its primary volume descriptor. */
-#define ISO_HEAD	(17 * 2048)
-
 struct download {
 	int fd;
 	unsigned long long bytes;
@@ -53,20 +50,9 @@ write_out(void *arg, const char *buf, size_t len)
 static int
 check_whole(int fd, unsigned long long bytes)
 {
-	unsigned char head[ISO_HEAD];
 	struct rrerr err;
-	size_t got = 0;
-	ssize_t n;
 
-	while (got < sizeof(head)) {
-		n = pread(fd, head + got, sizeof(head) - got, (off_t)got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (iso_check_head(head, got, bytes, &err) == -1) {
+	if (iso_check_fd(fd, bytes, &err) == -1) {
 		ctl_warnx("the ISO image did not arrive whole (%llu bytes): %s",
 		    bytes, err.message);
 		return -1;
@@ -183,33 +169,13 @@ int
 ctl_iso(struct ctl *c, int argc, char *argv[])
 {
 	struct run_opts o;
-	char err[512], name[RUN_NAME_MAX + 1], *output = NULL;
+	char name[RUN_NAME_MAX + 1], *output = NULL;
 	json_t *req = NULL;
 	int rv;
 
-	switch (run_parse_iso(argc, argv, &o, err, sizeof(err))) {
-	case 1:
-		ctl_cmd_help(c->cmd);
-		rv = CTL_OK;
+	rv = ctl_run_request(c, argc, argv, true, &o, &req);
+	if (rv != CTL_OK || req == NULL)
 		goto out;
-	case -1:
-		rv = ctl_usage_error(c->cmd, "%s", err);
-		goto out;
-	default:
-		break;
-	}
-	if ((req = run_request(&o, run_realpath, NULL, err,
-	    sizeof(err))) == NULL) {
-		ctl_warnx("%s", err);
-		rv = CTL_USAGE;
-		goto out;
-	}
-	if (o.dry_run) {
-		json_dumpf(req, stdout, JSON_INDENT(2));
-		putchar('\n');
-		rv = CTL_OK;
-		goto out;
-	}
 	if (o.output == NULL) {
 		snprintf(name, sizeof(name), "%s", json_string_value(
 		    json_object_get(req, "name")));

@@ -30,17 +30,6 @@ struct attach {
 	bool want_end;		/* an end event is still to come */
 };
 
-/* The console, as it comes. */
-static int
-copy_out(void *arg, const char *buf, size_t len)
-{
-	(void)arg;
-	if (fwrite(buf, 1, len, stdout) != len)
-		return -1;
-	fflush(stdout);
-	return 0;
-}
-
 /* Keep the events that end an instance of our name. */
 static void
 event_line(void *arg, const char *line, size_t len)
@@ -197,7 +186,7 @@ attach(struct ctl *c, json_t *req)
 	}
 	a.logs.method = "GET";
 	a.logs.path = path;
-	a.logs.on_data = copy_out;
+	a.logs.on_data = ctl_copy_out;
 	if (http_start(h, &a.logs) == -1 ||
 	    (rv = http_run(h, finished, &a)) != 0)
 		goto interrupted;
@@ -283,36 +272,52 @@ launch(struct ctl *c, json_t *req)
 }
 
 int
-ctl_run(struct ctl *c, int argc, char *argv[])
+ctl_run_request(struct ctl *c, int argc, char *argv[], bool iso,
+    struct run_opts *o, json_t **reqp)
 {
-	struct run_opts o;
 	char err[512];
-	json_t *req = NULL;
+	json_t *req;
 	int rv;
 
-	switch (run_parse(argc, argv, &o, err, sizeof(err))) {
+	*reqp = NULL;
+	if (iso)
+		rv = run_parse_iso(argc, argv, o, err, sizeof(err));
+	else
+		rv = run_parse(argc, argv, o, err, sizeof(err));
+	switch (rv) {
 	case 1:
 		ctl_cmd_help(c->cmd);
-		rv = CTL_OK;
-		goto out;
+		return CTL_OK;
 	case -1:
-		rv = ctl_usage_error(c->cmd, "%s", err);
-		goto out;
+		return ctl_usage_error(c->cmd, "%s", err);
 	default:
 		break;
 	}
-	if ((req = run_request(&o, run_realpath, NULL, err,
+	if ((req = run_request(o, run_realpath, NULL, err,
 	    sizeof(err))) == NULL) {
 		ctl_warnx("%s", err);
-		rv = CTL_USAGE;
-		goto out;
+		return CTL_USAGE;
 	}
-	if (o.dry_run) {
+	if (o->dry_run) {
 		json_dumpf(req, stdout, JSON_INDENT(2));
 		putchar('\n');
-		rv = CTL_OK;
-		goto out;
+		json_decref(req);
+		return CTL_OK;
 	}
+	*reqp = req;
+	return CTL_OK;
+}
+
+int
+ctl_run(struct ctl *c, int argc, char *argv[])
+{
+	struct run_opts o;
+	json_t *req = NULL;
+	int rv;
+
+	rv = ctl_run_request(c, argc, argv, false, &o, &req);
+	if (rv != CTL_OK || req == NULL)
+		goto out;
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		goto out;
 	rv = o.attach ? attach(c, req) : launch(c, req);

@@ -13,16 +13,6 @@
 #include "rrctl.h"
 #include "sbuf.h"
 
-static int
-copy_out(void *arg, const char *buf, size_t len)
-{
-	(void)arg;
-	if (fwrite(buf, 1, len, stdout) != len)
-		return -1;
-	fflush(stdout);
-	return 0;
-}
-
 /* One GET whose 2xx body goes to on_data; the exit status. */
 static int
 follow(struct ctl *c, const char *path, int (*on_data)(void *, const char *,
@@ -98,7 +88,7 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 		ctl_warnx("out of memory");
 		return CTL_DENIED;
 	}
-	rv = follow(c, path, copy_out, NULL, follow_it);
+	rv = follow(c, path, ctl_copy_out, NULL, follow_it);
 	free(path);
 	return rv;
 }
@@ -175,7 +165,7 @@ ctl_events(struct ctl *c, int argc, char *argv[])
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "%cfollow=false", since >= 0 ? '&' : '?');
 	if (c->json)
-		return follow(c, path, copy_out, NULL, true);
+		return follow(c, path, ctl_copy_out, NULL, true);
 	rv = follow(c, path, readable_data, &partial, true);
 	sbuf_reset(&partial);
 	return rv;

@@ -160,17 +160,27 @@ ctl_cmd_help(const struct ctl_command *cmd)
 		printf("\n%s", cmd->help);
 }
 
+static void vwarnx(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
+/* "rrctl: MESSAGE" to stderr, after what is pending on stdout. */
+static void
+vwarnx(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("rrctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 ctl_warnx(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("rrctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarnx(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int
@@ -178,12 +188,9 @@ ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("rrctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarnx(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return ctl_cmd_usage(cmd);
 }
 
@@ -255,6 +262,16 @@ ctl_connect(struct ctl *c)
 		return CTL_USAGE;
 	}
 	return CTL_OK;
+}
+
+int
+ctl_copy_out(void *arg, const char *buf, size_t len)
+{
+	(void)arg;
+	if (fwrite(buf, 1, len, stdout) != len)
+		return -1;
+	fflush(stdout);
+	return 0;
 }
 
 int

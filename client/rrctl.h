@@ -13,6 +13,9 @@
 #define RRCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
 
 #ifndef RUMPRUND_VERSION
 #define RUMPRUND_VERSION "0.1.0"
@@ -44,6 +47,7 @@ enum ctl_cmd {
 };
 
 struct http;
+struct run_opts;
 
 /* What every command gets: the global options and the connection. */
 struct ctl {
@@ -106,8 +110,25 @@ int ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 /* Make c->http from c->host and c->token_file; 0 or an exit status. */
 int ctl_connect(struct ctl *c);
 
+/*
+ * An on_data of struct http_req (arg unused): the bytes as they come to
+ * standard output, flushed.  Returns 0, or -1 when stdout fails.
+ */
+int ctl_copy_out(void *arg, const char *buf, size_t len);
+
 /* A whole number in [min, max]; 0, or -1 when s is not one. */
 int ctl_number(const char *s, long min, long max, long *out);
+
+/*
+ * The start of rrctl run (iso false) and rrctl iso (iso true): read argv
+ * into o, which the caller frees with run_opts_free() whatever the result,
+ * and make the request.  Answers --help and --dry-run itself (the request
+ * printed).  Returns CTL_OK with a new request in *reqp for the caller to
+ * send (and json_decref()); CTL_OK with *reqp NULL when there is nothing
+ * more to do; or an exit status, with the reason printed.
+ */
+int ctl_run_request(struct ctl *c, int argc, char *argv[], bool iso,
+    struct run_opts *o, json_t **reqp);
 
 /* The commands. */
 int ctl_run(struct ctl *, int, char *[]);

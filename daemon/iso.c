@@ -119,6 +119,24 @@ iso_check_head(const unsigned char *head, size_t len, uint64_t size,
 	return 0;
 }
 
+int
+iso_check_fd(int fd, uint64_t size, struct rrerr *err)
+{
+	unsigned char head[PVD_OFFSET + SECTOR];
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof(head)) {
+		n = pread(fd, head + got, sizeof(head) - got, (off_t)got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return iso_check_head(head, got, size, err);
+}
+
 const char *
 iso_tmp_base(void)
 {
@@ -506,10 +524,7 @@ run_mkrescue(struct build *b, const atomic_bool *cancel, struct rrerr *err)
 static int
 open_image(const struct build *b, struct iso_image *out, struct rrerr *err)
 {
-	unsigned char head[PVD_OFFSET + SECTOR];
 	struct stat st;
-	ssize_t n;
-	size_t got = 0;
 	int fd;
 
 	if ((fd = open(b->out, O_RDONLY | O_CLOEXEC)) == -1)
@@ -520,15 +535,7 @@ open_image(const struct build *b, struct iso_image *out, struct rrerr *err)
 		    strerror(errno));
 		goto fail;
 	}
-	while (got < sizeof(head)) {
-		n = pread(fd, head + got, sizeof(head) - got, (off_t)got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (iso_check_head(head, got, (uint64_t)st.st_size, err) == -1)
+	if (iso_check_fd(fd, (uint64_t)st.st_size, err) == -1)
 		goto fail;
 	out->fd = fd;
 	out->size = (uint64_t)st.st_size;

@@ -82,6 +82,12 @@ int iso_check_head(const unsigned char *head, size_t len, uint64_t size,
     struct rrerr *err);
 
 /*
+ * iso_check_head() on the head of the image open at fd (read with pread(),
+ * so the file offset stays where it was), whose size is size bytes.
+ */
+int iso_check_fd(int fd, uint64_t size, struct rrerr *err);
+
+/*
  * The directory under which builds make their temporary directory:
  * $TMPDIR when it is set to an absolute path, else /var/tmp.
  */

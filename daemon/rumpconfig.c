@@ -106,6 +106,26 @@ add_pair(struct sbuf *sb, bool *first, const char *key, const char *value)
 }
 
 /*
+ * One "blk" entry: source, path and, when the guest mounts it (mountpoint
+ * not NULL), fstype blk and mountpoint.
+ */
+static void
+add_blk_entry(struct sbuf *sb, const char *source, const char *path,
+    const char *mountpoint)
+{
+	bool first = true;
+
+	sbuf_add(sb, ",\"blk\":{");
+	add_pair(sb, &first, "source", source);
+	add_pair(sb, &first, "path", path);
+	if (mountpoint != NULL) {
+		add_pair(sb, &first, "fstype", "blk");
+		add_pair(sb, &first, "mountpoint", mountpoint);
+	}
+	sbuf_addc(sb, '}');
+}
+
+/*
  * An ISO image's data image i: a file of the image, made a block device by
  * vnd (read-only, vnd0a, vnd1a ... in this order) even when not mounted.
  */
@@ -115,7 +135,6 @@ add_vnd(struct sbuf *sb, const struct spec *spec, size_t i, struct rrerr *err)
 	const struct spec_blk *b = &spec->blk[i];
 	char field[48], path[sizeof(RUMPCONFIG_ISO_IMAGES) + SPEC_DATA_NAME_MAX];
 	const char *name = spec_data_name(b);
-	bool first = true;
 
 	snprintf(field, sizeof(field), "blk[%zu].source", i);
 	if (check_plain(name, field, err) == -1)
@@ -131,14 +150,7 @@ add_vnd(struct sbuf *sb, const struct spec *spec, size_t i, struct rrerr *err)
 		    "%s: /rootfs is where a guest booted from an ISO mounts the "
 		    "ISO itself", field);
 	snprintf(path, sizeof(path), "%s/%s", RUMPCONFIG_ISO_IMAGES, name);
-	sbuf_add(sb, ",\"blk\":{");
-	add_pair(sb, &first, "source", "vnd");
-	add_pair(sb, &first, "path", path);
-	if (b->mountpoint != NULL) {
-		add_pair(sb, &first, "fstype", "blk");
-		add_pair(sb, &first, "mountpoint", b->mountpoint);
-	}
-	sbuf_addc(sb, '}');
+	add_blk_entry(sb, "vnd", path, b->mountpoint);
 	return 0;
 }
 
@@ -147,7 +159,7 @@ add_blk(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 {
 	const struct spec_blk *b;
 	char field[48], path[32];
-	bool first;
+	const char *source;
 	size_t i;
 
 	if (spec->nblk > 26)
@@ -165,9 +177,7 @@ add_blk(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 			if (b->mountpoint == NULL)
 				continue;
 			snprintf(path, sizeof(path), "/dev/ld%zua", i);
-			first = true;
-			sbuf_add(sb, ",\"blk\":{");
-			add_pair(sb, &first, "source", "dev");
+			source = "dev";
 		} else if (spec->platform == SPEC_PLATFORM_ISO) {
 			if (add_vnd(sb, spec, i, err) == -1)
 				return -1;
@@ -180,16 +190,9 @@ add_blk(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 				    field);
 			/* etfs registers the device even when not mounted. */
 			snprintf(path, sizeof(path), "xvd%c", (char)('a' + i));
-			first = true;
-			sbuf_add(sb, ",\"blk\":{");
-			add_pair(sb, &first, "source", "etfs");
+			source = "etfs";
 		}
-		add_pair(sb, &first, "path", path);
-		if (b->mountpoint != NULL) {
-			add_pair(sb, &first, "fstype", "blk");
-			add_pair(sb, &first, "mountpoint", b->mountpoint);
-		}
-		sbuf_addc(sb, '}');
+		add_blk_entry(sb, source, path, b->mountpoint);
 	}
 
 	/* The upstream tool always gives a Xen guest kernfs on /kern. */

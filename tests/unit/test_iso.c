@@ -35,14 +35,12 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "golden.h"
 #include "iso.h"
 #include "rumpconfig.h"
 #include "run.h"
-#include "sbuf.h"
 #include "spec.h"
 
-static char imagedir[PATH_MAX];
-static char volumedir[PATH_MAX];
 static char tmpbase[PATH_MAX];
 static const char *image_dirs[2];
 static const char *volume_dirs[2];
@@ -52,8 +50,6 @@ static int
 setup(void **state)
 {
 	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'd', "volumes", NULL },
 		{ 'd', "tmp", NULL },
 		{ 'd', "state", NULL },
 		{ 'd', "logs", NULL },
@@ -61,147 +57,15 @@ setup(void **state)
 	};
 
 	(void)state;
-	if (fx_build(tree) == -1)
+	if (golden_build(tree) == -1)
 		return -1;
-	snprintf(imagedir, sizeof(imagedir), "%s", fx_path("images"));
-	snprintf(volumedir, sizeof(volumedir), "%s", fx_path("volumes"));
 	snprintf(tmpbase, sizeof(tmpbase), "%s", fx_path("tmp"));
-	image_dirs[0] = imagedir;
-	volume_dirs[0] = volumedir;
+	image_dirs[0] = golden_imagedir;
+	volume_dirs[0] = golden_volumedir;
 	memset(&policy, 0, sizeof(policy));
 	policy.image_dirs = image_dirs;
 	policy.volume_dirs = volume_dirs;
 	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return fx_remove();
-}
-
-static char *
-read_text(const char *path)
-{
-	struct sbuf sb = SBUF_INIT;
-	char buf[4096];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sbuf_addn(&sb, buf, n);
-	fclose(f);
-	sbuf_addn(&sb, "", 0);
-	return sbuf_finish(&sb);
-}
-
-static void
-write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-/* Make the file (or, ending in '/', the directory) path, and its parents. */
-static void
-make_path(const char *path)
-{
-	char buf[2 * PATH_MAX], *p;
-	int fd;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		(void)mkdir(buf, 0755);
-		*p = '/';
-	}
-	if (buf[strlen(buf) - 1] == '/' || strstr(buf, "..") != NULL)
-		return;
-	if ((fd = open(buf, O_WRONLY | O_CREAT, 0644)) != -1) {
-		if (write(fd, "data", 4) != 4)
-			fail_msg("cannot write %s", buf);
-		close(fd);
-	}
-}
-
-/* The placeholders of a golden request replaced, the files made. */
-static char *
-expand(const char *text)
-{
-	const struct {
-		const char *token;
-		const char *dir;
-	} ph[] = { { "@IMAGES@", imagedir }, { "@VOLUMES@", volumedir } };
-	struct sbuf sb = SBUF_INIT;
-	const char *p = text;
-	char path[2 * PATH_MAX];
-	size_t i, n;
-
-	while (*p != '\0') {
-		for (i = 0; i < 2; i++)
-			if (strncmp(p, ph[i].token, strlen(ph[i].token)) == 0)
-				break;
-		if (i == 2) {
-			sbuf_addc(&sb, *p++);
-			continue;
-		}
-		p += strlen(ph[i].token);
-		n = strcspn(p, "\"");
-		snprintf(path, sizeof(path), "%s%.*s", ph[i].dir, (int)n, p);
-		make_path(path);
-		sbuf_add(&sb, ph[i].dir);
-	}
-	return sbuf_finish(&sb);
-}
-
-/* The temp dirs put back as placeholders, in place. */
-static void
-unexpand(char *text)
-{
-	const char *dirs[] = { imagedir, volumedir };
-	const char *tokens[] = { "@IMAGES@", "@VOLUMES@" };
-	size_t i, dlen, tlen;
-	char *p;
-
-	for (i = 0; i < 2; i++) {
-		dlen = strlen(dirs[i]);
-		tlen = strlen(tokens[i]);
-		while ((p = strstr(text, dirs[i])) != NULL) {
-			memcpy(p, tokens[i], tlen);
-			memmove(p + tlen, p + dlen, strlen(p + dlen) + 1);
-		}
-	}
-}
-
-static int
-compare_golden(const char *expected_path, char *actual)
-{
-	char *expected;
-	int ok;
-
-	unexpand(actual);
-	if (getenv("RR_GOLDEN_UPDATE") != NULL) {
-		write_text(expected_path, actual);
-		return 1;
-	}
-	if ((expected = read_text(expected_path)) == NULL) {
-		print_error("%s: missing (actual: %s)\n", expected_path, actual);
-		return 0;
-	}
-	ok = strcmp(expected, actual) == 0;
-	if (!ok)
-		print_error("%s differs:\n  expected: %s  actual:   %s",
-		    expected_path, expected, actual);
-	free(expected);
-	return ok;
 }
 
 /* The canonical form of spec parses back to the same request. */
@@ -228,20 +92,17 @@ run_case(const char *dir, const char *name)
 {
 	struct spec *spec = NULL;
 	struct rrerr err;
-	char path[2 * PATH_MAX], *raw, *text, *cfg, *grub, *out;
+	char path[2 * PATH_MAX], *text, *cfg, *grub, *out;
 	int ok = 1;
 
 	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-	raw = read_text(path);
-	assert_non_null(raw);
-	text = expand(raw);
-	free(raw);
+	text = golden_request(path);
 	snprintf(path, sizeof(path), "%s/%s.err", dir, name);
 	if (spec_parse_iso(text, strlen(text), &policy, &spec, &err) == -1) {
 		free(text);
 		if (asprintf(&out, "%s\n", err.message) == -1)
 			fail();
-		ok = compare_golden(path, out);
+		ok = golden_compare(path, out);
 		free(out);
 		return ok;
 	}
@@ -251,7 +112,7 @@ run_case(const char *dir, const char *name)
 	if ((cfg = rumpconfig_build(spec, NULL, &err)) == NULL) {
 		if (asprintf(&out, "%s\n", err.message) == -1)
 			fail();
-		ok &= compare_golden(path, out);
+		ok &= golden_compare(path, out);
 		free(out);
 		spec_free(spec);
 		return ok;
@@ -259,45 +120,28 @@ run_case(const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s.cfg", dir, name);
 	if (asprintf(&out, "%s\n", cfg) == -1)
 		fail();
-	ok &= compare_golden(path, out);
+	ok &= golden_compare(path, out);
 	free(out);
 	free(cfg);
 	grub = iso_grub_cfg(spec);
 	assert_non_null(grub);
 	snprintf(path, sizeof(path), "%s/%s.grub.cfg", dir, name);
-	ok &= compare_golden(path, grub);
+	ok &= golden_compare(path, grub);
 	free(grub);
 	spec_free(spec);
 	return ok;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void
 test_golden(void **state)
 {
 	char dir[PATH_MAX], *names[256];
-	const char *srcdir = getenv("RR_SRCDIR");
-	struct dirent *de;
-	size_t n = 0, i, len;
+	size_t n, i;
 	int failed = 0;
-	DIR *d;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/tests/golden/iso",
-	    srcdir != NULL ? srcdir : ".");
-	assert_non_null(d = opendir(dir));
-	while ((de = readdir(d)) != NULL && n < 256) {
-		len = strlen(de->d_name);
-		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
-			names[n++] = strndup(de->d_name, len - 5);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_str);
+	snprintf(dir, sizeof(dir), "%s/iso", golden_dir());
+	n = golden_list(dir, ".json", names, 256);
 	assert_true(n >= 10);
 	for (i = 0; i < n; i++) {
 		if (!run_case(dir, names[i])) {
@@ -319,7 +163,7 @@ parse(int iso, struct rrerr *err, const char *fmt, ...)
 	va_list ap;
 	int rv;
 
-	make_path(fx_path("images/app.bin"));
+	golden_touch(fx_path("images/app.bin"));
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
@@ -385,7 +229,7 @@ test_data_not_regular(void **state)
 	struct rrerr err;
 
 	(void)state;
-	make_path(fx_path("volumes/dir/"));
+	golden_touch(fx_path("volumes/dir/"));
 	assert_null(parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\","
 	    "\"blk\":[{\"source\":\"%s\"}]}", fx_path("images/app.bin"),
 	    fx_path("volumes/dir")));
@@ -527,7 +371,7 @@ test_build(void **state)
 	if (!have_tools())
 		skip();
 	copy_guest();
-	make_path(fx_path("volumes/d1.img"));
+	golden_touch(fx_path("volumes/d1.img"));
 	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
 	    "[{\"source\":\"%s\",\"mountpoint\":\"/data\"}]}",
 	    fx_path("images/app.bin"), fx_path("volumes/d1.img"));
@@ -556,8 +400,8 @@ fake_mkrescue(const char *script)
 	char *path, *old = getenv("PATH") != NULL ? strdup(getenv("PATH")) :
 	    strdup("/usr/bin:/bin"), *new;
 
-	make_path(fx_path("bin/"));
-	write_text(fx_path("bin/grub-mkrescue"), script);
+	golden_touch(fx_path("bin/"));
+	golden_write(fx_path("bin/grub-mkrescue"), script);
 	chmod(fx_path("bin/grub-mkrescue"), 0755);
 	if (asprintf(&new, "%s:%s", fx_path("bin"), old) == -1)
 		fail();
@@ -582,7 +426,7 @@ test_build_failures(void **state)
 	if (!have_tools())
 		skip();
 	copy_guest();
-	make_path(fx_path("volumes/d1.img"));
+	golden_touch(fx_path("volumes/d1.img"));
 	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
 	    "[{\"source\":\"%s\"}]}", fx_path("images/app.bin"),
 	    fx_path("volumes/d1.img"));
@@ -598,7 +442,7 @@ test_build_failures(void **state)
 	assert_true(empty_dir(tmpbase));
 
 	/* It makes no image, or a short one. */
-	write_text(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
+	golden_write(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
 	    "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
 	    "head -c 40000 /dev/zero > \"$out\"\n");
 	assert_int_equal(build(spec, NULL, &size, &err), -1);
@@ -607,7 +451,7 @@ test_build_failures(void **state)
 	assert_true(empty_dir(tmpbase));
 
 	/* The daemon stops while it runs: it is killed, with its children. */
-	write_text(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
+	golden_write(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
 	    "mkdir \"$TMPDIR/x\"\nsleep 30 &\nsleep 30\n");
 	atomic_init(&cancel, false);
 	assert_int_equal(pthread_create(&t, NULL, cancel_later, &cancel), 0);
@@ -637,7 +481,7 @@ test_build_failures(void **state)
 	assert_true(empty_dir(tmpbase));
 
 	/* More than ISO_INPUT_MAX: refused before anything is read. */
-	make_path(fx_path("volumes/d1.img"));
+	golden_touch(fx_path("volumes/d1.img"));
 	assert_int_equal(truncate(fx_path("volumes/d1.img"),
 	    (off_t)ISO_INPUT_MAX), 0);
 	assert_int_equal(build(spec, NULL, &size, &err), -1);
@@ -892,17 +736,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_platform, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_golden, setup,
+		    golden_teardown),
+		cmocka_unit_test_setup_teardown(test_platform, setup,
+		    golden_teardown),
 		cmocka_unit_test_setup_teardown(test_data_not_regular, setup,
-		    teardown),
+		    golden_teardown),
 		cmocka_unit_test(test_graft),
 		cmocka_unit_test(test_check_head),
-		cmocka_unit_test_setup_teardown(test_build, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_build, setup,
+		    golden_teardown),
 		cmocka_unit_test_setup_teardown(test_build_failures, setup,
-		    teardown),
+		    golden_teardown),
 		cmocka_unit_test(test_rrctl_iso),
-		cmocka_unit_test_setup_teardown(test_engine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine, setup,
+		    golden_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,14 +23,14 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "fixture.h"
+#include "golden.h"
 #include "kvm_xml.h"
-#include "sbuf.h"
 #include "spec.h"
 
 #define OWNER "3f0c2a1e-8d4b-4c2e-9a51-7b6f0e2d9c10"
 #define QBOOT "/usr/share/qemu/qboot.rom"
 
-static char tmpdir[64];
 static bool have_python;
 static bool have_validator;
 
@@ -47,8 +47,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rr-test-kvm-xml.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (golden_build(NULL) == -1)
 		return -1;
 	have_python = tool_exists("python3");
 	have_validator = tool_exists("virt-xml-validate");
@@ -60,77 +59,18 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *
-read_file(const char *path)
-{
-	struct sbuf sb = SBUF_INIT;
-	char buf[4096];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sbuf_addn(&sb, buf, n);
-	fclose(f);
-	sbuf_addn(&sb, "", 0);
-	return sbuf_finish(&sb);
-}
-
+/*
+ * Compare the XML of case name with tests/golden/kvm/NAME.xml; the test
+ * fails when they differ.  The XML names no scratch directory, so that
+ * golden_compare() has no placeholder to put back in it.
+ */
 static void
-write_file(const char *path, const char *text)
+compare_xml(const char *name, char *xml)
 {
-	FILE *f;
+	char path[1024];
 
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void
-golden_path(char *buf, size_t size, const char *name)
-{
-	const char *src = getenv("RR_SRCDIR");
-
-	snprintf(buf, size, "%s/tests/golden/kvm/%s.xml",
-	    src != NULL ? src : ".", name);
-}
-
-static void
-compare_golden(const char *name, const char *actual)
-{
-	const char *update = getenv("RR_GOLDEN_UPDATE");
-	char path[512];
-	char *expected;
-	bool same;
-
-	golden_path(path, sizeof(path), name);
-	if (update != NULL && strcmp(update, "1") == 0) {
-		write_file(path, actual);
-		return;
-	}
-	expected = read_file(path);
-	if (expected == NULL) {
-		fail_msg("cannot read %s (RR_GOLDEN_UPDATE=1 writes it)", path);
-		return;
-	}
-	same = strcmp(expected, actual) == 0;
-	if (!same)
-		fprintf(stderr, "--- expected %s\n%s--- actual\n%s", path,
-		    expected, actual);
-	free(expected);
-	if (!same)
+	snprintf(path, sizeof(path), "%s/kvm/%s.xml", golden_dir(), name);
+	if (!golden_compare(path, xml))
 		fail_msg("%s differs", path);
 }
 
@@ -144,10 +84,10 @@ check_xml(const char *name, const char *xml, const char *config)
 	char xmlpath[256], cfgpath[256], cmd[1024];
 	int rc;
 
-	snprintf(xmlpath, sizeof(xmlpath), "%s/%s.xml", tmpdir, name);
-	snprintf(cfgpath, sizeof(cfgpath), "%s/%s.cfg", tmpdir, name);
-	write_file(xmlpath, xml);
-	write_file(cfgpath, config);
+	snprintf(xmlpath, sizeof(xmlpath), "%s", fx_path("%s.xml", name));
+	snprintf(cfgpath, sizeof(cfgpath), "%s", fx_path("%s.cfg", name));
+	golden_write(xmlpath, xml);
+	golden_write(cfgpath, config);
 	if (have_python) {
 		snprintf(cmd, sizeof(cmd),
 		    "python3 -c 'import sys, xml.etree.ElementTree as E\n"
@@ -230,7 +170,7 @@ run_case(const char *name, struct fixture *f)
 		fail_msg("%s: %s", name, err.message);
 		return;
 	}
-	compare_golden(name, xml);
+	compare_xml(name, xml);
 	check_xml(name, xml, f->launch.guest_config);
 	free(xml);
 }
@@ -510,5 +450,5 @@ main(void)
 		cmocka_unit_test(test_domain_name),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, golden_teardown);
 }

@@ -19,181 +19,22 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "golden.h"
 #include "rumpconfig.h"
-#include "sbuf.h"
 #include "spec.h"
 
 /* The kernel path a KVM guest sees before its config, in golden cases. */
 #define KERNEL_PATH "/srv/rumprun/images/app.bin"
 
-static char tmpdir[64];
-static char imagedir[128];
-static char volumedir[128];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rr-test-rumpconfig.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	snprintf(imagedir, sizeof(imagedir), "%s/images", tmpdir);
-	snprintf(volumedir, sizeof(volumedir), "%s/volumes", tmpdir);
-	if (mkdir(imagedir, 0755) == -1 || mkdir(volumedir, 0755) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *
-read_file(const char *path)
-{
-	struct sbuf sb = SBUF_INIT;
-	char buf[4096];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sbuf_addn(&sb, buf, n);
-	fclose(f);
-	sbuf_addn(&sb, "", 0);
-	return sbuf_finish(&sb);
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f;
-
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-/*
- * Replace the placeholder dir names by the temp dirs, creating each file
- * named after one.  Returns a new string.
- */
-static char *
-expand(const char *text)
-{
-	static const struct {
-		const char *token;
-		const char *dir;
-	} ph[] = { { "@IMAGES@", imagedir }, { "@VOLUMES@", volumedir } };
-	struct sbuf sb = SBUF_INIT;
-	const char *p = text;
-	char path[512];
-	size_t i, n;
-	int fd;
-
-	while (*p != '\0') {
-		for (i = 0; i < 2; i++) {
-			if (strncmp(p, ph[i].token, strlen(ph[i].token)) == 0)
-				break;
-		}
-		if (i == 2) {
-			sbuf_addc(&sb, *p++);
-			continue;
-		}
-		p += strlen(ph[i].token);
-		n = strcspn(p, "\"");
-		snprintf(path, sizeof(path), "%s%.*s", ph[i].dir, (int)n, p);
-		/* Files only; "..", links and the like are left to fail. */
-		if (strstr(path, "..") == NULL &&
-		    (fd = open(path, O_WRONLY | O_CREAT, 0644)) != -1) {
-			if (write(fd, "x", 1) != 1)
-				fail_msg("cannot write %s", path);
-			close(fd);
-		}
-		sbuf_add(&sb, ph[i].dir);
-	}
-	return sbuf_finish(&sb);
-}
-
-/* Put the placeholders back for the temp dirs, in place. */
-static void
-unexpand(char *text)
-{
-	const char *dirs[] = { imagedir, volumedir };
-	const char *tokens[] = { "@IMAGES@", "@VOLUMES@" };
-	size_t i, dlen, tlen;
-	char *p;
-
-	for (i = 0; i < 2; i++) {
-		dlen = strlen(dirs[i]);
-		tlen = strlen(tokens[i]);
-		while ((p = strstr(text, dirs[i])) != NULL) {
-			memcpy(p, tokens[i], tlen);
-			memmove(p + tlen, p + dlen, strlen(p + dlen) + 1);
-		}
-	}
-}
-
-/*
- * Compare actual (with the temp dirs put back as placeholders) with the
- * file expected, or rewrite the file in update mode.
- */
-static int
-compare_golden(const char *expected_path, char *actual)
-{
-	char *expected;
-	int ok;
-
-	unexpand(actual);
-	if (getenv("RR_GOLDEN_UPDATE") != NULL) {
-		write_file(expected_path, actual);
-		return 1;
-	}
-	if ((expected = read_file(expected_path)) == NULL) {
-		print_error("%s: missing (actual output: %s)\n", expected_path,
-		    actual);
-		return 0;
-	}
-	ok = strcmp(expected, actual) == 0;
-	if (!ok)
-		print_error("%s differs:\n  expected: %s  actual:   %s",
-		    expected_path, expected, actual);
-	free(expected);
-	return ok;
-}
-
 static int
 run_case(const char *dir, const char *name)
 {
 	static const char *const bridges[] = { "br0", "br1", NULL };
-	static const char *const networks[] = { "default", NULL };
-	const char *image_dirs[] = { imagedir, NULL };
-	const char *volume_dirs[] = { volumedir, NULL };
-	struct spec_policy policy = {
-		.image_dirs = image_dirs,
-		.volume_dirs = volume_dirs,
-		.bridges = bridges,
-		.networks = networks,
-		.max_memory_mib = 4096,
-		.max_vcpus = 8,
-	};
+	struct spec_policy policy;
 	static const struct {
 		enum spec_platform platform;
 		const char *suffix;
@@ -204,21 +45,17 @@ run_case(const char *dir, const char *name)
 	struct spec *spec = NULL;
 	struct rrerr err;
 	char path[1024], out[4608];
-	char *raw, *text, *cfg;
+	char *text, *cfg;
 	int ok = 1;
 	size_t i;
 
 	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-	raw = read_file(path);
-	assert_non_null(raw);
-	text = expand(raw);
-	free(raw);
-	assert_non_null(text);
-
+	text = golden_request(path);
+	golden_policy(&policy, bridges);
 	snprintf(path, sizeof(path), "%s/%s.err", dir, name);
 	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1) {
 		snprintf(out, sizeof(out), "%s\n", err.message);
-		ok = compare_golden(path, out);
+		ok = golden_compare(path, out);
 		free(text);
 		return ok;
 	}
@@ -233,51 +70,31 @@ run_case(const char *dir, const char *name)
 			/* A config error on either platform is the case's answer. */
 			snprintf(path, sizeof(path), "%s/%s.err", dir, name);
 			snprintf(out, sizeof(out), "%s\n", err.message);
-			ok = compare_golden(path, out);
+			ok = golden_compare(path, out);
 			break;
 		}
 		snprintf(path, sizeof(path), "%s/%s.%s", dir, name,
 		    platforms[i].suffix);
 		snprintf(out, sizeof(out), "%s\n", cfg);
 		free(cfg);
-		ok &= compare_golden(path, out);
+		ok &= golden_compare(path, out);
 	}
 	spec_free(spec);
 	return ok;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void
 test_golden(void **state)
 {
-	char dir[512], *names[256];
-	const char *srcdir;
-	struct dirent *de;
-	size_t n = 0, i, len;
+	char *names[256];
+	size_t n, i;
 	int failed = 0;
-	DIR *d;
 
 	(void)state;
-	srcdir = getenv("RR_SRCDIR");
-	snprintf(dir, sizeof(dir), "%s/tests/golden",
-	    srcdir != NULL ? srcdir : ".");
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL && n < 256) {
-		len = strlen(de->d_name);
-		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
-			names[n++] = strndup(de->d_name, len - 5);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_str);
+	n = golden_list(golden_dir(), ".json", names, 256);
 	assert_true(n >= 10);
 	for (i = 0; i < n; i++) {
-		if (!run_case(dir, names[i])) {
+		if (!run_case(golden_dir(), names[i])) {
 			print_error("golden case %s failed\n", names[i]);
 			failed++;
 		}
@@ -491,5 +308,5 @@ main(void)
 		cmocka_unit_test(test_kvm_size_limit),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, golden_setup, golden_teardown);
 }

@@ -36,172 +36,19 @@
 
 #include <libxlutil.h>
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "backend.h"
+#include "golden.h"
 #include "rumpconfig.h"
-#include "sbuf.h"
 #include "spec.h"
 
 #define OWNER		"3f0c2a1e-8d4b-4c2e-9a51-7b6f0e2d9c10"
 #define DOMID		7
 #define LOG_DIR		"/var/log/rumprund/console"
 #define MAX_CASES	256
-
-static char tmpdir[64];
-static char imagedir[128];
-static char volumedir[128];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rr-test-xen-cfg.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	snprintf(imagedir, sizeof(imagedir), "%s/images", tmpdir);
-	snprintf(volumedir, sizeof(volumedir), "%s/volumes", tmpdir);
-	if (mkdir(imagedir, 0755) == -1 || mkdir(volumedir, 0755) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *
-read_file(const char *path)
-{
-	struct sbuf sb = SBUF_INIT;
-	char buf[4096];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sbuf_addn(&sb, buf, n);
-	fclose(f);
-	sbuf_addn(&sb, "", 0);
-	return sbuf_finish(&sb);
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f;
-
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-/*
- * Replace the placeholders by the temp dirs, creating each file named
- * after one.  Returns a new string.
- */
-static char *
-expand(const char *text)
-{
-	const char *tokens[] = { "@IMAGES@", "@VOLUMES@" };
-	const char *dirs[] = { imagedir, volumedir };
-	struct sbuf sb = SBUF_INIT;
-	const char *p = text;
-	char path[512];
-	size_t i, n;
-	int fd;
-
-	while (*p != '\0') {
-		for (i = 0; i < 2; i++) {
-			if (strncmp(p, tokens[i], strlen(tokens[i])) == 0)
-				break;
-		}
-		if (i == 2) {
-			sbuf_addc(&sb, *p++);
-			continue;
-		}
-		p += strlen(tokens[i]);
-		n = strcspn(p, "\"");
-		snprintf(path, sizeof(path), "%s%.*s", dirs[i], (int)n, p);
-		if (strstr(path, "..") == NULL &&
-		    (fd = open(path, O_WRONLY | O_CREAT, 0644)) != -1) {
-			if (write(fd, "x", 1) != 1)
-				fail_msg("cannot write %s", path);
-			close(fd);
-		}
-		sbuf_add(&sb, dirs[i]);
-	}
-	return sbuf_finish(&sb);
-}
-
-/* Put the placeholders back for the temp dirs, in place. */
-static void
-unexpand(char *text)
-{
-	const char *dirs[] = { imagedir, volumedir };
-	const char *tokens[] = { "@IMAGES@", "@VOLUMES@" };
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		size_t dlen = strlen(dirs[i]), tlen = strlen(tokens[i]);
-		char *p;
-
-		while ((p = strstr(text, dirs[i])) != NULL) {
-			memcpy(p, tokens[i], tlen);
-			memmove(p + tlen, p + dlen, strlen(p + dlen) + 1);
-		}
-	}
-}
-
-/* Compare actual with the file, or rewrite it in update mode. */
-static bool
-compare_golden(const char *path, char *actual)
-{
-	char *expected;
-	bool ok;
-
-	unexpand(actual);
-	if (getenv("RR_GOLDEN_UPDATE") != NULL) {
-		write_file(path, actual);
-		return true;
-	}
-	if ((expected = read_file(path)) == NULL) {
-		fprintf(stderr, "%s: missing (RR_GOLDEN_UPDATE=1 writes it); "
-		    "actual:\n%s", path, actual);
-		return false;
-	}
-	ok = strcmp(expected, actual) == 0;
-	if (!ok)
-		fprintf(stderr, "%s differs:\n--- expected\n%s--- actual\n%s", path,
-		    expected, actual);
-	free(expected);
-	return ok;
-}
-
-static const char *
-golden_dir(void)
-{
-	static char dir[512];
-	const char *src = getenv("RR_SRCDIR");
-
-	snprintf(dir, sizeof(dir), "%s/tests/golden",
-	    src != NULL ? src : ".");
-	return dir;
-}
 
 /* A launch as the engine makes it, for spec. */
 struct launch {
@@ -313,17 +160,17 @@ check_guest_config(const char *name, const char *config, bool shared)
 	assert_string_equal(w.path, "/local/domain/7/rumprun/cfg");
 	assert_ptr_equal(w.value, config);
 	assert_int_equal(w.len, strlen(config));
-	if (!shared || getenv("RR_GOLDEN_UPDATE") != NULL)
+	if (!shared || golden_updating())
 		return true;
 	snprintf(path, sizeof(path), "%s/%s.xen.cfg", golden_dir(), name);
-	if ((golden = read_file(path)) == NULL) {
+	if ((golden = golden_read(path)) == NULL) {
 		print_error("%s: missing\n", path);
 		return false;
 	}
 	/* test_rumpconfig writes the text (placeholders put back) and \n. */
 	value = strndup(w.value, w.len);
 	assert_non_null(value);
-	unexpand(value);
+	golden_unexpand(value);
 	len = strlen(golden);
 	if (len == 0 || golden[len - 1] != '\n' ||
 	    strncmp(golden, value, len - 1) != 0 || value[len - 1] != '\0') {
@@ -345,30 +192,17 @@ static bool
 run_case(const char *reqpath, const char *name, bool shared)
 {
 	static const char *const bridges[] = { "br0", "br1", "xenbr0", NULL };
-	static const char *const networks[] = { "default", NULL };
-	const char *image_dirs[] = { imagedir, NULL };
-	const char *volume_dirs[] = { volumedir, NULL };
-	struct spec_policy policy = {
-		.image_dirs = image_dirs,
-		.volume_dirs = volume_dirs,
-		.bridges = bridges,
-		.networks = networks,
-		.max_memory_mib = 4096,
-		.max_vcpus = 8,
-	};
+	struct spec_policy policy;
 	libxl_domain_config d;
 	struct spec *spec = NULL;
 	struct launch ln;
 	struct rrerr err;
 	char path[1024];
-	char *raw, *text, *config;
+	char *text, *config;
 	bool ok = true;
 
-	raw = read_file(reqpath);
-	assert_non_null(raw);
-	text = expand(raw);
-	free(raw);
-	assert_non_null(text);
+	text = golden_request(reqpath);
+	golden_policy(&policy, bridges);
 	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1) {
 		free(text);
 		if (shared)
@@ -402,7 +236,7 @@ run_case(const char *reqpath, const char *name, bool shared)
 		    name);
 		snprintf(out, sizeof(out), "%s\n%s\n", err.field,
 		    err.message);
-		ok &= compare_golden(path, out);
+		ok &= golden_compare(path, out);
 	} else {
 		char *json = libxl_domain_config_to_json(NULL, &d);
 
@@ -410,7 +244,7 @@ run_case(const char *reqpath, const char *name, bool shared)
 		snprintf(path, sizeof(path), "%s/xen/%s.libxl.json",
 		    golden_dir(), name);
 		ok &= disks_match_xl(&d);
-		ok &= compare_golden(path, json);
+		ok &= golden_compare(path, json);
 		free(json);
 		ok &= check_guest_config(name, config, shared);
 	}
@@ -418,33 +252,6 @@ run_case(const char *reqpath, const char *name, bool shared)
 	free(config);
 	spec_free(spec);
 	return ok;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Names of the files in dir ending in suffix, suffix cut, sorted. */
-static size_t
-list_cases(const char *dir, const char *suffix, char **names, size_t max)
-{
-	struct dirent *de;
-	size_t n = 0, slen = strlen(suffix);
-	DIR *d;
-
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL && n < max) {
-		size_t len = strlen(de->d_name);
-
-		if (len > slen && strcmp(de->d_name + len - slen, suffix) == 0)
-			names[n++] = strndup(de->d_name, len - slen);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_str);
-	return n;
 }
 
 static void
@@ -458,7 +265,7 @@ test_golden(void **state)
 	snprintf(shared_dir, sizeof(shared_dir), "%s", golden_dir());
 	snprintf(xen_dir, sizeof(xen_dir), "%s/xen", golden_dir());
 
-	n = list_cases(shared_dir, ".json", names, MAX_CASES);
+	n = golden_list(shared_dir, ".json", names, MAX_CASES);
 	assert_true(n >= 10);
 	for (i = 0; i < n; i++, total++) {
 		snprintf(path, sizeof(path), "%s/%s.json", shared_dir,
@@ -469,7 +276,7 @@ test_golden(void **state)
 		}
 		free(names[i]);
 	}
-	n = list_cases(xen_dir, ".request.json", names, MAX_CASES);
+	n = golden_list(xen_dir, ".request.json", names, MAX_CASES);
 	assert_true(n >= 4);
 	for (i = 0; i < n; i++, total++) {
 		snprintf(path, sizeof(path), "%s/%s.request.json", xen_dir,
@@ -733,7 +540,7 @@ main(void)
 		cmocka_unit_test(test_names_and_keys),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, golden_setup, golden_teardown);
 }
 
 #else /* !HAVE_XEN */
