@@ -68,6 +68,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 
 .PHONY: all deps test check unit guest-test e2e demo lint asan install clean
+# Keep the objects of the test programs (make would delete them as
+# intermediate files and rebuild them every time).
+.SECONDARY:
 
 all: $(BUILD)/rumprund $(if $(wildcard client/main.c),$(BUILD)/rrctl)
 
