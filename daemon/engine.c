@@ -42,6 +42,7 @@
 #define TICK_MS		200
 #define REOPEN_MS	3000
 #define DESTROY_RETRY_MS 1000	/* after a failed destroy */
+#define FLUSH_RETRY_MS	1000	/* after a failed record write */
 #define EVENTS_KEEP	2000
 
 #ifndef RUMPRUND_VERSION
@@ -113,6 +114,7 @@ struct engine {
 	size_t ninstances;
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
+	int64_t flush_at_ms;		/* next retry of dirty records */
 	bool quiescing;
 	uv_timer_t tick;
 	uv_async_t async;
@@ -182,7 +184,12 @@ add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
 	TAILQ_INSERT_TAIL(&inst->waiters, w, link);
 }
 
-/* Persist inst; a failure is logged (the state is still right in memory). */
+/*
+ * Persist inst.  A failure (a full disk, say) leaves the record dirty: the
+ * state is still right in memory, on_tick() writes it again every
+ * FLUSH_RETRY_MS and engine_quiesce() once more, and only the first
+ * failure is logged.
+ */
 static void
 save(struct engine *e, struct instance *inst)
 {
@@ -191,11 +198,32 @@ save(struct engine *e, struct instance *inst)
 
 	if ((rec = instance_record(inst)) == NULL) {
 		log_warnx("%s: cannot build its record", inst->name);
+		inst->dirty = true;
 		return;
 	}
-	if (store_put(e->store, inst->name, rec, &err) == -1)
-		log_warnx("%s: %s", inst->name, err.message);
+	if (store_put(e->store, inst->name, rec, &err) == -1) {
+		if (!inst->dirty)
+			log_warnx("%s: %s; will try again", inst->name,
+			    err.message);
+		inst->dirty = true;
+	} else {
+		if (inst->dirty)
+			log_info("%s: record written", inst->name);
+		inst->dirty = false;
+	}
 	json_decref(rec);
+}
+
+/* Write the records that could not be written before. */
+static void
+flush_dirty(struct engine *e)
+{
+	struct instance *inst;
+
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		if (inst->dirty)
+			save(e, inst);
+	}
 }
 
 static void
@@ -855,6 +883,10 @@ on_tick(uv_timer_t *h)
 		    now >= e->slots[p].reopen_at_ms)
 			open_backend(e, p);
 	}
+	if (now >= e->flush_at_ms) {
+		flush_dirty(e);
+		e->flush_at_ms = now + FLUSH_RETRY_MS;
+	}
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
 		if (instance_state_final(inst->state))
@@ -1425,6 +1457,7 @@ engine_quiesce(struct engine *e)
 	if (e->quiescing)
 		return;
 	e->quiescing = true;
+	flush_dirty(e);
 	rrerr_set(&err, RRERR_UNAVAILABLE, NULL, "rumprund is shutting down");
 	TAILQ_FOREACH(inst, &e->instances, link) {
 		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {

@@ -71,6 +71,7 @@ struct instance {
 	int64_t stop_deadline_ms;
 	int64_t destroy_retry_ms;	/* no destroy before this time */
 	unsigned int jobs;	/* backend calls in flight */
+	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
 
 	TAILQ_HEAD(, waiter) waiters;

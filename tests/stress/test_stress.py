@@ -25,9 +25,10 @@ faults of the machine it lives on, during that load.
   launches are refused (503 "cannot write the record ...") under load,
   nothing is corrupted (every record parses, no temp file left), and a
   restart loads every instance with event sequence numbers that still
-  only increase.  Known bug (xfail at the end): an instance stopped while
-  the disk was full comes back `crashed` ("destroyed outside rumprund"):
-  its `stopped` record could not be written and is not written later.
+  only increase.  An instance stopped while the disk was full keeps its
+  `stopped` state across the restart: the record the full disk refused is
+  written once there is room (at the latest when rumprund stops); were it
+  lost, the test ends as an expected failure naming that bug.
 - test_console_spam: a guest printing megabytes per second: the console
   log's allocated size stays near console_log_max (older bytes are punched
   out), offsets keep counting, GETs stay fast meanwhile.
