@@ -562,6 +562,36 @@ test_pending_record_without_domain(void **state)
 }
 
 static void
+test_leftover_domain_of_the_same_name(void **state)
+{
+	char owner[64], dom[128];
+	struct result r;
+	FILE *f;
+
+	(void)state;
+	f = fopen(fx_path("state/owner"), "r");
+	assert_non_null(f);
+	assert_non_null(fgets(owner, sizeof(owner), f));
+	fclose(f);
+	/*
+	 * An earlier "a" whose create libvirt finished although it was
+	 * reported failed, then removed: its domain is still there.
+	 */
+	snprintf(dom, sizeof(dom), "rr-%.8s-a-1", owner);
+	fake_hold_events(true);
+	assert_int_equal(fake_add(owner, dom, "a", 1, true), 0);
+	fake_hold_events(false);
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "starting");
+	json_decref(r.body);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 2);
+	assert_int_equal(fake_ndomains(), 1);
+}
+
+static void
 test_disconnected(void **state)
 {
 	struct result r;
@@ -663,6 +693,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pending_record_without_domain,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_leftover_domain_of_the_same_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnected, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
