@@ -479,7 +479,6 @@ run_job(uv_work_t *req)
 	const struct backend_ops *ops = j->e->cfg.ops[j->platform];
 	struct backend_launch launch;
 	struct instance *inst = j->inst;
-	struct rrerr derr;
 
 	rrerr_clear(&j->err);
 	switch (j->kind) {
@@ -493,20 +492,6 @@ run_job(uv_work_t *req)
 		launch.console_log = inst->log_path;
 		launch.macs = j->macs;
 		j->rv = ops->launch(slot->b, &launch, &j->err);
-		/*
-		 * The engine asks for each domain name once, so a domain of that
-		 * name is a leftover of an earlier instance of the same name (one
-		 * libvirt made although its create failed): an orphan of ours,
-		 * which the next reconciliation would destroy anyway.
-		 */
-		if (j->rv == -1 && j->err.code == RRERR_CONFLICT &&
-		    j->err.field[0] == '\0' &&
-		    ops->destroy(slot->b, j->domain_name, &derr) == 0) {
-			log_warnx("%s: destroyed a leftover domain of that name",
-			    j->domain_name);
-			rrerr_clear(&j->err);
-			j->rv = ops->launch(slot->b, &launch, &j->err);
-		}
 		break;
 	case JOB_SHUTDOWN:
 		j->rv = ops->shutdown(slot->b, j->domain_name, &j->err);
