@@ -185,7 +185,6 @@ events_stop(void)
 static uint64_t
 ev_wait(const char *name, bool ended, uint64_t deadline)
 {
-	struct timespec ts;
 	struct evrec *r;
 	uint64_t v;
 
@@ -195,13 +194,7 @@ ev_wait(const char *name, bool ended, uint64_t deadline)
 		v = ended ? r->ended : r->running;
 		if (v != 0 || now_ns() >= deadline)
 			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&ev_cond, &ev_lock, &ts);
+		cond_wait_short(&ev_cond, &ev_lock);
 	}
 	pthread_mutex_unlock(&ev_lock);
 	return v;

@@ -540,16 +540,28 @@ logwatch_expect(struct logwatch *lw, const char *name)
 	pthread_mutex_unlock(&lw->lock);
 }
 
+void
+cond_wait_short(pthread_cond_t *cond, pthread_mutex_t *lock)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 50 * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(cond, lock, &ts);
+}
+
 int
 logwatch_wait(struct logwatch *lw, const char *name, int what,
     uint64_t deadline, uint64_t *t)
 {
 	struct lw_entry *e;
-	struct timespec ts;
 	uint64_t v;
 	int rv = -1;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&lw->lock);
 	for (;;) {
 		if ((e = lw_find(lw, name)) == NULL)
@@ -562,14 +574,7 @@ logwatch_wait(struct logwatch *lw, const char *name, int what,
 		}
 		if (now_ns() >= deadline)
 			break;
-		/* Short waits: the condvar runs on CLOCK_REALTIME. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&lw->cond, &lw->lock, &ts);
+		cond_wait_short(&lw->cond, &lw->lock);
 	}
 	pthread_mutex_unlock(&lw->lock);
 	return rv;

@@ -18,11 +18,19 @@
 #ifndef BENCHLIB_H
 #define BENCHLIB_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 uint64_t now_ns(void);
+
+/*
+ * Wait on cond (lock held) for at most 50 ms: callers recheck their
+ * condition and their own deadline, which runs on CLOCK_MONOTONIC while a
+ * default condvar times out on CLOCK_REALTIME.
+ */
+void cond_wait_short(pthread_cond_t *cond, pthread_mutex_t *lock);
 double ms_between(uint64_t from, uint64_t to);
 
 struct stats {
