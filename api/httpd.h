@@ -75,6 +75,19 @@ struct httpd_config {
 	httpd_auth_fn *tcp_auth;	/* NULL: every TCP request may go on */
 	void *tcp_auth_arg;
 	size_t body_max;	/* larger bodies get 413 */
+	/*
+	 * Limits against clients that hold connections open (0: the default
+	 * in brackets; see httpd.c): connections per listener [1024] and per
+	 * peer, a uid on the unix socket or an address on TCP [512], past
+	 * which the oldest connection whose request is not all in is closed;
+	 * the time from accept (or from the previous answer on a keep-alive
+	 * connection) to a request's last header [10000 ms] and to its last
+	 * byte [30000 ms], past which its connection is closed.
+	 */
+	unsigned int conn_limit;
+	unsigned int peer_limit;
+	unsigned int header_timeout_ms;
+	unsigned int request_timeout_ms;
 	const struct httpd_route *routes;
 	size_t nroutes;
 	void *ctx;		/* passed to every handler */
