@@ -36,9 +36,22 @@
  *   not a request, so there the watch goes on for the hang-up alone.
  * - A TCP listener with an auth function hands it every request's
  *   Authorization header before anything else; a refusal is answered 401
- *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer"; the body
- *   of such a request is dropped as it comes (or not asked for, with
- *   "Expect: 100-continue").
+ *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer" as soon as
+ *   the headers are in, without reading the body, and the connection is
+ *   closed after the answer.
+ * - Every answer made here is the API's JSON error.  MHD 0.9.75 answers
+ *   some malformed requests itself, before any callback of ours sees their
+ *   headers, with fixed HTML pages that nothing in its API replaces: a bad
+ *   request or header line (400), a URI or header block too large for its
+ *   memory pool (414, 431), an HTTP version it does not speak (505), bad
+ *   chunked encoding (400, 413), and a Content-Length that is not a number
+ *   or does not fit 64 bits (400, 413; 0.9.75 sends the status line and
+ *   headers of that one twice).  What MHD passes on is checked before the
+ *   body is read: two different Content-Lengths (400), Transfer-Encoding
+ *   with Content-Length (400), a transfer coding other than chunked (501,
+ *   at once: MHD would read such a body up to the end of the connection,
+ *   which a client waiting for its answer never sends); those answers
+ *   close the connection.
  * - Suspended connections are not timed out by MHD, so a sleeping stream
  *   outlives the connection timeout, and MHD restarts the clock on resume;
  *   an idle or stuck client does not (checked with a 2 s timeout: an idle
@@ -1511,6 +1524,78 @@ authorized(struct httpd_req *req, struct MHD_Connection *mc)
 	return false;
 }
 
+struct framing {
+	unsigned int ncl;		/* Content-Length headers */
+	unsigned int nte;		/* Transfer-Encoding headers */
+	const char *cl;			/* the first Content-Length */
+	const char *te;			/* the first Transfer-Encoding */
+	bool cl_differ;			/* two Content-Lengths differ */
+};
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL)
+		return MHD_YES;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->ncl++ == 0)
+			f->cl = value;
+		else if (strcmp(f->cl, value) != 0)
+			f->cl_differ = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		if (f->nte++ == 0)
+			f->te = value;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Is the body's framing one that MHD reads the way the client means it?
+ * MHD takes the first of two Content-Lengths and reads a body in any
+ * transfer coding but chunked up to the end of the connection, which a
+ * client waiting for its answer never sends.  Otherwise the error answer
+ * is stored, to be sent at once with "Connection: close" (the rest of the
+ * connection cannot be read as requests).  MHD refuses a Content-Length
+ * that is not a number itself, before this runs.
+ */
+static bool
+framing_ok(struct httpd_req *req, struct MHD_Connection *mc)
+{
+	struct framing f;
+	size_t len = 0;
+	char msg[RRERR_MESSAGE_MAX], *buf;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
+	if (f.cl_differ) {
+		set_error(req, RRERR_BAD_REQUEST, "two Content-Length headers "
+		    "with different values");
+		goto refused;
+	}
+	if (f.nte > 0 && f.ncl > 0) {
+		set_error(req, RRERR_BAD_REQUEST, "both Transfer-Encoding and "
+		    "Content-Length: send one of them");
+		goto refused;
+	}
+	if (f.nte > 1 || (f.nte == 1 && strcasecmp(f.te, "chunked") != 0)) {
+		snprintf(msg, sizeof(msg), "Transfer-Encoding \"%.64s\"%s is "
+		    "not supported: send the body with Content-Length or "
+		    "\"Transfer-Encoding: chunked\"", f.te,
+		    f.nte > 1 ? " and others" : "");
+		buf = error_body("not_implemented", msg, NULL, &len);
+		set_reply(req, 501, buf, buf != NULL ? len : 0);
+		goto refused;
+	}
+	return true;
+refused:
+	req->close = true;
+	return false;
+}
+
 /*
  * The access handler: MHD calls it once the headers are in, once per piece
  * of body, once at the end, and again after every resume.
@@ -1553,6 +1638,8 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			req->close = true;
 			return queue(req);
 		}
+		if (!framing_ok(req, mc))
+			return queue(req);
 		v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (v == NULL)

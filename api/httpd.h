@@ -15,8 +15,13 @@
  * TCP: the listener may speak TLS, and require a client certificate that
  * chains to a given CA (a client without one fails the handshake); with
  * tcp_auth, every TCP request's Authorization header is judged before it
- * is routed, and a refused one is answered 401 {"error": "unauthorized"}
- * with a WWW-Authenticate: Bearer header.  The unix socket asks nothing:
+ * is routed or its body read, and a refused one is answered 401
+ * {"error": "unauthorized"} with a WWW-Authenticate: Bearer header, and its
+ * connection closed.
+ *
+ * Slow clients: a request must be in within a deadline that a trickle of
+ * bytes does not extend, and a peer (uid or address) holds a bounded
+ * number of connections; see the httpd_config limits.  The unix socket asks nothing:
  * its file mode decides.
  *
  * Streams (log follow, events): httpd_reply_stream() gives MHD a reader that
