@@ -777,7 +777,8 @@ admit(struct listener *l, struct conn *c)
 		if (rl_ok(l->h, &l->h->rl_limit))
 			log_info("httpd: %s has more than %u connections: "
 			    "closing its oldest unfinished request%s",
-			    peer_label(c, who, sizeof(who)), l->h->peer_limit,
+			    c->has_uid ? peer_label(c, who, sizeof(who)) :
+			    c->host, l->h->peer_limit,
 			    victim == c ? " (this new one: the others are "
 			    "being served)" : "");
 		doom(victim);
