@@ -36,9 +36,11 @@
  *   not a request, so there the watch goes on for the hang-up alone.
  * - A TCP listener with an auth function hands it every request's
  *   Authorization header before anything else; a refusal is answered 401
- *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer" as soon as
- *   the headers are in, without reading the body, and the connection is
- *   closed after the answer.
+ *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer", decided
+ *   as soon as the headers are in; the body is never kept (up to
+ *   AUTH_DRAIN_MAX bytes of it are read and dropped before the answer,
+ *   for clients that send it all before they read; a larger one is not
+ *   read at all), and the connection is closed after the answer.
  * - Every answer made here is the API's JSON error.  MHD 0.9.75 answers
  *   some malformed requests itself, before any callback of ours sees their
  *   headers, with fixed HTML pages that nothing in its API replaces: a bad
@@ -109,6 +111,7 @@
 #define CONN_MEMORY	(32 * 1024)	/* MHD's pool: headers and buffers */
 #define STREAM_BLOCK	4096		/* a stream's chunk buffer */
 #define DRAIN_MAX	(1024 * 1024)	/* read and dropped past body_max */
+#define AUTH_DRAIN_MAX	(256 * 1024)	/* read and dropped of a 401's body */
 #define STOP_FLUSH_MS	1000		/* httpd_stop() waits for answers */
 #define LISTEN_BACKLOG	1024
 #define MAX_LISTENERS	2
@@ -704,9 +707,9 @@ conn_peer(struct conn *c)
  *   A shut-down ("doomed") connection no longer counts against the limits;
  *   MHD's own limit is conn_limit + CONN_SLACK so that it never refuses a
  *   connection while doomed ones are on their way out.
- * - On TCP with bearer tokens, a request without a valid token is answered
- *   401 as soon as its headers are in, without reading its body, and its
- *   connection closed.
+ * - On TCP with bearer tokens, a request without a valid token is refused
+ *   as soon as its headers are in, its body never kept (see above), and
+ *   its connection closed after the 401.
  * - Lines about refused or closed clients are rate-limited (rl_ok()).
  */
 
@@ -1632,12 +1635,25 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			return MHD_NO;
 		}
 		/*
-		 * Refused: answered now, its body never read (MHD drops
-		 * what comes), and the connection closed after the answer.
+		 * Refused: its body is never kept, and the connection closes
+		 * after the answer.  A body of up to AUTH_DRAIN_MAX bytes is
+		 * read and dropped first, so that a client that sends all
+		 * of it before it reads (most libraries do) sees the 401
+		 * rather than a reset; a larger or chunked one, or one the
+		 * client waits to be asked for, is not read: 401 now.
 		 */
 		if (l->auth != NULL && !authorized(req, mc)) {
 			req->close = true;
-			return queue(req);
+			v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH);
+			errno = 0;
+			if (v == NULL || MHD_lookup_connection_value(mc,
+			    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) != NULL ||
+			    (cl = strtoull(v, &end, 10)) == 0 || errno != 0 ||
+			    *end != '\0' || cl > AUTH_DRAIN_MAX)
+				return queue(req);
+			req->state = RQ_DRAIN;
+			return MHD_YES;
 		}
 		if (!framing_ok(req, mc))
 			return queue(req);
