@@ -16,7 +16,8 @@ long form is tests/stress/test_slowloris_long.py.
   served within 1 s throughout.  A request without a token that
   announces a large body gets its 401 at once and its connection closed
   without the body being sent; a burst of refused requests is logged at
-  most 5 lines per 10 s, plus a count.
+  most 5 lines per 10 s, plus a count, and so are 20 failed handshakes
+  (plain HTTP on the TLS port).
 
 What is real: rumprund (the ASan build of the e2e suite), its sockets,
 TLS, the kernel's connection handling.  The attackers are this process
@@ -160,6 +161,16 @@ def test_slowloris_tls_preauth(daemon, api, certs):  # noqa: F811
             r = t.request("GET", "/v1/health")
             assert r.status == 401, r
             tr.tick()
+        # Plain HTTP on the TLS port: failed handshakes, logged the same.
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=5) as s:
+                s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    while s.recv(4096):
+                        pass
+                except OSError:
+                    pass
         lat += good_requests(health, HEADER_TIMEOUT + 2.5 -
                              (time.monotonic() - t0), tr)
         rrlib.wait_for("the slow TLS connections to be closed",
@@ -174,8 +185,20 @@ def test_slowloris_tls_preauth(daemon, api, certs):  # noqa: F811
     assert 0 < len(refused) <= LOG_BURST * (
         int((time.monotonic() - burst_start) // 10) + 2), \
         "%d refusal lines for 63 refusals%s" % (len(refused), d.describe())
-    rrlib.wait_for("the count of refusals not logged", lambda: log_lines(
-        d, r"more refused clients in \d+ s") or None, 12.0)
+    counts = rrlib.wait_for("the count of refusals not logged", lambda:
+                            log_lines(d, r"more refused clients in \d+ s")
+                            or None, 12.0)
+    handshakes = log_lines(d, r"a TLS handshake failed")
+    counted = sum(int(re.search(r"(\d+) more refused", ln).group(1))
+                  for ln in counts)
+    print("log: %d refusal lines, %d handshake lines, %d counted" % (
+        len(refused), len(handshakes), counted))
+    # 63 refusals and 20 failed handshakes: each a line or counted.
+    assert len(refused) + len(handshakes) + counted >= 63 + 20
+    assert len(handshakes) + len(refused) <= LOG_BURST * (
+        int((time.monotonic() - burst_start) // 10) + 2), \
+        "%d refusal and handshake lines%s" % (
+            len(refused) + len(handshakes), d.describe())
     assert log_lines(d, r"httpd: 127\.0\.0\.1 has more than 512 "
                         r"connections")
     assert_rate_limited(d, r"connections: closing|not in within", took)
