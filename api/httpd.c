@@ -146,25 +146,25 @@ struct listener {
 struct conn {
 	struct listener *l;
 	struct MHD_Connection *mc;
-	int fd;
 	struct conn *cprev, *cnext;	/* in l->conns */
-	bool has_uid;			/* a unix peer: uid is valid */
-	uid_t uid;
-	char peer[PEER_MAX];		/* a TCP peer's address:port */
-	char host[NI_MAXHOST];		/* a TCP peer's address: its limit */
+	struct httpd_req *cur;		/* the request MHD is serving */
+	struct httpd_req *susp;		/* cur, while it is suspended */
 	uint64_t since;			/* accepted, or its last request done */
+	uv_poll_t watch;		/* the fd, while suspended */
+	int fd;
+	uid_t uid;
+	unsigned int nreq;		/* requests it has completed */
+	bool has_uid;			/* a unix peer: uid is valid */
 	bool reading;			/* a request is not all in yet */
 	bool hdrs_in;			/* ... but its headers are */
 	bool doomed;			/* shut down: MHD is closing it */
-	unsigned int nreq;		/* requests it has completed */
 	bool cert_checked;		/* cert_ok and cert_dn are known */
 	bool cert_ok;
-	char cert_dn[DN_MAX];		/* the client certificate's subject */
-	struct httpd_req *cur;		/* the request MHD is serving */
-	struct httpd_req *susp;		/* cur, while it is suspended */
 	bool gone;			/* the client left while suspended */
-	uv_poll_t watch;		/* the fd, while suspended */
 	bool watch_init;
+	char cert_dn[DN_MAX];		/* the client certificate's subject */
+	char host[NI_MAXHOST];		/* a TCP peer's address: its limit */
+	char peer[PEER_MAX];		/* a TCP peer's address:port */
 };
 
 struct kv {
@@ -366,7 +366,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 			char *html = strstr(msg, " ('<");
 
 			if (html != NULL)	/* its HTML error page */
-				strcpy(html, ")");
+				memcpy(html, ")", 2);
 			if (rl_ok(l->h, &l->h->rl_mhd))
 				log_info("httpd: %s", msg);
 			return;
