@@ -337,6 +337,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		"Not enough memory in pool",
 		"Error: TLS handshake",
 		"Error: received handshake",
+		/* Past conn_limit + CONN_SLACK: a flood, logged sparingly. */
+		"Server reached connection limit",
 	};
 	struct listener *l = cls;
 	char msg[512];
