@@ -27,6 +27,7 @@ listener-wide limit with many peers is covered by tests/unit/test_httpd.c
 """
 import re
 import socket
+import subprocess
 import ssl
 import time
 
@@ -57,11 +58,24 @@ def assert_rate_limited(d, pattern, seconds):
             n, pattern, seconds, d.describe())
 
 
+def listen_backlog(args, name):
+    """The backlog of the listening socket named name, from ss(8)."""
+    out = subprocess.run(["ss", "-lnH"] + args, capture_output=True,
+                         text=True, timeout=10, check=True).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if name in f:
+            return int(f[f.index(name) - 1])   # Send-Q: the backlog
+    raise AssertionError("%s not in ss %s:\n%s" % (name, args, out))
+
+
 def test_slowloris_unix(daemon):
     n = 1100
     if not raise_fd_limit(n + 256):
         pytest.skip("cannot raise this process's fd limit to %d" % (n + 256))
     d = daemon()
+    # Room in the queue for connections that come while it works (was 128).
+    assert listen_backlog(["-x"], str(d.sock)) == 1024
     tr = Trickle(unix_connect(d.sock), n, every=4.0)
     t0 = time.monotonic()
     try:
@@ -109,6 +123,7 @@ def test_slowloris_tls_preauth(daemon, api, certs):  # noqa: F811
     toks = tokens_file(d.root, TOKEN)
     d.write_conf(extra_conf=tls_conf(certs, port, token_file=toks))
     d.start()
+    assert listen_backlog(["-t"], "127.0.0.1:%d" % port) == 1024
     t = TCP(api, port, certs)
     ctx = t.context()
     tr = Trickle(tls_connect(port, ctx), n, every=4.0)
