@@ -94,7 +94,7 @@ struct backend_slot {
 	bool connected;
 	bool listing;
 	bool relist;
-	bool listed;		/* one list reconciled: the boot watchdog may act */
+	bool listed;		/* reconciled once: the boot watchdog may act */
 	int64_t reopen_at_ms;
 	char reason[RRERR_MESSAGE_MAX];
 };
@@ -416,7 +416,8 @@ advance(struct engine *e, struct instance *inst)
 			next = ended_state(inst);
 		} else {
 			if ((inst->halted_seen || inst->panic_seen ||
-			    inst->boot_timed_out || (inst->stop_requested && (inst->stop_force ||
+			    inst->boot_timed_out || (inst->stop_requested &&
+			    (inst->stop_force ||
 			    instance_now_ms() >= inst->stop_deadline_ms))) &&
 			    !inst->destroying) {
 				/* After a failed destroy, on_tick tries again. */
@@ -487,8 +488,9 @@ last_line(struct instance *inst, char *buf, size_t size)
 	if ((n = console_read(inst->console, from, tail, sizeof(tail))) <= 0)
 		return false;
 	for (stop = n; stop > 0; stop = start - 1) {
-		for (start = stop; start > 0 && tail[start - 1] != '\n'; start--)
-			;
+		start = stop;
+		while (start > 0 && tail[start - 1] != '\n')
+			start--;
 		for (i = start; i < stop; i++)
 			if ((unsigned char)tail[i] > ' ' &&
 			    (unsigned char)tail[i] < 0x7f)
@@ -500,7 +502,8 @@ last_line(struct instance *inst, char *buf, size_t size)
 	}
 	if (stop <= 0)
 		return false;
-	while (stop > start && (tail[stop - 1] == '\r' || tail[stop - 1] == ' '))
+	while (stop > start && (tail[stop - 1] == '\r' ||
+	    tail[stop - 1] == ' '))
 		stop--;
 	for (k = 0, i = start; i < stop && k + 1 < size; i++, k++)
 		buf[k] = (unsigned char)tail[i] >= ' ' &&
@@ -692,8 +695,7 @@ after_job(uv_work_t *req, int status)
 			reconcile(e, j->platform, j->doms, j->ndoms,
 			    j->launches_before);
 			e->slots[j->platform].listed = true;
-		}
-		else
+		} else
 			log_warnx("%s: cannot list domains: %s",
 			    e->cfg.ops[j->platform]->name, j->err.message);
 		free(j->doms);
