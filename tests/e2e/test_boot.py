@@ -1,0 +1,248 @@
+"""
+Guests that never get to main(), as genuine rumprun images fail here: each
+must end with a reason that says what happened, in the API, in the event
+stream and through `rrctl run -i` (the reason on stderr, exit status 1),
+and leave no domain behind.
+
+- firmware = qboot: the test guest finds COM1 through the BIOS data area,
+  as rumprun does, and qboot leaves it empty: the guest prints nothing, and
+  the boot watchdog ends it failed, "no console output in N s ...".
+- boot-sse (one SSE instruction before main()): under this machine's
+  software KVM QEMU stops the guest with "KVM internal error ... emulation
+  failure" and libvirt shows it paused: crashed at once, the reason naming
+  the emulation failure.  Under TCG the guest runs on to its exit status.
+- boot-hang (spins before main(), silent): failed when boot_timeout_s
+  passes, the reason quoting the last console line; also across a kill -9
+  of rumprund (the deadline is the launch's, not the restart's).
+- boot-triplefault: the CPU resets; on_reboot=destroy ends the domain:
+  crashed, "the guest reset (a triple fault?) ...".  Under this software
+  KVM the fault itself already stops QEMU as an emulation failure
+  (measured), so there either reason is right.
+"""
+import re
+import time
+
+import pytest
+
+import rrlib
+from rrlib import read_events
+
+from test_rrctl import XEN_WARNINGS, rrctl
+from test_rrctl import rrctl_bin  # noqa: F401 (a fixture the tests use)
+
+END_STATES = ("exited", "stopped", "crashed", "failed")
+NO_OUTPUT = ("no console output in %d s: the guest does not write to COM1; "
+             "check the firmware setting")
+RESET = "the guest reset (a triple fault?) or powered off before main() " \
+    "returned"
+EMULATION = re.compile(r"^the hypervisor stopped the guest: KVM internal "
+                       r"error \(suberror 1: emulation failure\)")
+
+
+@pytest.fixture
+def boot_daemon(daemon):
+    """daemon(), with the warnings of a host without Xen expected."""
+    def make(**kw):
+        d = daemon(**kw)
+        d.allow_warnings(*XEN_WARNINGS)
+        return d
+    return make
+
+
+def end_event(stream, name, timeout):
+    """The state event that ended name, from the event stream."""
+    evs = read_events(stream, lambda got: any(
+        e["name"] == name and e["type"] == "state" and
+        e["state"] in END_STATES for e in got), timeout,
+        "the end of %s" % name)
+    return [e for e in evs if e["name"] == name and
+            e["state"] in END_STATES][-1]
+
+
+def check_end(d, stream, name, state, reason, timeout=30):
+    """name ends state with reason (a string, or a compiled pattern), the
+    same in its view and its end event; its domain is gone.  The view."""
+    ev = end_event(stream, name, timeout)
+    v = d.client.instance(name)
+    if isinstance(reason, str):
+        assert v["reason"] == reason, v
+    else:
+        assert v["reason"] and reason.search(v["reason"]), v
+    assert (v["state"], v["exit_status"]) == (state, None), v
+    assert (ev["state"], ev.get("reason")) == (state, v["reason"]), ev
+    assert "exit_status" not in ev, ev
+    assert v["domain"] not in d.domains(), (v["domain"], d.domains())
+    return v
+
+
+def last_line(log):
+    """The last console line with something visible in it."""
+    lines = [ln.rstrip("\r ") for ln in log.split("\n") if ln.strip()]
+    return lines[-1] if lines else None
+
+
+def run_i(d, name, *args, accel=None, boot_timeout=None):
+    """rrctl run -i -N name [...] rrguest args; the CompletedProcess."""
+    extra = []
+    if accel is not None:
+        extra += ["--accel", accel]
+    if boot_timeout is not None:
+        extra += ["--boot-timeout", boot_timeout]
+    return rrctl(d, "run", "-i", "-N", name, *extra, "rrguest", *args)
+
+
+def check_run_i(p, name, state, reason):
+    """rrctl run -i said why on stderr and exited 1."""
+    assert p.returncode == 1, p
+    assert p.stderr == "rrctl: %s %s: %s\n" % (name, state, reason), p.stderr
+
+
+def test_qboot_silent_guest_fails(boot_daemon, rrctl_bin):
+    if not rrlib.QBOOT.exists():
+        pytest.skip("no %s" % rrlib.QBOOT)
+    d = boot_daemon(extra_conf="firmware = qboot\n")
+    c = d.client
+    events = c.stream("/v1/events")
+    t0 = time.monotonic()
+    c.launch(d.spec("quiet", ["exit", "0"], boot_timeout_s=2))
+    v = check_end(d, events, "quiet", "failed", NO_OUTPUT % 2)
+    took = time.monotonic() - t0
+    assert 2 <= took < 8, took
+    assert c.logs("quiet") == "", "the guest wrote to COM1 under qboot"
+
+    p = run_i(d, "quietly", "exit", "0", boot_timeout=2)
+    check_run_i(p, "quietly", "failed", NO_OUTPUT % 2)
+    assert p.stdout == ""
+    assert v["domain"] not in d.domains()
+
+
+def test_qboot_default_boot_timeout(boot_daemon):
+    # rumprund.conf's boot_timeout applies when the request does not say.
+    if not rrlib.QBOOT.exists():
+        pytest.skip("no %s" % rrlib.QBOOT)
+    d = boot_daemon(extra_conf="firmware = qboot\nboot_timeout = 1\n")
+    c = d.client
+    events = c.stream("/v1/events")
+    c.launch(d.spec("conf", ["exit", "0"]))
+    check_end(d, events, "conf", "failed", NO_OUTPUT % 1)
+
+
+def test_sse_under_kvm_crashes_at_once(boot_daemon, kvm_reason, rrctl_bin):
+    if kvm_reason is not None:
+        pytest.skip(kvm_reason)
+    d = boot_daemon(accel="kvm")
+    c = d.client
+    events = c.stream("/v1/events")
+    t0 = time.monotonic()
+    c.launch(d.spec("sse", ["boot-sse", "exit", "0"], boot_timeout_s=60))
+    v = check_end(d, events, "sse", "crashed", EMULATION)
+    took = time.monotonic() - t0
+    # At once: not at the boot deadline.
+    assert took < 15, took
+    assert rrlib.CALLING not in c.logs("sse")
+
+    p = run_i(d, "sse2", "boot-sse", "exit", "0", boot_timeout=60)
+    check_run_i(p, "sse2", "crashed", v["reason"])
+
+
+def test_sse_under_tcg_runs(boot_daemon, rrctl_bin):
+    d = boot_daemon(accel="tcg")
+    c = d.client
+    c.launch(d.spec("sse", ["boot-sse", "echo", "after", "exit", "7"]))
+    v = c.wait_state("sse", END_STATES)
+    assert (v["state"], v["exit_status"], v["reason"]) == \
+        ("exited", 7, None), v
+    assert "after\n" in c.logs("sse")
+    p = run_i(d, "sse2", "boot-sse", "exit", "3")
+    assert (p.returncode, p.stderr) == (3, ""), p
+
+
+def test_hang_before_main_fails(boot_daemon, accel, rrctl_bin):
+    d = boot_daemon(accel=accel)
+    c = d.client
+    events = c.stream("/v1/events")
+    t0 = time.monotonic()
+    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=2))
+    v = c.wait_state("hang", END_STATES, timeout=30)
+    took = time.monotonic() - t0
+    log = c.logs("hang")
+    line = last_line(log)
+    assert line is not None, "the guest printed nothing before hanging"
+    want = 'main() not called in 2 s; last console line: "%s"' % line
+    check_end(d, events, "hang", "failed", want)
+    assert v["reason"] == want
+    assert 2 <= took < 8, took
+    assert rrlib.CALLING not in log
+
+    p = run_i(d, "hang2", "boot-hang", boot_timeout=2)
+    check_run_i(p, "hang2", "failed", want)
+    assert last_line(p.stdout) == line, p.stdout
+
+
+def test_hang_deadline_survives_kill9(boot_daemon):
+    # The guest runs on while rumprund is down; its deadline is the
+    # launch's.  Missed meanwhile, it fires once rumprund is back.
+    d = boot_daemon()
+    c = d.client
+    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=3))
+    c.wait_state("hang", "starting")
+    d.kill9()
+    time.sleep(3.5)
+    assert len(d.domains()) == 1
+    d.start()
+    events = c.stream("/v1/events?since=0")
+    v = c.wait_state("hang", END_STATES, timeout=10)
+    want = 'main() not called in 3 s; last console line: "%s"' % \
+        last_line(c.logs("hang"))
+    check_end(d, events, "hang", "failed", want)
+    assert v["reason"] == want
+
+
+def test_hang_main_in_time_is_not_touched(boot_daemon):
+    # A guest that got to main() in time is never the watchdog's, however
+    # long its program runs.
+    d = boot_daemon()
+    c = d.client
+    c.launch(d.spec("slow", ["sleep", "3", "exit", "4"],
+                    boot_timeout_s=1))
+    v = c.wait_state("slow", END_STATES, timeout=30)
+    assert (v["state"], v["exit_status"]) == ("exited", 4), v
+
+
+def test_triplefault_before_main_crashes(boot_daemon, accel, rrctl_bin):
+    d = boot_daemon(accel=accel)
+    c = d.client
+    events = c.stream("/v1/events")
+    c.launch(d.spec("tf", ["boot-triplefault"], boot_timeout_s=60))
+    v = c.wait_state("tf", END_STATES, timeout=30)
+    if accel == "tcg":
+        check_end(d, events, "tf", "crashed", RESET)
+    else:
+        assert v["reason"] == RESET or EMULATION.search(v["reason"]), v
+        check_end(d, events, "tf", "crashed", v["reason"])
+    assert rrlib.CALLING not in c.logs("tf")
+
+    p = run_i(d, "tf2", "boot-triplefault", boot_timeout=60)
+    check_run_i(p, "tf2", "crashed", v["reason"])
+
+
+def test_boot_timeout_refused_out_of_range(boot_daemon, rrctl_bin):
+    d = boot_daemon()
+    c = d.client
+    for bad, why in ((3601, "must be between 0 and 3600"),
+                     (-1, "must be between 0 and 3600"),
+                     ("5", "must be an integer")):
+        r = c.request("POST", "/v1/unikernels",
+                      d.spec("bad", ["exit", "0"], boot_timeout_s=bad))
+        assert r.status == 422, r
+        assert r.json["field"] == "boot_timeout_s", r.json
+        assert r.json["message"] == "boot_timeout_s: " + why, r.json
+    assert c.list() == [] and d.domains() == []
+    # Idempotent create compares it.
+    c.launch(d.spec("same", ["forever"], boot_timeout_s=0))
+    c.launch(d.spec("same", ["forever"], boot_timeout_s=0), expect=(200,))
+    r = c.request("POST", "/v1/unikernels",
+                  d.spec("same", ["forever"], boot_timeout_s=5))
+    assert r.status == 409, r
+    assert c.instance("same")["spec"]["boot_timeout_s"] == 0
+    c.stop("same", force=True)
