@@ -13,7 +13,8 @@ and leave no domain behind.
   the emulation failure.  Under TCG the guest runs on to its exit status.
 - boot-hang (spins before main(), silent): failed when boot_timeout_s
   passes, the reason quoting the last console line; also across a kill -9
-  of rumprund (the deadline is the launch's, not the restart's).
+  of rumprund (the deadline is the launch's, not the restart's).  A guest
+  that reached main() in time is left alone after its deadline.
 - boot-triplefault: the CPU resets; on_reboot=destroy ends the domain:
   crashed, "the guest reset (a triple fault?) ...".  Under this software
   KVM the fault itself already stops QEMU as an emulation failure
@@ -27,10 +28,12 @@ import pytest
 import rrlib
 from rrlib import read_events
 
-from test_rrctl import XEN_WARNINGS, rrctl
+from test_rrctl import XEN_WARNINGS, popen, rrctl
 from test_rrctl import rrctl_bin  # noqa: F401 (a fixture the tests use)
 
 END_STATES = ("exited", "stopped", "crashed", "failed")
+BOOT_S = 10             # boot_timeout_s of the hang tests
+GUEST_LINE = "rrguest: rumprun test guest"
 NO_OUTPUT = ("no console output in %d s: the guest does not write to COM1; "
              "check the firmware setting")
 RESET = "the guest reset (a triple fault?) or powered off before main() " \
@@ -81,11 +84,9 @@ def last_line(log):
     return lines[-1] if lines else None
 
 
-def run_i(d, name, *args, accel=None, boot_timeout=None):
+def run_i(d, name, *args, boot_timeout=None):
     """rrctl run -i -N name [...] rrguest args; the CompletedProcess."""
     extra = []
-    if accel is not None:
-        extra += ["--accel", accel]
     if boot_timeout is not None:
         extra += ["--boot-timeout", boot_timeout]
     return rrctl(d, "run", "-i", "-N", name, *extra, "rrguest", *args)
@@ -137,8 +138,9 @@ def test_sse_under_kvm_crashes_at_once(boot_daemon, kvm_reason, rrctl_bin):
     c.launch(d.spec("sse", ["boot-sse", "exit", "0"], boot_timeout_s=60))
     v = check_end(d, events, "sse", "crashed", EMULATION)
     took = time.monotonic() - t0
-    # At once: not at the boot deadline.
-    assert took < 15, took
+    # At once, not at the boot deadline (SeaBIOS alone takes seconds
+    # under this software KVM on a busy machine).
+    assert took < 30, took
     assert rrlib.CALLING not in c.logs("sse")
 
     p = run_i(d, "sse2", "boot-sse", "exit", "0", boot_timeout=60)
@@ -158,55 +160,65 @@ def test_sse_under_tcg_runs(boot_daemon, rrctl_bin):
 
 
 def test_hang_before_main_fails(boot_daemon, accel, rrctl_bin):
+    # boot_timeout_s leaves room for SeaBIOS, which takes seconds to reach
+    # the guest under this host's software KVM when the machine is busy.
+    # A guest that printed main()'s line in time is left alone after the
+    # deadline, however long its program runs.
     d = boot_daemon(accel=accel)
     c = d.client
     events = c.stream("/v1/events")
+    proc = popen(d, "run", "-i", "-N", "hang2", "--boot-timeout",
+                 BOOT_S, "rrguest", "boot-hang")
     t0 = time.monotonic()
-    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=2))
-    v = c.wait_state("hang", END_STATES, timeout=30)
+    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=BOOT_S))
+    c.launch(d.spec("slow", ["sleep", str(BOOT_S + 1), "exit", "4"],
+                    boot_timeout_s=BOOT_S))
+    c.wait_log("hang", GUEST_LINE, timeout=BOOT_S)
+    v = c.wait_state("hang", END_STATES, timeout=BOOT_S + 20)
     took = time.monotonic() - t0
     log = c.logs("hang")
     line = last_line(log)
-    assert line is not None, "the guest printed nothing before hanging"
-    want = 'main() not called in 2 s; last console line: "%s"' % line
+    want = 'main() not called in %d s; last console line: "%s"' % (BOOT_S,
+                                                                 line)
     check_end(d, events, "hang", "failed", want)
     assert v["reason"] == want
-    assert 2 <= took < 8, took
+    assert BOOT_S <= took < BOOT_S + 10, took
     assert rrlib.CALLING not in log
 
-    p = run_i(d, "hang2", "boot-hang", boot_timeout=2)
-    check_run_i(p, "hang2", "failed", want)
-    assert last_line(p.stdout) == line, p.stdout
+    out, err = proc.communicate(timeout=BOOT_S + 30)
+    assert proc.returncode == 1, (proc.returncode, out, err)
+    reason = c.instance("hang2")["reason"]
+    assert reason.startswith("main() not called in %d s; last console "
+                             "line: " % BOOT_S), reason
+    assert err.decode() == "rrctl: hang2 failed: %s\n" % reason, err
+    assert reason.endswith('"%s"' % last_line(out.decode())), (reason, out)
+
+    v = c.wait_state("slow", END_STATES, timeout=30)
+    assert (v["state"], v["exit_status"], v["reason"]) == \
+        ("exited", 4, None), v
 
 
 def test_hang_deadline_survives_kill9(boot_daemon):
     # The guest runs on while rumprund is down; its deadline is the
-    # launch's.  Missed meanwhile, it fires once rumprund is back.
+    # launch's, not the restart's.  Missed meanwhile, it fires as soon as
+    # rumprund is back.
     d = boot_daemon()
     c = d.client
-    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=3))
-    c.wait_state("hang", "starting")
+    t0 = time.monotonic()
+    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=BOOT_S))
+    c.wait_log("hang", GUEST_LINE, timeout=BOOT_S)
     d.kill9()
-    time.sleep(3.5)
+    time.sleep(max(0.0, t0 + BOOT_S + 0.5 - time.monotonic()))
     assert len(d.domains()) == 1
+    t1 = time.monotonic()
     d.start()
     events = c.stream("/v1/events?since=0")
-    v = c.wait_state("hang", END_STATES, timeout=10)
-    want = 'main() not called in 3 s; last console line: "%s"' % \
-        last_line(c.logs("hang"))
+    v = c.wait_state("hang", END_STATES, timeout=BOOT_S)
+    assert time.monotonic() - t1 < BOOT_S - 2, "the deadline was reset"
+    want = 'main() not called in %d s; last console line: "%s"' % (
+        BOOT_S, last_line(c.logs("hang")))
     check_end(d, events, "hang", "failed", want)
     assert v["reason"] == want
-
-
-def test_hang_main_in_time_is_not_touched(boot_daemon):
-    # A guest that got to main() in time is never the watchdog's, however
-    # long its program runs.
-    d = boot_daemon()
-    c = d.client
-    c.launch(d.spec("slow", ["sleep", "3", "exit", "4"],
-                    boot_timeout_s=1))
-    v = c.wait_state("slow", END_STATES, timeout=30)
-    assert (v["state"], v["exit_status"]) == ("exited", 4), v
 
 
 def test_triplefault_before_main_crashes(boot_daemon, accel, rrctl_bin):
