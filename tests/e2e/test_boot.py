@@ -21,6 +21,7 @@ and leave no domain behind.
   (measured), so there either reason is right.
 """
 import re
+import subprocess
 import time
 
 import pytest
@@ -28,8 +29,7 @@ import pytest
 import rrlib
 from rrlib import read_events
 
-from test_rrctl import XEN_WARNINGS, popen, rrctl
-from test_rrctl import rrctl_bin  # noqa: F401 (a fixture the tests use)
+from test_rrctl import RRCTL, XEN_WARNINGS, popen, rrctl
 
 END_STATES = ("exited", "stopped", "crashed", "failed")
 BOOT_S = 10             # boot_timeout_s of the hang tests
@@ -40,6 +40,14 @@ RESET = "the guest reset (a triple fault?) or powered off before main() " \
     "returned"
 EMULATION = re.compile(r"^the hypervisor stopped the guest: KVM internal "
                        r"error \(suberror 1: emulation failure\)")
+
+
+@pytest.fixture(scope="session")
+def rrctl_bin():
+    if not RRCTL.is_file():
+        pytest.fail("missing %s: build it with `make build/rrctl`" % RRCTL,
+                    pytrace=False)
+    return RRCTL
 
 
 @pytest.fixture
@@ -258,3 +266,26 @@ def test_boot_timeout_refused_out_of_range(boot_daemon, rrctl_bin):
     assert r.status == 409, r
     assert c.instance("same")["spec"]["boot_timeout_s"] == 0
     c.stop("same", force=True)
+
+
+def test_boot_timeout_in_rumprund_conf(tmp_path):
+    # "rumprund -n" shows the setting, and refuses a bad one naming the
+    # file and line.
+    conf = tmp_path / "rumprund.conf"
+    for value, rc in (("7", 0), ("0", 0), ("3601", 1), ("-1", 1),
+                      ("1m", 1)):
+        conf.write_text("state_dir = %s\nboot_timeout = %s\n"
+                        % (tmp_path / "state", value))
+        p = subprocess.run([str(rrlib.DAEMON_BIN), "-n", "-f", str(conf)],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == rc, (value, p)
+        if rc == 0:
+            assert "\nboot_timeout = %s\n" % value in p.stdout, p.stdout
+        else:
+            assert p.stderr == "rumprund: %s:2: boot_timeout: must be a " \
+                "whole number of seconds from 0 (no limit) to 3600\n" \
+                % conf, p.stderr
+    conf.write_text("state_dir = %s\n" % (tmp_path / "state"))
+    p = subprocess.run([str(rrlib.DAEMON_BIN), "-n", "-f", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert "\nboot_timeout = 60\n" in p.stdout, p.stdout
