@@ -925,6 +925,31 @@ test_boot_vanished_while_down(void **state)
 	expect_substr("a", "reason", "not watching");
 }
 
+static void
+test_boot_start_again(void **state)
+{
+	struct result r, s;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	wait_state("a", "failed");
+	/* A new generation gets a new deadline, and no old reason. */
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	run_until(replied, &s, "the start reply");
+	assert_false(s.failed);
+	assert_true(json_is_null(json_object_get(s.body, "reason")));
+	json_decref(s.body);
+	run_for(600);
+	expect_str("a", "state", "starting");
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	run_for(800);
+	expect_str("a", "state", "running");
+	expect_int("a", "generation", 2);
+}
+
 #define FAULT "the hypervisor stopped the guest: KVM internal error " \
 	"(emulation failure)"
 
@@ -1032,6 +1057,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_boot_vanished_while_down,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_start_again, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_while_down, setup,
 		    teardown),
