@@ -10,7 +10,9 @@ and leave no domain behind.
 - boot-sse (one SSE instruction before main()): under this machine's
   software KVM QEMU stops the guest with "KVM internal error ... emulation
   failure" and libvirt shows it paused: crashed at once, the reason naming
-  the emulation failure.  Under TCG the guest runs on to its exit status.
+  the emulation failure; also when that happened while rumprund was down
+  (found paused at adoption).  Under TCG the guest runs on to its exit
+  status.
 - boot-hang (spins before main(), silent): failed when boot_timeout_s
   passes, the reason quoting the last console line; also across a kill -9
   of rumprund (the deadline is the launch's, not the restart's).  A guest
@@ -153,6 +155,22 @@ def test_sse_under_kvm_crashes_at_once(boot_daemon, kvm_reason, rrctl_bin):
 
     p = run_i(d, "sse2", "boot-sse", "exit", "0", boot_timeout=60)
     check_run_i(p, "sse2", "crashed", v["reason"])
+
+
+def test_sse_fault_while_rumprund_is_down(boot_daemon, kvm_reason):
+    # Nobody hears libvirt's event: the domain is found paused when
+    # rumprund is back, and ends crashed, destroyed.
+    if kvm_reason is not None:
+        pytest.skip(kvm_reason)
+    d = boot_daemon(accel="kvm")
+    c = d.client
+    dom = c.launch(d.spec("sse", ["boot-sse", "exit", "0"]))["domain"]
+    d.kill9()
+    rrlib.wait_for("QEMU to stop the guest", lambda: rrlib.virsh(
+        "domstate", "--reason", dom).strip() == "paused (unknown)", 30)
+    d.start()
+    events = c.stream("/v1/events?since=0")
+    check_end(d, events, "sse", "crashed", EMULATION)
 
 
 def test_sse_under_tcg_runs(boot_daemon, rrctl_bin):
