@@ -614,6 +614,23 @@ t_qboot_silent() {
 	[ -z "$why" ] && [ -s "$LOG" ] && why="$(wc -c <"$LOG") bytes on COM1 under qboot"
 }
 
+# The benchmark knob: rrguest.console=com1 before the configuration makes
+# the guest use COM1 under qboot too (a genuine image has no such knob).
+t_qboot_com1() {
+	if [ ! -f "$QBOOT" ]; then
+		why="no qboot at $QBOOT (Debian's qemu-system-data has it)"
+		return
+	fi
+	QEMU_ARGS=(-bios "$QBOOT")
+	boot 'rrguest.console=com1 {"cmdline":"rrguest echo hello"}'
+	QEMU_ARGS=()
+	need_log <<EOF
+$START
+hello
+$(end rrguest 0)
+EOF
+}
+
 # vga_text: the 80x25 text screen of the running QEMU (started with a
 # monitor on the pipe $TMP/mon, open on fd 7), one line per row, trailing
 # blanks cut.
@@ -762,6 +779,7 @@ CASES=(
 	forever t_forever
 	reset t_reset
 	qboot-silent t_qboot_silent
+	qboot-com1-knob t_qboot_com1
 	seabios-vga t_seabios_vga
 	boot-sse t_boot_sse
 	boot-triplefault t_boot_triplefault

@@ -50,7 +50,7 @@ int	rootfs_read(uint32_t, uint32_t, uint8_t *, uint32_t, const char **);
 int	rootfs_fold(uint32_t, uint32_t, uint32_t *, const char **);
 
 /* machine.c: console, timer, halting, and the bits of libc we need. */
-void	con_init(void);
+void	con_init(int);
 void	con_putc(int);
 void	con_write(const char *, size_t);
 void	con_printf(const char *, ...)

@@ -77,18 +77,21 @@ bda_word(uint32_t addr)
 }
 
 /*
- * Picks the console as rumprun's cons_init() does and, for a serial
- * console, sets the UART to 115200 baud 8N1 with FIFOs, as its
- * serialcons_init() does.
+ * Picks the console as rumprun's cons_init() does (or COM1 at 0x3f8 when
+ * force_com1, a benchmark knob) and, for a serial console, sets the UART
+ * to 115200 baud 8N1 with FIFOs, as its serialcons_init() does.
  */
 void
-con_init(void)
+con_init(int force_com1)
 {
-	if (bda_word(BDA_CRTC) != 0 || bda_word(BDA_COM1) == 0) {
+	if (force_com1)
+		com = 0x3f8;
+	else if (bda_word(BDA_CRTC) != 0 || bda_word(BDA_COM1) == 0)
 		com = 0;
+	else
+		com = bda_word(BDA_COM1);
+	if (com == 0)
 		return;
-	}
-	com = bda_word(BDA_COM1);
 	outb((uint16_t)(com + COM_IER), 0);
 	outb((uint16_t)(com + COM_LCR), LCR_DLAB);
 	outb((uint16_t)(com + COM_DATA), 1);
