@@ -34,7 +34,10 @@ from rrlib import read_events
 from test_rrctl import RRCTL, XEN_WARNINGS, popen, rrctl
 
 END_STATES = ("exited", "stopped", "crashed", "failed")
-BOOT_S = 10             # boot_timeout_s of the hang tests
+# boot_timeout_s of the hang tests, by accelerator: SeaBIOS takes ~0.8 s
+# (median; 2.3 s p99) to main() under TCG and ~6.7 s (18 s p99) under this
+# host's software KVM on the busy machine (bench/README.md, firmware).
+BOOT_S = {"tcg": 10, "kvm": 30}
 GUEST_LINE = "rrguest: rumprun test guest"
 NO_OUTPUT = ("no console output in %d s: the guest does not write to COM1; "
              "check the firmware setting")
@@ -145,15 +148,15 @@ def test_sse_under_kvm_crashes_at_once(boot_daemon, kvm_reason, rrctl_bin):
     c = d.client
     events = c.stream("/v1/events")
     t0 = time.monotonic()
-    c.launch(d.spec("sse", ["boot-sse", "exit", "0"], boot_timeout_s=60))
-    v = check_end(d, events, "sse", "crashed", EMULATION)
+    c.launch(d.spec("sse", ["boot-sse", "exit", "0"], boot_timeout_s=120))
+    v = check_end(d, events, "sse", "crashed", EMULATION, timeout=90)
     took = time.monotonic() - t0
     # At once, not at the boot deadline (SeaBIOS alone takes seconds
     # under this software KVM on a busy machine).
-    assert took < 30, took
+    assert took < 60, took
     assert rrlib.CALLING not in c.logs("sse")
 
-    p = run_i(d, "sse2", "boot-sse", "exit", "0", boot_timeout=60)
+    p = run_i(d, "sse2", "boot-sse", "exit", "0", boot_timeout=120)
     check_run_i(p, "sse2", "crashed", v["reason"])
 
 
@@ -167,7 +170,7 @@ def test_sse_fault_while_rumprund_is_down(boot_daemon, kvm_reason):
     dom = c.launch(d.spec("sse", ["boot-sse", "exit", "0"]))["domain"]
     d.kill9()
     rrlib.wait_for("QEMU to stop the guest", lambda: rrlib.virsh(
-        "domstate", "--reason", dom).strip() == "paused (unknown)", 30)
+        "domstate", "--reason", dom).strip() == "paused (unknown)", 60)
     d.start()
     events = c.stream("/v1/events?since=0")
     check_end(d, events, "sse", "crashed", EMULATION)
@@ -190,32 +193,33 @@ def test_hang_before_main_fails(boot_daemon, accel, rrctl_bin):
     # the guest under this host's software KVM when the machine is busy.
     # A guest that printed main()'s line in time is left alone after the
     # deadline, however long its program runs.
+    boot_s = BOOT_S[accel]
     d = boot_daemon(accel=accel)
     c = d.client
     events = c.stream("/v1/events")
     proc = popen(d, "run", "-i", "-N", "hang2", "--boot-timeout",
-                 BOOT_S, "rrguest", "boot-hang")
+                 boot_s, "rrguest", "boot-hang")
     t0 = time.monotonic()
-    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=BOOT_S))
-    c.launch(d.spec("slow", ["sleep", str(BOOT_S + 1), "exit", "4"],
-                    boot_timeout_s=BOOT_S))
-    c.wait_log("hang", GUEST_LINE, timeout=BOOT_S)
-    v = c.wait_state("hang", END_STATES, timeout=BOOT_S + 20)
+    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=boot_s))
+    c.launch(d.spec("slow", ["sleep", str(boot_s + 1), "exit", "4"],
+                    boot_timeout_s=boot_s))
+    c.wait_log("hang", GUEST_LINE, timeout=boot_s)
+    v = c.wait_state("hang", END_STATES, timeout=boot_s + 20)
     took = time.monotonic() - t0
     log = c.logs("hang")
     line = last_line(log)
-    want = 'main() not called in %d s; last console line: "%s"' % (BOOT_S,
+    want = 'main() not called in %d s; last console line: "%s"' % (boot_s,
                                                                  line)
     check_end(d, events, "hang", "failed", want)
     assert v["reason"] == want
-    assert BOOT_S <= took < BOOT_S + 10, took
+    assert boot_s <= took < boot_s + 10, took
     assert rrlib.CALLING not in log
 
-    out, err = proc.communicate(timeout=BOOT_S + 30)
+    out, err = proc.communicate(timeout=boot_s + 30)
     assert proc.returncode == 1, (proc.returncode, out, err)
     reason = c.instance("hang2")["reason"]
     assert reason.startswith("main() not called in %d s; last console "
-                             "line: " % BOOT_S), reason
+                             "line: " % boot_s), reason
     assert err.decode() == "rrctl: hang2 failed: %s\n" % reason, err
     assert reason.endswith('"%s"' % last_line(out.decode())), (reason, out)
 
@@ -228,21 +232,22 @@ def test_hang_deadline_survives_kill9(boot_daemon):
     # The guest runs on while rumprund is down; its deadline is the
     # launch's, not the restart's.  Missed meanwhile, it fires as soon as
     # rumprund is back.
-    d = boot_daemon()
+    boot_s = BOOT_S["tcg"]
+    d = boot_daemon(accel="tcg")
     c = d.client
     t0 = time.monotonic()
-    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=BOOT_S))
-    c.wait_log("hang", GUEST_LINE, timeout=BOOT_S)
+    c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=boot_s))
+    c.wait_log("hang", GUEST_LINE, timeout=boot_s)
     d.kill9()
-    time.sleep(max(0.0, t0 + BOOT_S + 0.5 - time.monotonic()))
+    time.sleep(max(0.0, t0 + boot_s + 0.5 - time.monotonic()))
     assert len(d.domains()) == 1
     t1 = time.monotonic()
     d.start()
     events = c.stream("/v1/events?since=0")
-    v = c.wait_state("hang", END_STATES, timeout=BOOT_S)
-    assert time.monotonic() - t1 < BOOT_S - 2, "the deadline was reset"
+    v = c.wait_state("hang", END_STATES, timeout=boot_s)
+    assert time.monotonic() - t1 < boot_s - 2, "the deadline was reset"
     want = 'main() not called in %d s; last console line: "%s"' % (
-        BOOT_S, last_line(c.logs("hang")))
+        boot_s, last_line(c.logs("hang")))
     check_end(d, events, "hang", "failed", want)
     assert v["reason"] == want
 
@@ -251,12 +256,12 @@ def test_triplefault_before_main_crashes(boot_daemon, accel, rrctl_bin):
     d = boot_daemon(accel=accel)
     c = d.client
     events = c.stream("/v1/events")
-    c.launch(d.spec("tf", ["boot-triplefault"], boot_timeout_s=60))
-    c.wait_state("tf", END_STATES, timeout=30)
+    c.launch(d.spec("tf", ["boot-triplefault"], boot_timeout_s=120))
+    c.wait_state("tf", END_STATES, timeout=90)
     check_end(d, events, "tf", "crashed", RESET)
     assert rrlib.CALLING not in c.logs("tf")
 
-    p = run_i(d, "tf2", "boot-triplefault", boot_timeout=60)
+    p = run_i(d, "tf2", "boot-triplefault", boot_timeout=120)
     check_run_i(p, "tf2", "crashed", RESET)
 
 
