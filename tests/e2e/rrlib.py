@@ -414,7 +414,7 @@ class Client:
     def list(self, query=""):
         return self.get("/v1/unikernels" + query)
 
-    def wait_state(self, name, states, timeout=20.0):
+    def wait_state(self, name, states, timeout=60.0):
         """Poll until the instance is in one of states; its view."""
         if isinstance(states, str):
             states = (states,)
@@ -430,7 +430,7 @@ class Client:
             raise AssertionError("%s; last view: %s%s" % (
                 e, json.dumps(last[0])[:1500], self._describe())) from None
 
-    def wait_log(self, name, text, timeout=20.0):
+    def wait_log(self, name, text, timeout=60.0):
         """Poll the console log until it contains text; the log."""
         last = [""]
 
