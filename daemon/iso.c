@@ -59,7 +59,6 @@
 #define POLL_NS		(10 * 1000 * 1000)	/* waiting for grub-mkrescue */
 #define LOG_TAIL	4096		/* bytes of its log read for errors */
 #define MIB		(1024 * 1024)
-#define COPY_CHUNK	(8 * MIB)	/* between looks at cancel */
 #define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
 			"/sbin:/bin"
 
@@ -210,17 +209,20 @@ write_file(const struct build *b, const char *name, const char *text,
 	return 0;
 }
 
+/* The directories of a build; images/ only when there are data images. */
 static int
-make_dirs(const struct build *b, struct rrerr *err)
+make_dirs(const struct build *b, size_t nblk, struct rrerr *err)
 {
 	static const char *const dirs[] = {
-		"root", "root/boot", "root/boot/grub", "root/" RUMPCONFIG_ISO_IMAGES,
-		"tmp", NULL
+		"root", "root/boot", "root/boot/grub", "tmp",
+		"root/" RUMPCONFIG_ISO_IMAGES, NULL
 	};
 	char path[4300];
 	size_t i;
 
 	for (i = 0; dirs[i] != NULL; i++) {
+		if (dirs[i + 1] == NULL && nblk == 0)
+			break;
 		snprintf(path, sizeof(path), "%s/%s", b->dir, dirs[i]);
 		if (mkdir(path, 0755) == -1)
 			return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s",
@@ -339,69 +341,23 @@ static int
 copy_in(const struct build *b, int in, uint64_t size, const char *name,
     const atomic_bool *cancel, struct rrerr *err)
 {
-	char path[4400], buf[65536];
-	off_t off = 0;
-	ssize_t n;
-	size_t want;
-	int out, rv = -1;
-	bool plain = false;
+	char path[4400];
+	int out, rv = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", b->dir, name);
 	if ((out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644)) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
 		    strerror(errno));
-	while ((uint64_t)off < size) {
-		if (atomic_load(cancel)) {
-			rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+	if (paths_copy(in, out, size, cancel) == -1) {
+		if (errno == ECANCELED)
+			rv = rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 			    "rumprund is shutting down");
-			goto cleanup;
-		}
-		want = size - (uint64_t)off < COPY_CHUNK ?
-		    (size_t)(size - (uint64_t)off) : COPY_CHUNK;
-		if (!plain) {
-			n = copy_file_range(in, &off, out, NULL, want, 0);
-			if (n == -1 && (errno == EXDEV || errno == EINVAL ||
-			    errno == ENOSYS || errno == EOPNOTSUPP ||
-			    errno == EPERM)) {
-				plain = true;
-				continue;
-			}
-		} else {
-			if (want > sizeof(buf))
-				want = sizeof(buf);
-			n = pread(in, buf, want, off);
-			if (n > 0) {
-				ssize_t w, done = 0;
-
-				while (done < n) {
-					w = pwrite(out, buf + done,
-					    (size_t)(n - done), off + done);
-					if (w == -1 && errno == EINTR)
-						continue;
-					if (w == -1)
-						break;
-					done += w;
-				}
-				if (done < n)
-					n = -1;
-				else
-					off += n;
-			}
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rrerr_set(err, errno == ENOSPC ? RRERR_UNAVAILABLE :
-			    RRERR_INTERNAL, NULL, "copying into %s: %s", path,
-			    strerror(errno));
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
+		else
+			rv = rrerr_set(err, errno == ENOSPC ?
+			    RRERR_UNAVAILABLE : RRERR_INTERNAL, NULL,
+			    "copying into %s: %s", path, strerror(errno));
 	}
-	rv = 0;
-cleanup:
 	if (close(out) == -1 && rv == 0)
 		rv = rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
 		    strerror(errno));
@@ -681,7 +637,7 @@ iso_build(const struct spec *spec, const struct spec_policy *policy,
 	snprintf(b.out, sizeof(b.out), "%s/out.iso", b.dir);
 
 	if (check_space(spec, &files, &b, sizes, err) == -1 ||
-	    make_dirs(&b, err) == -1 ||
+	    make_dirs(&b, spec->nblk, err) == -1 ||
 	    copy_inputs(&b, spec, &files, sizes, cancel, err) == -1)
 		goto out;
 	paths_files_close(&files);

@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,7 +541,7 @@ int
 paths_open_spec(const struct spec *spec, const struct spec_policy *policy,
     bool readonly_all, struct paths_files *files, struct rrerr *err)
 {
-	char field[32];
+	char field[48];
 	size_t i;
 	int flags;
 
@@ -583,6 +584,59 @@ paths_files_close(struct paths_files *files)
 		files->blk[i] = -1;
 	}
 	files->nblk = 0;
+}
+
+int
+paths_copy(int in, int out, uint64_t size, const atomic_bool *cancel)
+{
+	char buf[65536];
+	off_t off = 0;
+	ssize_t n, w, done;
+	size_t want;
+	bool plain = false;
+
+	while ((uint64_t)off < size) {
+		if (cancel != NULL && atomic_load(cancel)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		want = size - (uint64_t)off < PATHS_COPY_CHUNK ?
+		    (size_t)(size - (uint64_t)off) : PATHS_COPY_CHUNK;
+		if (!plain) {
+			n = copy_file_range(in, &off, out, NULL, want, 0);
+			if (n == -1 && (errno == EXDEV || errno == EINVAL ||
+			    errno == ENOSYS || errno == EOPNOTSUPP ||
+			    errno == EPERM)) {
+				plain = true;
+				continue;
+			}
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				return -1;
+			if (n == 0)
+				break;
+			continue;
+		}
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		if ((n = pread(in, buf, want, off)) == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		for (done = 0; done < n; done += w) {
+			w = pwrite(out, buf + done, (size_t)(n - done),
+			    off + done);
+			if (w == -1 && errno == EINTR)
+				w = 0;
+			else if (w == -1)
+				return -1;
+		}
+		off += n;
+	}
+	return 0;
 }
 
 bool

@@ -15,8 +15,10 @@
 #ifndef PATHS_H
 #define PATHS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rrerr.h"
 #include "spec.h"
@@ -73,6 +75,18 @@ int paths_open_spec(const struct spec *spec, const struct spec_policy *policy,
 
 /* Close the descriptors of files (-1 entries are skipped); idempotent. */
 void paths_files_close(struct paths_files *files);
+
+/* paths_copy() looks at its cancel flag after each chunk of this size. */
+#define PATHS_COPY_CHUNK	(8 << 20)
+
+/*
+ * Copy the first size bytes of the file open at in (from offset 0,
+ * whatever the file offset) to out (written from offset 0), stopping early
+ * at the end of in: copy_file_range() (in-kernel, a reflink where the file
+ * system has them), else pread()/pwrite().  *cancel (NULL: none) becoming
+ * true stops it (ECANCELED).  Returns 0, or -1 with errno.  Blocking.
+ */
+int paths_copy(int in, int out, uint64_t size, const atomic_bool *cancel);
 
 /* Tests only: pretend that the kernel has no openat2(). */
 extern bool paths_no_openat2;
