@@ -35,12 +35,50 @@
  * held (libvirt may run our free callback synchronously, and it takes
  * b->lock).  The engine's callback must not call back into the backend.
  *
+ * Files.  QEMU never resolves a path of the request (issue 13, B2): a
+ * caller who can write under volume_dir could otherwise swap the file, or
+ * a directory above it, for a symlink to a root-only host file between
+ * the check and QEMU's open (or before a restart), and libvirt's dynamic
+ * ownership would chown that file to QEMU's user.  A launch gets the
+ * descriptors the engine opened with paths_open_spec(), and:
+ * - each disk goes to QEMU as that descriptor: the domain is defined
+ *   (virDomainDefineXML), the descriptors are associated with it
+ *   (virDomainFDAssociate, libvirt 9.0, fd group blkN; flags 0: libvirt
+ *   neither relabels nor chowns them), it is started, and undefined at
+ *   once, so that it is transient as before (virDomainCreateXML cannot
+ *   take descriptors: they can only be associated with a domain that
+ *   exists).  The <source file=...> of such a disk is only a name, in
+ *   KVM_GUEST_DIR, that is never created.  QEMU opens /dev/fdset/N; the
+ *   file's owner and mode are left as they are, and a file QEMU's user
+ *   could not open itself (a 0700 mktemp -d directory of root's, issue 11)
+ *   works, since rumprund (root) opened it.  A domain that stays defined
+ *   because rumprund died between define and undefine is undefined by
+ *   destroy, which the engine calls for every domain of ours it finds.
+ *   Hard links of the checked files in a directory of ours were the other
+ *   way: they fail across file systems and across mounts (EXDEV), and under
+ *   rumprund.service's ProtectSystem=strict every allowed directory is
+ *   another mount than the state directory; they also leave libvirt
+ *   chowning the user's inode.
+ * - the kernel, which QEMU reads by path (-kernel; libvirt cannot pass it
+ *   as a descriptor), is copied from its descriptor into KVM_GUEST_DIR
+ *   (root's, 0711, checked to be neither a symlink nor writable by anyone
+ *   else, and its parent too) as DOMAIN.kernel, 0644.  libvirt chowns that
+ *   copy to QEMU's user while the domain runs and gives it back when the
+ *   domain ends (remember_owner); release() removes it once the domain is
+ *   gone (not before: libvirt restores the owner by path when the domain
+ *   stops).  A kernel is at most KVM_KERNEL_MAX bytes.  QEMU puts the
+ *   kernel's path before the guest configuration: the copy's path counts
+ *   in the 4096-byte limit of the command line, checked here again.
+ *
  * Process-wide settings, made by the first open(): libvirt's default error
  * handler prints every error to stderr, so a silent one is installed
  * (errors are read with virGetLastError()); SIGPIPE is ignored unless the
  * program has its own disposition for it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -49,12 +87,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "backend.h"
 #include "kvm_xml.h"
+#include "paths.h"
+#include "rumpconfig.h"
+
+/* Where QEMU finds the kernels: root's; its parent is made if missing. */
+#ifndef KVM_GUEST_DIR
+#define KVM_GUEST_DIR		"/run/rumprund/guests"
+#endif
+#define KVM_KERNEL_MAX		(256ULL << 20)
 
 #define RECONNECT_MS		100
 #define KEEPALIVE_INTERVAL	5
@@ -791,30 +838,212 @@ done:
 	return -1;
 }
 
+/*
+ * Make dir (mode) if missing and check that it is a directory of ours that
+ * nobody else can change: not a symlink, owned by our user, not writable
+ * by group or others.  Returns an O_PATH descriptor of it, or -1 with err.
+ */
+static int
+own_dir(const char *dir, mode_t mode, struct rrerr *err)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdir(dir, mode) == -1 && errno != EEXIST)
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "cannot make %s "
+		    "(for the kernels QEMU boots): %s", dir, strerror(errno));
+	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s (for the "
+		    "kernels QEMU boots): %s", dir, strerror(errno));
+	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0) {
+		close(fd);
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s (for the "
+		    "kernels QEMU boots) is not rumprund's own directory: it "
+		    "must belong to uid %u and be writable by nobody else",
+		    dir, (unsigned int)geteuid());
+	}
+	return fd;
+}
+
+/* KVM_GUEST_DIR and its parent, checked: an O_PATH descriptor, or -1. */
+static int
+guest_dir(struct rrerr *err)
+{
+	char parent[sizeof(KVM_GUEST_DIR)], *slash;
+	int fd;
+
+	snprintf(parent, sizeof(parent), "%s", KVM_GUEST_DIR);
+	slash = strrchr(parent, '/');
+	if (slash != NULL && slash != parent) {
+		*slash = '\0';
+		if ((fd = own_dir(parent, 0755, err)) == -1)
+			return -1;
+		close(fd);
+	}
+	return own_dir(KVM_GUEST_DIR, 0711, err);
+}
+
+/*
+ * Copy the kernel (l->image_fd) to KVM_GUEST_DIR/DOMAIN.kernel; its path
+ * into path.  Returns 0, or -1 with err and nothing left behind.
+ */
+static int
+stage_kernel(const struct backend_launch *l, char *path, size_t size,
+    struct rrerr *err)
+{
+	struct stat st;
+	char name[BACKEND_DOMAIN_NAME_MAX + 8];
+	int dfd, out, rv = -1;
+
+	if (l->image_fd < 0 || fstat(l->image_fd, &st) == -1 ||
+	    !S_ISREG(st.st_mode))
+		return rrerr_set(err, RRERR_INTERNAL, "image", "image: no "
+		    "checked file to boot");
+	if ((uint64_t)st.st_size > KVM_KERNEL_MAX)
+		return rrerr_set(err, RRERR_INVALID, "image", "image: %s is "
+		    "%llu MiB; a kernel is at most %llu MiB", l->spec->image,
+		    (unsigned long long)st.st_size >> 20,
+		    (unsigned long long)KVM_KERNEL_MAX >> 20);
+	snprintf(name, sizeof(name), "%s.kernel", l->domain_name);
+	snprintf(path, size, "%s/%s", KVM_GUEST_DIR, name);
+	if ((dfd = guest_dir(err)) == -1)
+		return -1;
+	/* A copy left by a rumprund that died: ours, replace it. */
+	(void)unlinkat(dfd, name, 0);
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (out == -1) {
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s: %s", path,
+		    strerror(errno));
+		goto cleanup;
+	}
+	if (fchmod(out, 0644) == -1 ||
+	    paths_copy(l->image_fd, out, (uint64_t)st.st_size, NULL) == -1) {
+		rrerr_set(err, errno == ENOSPC ? RRERR_UNAVAILABLE :
+		    RRERR_INTERNAL, NULL, "copying the kernel to %s: %s", path,
+		    strerror(errno));
+		close(out);
+		(void)unlinkat(dfd, name, 0);
+		goto cleanup;
+	}
+	if (close(out) == -1) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
+		    strerror(errno));
+		(void)unlinkat(dfd, name, 0);
+		goto cleanup;
+	}
+	rv = 0;
+cleanup:
+	close(dfd);
+	return rv;
+}
+
+/* Remove KVM_GUEST_DIR/DOMAIN.kernel (a missing one is fine). */
+static void
+unstage_kernel(const char *domain_name)
+{
+	char name[BACKEND_DOMAIN_NAME_MAX + 8];
+	int dfd;
+
+	dfd = open(KVM_GUEST_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd == -1)
+		return;
+	snprintf(name, sizeof(name), "%s.kernel", domain_name);
+	(void)unlinkat(dfd, name, 0);
+	close(dfd);
+}
+
+static void
+kvm_release(struct backend *b, const char *domain_name)
+{
+	(void)b;
+	unstage_kernel(domain_name);
+}
+
+/*
+ * Define the domain, give it the disks' descriptors, start it and make it
+ * transient again (see "Files" above).  Returns 0, or -1 with err and no
+ * domain left defined.
+ */
+static int
+define_and_start(struct backend *b, virConnectPtr c,
+    const struct backend_launch *l, const char *xml, struct rrerr *err)
+{
+	virDomainPtr dom;
+	struct verr e;
+	char group[32];
+	size_t i;
+	int fd, rc = -1;
+
+	dom = virDomainDefineXML(c, xml);
+	if (dom == NULL)
+		return launch_error(b, c, l, err);
+	for (i = 0; i < l->spec->nblk; i++) {
+		snprintf(group, sizeof(group), KVM_XML_FDGROUP "%zu", i);
+		fd = l->blk_fds != NULL ? l->blk_fds[i] : -1;
+		if (fd < 0) {
+			rrerr_set(err, RRERR_INTERNAL, NULL, "blk[%zu]: no "
+			    "checked file to attach", i);
+			goto cleanup;
+		}
+		if (virDomainFDAssociate(dom, group, 1, &fd, 0) < 0) {
+			take_error(&e);
+			libvirt_error(c, "libvirt did not take a disk's "
+			    "descriptor", &e, err);
+			goto cleanup;
+		}
+	}
+	if (virDomainCreateWithFlags(dom,
+	    l->spec->paused ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
+		launch_error(b, c, l, err);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	/* Transient from now on; destroy() undefines one this missed. */
+	if (virDomainUndefine(dom) < 0)
+		virResetLastError();
+	virDomainFree(dom);
+	return rc;
+}
+
 static int
 kvm_launch(struct backend *b, const struct backend_launch *l,
     struct rrerr *err)
 {
+	struct kvm_xml_files files;
 	virConnectPtr c = NULL;
-	virDomainPtr dom;
-	char *xml;
+	char kernel[sizeof(KVM_GUEST_DIR) + BACKEND_DOMAIN_NAME_MAX + 16];
+	char *xml = NULL;
+	size_t len;
 	int rc = -1;
 
-	xml = kvm_xml_domain(l, &b->cfg, err);
-	if (xml == NULL)
+	if (stage_kernel(l, kernel, sizeof(kernel), err) == -1)
 		return -1;
+	len = strlen(kernel) + 1 +
+	    (l->guest_config != NULL ? strlen(l->guest_config) : 0);
+	if (len >= RUMPCONFIG_KVM_CMDLINE_MAX) {
+		rrerr_set(err, RRERR_INVALID, NULL, "the guest configuration "
+		    "with the kernel path QEMU puts before it (%s) is %zu "
+		    "bytes; the guest takes at most %d", kernel, len,
+		    RUMPCONFIG_KVM_CMDLINE_MAX - 1);
+		goto cleanup;
+	}
+	files.kernel = kernel;
+	files.dir = KVM_GUEST_DIR;
+	xml = kvm_xml_domain_files(l, &b->cfg, &files, err);
+	if (xml == NULL)
+		goto cleanup;
 	c = conn_get(b, err);
 	if (c == NULL)
 		goto cleanup;
-	dom = virDomainCreateXML(c, xml,
-	    l->spec->paused ? VIR_DOMAIN_START_PAUSED : 0);
-	if (dom == NULL) {
-		launch_error(b, c, l, err);
-		goto cleanup;
-	}
-	virDomainFree(dom);
-	rc = 0;
+	rc = define_and_start(b, c, l, xml, err);
 cleanup:
+	if (rc == -1)
+		unstage_kernel(l->domain_name);
 	if (c != NULL)
 		virConnectClose(c);
 	free(xml);
@@ -908,6 +1137,15 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 	} else
 		libvirt_error(c, what[op], &e, err);
 cleanup:
+	/* A domain of ours left defined (see "Files") goes with it. */
+	if (op == OP_DESTROY && rc == 0 && dom != NULL &&
+	    virDomainIsPersistent(dom) == 1 && virDomainUndefine(dom) < 0) {
+		take_error(&e);
+		if (e.code != VIR_ERR_NO_DOMAIN)
+			rc = libvirt_error(c, "cannot undefine the domain", &e,
+			    err);
+	}
+	virResetLastError();
 	if (dom != NULL)
 		virDomainFree(dom);
 	virConnectClose(c);
@@ -1038,5 +1276,6 @@ const struct backend_ops backend_kvm_ops = {
 	.destroy = kvm_destroy,
 	.resume = kvm_resume,
 	.list = kvm_list,
+	.release = kvm_release,
 	.close = kvm_close,
 };

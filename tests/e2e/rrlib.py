@@ -37,6 +37,8 @@ GUEST_ELF = BUILD / "guest" / "rrguest"
 OPENAPI_PATH = REPO / "openapi.yaml"
 ROUTES_C = REPO / "api" / "routes.c"
 LIBVIRT_URI = "qemu:///system"
+# Where the KVM backend puts the kernels QEMU boots (backends/kvm.c).
+GUEST_DIR = "/run/rumprund/guests"
 QBOOT = Path("/usr/share/qemu/qboot.rom")
 
 # Markers the test guest prints, like a rumprun guest.
