@@ -435,6 +435,12 @@ open_checked(const char *path, const char *r, const char *dir,
 			rrerr_set(err, RRERR_INVALID, field, "%s: %s is not %s",
 			    field, path, (flags & O_ACCMODE) == O_RDONLY ?
 			    "readable" : "writable");
+		else if (saved == EROFS)
+			rrerr_set(err, RRERR_INVALID, field, "%s: %s cannot be "
+			    "opened for writing: the file system is read-only "
+			    "for rumprund (rumprund opens a writable disk "
+			    "itself: under systemd, its volume_dir needs "
+			    "ReadWritePaths= in rumprund.service)", field, path);
 		else
 			rrerr_set(err, RRERR_INVALID, field, "%s: %s cannot be "
 			    "opened for %s: %s", field, path,
