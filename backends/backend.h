@@ -85,6 +85,7 @@ struct backend_config {
 	const char *cpu_model;		/* NULL: the hypervisor's default */
 	const char *firmware;		/* qboot.rom path, or NULL: SeaBIOS */
 	const char *emulator;		/* NULL: libvirt's default */
+	const char *guest_dir;		/* KVM: kernel copies; NULL: default */
 	bool fast_cpu_probe;		/* skip QEMU's CPU property read-back */
 };
 

@@ -48,7 +48,7 @@
  *   once, so that it is transient as before (virDomainCreateXML cannot
  *   take descriptors: they can only be associated with a domain that
  *   exists).  The <source file=...> of such a disk is only a name, in
- *   KVM_GUEST_DIR, that is never created.  QEMU opens /dev/fdset/N; the
+ *   guest_dir (rumprund.conf), that is never created.  QEMU opens /dev/fdset/N; the
  *   file's owner and mode are left as they are, and a file QEMU's user
  *   could not open itself (a 0700 mktemp -d directory of root's, issue 11)
  *   works, since rumprund (root) opened it.  A domain that stays defined
@@ -60,7 +60,7 @@
  *   another mount than the state directory; they also leave libvirt
  *   chowning the user's inode.
  * - the kernel, which QEMU reads by path (-kernel; libvirt cannot pass it
- *   as a descriptor), is copied from its descriptor into KVM_GUEST_DIR
+ *   as a descriptor), is copied from its descriptor into guest_dir
  *   (root's, 0711, checked to be neither a symlink nor writable by anyone
  *   else, and its parent too) as DOMAIN.kernel, 0644.  libvirt chowns that
  *   copy to QEMU's user while the domain runs and gives it back when the
@@ -97,10 +97,8 @@
 #include "paths.h"
 #include "rumpconfig.h"
 
-/* Where QEMU finds the kernels: root's; its parent is made if missing. */
-#ifndef KVM_GUEST_DIR
+/* Where QEMU finds the kernels when the daemon does not say. */
 #define KVM_GUEST_DIR		"/run/rumprund/guests"
-#endif
 #define KVM_KERNEL_MAX		(256ULL << 20)
 
 #define RECONNECT_MS		100
@@ -117,6 +115,7 @@ struct backend {
 	char *cpu_model;
 	char *firmware;
 	char *emulator;
+	char *guest_dir;
 	char prefix[16];		/* "rr-<owner8>-": our domains */
 
 	struct backend_emitter emit;	/* the engine's callback */
@@ -269,6 +268,7 @@ backend_unref(void *arg)
 	free(b->cpu_model);
 	free(b->firmware);
 	free(b->emulator);
+	free(b->guest_dir);
 	free(b);
 }
 
@@ -680,11 +680,14 @@ kvm_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 	b->cpu_model = dup_or_null(cfg->cpu_model, &failed);
 	b->firmware = dup_or_null(cfg->firmware, &failed);
 	b->emulator = dup_or_null(cfg->emulator, &failed);
+	b->guest_dir = dup_or_null(cfg->guest_dir != NULL ? cfg->guest_dir :
+	    KVM_GUEST_DIR, &failed);
 	b->cfg.uri = b->uri;
 	b->cfg.owner = b->owner;
 	b->cfg.cpu_model = b->cpu_model;
 	b->cfg.firmware = b->firmware;
 	b->cfg.emulator = b->emulator;
+	b->cfg.guest_dir = b->guest_dir;
 	if (failed) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		backend_unref(b);
@@ -867,14 +870,14 @@ own_dir(const char *dir, mode_t mode, struct rrerr *err)
 	return fd;
 }
 
-/* KVM_GUEST_DIR and its parent, checked: an O_PATH descriptor, or -1. */
+/* dir and its parent, checked: an O_PATH descriptor of dir, or -1. */
 static int
-guest_dir(struct rrerr *err)
+guest_dir(const char *dir, struct rrerr *err)
 {
-	char parent[sizeof(KVM_GUEST_DIR)], *slash;
+	char parent[4096], *slash;
 	int fd;
 
-	snprintf(parent, sizeof(parent), "%s", KVM_GUEST_DIR);
+	snprintf(parent, sizeof(parent), "%s", dir);
 	slash = strrchr(parent, '/');
 	if (slash != NULL && slash != parent) {
 		*slash = '\0';
@@ -882,16 +885,16 @@ guest_dir(struct rrerr *err)
 			return -1;
 		close(fd);
 	}
-	return own_dir(KVM_GUEST_DIR, 0711, err);
+	return own_dir(dir, 0711, err);
 }
 
 /*
- * Copy the kernel (l->image_fd) to KVM_GUEST_DIR/DOMAIN.kernel; its path
+ * Copy the kernel (l->image_fd) to b->guest_dir/DOMAIN.kernel; its path
  * into path.  Returns 0, or -1 with err and nothing left behind.
  */
 static int
-stage_kernel(const struct backend_launch *l, char *path, size_t size,
-    struct rrerr *err)
+stage_kernel(struct backend *b, const struct backend_launch *l, char *path,
+    size_t size, struct rrerr *err)
 {
 	struct stat st;
 	char name[BACKEND_DOMAIN_NAME_MAX + 8];
@@ -907,8 +910,10 @@ stage_kernel(const struct backend_launch *l, char *path, size_t size,
 		    (unsigned long long)st.st_size >> 20,
 		    (unsigned long long)KVM_KERNEL_MAX >> 20);
 	snprintf(name, sizeof(name), "%s.kernel", l->domain_name);
-	snprintf(path, size, "%s/%s", KVM_GUEST_DIR, name);
-	if ((dfd = guest_dir(err)) == -1)
+	if ((size_t)snprintf(path, size, "%s/%s", b->guest_dir, name) >= size)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: too long",
+		    b->guest_dir);
+	if ((dfd = guest_dir(b->guest_dir, err)) == -1)
 		return -1;
 	/* A copy left by a rumprund that died: ours, replace it. */
 	(void)unlinkat(dfd, name, 0);
@@ -940,14 +945,14 @@ cleanup:
 	return rv;
 }
 
-/* Remove KVM_GUEST_DIR/DOMAIN.kernel (a missing one is fine). */
+/* Remove b->guest_dir/DOMAIN.kernel (a missing one is fine). */
 static void
-unstage_kernel(const char *domain_name)
+unstage_kernel(struct backend *b, const char *domain_name)
 {
 	char name[BACKEND_DOMAIN_NAME_MAX + 8];
 	int dfd;
 
-	dfd = open(KVM_GUEST_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	dfd = open(b->guest_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (dfd == -1)
 		return;
@@ -959,8 +964,7 @@ unstage_kernel(const char *domain_name)
 static void
 kvm_release(struct backend *b, const char *domain_name)
 {
-	(void)b;
-	unstage_kernel(domain_name);
+	unstage_kernel(b, domain_name);
 }
 
 /*
@@ -1016,12 +1020,12 @@ kvm_launch(struct backend *b, const struct backend_launch *l,
 {
 	struct kvm_xml_files files;
 	virConnectPtr c = NULL;
-	char kernel[sizeof(KVM_GUEST_DIR) + BACKEND_DOMAIN_NAME_MAX + 16];
+	char kernel[4096 + BACKEND_DOMAIN_NAME_MAX + 16];
 	char *xml = NULL;
 	size_t len;
 	int rc = -1;
 
-	if (stage_kernel(l, kernel, sizeof(kernel), err) == -1)
+	if (stage_kernel(b, l, kernel, sizeof(kernel), err) == -1)
 		return -1;
 	len = strlen(kernel) + 1 +
 	    (l->guest_config != NULL ? strlen(l->guest_config) : 0);
@@ -1033,7 +1037,7 @@ kvm_launch(struct backend *b, const struct backend_launch *l,
 		goto cleanup;
 	}
 	files.kernel = kernel;
-	files.dir = KVM_GUEST_DIR;
+	files.dir = b->guest_dir;
 	xml = kvm_xml_domain_files(l, &b->cfg, &files, err);
 	if (xml == NULL)
 		goto cleanup;
@@ -1043,7 +1047,7 @@ kvm_launch(struct backend *b, const struct backend_launch *l,
 	rc = define_and_start(b, c, l, xml, err);
 cleanup:
 	if (rc == -1)
-		unstage_kernel(l->domain_name);
+		unstage_kernel(b, l->domain_name);
 	if (c != NULL)
 		virConnectClose(c);
 	free(xml);

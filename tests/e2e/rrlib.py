@@ -37,8 +37,6 @@ GUEST_ELF = BUILD / "guest" / "rrguest"
 OPENAPI_PATH = REPO / "openapi.yaml"
 ROUTES_C = REPO / "api" / "routes.c"
 LIBVIRT_URI = "qemu:///system"
-# Where the KVM backend puts the kernels QEMU boots (backends/kvm.c).
-GUEST_DIR = "/run/rumprund/guests"
 QBOOT = Path("/usr/share/qemu/qboot.rom")
 
 # Markers the test guest prints, like a rumprun guest.
@@ -701,6 +699,7 @@ class Daemon:
         self.volumes = self.root / "volumes"
         self.state = self.root / "state"
         self.logs = self.root / "logs"
+        self.guests = self.root / "guests"
         self.sock = self.root / "rumprund.sock"
         self.conf = self.root / "rumprund.conf"
         self.accel = accel
@@ -732,6 +731,7 @@ class Daemon:
             "socket = %s" % self.sock,
             "state_dir = %s" % self.state,
             "log_dir = %s" % self.logs,
+            "guest_dir = %s" % self.guests,
             "image_dir = %s" % self.images,
             "volume_dir = %s" % self.volumes,
             "libvirt_uri = %s" % LIBVIRT_URI,

@@ -132,13 +132,12 @@ def test_two_guests_two_disks_two_nics(daemon, bridge):
         # QEMU gets the files rumprund checked, as descriptors: the XML
         # names no file of the request (issue 13, B2).
         assert [dk.find("source").get("file") for dk in disks] == \
-            ["%s/%s.blk%d" % (rrlib.GUEST_DIR, v["domain"], i)
+            ["%s/%s.blk%d" % (d.guests, v["domain"], i)
              for i in (0, 1)]
         assert [dk.find("source").get("fdgroup") for dk in disks] == \
             ["blk0", "blk1"]
         kernels.append(x.find("./os/kernel").text)
-        assert kernels[-1] == "%s/%s.kernel" % (rrlib.GUEST_DIR,
-                                                 v["domain"])
+        assert kernels[-1] == "%s/%s.kernel" % (d.guests, v["domain"])
         assert os.path.isfile(kernels[-1])
         assert [dk.find("target").get("dev") for dk in disks] == \
             ["vda", "vdb"]
