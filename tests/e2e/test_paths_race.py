@@ -18,8 +18,8 @@ daemon, libvirtd, QEMU and grub-mkrescue.
   mode through all of it (libvirt's dynamic ownership is never asked to
   chown them: disks go to QEMU as descriptors, the kernel as a copy).
 
-What QEMU holds is read from /proc/PID/fd of the domain's QEMU (the pid
-libvirt writes to /run/libvirt/qemu/DOMAIN.pid): a disk QEMU got by
+What QEMU holds is read from /proc/PID/fd of the domain's QEMU (the
+process whose command line has -name guest=DOMAIN,...): a disk QEMU got by
 descriptor is an open file there, compared by device and inode.  That is
 stricter than asking the guest (the test guest has no virtio-blk driver to
 read its disks with).
@@ -65,12 +65,30 @@ def inode(path):
     return (st.st_dev, st.st_ino)
 
 
+def qemu_pid(domain):
+    """The pid of the domain's QEMU (-name guest=DOMAIN,...), or None."""
+    want = ("guest=%s," % domain).encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(want) for a in args):
+            return int(pid)
+    return None
+
+
 def qemu_files(domain):
     """(dev, ino) of every file the domain's QEMU has open; None if gone."""
+    pid = qemu_pid(domain)
     try:
-        pid = int(open("/run/libvirt/qemu/%s.pid" % domain).read().strip())
-        fds = os.listdir("/proc/%d/fd" % pid)
-    except (OSError, ValueError):
+        fds = os.listdir("/proc/%d/fd" % pid) if pid is not None else None
+    except OSError:
+        fds = None
+    if fds is None:
         return None
     out = set()
     for fd in fds:
