@@ -4,7 +4,8 @@
  * verdict to its disk, and to read back what it finds there, as upstream
  * rumprun's test programs do on /dev/ld0a.
  *
- * The firmware (SeaBIOS, qboot) has assigned the BARs; memory is
+ * SeaBIOS assigns the BARs, qboot not the I/O ones (then one is taken
+ * here, 0xc000 + 0x100 * slot); memory is
  * identity-mapped (no paging), so a buffer's address is its physical
  * address.  No interrupts, no features negotiated.
  */
@@ -121,6 +122,11 @@ vblk_init(const char **why)
 	if ((bar & 1) == 0) {
 		*why = "BAR 0 is not I/O";
 		return -1;
+	}
+	if ((bar & ~3u) == 0) {
+		/* qboot leaves I/O BARs unassigned: take a free range. */
+		pci_write(dev, 0x10, 0xc000u + (uint32_t)dev * 0x100);
+		bar = pci_read(dev, 0x10);
 	}
 	iobase = (uint16_t)(bar & ~3u);
 	/* I/O space and bus mastering on. */
