@@ -34,6 +34,7 @@ import threading
 import time
 
 import pytest
+from pathlib import Path
 
 import rrlib
 from rrlib import Deadline
@@ -306,3 +307,57 @@ def test_b2_launch_races_swap(daemon):
         assert ownership(p) == o, p
     assert not d.domains()
 
+
+
+def test_runtests_shaped_private_dirs(daemon):
+    """Issue 11, item 5: upstream rumprun's tests/runtests.sh puts each
+    disk image in a `mktemp -d` directory (0700, root's) and polls the disk
+    for the verdict the guest writes.  QEMU runs as libvirt-qemu and cannot
+    enter such a directory: it must get the file rumprund opened.  Here the
+    kernel too lies in a 0700 directory, and both files are 0600."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    d = daemon()
+    rrctl = rrlib.BUILD / "rrctl"
+    testdir = Path(tempfile.mkdtemp(prefix="tmp.", dir=str(d.volumes)))
+    kerndir = Path(tempfile.mkdtemp(prefix="tmp.", dir=str(d.images)))
+    assert stat.S_IMODE(os.stat(testdir).st_mode) == 0o700
+    kernel = kerndir / "test.bin"
+    shutil.copyfile(rrlib.GUEST_ELF, kernel)
+    os.chmod(kernel, 0o600)
+    disk = testdir / "disk.img"
+    with open(os.open(disk, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+              "wb") as f:
+        f.write(b"NOT RUN\n")
+        f.truncate(1 << 20)
+    owners = {p: ownership(p) for p in (testdir, kerndir, kernel, disk)}
+
+    p = subprocess.run([str(rrctl), "--host", "unix://%s" % d.sock, "run",
+                        "kvm", "-N", "runtest", "-b", str(disk),
+                        str(kernel), "diskread", "diskwrite", "TEST OK"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    # The harness's loop: the verdict on the disk.
+    dl = Deadline(30)
+    first = b""
+    while not dl.passed():
+        with open(disk, "rb") as f:
+            first = f.read(64).split(b"\n")[0]
+        if first != b"NOT RUN":
+            break
+        time.sleep(0.1)
+    log = d.client.logs("runtest")
+    log = log.decode(errors="replace") if isinstance(log, bytes) else log
+    assert first == b"TEST OK", (first, log)
+    assert "diskread: NOT RUN" in log, log
+    v = d.client.wait_state("runtest", ("exited",))
+    assert v["exit_status"] == 0, v
+    p = subprocess.run([str(rrctl), "--host", "unix://%s" % d.sock, "rm",
+                        "-f", "runtest"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    for path, o in owners.items():
+        assert ownership(path) == o, path
+    assert not list(d.guests.iterdir())
