@@ -1449,6 +1449,9 @@ load_one(void *arg, const char *name, json_t *rec)
 	}
 	if (inst->state == INSTANCE_RUNNING)
 		inst->calling_seen = true;
+	/* Running when rumprund stopped: its files are checked again. */
+	if (!instance_state_final(inst->state) && inst->launched)
+		check_adopted(e, inst);
 }
 
 struct engine *

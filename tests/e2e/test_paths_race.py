@@ -214,6 +214,18 @@ def assert_holds(domain, want, never):
         assert want in files, "QEMU of %s does not hold the disk" % domain
 
 
+def disk_line(c, name):
+    """What the guest's "diskread" printed: the start of its disk."""
+    def check():
+        log = c.logs(name)
+        log = log.decode(errors="replace") if isinstance(log, bytes) else log
+        if "diskread: " not in log:
+            return None
+        rest = log.split("diskread: ", 1)[1]
+        return rest.split("\n")[0] if "\n" in rest else None
+    return rrlib.wait_for("diskread in the log of %s" % name, check, 20)
+
+
 def test_b2_start_after_swap(daemon):
     d = daemon()
     c = d.client
@@ -225,7 +237,7 @@ def test_b2_start_after_swap(daemon):
     private, secret = make_secret(d, "mine.img")
     owners = {p: ownership(p) for p in (secret, mine, d.image)}
 
-    r = launch_disk(d, "b2", mine)
+    r = launch_disk(d, "b2", mine, ("diskread", "forever"))
     assert r.status == 201, r.body
     v = c.wait_state("b2", ("running",))
     assert_holds(v["domain"], inode(mine), inode(secret))
@@ -256,6 +268,7 @@ def test_b2_start_after_swap(daemon):
         c.start("b2")
         v = c.wait_state("b2", ("running",))
         assert_holds(v["domain"], inode(mine), inode(secret))
+        assert disk_line(c, "b2") == HARMLESS.decode().strip()
         for p, o in owners.items():
             assert ownership(p) == o, p
     c.remove("b2", force=True)
@@ -283,7 +296,7 @@ def test_b2_launch_races_swap(daemon):
                                  i < 4 * ITERATIONS):
             i += 1
             name = "race%d" % i
-            r = launch_disk(d, name, disk)
+            r = launch_disk(d, name, disk, ("diskread", "forever"))
             if r.status in (403, 422):
                 assert r.json["field"] == "blk[0].source", r.json
                 refused += 1
@@ -297,6 +310,9 @@ def test_b2_launch_races_swap(daemon):
                 assert v["state"] in ("running", "starting"), v
                 # The disk the check saw, whatever the path says now.
                 assert_holds(v["domain"], disk_ino, secret_ino)
+                # And what the guest reads on its disk is the user's.
+                line = disk_line(c, name)
+                assert line == HARMLESS.decode().strip(), line
                 ran += 1
             c.remove(name, force=True)
     print("B2 race: %d ran, %d refused at the request, %d failed at the "
@@ -307,6 +323,45 @@ def test_b2_launch_races_swap(daemon):
         assert ownership(p) == o, p
     assert not d.domains()
 
+
+
+def test_adoption_checks_again(daemon):
+    """A domain adopted after a restart keeps the files it was launched
+    with; its paths are checked again and a failed check is said (a
+    warning), not acted on; the next start refuses the swapped file."""
+    d = daemon()
+    c = d.client
+    sub = d.volumes / "sub"
+    sub.mkdir()
+    mine = sub / "mine.img"
+    with open(mine, "wb") as f:
+        f.write(HARMLESS * 1000)
+    private, secret = make_secret(d, "mine.img")
+    r = launch_disk(d, "adopt", mine, ("diskread", "forever"))
+    assert r.status == 201, r.body
+    v = c.wait_state("adopt", ("running",))
+    mine_ino, secret_ino = inode(mine), inode(secret)
+    d.kill9()
+    os.rename(sub, str(sub) + ".orig")
+    os.symlink(private, sub)
+    d.allow_warnings(r"warning adopt: blk\[0\]\.source: .* is outside the "
+                     r"allowed directories; the guest keeps the files it "
+                     r"was launched with")
+    d.start()
+    dl = Deadline(10)
+    while "the guest keeps the files" not in d.stderr_text():
+        assert not dl.passed(), d.describe()
+        time.sleep(0.05)
+    v = c.instance("adopt")
+    assert v["state"] == "running", v
+    assert_holds(v["domain"], mine_ino, secret_ino)
+    c.stop("adopt", force=True)
+    c.start("adopt", expect=(200, 403, 422))
+    v = c.wait_state("adopt", ("failed", "running", "starting"))
+    assert v["state"] == "failed" and "outside" in v["reason"], v
+    os.unlink(sub)
+    os.rename(str(sub) + ".orig", sub)
+    c.remove("adopt")
 
 
 def test_runtests_shaped_private_dirs(daemon):
