@@ -603,7 +603,7 @@ iso_build(const struct spec *spec, const struct spec_policy *policy,
 	struct paths_files files;
 	struct build b;
 	char mkrescue[4096], *cfg = NULL;
-	uint64_t sizes[1 + SPEC_BLK_MAX];
+	uint64_t sizes[1 + SPEC_BLK_MAX] = { 0 };
 	int rv = -1;
 
 	memset(&b, 0, sizeof(b));
