@@ -52,8 +52,12 @@
  *   file's owner and mode are left as they are, and a file QEMU's user
  *   could not open itself (a 0700 mktemp -d directory of root's, issue 11)
  *   works, since rumprund (root) opened it.  A domain that stays defined
- *   because rumprund died between define and undefine is undefined by
- *   destroy, which the engine calls for every domain of ours it finds.
+ *   because rumprund died between define and undefine is dealt with by
+ *   list(): one that runs is undefined (transient again) and reported,
+ *   one that is shut off (never started, or ended since) is undefined and
+ *   not reported (the engine then sees no domain, as with a transient
+ *   one).  A defined domain of a launch of this process still in flight
+ *   is skipped, not undefined (b->inflight).  destroy() undefines too.
  *   Hard links of the checked files in a directory of ours were the other
  *   way: they fail across file systems and across mounts (EXDEV), and under
  *   rumprund.service's ProtectSystem=strict every allowed directory is
@@ -132,6 +136,13 @@ struct backend {
 	char why[WHY_MAX];		/* why there is no connection */
 	bool have_thread;
 	pthread_t reconnect_thread;
+	struct inflight *inflight;	/* launches between define and undefine */
+};
+
+/* A launch whose domain is defined but maybe not started yet. */
+struct inflight {
+	const char *name;
+	struct inflight *next;
 };
 
 /* The event thread, shared by every backend of the process. */
@@ -976,15 +987,23 @@ static int
 define_and_start(struct backend *b, virConnectPtr c,
     const struct backend_launch *l, const char *xml, struct rrerr *err)
 {
+	struct inflight me, **pp;
 	virDomainPtr dom;
 	struct verr e;
 	char group[32];
 	size_t i;
 	int fd, rc = -1;
 
+	me.name = l->domain_name;
+	pthread_mutex_lock(&b->lock);
+	me.next = b->inflight;
+	b->inflight = &me;
+	pthread_mutex_unlock(&b->lock);
 	dom = virDomainDefineXML(c, xml);
-	if (dom == NULL)
-		return launch_error(b, c, l, err);
+	if (dom == NULL) {
+		launch_error(b, c, l, err);
+		goto done;
+	}
 	for (i = 0; i < l->spec->nblk; i++) {
 		snprintf(group, sizeof(group), KVM_XML_FDGROUP "%zu", i);
 		fd = l->blk_fds != NULL ? l->blk_fds[i] : -1;
@@ -1007,11 +1026,53 @@ define_and_start(struct backend *b, virConnectPtr c,
 	}
 	rc = 0;
 cleanup:
-	/* Transient from now on; destroy() undefines one this missed. */
+	/* Transient from now on; list() undefines one this missed. */
 	if (virDomainUndefine(dom) < 0)
 		virResetLastError();
 	virDomainFree(dom);
+done:
+	pthread_mutex_lock(&b->lock);
+	for (pp = &b->inflight; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == &me) {
+			*pp = me.next;
+			break;
+		}
+	pthread_mutex_unlock(&b->lock);
 	return rc;
+}
+
+/* True when a launch of this process is defining name right now. */
+static bool
+launching(struct backend *b, const char *name)
+{
+	struct inflight *f;
+	bool yes = false;
+
+	pthread_mutex_lock(&b->lock);
+	for (f = b->inflight; f != NULL && !yes; f = f->next)
+		yes = strcmp(f->name, name) == 0;
+	pthread_mutex_unlock(&b->lock);
+	return yes;
+}
+
+/*
+ * A domain of ours that is defined (see "Files"): make it transient again.
+ * Returns true when it is to be reported, false when it is shut off (then
+ * undefined, unless a launch of ours is defining it now).
+ */
+static bool
+keep_listed(struct backend *b, virDomainPtr dom, const char *name,
+    bool running)
+{
+	if (virDomainIsPersistent(dom) != 1) {
+		virResetLastError();
+		return true;
+	}
+	if (!running && launching(b, name))
+		return false;
+	if (virDomainUndefine(dom) < 0)
+		virResetLastError();
+	return running;
 }
 
 static int
@@ -1256,7 +1317,8 @@ kvm_list(struct backend *b, const char *owner, struct backend_domain **out,
 		r = our_domain(c, doms[i], owner, &list[k], err);
 		if (r == -1)
 			goto cleanup;
-		if (r == 1)
+		if (r == 1 && keep_listed(b, doms[i], list[k].domain_name,
+		    list[k].running))
 			k++;
 	}
 	*out = list;
