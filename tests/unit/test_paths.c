@@ -629,6 +629,31 @@ test_open_spec(void **state)
 	assert_int_equal(files.blk[0], -1);
 }
 
+/* paths_copy(): the bytes asked for, fewer at the end of the input. */
+static void
+test_copy(void **state)
+{
+	char path[PATH_MAX];
+	atomic_bool cancel;
+	int in, out;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", fx_path("copy.out"));
+	assert_true((in = open(fx_path("img/a.bin"), O_RDONLY)) >= 0);
+	/* The file offset of in does not matter. */
+	assert_int_equal(lseek(in, 1, SEEK_SET), 1);
+	assert_true((out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(paths_copy(in, out, 1 << 20, NULL), 0);
+	assert_string_equal(contents(out), "a");
+	assert_int_equal(ftruncate(out, 0), 0);
+	atomic_init(&cancel, true);
+	assert_int_equal(paths_copy(in, out, 1, &cancel), -1);
+	assert_int_equal(errno, ECANCELED);
+	close(in);
+	close(out);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -653,6 +678,7 @@ main(void)
 		cmocka_unit_test(test_race_walk),
 		cmocka_unit_test(test_walk_answers),
 		cmocka_unit_test(test_open_spec),
+		cmocka_unit_test(test_copy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
