@@ -154,7 +154,8 @@ vblk_io(uint32_t type, const char **why)
 {
 	struct desc *d = (struct desc *)ring;
 	volatile uint16_t *avail = (volatile uint16_t *)(ring + avail_off());
-	volatile uint16_t *used = (volatile uint16_t *)(ring + used_off());
+	const volatile uint16_t *used =
+	    (const volatile uint16_t *)(ring + used_off());
 	uint32_t spins;
 
 	req.type = type;
