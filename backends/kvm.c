@@ -141,7 +141,7 @@ struct backend {
 
 /* A launch whose domain is defined but maybe not started yet. */
 struct inflight {
-	const char *name;
+	const char *name;		/* borrowed from the launch */
 	struct inflight *next;
 };
 
@@ -987,17 +987,19 @@ static int
 define_and_start(struct backend *b, virConnectPtr c,
     const struct backend_launch *l, const char *xml, struct rrerr *err)
 {
-	struct inflight me, **pp;
+	struct inflight *me, **pp;
 	virDomainPtr dom;
 	struct verr e;
 	char group[32];
 	size_t i;
 	int fd, rc = -1;
 
-	me.name = l->domain_name;
+	if ((me = malloc(sizeof(*me))) == NULL)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	me->name = l->domain_name;
 	pthread_mutex_lock(&b->lock);
-	me.next = b->inflight;
-	b->inflight = &me;
+	me->next = b->inflight;
+	b->inflight = me;
 	pthread_mutex_unlock(&b->lock);
 	dom = virDomainDefineXML(c, xml);
 	if (dom == NULL) {
@@ -1033,11 +1035,12 @@ cleanup:
 done:
 	pthread_mutex_lock(&b->lock);
 	for (pp = &b->inflight; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == &me) {
-			*pp = me.next;
+		if (*pp == me) {
+			*pp = me->next;
 			break;
 		}
 	pthread_mutex_unlock(&b->lock);
+	free(me);
 	return rc;
 }
 
