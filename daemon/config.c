@@ -290,11 +290,19 @@ config_resolve(struct config *cfg)
 {
 	if (cfg->accel_auto)
 		cfg->accel = kvm_usable() ? SPEC_ACCEL_KVM : SPEC_ACCEL_TCG;
-	if (cfg->firmware != NULL && strcmp(cfg->firmware, "auto") == 0)
-		set_string(&cfg->firmware,
-		    access(CONFIG_QBOOT, R_OK) == 0 ? CONFIG_QBOOT : NULL);
-	else if (cfg->firmware != NULL && strcmp(cfg->firmware, "seabios") == 0)
+	/*
+	 * auto is SeaBIOS, QEMU's own: a rumprun guest takes its console
+	 * port from the BIOS data area, which SeaBIOS fills in (COM1 at
+	 * 0x3f8, no CRTC on a machine without video) and qboot leaves
+	 * empty; under qboot a genuine guest runs but writes only to VGA
+	 * memory.  qboot stays an explicit choice, for guests that do not
+	 * read the BIOS data area.
+	 */
+	if (cfg->firmware != NULL && (strcmp(cfg->firmware, "auto") == 0 ||
+	    strcmp(cfg->firmware, "seabios") == 0))
 		set_string(&cfg->firmware, NULL);
+	else if (cfg->firmware != NULL && strcmp(cfg->firmware, "qboot") == 0)
+		set_string(&cfg->firmware, CONFIG_QBOOT);
 }
 
 void

@@ -34,6 +34,7 @@ void	config_parse(const char *);
 int	config_next(const char *, int);
 void	config_str(int, struct cfgstr *);
 int	config_member(int, int, struct cfgstr *, struct cfgstr *);
+int	config_field(int, const char *, struct cfgstr *);
 int	config_argv(char *, char **, int);
 int	config_split(const char *, int, char *, char **, int);
 
@@ -53,7 +54,7 @@ int	vblk_cmd_write(const char *);
 int	vblk_cmd_read(const char *);
 
 /* machine.c: console, timer, halting, and the bits of libc we need. */
-void	con_init(void);
+void	con_init(int);
 void	con_putc(int);
 void	con_write(const char *, size_t);
 void	con_printf(const char *, ...)
@@ -64,6 +65,10 @@ void	halt(void) __attribute__((noreturn));
 void	panic(const char *, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
 void	reset(void) __attribute__((noreturn));
+void	errx1(const char *, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+void	boot_sse(void);
+void	boot_hang(void) __attribute__((noreturn));
 
 char	*strstr(const char *, const char *);
 void	*memcpy(void *, const void *, size_t);

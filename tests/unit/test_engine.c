@@ -308,6 +308,39 @@ test_exit_status(void **state)
 	assert_int_equal(fake_ndomains(), 0);
 }
 
+/*
+ * The end of a console exactly as rumprun (and the test guest) prints it:
+ * the status is read from "returned N", not from _exit's line (with its
+ * ERROR), and nothing before "halted" ends the instance.
+ */
+static void
+test_rumprun_end(void **state)
+{
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	console("a", "rump kernel bare metal bootstrap\n\n"
+	    "mounted tmpfs on /tmp\n\n=== calling \"app\" main() ===\n\n");
+	wait_state("a", "running");
+	console("a", "hello\n\n=== main() of \"app\" returned 3 ===\n\n"
+	    "=== ERROR: _exit(3) called ===\n"
+	    "rump kernel halting...\nsyncing disks... done\n"
+	    "unmounting file systems...\n"
+	    "unmounted /dev/ld0a on /data type ffs\n"
+	    "unmounted tmpfs on /tmp type tmpfs\n"
+	    "unmounted rumpfs on / type rumpfs\nunmounting done\n");
+	uv_run(&loop, UV_RUN_NOWAIT);
+	expect_str("a", "state", "running");
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 0);
+	console("a", "halted\n");
+	wait_state("a", "exited");
+	expect_int("a", "exit_status", 3);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+}
+
 static void
 test_idempotent_create(void **state)
 {
@@ -646,6 +679,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exit_status, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rumprun_end, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent_create, setup,
 		    teardown),

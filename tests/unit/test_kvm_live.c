@@ -41,7 +41,6 @@
 #include "spec.h"
 
 #define URI		"qemu:///system"
-#define QBOOT		"/usr/share/qemu/qboot.rom"
 #define MAX_EVENTS	512
 #define EVENT_WAIT_MS	5000
 
@@ -51,7 +50,6 @@ static char guest[256];
 static int guest_fd = -1;	/* the guest, opened once: what launches boot */
 static char srcdir[256];
 static char why_skip[1024];
-static bool have_qboot;
 
 /* Events seen by the backend callback, with when they arrived. */
 struct seen {
@@ -227,7 +225,11 @@ config_init(struct backend_config *cfg, bool fast)
 	cfg->uri = URI;
 	cfg->owner = owner;
 	cfg->accel = SPEC_ACCEL_TCG;
-	cfg->firmware = have_qboot ? QBOOT : NULL;
+	/*
+	 * SeaBIOS, rumprund's default: under qboot the test guest, like a
+	 * rumprun guest, finds no COM1 in the BIOS data area and is silent.
+	 */
+	cfg->firmware = NULL;
 	cfg->fast_cpu_probe = fast;
 }
 
@@ -367,7 +369,6 @@ group_setup(void **state)
 	snprintf(srcdir, sizeof(srcdir), "%s", s != NULL ? s : ".");
 	snprintf(owner, sizeof(owner), "%08x-live-test",
 	    (unsigned int)getpid() ^ (unsigned int)time(NULL) << 16);
-	have_qboot = access(QBOOT, R_OK) == 0;
 
 	s = getenv("RR_GUEST_ELF");
 	if (s != NULL)
@@ -403,8 +404,8 @@ group_setup(void **state)
 		return -1;
 	if ((guest_fd = open(guest, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	fprintf(stderr, "live test: owner %s, guest %s, firmware %s\n",
-	    owner, guest, have_qboot ? QBOOT : "SeaBIOS");
+	fprintf(stderr, "live test: owner %s, guest %s, firmware SeaBIOS\n",
+	    owner, guest);
 	return 0;
 }
 
