@@ -177,6 +177,7 @@ struct iso_job {
 	struct engine *engine;
 	struct httpd_req *req;
 	struct spec *spec;
+	const struct spec_policy *policy;
 	char *config;
 	const char *tmp_base;
 	atomic_bool cancel;
@@ -284,7 +285,7 @@ iso_work(uv_work_t *work)
 {
 	struct iso_job *job = work->data;
 
-	job->rv = iso_build(job->spec, job->config, job->tmp_base,
+	job->rv = iso_build(job->spec, job->policy, job->config, job->tmp_base,
 	    &job->cancel, &job->img, &job->err);
 }
 
@@ -398,6 +399,7 @@ post_iso(struct httpd_req *req, void *ctx)
 	job->engine = rc->engine;
 	job->req = req;
 	job->spec = spec;
+	job->policy = rc->policy;
 	job->config = config;
 	job->tmp_base = iso_tmp_base();
 	job->started_ms = uv_now(loop);

@@ -42,6 +42,14 @@ struct backend_launch {
 	const char *guest_config;	/* rumpconfig text */
 	const char *console_log;	/* host file the console is appended to */
 	const char *const *macs;	/* spec->nnics MACs, chosen by the engine */
+	/*
+	 * The files checked for this launch (paths_open_spec()): the image
+	 * (O_RDONLY) and spec->nblk disks (O_RDWR unless read-only).  A
+	 * backend hands the hypervisor these files, never spec's paths,
+	 * which a caller may have pointed elsewhere since the check.
+	 */
+	int image_fd;
+	const int *blk_fds;
 };
 
 enum backend_event_type {
@@ -84,6 +92,7 @@ struct backend_config {
 	const char *cpu_model;		/* NULL: the hypervisor's default */
 	const char *firmware;		/* qboot.rom path, or NULL: SeaBIOS */
 	const char *emulator;		/* NULL: libvirt's default */
+	const char *guest_dir;		/* KVM: kernel copies; NULL: default */
 	bool fast_cpu_probe;		/* skip QEMU's CPU property read-back */
 };
 
@@ -119,6 +128,14 @@ struct backend_ops {
 	 */
 	int (*list)(struct backend *b, const char *owner,
 	    struct backend_domain **out, size_t *n, struct rrerr *err);
+
+	/*
+	 * The domain domain_name is gone (destroyed, ended, never created):
+	 * drop what the backend keeps on the host for it (the KVM backend's
+	 * copy of the kernel).  Cheap (an unlink); called on the loop
+	 * thread.  NULL: nothing to drop.
+	 */
+	void (*release)(struct backend *b, const char *domain_name);
 
 	/* Disconnect and free; NULL is fine.  No callback runs afterwards. */
 	void (*close)(struct backend *b);

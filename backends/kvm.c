@@ -35,6 +35,45 @@
  * held (libvirt may run our free callback synchronously, and it takes
  * b->lock).  The engine's callback must not call back into the backend.
  *
+ * Files.  QEMU never resolves a path of the request (issue 13, B2): a
+ * caller who can write under volume_dir could otherwise swap the file, or
+ * a directory above it, for a symlink to a root-only host file between
+ * the check and QEMU's open (or before a restart), and libvirt's dynamic
+ * ownership would chown that file to QEMU's user.  A launch gets the
+ * descriptors the engine opened with paths_open_spec(), and:
+ * - each disk goes to QEMU as that descriptor: the domain is defined
+ *   (virDomainDefineXML), the descriptors are associated with it
+ *   (virDomainFDAssociate, libvirt 9.0, fd group blkN; flags 0: libvirt
+ *   neither relabels nor chowns them), it is started, and undefined at
+ *   once, so that it is transient as before (virDomainCreateXML cannot
+ *   take descriptors: they can only be associated with a domain that
+ *   exists).  The <source file=...> of such a disk is only a name, in
+ *   guest_dir (rumprund.conf), that is never created.  QEMU opens /dev/fdset/N; the
+ *   file's owner and mode are left as they are, and a file QEMU's user
+ *   could not open itself (a 0700 mktemp -d directory of root's, issue 11)
+ *   works, since rumprund (root) opened it.  A domain that stays defined
+ *   because rumprund died between define and undefine is dealt with by
+ *   list(): one that runs is undefined (transient again) and reported,
+ *   one that is shut off (never started, or ended since) is undefined and
+ *   not reported (the engine then sees no domain, as with a transient
+ *   one).  A defined domain of a launch of this process still in flight
+ *   is skipped, not undefined (b->inflight).  destroy() undefines too.
+ *   Hard links of the checked files in a directory of ours were the other
+ *   way: they fail across file systems and across mounts (EXDEV), and under
+ *   rumprund.service's ProtectSystem=strict every allowed directory is
+ *   another mount than the state directory; they also leave libvirt
+ *   chowning the user's inode.
+ * - the kernel, which QEMU reads by path (-kernel; libvirt cannot pass it
+ *   as a descriptor), is copied from its descriptor into guest_dir
+ *   (root's, 0711, checked to be neither a symlink nor writable by anyone
+ *   else, and its parent too) as DOMAIN.kernel, 0644.  libvirt chowns that
+ *   copy to QEMU's user while the domain runs and gives it back when the
+ *   domain ends (remember_owner); release() removes it once the domain is
+ *   gone (not before: libvirt restores the owner by path when the domain
+ *   stops).  A kernel is at most KVM_KERNEL_MAX bytes.  QEMU puts the
+ *   kernel's path before the guest configuration: the copy's path counts
+ *   in the 4096-byte limit of the command line, checked here again.
+ *
  * Process-wide settings, made by the first open(): libvirt's default error
  * handler prints every error to stderr, so a silent one is installed
  * (errors are read with virGetLastError()); SIGPIPE is ignored unless the
@@ -59,6 +98,12 @@
 
 #include "backend.h"
 #include "kvm_xml.h"
+#include "paths.h"
+#include "rumpconfig.h"
+
+/* Where QEMU finds the kernels when the daemon does not say. */
+#define KVM_GUEST_DIR		"/run/rumprund/guests"
+#define KVM_KERNEL_MAX		(256ULL << 20)
 
 #define RECONNECT_MS		100
 #define KEEPALIVE_INTERVAL	5
@@ -76,6 +121,7 @@ struct backend {
 	char *cpu_model;
 	char *firmware;
 	char *emulator;
+	char *guest_dir;
 	char prefix[16];		/* "rr-<owner8>-": our domains */
 
 	struct backend_emitter emit;	/* the engine's callback */
@@ -92,6 +138,13 @@ struct backend {
 	char why[WHY_MAX];		/* why there is no connection */
 	bool have_thread;
 	pthread_t reconnect_thread;
+	struct inflight *inflight;	/* launches between define and undefine */
+};
+
+/* A launch whose domain is defined but maybe not started yet. */
+struct inflight {
+	const char *name;		/* borrowed from the launch */
+	struct inflight *next;
 };
 
 /* The event thread, shared by every backend of the process. */
@@ -228,6 +281,7 @@ backend_unref(void *arg)
 	free(b->cpu_model);
 	free(b->firmware);
 	free(b->emulator);
+	free(b->guest_dir);
 	free(b);
 }
 
@@ -747,11 +801,14 @@ kvm_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 	b->cpu_model = dup_or_null(cfg->cpu_model, &failed);
 	b->firmware = dup_or_null(cfg->firmware, &failed);
 	b->emulator = dup_or_null(cfg->emulator, &failed);
+	b->guest_dir = dup_or_null(cfg->guest_dir != NULL ? cfg->guest_dir :
+	    KVM_GUEST_DIR, &failed);
 	b->cfg.uri = b->uri;
 	b->cfg.owner = b->owner;
 	b->cfg.cpu_model = b->cpu_model;
 	b->cfg.firmware = b->firmware;
 	b->cfg.emulator = b->emulator;
+	b->cfg.guest_dir = b->guest_dir;
 	if (failed) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		backend_unref(b);
@@ -905,30 +962,266 @@ done:
 	return -1;
 }
 
+/*
+ * Make dir (mode) if missing and check that it is a directory of ours that
+ * nobody else can change: not a symlink, owned by our user, not writable
+ * by group or others.  Returns an O_PATH descriptor of it, or -1 with err.
+ */
+static int
+own_dir(const char *dir, mode_t mode, struct rrerr *err)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdir(dir, mode) == -1 && errno != EEXIST)
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "cannot make %s "
+		    "(for the kernels QEMU boots): %s", dir, strerror(errno));
+	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s (for the "
+		    "kernels QEMU boots): %s", dir, strerror(errno));
+	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0) {
+		close(fd);
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s (for the "
+		    "kernels QEMU boots) is not rumprund's own directory: it "
+		    "must belong to uid %u and be writable by nobody else",
+		    dir, (unsigned int)geteuid());
+	}
+	return fd;
+}
+
+/* dir and its parent, checked: an O_PATH descriptor of dir, or -1. */
+static int
+guest_dir(const char *dir, struct rrerr *err)
+{
+	char parent[4096], *slash;
+	int fd;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash != NULL && slash != parent) {
+		*slash = '\0';
+		if ((fd = own_dir(parent, 0755, err)) == -1)
+			return -1;
+		close(fd);
+	}
+	return own_dir(dir, 0711, err);
+}
+
+/*
+ * Copy the kernel (l->image_fd) to b->guest_dir/DOMAIN.kernel; its path
+ * into path.  Returns 0, or -1 with err and nothing left behind.
+ */
+static int
+stage_kernel(struct backend *b, const struct backend_launch *l, char *path,
+    size_t size, struct rrerr *err)
+{
+	struct stat st;
+	char name[BACKEND_DOMAIN_NAME_MAX + 8];
+	int dfd, out, rv = -1;
+
+	if (l->image_fd < 0 || fstat(l->image_fd, &st) == -1 ||
+	    !S_ISREG(st.st_mode))
+		return rrerr_set(err, RRERR_INTERNAL, "image", "image: no "
+		    "checked file to boot");
+	if ((uint64_t)st.st_size > KVM_KERNEL_MAX)
+		return rrerr_set(err, RRERR_INVALID, "image", "image: %s is "
+		    "%llu MiB; a kernel is at most %llu MiB", l->spec->image,
+		    (unsigned long long)st.st_size >> 20,
+		    (unsigned long long)KVM_KERNEL_MAX >> 20);
+	snprintf(name, sizeof(name), "%s.kernel", l->domain_name);
+	if ((size_t)snprintf(path, size, "%s/%s", b->guest_dir, name) >= size)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: too long",
+		    b->guest_dir);
+	if ((dfd = guest_dir(b->guest_dir, err)) == -1)
+		return -1;
+	/* A copy left by a rumprund that died: ours, replace it. */
+	(void)unlinkat(dfd, name, 0);
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (out == -1) {
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s: %s", path,
+		    strerror(errno));
+		goto cleanup;
+	}
+	if (fchmod(out, 0644) == -1 ||
+	    paths_copy(l->image_fd, out, (uint64_t)st.st_size, NULL) == -1) {
+		rrerr_set(err, errno == ENOSPC ? RRERR_UNAVAILABLE :
+		    RRERR_INTERNAL, NULL, "copying the kernel to %s: %s", path,
+		    strerror(errno));
+		close(out);
+		(void)unlinkat(dfd, name, 0);
+		goto cleanup;
+	}
+	if (close(out) == -1) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
+		    strerror(errno));
+		(void)unlinkat(dfd, name, 0);
+		goto cleanup;
+	}
+	rv = 0;
+cleanup:
+	close(dfd);
+	return rv;
+}
+
+/* Remove b->guest_dir/DOMAIN.kernel (a missing one is fine). */
+static void
+unstage_kernel(struct backend *b, const char *domain_name)
+{
+	char name[BACKEND_DOMAIN_NAME_MAX + 8];
+	int dfd;
+
+	dfd = open(b->guest_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd == -1)
+		return;
+	snprintf(name, sizeof(name), "%s.kernel", domain_name);
+	(void)unlinkat(dfd, name, 0);
+	close(dfd);
+}
+
+static void
+kvm_release(struct backend *b, const char *domain_name)
+{
+	unstage_kernel(b, domain_name);
+}
+
+/*
+ * Define the domain, give it the disks' descriptors, start it and make it
+ * transient again (see "Files" above).  Returns 0, or -1 with err and no
+ * domain left defined.
+ */
+static int
+define_and_start(struct backend *b, virConnectPtr c,
+    const struct backend_launch *l, const char *xml, struct rrerr *err)
+{
+	struct inflight *me, **pp;
+	virDomainPtr dom;
+	struct verr e;
+	char group[32];
+	size_t i;
+	int fd, rc = -1;
+
+	if ((me = malloc(sizeof(*me))) == NULL)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	me->name = l->domain_name;
+	pthread_mutex_lock(&b->lock);
+	me->next = b->inflight;
+	b->inflight = me;
+	pthread_mutex_unlock(&b->lock);
+	dom = virDomainDefineXML(c, xml);
+	if (dom == NULL) {
+		launch_error(b, c, l, err);
+		goto done;
+	}
+	for (i = 0; i < l->spec->nblk; i++) {
+		snprintf(group, sizeof(group), KVM_XML_FDGROUP "%zu", i);
+		fd = l->blk_fds != NULL ? l->blk_fds[i] : -1;
+		if (fd < 0) {
+			rrerr_set(err, RRERR_INTERNAL, NULL, "blk[%zu]: no "
+			    "checked file to attach", i);
+			goto cleanup;
+		}
+		if (virDomainFDAssociate(dom, group, 1, &fd, 0) < 0) {
+			take_error(&e);
+			libvirt_error(c, "libvirt did not take a disk's "
+			    "descriptor", &e, err);
+			goto cleanup;
+		}
+	}
+	if (virDomainCreateWithFlags(dom,
+	    l->spec->paused ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
+		launch_error(b, c, l, err);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	/* Transient from now on; list() undefines one this missed. */
+	if (virDomainUndefine(dom) < 0)
+		virResetLastError();
+	virDomainFree(dom);
+done:
+	pthread_mutex_lock(&b->lock);
+	for (pp = &b->inflight; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == me) {
+			*pp = me->next;
+			break;
+		}
+	pthread_mutex_unlock(&b->lock);
+	free(me);
+	return rc;
+}
+
+/* True when a launch of this process is defining name right now. */
+static bool
+launching(struct backend *b, const char *name)
+{
+	struct inflight *f;
+	bool yes = false;
+
+	pthread_mutex_lock(&b->lock);
+	for (f = b->inflight; f != NULL && !yes; f = f->next)
+		yes = strcmp(f->name, name) == 0;
+	pthread_mutex_unlock(&b->lock);
+	return yes;
+}
+
+/*
+ * A domain of ours that is defined (see "Files"): make it transient again.
+ * Returns true when it is to be reported, false when it is shut off (then
+ * undefined, unless a launch of ours is defining it now).
+ */
+static bool
+keep_listed(struct backend *b, virDomainPtr dom, const char *name,
+    bool running)
+{
+	if (virDomainIsPersistent(dom) != 1) {
+		virResetLastError();
+		return true;
+	}
+	if (!running && launching(b, name))
+		return false;
+	if (virDomainUndefine(dom) < 0)
+		virResetLastError();
+	return running;
+}
+
 static int
 kvm_launch(struct backend *b, const struct backend_launch *l,
     struct rrerr *err)
 {
+	struct kvm_xml_files files;
 	virConnectPtr c = NULL;
-	virDomainPtr dom;
-	char *xml;
+	char kernel[4096 + BACKEND_DOMAIN_NAME_MAX + 16];
+	char *xml = NULL;
+	size_t len;
 	int rc = -1;
 
-	xml = kvm_xml_domain(l, &b->cfg, err);
-	if (xml == NULL)
+	if (stage_kernel(b, l, kernel, sizeof(kernel), err) == -1)
 		return -1;
+	len = strlen(kernel) + 1 +
+	    (l->guest_config != NULL ? strlen(l->guest_config) : 0);
+	if (len >= RUMPCONFIG_KVM_CMDLINE_MAX) {
+		rrerr_set(err, RRERR_INVALID, NULL, "the guest configuration "
+		    "with the kernel path QEMU puts before it (%s) is %zu "
+		    "bytes; the guest takes at most %d", kernel, len,
+		    RUMPCONFIG_KVM_CMDLINE_MAX - 1);
+		goto cleanup;
+	}
+	files.kernel = kernel;
+	files.dir = b->guest_dir;
+	xml = kvm_xml_domain_files(l, &b->cfg, &files, err);
+	if (xml == NULL)
+		goto cleanup;
 	c = conn_get(b, err);
 	if (c == NULL)
 		goto cleanup;
-	dom = virDomainCreateXML(c, xml,
-	    l->spec->paused ? VIR_DOMAIN_START_PAUSED : 0);
-	if (dom == NULL) {
-		launch_error(b, c, l, err);
-		goto cleanup;
-	}
-	virDomainFree(dom);
-	rc = 0;
+	rc = define_and_start(b, c, l, xml, err);
 cleanup:
+	if (rc == -1)
+		unstage_kernel(b, l->domain_name);
 	if (c != NULL)
 		virConnectClose(c);
 	free(xml);
@@ -1022,6 +1315,15 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 	} else
 		libvirt_error(c, what[op], &e, err);
 cleanup:
+	/* A domain of ours left defined (see "Files") goes with it. */
+	if (op == OP_DESTROY && rc == 0 && dom != NULL &&
+	    virDomainIsPersistent(dom) == 1 && virDomainUndefine(dom) < 0) {
+		take_error(&e);
+		if (e.code != VIR_ERR_NO_DOMAIN)
+			rc = libvirt_error(c, "cannot undefine the domain", &e,
+			    err);
+	}
+	virResetLastError();
 	if (dom != NULL)
 		virDomainFree(dom);
 	virConnectClose(c);
@@ -1131,7 +1433,8 @@ kvm_list(struct backend *b, const char *owner, struct backend_domain **out,
 		r = our_domain(b, c, doms[i], owner, &list[k], err);
 		if (r == -1)
 			goto cleanup;
-		if (r == 1)
+		if (r == 1 && keep_listed(b, doms[i], list[k].domain_name,
+		    list[k].running))
 			k++;
 	}
 	*out = list;
@@ -1155,5 +1458,6 @@ const struct backend_ops backend_kvm_ops = {
 	.destroy = kvm_destroy,
 	.resume = kvm_resume,
 	.list = kvm_list,
+	.release = kvm_release,
 	.close = kvm_close,
 };

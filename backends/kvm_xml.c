@@ -23,6 +23,12 @@
  * - disks vda, vdb ... and NICs in request order: the guest numbers them
  *   ld0a, ld1a ... and vioif0, vioif1 ... by PCI slot, which libvirt
  *   assigns in document order;
+ * - a launch (kvm_xml_domain_files()) names no file of the request: the
+ *   kernel is rumprund's copy of the checked image, and each disk is
+ *   <source file='NAME' fdgroup='blkN'/>, whose file QEMU gets as the
+ *   descriptor rumprund checked (virDomainFDAssociate, see kvm.c); NAME is
+ *   only a name (in rumprund's own directory, never created), so libvirt
+ *   has no path to resolve, chown or relabel;
  * - with fast_cpu_probe, <qemu:del capability='cpu-unavailable-features'/>
  *   stops libvirt from reading ~400 CPU properties back from QEMU on every
  *   start (~200 ms); libvirt then logs the domain as tainted.
@@ -168,9 +174,11 @@ domain_type(const struct backend_launch *l, const struct backend_config *cfg)
 }
 
 static void
-disks(struct writer *w, const struct spec *spec)
+disks(struct writer *w, const struct backend_launch *l,
+    const struct kvm_xml_files *files)
 {
-	char dev[8];
+	const struct spec *spec = l->spec;
+	char dev[8], name[BACKEND_DOMAIN_NAME_MAX + 16];
 	size_t i;
 
 	for (i = 0; i < spec->nblk; i++) {
@@ -180,7 +188,17 @@ disks(struct writer *w, const struct spec *spec)
 		sbuf_add(&w->sb, "    <disk type='file' device='disk'>\n");
 		sbuf_add(&w->sb, "      <driver name='qemu' type='raw'/>\n");
 		sbuf_add(&w->sb, "      <source");
-		attr(w, "file", "blk source", b->source);
+		if (files != NULL) {
+			snprintf(name, sizeof(name), "%s.blk%zu",
+			    l->domain_name, i);
+			sbuf_add(&w->sb, " file='");
+			escape(w, "disk name", files->dir, true);
+			sbuf_addc(&w->sb, '/');
+			escape(w, "disk name", name, true);
+			sbuf_addf(&w->sb, "' fdgroup='" KVM_XML_FDGROUP "%zu'",
+			    i);
+		} else
+			attr(w, "file", "blk source", b->source);
 		sbuf_add(&w->sb, "/>\n");
 		sbuf_addf(&w->sb, "      <target dev='%s' bus='virtio'/>\n",
 		    dev);
@@ -242,6 +260,14 @@ char *
 kvm_xml_domain(const struct backend_launch *l,
     const struct backend_config *cfg, struct rrerr *err)
 {
+	return kvm_xml_domain_files(l, cfg, NULL, err);
+}
+
+char *
+kvm_xml_domain_files(const struct backend_launch *l,
+    const struct backend_config *cfg, const struct kvm_xml_files *files,
+    struct rrerr *err)
+{
 	struct writer w = { SBUF_INIT, NULL };
 	const struct spec *spec = l->spec;
 	char *xml;
@@ -285,7 +311,8 @@ kvm_xml_domain(const struct backend_launch *l,
 		escape(&w, "firmware path", cfg->firmware, false);
 		sbuf_add(&w.sb, "</loader>\n");
 	}
-	element(&w, 4, "kernel", "image path", spec->image);
+	element(&w, 4, "kernel", "image path",
+	    files != NULL ? files->kernel : spec->image);
 	element(&w, 4, "cmdline", "guest configuration",
 	    l->guest_config != NULL ? l->guest_config : "");
 	sbuf_add(&w.sb, "    <bootmenu enable='no'/>\n");
@@ -305,7 +332,7 @@ kvm_xml_domain(const struct backend_launch *l,
 	sbuf_add(&w.sb, "  <devices>\n");
 	if (cfg->emulator != NULL)
 		element(&w, 4, "emulator", "emulator path", cfg->emulator);
-	disks(&w, spec);
+	disks(&w, l, files);
 	sbuf_add(&w.sb, "    <controller type='usb' model='none'/>\n");
 	nics(&w, l);
 	sbuf_add(&w.sb, "    <serial type='pty'>\n");

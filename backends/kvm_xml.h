@@ -30,14 +30,37 @@ struct kvm_xml_meta {
 	unsigned int generation;
 };
 
+/* The fd group of disk N is KVM_XML_FDGROUP "N". */
+#define KVM_XML_FDGROUP		"blk"
+
+/* How a launch hands the domain its files (see kvm.c). */
+struct kvm_xml_files {
+	const char *kernel;	/* the kernel QEMU boots: rumprund's copy */
+	const char *dir;	/* disk N is named DIR/DOMAIN.blkN, fd group blkN */
+};
+
 /*
- * The domain XML for launch under cfg.  Returns a new string (free() it),
+ * The domain XML for launch under cfg, as kvm_xml_domain_files() with
+ * files NULL: the kernel and disks are the spec's paths (for tests and
+ * tools; a launch never uses this form).  Returns a new string (free() it),
  * or NULL with err filled: RRERR_INVALID for a launch the domain cannot
  * express (more disks than virtio letters, a spec not for KVM),
  * RRERR_INTERNAL when out of memory.
  */
 char *kvm_xml_domain(const struct backend_launch *launch,
     const struct backend_config *cfg, struct rrerr *err);
+
+/*
+ * The domain XML for launch under cfg.  The kernel is files->kernel and
+ * each disk is passed by descriptor (fdgroup) under a name in files->dir
+ * that is never a file: no path of the request is in the XML.  Returns a
+ * new string (free() it), or NULL with err filled: RRERR_INVALID for a
+ * launch the domain cannot express (more disks than virtio letters, a
+ * spec not for KVM), RRERR_INTERNAL when out of memory.
+ */
+char *kvm_xml_domain_files(const struct backend_launch *launch,
+    const struct backend_config *cfg, const struct kvm_xml_files *files,
+    struct rrerr *err);
 
 /*
  * Parse the metadata element libvirt gives back (virDomainGetMetadata with

@@ -48,6 +48,7 @@ static const struct key keys[] = {
 	{ "tcp_insecure", K_BOOL, F(tcp_insecure) },
 	{ "state_dir", K_PATH, F(state_dir) },
 	{ "log_dir", K_PATH, F(log_dir) },
+	{ "guest_dir", K_PATH, F(guest_dir) },
 	{ "daemon_log", K_PATH, F(daemon_log) },
 	{ "image_dir", K_LIST, F(image_dirs) },
 	{ "volume_dir", K_LIST, F(volume_dirs) },
@@ -84,6 +85,7 @@ config_defaults(struct config *cfg)
 	cfg->socket_mode = 0660;
 	set_string(&cfg->state_dir, CONFIG_DEFAULT_STATE);
 	set_string(&cfg->log_dir, CONFIG_DEFAULT_LOGS);
+	set_string(&cfg->guest_dir, CONFIG_DEFAULT_GUESTS);
 	set_string(&cfg->libvirt_uri, "qemu:///system");
 	cfg->accel_auto = true;
 	set_string(&cfg->firmware, "auto");
@@ -351,6 +353,7 @@ config_print(const struct config *cfg, FILE *f)
 	fprintf(f, "tcp_insecure = %s\n", cfg->tcp_insecure ? "yes" : "no");
 	fprintf(f, "state_dir = %s\n", S(cfg->state_dir));
 	fprintf(f, "log_dir = %s\n", S(cfg->log_dir));
+	fprintf(f, "guest_dir = %s\n", S(cfg->guest_dir));
 	fprintf(f, "daemon_log = %s\n", S(cfg->daemon_log));
 	print_list(f, "image_dir", &cfg->image_dirs);
 	print_list(f, "volume_dir", &cfg->volume_dirs);
@@ -398,6 +401,7 @@ config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->state_dir);
 	free(cfg->log_dir);
+	free(cfg->guest_dir);
 	free(cfg->daemon_log);
 	free_list(&cfg->image_dirs);
 	free_list(&cfg->volume_dirs);

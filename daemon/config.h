@@ -24,6 +24,7 @@
 #define CONFIG_DEFAULT_SOCKET	"/run/rumprund/rumprund.sock"
 #define CONFIG_DEFAULT_STATE	"/var/lib/rumprund"
 #define CONFIG_DEFAULT_LOGS	"/var/log/rumprund"
+#define CONFIG_DEFAULT_GUESTS	"/run/rumprund/guests"
 #define CONFIG_QBOOT		"/usr/share/qemu/qboot.rom"
 #define CONFIG_BOOT_TIMEOUT	60	/* seconds to main(); 0: no limit */
 
@@ -44,6 +45,7 @@ struct config {
 	bool tcp_insecure;		/* TCP without client authentication */
 	char *state_dir;
 	char *log_dir;			/* guests' console logs */
+	char *guest_dir;		/* kernels QEMU boots (rumprund's copies) */
 	char *daemon_log;		/* NULL: stderr */
 	struct config_list image_dirs;
 	struct config_list volume_dirs;

@@ -19,6 +19,17 @@
  * Domains are named rr-<owner[0..8]>-<instance>-<generation>, so an event
  * about an earlier run of an instance can never be taken for the current
  * one.
+ *
+ * Host files.  Every launch (the first and each start of a new
+ * generation) checks the spec's paths again under the current policy and
+ * opens them (paths_open_spec(), on the worker, right before the backend
+ * call): the backend gets those descriptors, never a path to resolve, and
+ * a file swapped since an earlier check is refused or is not used.  An
+ * adopted domain keeps the files it was given when it was launched (they
+ * are descriptors QEMU holds): its paths are checked again, and a check
+ * that fails is logged, not acted on (the guest never sees the new file;
+ * the next start refuses it).  Once a domain is gone the backend is told
+ * (release()), so that it drops what it made on the host for it.
  */
 #include <assert.h>
 #include <errno.h>
@@ -34,6 +45,7 @@
 #include "engine.h"
 #include "instance.h"
 #include "log.h"
+#include "paths.h"
 #include "rumpconfig.h"
 #include "store.h"
 
@@ -379,12 +391,25 @@ ended_state(struct instance *inst)
 	}
 }
 
+/* The domain domain_name of platform p is gone: tell its backend. */
+static void
+release_domain(struct engine *e, int p, const char *domain_name)
+{
+	const struct backend_ops *ops = e->cfg.ops[p];
+
+	if (e->slots[p].b != NULL && ops->release != NULL)
+		ops->release(e->slots[p].b, domain_name);
+}
+
 static void
 set_state(struct engine *e, struct instance *inst, enum instance_state next)
 {
 	enum instance_state prev = inst->state;
 
 	inst->state = next;
+	if (instance_state_final(next) && !instance_state_final(prev))
+		release_domain(e, (int)inst->spec->platform,
+		    inst->domain_name);
 	if (instance_state_final(next)) {
 		inst->finished_ms = instance_now_ms();
 		if (inst->console != NULL)
@@ -597,12 +622,20 @@ run_job(uv_work_t *req)
 	struct backend_slot *slot = &j->e->slots[j->platform];
 	const struct backend_ops *ops = j->e->cfg.ops[j->platform];
 	struct backend_launch launch;
+	struct paths_files files;
 	struct instance *inst = j->inst;
 
 	rrerr_clear(&j->err);
 	switch (j->kind) {
 	case JOB_LAUNCH:
 		memset(&launch, 0, sizeof(launch));
+		/* Checked now, and only what was checked is handed on. */
+		j->rv = paths_open_spec(inst->spec, j->e->cfg.policy, false,
+		    &files, &j->err);
+		if (j->rv == -1)
+			break;
+		launch.image_fd = files.image;
+		launch.blk_fds = files.blk;
 		launch.spec = inst->spec;
 		launch.owner = store_owner(j->e->store);
 		launch.domain_name = j->domain_name;
@@ -611,6 +644,7 @@ run_job(uv_work_t *req)
 		launch.console_log = inst->log_path;
 		launch.macs = j->macs;
 		j->rv = ops->launch(slot->b, &launch, &j->err);
+		paths_files_close(&files);
 		break;
 	case JOB_SHUTDOWN:
 		j->rv = ops->shutdown(slot->b, j->domain_name, &j->err);
@@ -680,7 +714,8 @@ after_job(uv_work_t *req, int status)
 		} else if (j->rv == -1) {
 			log_warnx("%s: destroy: %s", j->domain_name,
 			    j->err.message);
-		}
+		} else
+			release_domain(e, j->platform, j->domain_name);
 		break;
 	case JOB_RESUME:
 		assert(inst != NULL);
@@ -809,6 +844,26 @@ destroy_orphan(struct engine *e, int platform, const char *domain_name)
 }
 
 /*
+ * An adopted domain's paths, checked again (see "Host files" above): the
+ * guest keeps the files it was launched with whatever the answer.
+ */
+static void
+check_adopted(struct engine *e, struct instance *inst)
+{
+	struct paths_files files;
+	struct rrerr err;
+
+	if (paths_open_spec(inst->spec, e->cfg.policy, true, &files,
+	    &err) == -1) {
+		log_warnx("%s: %s; the guest keeps the files it was launched "
+		    "with, a start will refuse this one", inst->name,
+		    err.message);
+		return;
+	}
+	paths_files_close(&files);
+}
+
+/*
  * Compare what the hypervisor runs with the instances of that platform:
  * adopt running domains, finish instances whose domain vanished, destroy
  * our domains that nothing accounts for.  The list was taken after
@@ -838,6 +893,7 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 			log_info("%s: adopted its domain %s", inst->name,
 			    inst->domain_name);
 			inst->launched = true;
+			check_adopted(e, inst);
 		}
 		if (!doms[i].running) {
 			inst->domain_gone = true;
@@ -1535,6 +1591,9 @@ load_one(void *arg, const char *name, json_t *rec)
 		if (inst->state == INSTANCE_STARTING && inst->started_ms != 0)
 			arm_boot(e, inst, inst->started_ms);
 	}
+	/* Running when rumprund stopped: its files are checked again. */
+	if (!instance_state_final(inst->state) && inst->launched)
+		check_adopted(e, inst);
 }
 
 struct engine *

@@ -1,21 +1,37 @@
 /*
  * iso: building a bootable ISO image with grub-mkrescue (see iso.h).
  *
- * A build lives in its own directory, made with mkdtemp() under
- * iso_tmp_base():
+ * A build lives in its own directory, made with mkdtemp() (mode 0700,
+ * root's: nobody else can enter it) under iso_tmp_base():
  *
  *   DIR/root/boot/grub/grub.cfg, DIR/root/json.cfg   what we write
+ *   DIR/root/boot/rumprun.bin, DIR/root/images/NAME  copies of the inputs
  *   DIR/tmp/                                         grub-mkrescue's TMPDIR
  *   DIR/mkrescue.log                                 its stdout and stderr
  *   DIR/out.iso                                      the image
  *
- * The unikernel and the data images are not copied there: they are graft
- * points of xorriso, read from where they are.  grub-mkrescue runs in its
- * own process group (so that it and its xorriso can be killed together),
- * with -d ISO_GRUB_DIR (BIOS only, whatever other GRUB platforms are
- * installed) and without fonts, locales and themes (no menu is shown).
- * Once the image is checked it is opened, and the whole directory goes:
- * the caller holds the only reference to the image, an unlinked file.
+ * The unikernel and the data images are opened by paths_open_spec(), which
+ * checks them beneath their allowed directories and gives descriptors of
+ * the files it checked, and are copied from those descriptors into DIR.
+ * grub-mkrescue (and its xorriso) is given DIR/root only: no path of the
+ * request ever reaches it, so nothing resolves a caller's path again (a
+ * directory above a data image swapped for a symlink after the check
+ * cannot put another file into the image: issue 13, B1).  The other way,
+ * graft points of /proc/self/fd/N paths for a child that inherits the
+ * descriptors, was not taken: xorriso would see symlinks there and what it
+ * does with them (record the link, follow it, refuse it) depends on its
+ * options and version; and the child would also hold every other
+ * descriptor it inherits.  The copy costs one read and write of the inputs
+ * (at most ISO_INPUT_MAX, counted in the space check) and is made with
+ * copy_file_range() (in-kernel, or a reflink where the file system has
+ * them).
+ *
+ * grub-mkrescue runs in its own process group (so that it and its xorriso
+ * can be killed together), with -d ISO_GRUB_DIR (BIOS only, whatever other
+ * GRUB platforms are installed) and without fonts, locales and themes (no
+ * menu is shown).  Once the image is checked it is opened, and the whole
+ * directory goes: the caller holds the only reference to the image, an
+ * unlinked file.
  */
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -34,6 +50,7 @@
 #include <unistd.h>
 
 #include "iso.h"
+#include "paths.h"
 #include "rumpconfig.h"
 #include "sbuf.h"
 
@@ -67,27 +84,6 @@ iso_grub_cfg(const struct spec *spec)
 		sbuf_add(&sb, "module " ISO_CONFIG_PATH " " ISO_CONFIG_PATH
 		    "\n");
 	sbuf_add(&sb, "boot\n");
-	return sbuf_finish(&sb);
-}
-
-static void
-add_escaped(struct sbuf *sb, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '=')
-			sbuf_addc(sb, '\\');
-		sbuf_addc(sb, *s);
-	}
-}
-
-char *
-iso_graft(const char *iso_path, const char *host_path)
-{
-	struct sbuf sb = SBUF_INIT;
-
-	add_escaped(&sb, iso_path);
-	sbuf_addc(&sb, '=');
-	add_escaped(&sb, host_path);
 	return sbuf_finish(&sb);
 }
 
@@ -213,16 +209,20 @@ write_file(const struct build *b, const char *name, const char *text,
 	return 0;
 }
 
+/* The directories of a build; images/ only when there are data images. */
 static int
-make_dirs(const struct build *b, struct rrerr *err)
+make_dirs(const struct build *b, size_t nblk, struct rrerr *err)
 {
 	static const char *const dirs[] = {
-		"root", "root/boot", "root/boot/grub", "tmp", NULL
+		"root", "root/boot", "root/boot/grub", "tmp",
+		"root/" RUMPCONFIG_ISO_IMAGES, NULL
 	};
 	char path[4300];
 	size_t i;
 
 	for (i = 0; dirs[i] != NULL; i++) {
+		if (dirs[i + 1] == NULL && nblk == 0)
+			break;
 		snprintf(path, sizeof(path), "%s/%s", b->dir, dirs[i]);
 		if (mkdir(path, 0755) == -1)
 			return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s",
@@ -273,38 +273,45 @@ check_tools(char *mkrescue, size_t size, struct rrerr *err)
 	return 0;
 }
 
-/* The size of an input of the image, or -1 with err naming field. */
+/*
+ * The size of an input of the image (open at fd), added to *total; or -1
+ * with err naming field.
+ */
 static int
-input_size(const char *path, const char *field, uint64_t *total,
-    struct rrerr *err)
+input_size(int fd, const char *path, const char *field, uint64_t *total,
+    uint64_t *size, struct rrerr *err)
 {
 	struct stat st;
 
-	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
-		return rrerr_set(err, RRERR_INVALID, field, "%s: %s is no "
-		    "longer a regular file", field, path);
-	*total += (uint64_t)st.st_size;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return rrerr_set(err, RRERR_INVALID, field, "%s: %s is not a "
+		    "regular file", field, path);
+	*size = (uint64_t)st.st_size;
+	*total += *size;
 	return 0;
 }
 
 /*
- * The inputs must fit ISO_INPUT_MAX, and the image (about their size
- * plus ISO_OVERHEAD) the free space under the build directory.
+ * The inputs must fit ISO_INPUT_MAX, and their copies and the image
+ * (about their size plus ISO_OVERHEAD) the free space under the build
+ * directory.  Their sizes go to sizes[0] (the image), sizes[1 + i].
  */
 static int
-check_space(const struct spec *spec, const struct build *b,
-    struct rrerr *err)
+check_space(const struct spec *spec, const struct paths_files *files,
+    const struct build *b, uint64_t *sizes, struct rrerr *err)
 {
 	char field[48];
 	struct statvfs vfs;
-	uint64_t total = 0, avail;
+	uint64_t total = 0, avail, need;
 	size_t i;
 
-	if (input_size(spec->image, "image", &total, err) == -1)
+	if (input_size(files->image, spec->image, "image", &total, &sizes[0],
+	    err) == -1)
 		return -1;
 	for (i = 0; i < spec->nblk; i++) {
 		snprintf(field, sizeof(field), "blk[%zu].source", i);
-		if (input_size(spec->blk[i].source, field, &total, err) == -1)
+		if (input_size(files->blk[i], spec->blk[i].source, field,
+		    &total, &sizes[1 + i], err) == -1)
 			return -1;
 	}
 	if (total > ISO_INPUT_MAX)
@@ -313,15 +320,69 @@ check_space(const struct spec *spec, const struct build *b,
 		    "at most %llu MiB of them",
 		    (unsigned long long)(total / MIB),
 		    (unsigned long long)(ISO_INPUT_MAX / MIB));
+	need = 2 * total + 2 * ISO_OVERHEAD;
 	if (statvfs(b->dir, &vfs) == 0) {
 		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-		if (avail < total + 2 * ISO_OVERHEAD)
+		if (avail < need)
 			return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 			    "not enough space for the ISO image under %s: "
 			    "%llu MiB free, about %llu MiB needed",
 			    iso_tmp_base(), (unsigned long long)(avail / MIB),
-			    (unsigned long long)((total + 2 * ISO_OVERHEAD) /
-			    MIB));
+			    (unsigned long long)(need / MIB));
+	}
+	return 0;
+}
+
+/*
+ * Copy size bytes of the file open at in (from its start) to DIR/name,
+ * made 0644; the copy stops early at the end of in.
+ */
+static int
+copy_in(const struct build *b, int in, uint64_t size, const char *name,
+    const atomic_bool *cancel, struct rrerr *err)
+{
+	char path[4400];
+	int out, rv = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", b->dir, name);
+	if ((out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
+		    strerror(errno));
+	if (paths_copy(in, out, size, cancel) == -1) {
+		if (errno == ECANCELED)
+			rv = rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+			    "rumprund is shutting down");
+		else
+			rv = rrerr_set(err, errno == ENOSPC ?
+			    RRERR_UNAVAILABLE : RRERR_INTERNAL, NULL,
+			    "copying into %s: %s", path, strerror(errno));
+	}
+	if (close(out) == -1 && rv == 0)
+		rv = rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
+		    strerror(errno));
+	return rv;
+}
+
+/* Copy the inputs (open in files, sizes from check_space()) into DIR/root. */
+static int
+copy_inputs(const struct build *b, const struct spec *spec,
+    const struct paths_files *files, const uint64_t *sizes,
+    const atomic_bool *cancel, struct rrerr *err)
+{
+	char name[sizeof("root/" RUMPCONFIG_ISO_IMAGES) + SPEC_DATA_NAME_MAX +
+	    2];
+	size_t i;
+
+	if (copy_in(b, files->image, sizes[0], "root" ISO_KERNEL_PATH, cancel,
+	    err) == -1)
+		return -1;
+	for (i = 0; i < spec->nblk; i++) {
+		snprintf(name, sizeof(name), "root/%s/%s",
+		    RUMPCONFIG_ISO_IMAGES, spec_data_name(&spec->blk[i]));
+		if (copy_in(b, files->blk[i], sizes[1 + i], name, cancel,
+		    err) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -343,14 +404,11 @@ add_arg(struct build *b, char *arg, struct rrerr *err)
 	return 0;
 }
 
-/* grub-mkrescue's command line. */
+/* grub-mkrescue's command line: no path of the request, only DIR/root. */
 static int
-make_argv(struct build *b, const struct spec *spec, const char *mkrescue,
-    struct rrerr *err)
+make_argv(struct build *b, const char *mkrescue, struct rrerr *err)
 {
-	char path[4300], iso_path[sizeof(RUMPCONFIG_ISO_IMAGES) +
-	    SPEC_DATA_NAME_MAX + 1];
-	size_t i;
+	char path[4300];
 
 	snprintf(path, sizeof(path), "%s/root", b->dir);
 	if (add_arg(b, strdup(mkrescue), err) == -1 ||
@@ -361,16 +419,8 @@ make_argv(struct build *b, const struct spec *spec, const char *mkrescue,
 	    add_arg(b, strdup("--themes="), err) == -1 ||
 	    add_arg(b, strdup("-o"), err) == -1 ||
 	    add_arg(b, strdup(b->out), err) == -1 ||
-	    add_arg(b, strdup(path), err) == -1 ||
-	    add_arg(b, iso_graft(&ISO_KERNEL_PATH[1], spec->image), err) == -1)
+	    add_arg(b, strdup(path), err) == -1)
 		return -1;
-	for (i = 0; i < spec->nblk; i++) {
-		snprintf(iso_path, sizeof(iso_path), "%s/%s",
-		    RUMPCONFIG_ISO_IMAGES, spec_data_name(&spec->blk[i]));
-		if (add_arg(b, iso_graft(iso_path, spec->blk[i].source),
-		    err) == -1)
-			return -1;
-	}
 	return 0;
 }
 
@@ -546,14 +596,19 @@ fail:
 }
 
 int
-iso_build(const struct spec *spec, const char *config, const char *tmp_base,
-    const atomic_bool *cancel, struct iso_image *out, struct rrerr *err)
+iso_build(const struct spec *spec, const struct spec_policy *policy,
+    const char *config, const char *tmp_base, const atomic_bool *cancel,
+    struct iso_image *out, struct rrerr *err)
 {
+	struct paths_files files;
 	struct build b;
 	char mkrescue[4096], *cfg = NULL;
+	uint64_t sizes[1 + SPEC_BLK_MAX] = { 0 };
 	int rv = -1;
 
 	memset(&b, 0, sizeof(b));
+	files.image = -1;
+	files.nblk = 0;
 	out->fd = -1;
 	out->size = 0;
 	if (spec->platform != SPEC_PLATFORM_ISO)
@@ -562,18 +617,30 @@ iso_build(const struct spec *spec, const char *config, const char *tmp_base,
 		    spec_platform_name(spec->platform));
 	if (check_tools(mkrescue, sizeof(mkrescue), err) == -1)
 		return -1;
+	/* The files checked now are the files copied: never a path again. */
+	if (paths_open_spec(spec, policy, true, &files, err) == -1)
+		return -1;
 	if ((size_t)snprintf(b.dir, sizeof(b.dir), "%s/rumprund-iso.XXXXXX",
-	    tmp_base) >= sizeof(b.dir))
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: too long",
+	    tmp_base) >= sizeof(b.dir)) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: too long",
 		    tmp_base);
-	if (mkdtemp(b.dir) == NULL)
-		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "cannot make a "
+		paths_files_close(&files);
+		return -1;
+	}
+	if (mkdtemp(b.dir) == NULL) {
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "cannot make a "
 		    "directory under %s: %s", tmp_base, strerror(errno));
+		paths_files_close(&files);
+		return -1;
+	}
 	snprintf(b.log, sizeof(b.log), "%s/mkrescue.log", b.dir);
 	snprintf(b.out, sizeof(b.out), "%s/out.iso", b.dir);
 
-	if (check_space(spec, &b, err) == -1 || make_dirs(&b, err) == -1)
+	if (check_space(spec, &files, &b, sizes, err) == -1 ||
+	    make_dirs(&b, spec->nblk, err) == -1 ||
+	    copy_inputs(&b, spec, &files, sizes, cancel, err) == -1)
 		goto out;
+	paths_files_close(&files);
 	if ((cfg = iso_grub_cfg(spec)) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto out;
@@ -582,12 +649,13 @@ iso_build(const struct spec *spec, const char *config, const char *tmp_base,
 	    err) == -1 ||
 	    write_file(&b, "root" ISO_CONFIG_PATH, config, strlen(config),
 	    err) == -1 ||
-	    make_argv(&b, spec, mkrescue, err) == -1 ||
+	    make_argv(&b, mkrescue, err) == -1 ||
 	    run_mkrescue(&b, cancel, err) == -1 ||
 	    open_image(&b, out, err) == -1)
 		goto out;
 	rv = 0;
 out:
+	paths_files_close(&files);
 	free(cfg);
 	free_argv(&b);
 	remove_tree(b.dir);

@@ -67,13 +67,6 @@ struct iso_image {
 char *iso_grub_cfg(const struct spec *spec);
 
 /*
- * A graft point of grub-mkrescue (xorriso -as mkisofs -graft-points):
- * "ISO_PATH=HOST_PATH" with '\' and '=' of both escaped by '\'.  A new
- * string, or NULL when out of memory.
- */
-char *iso_graft(const char *iso_path, const char *host_path);
-
-/*
  * Check that the first len bytes of an ISO image, which are at least
  * 17 sectors of 2048 bytes, start a whole ISO 9660 image of size bytes:
  * its primary volume descriptor says so.  Returns 0, or -1 with err.
@@ -96,17 +89,21 @@ const char *iso_tmp_base(void);
 /*
  * Build the ISO image of spec (platform iso), whose guest configuration
  * is config (rumpconfig_build()), in a new temporary directory under
- * tmp_base, which is removed before returning whatever happens.  While
+ * tmp_base, which is removed before returning whatever happens.  The
+ * image and data images are checked again under policy (paths_open_spec())
+ * and copied from the descriptors that check gave: grub-mkrescue never
+ * sees a path of the request.  While
  * grub-mkrescue runs, *cancel becoming true kills it.  On success fill
  * *out (close out->fd when done) and return 0.  On failure return -1 with
  * err: RRERR_UNAVAILABLE (grub-mkrescue or GRUB's BIOS files are not
  * installed, not enough space, cancelled), RRERR_INVALID (the inputs are
- * larger than ISO_INPUT_MAX, an input went away), RRERR_INTERNAL
+ * larger than ISO_INPUT_MAX, an input went away or is no longer a regular
+ * file), RRERR_FORBIDDEN (an input now leads outside), RRERR_INTERNAL
  * (grub-mkrescue failed or timed out: its last line is in the message).
  * Blocking; thread-safe.
  */
-int iso_build(const struct spec *spec, const char *config,
-    const char *tmp_base, const atomic_bool *cancel, struct iso_image *out,
-    struct rrerr *err);
+int iso_build(const struct spec *spec, const struct spec_policy *policy,
+    const char *config, const char *tmp_base, const atomic_bool *cancel,
+    struct iso_image *out, struct rrerr *err);
 
 #endif

@@ -332,6 +332,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 	ec.backend.accel = cfg->accel;
 	ec.backend.cpu_model = cfg->cpu_model;
 	ec.backend.firmware = cfg->firmware;
+	ec.backend.guest_dir = cfg->guest_dir;
 	ec.backend.fast_cpu_probe = cfg->fast_cpu_probe;
 	ec.max_instances = cfg->max_instances;
 	ec.max_total_memory_mib = cfg->max_total_memory_mib;

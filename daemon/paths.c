@@ -6,11 +6,33 @@
  * the answer for a path that cannot be resolved never depends on what
  * exists outside the allowed directories: a caller learns "forbidden" for
  * every path that leads out, whether or not something is there.
+ *
+ * Deciding and opening are two steps, and only the second one counts.
+ * realpath() gives the canonical path (no symlink, no "..") and decides
+ * which allowed directory it lies in, and what to answer when it does not;
+ * that answer is all it is used for.  Then the file itself is opened from
+ * the allowed directory's descriptor by openat2() with RESOLVE_BENEATH,
+ * RESOLVE_NO_SYMLINKS and RESOLVE_NO_MAGICLINKS on the canonical relative
+ * path (or, on a kernel without openat2(), a walk of O_PATH|O_NOFOLLOW
+ * opens, one component at a time).  A directory above the file that a
+ * caller swaps for a symlink after realpath() looked makes the open fail
+ * (ELOOP, EXDEV): the answer is "forbidden", never the file the symlink
+ * names.  The descriptor is what the caller keeps and hands on
+ * (paths_open()): nothing resolves the path again.  Its kind is checked
+ * with fstat() on it, and a readable (or writable) descriptor is made by
+ * reopening it through /proc/self/fd, which names the inode that was
+ * checked, not a path.
  */
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -243,28 +265,207 @@ check_form(const char *path, const char *field, struct rrerr *err)
 	return 0;
 }
 
-/* Refuse a file (resolved) that is not of the given kind or not readable. */
+static int forbidden(const char *, const char *, struct rrerr *);
+
+/* Refuse a file (fstat() of it in sb) that is not of the given kind. */
 static int
-check_file(const char *path, const char *resolved, enum paths_kind kind,
+check_kind(const char *path, const struct stat *sb, enum paths_kind kind,
     const char *field, struct rrerr *err)
 {
-	struct stat sb;
-
-	if (stat(resolved, &sb) == -1)
-		return rrerr_set(err, RRERR_INVALID, field, "%s: %s: %s",
-		    field, path, strerror(errno));
-	if (kind == PATHS_REGULAR && !S_ISREG(sb.st_mode))
+	if (kind == PATHS_REGULAR && !S_ISREG(sb->st_mode))
 		return rrerr_set(err, RRERR_INVALID, field,
 		    "%s: %s is not a regular file", field, path);
-	if (kind == PATHS_REGULAR_OR_BLOCK && !S_ISREG(sb.st_mode) &&
-	    !S_ISBLK(sb.st_mode))
+	if (kind == PATHS_REGULAR_OR_BLOCK && !S_ISREG(sb->st_mode) &&
+	    !S_ISBLK(sb->st_mode))
 		return rrerr_set(err, RRERR_INVALID, field,
 		    "%s: %s is not a regular file or a block device",
 		    field, path);
-	if (access(resolved, R_OK) == -1)
-		return rrerr_set(err, RRERR_INVALID, field,
-		    "%s: %s is not readable", field, path);
 	return 0;
+}
+
+bool paths_no_openat2;
+
+/*
+ * openat2() as the C library may not have it.  Returns the descriptor, or
+ * -1 with errno.
+ */
+static int
+sys_openat2(int dfd, const char *rel, const struct open_how *how)
+{
+#ifdef SYS_openat2
+	return (int)syscall(SYS_openat2, dfd, rel, how, sizeof(*how));
+#else
+	(void)dfd;
+	(void)rel;
+	(void)how;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/*
+ * Open rel (canonical: no ".", "..", "//", never empty, never absolute)
+ * under the directory dfd with O_PATH, following no symlink and never
+ * leaving dfd, one component at a time.  Returns the descriptor, or -1
+ * with errno (ELOOP for a symlink on the way).
+ */
+static int
+walk(int dfd, const char *rel)
+{
+	char name[256];
+	const char *p = rel, *end;
+	int cur = dfd, next, saved;
+
+	for (;;) {
+		size_t n;
+
+		end = strchr(p, '/');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n == 0 || n >= sizeof(name) ||
+		    (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			errno = EXDEV;
+			next = -1;
+		} else {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			next = openat(cur, name, O_PATH | O_NOFOLLOW |
+			    O_CLOEXEC | (end != NULL ? O_DIRECTORY : 0));
+		}
+		saved = errno;
+		if (cur != dfd)
+			close(cur);
+		if (next == -1) {
+			errno = saved;
+			return -1;
+		}
+		if (end == NULL) {
+			struct stat sb;
+
+			/* O_PATH|O_NOFOLLOW opens a symlink itself. */
+			if (fstat(next, &sb) == -1 || S_ISLNK(sb.st_mode)) {
+				close(next);
+				errno = ELOOP;
+				return -1;
+			}
+			return next;
+		}
+		cur = next;
+		p = end + 1;
+	}
+}
+
+/*
+ * Open rel beneath dfd without following any symlink: openat2() when the
+ * kernel has it, else walk().  Returns an O_PATH descriptor or -1 with
+ * errno.
+ */
+static int
+open_beneath(int dfd, const char *rel)
+{
+	struct open_how how;
+	int fd, tries;
+
+	if (!paths_no_openat2) {
+		memset(&how, 0, sizeof(how));
+		how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS;
+		/* EAGAIN: a rename anywhere raced the lookup; try again. */
+		for (tries = 0; tries < 8; tries++) {
+			fd = sys_openat2(dfd, rel, &how);
+			if (fd != -1 || errno != EAGAIN)
+				break;
+		}
+		if (fd != -1 || (errno != ENOSYS && errno != EPERM))
+			return fd;
+	}
+	return walk(dfd, rel);
+}
+
+/*
+ * The canonical resolved path r lies in the resolved allowed directory
+ * dir: open it from dir, as paths.c's header says, check its kind and
+ * reopen it with flags (O_RDONLY or O_RDWR) into *fd (NULL: only check
+ * that it opens for reading).  Returns 0, or -1 with err.
+ */
+static int
+open_checked(const char *path, const char *r, const char *dir,
+    enum paths_kind kind, int flags, const char *field, int *fd,
+    struct rrerr *err)
+{
+	struct stat sb, sb2;
+	char proc[64];
+	const char *rel;
+	size_t len = strlen(dir);
+	int dfd, pfd = -1, rfd = -1, saved, rv = -1;
+
+	while (len > 0 && dir[len - 1] == '/')
+		len--;
+	for (rel = r + len; *rel == '/'; rel++)
+		;
+	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return rrerr_set(err, RRERR_INVALID, field, "%s: %s: %s",
+		    field, path, strerror(errno));
+	if ((pfd = open_beneath(dfd, rel)) == -1) {
+		saved = errno;
+		if (saved == ELOOP || saved == EXDEV || saved == EAGAIN)
+			/* A symlink appeared since realpath() looked. */
+			forbidden(path, field, err);
+		else if (saved == ENOENT || saved == ENOTDIR)
+			rrerr_set(err, RRERR_INVALID, field,
+			    "%s: %s does not exist", field, path);
+		else
+			rrerr_set(err, RRERR_INVALID, field, "%s: %s: %s",
+			    field, path, strerror(saved));
+		goto cleanup;
+	}
+	if (fstat(pfd, &sb) == -1) {
+		rrerr_set(err, RRERR_INVALID, field, "%s: %s: %s", field, path,
+		    strerror(errno));
+		goto cleanup;
+	}
+	if (check_kind(path, &sb, kind, field, err) == -1)
+		goto cleanup;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	rfd = open(proc, flags | O_CLOEXEC | O_NOCTTY);
+	if (rfd == -1) {
+		saved = errno;
+		if (saved == EACCES || saved == EPERM)
+			rrerr_set(err, RRERR_INVALID, field, "%s: %s is not %s",
+			    field, path, (flags & O_ACCMODE) == O_RDONLY ?
+			    "readable" : "writable");
+		else if (saved == EROFS)
+			rrerr_set(err, RRERR_INVALID, field, "%s: %s cannot be "
+			    "opened for writing: the file system is read-only "
+			    "for rumprund (rumprund opens a writable disk "
+			    "itself: under systemd, its volume_dir needs "
+			    "ReadWritePaths= in rumprund.service)", field, path);
+		else
+			rrerr_set(err, RRERR_INVALID, field, "%s: %s cannot be "
+			    "opened for %s: %s", field, path,
+			    (flags & O_ACCMODE) == O_RDONLY ? "reading" :
+			    "writing", strerror(saved));
+		goto cleanup;
+	}
+	if (fstat(rfd, &sb2) == -1 || sb2.st_dev != sb.st_dev ||
+	    sb2.st_ino != sb.st_ino) {
+		rrerr_set(err, RRERR_INTERNAL, field, "%s: %s changed while "
+		    "it was opened", field, path);
+		goto cleanup;
+	}
+	if (fd != NULL) {
+		*fd = rfd;
+		rfd = -1;
+	}
+	rv = 0;
+cleanup:
+	if (rfd != -1)
+		close(rfd);
+	if (pfd != -1)
+		close(pfd);
+	close(dfd);
+	return rv;
 }
 
 /* Refuse path as leading outside.  Returns -1. */
@@ -293,32 +494,155 @@ unresolved(const char *path, int saved, const struct dirset *set,
 }
 
 int
-paths_confine(const char *path, const char *const *dirs,
-    enum paths_kind kind, const char *field, char **resolved,
+paths_open(const char *path, const char *const *dirs, enum paths_kind kind,
+    int flags, const char *field, char **resolved, int *fd,
     struct rrerr *err)
 {
 	struct dirset set;
 	char *r;
+	size_t i;
 	int rv = -1;
 
 	if (field == NULL)
 		field = "path";
+	if (fd != NULL)
+		*fd = -1;
 	if (check_form(path, field, err) == -1)
 		return -1;
 	if (dirset_load(&set, dirs, err) == -1)
 		return -1;
-	if ((r = realpath(path, NULL)) == NULL)
+	if ((r = realpath(path, NULL)) == NULL) {
 		rv = unresolved(path, errno, &set, field, err);
-	else if (!inside_any(r, set.resolved, set.nresolved))
+		goto cleanup;
+	}
+	for (i = 0; i < set.nresolved; i++)
+		if (paths_inside(r, set.resolved[i]))
+			break;
+	if (i == set.nresolved)
 		forbidden(path, field, err);
-	else if (check_file(path, r, kind, field, err) == 0) {
-		*resolved = r;
-		r = NULL;
+	else if (open_checked(path, r, set.resolved[i], kind, flags, field,
+	    fd, err) == 0) {
+		if (resolved != NULL) {
+			*resolved = r;
+			r = NULL;
+		}
 		rv = 0;
 	}
+cleanup:
 	free(r);
 	dirset_free(&set);
 	return rv;
+}
+
+int
+paths_confine(const char *path, const char *const *dirs,
+    enum paths_kind kind, const char *field, char **resolved,
+    struct rrerr *err)
+{
+	return paths_open(path, dirs, kind, O_RDONLY, field, resolved, NULL,
+	    err);
+}
+
+int
+paths_open_spec(const struct spec *spec, const struct spec_policy *policy,
+    bool readonly_all, struct paths_files *files, struct rrerr *err)
+{
+	char field[48];
+	size_t i;
+	int flags;
+
+	files->image = -1;
+	files->nblk = 0;
+	for (i = 0; i < SPEC_BLK_MAX; i++)
+		files->blk[i] = -1;
+	if (spec->nblk > SPEC_BLK_MAX)
+		return rrerr_set(err, RRERR_INVALID, "blk", "blk: at most %d",
+		    SPEC_BLK_MAX);
+	if (paths_open(spec->image, policy->image_dirs, PATHS_REGULAR,
+	    O_RDONLY, "image", NULL, &files->image, err) == -1)
+		return -1;
+	for (i = 0; i < spec->nblk; i++) {
+		snprintf(field, sizeof(field), "blk[%zu].source", i);
+		flags = readonly_all || spec->blk[i].readonly ? O_RDONLY :
+		    O_RDWR;
+		if (paths_open(spec->blk[i].source, policy->volume_dirs,
+		    PATHS_REGULAR_OR_BLOCK, flags, field, NULL, &files->blk[i],
+		    err) == -1) {
+			paths_files_close(files);
+			return -1;
+		}
+		files->nblk = i + 1;
+	}
+	return 0;
+}
+
+void
+paths_files_close(struct paths_files *files)
+{
+	size_t i;
+
+	if (files->image != -1)
+		close(files->image);
+	files->image = -1;
+	for (i = 0; i < SPEC_BLK_MAX; i++) {
+		if (files->blk[i] != -1)
+			close(files->blk[i]);
+		files->blk[i] = -1;
+	}
+	files->nblk = 0;
+}
+
+int
+paths_copy(int in, int out, uint64_t size, const atomic_bool *cancel)
+{
+	char buf[65536];
+	off_t off = 0;
+	ssize_t n, w, done;
+	size_t want;
+	bool plain = false;
+
+	while ((uint64_t)off < size) {
+		if (cancel != NULL && atomic_load(cancel)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		want = size - (uint64_t)off < PATHS_COPY_CHUNK ?
+		    (size_t)(size - (uint64_t)off) : PATHS_COPY_CHUNK;
+		if (!plain) {
+			n = copy_file_range(in, &off, out, NULL, want, 0);
+			if (n == -1 && (errno == EXDEV || errno == EINVAL ||
+			    errno == ENOSYS || errno == EOPNOTSUPP ||
+			    errno == EPERM)) {
+				plain = true;
+				continue;
+			}
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				return -1;
+			if (n == 0)
+				break;
+			continue;
+		}
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		if ((n = pread(in, buf, want, off)) == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		for (done = 0; done < n; done += w) {
+			w = pwrite(out, buf + done, (size_t)(n - done),
+			    off + done);
+			if (w == -1 && errno == EINTR)
+				w = 0;
+			else if (w == -1)
+				return -1;
+		}
+		off += n;
+	}
+	return 0;
 }
 
 bool

@@ -715,6 +715,7 @@ class Daemon:
         self.volumes = self.root / "volumes"
         self.state = self.root / "state"
         self.logs = self.root / "logs"
+        self.guests = self.root / "guests"
         self.sock = self.root / "rumprund.sock"
         self.conf = self.root / "rumprund.conf"
         self.accel = accel
@@ -746,6 +747,7 @@ class Daemon:
             "socket = %s" % self.sock,
             "state_dir = %s" % self.state,
             "log_dir = %s" % self.logs,
+            "guest_dir = %s" % self.guests,
             "image_dir = %s" % self.images,
             "volume_dir = %s" % self.volumes,
             "libvirt_uri = %s" % LIBVIRT_URI,

@@ -288,6 +288,8 @@ static const struct cmd cmds[] = {
 	{ "blk",	ARG_NONE,	cmd_blk },
 	{ "net",	ARG_NONE,	cmd_net },
 	{ "file",	ARG_NEEDED,	cmd_file },
+	{ "diskwrite",	ARG_NEEDED,	vblk_cmd_write },
+	{ "diskread",	ARG_NONE,	vblk_cmd_read },
 	{ "sleep",	ARG_NEEDED,	cmd_sleep },
 	{ "sleepms",	ARG_NEEDED,	cmd_sleepms },
 	{ "spam",	ARG_NEEDED,	cmd_spam },

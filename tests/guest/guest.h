@@ -49,6 +49,10 @@ int	rootfs_lookup(const char *, uint32_t *, uint32_t *, const char **);
 int	rootfs_read(uint32_t, uint32_t, uint8_t *, uint32_t, const char **);
 int	rootfs_fold(uint32_t, uint32_t, uint32_t *, const char **);
 
+/* vblk.c: the first virtio disk's sector 0 ("diskwrite", "diskread"). */
+int	vblk_cmd_write(const char *);
+int	vblk_cmd_read(const char *);
+
 /* machine.c: console, timer, halting, and the bits of libc we need. */
 void	con_init(int);
 void	con_putc(int);

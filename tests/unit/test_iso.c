@@ -236,20 +236,6 @@ test_data_not_regular(void **state)
 	assert_string_equal(err.field, "blk[0].source");
 }
 
-static void
-test_graft(void **state)
-{
-	char *g;
-
-	(void)state;
-	g = iso_graft("images/a.img", "/srv/vol/a.img");
-	assert_string_equal(g, "images/a.img=/srv/vol/a.img");
-	free(g);
-	g = iso_graft("images/a=b", "/srv/x=y\\z/a=b");
-	assert_string_equal(g, "images/a\\=b=/srv/x\\=y\\\\z/a\\=b");
-	free(g);
-}
-
 /* A head of an ISO image: 17 sectors, the last the volume descriptor. */
 static void
 make_head(unsigned char *head, uint32_t blocks, uint16_t bsize)
@@ -345,8 +331,8 @@ build(const struct spec *spec, const atomic_bool *cancel, uint64_t *size,
 
 	cfg = rumpconfig_build(spec, NULL, err);
 	assert_non_null(cfg);
-	rv = iso_build(spec, cfg, tmpbase, cancel != NULL ? cancel : &no, &img,
-	    err);
+	rv = iso_build(spec, &policy, cfg, tmpbase,
+	    cancel != NULL ? cancel : &no, &img, err);
 	free(cfg);
 	if (rv == 0) {
 		struct stat st;
@@ -448,6 +434,40 @@ test_build_failures(void **state)
 	assert_int_equal(build(spec, NULL, &size, &err), -1);
 	assert_string_equal(err.message,
 	    "the image has no ISO 9660 primary volume descriptor");
+	assert_true(empty_dir(tmpbase));
+
+	/*
+	 * Its command line holds no path of the request (only the build's
+	 * directory), and that directory holds copies of the inputs.
+	 */
+	/* Its environment is rumprund's own: the paths go into the script. */
+	{
+		char *script;
+
+		assert_true(asprintf(&script, "#!/bin/sh\n"
+		    "out='%s'\n"
+		    "echo \"$*\" > \"$out\"\n"
+		    "while [ $# -gt 0 ]; do root=$1; shift; done\n"
+		    "ls -R \"$root\" >> \"$out\"\n"
+		    "cmp \"$root/images/d1.img\" '%s' >> \"$out\" 2>&1 && "
+		    "echo same >> \"$out\"\nexit 1\n", fx_path("args"),
+		    fx_path("volumes/d1.img")) != -1);
+		golden_write(fx_path("bin/grub-mkrescue"), script);
+		free(script);
+	}
+	golden_write(fx_path("volumes/d1.img"), "data of d1\n");
+	assert_int_equal(build(spec, NULL, &size, &err), -1);
+	{
+		char *args = golden_read(fx_path("args"));
+
+		assert_non_null(args);
+		assert_null(strstr(args, fx_path("volumes")));
+		assert_null(strstr(args, fx_path("images")));
+		assert_non_null(strstr(args, "rumprun.bin"));
+		assert_non_null(strstr(args, "d1.img"));
+		assert_non_null(strstr(args, "\nsame\n"));
+		free(args);
+	}
 	assert_true(empty_dir(tmpbase));
 
 	/* The daemon stops while it runs: it is killed, with its children. */
@@ -744,7 +764,6 @@ main(void)
 		    golden_teardown),
 		cmocka_unit_test_setup_teardown(test_data_not_regular, setup,
 		    golden_teardown),
-		cmocka_unit_test(test_graft),
 		cmocka_unit_test(test_check_head),
 		cmocka_unit_test_setup_teardown(test_build, setup,
 		    golden_teardown),

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@
 static char owner[64];
 static char tmpdir[64];
 static char guest[256];
+static int guest_fd = -1;	/* the guest, opened once: what launches boot */
 static char srcdir[256];
 static char why_skip[1024];
 
@@ -216,6 +218,7 @@ guest_init(struct guest *g, const char *name, const char *cmds)
 	g->launch.generation = 1;
 	g->launch.guest_config = g->config;
 	g->launch.console_log = g->log;
+	g->launch.image_fd = guest_fd;
 }
 
 static void
@@ -401,6 +404,8 @@ group_setup(void **state)
 	snprintf(cp, sizeof(cp), "cp '%s' '%s' && chmod 0644 '%s'", cmd, guest,
 	    guest);
 	if (system(cp) != 0)
+		return -1;
+	if ((guest_fd = open(guest, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	fprintf(stderr, "live test: owner %s, guest %s, firmware SeaBIOS\n",
 	    owner, guest);

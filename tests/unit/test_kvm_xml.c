@@ -206,6 +206,37 @@ test_disks(void **state)
 	run_case("disks", &f);
 }
 
+/*
+ * A launch's XML names no file of the request: the kernel is rumprund's
+ * copy, each disk a name (never a file) with its descriptor's fd group.
+ */
+static void
+test_disks_by_descriptor(void **state)
+{
+	struct kvm_xml_files files = { "/run/rumprund/guests/k", "/g&d" };
+	struct fixture f;
+	struct rrerr err;
+	char *xml;
+
+	(void)state;
+	fixture_init(&f);
+	f.blk[0].source = "/srv/rumprun/volumes/data.img";
+	f.blk[1].source = "/srv/rumprun/volumes/etc.iso";
+	f.blk[1].readonly = true;
+	f.spec.nblk = 2;
+	xml = kvm_xml_domain_files(&f.launch, &f.cfg, &files, &err);
+	assert_non_null(xml);
+	assert_null(strstr(xml, "/srv/rumprun"));
+	assert_non_null(strstr(xml,
+	    "<kernel>/run/rumprund/guests/k</kernel>"));
+	assert_non_null(strstr(xml, "<source file='/g&amp;d/"
+	    "rr-3f0c2a1e-hello.blk0' fdgroup='blk0'/>"));
+	assert_non_null(strstr(xml, "<source file='/g&amp;d/"
+	    "rr-3f0c2a1e-hello.blk1' fdgroup='blk1'/>\n"
+	    "      <target dev='vdb' bus='virtio'/>\n      <readonly/>"));
+	free(xml);
+}
+
 static void
 test_nics(void **state)
 {
@@ -500,6 +531,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_disks),
+		cmocka_unit_test(test_disks_by_descriptor),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_tcg),
 		cmocka_unit_test(test_seabios_waits_for_nothing),

@@ -6,7 +6,12 @@
  */
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +36,11 @@ static const struct fx_node tree[] = {
 	{ 'f', "img/sub/b.bin", "b" },
 	{ 'f', "img2/c.bin", "c" },
 	{ 'f', "outside/secret", "s" },
+	/* The race: img/race is swapped for a symlink to outside/race. */
+	{ 'd', "img/race", NULL },
+	{ 'f', "img/race/f", "ok" },
+	{ 'd', "outside/race", NULL },
+	{ 'f', "outside/race/f", "SECRET" },
 	/* Symlinks inside that stay inside. */
 	{ 'l', "img/in", "a.bin" },
 	{ 'l', "img/in-abs", "@/img/sub/b.bin" },
@@ -393,6 +403,257 @@ test_inside_function(void **state)
 	assert_false(paths_inside("/srv/x", NULL));
 }
 
+/* The first bytes of the file open at fd, as a string. */
+static const char *
+contents(int fd)
+{
+	static char buf[64];
+	ssize_t n;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* paths_open() gives the file that was checked, and only on success. */
+static void
+test_open_fd(void **state)
+{
+	struct rrerr err;
+	struct stat a, b;
+	char *resolved = NULL;
+	int fd = 42;
+
+	(void)state;
+	assert_int_equal(paths_open(fx_path("img/sub/../in"), img_dirs,
+	    PATHS_REGULAR, O_RDONLY, "image", &resolved, &fd, &err), 0);
+	assert_string_equal(resolved, fx_path("img/a.bin"));
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(stat(fx_path("img/a.bin"), &b), 0);
+	assert_true(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	assert_string_equal(contents(fd), "a");
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	close(fd);
+	free(resolved);
+
+	/* Writable when asked; no resolved path when not asked. */
+	assert_int_equal(paths_open(fx_path("img/a.bin"), img_dirs,
+	    PATHS_REGULAR, O_RDWR, "image", NULL, &fd, &err), 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(pwrite(fd, "A", 1, 0), 1);
+	assert_int_equal(pwrite(fd, "a", 1, 0), 1);
+	close(fd);
+
+	/* Failures leave *fd at -1, with the same answers as before. */
+	fd = 42;
+	assert_int_equal(paths_open(fx_path("img/out"), img_dirs,
+	    PATHS_REGULAR, O_RDONLY, "image", NULL, &fd, &err), -1);
+	assert_int_equal(err.code, RRERR_FORBIDDEN);
+	assert_int_equal(fd, -1);
+	assert_int_equal(paths_open(fx_path("img/dir"), img_dirs,
+	    PATHS_REGULAR, O_RDONLY, "image", NULL, &fd, &err), -1);
+	assert_int_equal(err.code, RRERR_INVALID);
+	assert_int_equal(fd, -1);
+}
+
+/*
+ * Once opened, the file is what the descriptor names: swapping the
+ * directory above it for a symlink to outside changes nothing.
+ */
+static void
+test_open_then_swap(void **state)
+{
+	struct rrerr err;
+	int fd;
+
+	(void)state;
+	assert_int_equal(paths_open(fx_path("img/race/f"), img_dirs,
+	    PATHS_REGULAR, O_RDONLY, "image", NULL, &fd, &err), 0);
+	assert_int_equal(rename(fx_path("img/race"), fx_path("img/race.orig")),
+	    0);
+	assert_int_equal(symlink(fx_path("outside/race"), fx_path("img/race")),
+	    0);
+	assert_string_equal(contents(fd), "ok");
+	close(fd);
+	/* Asked again, the path now leads out. */
+	expect_fail(fx_path("img/race/f"), img_dirs, PATHS_REGULAR,
+	    RRERR_FORBIDDEN, outside(fx_path("img/race/f")));
+	assert_int_equal(unlink(fx_path("img/race")), 0);
+	assert_int_equal(rename(fx_path("img/race.orig"), fx_path("img/race")),
+	    0);
+}
+
+static atomic_bool swapping;
+
+/* Swap img/race for a symlink to outside/race and back, until told. */
+static void *
+swapper(void *arg)
+{
+	char dir[PATH_MAX], orig[PATH_MAX], target[PATH_MAX];
+
+	(void)arg;
+	snprintf(dir, sizeof(dir), "%s", fx_path("img/race"));
+	snprintf(orig, sizeof(orig), "%s", fx_path("img/race.orig"));
+	snprintf(target, sizeof(target), "%s", fx_path("outside/race"));
+	while (atomic_load(&swapping)) {
+		if (rename(dir, orig) == -1 || symlink(target, dir) == -1)
+			break;
+		sched_yield();
+		if (unlink(dir) == -1 || rename(orig, dir) == -1)
+			break;
+		sched_yield();
+	}
+	return NULL;
+}
+
+/*
+ * The attack of issue 13's B1 against the resolver itself: while another
+ * thread swaps a directory above the file for a symlink to outside, every
+ * open either fails (forbidden or missing) or gives the file inside.
+ * Never the file outside.  Both outcomes must be seen, or the race did not
+ * happen and the test proves nothing.
+ */
+static void
+race(bool walk_only)
+{
+	struct rrerr err;
+	pthread_t t;
+	unsigned int ok = 0, refused = 0, i;
+	int fd;
+
+	paths_no_openat2 = walk_only;
+	atomic_store(&swapping, true);
+	assert_int_equal(pthread_create(&t, NULL, swapper, NULL), 0);
+	for (i = 0; i < 100000 && (i < 20000 || ok == 0 || refused == 0);
+	    i++) {
+		if (paths_open(fx_path("img/race/f"), img_dirs, PATHS_REGULAR,
+		    O_RDONLY, "image", NULL, &fd, &err) == 0) {
+			assert_string_equal(contents(fd), "ok");
+			close(fd);
+			ok++;
+		} else {
+			assert_true(err.code == RRERR_FORBIDDEN ||
+			    err.code == RRERR_INVALID);
+			refused++;
+		}
+	}
+	atomic_store(&swapping, false);
+	pthread_join(t, NULL);
+	paths_no_openat2 = false;
+	/* Put the tree back as it was, whatever the last swap did. */
+	(void)unlink(fx_path("img/race"));
+	(void)rename(fx_path("img/race.orig"), fx_path("img/race"));
+	print_message("%s: %u opened the file inside, %u refused\n",
+	    walk_only ? "walk" : "openat2", ok, refused);
+	assert_true(ok > 0);
+	assert_true(refused > 0);
+}
+
+static void
+test_race_openat2(void **state)
+{
+	(void)state;
+	race(false);
+}
+
+static void
+test_race_walk(void **state)
+{
+	(void)state;
+	race(true);
+}
+
+/* The component walk gives the same answers as openat2(). */
+static void
+test_walk_answers(void **state)
+{
+	(void)state;
+	paths_no_openat2 = true;
+	test_inside(state);
+	test_symlink_inside(state);
+	test_symlink_out(state);
+	test_not_a_file(state);
+	test_open_fd(state);
+	paths_no_openat2 = false;
+}
+
+static void
+test_open_spec(void **state)
+{
+	static const char *const none[] = { NULL };
+	struct spec_policy policy;
+	struct spec_blk blk[2];
+	struct spec spec;
+	struct paths_files files;
+	struct rrerr err;
+
+	(void)state;
+	memset(&policy, 0, sizeof(policy));
+	memset(&spec, 0, sizeof(spec));
+	memset(blk, 0, sizeof(blk));
+	policy.image_dirs = img_dirs;
+	policy.volume_dirs = img_dirs;
+	spec.image = (char *)(uintptr_t)fx_path("img/a.bin");
+	blk[0].source = (char *)(uintptr_t)fx_path("img/sub/b.bin");
+	blk[0].readonly = true;
+	blk[1].source = (char *)(uintptr_t)fx_path("img/race/f");
+	spec.blk = blk;
+	spec.nblk = 2;
+	assert_int_equal(paths_open_spec(&spec, &policy, false, &files, &err),
+	    0);
+	assert_int_equal(files.nblk, 2);
+	assert_string_equal(contents(files.image), "a");
+	assert_string_equal(contents(files.blk[0]), "b");
+	assert_int_equal(fcntl(files.blk[0], F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(fcntl(files.blk[1], F_GETFL) & O_ACCMODE, O_RDWR);
+	paths_files_close(&files);
+	assert_int_equal(files.image, -1);
+	paths_files_close(&files);
+
+	/* Everything read-only (an ISO image). */
+	assert_int_equal(paths_open_spec(&spec, &policy, true, &files, &err),
+	    0);
+	assert_int_equal(fcntl(files.blk[1], F_GETFL) & O_ACCMODE, O_RDONLY);
+	paths_files_close(&files);
+
+	/* The policy applies even to a trusted spec; nothing stays open. */
+	policy.trusted = true;
+	policy.volume_dirs = none;
+	assert_int_equal(paths_open_spec(&spec, &policy, false, &files, &err),
+	    -1);
+	assert_int_equal(err.code, RRERR_FORBIDDEN);
+	assert_string_equal(err.field, "blk[0].source");
+	assert_int_equal(files.image, -1);
+	assert_int_equal(files.blk[0], -1);
+}
+
+/* paths_copy(): the bytes asked for, fewer at the end of the input. */
+static void
+test_copy(void **state)
+{
+	char path[PATH_MAX];
+	atomic_bool cancel;
+	int in, out;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", fx_path("copy.out"));
+	assert_true((in = open(fx_path("img/a.bin"), O_RDONLY)) >= 0);
+	/* The file offset of in does not matter. */
+	assert_int_equal(lseek(in, 1, SEEK_SET), 1);
+	assert_true((out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(paths_copy(in, out, 1 << 20, NULL), 0);
+	assert_string_equal(contents(out), "a");
+	assert_int_equal(ftruncate(out, 0), 0);
+	atomic_init(&cancel, true);
+	assert_int_equal(paths_copy(in, out, 1, &cancel), -1);
+	assert_int_equal(errno, ECANCELED);
+	close(in);
+	close(out);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -411,6 +672,13 @@ main(void)
 		cmocka_unit_test(test_allowed_dirs),
 		cmocka_unit_test(test_field_in_messages),
 		cmocka_unit_test(test_inside_function),
+		cmocka_unit_test(test_open_fd),
+		cmocka_unit_test(test_open_then_swap),
+		cmocka_unit_test(test_race_openat2),
+		cmocka_unit_test(test_race_walk),
+		cmocka_unit_test(test_walk_answers),
+		cmocka_unit_test(test_open_spec),
+		cmocka_unit_test(test_copy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
