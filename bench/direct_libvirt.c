@@ -230,7 +230,8 @@ domain_xml(const char *name, char *domname, size_t domsize)
 	spec = make_spec(name);
 	if ((guest = rumpconfig_build(spec, spec->image, &err)) == NULL)
 		die("guest config: %s", err.message);
-	backend_domain_name(owner, name, domname, domsize);
+	backend_domain_name(owner, name, 1, backend_domain_tag(), domname,
+	    domsize);
 	snprintf(log, sizeof(log), "%s/%s.log", o.logdir, domname);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.uri = o.uri;

@@ -16,9 +16,15 @@
  * engine destroys the domain itself and keeps the exit status it read on
  * the console.
  *
- * Domains are named rr-<owner[0..8]>-<instance>-<generation>, so an event
- * about an earlier run of an instance can never be taken for the current
- * one.
+ * Domains are named rr-<owner[0..8]>-<instance>-<generation>-<random tag>
+ * (backend_domain_name()), a new name for each incarnation, so an event
+ * about an earlier run of an instance, or about an earlier instance of the
+ * same name, can never be taken for the current one.  A domain of ours
+ * that no instance accounts for (a create that libvirt carried out
+ * although it reported a failure, say) is an orphan: it is destroyed, and
+ * when libvirt refuses (a domain stuck in a start job: "cannot acquire
+ * state change lock") tried again with a growing delay and reported once;
+ * it never blocks a launch, whose domain has another name.
  */
 #include <assert.h>
 #include <errno.h>
@@ -42,6 +48,8 @@
 #define TICK_MS		200
 #define REOPEN_MS	3000
 #define DESTROY_RETRY_MS 1000	/* after a failed destroy */
+#define ORPHAN_RETRY_MS	1000	/* after the first refused orphan destroy */
+#define ORPHAN_RETRY_MAX_MS 60000	/* the delay doubles up to this */
 #define FLUSH_RETRY_MS	1000	/* after a failed record write */
 #define EVENTS_KEEP	2000
 
@@ -98,6 +106,21 @@ struct backend_slot {
 	char reason[RRERR_MESSAGE_MAX];
 };
 
+/*
+ * A domain of ours that no instance accounts for, being destroyed.  Found
+ * by a list; forgotten once destroyed, or once a list or an event shows it
+ * gone.  A refused destroy is retried after delay_ms, which doubles.
+ */
+struct orphan {
+	int platform;
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	bool destroying;	/* a destroy job is in flight */
+	bool reported;		/* a refusal was logged: once */
+	int64_t retry_ms;	/* no destroy before this time */
+	int64_t delay_ms;
+	TAILQ_ENTRY(orphan) link;
+};
+
 struct queued_event {
 	int platform;
 	struct backend_event ev;
@@ -111,6 +134,7 @@ struct engine {
 	struct events *events;
 	struct backend_slot slots[NPLATFORMS];
 	TAILQ_HEAD(, instance) instances;
+	TAILQ_HEAD(, orphan) orphans;
 	size_t ninstances;
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
@@ -511,6 +535,8 @@ run_job(uv_work_t *req)
 
 static void reconcile(struct engine *, int, struct backend_domain *, size_t,
     uint64_t);
+static void orphan_destroyed(struct engine *, const char *,
+    const struct rrerr *);
 
 static void
 after_job(uv_work_t *req, int status)
@@ -556,9 +582,9 @@ after_job(uv_work_t *req, int status)
 				inst->destroy_retry_ms = instance_now_ms() +
 				    DESTROY_RETRY_MS;
 			}
-		} else if (j->rv == -1) {
-			log_warnx("%s: destroy: %s", j->domain_name,
-			    j->err.message);
+		} else {
+			orphan_destroyed(e, j->domain_name, j->rv == 0 ? NULL :
+			    &j->err);
 		}
 		break;
 	case JOB_RESUME:
@@ -672,18 +698,113 @@ start_job(struct engine *e, struct instance *inst, enum job_kind kind)
 	queue_job(e, j);
 }
 
-/* Destroy a domain of ours that no instance accounts for. */
+static struct orphan *
+find_orphan(struct engine *e, const char *domain_name)
+{
+	struct orphan *o;
+
+	TAILQ_FOREACH(o, &e->orphans, link) {
+		if (strcmp(o->domain_name, domain_name) == 0)
+			return o;
+	}
+	return NULL;
+}
+
 static void
-destroy_orphan(struct engine *e, int platform, const char *domain_name)
+forget_orphan(struct engine *e, struct orphan *o)
+{
+	TAILQ_REMOVE(&e->orphans, o, link);
+	free(o);
+}
+
+/* Start the destroy of o, unless one runs or its retry time is ahead. */
+static void
+try_orphan(struct engine *e, struct orphan *o)
 {
 	struct job *j;
 
-	log_warnx("%s: a domain of this rumprund without a current instance; "
-	    "destroying it", domain_name);
-	if ((j = new_job(e, NULL, JOB_DESTROY, platform)) == NULL)
+	if (o->destroying || instance_now_ms() < o->retry_ms ||
+	    e->slots[o->platform].b == NULL || !e->slots[o->platform].connected)
 		return;
-	snprintf(j->domain_name, sizeof(j->domain_name), "%s", domain_name);
+	if ((j = new_job(e, NULL, JOB_DESTROY, o->platform)) == NULL)
+		return;
+	snprintf(j->domain_name, sizeof(j->domain_name), "%s", o->domain_name);
+	o->destroying = true;
 	queue_job(e, j);
+}
+
+/*
+ * Destroy a domain of ours that no instance accounts for.  Said once per
+ * domain; a list that finds it again while its destroy waits for a retry
+ * changes nothing.
+ */
+static void
+destroy_orphan(struct engine *e, int platform, const char *domain_name)
+{
+	struct orphan *o;
+
+	if ((o = find_orphan(e, domain_name)) == NULL) {
+		if ((o = calloc(1, sizeof(*o))) == NULL)
+			return;
+		o->platform = platform;
+		snprintf(o->domain_name, sizeof(o->domain_name), "%s",
+		    domain_name);
+		o->delay_ms = ORPHAN_RETRY_MS;
+		TAILQ_INSERT_TAIL(&e->orphans, o, link);
+		log_warnx("%s: a domain of this rumprund without a current "
+		    "instance; destroying it", domain_name);
+	}
+	try_orphan(e, o);
+}
+
+/* The destroy of an orphan is over: err NULL when it worked. */
+static void
+orphan_destroyed(struct engine *e, const char *domain_name,
+    const struct rrerr *err)
+{
+	struct orphan *o;
+
+	if ((o = find_orphan(e, domain_name)) == NULL)
+		return;
+	o->destroying = false;
+	if (err == NULL) {
+		if (o->reported)
+			log_info("%s: destroyed at last", domain_name);
+		forget_orphan(e, o);
+		return;
+	}
+	/* A stuck start job refuses for as long as it lasts: say it once. */
+	if (!o->reported)
+		log_warnx("%s: destroy: %s; trying again with a growing delay",
+		    domain_name, err->message);
+	o->reported = true;
+	o->retry_ms = instance_now_ms() + o->delay_ms;
+	o->delay_ms = o->delay_ms * 2 > ORPHAN_RETRY_MAX_MS ?
+	    ORPHAN_RETRY_MAX_MS : o->delay_ms * 2;
+}
+
+/* A list of platform without the orphans it does not name: they are gone. */
+static void
+orphans_listed(struct engine *e, int platform, struct backend_domain *doms,
+    size_t n)
+{
+	struct orphan *o, *next;
+	size_t i;
+
+	for (o = TAILQ_FIRST(&e->orphans); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, link);
+		if (o->platform != platform || o->destroying)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (strcmp(doms[i].domain_name, o->domain_name) == 0)
+				break;
+		}
+		if (i == n) {
+			if (o->reported)
+				log_info("%s: gone", o->domain_name);
+			forget_orphan(e, o);
+		}
+	}
 }
 
 /*
@@ -701,6 +822,7 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 	bool *seen;
 	size_t i;
 
+	orphans_listed(e, platform, doms, n);
 	seen = calloc(n + 1, sizeof(*seen));
 	for (i = 0; i < n; i++) {
 		inst = find(e, doms[i].instance);
@@ -762,6 +884,7 @@ on_async(uv_async_t *h)
 	struct queued_event *q;
 	struct backend_slot *slot;
 	struct instance *inst;
+	struct orphan *o;
 	size_t n, i;
 
 	pthread_mutex_lock(&e->evq_lock);
@@ -790,7 +913,11 @@ on_async(uv_async_t *h)
 		default:
 			break;
 		}
-		/* Events about earlier generations match no instance. */
+		/* An orphan that ended: nothing left to destroy. */
+		if ((o = find_orphan(e, q[i].ev.domain_name)) != NULL &&
+		    !o->destroying)
+			forget_orphan(e, o);
+		/* Events about earlier incarnations match no instance. */
 		inst = find_domain(e, q[i].ev.domain_name);
 		if (inst == NULL || inst->domain_gone ||
 		    instance_state_final(inst->state))
@@ -875,6 +1002,7 @@ on_tick(uv_timer_t *h)
 {
 	struct engine *e = h->data;
 	struct instance *inst, *next;
+	struct orphan *o;
 	int64_t now = instance_now_ms();
 	int p;
 
@@ -887,6 +1015,8 @@ on_tick(uv_timer_t *h)
 		flush_dirty(e);
 		e->flush_at_ms = now + FLUSH_RETRY_MS;
 	}
+	TAILQ_FOREACH(o, &e->orphans, link)
+		try_orphan(e, o);
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
 		if (instance_state_final(inst->state))
@@ -928,8 +1058,14 @@ pick_mac(struct engine *e, char *out, size_t size)
 static int
 begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 {
-	snprintf(inst->domain_name, sizeof(inst->domain_name), "rr-%.8s-%s-%u",
-	    store_owner(e->store), inst->name, inst->generation);
+	char name[BACKEND_DOMAIN_NAME_MAX];
+
+	/* A new name for each incarnation: see backend.h. */
+	do {
+		backend_domain_name(store_owner(e->store), inst->name,
+		    inst->generation, backend_domain_tag(), name, sizeof(name));
+	} while (strcmp(name, inst->domain_name) == 0);
+	snprintf(inst->domain_name, sizeof(inst->domain_name), "%s", name);
 	if (inst->console == NULL) {
 		inst->console = console_open(e->cfg.loop, inst->log_path,
 		    inst->gen_offset, e->cfg.console_cap, on_marker, inst, err);
@@ -1407,6 +1543,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	}
 	e->cfg = *cfg;
 	TAILQ_INIT(&e->instances);
+	TAILQ_INIT(&e->orphans);
 	pthread_mutex_init(&e->evq_lock, NULL);
 	if ((e->state_dir = strdup(cfg->state_dir)) == NULL ||
 	    (e->log_dir = strdup(cfg->log_dir)) == NULL) {
@@ -1478,6 +1615,7 @@ void
 engine_close(struct engine *e)
 {
 	struct instance *inst;
+	struct orphan *o;
 	int p;
 
 	if (e == NULL)
@@ -1490,6 +1628,8 @@ engine_close(struct engine *e)
 		TAILQ_REMOVE(&e->instances, inst, link);
 		free_instance(inst);
 	}
+	while ((o = TAILQ_FIRST(&e->orphans)) != NULL)
+		forget_orphan(e, o);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);
