@@ -1155,8 +1155,16 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		return;
 	}
 	if ((inst = find(e, spec->name)) != NULL) {
-		/* Idempotent create: the same request gets the same instance. */
-		if (spec_equal(inst->spec, spec))
+		/*
+		 * Idempotent create: the same request gets the same instance,
+		 * unless it is on its way out (a forced remove in flight): then
+		 * the name is not free yet, and "running" would be a lie.
+		 */
+		if (inst->remove_requested)
+			reply_err(fn, arg, RRERR_CONFLICT, "name: %s is being "
+			    "removed; create it again once it is gone",
+			    spec->name);
+		else if (spec_equal(inst->spec, spec))
 			fn(arg, 200, instance_view(inst), NULL);
 		else
 			reply_err(fn, arg, RRERR_CONFLICT, "name: an instance "
