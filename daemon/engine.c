@@ -488,6 +488,13 @@ on_marker(void *arg, enum console_marker m, int status, const char *line)
 		set_reason(inst, "%s", line);
 		break;
 	}
+	/*
+	 * A marker of this generation on the console: its domain was
+	 * created, whatever the record says (one written while pending, when
+	 * the later ones met a full disk and rumprund was then killed).
+	 */
+	if (!inst->launch_failed)
+		inst->launched = true;
 	e = inst->engine;
 	if (m == CONSOLE_RETURNED)
 		save(e, inst);
@@ -863,8 +870,11 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 		} else if (!inst->domain_gone) {
 			inst->domain_gone = true;
 			inst->gone_how = BACKEND_EVENT_STOPPED;
-			set_reason(inst, "%s", "the domain ended while rumprund "
-			    "was not watching");
+			/* The console may have told how it ended. */
+			if (!inst->has_exit && !inst->halted_seen &&
+			    !inst->panic_seen)
+				set_reason(inst, "%s", "the domain ended while "
+				    "rumprund was not watching");
 		}
 		advance(e, inst);
 	}
