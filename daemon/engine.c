@@ -1023,6 +1023,7 @@ on_tick(uv_timer_t *h)
 	}
 	if (now >= e->flush_at_ms) {
 		flush_dirty(e);
+		events_flush(e->events);
 		e->flush_at_ms = now + FLUSH_RETRY_MS;
 	}
 	TAILQ_FOREACH(o, &e->orphans, link)
