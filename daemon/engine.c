@@ -238,6 +238,25 @@ save(struct engine *e, struct instance *inst)
 	json_decref(rec);
 }
 
+/*
+ * Persist inst now or fail: for what must be on disk before a domain is
+ * created.  -1 with err (a full disk is RRERR_UNAVAILABLE: 503).
+ */
+static int
+write_record(struct engine *e, struct instance *inst, struct rrerr *err)
+{
+	json_t *rec;
+	int rv;
+
+	if ((rec = instance_record(inst)) == NULL)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	rv = store_put(e->store, inst->name, rec, err);
+	json_decref(rec);
+	if (rv == 0)
+		inst->dirty = false;
+	return rv;
+}
+
 /* Write the records that could not be written before. */
 static void
 flush_dirty(struct engine *e)
@@ -1220,20 +1239,10 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	inst->created_ms = instance_now_ms();
 	if (begin_generation(e, inst, &err) == -1)
 		goto fail;
-	{
-		json_t *rec = instance_record(inst);
-
-		/* Recorded before the domain exists: nothing can be orphaned. */
-		if (rec == NULL || store_put(e->store, inst->name, rec,
-		    &err) == -1) {
-			if (rec == NULL)
-				rrerr_set(&err, RRERR_INTERNAL, NULL,
-				    "out of memory");
-			json_decref(rec);
-			unlink(inst->log_path);
-			goto fail;
-		}
-		json_decref(rec);
+	/* Recorded before the domain exists: nothing can be orphaned. */
+	if (write_record(e, inst, &err) == -1) {
+		unlink(inst->log_path);
+		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&e->instances, inst, link);
 	e->ninstances++;
@@ -1288,7 +1297,7 @@ void
 engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
     void *arg)
 {
-	struct instance *inst;
+	struct instance *inst, saved;
 	struct rrerr err;
 
 	if ((inst = find(e, name)) == NULL) {
@@ -1317,13 +1326,25 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 		fn(arg, 0, NULL, &err);
 		return;
 	}
+	/*
+	 * As for a launch, the record is written before the domain exists: a
+	 * full disk refuses the start and leaves the instance as it was
+	 * (otherwise a kill -9 would bring back the record of the generation
+	 * before, and the new domain would be destroyed as an orphan).
+	 */
+	saved = *inst;
 	inst->generation++;
-	if (begin_generation(e, inst, &err) == -1) {
-		inst->generation--;
+	if (begin_generation(e, inst, &err) == -1 ||
+	    write_record(e, inst, &err) == -1) {
+		saved.console = inst->console;
+		*inst = saved;
+		if (inst->console != NULL) {
+			console_rescan_from(inst->console, inst->gen_offset);
+			console_set_ended(inst->console, true);
+		}
 		fn(arg, 0, NULL, &err);
 		return;
 	}
-	save(e, inst);
 	publish(e, inst, "state", INSTANCE_PENDING);
 	log_info("%s: starting again (generation %u)", name, inst->generation);
 	add_waiter(inst, WAIT_LAUNCH, 200, fn, arg);

@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/resource.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -826,6 +829,52 @@ test_stale_pending_record_of_a_guest_that_ran(void **state)
 	json_decref(v);
 }
 
+/*
+ * A start whose record a full disk refuses (RLIMIT_FSIZE stands in for
+ * it) is refused, 503, and the instance stays as it was: no domain of a
+ * generation that no record knows (kill -9 then would bring back the
+ * generation before, and destroy the new domain as an orphan).
+ */
+static void
+test_start_refused_when_record_cannot_be_written(void **state)
+{
+	struct rlimit rl = { 64, RLIM_INFINITY };
+	struct result r, s;
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", true, 0, on_reply, &s);
+	run_until(replied, &s, "the stop reply");
+	json_decref(s.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	rl.rlim_cur = RLIM_INFINITY;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	assert_true(s.done && s.failed);
+	assert_int_equal(s.err.code, RRERR_UNAVAILABLE);
+	assert_non_null(strstr(s.err.message, "cannot write the record"));
+	expect_str("a", "state", "stopped");
+	expect_int("a", "generation", 1);
+	expect_str("a", "domain", dom);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 1);
+
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	run_until(replied, &s, "the start reply");
+	assert_false(s.failed);
+	json_decref(s.body);
+	expect_int("a", "generation", 2);
+	expect_str("a", "state", "starting");
+}
+
 int
 main(void)
 {
@@ -865,6 +914,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stale_pending_record_of_a_guest_that_ran, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_start_refused_when_record_cannot_be_written, setup,
 		    teardown),
 	};
 
