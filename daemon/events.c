@@ -66,7 +66,6 @@ struct events {
 	char *path;		/* STATE/events.jsonl */
 	char *seq_path;		/* STATE/events.seq */
 	int fd;			/* O_APPEND, or -1 */
-	int seq_fd;		/* or -1 */
 	off_t size;		/* of the file: whole lines only */
 	bool torn;		/* the file ends in a fragment that stays */
 	bool full;		/* the last write failed (said once) */
@@ -112,27 +111,30 @@ keep_line(struct events *ev, uint64_t seq, char *text, bool on_disk)
 		ev->unwritten++;
 }
 
-/* Keep H = mark in events.seq.  -1 with errno when it could not. */
+/*
+ * Keep H = mark in events.seq (opened for the write only: it happens once
+ * per SEQ_RESERVE events).  -1 with errno when it could not.
+ */
 static int
 write_mark(struct events *ev, uint64_t mark)
 {
 	char buf[SEQ_LEN + 1];
 	ssize_t n;
+	int fd, rv = -1, saved;
 
-	if (ev->seq_fd == -1) {
-		ev->seq_fd = open(ev->seq_path, O_RDWR | O_CREAT | O_CLOEXEC,
-		    0600);
-		if (ev->seq_fd == -1)
-			return -1;
-	}
-	snprintf(buf, sizeof(buf), "%020" PRIu64 "\n", mark);
-	n = pwrite(ev->seq_fd, buf, SEQ_LEN, 0);
-	if (n != SEQ_LEN) {
-		if (n >= 0)
-			errno = ENOSPC;
+	fd = open(ev->seq_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
 		return -1;
-	}
-	return fdatasync(ev->seq_fd);
+	snprintf(buf, sizeof(buf), "%020" PRIu64 "\n", mark);
+	n = pwrite(fd, buf, SEQ_LEN, 0);
+	if (n == SEQ_LEN)
+		rv = fdatasync(fd);
+	else if (n >= 0)
+		errno = ENOSPC;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rv;
 }
 
 /* Make sure seq may be given out: H >= seq, kept on disk when possible. */
@@ -354,7 +356,7 @@ events_open(const char *dir, size_t keep, struct rrerr *err)
 		return NULL;
 	}
 	ev->keep = keep;
-	ev->fd = ev->seq_fd = -1;
+	ev->fd = -1;
 	ev->compact_at = 2 * keep;
 	TAILQ_INIT(&ev->watchers);
 	if (asprintf(&ev->path, "%s/events.jsonl", dir) == -1 ||
@@ -401,8 +403,6 @@ events_close(struct events *ev)
 		free(at(ev, i)->text);
 	if (ev->fd != -1)
 		close(ev->fd);
-	if (ev->seq_fd != -1)
-		close(ev->seq_fd);
 	free(ev->ring);
 	free(ev->path);
 	free(ev->seq_path);

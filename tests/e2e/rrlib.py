@@ -838,6 +838,14 @@ class Daemon:
     def domain_prefix(self):
         return "rr-%s-" % self.owner[:8]
 
+    def is_domain_of(self, domain, name, generation):
+        """Whether domain is a name of instance name's generation:
+        rr-<owner8>-<name>-<generation>-<8 hex digits>, a new tag for
+        each incarnation (backends/backend.h)."""
+        return re.fullmatch(re.escape("%s%s-%d-" % (
+            self.domain_prefix, name, generation)) + "[0-9a-f]{8}",
+            domain) is not None
+
     def domains(self, running_only=False):
         """Our domains, as libvirt lists them."""
         names = running_domains() if running_only else all_domains()
