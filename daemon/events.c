@@ -370,9 +370,15 @@ events_open(const char *dir, size_t keep, struct rrerr *err)
 	mark = read_mark(ev);
 	if (mark == UINT64_MAX)
 		mark = ev->last + SEQ_RESERVE;
-	ev->mark = mark;
 	if (mark > ev->last)
 		ev->last = mark;
+	/*
+	 * Have the mark's file (and its block) now, while there may be room:
+	 * later marks are rewritten in place, which a full disk allows.
+	 */
+	if (write_mark(ev, ev->last) == -1)
+		log_warn("%s", ev->seq_path);
+	ev->mark = ev->last;
 	ev->fd = open(ev->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0600);
 	if (ev->fd == -1 || fchmod(ev->fd, 0600) == -1) {
