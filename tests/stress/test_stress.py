@@ -23,7 +23,8 @@ faults of the machine it lives on, during that load.
   then launches work again.
 - test_state_dir_full: the state directory on a small tmpfs, filled up:
   launches are refused (503 "cannot write the record ...") under load,
-  nothing is corrupted (every record parses, no temp file left), and a
+  nothing is corrupted (every record parses, no temp file left, every
+  line of events.jsonl whole, seqs increasing), and a
   restart loads every instance with event sequence numbers that still
   only increase.  An instance stopped while the disk was full keeps its
   `stopped` state across the restart: the record the full disk refused is
@@ -110,6 +111,19 @@ def check_records(d):
 def events_seqs(c):
     body = c.request("GET", "/v1/events?since=0&follow=false").body
     return [json.loads(l)["seq"] for l in body.splitlines() if l.strip()]
+
+
+def check_event_file(d):
+    """events.jsonl holds whole JSON lines only, with increasing seqs."""
+    data = (d.state / "events.jsonl").read_bytes()
+    assert data == b"" or data.endswith(b"\n"), "a torn last line"
+    seqs = []
+    for line in data.splitlines():
+        try:
+            seqs.append(json.loads(line)["seq"])
+        except ValueError:
+            raise AssertionError("a torn line in events.jsonl: %r" % line)
+    assert seqs == sorted(set(seqs)), seqs
 
 
 def no_orphans(d, timeout=20):
@@ -377,6 +391,7 @@ def test_state_dir_full(daemon, seconds, clients):
         assert refused > 0 or r.status == 503
         # A state change while full: kept in memory, logged.
         c.stop("pre0", force=True)
+        check_event_file(d)
         names = check_records(d)
         assert "nospace" not in names
         table = {i["name"]: i["state"] for i in c.list()}
@@ -400,6 +415,7 @@ def test_state_dir_full(daemon, seconds, clients):
         seqs = events_seqs(c)
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), seqs
         assert max(seqs) > last
+        check_event_file(d)
         cleanup(d)
         d.terminate()
         if after["pre0"] != table["pre0"]:
