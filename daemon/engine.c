@@ -510,9 +510,10 @@ on_marker(void *arg, enum console_marker m, int status, const char *line)
 	/*
 	 * A marker of this generation on the console: its domain was
 	 * created, whatever the record says (one written while pending, when
-	 * the later ones met a full disk and rumprund was then killed).
+	 * the later ones met a full disk and rumprund was then killed).  While
+	 * the launch call runs, its end says so (and sets started).
 	 */
-	if (!inst->launch_failed)
+	if (!inst->launch_failed && inst->jobs == 0)
 		inst->launched = true;
 	e = inst->engine;
 	if (m == CONSOLE_RETURNED)
