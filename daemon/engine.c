@@ -1429,8 +1429,9 @@ json_t *
 engine_info(struct engine *e)
 {
 	static const char *const accels[] = { "default", "kvm", "tcg" };
-	json_t *backends, *counts, *b;
+	json_t *backends, *counts, *orphans, *b;
 	struct instance *inst;
+	struct orphan *o;
 	struct sysinfo si;
 	json_int_t n;
 	int p;
@@ -1457,10 +1458,17 @@ engine_info(struct engine *e)
 		n = json_integer_value(json_object_get(counts, s));
 		json_object_set_new(counts, s, json_integer(n + 1));
 	}
+	/* Leftovers libvirt refused to destroy so far (tried again). */
+	orphans = json_array();
+	TAILQ_FOREACH(o, &e->orphans, link) {
+		if (o->reported)
+			json_array_append_new(orphans,
+			    json_string(o->domain_name));
+	}
 	if (sysinfo(&si) == -1)
 		memset(&si, 0, sizeof(si));
 	return json_pack("{s:s,s:o,s:s,s:s?,s:{s:I,s:I},s:o,s:I,s:{s:I,s:I,"
-	    "s:I,s:I},s:s}",
+	    "s:I,s:I},s:s,s:o}",
 	    "version", RUMPRUND_VERSION,
 	    "backends", backends,
 	    "accel", accels[e->cfg.backend.accel],
@@ -1474,7 +1482,8 @@ engine_info(struct engine *e)
 	    "max_total_memory_mib", (json_int_t)e->cfg.max_total_memory_mib,
 	    "max_memory_mib", (json_int_t)e->cfg.policy->max_memory_mib,
 	    "max_vcpus", (json_int_t)e->cfg.policy->max_vcpus,
-	    "owner", store_owner(e->store));
+	    "owner", store_owner(e->store),
+	    "orphans", orphans);
 }
 
 json_t *

@@ -291,6 +291,21 @@ no_more_fails_of_destroy(void *arg)
 	return fake_calls(FAKE_OP_DESTROY) >= 1;
 }
 
+/* Whether engine_info() lists domain arg among the refused orphans. */
+static bool
+orphan_reported(void *arg)
+{
+	json_t *info, *name;
+	bool found = false;
+	size_t i;
+
+	info = engine_info(eng);
+	json_array_foreach(json_object_get(info, "orphans"), i, name)
+		found |= strcmp(json_string_value(name), arg) == 0;
+	json_decref(info);
+	return found;
+}
+
 static bool
 leftover_gone(void *arg)
 {
@@ -747,7 +762,11 @@ test_leftover_of_failed_create(void **state)
 	run_until(no_more_fails_of_destroy, NULL, "the refused destroy");
 	assert_int_equal(fake_domain_get(left, &(struct fake_domain){ 0 }),
 	    0);
+	/* Reported in /v1/info until it is gone. */
+	run_until(orphan_reported, left, "the orphan in the info");
 	run_until(leftover_gone, left, "the leftover to be destroyed");
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_false(orphan_reported(left));
 	expect_str("a", "state", "starting");
 	assert_int_equal(fake_ndomains(), 1);
 	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 2);
