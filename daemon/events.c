@@ -193,6 +193,7 @@ load(struct events *ev)
 	char *buf = NULL, *p, *nl, *text;
 	size_t cap = 0, len = 0;
 	json_int_t seq;
+	bool eof = false;
 	json_t *e;
 	ssize_t n;
 	int fd;
@@ -207,13 +208,20 @@ load(struct events *ev)
 			buf = p;
 		}
 		n = read(fd, buf + len, cap - len);
-		if (n <= 0)
+		if (n <= 0) {
+			eof = n == 0;
 			break;
+		}
 		len += (size_t)n;
 	}
 	close(fd);
+	/* Only what was read to its end can have a torn tail. */
+	if (!eof)
+		log_warn("%s: read only %zu bytes", ev->path, len);
 	for (p = buf; p != NULL && p < buf + len; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL) {
+			if (!eof)
+				break;
 			log_warnx("%s: a torn last line (%zu bytes) cut off",
 			    ev->path, (size_t)(buf + len - p));
 			if (truncate(ev->path, p - buf) == -1)
