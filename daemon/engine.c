@@ -1678,8 +1678,10 @@ engine_close(struct engine *e)
 		TAILQ_REMOVE(&e->instances, inst, link);
 		free_instance(inst);
 	}
-	while ((o = TAILQ_FIRST(&e->orphans)) != NULL)
-		forget_orphan(e, o);
+	while ((o = TAILQ_FIRST(&e->orphans)) != NULL) {
+		TAILQ_REMOVE(&e->orphans, o, link);
+		free(o);
+	}
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);
