@@ -135,6 +135,10 @@ struct engine {
 	struct backend_slot slots[NPLATFORMS];
 	TAILQ_HEAD(, instance) instances;
 	TAILQ_HEAD(, orphan) orphans;
+	/* Domains that ended while a list was in flight (see reconcile()). */
+	char (*ended)[BACKEND_DOMAIN_NAME_MAX];
+	size_t nended;
+	size_t ended_cap;
 	size_t ninstances;
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
@@ -564,6 +568,8 @@ static void reconcile(struct engine *, int, struct backend_domain *, size_t,
     uint64_t);
 static void orphan_destroyed(struct engine *, const char *,
     const struct rrerr *);
+static bool listing(const struct engine *);
+static void note_ended(struct engine *, const char *);
 
 static void
 after_job(uv_work_t *req, int status)
@@ -597,6 +603,8 @@ after_job(uv_work_t *req, int status)
 			    j->err.message);
 		break;
 	case JOB_DESTROY:
+		if (j->rv == 0)
+			note_ended(e, j->domain_name);
 		if (inst != NULL) {
 			inst->destroying = false;
 			if (j->rv == 0) {
@@ -634,6 +642,8 @@ after_job(uv_work_t *req, int status)
 			e->slots[j->platform].relist = false;
 			start_job(e, NULL, JOB_LIST);
 		}
+		if (!listing(e))
+			e->nended = 0;
 		break;
 	}
 	if (inst != NULL)
@@ -723,6 +733,54 @@ start_job(struct engine *e, struct instance *inst, enum job_kind kind)
 	if (kind == JOB_SHUTDOWN)
 		inst->shutdown_sent = true;
 	queue_job(e, j);
+}
+
+static bool
+listing(const struct engine *e)
+{
+	int p;
+
+	for (p = 0; p < NPLATFORMS; p++) {
+		if (e->slots[p].listing)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Domain name ended (we destroyed it, or an event said it stopped).  A list
+ * in flight may have been taken before: remember the name until no list
+ * is in flight, so that the list's entry is not taken for an orphan.
+ */
+static void
+note_ended(struct engine *e, const char *domain_name)
+{
+	char (*n)[BACKEND_DOMAIN_NAME_MAX];
+	size_t cap;
+
+	if (!listing(e))
+		return;
+	if (e->nended == e->ended_cap) {
+		cap = e->ended_cap != 0 ? 2 * e->ended_cap : 16;
+		if ((n = realloc(e->ended, cap * sizeof(*n))) == NULL)
+			return;
+		e->ended = n;
+		e->ended_cap = cap;
+	}
+	snprintf(e->ended[e->nended], sizeof(e->ended[0]), "%s", domain_name);
+	e->nended++;
+}
+
+static bool
+ended_during_list(const struct engine *e, const char *domain_name)
+{
+	size_t i;
+
+	for (i = 0; i < e->nended; i++) {
+		if (strcmp(e->ended[i], domain_name) == 0)
+			return true;
+	}
+	return false;
 }
 
 static struct orphan *
@@ -852,6 +910,12 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 	orphans_listed(e, platform, doms, n);
 	seen = calloc(n + 1, sizeof(*seen));
 	for (i = 0; i < n; i++) {
+		/*
+		 * Gone since the list was taken (a remove, and perhaps a new
+		 * instance of the name already): neither an orphan nor news.
+		 */
+		if (ended_during_list(e, doms[i].domain_name))
+			continue;
 		inst = find(e, doms[i].instance);
 		if (inst == NULL || instance_state_final(inst->state) ||
 		    strcmp(inst->domain_name, doms[i].domain_name) != 0 ||
@@ -943,6 +1007,7 @@ on_async(uv_async_t *h)
 		default:
 			break;
 		}
+		note_ended(e, q[i].ev.domain_name);
 		/* An orphan that ended: nothing left to destroy. */
 		if ((o = find_orphan(e, q[i].ev.domain_name)) != NULL &&
 		    !o->destroying)
@@ -1685,6 +1750,7 @@ engine_close(struct engine *e)
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);
+	free(e->ended);
 	pthread_mutex_destroy(&e->evq_lock);
 	free(e->state_dir);
 	free(e->log_dir);

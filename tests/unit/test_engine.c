@@ -307,6 +307,28 @@ orphan_reported(void *arg)
 }
 
 static bool
+list_taken(void *arg)
+{
+	return fake_calls(FAKE_OP_LIST) > *(unsigned int *)arg;
+}
+
+/* Run the loop for ms milliseconds. */
+static void
+run_for(int ms)
+{
+	uv_timer_t t;
+	bool expired = false;
+
+	uv_timer_init(&loop, &t);
+	t.data = &expired;
+	uv_timer_start(&t, on_timeout, (uint64_t)ms, 0);
+	while (!expired)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+static bool
 leftover_gone(void *arg)
 {
 	return fake_domain_get(arg, &(struct fake_domain){ 0 }) == -1;
@@ -894,6 +916,46 @@ test_start_refused_when_record_cannot_be_written(void **state)
 	expect_str("a", "state", "starting");
 }
 
+/*
+ * A list taken before a remove and a new launch of the name answers after
+ * them: its entry for the removed instance's domain (destroyed meanwhile)
+ * is neither an orphan to destroy nor news about the new instance.
+ */
+static void
+test_stale_list_after_remove_and_relaunch(void **state)
+{
+	struct result r, s;
+	unsigned int lists;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	lists = fake_calls(FAKE_OP_LIST);
+	fake_stall_list(true);
+	fake_disconnect();
+	uv_run(&loop, UV_RUN_NOWAIT);
+	fake_reconnect();
+	run_until(list_taken, &lists, "the list's snapshot");
+
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", true, on_reply, &s);
+	run_until(replied, &s, "the remove reply");
+	json_decref(s.body);
+	r = launch(SIMPLE);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+
+	fake_stall_list(false);
+	/* The answer, and what it would set off (a destroy), take < 50 ms. */
+	run_for(300);
+	expect_str("a", "state", "starting");
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+	assert_int_equal(fake_ndomains(), 1);
+}
+
 int
 main(void)
 {
@@ -937,6 +999,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_start_refused_when_record_cannot_be_written, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stale_list_after_remove_and_relaunch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
