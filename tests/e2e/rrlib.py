@@ -279,14 +279,27 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.unix_path = str(unix_path)
 
     def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        try:
-            s.connect(self.unix_path)
-        except OSError:
-            s.close()
-            raise
-        self.sock = s
+        # With a timeout the socket is non-blocking inside, and connect()
+        # to a unix socket whose listen backlog is full fails with EAGAIN
+        # at once where a blocking client would wait: wait, within the
+        # timeout (rumprund's backlog is 128; the stress load opens 200).
+        dl = Deadline(self.timeout if self.timeout is not None else 30.0)
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(self.timeout)
+            try:
+                s.connect(self.unix_path)
+            except BlockingIOError:
+                s.close()
+                if dl.passed():
+                    raise
+                time.sleep(0.005)
+                continue
+            except OSError:
+                s.close()
+                raise
+            self.sock = s
+            return
 
 
 class Response:
