@@ -36,9 +36,24 @@
  *   not a request, so there the watch goes on for the hang-up alone.
  * - A TCP listener with an auth function hands it every request's
  *   Authorization header before anything else; a refusal is answered 401
- *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer"; the body
- *   of such a request is dropped as it comes (or not asked for, with
- *   "Expect: 100-continue").
+ *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer", decided
+ *   as soon as the headers are in; the body is never kept (up to
+ *   AUTH_DRAIN_MAX bytes of it are read and dropped before the answer,
+ *   for clients that send it all before they read; a larger one is not
+ *   read at all), and the connection is closed after the answer.
+ * - Every answer made here is the API's JSON error.  MHD 0.9.75 answers
+ *   some malformed requests itself, before any callback of ours sees their
+ *   headers, with fixed HTML pages that nothing in its API replaces: a bad
+ *   request or header line (400), a URI or header block too large for its
+ *   memory pool (414, 431), an HTTP version it does not speak (505), bad
+ *   chunked encoding (400, 413), and a Content-Length that is not a number
+ *   or does not fit 64 bits (400, 413; 0.9.75 sends the status line and
+ *   headers of that one twice).  What MHD passes on is checked before the
+ *   body is read: two different Content-Lengths (400), Transfer-Encoding
+ *   with Content-Length (400), a transfer coding other than chunked (501,
+ *   at once: MHD would read such a body up to the end of the connection,
+ *   which a client waiting for its answer never sends); those answers
+ *   close the connection.
  * - Suspended connections are not timed out by MHD, so a sleeping stream
  *   outlives the connection timeout, and MHD restarts the clock on resume;
  *   an idle or stuck client does not (checked with a 2 s timeout: an idle
@@ -84,12 +99,21 @@
 #include "rrerr.h"
 
 #define CONN_TIMEOUT_S	60		/* idle or stuck connections */
+/* Defaults of the httpd_config limits (see "Limits on connections"). */
 #define CONN_LIMIT	1024		/* per listen socket */
+#define PEER_LIMIT	512		/* per uid (unix) or address (TCP) */
+#define HEADER_TIMEOUT_MS (10 * 1000)	/* accept (or last answer) to headers */
+#define REQUEST_TIMEOUT_MS (30 * 1000)	/* the same to the end of the body */
+#define CONN_SLACK	64		/* MHD's limit: ours + closing ones */
+#define SWEEP_MS	1000		/* how often the deadlines are checked */
+#define LOG_WINDOW_MS	(10 * 1000)	/* rate-limited log lines: per window */
+#define LOG_BURST	5		/* lines of one kind per window */
 #define CONN_MEMORY	(32 * 1024)	/* MHD's pool: headers and buffers */
 #define STREAM_BLOCK	4096		/* a stream's chunk buffer */
 #define DRAIN_MAX	(1024 * 1024)	/* read and dropped past body_max */
+#define AUTH_DRAIN_MAX	(256 * 1024)	/* read and dropped of a 401's body */
 #define STOP_FLUSH_MS	1000		/* httpd_stop() waits for answers */
-#define LISTEN_BACKLOG	128
+#define LISTEN_BACKLOG	1024
 #define MAX_LISTENERS	2
 #define WAKE_RETRIES	4
 #define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -114,24 +138,33 @@ struct listener {
 	bool verify;			/* a client certificate is required */
 	httpd_auth_fn *auth;		/* NULL: no Authorization check */
 	void *auth_arg;
+	struct conn *conns;		/* every connection, newest first */
+	unsigned int nlive;		/* of them, not being closed */
 };
 
 /* One per MHD connection (its socket context). */
 struct conn {
 	struct listener *l;
 	struct MHD_Connection *mc;
-	int fd;
-	bool has_uid;			/* a unix peer: uid is valid */
-	uid_t uid;
-	char peer[PEER_MAX];		/* a TCP peer's address:port */
-	bool cert_checked;		/* cert_ok and cert_dn are known */
-	bool cert_ok;
-	char cert_dn[DN_MAX];		/* the client certificate's subject */
+	struct conn *cprev, *cnext;	/* in l->conns */
 	struct httpd_req *cur;		/* the request MHD is serving */
 	struct httpd_req *susp;		/* cur, while it is suspended */
-	bool gone;			/* the client left while suspended */
+	uint64_t since;			/* accepted, or its last request done */
 	uv_poll_t watch;		/* the fd, while suspended */
+	int fd;
+	uid_t uid;
+	unsigned int nreq;		/* requests it has completed */
+	bool has_uid;			/* a unix peer: uid is valid */
+	bool reading;			/* a request is not all in yet */
+	bool hdrs_in;			/* ... but its headers are */
+	bool doomed;			/* shut down: MHD is closing it */
+	bool cert_checked;		/* cert_ok and cert_dn are known */
+	bool cert_ok;
+	bool gone;			/* the client left while suspended */
 	bool watch_init;
+	char cert_dn[DN_MAX];		/* the client certificate's subject */
+	char host[NI_MAXHOST];		/* a TCP peer's address: its limit */
+	char peer[PEER_MAX];		/* a TCP peer's address:port */
 };
 
 struct kv {
@@ -170,6 +203,7 @@ struct httpd_req {
 	uid_t uid;
 	int auth_id;			/* what tcp_auth said; -1: not asked */
 	const char *www_auth;		/* a 401's WWW-Authenticate */
+	bool close;			/* answer with "Connection: close" */
 
 	char *body;
 	size_t len;
@@ -188,11 +222,23 @@ struct httpd_req {
 	uv_timer_t ztimer;		/* closes a stream nobody reads */
 };
 
+/* Log lines of one kind: at most LOG_BURST per LOG_WINDOW_MS. */
+struct ratelog {
+	const char *what;		/* for the summary: "refused clients" */
+	uint64_t start;			/* of the window */
+	unsigned int n;			/* lines logged in it */
+	unsigned int dropped;		/* lines not logged in it */
+};
+
 struct httpd {
 	uv_loop_t *loop;
 	struct listener lis[MAX_LISTENERS];
 	size_t nlis;
 	uv_timer_t timer;
+	uv_timer_t sweep;		/* deadlines of unfinished requests */
+	struct ratelog rl_refused;	/* 401 and TLS handshake failures */
+	struct ratelog rl_limit;	/* deadlines and connection limits */
+	struct ratelog rl_mhd;		/* MHD's words on malformed requests */
 	uv_idle_t idle;
 	uv_async_t kick;
 	unsigned int nhandles;		/* open uv handles; free h at 0 */
@@ -202,6 +248,10 @@ struct httpd {
 	size_t nroutes;
 	void *ctx;
 	size_t body_max;
+	unsigned int conn_limit;	/* the limits of httpd_config */
+	unsigned int peer_limit;
+	uint64_t header_timeout;	/* ms */
+	uint64_t request_timeout;	/* ms */
 
 	char *tls_cert;			/* PEM copies for MHD; NULL: no TLS */
 	char *tls_key;
@@ -222,8 +272,47 @@ static void req_unref(struct httpd_req *);
 static void req_resume(struct httpd_req *);
 
 /*
+ * Rate-limited logging: a client can make rumprund log (a refused token, a
+ * failed TLS handshake, a connection closed for its deadline), so such
+ * lines are logged at most LOG_BURST times per LOG_WINDOW_MS and kind, and
+ * the window ends with one line counting the ones left out.
+ */
+
+/* End rl's window if it is over, with the count of what it left out. */
+static void
+rl_flush(struct ratelog *rl, uint64_t now)
+{
+	if (rl->n == 0 || now - rl->start < LOG_WINDOW_MS)
+		return;
+	if (rl->dropped > 0)
+		log_info("httpd: %u more %s in %llu s (not logged one by one)",
+		    rl->dropped, rl->what,
+		    (unsigned long long)((now - rl->start + 999) / 1000));
+	rl->n = rl->dropped = 0;
+}
+
+/* May a line of rl's kind be logged now?  Counts the ones that may not. */
+static bool
+rl_ok(struct httpd *h, struct ratelog *rl)
+{
+	uint64_t now = uv_now(h->loop);
+
+	rl_flush(rl, now);
+	if (rl->n == 0)
+		rl->start = now;
+	if (rl->n < LOG_BURST) {
+		rl->n++;
+		return true;
+	}
+	rl->dropped++;
+	return false;
+}
+
+/*
  * MHD's messages go to our log.  Those that only say that a client left
- * (or that we closed its connection because it left) are debug noise.
+ * (or that we closed its connection because it left) are debug noise;
+ * those about a client's malformed request or failed handshake are the
+ * client's affair: info, rate-limited.
  */
 static void mhd_log(void *, const char *, va_list)
     __attribute__((format(printf, 2, 0)));
@@ -235,11 +324,26 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		"Application reported internal error",
 		"Closing connection (application error generating",
 		"Failed to send the",
+		/* The client left mid-request, or we shut it down. */
+		"Socket has been disconnected when reading",
+		"Connection socket is closed when reading",
+		"Connection was closed by remote side with incomplete",
 	};
+	static const char *const clients[] = {
+		"Error processing request",
+		"Failed to parse `Content-Length'",
+		"Too large value of 'Content-Length'",
+		"Received HTTP/1.1 request without `Host'",
+		"Not enough memory in pool",
+		"Error: TLS handshake",
+		"Error: received handshake",
+		/* Past conn_limit + CONN_SLACK: a flood, logged sparingly. */
+		"Server reached connection limit",
+	};
+	struct listener *l = cls;
 	char msg[512];
 	size_t i, n;
 
-	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
@@ -247,13 +351,26 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	/* MHD says this of every failed TLS handshake: a client's affair. */
 	if (strcmp(msg, "Error: received handshake message out of context.") ==
 	    0) {
-		log_info("httpd: a TLS handshake failed (no valid client "
-		    "certificate, or the client does not speak TLS)");
+		if (rl_ok(l->h, &l->h->rl_refused))
+			log_info("httpd: a TLS handshake failed (no valid "
+			    "client certificate, or the client does not speak "
+			    "TLS)");
 		return;
 	}
 	for (i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
 		if (strncmp(msg, quiet[i], strlen(quiet[i])) == 0) {
 			log_debug("httpd: %s", msg);
+			return;
+		}
+	}
+	for (i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+		if (strncmp(msg, clients[i], strlen(clients[i])) == 0) {
+			char *html = strstr(msg, " ('<");
+
+			if (html != NULL)	/* its HTML error page */
+				memcpy(html, ")", 2);
+			if (rl_ok(l->h, &l->h->rl_mhd))
+				log_info("httpd: %s", msg);
 			return;
 		}
 	}
@@ -309,6 +426,7 @@ static void
 close_loop_handles(struct httpd *h)
 {
 	uv_close((uv_handle_t *)&h->timer, handle_closed);
+	uv_close((uv_handle_t *)&h->sweep, handle_closed);
 	uv_close((uv_handle_t *)&h->idle, handle_closed);
 	if (h->kick_init)
 		uv_close((uv_handle_t *)&h->kick, handle_closed);
@@ -472,10 +590,12 @@ peer_address(struct conn *c)
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
 	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(c->peer, sizeof(c->peer), "?");
+		snprintf(c->host, sizeof(c->host), "?");
 		return;
 	}
 	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ?
 	    "[%s]:%s" : "%s:%s", host, port);
+	snprintf(c->host, sizeof(c->host), "%s", host);
 }
 
 /*
@@ -563,6 +683,161 @@ conn_peer(struct conn *c)
 	c->has_uid = true;
 }
 
+/*
+ * Limits on connections, against clients that open many and send slowly
+ * (slowloris).  MHD's own idle timeout does not help there: every byte
+ * restarts it, so a byte every few seconds holds a connection for ever,
+ * and 1024 of them shut everybody else out.  So:
+ *
+ * - Deadlines that a trickle cannot extend: a request's headers must be in
+ *   header_timeout ms after the connection was accepted (or after the
+ *   previous request on it was answered, so an idle keep-alive connection
+ *   goes at that time too), the whole request, body included,
+ *   request_timeout ms after.  A timer checks every SWEEP_MS (or a
+ *   quarter of header_timeout, if shorter).
+ * - At most peer_limit connections per peer (its uid on the unix socket,
+ *   its address on TCP) and conn_limit per listener.  A connection past a
+ *   limit does not shut out the next client: the oldest connection whose
+ *   request is not all in yet (of that peer, or of anyone for conn_limit)
+ *   is closed instead, which is the new one only when all the others are
+ *   serving requests.  A client that sends its request at once is never
+ *   the oldest unfinished one for long, so it gets in under any number of
+ *   slow ones.
+ * - Closing: shutdown(2) of the connection's fd, never close(): MHD owns
+ *   the fd and closes it once it reads the end of the stream (an epoll
+ *   event it gets from the shutdown), notifying us as for any other close.
+ *   A shut-down ("doomed") connection no longer counts against the limits;
+ *   MHD's own limit is conn_limit + CONN_SLACK so that it never refuses a
+ *   connection while doomed ones are on their way out.
+ * - On TCP with bearer tokens, a request without a valid token is refused
+ *   as soon as its headers are in, its body never kept (see above), and
+ *   its connection closed after the 401.
+ * - Lines about refused or closed clients are rate-limited (rl_ok()).
+ */
+
+static bool
+same_peer(const struct conn *a, const struct conn *b)
+{
+	if (a->has_uid || b->has_uid)
+		return a->has_uid && b->has_uid && a->uid == b->uid;
+	return strcmp(a->host, b->host) == 0;
+}
+
+/* "uid N" or the address, for the log. */
+static const char *
+peer_label(const struct conn *c, char *buf, size_t size)
+{
+	if (c->has_uid)
+		snprintf(buf, size, "uid %u", (unsigned int)c->uid);
+	else
+		snprintf(buf, size, "%s", c->peer[0] != '\0' ? c->peer : "?");
+	return buf;
+}
+
+/* Shut c down; MHD closes it (see above). */
+static void
+doom(struct conn *c)
+{
+	if (c->doomed)
+		return;
+	c->doomed = true;
+	c->l->nlive--;
+	(void)shutdown(c->fd, SHUT_RDWR);
+	/* MHD sees the end of the stream on its next run: make it run. */
+	uv_async_send(&c->l->h->kick);
+}
+
+/*
+ * The oldest connection of l whose request is not all in, of c's peer
+ * only when peer is true; NULL if none.
+ */
+static struct conn *
+oldest_reading(struct listener *l, const struct conn *c, bool peer)
+{
+	struct conn *p, *old = NULL;
+
+	/* Newest first: "<=" keeps the oldest of equal times. */
+	for (p = l->conns; p != NULL; p = p->cnext) {
+		if (p->doomed || !p->reading || (peer && !same_peer(p, c)))
+			continue;
+		if (old == NULL || p->since <= old->since)
+			old = p;
+	}
+	return old;
+}
+
+/* c is new: enforce peer_limit and conn_limit (see above). */
+static void
+admit(struct listener *l, struct conn *c)
+{
+	struct conn *p, *victim;
+	char who[PEER_MAX], whose[PEER_MAX];
+	unsigned int n = 0;
+
+	for (p = l->conns; p != NULL; p = p->cnext)
+		if (!p->doomed && same_peer(p, c))
+			n++;
+	if (n > l->h->peer_limit &&
+	    (victim = oldest_reading(l, c, true)) != NULL) {
+		if (rl_ok(l->h, &l->h->rl_limit))
+			log_info("httpd: %s has more than %u connections: "
+			    "closing its oldest unfinished request%s",
+			    c->has_uid ? peer_label(c, who, sizeof(who)) :
+			    c->host, l->h->peer_limit,
+			    victim == c ? " (this new one: the others are "
+			    "being served)" : "");
+		doom(victim);
+		if (victim == c)
+			return;
+	}
+	if (l->nlive > l->h->conn_limit &&
+	    (victim = oldest_reading(l, c, false)) != NULL) {
+		if (rl_ok(l->h, &l->h->rl_limit))
+			log_info("httpd: more than %u connections: closing the "
+			    "oldest unfinished request (of %s)%s",
+			    l->h->conn_limit,
+			    peer_label(victim, whose, sizeof(whose)),
+			    victim == c ? ", the new one: the others are "
+			    "being served" : "");
+		doom(victim);
+	}
+}
+
+/* Close the connections that are past their deadline. */
+static void
+on_sweep(uv_timer_t *t)
+{
+	struct httpd *h = t->data;
+	uint64_t now = uv_now(h->loop), limit;
+	struct conn *p;
+	char who[PEER_MAX];
+	size_t i;
+
+	for (i = 0; i < h->nlis; i++) {
+		for (p = h->lis[i].conns; p != NULL; p = p->cnext) {
+			limit = p->hdrs_in ? h->request_timeout :
+			    h->header_timeout;
+			if (p->doomed || !p->reading || now - p->since < limit)
+				continue;
+			if (p->cur == NULL && p->nreq > 0)
+				log_debug("httpd: %s: idle keep-alive "
+				    "connection closed", peer_label(p, who,
+				    sizeof(who)));
+			else if (rl_ok(h, &h->rl_limit))
+				log_info("httpd: %s: %s not in within "
+				    "%llu ms: closing the connection",
+				    peer_label(p, who, sizeof(who)),
+				    p->hdrs_in ? "the request" :
+				    "the request headers",
+				    (unsigned long long)limit);
+			doom(p);
+		}
+	}
+	rl_flush(&h->rl_refused, now);
+	rl_flush(&h->rl_limit, now);
+	rl_flush(&h->rl_mhd, now);
+}
+
 static void req_detach(struct httpd_req *);
 
 static void
@@ -589,11 +864,27 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 			log_warnx("httpd: %s: cannot require a client "
 			    "certificate", c->peer);
 		*socket_context = c;
+		c->since = uv_now(l->h->loop);
+		c->reading = true;
+		c->cnext = l->conns;
+		if (l->conns != NULL)
+			l->conns->cprev = c;
+		l->conns = c;
+		l->nlive++;
+		admit(l, c);
 		return;
 	}
 	if ((c = *socket_context) == NULL)
 		return;
 	*socket_context = NULL;
+	if (c->cprev != NULL)
+		c->cprev->cnext = c->cnext;
+	else
+		l->conns = c->cnext;
+	if (c->cnext != NULL)
+		c->cnext->cprev = c->cprev;
+	if (!c->doomed)
+		l->nlive--;
 	if (c->cur != NULL) {
 		/* MHD completes requests first; do not count on it. */
 		log_warnx("httpd: connection closed before its request");
@@ -713,6 +1004,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **ctxp,
     enum MHD_RequestTerminationCode toe)
 {
 	struct httpd_req *req = *ctxp;
+	struct conn *c;
 
 	(void)cls;
 	(void)mc;
@@ -720,6 +1012,13 @@ on_completed(void *cls, struct MHD_Connection *mc, void **ctxp,
 	if (req == NULL)
 		return;
 	*ctxp = NULL;
+	if ((c = req->conn) != NULL) {
+		/* A keep-alive connection waits for its next request. */
+		c->reading = true;
+		c->hdrs_in = false;
+		c->since = uv_now(c->l->h->loop);
+		c->nreq++;
+	}
 	req_detach(req);
 	req_unref(req);		/* MHD's */
 }
@@ -883,7 +1182,11 @@ queue(struct httpd_req *req)
 			MHD_add_response_header(resp,
 			    MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->www_auth);
 	}
+	if (req->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	req->state = RQ_QUEUED;
+	req->conn->reading = false;
 	ret = MHD_queue_response(req->conn->mc, req->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -1150,6 +1453,7 @@ dispatch(struct httpd_req *req)
 	size_t i, n, fn = 0;
 
 	req->state = RQ_HANDLER;
+	req->conn->reading = false;
 	if (h->stopping || h->stop_pending) {
 		set_error(req, RRERR_UNAVAILABLE, "rumprund is shutting down");
 		return;
@@ -1210,9 +1514,10 @@ authorized(struct httpd_req *req, struct MHD_Connection *mc)
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	if ((req->auth_id = l->auth(v, l->auth_arg)) >= 0)
 		return true;
-	log_info("httpd: %s %s from %s: refused: %s", req->method, req->path,
-	    req->conn->peer, v == NULL ? "no bearer token" :
-	    "not a valid bearer token");
+	if (rl_ok(l->h, &l->h->rl_refused))
+		log_info("httpd: %s %s from %s: refused: %s", req->method,
+		    req->path, req->conn->peer, v == NULL ?
+		    "no bearer token" : "not a valid bearer token");
 	buf = error_body("unauthorized", v == NULL ?
 	    "this listener needs \"Authorization: Bearer TOKEN\" with a "
 	    "token of rumprund's token_file" :
@@ -1222,6 +1527,78 @@ authorized(struct httpd_req *req, struct MHD_Connection *mc)
 	/* RFC 6750: error="invalid_token" when a token was there. */
 	req->www_auth = v == NULL ? "Bearer realm=\"rumprund\"" :
 	    "Bearer realm=\"rumprund\", error=\"invalid_token\"";
+	return false;
+}
+
+struct framing {
+	unsigned int ncl;		/* Content-Length headers */
+	unsigned int nte;		/* Transfer-Encoding headers */
+	const char *cl;			/* the first Content-Length */
+	const char *te;			/* the first Transfer-Encoding */
+	bool cl_differ;			/* two Content-Lengths differ */
+};
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL)
+		return MHD_YES;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->ncl++ == 0)
+			f->cl = value;
+		else if (strcmp(f->cl, value) != 0)
+			f->cl_differ = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		if (f->nte++ == 0)
+			f->te = value;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Is the body's framing one that MHD reads the way the client means it?
+ * MHD takes the first of two Content-Lengths and reads a body in any
+ * transfer coding but chunked up to the end of the connection, which a
+ * client waiting for its answer never sends.  Otherwise the error answer
+ * is stored, to be sent at once with "Connection: close" (the rest of the
+ * connection cannot be read as requests).  MHD refuses a Content-Length
+ * that is not a number itself, before this runs.
+ */
+static bool
+framing_ok(struct httpd_req *req, struct MHD_Connection *mc)
+{
+	struct framing f;
+	size_t len = 0;
+	char msg[RRERR_MESSAGE_MAX], *buf;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
+	if (f.cl_differ) {
+		set_error(req, RRERR_BAD_REQUEST, "two Content-Length headers "
+		    "with different values");
+		goto refused;
+	}
+	if (f.nte > 0 && f.ncl > 0) {
+		set_error(req, RRERR_BAD_REQUEST, "both Transfer-Encoding and "
+		    "Content-Length: send one of them");
+		goto refused;
+	}
+	if (f.nte > 1 || (f.nte == 1 && strcasecmp(f.te, "chunked") != 0)) {
+		snprintf(msg, sizeof(msg), "Transfer-Encoding \"%.64s\"%s is "
+		    "not supported: send the body with Content-Length or "
+		    "\"Transfer-Encoding: chunked\"", f.te,
+		    f.nte > 1 ? " and others" : "");
+		buf = error_body("not_implemented", msg, NULL, &len);
+		set_reply(req, 501, buf, buf != NULL ? len : 0);
+		goto refused;
+	}
+	return true;
+refused:
+	req->close = true;
 	return false;
 }
 
@@ -1252,20 +1629,36 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		if ((req->method = strdup(method)) == NULL)
 			return MHD_NO;
 		req->state = RQ_BODY;
+		req->conn->hdrs_in = true;
 		/* Never served without a verified client certificate. */
 		if (l->verify && !client_cert_ok(req->conn)) {
 			log_warnx("httpd: %s: a request without a verified "
 			    "client certificate: closing", req->conn->peer);
 			return MHD_NO;
 		}
+		/*
+		 * Refused: its body is never kept, and the connection closes
+		 * after the answer.  A body of up to AUTH_DRAIN_MAX bytes is
+		 * read and dropped first, so that a client that sends all
+		 * of it before it reads (most libraries do) sees the 401
+		 * rather than a reset; a larger or chunked one, or one the
+		 * client waits to be asked for, is not read: 401 now.
+		 */
 		if (l->auth != NULL && !authorized(req, mc)) {
-			/* A refused body is read and dropped, never kept. */
-			if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_EXPECT) != NULL)
+			req->close = true;
+			v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH);
+			errno = 0;
+			if (v == NULL || MHD_lookup_connection_value(mc,
+			    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) != NULL ||
+			    (cl = strtoull(v, &end, 10)) == 0 || errno != 0 ||
+			    *end != '\0' || cl > AUTH_DRAIN_MAX)
 				return queue(req);
 			req->state = RQ_DRAIN;
 			return MHD_YES;
 		}
+		if (!framing_ok(req, mc))
+			return queue(req);
 		v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (v == NULL)
@@ -1869,10 +2262,12 @@ start_listener(struct httpd *h, int fd, struct sockaddr_storage *ss,
 	unsigned int flags;
 	size_t n = 3;
 	struct MHD_OptionItem opts[] = {
-		{ MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, h->conn_limit + CONN_SLACK,
+		    NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY, NULL },
 		/* The socket, then TLS, below. */
+		{ MHD_OPTION_END, 0, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 		{ MHD_OPTION_END, 0, NULL },
@@ -1888,6 +2283,8 @@ start_listener(struct httpd *h, int fd, struct sockaddr_storage *ss,
 	} else {
 		opts[n].option = MHD_OPTION_SOCK_ADDR;
 		opts[n++].ptr_value = ss;
+		opts[n].option = MHD_OPTION_LISTEN_BACKLOG_SIZE;
+		opts[n++].value = LISTEN_BACKLOG;
 		if (ss->ss_family == AF_INET6)
 			flags |= MHD_USE_IPv6;
 	}
@@ -1936,6 +2333,7 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	struct httpd *h;
 	size_t i;
 	int fd = -1, rv;
+	uint64_t sweep;
 
 	if (cfg->unix_path == NULL && cfg->unix_fd < 0 &&
 	    cfg->tcp_addr == NULL && cfg->tcp_fd < 0) {
@@ -1962,6 +2360,15 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	h->nroutes = cfg->nroutes;
 	h->ctx = cfg->ctx;
 	h->body_max = cfg->body_max;
+	h->conn_limit = cfg->conn_limit > 0 ? cfg->conn_limit : CONN_LIMIT;
+	h->peer_limit = cfg->peer_limit > 0 ? cfg->peer_limit : PEER_LIMIT;
+	h->header_timeout = cfg->header_timeout_ms > 0 ?
+	    cfg->header_timeout_ms : HEADER_TIMEOUT_MS;
+	h->request_timeout = cfg->request_timeout_ms > 0 ?
+	    cfg->request_timeout_ms : REQUEST_TIMEOUT_MS;
+	h->rl_refused.what = "refused clients";
+	h->rl_limit.what = "connections closed by a deadline or a limit";
+	h->rl_mhd.what = "malformed requests";
 	if ((cfg->tls_cert != NULL && ((h->tls_cert = strdup(cfg->tls_cert)) ==
 	    NULL || (h->tls_key = strdup(cfg->tls_key)) == NULL)) ||
 	    (cfg->tls_client_ca != NULL &&
@@ -1996,9 +2403,16 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 
 	/* From here on h is freed by the last uv close callback. */
 	uv_timer_init(loop, &h->timer);
+	uv_timer_init(loop, &h->sweep);
 	uv_idle_init(loop, &h->idle);
-	h->timer.data = h->idle.data = h;
-	h->nhandles = 2;
+	h->timer.data = h->sweep.data = h->idle.data = h;
+	h->nhandles = 3;
+	sweep = h->header_timeout / 4;
+	if (sweep > SWEEP_MS)
+		sweep = SWEEP_MS;
+	if (sweep < 10)
+		sweep = 10;
+	uv_timer_start(&h->sweep, on_sweep, sweep, sweep);
 	if ((rv = uv_async_init(loop, &h->kick, on_kick)) != 0) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "uv_async_init: %s",
 		    uv_strerror(rv));
@@ -2117,6 +2531,7 @@ do_stop(struct httpd *h)
 	h->stopping = true;
 	close_listen_polls(h);
 	uv_timer_stop(&h->timer);
+	uv_timer_stop(&h->sweep);
 	uv_idle_stop(&h->idle);
 
 	/* Accept nobody new; the socket file goes now. */

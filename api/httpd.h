@@ -15,8 +15,13 @@
  * TCP: the listener may speak TLS, and require a client certificate that
  * chains to a given CA (a client without one fails the handshake); with
  * tcp_auth, every TCP request's Authorization header is judged before it
- * is routed, and a refused one is answered 401 {"error": "unauthorized"}
- * with a WWW-Authenticate: Bearer header.  The unix socket asks nothing:
+ * is routed or its body read, and a refused one is answered 401
+ * {"error": "unauthorized"} with a WWW-Authenticate: Bearer header, and its
+ * connection closed.
+ *
+ * Slow clients: a request must be in within a deadline that a trickle of
+ * bytes does not extend, and a peer (uid or address) holds a bounded
+ * number of connections; see the httpd_config limits.  The unix socket asks nothing:
  * its file mode decides.
  *
  * Streams (log follow, events): httpd_reply_stream() gives MHD a reader that
@@ -75,6 +80,19 @@ struct httpd_config {
 	httpd_auth_fn *tcp_auth;	/* NULL: every TCP request may go on */
 	void *tcp_auth_arg;
 	size_t body_max;	/* larger bodies get 413 */
+	/*
+	 * Limits against clients that hold connections open (0: the default
+	 * in brackets; see httpd.c): connections per listener [1024] and per
+	 * peer, a uid on the unix socket or an address on TCP [512], past
+	 * which the oldest connection whose request is not all in is closed;
+	 * the time from accept (or from the previous answer on a keep-alive
+	 * connection) to a request's last header [10000 ms] and to its last
+	 * byte [30000 ms], past which its connection is closed.
+	 */
+	unsigned int conn_limit;
+	unsigned int peer_limit;
+	unsigned int header_timeout_ms;
+	unsigned int request_timeout_ms;
 	const struct httpd_route *routes;
 	size_t nroutes;
 	void *ctx;		/* passed to every handler */

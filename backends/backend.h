@@ -68,6 +68,12 @@ enum backend_event_type {
 	BACKEND_EVENT_STOPPED,		/* destroyed (by us or by someone) */
 	BACKEND_EVENT_SHUTDOWN,		/* the guest powered off (Xen) */
 	BACKEND_EVENT_CRASHED,		/* QEMU died / the domain crashed */
+	/*
+	 * The hypervisor stopped the guest for good (QEMU's KVM internal
+	 * error) but the domain is still there, paused: the engine destroys
+	 * it.  detail is the reason, a sentence for the user.
+	 */
+	BACKEND_EVENT_FAULT,
 	BACKEND_EVENT_DISCONNECTED,	/* lost the hypervisor connection */
 	BACKEND_EVENT_RECONNECTED,	/* back; the engine should re-list */
 };
@@ -75,7 +81,7 @@ enum backend_event_type {
 struct backend_event {
 	enum backend_event_type type;
 	char domain_name[BACKEND_DOMAIN_NAME_MAX];	/* "" for (dis)connect */
-	char detail[128];		/* e.g. libvirt's reason, for logs */
+	char detail[256];		/* e.g. libvirt's reason, for logs */
 };
 
 typedef void backend_event_fn(void *arg, const struct backend_event *ev);
@@ -86,6 +92,7 @@ struct backend_domain {
 	char instance[SPEC_NAME_MAX + 1];
 	unsigned int generation;
 	bool running;			/* false: exists but shut off/crashed */
+	char fault[256];		/* as BACKEND_EVENT_FAULT's detail; "" */
 };
 
 /* Settings the daemon's configuration gives a backend. */

@@ -422,6 +422,8 @@ fake_list(struct backend *b, const char *owner, struct backend_domain **out,
 		    d->d.instance);
 		list[k].generation = d->d.generation;
 		list[k].running = d->d.running;
+		snprintf(list[k].fault, sizeof(list[k].fault), "%s",
+		    d->d.fault);
 		k++;
 	}
 	*out = list;
@@ -611,6 +613,25 @@ int
 fake_crash(const char *name)
 {
 	return fake_end(name, BACKEND_EVENT_CRASHED, "crashed");
+}
+
+int
+fake_fault(const char *name, const char *detail)
+{
+	struct dom *d;
+
+	pthread_mutex_lock(&state_lock);
+	d = find_locked(name);
+	if (d != NULL) {
+		d->d.paused = true;
+		snprintf(d->d.fault, sizeof(d->d.fault), "%s", detail);
+		queue_locked(d->d.owner, BACKEND_EVENT_FAULT, name, detail);
+	}
+	pthread_mutex_unlock(&state_lock);
+	if (d == NULL)
+		return -1;
+	deliver(false);
+	return 0;
 }
 
 int

@@ -15,7 +15,8 @@
  *   fake_end() for a guest that powers off;
  * - resume() clears the paused flag; no event (libvirt's RESUMED is not
  *   reported by the kvm backend either);
- * - list() returns the domains of the owner asked for.
+ * - list() returns the domains of the owner asked for (with the fault of
+ *   a domain fake_fault() stopped).
  *
  * Events are delivered synchronously from the thread that caused them
  * (after the fake's state lock is released), to every open backend whose
@@ -53,6 +54,7 @@ struct fake_domain {
 	unsigned int generation;
 	bool running;
 	bool paused;
+	char fault[256];		/* set by fake_fault(); "" */
 	unsigned int memory_mib;
 	unsigned int vcpus;
 	size_t nblk;
@@ -107,6 +109,13 @@ int fake_end(const char *name, enum backend_event_type type,
 
 /* fake_end(name, BACKEND_EVENT_CRASHED, "crashed"). */
 int fake_crash(const char *name);
+
+/*
+ * The hypervisor stops the guest for good, as QEMU does on a KVM internal
+ * error: the domain stays, paused, list() reports detail as its fault, and
+ * FAULT is emitted with detail.  -1 when there is no such domain.
+ */
+int fake_fault(const char *name, const char *detail);
 
 /*
  * Append text to the domain's console log, as its guest would.  -1 when

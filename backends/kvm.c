@@ -40,7 +40,10 @@
  * (errors are read with virGetLastError()); SIGPIPE is ignored unless the
  * program has its own disposition for it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -49,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -61,6 +65,8 @@
 #define KEEPALIVE_COUNT		3
 #define DOMAIN_PREFIX		BACKEND_DOMAIN_PREFIX
 #define WHY_MAX			400
+#define QEMU_LOG_DIR		"/var/log/libvirt/qemu"	/* qemu:///system's */
+#define QEMU_LOG_TAIL		65536	/* bytes of it read for a fault */
 
 struct backend {
 	/* Set by open(), read-only afterwards. */
@@ -238,6 +244,101 @@ backend_unref_not_last(struct backend *b)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/*
+ * Guests QEMU stopped for good.  On a KVM internal error (on this kind of
+ * host, a software KVM that cannot emulate an instruction, e.g. the first
+ * SSE instruction of a rumprun image) QEMU prints "KVM internal error.
+ * Suberror: 1" and "emulation failure" to its log and stops the guest
+ * (runstate internal-error); libvirt 9.0 reports only SUSPENDED/PAUSED,
+ * and the domain stays, paused with reason "unknown" (measured).  A triple
+ * fault under such a KVM ends the same way.  rumprund never pauses a
+ * running guest (a launch with spec.paused is paused with reason "user"),
+ * so paused with reason unknown, or crashed, is such a guest.
+ */
+static bool
+system_uri(const char *uri)
+{
+	return uri == NULL || strcmp(uri, "qemu:///system") == 0 ||
+	    strncmp(uri, "qemu:///system?", 15) == 0 ||
+	    strcmp(uri, "qemu+unix:///system") == 0;
+}
+
+/*
+ * QEMU's words about domain name's internal error, from the part of its
+ * log (libvirt's, on qemu:///system) since its last start, into buf: true
+ * when the log says so.
+ */
+static bool
+qemu_log_error(const char *uri, const char *name, char *buf, size_t size)
+{
+	char path[512], *tail = NULL, *from, *p, *q;
+	struct stat st;
+	off_t off;
+	ssize_t n;
+	int fd = -1, sub = -1;
+	bool emul, found = false;
+
+	if (!system_uri(uri) || strchr(name, '/') != NULL)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s.log", QEMU_LOG_DIR, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    fstat(fd, &st) == -1 || (tail = malloc(QEMU_LOG_TAIL + 1)) == NULL)
+		goto cleanup;
+	off = st.st_size > QEMU_LOG_TAIL ? st.st_size - QEMU_LOG_TAIL : 0;
+	if ((n = pread(fd, tail, QEMU_LOG_TAIL, off)) <= 0)
+		goto cleanup;
+	tail[n] = '\0';
+	/* Skip NULs, so that the string functions see the whole tail. */
+	for (p = tail; p < tail + n; p++)
+		if (*p == '\0')
+			*p = ' ';
+	/* libvirt writes "... starting up libvirt version ..." per start. */
+	for (from = tail; (p = strstr(from, "starting up")) != NULL;
+	    from = p + 1)
+		;
+	if ((q = strstr(from, "KVM internal error")) == NULL)
+		goto cleanup;
+	if ((p = strstr(q, "Suberror: ")) != NULL)
+		sub = atoi(p + 10);
+	emul = strstr(q, "emulation failure") != NULL;
+	if (emul)
+		snprintf(buf, size, "the hypervisor stopped the guest: KVM "
+		    "internal error (suberror %d: emulation failure): this "
+		    "host's KVM could not run an instruction of the guest; try "
+		    "accel tcg", sub);
+	else if (sub >= 0)
+		snprintf(buf, size, "the hypervisor stopped the guest: KVM "
+		    "internal error (suberror %d)", sub);
+	else
+		snprintf(buf, size, "the hypervisor stopped the guest: KVM "
+		    "internal error");
+	found = true;
+cleanup:
+	if (fd != -1)
+		close(fd);
+	free(tail);
+	return found;
+}
+
+/*
+ * Whether a domain in libvirt state and reason is a guest QEMU stopped for
+ * good; if so, the reason for the user into buf.
+ */
+static bool
+stopped_for_good(struct backend *b, const char *name, int state,
+    int reason, char *buf, size_t size)
+{
+	if (state != VIR_DOMAIN_PAUSED || (reason != VIR_DOMAIN_PAUSED_UNKNOWN &&
+	    reason != VIR_DOMAIN_PAUSED_CRASHED))
+		return false;
+	if (qemu_log_error(b->uri, name, buf, size))
+		return true;
+	snprintf(buf, size, "the hypervisor stopped the guest (libvirt: "
+	    "paused, reason %s)", reason == VIR_DOMAIN_PAUSED_CRASHED ?
+	    "crashed" : "unknown");
+	return true;
+}
+
 /* libvirt callbacks. */
 
 static const char *
@@ -266,9 +367,12 @@ stopped_detail(int detail)
 /*
  * Lifecycle events: STARTED -> STARTED; STOPPED: DESTROYED -> STOPPED,
  * SHUTDOWN -> SHUTDOWN, FAILED or CRASHED -> CRASHED, the rest (migrated,
- * saved, from snapshot) -> STOPPED; CRASHED (a guest panic) -> CRASHED.
- * Suspend, resume, shutdown-requested, define and undefine events are not
- * reported: the engine's states do not change with them.
+ * saved, from snapshot) -> STOPPED; CRASHED (a guest panic) -> CRASHED;
+ * SUSPENDED of a guest QEMU stopped for good (see stopped_for_good(): its
+ * state is read back, from this thread, which libvirt allows in a
+ * callback) -> FAULT.  Other suspends, resume, shutdown-requested, define
+ * and undefine events are not reported: the engine's states do not change
+ * with them.
  */
 static int
 lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
@@ -276,7 +380,8 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 {
 	struct backend *b = arg;
 	const char *name;
-	char text[64];
+	char text[256];
+	int state, reason;
 
 	(void)conn;
 	name = virDomainGetName(dom);
@@ -305,6 +410,15 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 			    text);
 			break;
 		}
+		break;
+	case VIR_DOMAIN_EVENT_SUSPENDED:
+		if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+			virResetLastError();
+			break;
+		}
+		if (stopped_for_good(b, name, state, reason, text,
+		    sizeof(text)))
+			backend_emit(&b->emit, BACKEND_EVENT_FAULT, name, text);
 		break;
 	case VIR_DOMAIN_EVENT_CRASHED:
 		snprintf(text, sizeof(text), "crashed: %s",
@@ -936,8 +1050,8 @@ kvm_resume(struct backend *b, const char *name, struct rrerr *err)
  * is, 0 when it is not (or vanished meanwhile), -1 with err on failure.
  */
 static int
-our_domain(virConnectPtr c, virDomainPtr dom, const char *owner,
-    struct backend_domain *d, struct rrerr *err)
+our_domain(struct backend *b, virConnectPtr c, virDomainPtr dom,
+    const char *owner, struct backend_domain *d, struct rrerr *err)
 {
 	struct kvm_xml_meta meta;
 	struct verr e;
@@ -977,6 +1091,9 @@ our_domain(virConnectPtr c, virDomainPtr dom, const char *owner,
 	/* Running, paused, blocked, being shut down or pm-suspended. */
 	d->running = state != VIR_DOMAIN_SHUTOFF &&
 	    state != VIR_DOMAIN_CRASHED && state != VIR_DOMAIN_NOSTATE;
+	if (!stopped_for_good(b, name, state, reason, d->fault,
+	    sizeof(d->fault)))
+		d->fault[0] = '\0';
 	return 1;
 }
 
@@ -1010,7 +1127,7 @@ kvm_list(struct backend *b, const char *owner, struct backend_domain **out,
 		goto cleanup;
 	}
 	for (i = 0; i < ndoms; i++) {
-		r = our_domain(c, doms[i], owner, &list[k], err);
+		r = our_domain(b, c, doms[i], owner, &list[k], err);
 		if (r == -1)
 			goto cleanup;
 		if (r == 1)

@@ -4,12 +4,18 @@
  * The shape of the domain, and why:
  * - type 'kvm' or 'qemu' (TCG): the spec's accelerator, else the daemon's;
  * - the kernel is booted directly (<kernel>, <cmdline>: the guest
- *   configuration, which QEMU prefixes with "<kernel path> "), through
- *   qboot when the daemon names it (~0.3 s to the first console byte
- *   instead of SeaBIOS's ~3.5 s);
- * - no graphics and no video: rumprun writes to COM1 only on a machine
- *   without VGA; COM1 is a pty whose output QEMU also appends to the
- *   console log (<log append='on'/>);
+ *   configuration, which QEMU prefixes with "<kernel path> ") through
+ *   SeaBIOS, or the firmware ROM the daemon names (qboot); SeaBIOS
+ *   because a rumprun guest takes COM1's port from the BIOS data area
+ *   (word 0x400) and uses it only when there is no CRTC (word 0x463 is
+ *   0): SeaBIOS fills them in so, qboot leaves them 0 and the guest
+ *   then writes only to VGA memory;
+ * - nothing SeaBIOS would wait for: no boot menu, no option ROM on any
+ *   NIC (iPXE's ROM and its boot prompt took seconds);
+ * - no graphics and no video (<model type='none'/>): with a video card
+ *   SeaBIOS reports a CRTC and rumprun writes to the screen only; COM1 is
+ *   a pty whose output QEMU also appends to the console log
+ *   (<log append='on'/>);
  * - never host-passthrough (QEMU aborts on these hosts), a named CPU model
  *   when the daemon sets one, with libvirt's CPU checks off;
  * - every lifecycle action is destroy: a rumprun guest that resets or
@@ -227,6 +233,7 @@ nics(struct writer *w, const struct backend_launch *l)
 			sbuf_add(&w->sb, "/>\n");
 		}
 		sbuf_add(&w->sb, "      <model type='virtio'/>\n");
+		sbuf_add(&w->sb, "      <rom enabled='no'/>\n");
 		sbuf_add(&w->sb, "    </interface>\n");
 	}
 }
@@ -281,6 +288,7 @@ kvm_xml_domain(const struct backend_launch *l,
 	element(&w, 4, "kernel", "image path", spec->image);
 	element(&w, 4, "cmdline", "guest configuration",
 	    l->guest_config != NULL ? l->guest_config : "");
+	sbuf_add(&w.sb, "    <bootmenu enable='no'/>\n");
 	sbuf_add(&w.sb, "  </os>\n");
 
 	sbuf_add(&w.sb, "  <features>\n    <acpi/>\n  </features>\n");
@@ -309,6 +317,9 @@ kvm_xml_domain(const struct backend_launch *l,
 	sbuf_add(&w.sb, "    <console type='pty'>\n");
 	sbuf_add(&w.sb, "      <target type='serial' port='0'/>\n");
 	sbuf_add(&w.sb, "    </console>\n");
+	sbuf_add(&w.sb, "    <video>\n");
+	sbuf_add(&w.sb, "      <model type='none'/>\n");
+	sbuf_add(&w.sb, "    </video>\n");
 	sbuf_add(&w.sb, "    <memballoon model='none'/>\n");
 	sbuf_add(&w.sb, "  </devices>\n");
 

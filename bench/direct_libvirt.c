@@ -13,7 +13,10 @@
  *                       "forever": the guest prints its markers and stays
  *   --memory MIB        default 32
  *   --accel tcg|kvm     default tcg
- *   --firmware PATH     qboot.rom (default), or "seabios"
+ *   --firmware PATH     "seabios" (default, QEMU's own), or a ROM (qboot.rom)
+ *   --cmdline-prefix T  put T and a space before the guest configuration on
+ *                       the kernel command line (rrguest.console=com1
+ *                       makes the test guest talk on COM1 under qboot too)
  *   --fast-cpu-probe yes|no   the <qemu:del capability='cpu-unavailable-
  *                       features'/> override (default yes)
  *   --uri URI           libvirt URI (default qemu:///system)
@@ -76,6 +79,7 @@ struct opts {
 	unsigned int memory;
 	const char *accel;
 	const char *firmware;
+	const char *cmdline_prefix;
 	bool fast_cpu_probe;
 	const char *uri;
 	const char *logdir;
@@ -213,6 +217,26 @@ make_spec(const char *name)
 	return spec;
 }
 
+/*
+ * The guest configuration of spec as the kernel command line: with
+ * --cmdline-prefix, that text and a space before it.  New string.
+ */
+static char *
+guest_cmdline(const struct spec *spec)
+{
+	struct rrerr err;
+	char *cfg, *line;
+
+	if ((cfg = rumpconfig_build(spec, spec->image, &err)) == NULL)
+		die("guest config: %s", err.message);
+	if (o.cmdline_prefix == NULL)
+		return cfg;
+	if (asprintf(&line, "%s %s", o.cmdline_prefix, cfg) == -1)
+		die("out of memory");
+	free(cfg);
+	return line;
+}
+
 /* libvirt mode */
 
 static char owner[33];
@@ -228,8 +252,7 @@ domain_xml(const char *name, char *domname, size_t domsize)
 	char *guest, *xml;
 
 	spec = make_spec(name);
-	if ((guest = rumpconfig_build(spec, spec->image, &err)) == NULL)
-		die("guest config: %s", err.message);
+	guest = guest_cmdline(spec);
 	backend_domain_name(owner, name, 1, backend_domain_tag(), domname,
 	    domsize);
 	snprintf(log, sizeof(log), "%s/%s.log", o.logdir, domname);
@@ -492,7 +515,6 @@ qemu_mode(void)
 	char name[96], log[256], logpath[2048], serial[2200], mem[16], *cfg;
 	char *argv[48];
 	struct spec *spec;
-	struct rrerr err;
 	struct launch l;
 	uint64_t deadline;
 	int i, k, status, fails = 0;
@@ -502,8 +524,7 @@ qemu_mode(void)
 	for (i = -1; i < o.runs; i++) {		/* -1: a warm-up run */
 		snprintf(name, sizeof(name), "%s-%d", o.prefix, i < 0 ? 999 : i);
 		spec = make_spec(name);
-		if ((cfg = rumpconfig_build(spec, spec->image, &err)) == NULL)
-			die("guest config: %s", err.message);
+		cfg = guest_cmdline(spec);
 		snprintf(log, sizeof(log), "%s.log", name);
 		snprintf(logpath, sizeof(logpath), "%s/%s", o.logdir, log);
 		snprintf(serial, sizeof(serial), "file:%s", logpath);
@@ -572,7 +593,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: direct_libvirt libvirt|qemu --image PATH "
 	    "--logdir DIR [--arg W]... [--memory MIB] [--accel tcg|kvm]\n"
-	    "    [--firmware PATH|seabios] [--fast-cpu-probe yes|no] "
+	    "    [--firmware PATH|seabios] [--cmdline-prefix TEXT] "
+	    "[--fast-cpu-probe yes|no] "
 	    "[--uri URI] [--runs N]\n"
 	    "    [--burst N [--parallel P]] [--prefix P] [--qemu PATH]\n");
 	exit(2);
@@ -587,6 +609,7 @@ main(int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "accel", required_argument, NULL, 'A' },
 		{ "firmware", required_argument, NULL, 'F' },
+		{ "cmdline-prefix", required_argument, NULL, 'C' },
 		{ "fast-cpu-probe", required_argument, NULL, 'P' },
 		{ "uri", required_argument, NULL, 'u' },
 		{ "logdir", required_argument, NULL, 'l' },
@@ -604,7 +627,7 @@ main(int argc, char **argv)
 	o.mode = argv[1];
 	o.memory = 32;
 	o.accel = "tcg";
-	o.firmware = "/usr/share/qemu/qboot.rom";
+	o.firmware = "seabios";
 	o.fast_cpu_probe = true;
 	o.uri = "qemu:///system";
 	o.runs = 10;
@@ -622,6 +645,7 @@ main(int argc, char **argv)
 		case 'm': o.memory = (unsigned int)atoi(optarg); break;
 		case 'A': o.accel = optarg; break;
 		case 'F': o.firmware = optarg; break;
+		case 'C': o.cmdline_prefix = optarg; break;
 		case 'P': o.fast_cpu_probe = strcmp(optarg, "yes") == 0; break;
 		case 'u': o.uri = optarg; break;
 		case 'l': o.logdir = optarg; break;

@@ -38,6 +38,8 @@
 "  --label KEY=VALUE    label the instance (repeatable)\n" \
 "  --vcpus n            virtual CPUs (default 1)\n" \
 "  --accel kvm|tcg      the accelerator (default: the daemon's)\n" \
+"  --boot-timeout s     seconds the guest has to reach main() (0: no\n" \
+"                       limit; default: the daemon's boot_timeout)\n" \
 "  --dry-run            print the launch request instead of sending it\n" \
 "  Not supported: -D (gdb), -g (guest args), -n (old netspec).\n"
 
@@ -55,7 +57,8 @@
 "                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
 "                       inet6,static,ADDR/MASK[,GW]\n" \
 "  --dry-run            print the request instead of sending it\n" \
-"  Not for an ISO image: -d, -i, -p, -M, --vcpus, --accel, --platform.\n" \
+"  Not for an ISO image: -d, -i, -p, -M, --vcpus, --accel,\n" \
+"  --boot-timeout, --platform.\n" \
 "  The options come before image: what follows it is the guest's.\n"
 
 const struct ctl_command ctl_commands[] = {

@@ -19,6 +19,7 @@
 
 #define MEM_MAX_MIB	(16L * 1024 * 1024)
 #define VCPUS_MAX	1024
+#define BOOT_TIMEOUT_MAX 3600	/* the daemon's bound on boot_timeout_s */
 
 static int __attribute__((format(printf, 3, 4)))
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -475,6 +476,7 @@ enum {
 	OPT_VCPUS,
 	OPT_ACCEL,
 	OPT_DRY_RUN,
+	OPT_BOOT_TIMEOUT,
 };
 
 /* The options that have no meaning in an ISO image, and why. */
@@ -489,6 +491,7 @@ static const struct {
 	{ 'M', "-M", "the guest has the machine's memory" },
 	{ OPT_VCPUS, "--vcpus", "the guest has the machine's processors" },
 	{ OPT_ACCEL, "--accel", "the machine is the accelerator" },
+	{ OPT_BOOT_TIMEOUT, "--boot-timeout", "nothing runs to watch" },
 	{ OPT_PLATFORM, "--platform", "the platform is iso" },
 	{ 0, NULL, NULL },
 };
@@ -591,6 +594,16 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 	case OPT_DRY_RUN:
 		o->dry_run = true;
 		return 0;
+	case OPT_BOOT_TIMEOUT:
+		errno = 0;
+		n = strtol(arg, &end, 10);
+		if (*arg < '0' || *arg > '9' || *end != '\0' || errno != 0 ||
+		    n > BOOT_TIMEOUT_MAX)
+			return fail(err, errlen, "--boot-timeout %s: not a "
+			    "number of seconds from 0 (no limit) to %d", arg,
+			    BOOT_TIMEOUT_MAX);
+		o->boot_timeout = n;
+		return 0;
 	default:
 		return fail(err, errlen, "unknown option");
 	}
@@ -665,6 +678,7 @@ parse(int argc, char *argv[], struct run_opts *o, bool iso, char *err,
 		{ "vcpus", required_argument, NULL, OPT_VCPUS },
 		{ "accel", required_argument, NULL, OPT_ACCEL },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -674,6 +688,7 @@ parse(int argc, char *argv[], struct run_opts *o, bool iso, char *err,
 	memset(o, 0, sizeof(*o));
 	o->iso = iso;
 	o->platform = iso ? "iso" : "kvm";
+	o->boot_timeout = -1;
 	o->env = json_array();
 	o->labels = json_object();
 	o->blk = json_array();
@@ -859,6 +874,9 @@ run_request(const struct run_opts *o, run_resolve_fn *resolve, void *arg,
 		json_object_set_new(req, "auto_remove", json_true());
 	if (o->paused)
 		json_object_set_new(req, "paused", json_true());
+	if (o->boot_timeout >= 0)
+		json_object_set_new(req, "boot_timeout_s",
+		    json_integer(o->boot_timeout));
 	return req;
 fail:
 	json_decref(req);

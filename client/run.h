@@ -33,6 +33,7 @@ struct run_opts {
 	size_t nargs;
 	long memory_mib;	/* -M, or 0: the daemon's default (64) */
 	long vcpus;		/* --vcpus, or 0: the daemon's default (1) */
+	long boot_timeout;	/* --boot-timeout, or -1: the daemon's */
 	json_t *env;		/* ["NAME=VALUE", ...] */
 	json_t *labels;		/* {"KEY": "VALUE"} */
 	json_t *blk;		/* [{"source": as typed, "mountpoint"}] */

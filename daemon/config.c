@@ -22,6 +22,7 @@ enum kind {
 	K_BOOL,
 	K_MODE,			/* octal mode_t */
 	K_ACCEL,
+	K_BOOT_TIMEOUT,		/* unsigned int, 0..SPEC_BOOT_TIMEOUT_MAX */
 	K_PATH,			/* absolute path */
 };
 
@@ -63,6 +64,7 @@ static const struct key keys[] = {
 	{ "max_vcpus", K_UINT, F(max_vcpus) },
 	{ "console_log_max", K_U64, F(console_log_max) },
 	{ "stop_timeout", K_UINT, F(stop_timeout) },
+	{ "boot_timeout", K_BOOT_TIMEOUT, F(boot_timeout) },
 };
 
 _Static_assert(NKEYS <= CONFIG_KEYS_MAX, "struct config: lines[] too small");
@@ -91,6 +93,7 @@ config_defaults(struct config *cfg)
 	cfg->max_vcpus = 8;
 	cfg->console_log_max = 8 * 1024 * 1024;
 	cfg->stop_timeout = 10;
+	cfg->boot_timeout = CONFIG_BOOT_TIMEOUT;
 }
 
 static int
@@ -141,6 +144,12 @@ apply(struct config *cfg, const struct key *k, const char *value)
 	case K_UINT:
 		if (parse_u64(value, UINT_MAX, &v) == -1)
 			return "must be a whole number";
+		*(unsigned int *)slot = (unsigned int)v;
+		return NULL;
+	case K_BOOT_TIMEOUT:
+		if (parse_u64(value, SPEC_BOOT_TIMEOUT_MAX, &v) == -1)
+			return "must be a whole number of seconds from 0 (no "
+			    "limit) to 3600";
 		*(unsigned int *)slot = (unsigned int)v;
 		return NULL;
 	case K_U64:
@@ -288,11 +297,19 @@ config_resolve(struct config *cfg)
 {
 	if (cfg->accel_auto)
 		cfg->accel = kvm_usable() ? SPEC_ACCEL_KVM : SPEC_ACCEL_TCG;
-	if (cfg->firmware != NULL && strcmp(cfg->firmware, "auto") == 0)
-		set_string(&cfg->firmware,
-		    access(CONFIG_QBOOT, R_OK) == 0 ? CONFIG_QBOOT : NULL);
-	else if (cfg->firmware != NULL && strcmp(cfg->firmware, "seabios") == 0)
+	/*
+	 * auto is SeaBIOS, QEMU's own: a rumprun guest takes its console
+	 * port from the BIOS data area, which SeaBIOS fills in (COM1 at
+	 * 0x3f8, no CRTC on a machine without video) and qboot leaves
+	 * empty; under qboot a genuine guest runs but writes only to VGA
+	 * memory.  qboot stays an explicit choice, for guests that do not
+	 * read the BIOS data area.
+	 */
+	if (cfg->firmware != NULL && (strcmp(cfg->firmware, "auto") == 0 ||
+	    strcmp(cfg->firmware, "seabios") == 0))
 		set_string(&cfg->firmware, NULL);
+	else if (cfg->firmware != NULL && strcmp(cfg->firmware, "qboot") == 0)
+		set_string(&cfg->firmware, CONFIG_QBOOT);
 }
 
 void
@@ -354,6 +371,7 @@ config_print(const struct config *cfg, FILE *f)
 	fprintf(f, "console_log_max = %llu\n",
 	    (unsigned long long)cfg->console_log_max);
 	fprintf(f, "stop_timeout = %u\n", cfg->stop_timeout);
+	fprintf(f, "boot_timeout = %u\n", cfg->boot_timeout);
 }
 
 static void

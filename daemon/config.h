@@ -25,6 +25,7 @@
 #define CONFIG_DEFAULT_STATE	"/var/lib/rumprund"
 #define CONFIG_DEFAULT_LOGS	"/var/log/rumprund"
 #define CONFIG_QBOOT		"/usr/share/qemu/qboot.rom"
+#define CONFIG_BOOT_TIMEOUT	60	/* seconds to main(); 0: no limit */
 
 struct config_list {
 	char *items[CONFIG_LIST_MAX + 1];	/* NULL-terminated */
@@ -60,6 +61,7 @@ struct config {
 	unsigned int max_vcpus;
 	uint64_t console_log_max;
 	unsigned int stop_timeout;
+	unsigned int boot_timeout;	/* seconds to main(); 0: no limit */
 
 	char *path;			/* the file read last; NULL: none */
 	unsigned int lines[CONFIG_KEYS_MAX];	/* by key: line last set, 0 */

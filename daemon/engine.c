@@ -102,6 +102,7 @@ struct backend_slot {
 	bool connected;
 	bool listing;
 	bool relist;
+	bool listed;		/* reconciled once: the boot watchdog may act */
 	int64_t reopen_at_ms;
 	char reason[RRERR_MESSAGE_MAX];
 };
@@ -391,6 +392,8 @@ ended_state(struct instance *inst)
 {
 	if (inst->panic_seen)
 		return INSTANCE_CRASHED;
+	if (inst->boot_timed_out)
+		return INSTANCE_FAILED;
 	if (inst->has_exit)
 		return INSTANCE_EXITED;
 	if (inst->halted_seen) {
@@ -406,8 +409,8 @@ ended_state(struct instance *inst)
 		 * destroy, libvirt reports its reset (a triple fault) so.
 		 */
 		if (inst->spec->platform == SPEC_PLATFORM_KVM) {
-			set_reason(inst, "%s", "the guest reset or powered off "
-			    "before main() returned");
+			set_reason(inst, "%s", "the guest reset (a triple "
+			    "fault?) or powered off before main() returned");
 			return INSTANCE_CRASHED;
 		}
 		set_reason(inst, "%s", "the guest powered off without an exit "
@@ -460,7 +463,8 @@ advance(struct engine *e, struct instance *inst)
 			next = ended_state(inst);
 		} else {
 			if ((inst->halted_seen || inst->panic_seen ||
-			    (inst->stop_requested && (inst->stop_force ||
+			    inst->boot_timed_out || (inst->stop_requested &&
+			    (inst->stop_force ||
 			    instance_now_ms() >= inst->stop_deadline_ms))) &&
 			    !inst->destroying) {
 				/* After a failed destroy, on_tick tries again. */
@@ -484,6 +488,121 @@ advance(struct engine *e, struct instance *inst)
 	if (instance_state_final(inst->state) && inst->jobs == 0 &&
 	    (inst->remove_requested || inst->spec->auto_remove))
 		remove_instance(e, inst);
+}
+
+/*
+ * The boot watchdog.  A guest has boot_timeout seconds (its spec's, else
+ * the daemon's) from the start of its domain, or from its resume when it
+ * was created paused, to print rumprun's "=== calling" line.  The deadline
+ * is absolute and kept in the record: the guest runs on while rumprund is
+ * down, so after a restart the same deadline holds, and one that passed
+ * meanwhile fires at once (after the first reconciliation, so that a domain
+ * that vanished meanwhile is reported as such instead).  A guest that
+ * misses it is destroyed and ends failed with what its console showed.
+ */
+static unsigned int
+boot_timeout(const struct engine *e, const struct instance *inst)
+{
+	return inst->spec->boot_timeout_s >= 0 ?
+	    (unsigned int)inst->spec->boot_timeout_s : e->cfg.boot_timeout_s;
+}
+
+/* Start inst's watchdog: its guest runs since from_ms. */
+static void
+arm_boot(struct engine *e, struct instance *inst, int64_t from_ms)
+{
+	unsigned int s = boot_timeout(e, inst);
+
+	inst->boot_deadline_ms = s != 0 ? from_ms + (int64_t)s * 1000 : 0;
+}
+
+/*
+ * The last line of this generation's console with something visible in
+ * it, as printable ASCII (other bytes become '?'; a long line is cut),
+ * into buf.  Returns false when there is none.
+ */
+static bool
+last_line(struct instance *inst, char *buf, size_t size)
+{
+	char tail[4096];
+	uint64_t end, from;
+	ssize_t n, i, start, stop;
+	size_t k;
+
+	end = console_end(inst->console);
+	from = end - inst->gen_offset > sizeof(tail) ? end - sizeof(tail) :
+	    inst->gen_offset;
+	if ((n = console_read(inst->console, from, tail, sizeof(tail))) <= 0)
+		return false;
+	for (stop = n; stop > 0; stop = start - 1) {
+		start = stop;
+		while (start > 0 && tail[start - 1] != '\n')
+			start--;
+		for (i = start; i < stop; i++)
+			if ((unsigned char)tail[i] > ' ' &&
+			    (unsigned char)tail[i] < 0x7f)
+				break;
+		if (i < stop)
+			break;
+		if (start == 0)
+			return false;
+	}
+	if (stop <= 0)
+		return false;
+	while (stop > start && (tail[stop - 1] == '\r' ||
+	    tail[stop - 1] == ' '))
+		stop--;
+	for (k = 0, i = start; i < stop && k + 1 < size; i++, k++)
+		buf[k] = (unsigned char)tail[i] >= ' ' &&
+		    (unsigned char)tail[i] < 0x7f ? tail[i] : '?';
+	if (i < stop && k >= 3)
+		memcpy(buf + k - 3, "...", 3);
+	buf[k] = '\0';
+	return true;
+}
+
+/* On each tick: fail inst if its guest missed its boot deadline. */
+static void
+check_boot(struct engine *e, struct instance *inst, int64_t now)
+{
+	unsigned int s = boot_timeout(e, inst);
+	char line[200];
+
+	if (inst->boot_deadline_ms == 0 || now < inst->boot_deadline_ms ||
+	    !inst->launched || inst->domain_gone || inst->calling_seen ||
+	    inst->boot_timed_out || inst->halted_seen || inst->panic_seen ||
+	    inst->stop_requested ||
+	    !e->slots[inst->spec->platform].listed)
+		return;
+	if (inst->console == NULL)
+		set_reason(inst, "main() not called in %u s", s);
+	else if (console_end(inst->console) <= inst->gen_offset)
+		set_reason(inst, "no console output in %u s: %s", s,
+		    inst->spec->platform == SPEC_PLATFORM_KVM ?
+		    "the guest does not write to COM1; check the firmware "
+		    "setting" : "the guest wrote nothing to its console");
+	else if (last_line(inst, line, sizeof(line)))
+		set_reason(inst, "main() not called in %u s; last console "
+		    "line: \"%s\"", s, line);
+	else
+		set_reason(inst, "main() not called in %u s; the console "
+		    "shows only blank lines", s);
+	inst->boot_timed_out = true;
+	advance(e, inst);
+}
+
+/*
+ * The hypervisor stopped inst's guest for good (a KVM internal error) and
+ * its domain stays, paused: end it crashed, like a PANIC, and destroy it.
+ */
+static void
+guest_faulted(struct instance *inst, const char *detail)
+{
+	if (inst->halted_seen || inst->panic_seen)
+		return;
+	inst->panic_seen = true;
+	set_reason(inst, "%s", detail[0] != '\0' ? detail :
+	    "the hypervisor stopped the guest");
 }
 
 /* Console markers of the current generation. */
@@ -592,6 +711,8 @@ after_job(uv_work_t *req, int status)
 			inst->launch_seq = ++e->launches_done;
 			if (inst->started_ms == 0)
 				inst->started_ms = instance_now_ms();
+			if (!inst->spec->paused)
+				arm_boot(e, inst, instance_now_ms());
 		} else {
 			inst->launch_failed = true;
 			set_reason(inst, "%s", j->err.message);
@@ -631,10 +752,11 @@ after_job(uv_work_t *req, int status)
 		break;
 	case JOB_LIST:
 		e->slots[j->platform].listing = false;
-		if (j->rv == 0)
+		if (j->rv == 0) {
 			reconcile(e, j->platform, j->doms, j->ndoms,
 			    j->launches_before);
-		else
+			e->slots[j->platform].listed = true;
+		} else
 			log_warnx("%s: cannot list domains: %s",
 			    e->cfg.ops[j->platform]->name, j->err.message);
 		free(j->doms);
@@ -933,6 +1055,8 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 		if (!doms[i].running) {
 			inst->domain_gone = true;
 			inst->gone_how = BACKEND_EVENT_CRASHED;
+		} else if (doms[i].fault[0] != '\0') {
+			guest_faulted(inst, doms[i].fault);
 		}
 	}
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
@@ -1007,11 +1131,13 @@ on_async(uv_async_t *h)
 		default:
 			break;
 		}
-		note_ended(e, q[i].ev.domain_name);
 		/* An orphan that ended: nothing left to destroy. */
-		if ((o = find_orphan(e, q[i].ev.domain_name)) != NULL &&
-		    !o->destroying)
-			forget_orphan(e, o);
+		if (q[i].ev.type != BACKEND_EVENT_FAULT) {
+			note_ended(e, q[i].ev.domain_name);
+			if ((o = find_orphan(e, q[i].ev.domain_name)) != NULL &&
+			    !o->destroying)
+				forget_orphan(e, o);
+		}
 		/* Events about earlier incarnations match no instance. */
 		inst = find_domain(e, q[i].ev.domain_name);
 		if (inst == NULL || inst->domain_gone ||
@@ -1028,6 +1154,11 @@ on_async(uv_async_t *h)
 		inst = find_domain(e, q[i].ev.domain_name);
 		if (inst == NULL || instance_state_final(inst->state))
 			continue;
+		if (q[i].ev.type == BACKEND_EVENT_FAULT) {
+			guest_faulted(inst, q[i].ev.detail);
+			advance(e, inst);
+			continue;
+		}
 		inst->domain_gone = true;
 		inst->gone_how = q[i].ev.type;
 		if (q[i].ev.type == BACKEND_EVENT_CRASHED &&
@@ -1119,8 +1250,12 @@ on_tick(uv_timer_t *h)
 			continue;
 		if (inst->console != NULL)
 			console_poll(inst->console);
+		if (instance_state_final(inst->state))
+			continue;	/* what the console showed ended it */
+		check_boot(e, inst, now);
 		if ((inst->stop_requested || inst->halted_seen ||
-		    inst->panic_seen) && !inst->destroying &&
+		    inst->panic_seen || inst->boot_timed_out) &&
+		    !inst->destroying &&
 		    now >= inst->stop_deadline_ms &&
 		    now >= inst->destroy_retry_ms)
 			advance(e, inst);
@@ -1174,6 +1309,8 @@ begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 	console_set_ended(inst->console, false);
 	inst->launched = inst->launch_failed = inst->domain_gone = false;
 	inst->calling_seen = inst->halted_seen = inst->panic_seen = false;
+	inst->boot_timed_out = false;
+	inst->boot_deadline_ms = 0;
 	inst->stop_requested = inst->stop_force = inst->shutdown_sent = false;
 	inst->destroying = inst->resumed = false;
 	inst->has_exit = false;
@@ -1382,6 +1519,7 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 			start_job(e, inst, JOB_RESUME);
 			/* Answer now: the state moves on as the guest runs. */
 			inst->resumed = true;
+			arm_boot(e, inst, instance_now_ms());
 			advance(e, inst);
 			return;
 		}
@@ -1644,6 +1782,12 @@ load_one(void *arg, const char *name, json_t *rec)
 	}
 	if (inst->state == INSTANCE_RUNNING)
 		inst->calling_seen = true;
+	/* A record from before the boot watchdog: count from the launch. */
+	if (inst->boot_deadline_ms < 0) {
+		inst->boot_deadline_ms = 0;
+		if (inst->state == INSTANCE_STARTING && inst->started_ms != 0)
+			arm_boot(e, inst, inst->started_ms);
+	}
 }
 
 struct engine *

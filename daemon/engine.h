@@ -43,6 +43,8 @@ struct engine_config {
 	uint64_t max_total_memory_mib;	/* over all guests not ended; 0: no limit */
 	uint64_t console_cap;		/* bytes kept per console log; 0: no cap */
 	unsigned int stop_timeout_s;	/* graceful stop before destroy */
+	/* Seconds a guest has to reach main() unless its spec says; 0: none. */
+	unsigned int boot_timeout_s;
 };
 
 /*

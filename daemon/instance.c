@@ -165,7 +165,7 @@ instance_record(const struct instance *inst)
 	for (i = 0; i < inst->spec->nnics; i++)
 		json_array_append_new(macs, json_string(inst->macs[i]));
 	return json_pack("{s:i,s:s,s:o,s:o,s:s,s:I,s:o,s:s,s:I,s:I,s:I,"
-	    "s:I,s:s,s:b,s:b,s:b,s:b,s:I}",
+	    "s:I,s:s,s:b,s:b,s:b,s:b,s:I,s:I}",
 	    "version", 1,
 	    "name", inst->name,
 	    "spec", spec_to_json(inst->spec),
@@ -184,7 +184,8 @@ instance_record(const struct instance *inst)
 	    "calling_seen", inst->calling_seen,
 	    "stop_requested", inst->stop_requested,
 	    "stop_force", inst->stop_force,
-	    "stop_deadline_ms", (json_int_t)inst->stop_deadline_ms);
+	    "stop_deadline_ms", (json_int_t)inst->stop_deadline_ms,
+	    "boot_deadline_ms", (json_int_t)inst->boot_deadline_ms);
 }
 
 int
@@ -193,7 +194,7 @@ instance_from_record(struct instance *inst, json_t *rec,
 {
 	const char *name = NULL, *state = NULL, *reason = "", *domain = NULL;
 	json_int_t gen = 0, created = 0, started = 0, finished = 0, off = 0;
-	json_int_t deadline = 0;
+	json_int_t deadline = 0, boot_deadline = -1;
 	json_t *spec = NULL, *macs = NULL, *exit_status = NULL, *mac;
 	int launched = 0, calling = 0, stopreq = 0, stopforce = 0;
 	json_error_t jerr;
@@ -201,14 +202,15 @@ instance_from_record(struct instance *inst, json_t *rec,
 
 	if (json_unpack_ex(rec, &jerr, 0,
 	    "{s:s,s:o,s:o,s:s,s:I,s?o,s?s,s?I,s?I,s?I,s?I,s:s,s?b,s?b,s?b,s?b,"
-	    "s?I}",
+	    "s?I,s?I}",
 	    "name", &name, "spec", &spec, "macs", &macs, "state", &state,
 	    "generation", &gen, "exit_status", &exit_status,
 	    "reason", &reason, "created_ms", &created,
 	    "started_ms", &started, "finished_ms", &finished,
 	    "gen_offset", &off, "domain", &domain, "launched", &launched,
 	    "calling_seen", &calling, "stop_requested", &stopreq,
-	    "stop_force", &stopforce, "stop_deadline_ms", &deadline) == -1)
+	    "stop_force", &stopforce, "stop_deadline_ms", &deadline,
+	    "boot_deadline_ms", &boot_deadline) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "record: %s",
 		    jerr.text);
 	if (instance_state_parse(state, &inst->state) == -1)
@@ -241,5 +243,6 @@ instance_from_record(struct instance *inst, json_t *rec,
 	inst->stop_requested = stopreq;
 	inst->stop_force = stopforce;
 	inst->stop_deadline_ms = deadline;
+	inst->boot_deadline_ms = boot_deadline;
 	return 0;
 }

@@ -61,7 +61,8 @@ struct instance {
 	enum backend_event_type gone_how;
 	bool calling_seen;
 	bool halted_seen;
-	bool panic_seen;
+	bool panic_seen;	/* PANIC, or the hypervisor stopped it for good */
+	bool boot_timed_out;	/* no main() by boot_deadline_ms */
 	bool stop_requested;
 	bool stop_force;
 	bool shutdown_sent;
@@ -70,6 +71,8 @@ struct instance {
 	bool resumed;		/* a paused launch was let run */
 	int64_t stop_deadline_ms;
 	int64_t destroy_retry_ms;	/* no destroy before this time */
+	/* main() must be seen by then (the boot watchdog); 0: no limit. */
+	int64_t boot_deadline_ms;
 	unsigned int jobs;	/* backend calls in flight */
 	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
@@ -90,7 +93,8 @@ json_t *instance_record(const struct instance *inst);
 
 /*
  * Fill inst (zeroed by the caller) from rec, re-validating the spec with
- * policy.  Returns 0, or -1 with err when the record is unusable.
+ * policy.  Returns 0, or -1 with err when the record is unusable.  A
+ * record older than the boot watchdog leaves boot_deadline_ms -1.
  */
 int instance_from_record(struct instance *inst, json_t *rec,
     const struct spec_policy *policy, struct rrerr *err);

@@ -337,6 +337,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 	ec.max_total_memory_mib = cfg->max_total_memory_mib;
 	ec.console_cap = cfg->console_log_max;
 	ec.stop_timeout_s = cfg->stop_timeout;
+	ec.boot_timeout_s = cfg->boot_timeout;
 	if ((ds.engine = engine_open(&ec, &err)) == NULL)
 		fatalx("%s", err.message);
 

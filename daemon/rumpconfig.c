@@ -306,9 +306,14 @@ add_net(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 	return 0;
 }
 
+/*
+ * The size limits.  A configuration that is too large names as the field
+ * at fault the request field that makes the largest part of it (argv,
+ * env, hostname, blk or nics: big is the one to shorten).
+ */
 static int
 check_size(const struct spec *spec, const char *kernel_path, size_t len,
-    struct rrerr *err)
+    const char *big, size_t bigsz, struct rrerr *err)
 {
 	size_t prefix, total, max;
 
@@ -317,32 +322,46 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 		total = prefix + len;
 		max = RUMPCONFIG_KVM_CMDLINE_MAX - 1;
 		if (total > max)
-			return rrerr_set(err, RRERR_INVALID, NULL,
+			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes and the kernel "
 			    "path prefix %zu more; a KVM guest receives at most "
-			    "%zu bytes in all", len, prefix, max);
+			    "%zu bytes in all; %s is the largest part (%zu "
+			    "bytes)", len, prefix, max, big, bigsz);
 	} else if (spec->platform == SPEC_PLATFORM_ISO) {
 		if (rumpconfig_iso_module(spec) &&
 		    len > RUMPCONFIG_ISO_MODULE_MAX)
-			return rrerr_set(err, RRERR_INVALID, NULL,
+			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; an ISO image "
 			    "without data images hands it over as a multiboot "
 			    "module, of which a rumprun guest takes at most %d "
-			    "bytes", len, RUMPCONFIG_ISO_MODULE_MAX);
+			    "bytes; %s is the largest part (%zu bytes)", len,
+			    RUMPCONFIG_ISO_MODULE_MAX, big, bigsz);
 		if (len > RUMPCONFIG_ISO_FILE_MAX)
-			return rrerr_set(err, RRERR_INVALID, NULL,
+			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; a rumprun "
 			    "guest reads at most %d bytes from its root file "
-			    "system", len, RUMPCONFIG_ISO_FILE_MAX);
+			    "system; %s is the largest part (%zu bytes)", len,
+			    RUMPCONFIG_ISO_FILE_MAX, big, bigsz);
 	} else {
 		max = RUMPCONFIG_XENSTORE_PAYLOAD_MAX -
 		    RUMPCONFIG_XENSTORE_PATH_MAX;
 		if (len > max)
-			return rrerr_set(err, RRERR_INVALID, NULL,
+			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; xenstore "
-			    "carries at most %zu", len, max);
+			    "carries at most %zu; %s is the largest part (%zu "
+			    "bytes)", len, max, big, bigsz);
 	}
 	return 0;
+}
+
+/* Make name the largest part if size is larger than *bigsz. */
+static void
+part(const char *name, size_t size, const char **big, size_t *bigsz)
+{
+	if (size > *bigsz) {
+		*big = name;
+		*bigsz = size;
+	}
 }
 
 bool
@@ -358,7 +377,8 @@ rumpconfig_build(const struct spec *spec, const char *kernel_path,
 	struct sbuf sb = SBUF_INIT;
 	char field[32];
 	char *cmdline, *s;
-	size_t i;
+	const char *big = "argv";
+	size_t i, at, bigsz = 0;
 
 	if (spec->platform == SPEC_PLATFORM_KVM && kernel_path != NULL &&
 	    strchr(kernel_path, '{') != NULL) {
@@ -380,22 +400,34 @@ rumpconfig_build(const struct spec *spec, const char *kernel_path,
 		return NULL;
 
 	sbuf_add(&sb, "{\"cmdline\":\"");
+	at = sb.len;
 	sbuf_add(&sb, cmdline);
+	part("argv", sb.len - at, &big, &bigsz);
 	sbuf_addc(&sb, '"');
 	free(cmdline);
+	at = sb.len;
 	if (spec->hostname != NULL)
 		sbuf_addf(&sb, ",\"hostname\":\"%s\"", spec->hostname);
+	part("hostname", sb.len - at, &big, &bigsz);
+	at = sb.len;
 	for (i = 0; i < spec->nenv; i++)
 		sbuf_addf(&sb, ",\"env\":\"%s\"", spec->env[i]);
-	if (add_blk(&sb, spec, err) == -1 || add_net(&sb, spec, err) == -1)
+	part("env", sb.len - at, &big, &bigsz);
+	at = sb.len;
+	if (add_blk(&sb, spec, err) == -1)
 		goto fail;
+	part("blk", sb.len - at, &big, &bigsz);
+	at = sb.len;
+	if (add_net(&sb, spec, err) == -1)
+		goto fail;
+	part("nics", sb.len - at, &big, &bigsz);
 	sbuf_addc(&sb, '}');
 
 	if (sb.failed) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto fail;
 	}
-	if (check_size(spec, kernel_path, sb.len, err) == -1)
+	if (check_size(spec, kernel_path, sb.len, big, bigsz, err) == -1)
 		goto fail;
 	if ((s = sbuf_finish(&sb)) == NULL)
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");

@@ -1253,6 +1253,20 @@ check_paused(struct walk *w, void *target, UNUSED const char *key,
 	return 0;
 }
 
+static int
+check_boot_timeout(struct walk *w, void *target, UNUSED const char *key,
+    json_t *value, const char *path)
+{
+	struct spec *spec = target;
+	unsigned int v = 0;
+
+	if (not_iso(w, path, "an ISO image is not an instance") == -1 ||
+	    get_range(w, value, path, 0, SPEC_BOOT_TIMEOUT_MAX, &v) == -1)
+		return -1;
+	spec->boot_timeout_s = (int)v;
+	return 0;
+}
+
 static const struct member request_members[] = {
 	{ "name", T_STRING, true, check_name },
 	{ "platform", T_STRING, false, check_platform },
@@ -1268,6 +1282,7 @@ static const struct member request_members[] = {
 	{ "accel", T_STRING, false, check_accel },
 	{ "auto_remove", T_BOOLEAN, false, check_auto_remove },
 	{ "paused", T_BOOLEAN, false, check_paused },
+	{ "boot_timeout_s", T_INTEGER, false, check_boot_timeout },
 	{ NULL, 0, false, NULL },
 };
 
@@ -1478,6 +1493,7 @@ from_json(json_t *root, const struct spec_policy *policy,
 	if (spec->memory_mib > max_memory(w.policy))
 		spec->memory_mib = max_memory(w.policy);
 	spec->vcpus = SPEC_VCPUS_DEFAULT;
+	spec->boot_timeout_s = -1;
 	if (walk_object(&w, spec, root, "", request_members) == -1 ||
 	    finish(&w, spec) == -1) {
 		spec_free(spec);
@@ -1635,6 +1651,10 @@ spec_to_json(const struct spec *spec)
 	    "accel", accel,
 	    "auto_remove", (int)spec->auto_remove,
 	    "paused", (int)spec->paused);
+	/* Absent: the daemon's setting, whatever it is when the guest boots. */
+	if (object != NULL && spec->boot_timeout_s >= 0)
+		json_object_set_new(object, "boot_timeout_s",
+		    json_integer(spec->boot_timeout_s));
 	return spec->platform == SPEC_PLATFORM_ISO ? iso_json(object) : object;
 }
 

@@ -51,6 +51,7 @@
 #define SPEC_DRIVER_MAX		12	/* a NetBSD NIC driver: "wm", "vioif" */
 #define SPEC_DRIVER_DEFAULT	"wm"	/* the one PC NIC driver of hw_generic */
 #define SPEC_DATA_NAME_MAX	100	/* a data image's file name in an ISO */
+#define SPEC_BOOT_TIMEOUT_MAX	3600	/* seconds; boot_timeout_s and the conf */
 
 /*
  * The platforms.  The first SPEC_PLATFORMS_LAUNCHED have a backend and
@@ -133,6 +134,11 @@ struct spec {
 	enum spec_accel accel;
 	bool auto_remove;	/* forget the instance once it has ended */
 	bool paused;		/* create the guest but do not let it run */
+	/*
+	 * Seconds the guest has to reach main() before the engine gives up on
+	 * it (0: never), or -1: the daemon's boot_timeout.
+	 */
+	int boot_timeout_s;
 };
 
 /*

@@ -47,6 +47,22 @@ def returned(n):
     return '=== main() of "rrguest" returned %d ===' % n
 
 
+def ending(n, unmounted=()):
+    """The end of the test guest's console, as rumprun ends it, from the
+    returned marker to "halted" (each line ends in a newline): the status,
+    a blank line, _exit's line (ERROR when n is not 0), the rump kernel's
+    halting lines with unmounted (data disks, last first), /tmp and /."""
+    lines = [returned(n), "",
+             "=== %s_exit(%d) called ===" % ("ERROR: " if n else "", n),
+             "rump kernel halting...", "syncing disks... done",
+             "unmounting file systems..."]
+    lines += list(unmounted)
+    lines += ["unmounted tmpfs on /tmp type tmpfs",
+              "unmounted rumpfs on / type rumpfs", "unmounting done",
+              "halted"]
+    return "".join(l + "\n" for l in lines)
+
+
 def known_bug(reason):
     """Mark a test that fails because of a reported daemon bug: an xfail
     that fails the run once the bug is fixed (strict), so that the mark

@@ -311,7 +311,7 @@ BAD = [
      422, "blk[1].source", "also called a.img"),
     ("data name", {"blk": [{"source": "@V/with space.img"}]}, 422,
      "blk[0].source", "cannot name a data image"),
-    ("module too long", {"argv": ["rrguest"] + ["x" * 1000] * 5}, 422, "",
+    ("module too long", {"argv": ["rrguest"] + ["x" * 1000] * 5}, 422, "argv",
      "at most 4094 bytes"),
     ("quote in env", {"env": ['A=say "hi"']}, 422, "env[0]",
      "cannot receive"),

@@ -8,8 +8,10 @@
  * covers the bytes between the quotes, JSON escapes are not undone; a
  * backslash only hides the next byte from the search for the closing
  * quote, and must be one of jsmn's valid escapes.  The configuration is
- * then checked against rumprun's keys (cmdline, env, hostname, blk, net);
- * anything wrong stops the guest with a PANIC line, as rumprun stops.
+ * then checked against rumprun's keys (cmdline, env, hostname, blk, net)
+ * and the checks rumprun's handlers make on their values; anything wrong
+ * stops the guest with rumprun's own message ("rumprun: ...", then
+ * "=== ERROR: _exit(1) called ===") before main(), as rumprun stops.
  *
  * config_split() is rumprun's argv splitter (rumprun_parseargs()) redone.
  */
@@ -18,6 +20,7 @@
 
 #define TOK_MAX		CMDLINE_MAX	/* Every token takes a byte or more. */
 #define DEPTH_MAX	32
+#define HOSTNAME_MAX	256		/* NetBSD's MAXHOSTNAMELEN. */
 
 enum toktype {
 	TOK_OBJECT,
@@ -227,33 +230,142 @@ in_list(const struct tok *t, const char *const *list)
 	return 0;
 }
 
-/* Checks that the value of "blk" or "net" is a flat object of strings. */
-static void
-check_object(const struct tok *key, int obj, const char *const *keys)
+/* The name rumprun's json parser gives the type of token t. */
+static const char *
+type_name(const struct tok *t)
 {
-	int i;
-
-	if (toks[obj].type != TOK_OBJECT)
-		panic("config: value of \"%.*s\" is not an object",
-		    key->end - key->start, js + key->start);
-	for (i = 0; i < toks[obj].size; i++) {
-		const struct tok *k = &toks[obj + 1 + 2 * i];
-
-		if (!in_list(k, keys))
-			panic("config: unexpected key \"%.*s\" in \"%.*s\"",
-			    k->end - k->start, js + k->start,
-			    key->end - key->start, js + key->start);
-		if (k[1].type != TOK_STRING)
-			panic("config: value of \"%.*s\" in \"%.*s\" is not "
-			    "a string", k->end - k->start, js + k->start,
-			    key->end - key->start, js + key->start);
+	switch (t->type) {
+	case TOK_OBJECT:
+		return "OBJECT";
+	case TOK_ARRAY:
+		return "ARRAY";
+	case TOK_STRING:
+		return "STRING";
+	default:
+		break;
+	}
+	switch (js[t->start]) {
+	case 't':
+	case 'f':
+		return "BOOLEAN";
+	case 'n':
+		return "NULL";
+	default:
+		return "UNKNOWN";
 	}
 }
 
 /*
+ * rumprun's jexpect(): a value of the wrong type.  rumprun only warns
+ * and goes on with a pointer of the wrong kind; rrguest stops there.
+ */
+static void
+expect(const struct tok *t, enum toktype type, const char *fn)
+{
+	if (t->type != type)
+		errx1("%s: expected %s, got %s", fn,
+		    type == TOK_OBJECT ? "OBJECT" : "STRING", type_name(t));
+}
+
+/* Finds member name of the checked object obj, or NULL. */
+static const struct tok *
+member(int obj, const char *name)
+{
+	int i;
+
+	for (i = 0; i < toks[obj].size; i++) {
+		if (tok_is(&toks[obj + 1 + 2 * i], name))
+			return &toks[obj + 2 + 2 * i];
+	}
+	return NULL;
+}
+
+static int
+str_is(const struct tok *t, const char *s)
+{
+	return t != NULL && tok_is(t, s);
+}
+
+#define T_ARGS(t)	(t)->end - (t)->start, js + (t)->start
+
+/*
+ * The value of "blk" or "net": a flat object of strings with the keys
+ * rumprun knows (handle_blk(), handle_net()), checked as rumprun checks
+ * them before it acts on them.  What rumprun would only find out by
+ * acting (a disk that does not mount, an interface that does not exist,
+ * DHCP that gets no answer) rrguest cannot see.
+ */
+static void
+check_object(int obj, const char *const *keys, const char *fn)
+{
+	const struct tok *source, *path, *fstype, *mp, *ifname, *type;
+	const struct tok *method;
+	int i;
+
+	expect(&toks[obj], TOK_OBJECT, fn);
+	for (i = 0; i < toks[obj].size; i++) {
+		const struct tok *k = &toks[obj + 1 + 2 * i];
+
+		expect(k + 1, TOK_STRING, fn);
+		if (!in_list(k, keys))
+			errx1("unexpected key \"%.*s\" in \"%s\"", T_ARGS(k),
+			    fn);
+	}
+	if (keys == blkkeys) {
+		source = member(obj, "source");
+		path = member(obj, "path");
+		fstype = member(obj, "fstype");
+		mp = member(obj, "mountpoint");
+		if (source == NULL || path == NULL)
+			errx1("blk cfg missing vital data");
+		if (!str_is(source, "dev") && !str_is(source, "vnd") &&
+		    !str_is(source, "etfs"))
+			errx1("unsupported blk source \"%.*s\"",
+			    T_ARGS(source));
+		if (mp != NULL && fstype == NULL)
+			errx1("no fstype for mountpoint \"%.*s\"\n",
+			    T_ARGS(mp));
+		if (mp != NULL && !str_is(fstype, "blk") &&
+		    !str_is(fstype, "kernfs"))
+			errx1("unknown fstype \"%.*s\"", T_ARGS(fstype));
+		return;
+	}
+	ifname = member(obj, "if");
+	type = member(obj, "type");
+	method = member(obj, "method");
+	if (ifname == NULL || type == NULL || method == NULL)
+		errx1("net cfg missing vital data, not configuring");
+	if (!str_is(type, "inet") && !str_is(type, "inet6"))
+		errx1("network type \"%.*s\" not supported", T_ARGS(type));
+	if (str_is(method, str_is(type, "inet") ? "dhcp" : "auto"))
+		return;
+	if (!str_is(method, "static"))
+		errx1("method \"static\" or \"dhcp\" expected, got \"%.*s\"",
+		    T_ARGS(method));
+	if (member(obj, "addr") == NULL || member(obj, "mask") == NULL)
+		errx1("static net cfg missing addr or mask");
+}
+
+/*
+ * "env": putenv() refuses a string without '=' or with an empty name,
+ * and rumprun stops on that (err(1, "putenv")).
+ */
+static void
+check_env(const struct tok *t)
+{
+	int i;
+
+	for (i = t->start; i < t->end && js[i] != '='; i++)
+		continue;
+	if (i == t->end || i == t->start)
+		errx1("putenv: Invalid argument");
+}
+
+/*
  * Parses and checks the configuration, the text from the first '{' to
- * the end of the command line.  The text must stay in place: tokens point
- * into it.  Does not return on any error.
+ * the end of the command line, in document order as rumprun's
+ * rumprun_config() walks it; stops at the first error the way rumprun
+ * stops (errx1()).  The text must stay in place: tokens point into it.
  */
 void
 config_parse(const char *json)
@@ -265,35 +377,38 @@ config_parse(const char *json)
 	jspos = 0;
 	ntok = 0;
 	if (parse_value(0) == -1)
-		panic("config: json parse failed");
+		errx1("jparse failed");
 	skip_space();
 	if (jspos != jslen)
-		panic("config: json parse failed");
+		errx1("jparse failed");
+	expect(&toks[0], TOK_OBJECT, "rumprun_config");
 
 	for (k = 1; k < ntok; k = toks[k + 1].next) {
 		const struct tok *key = &toks[k], *val = &toks[k + 1];
 
 		if (tok_is(key, "blk")) {
-			check_object(key, k + 1, blkkeys);
-			continue;
-		}
-		if (tok_is(key, "net")) {
-			check_object(key, k + 1, netkeys);
-			continue;
-		}
-		if (tok_is(key, "cmdline"))
+			check_object(k + 1, blkkeys, "handle_blk");
+		} else if (tok_is(key, "net")) {
+			check_object(k + 1, netkeys, "handle_net");
+		} else if (tok_is(key, "cmdline")) {
+			expect(val, TOK_STRING, "handle_cmdline");
 			ncmdline++;
-		else if (!tok_is(key, "env") && !tok_is(key, "hostname"))
-			panic("config: no match for key \"%.*s\"",
-			    key->end - key->start, js + key->start);
-		if (val->type != TOK_STRING)
-			panic("config: value of \"%.*s\" is not a string",
-			    key->end - key->start, js + key->start);
+		} else if (tok_is(key, "env")) {
+			expect(val, TOK_STRING, "handle_env");
+			check_env(val);
+		} else if (tok_is(key, "hostname")) {
+			expect(val, TOK_STRING, "handle_hostname");
+			if (val->end - val->start >= HOSTNAME_MAX)
+				errx1("sethostname: Invalid argument");
+		} else {
+			errx1("no match for key \"%.*s\"", T_ARGS(key));
+		}
 	}
 	if (ncmdline == 0)
-		panic("config: no cmdline");
+		errx1("rumprun_config: no bins");
 	if (ncmdline > 1)
-		panic("config: more than one cmdline (unsupported here)");
+		errx1("rrguest: more than one cmdline (rrguest runs one "
+		    "program)");
 }
 
 /*
@@ -336,6 +451,21 @@ config_member(int obj, int i, struct cfgstr *key, struct cfgstr *val)
 }
 
 /*
+ * Gets the value of member name of the checked blk or net object obj;
+ * returns -1 when it has none.
+ */
+int
+config_field(int obj, const char *name, struct cfgstr *val)
+{
+	const struct tok *t = member(obj, name);
+
+	if (t == NULL)
+		return -1;
+	config_str((int)(t - toks), val);
+	return 0;
+}
+
+/*
  * Splits the value of cmdline into argv[] like rumprun: buf gets the
  * arguments and must have CMDLINE_MAX + 1 bytes.  Returns the number of
  * arguments; argv[] is NULL-terminated.  Does not return on error.
@@ -349,9 +479,9 @@ config_argv(char *buf, char **argv, int maxargs)
 	config_str(config_next("cmdline", 0), &cmd);
 	argc = config_split(cmd.s, cmd.len, buf, argv, maxargs - 1);
 	if (argc == -1)
-		panic("config: too many arguments in cmdline");
+		errx1("rrguest: too many arguments in cmdline");
 	if (argc == 0)
-		panic("config: cmdline is empty");
+		errx1("rrguest: cmdline is empty (no program to run)");
 	argv[argc] = NULL;
 	return argc;
 }

@@ -1,23 +1,31 @@
 /*
  * guest.c: rrguest, a tiny test guest that looks like a rumprun hw
- * unikernel on its console.
+ * unikernel on its console, and is no kinder than one.
  *
- * It reads the rumprun JSON configuration the way rumprun hw does: from
- * the first multiboot module when the loader gave one (newer rumprun),
- * else from the multiboot command line; and when that text says
- * "_RUMPRUN_ROOTFSCFG=PATH", from the file PATH of the boot CD (rootfs.c).
- * It builds argv from "cmdline" the way rumprun does, prints rumprun's
- * markers around a "main()" and then halts without powering off.  The
- * program run as main() takes argv[1..] as a list of commands (see
- * README.md) that let tests check what reached the guest and make it
- * sleep, flood its console, hang, panic or reset.
+ * It finds its console in the BIOS data area as rumprun does (machine.c:
+ * silent on COM1 under a firmware that does not fill it in), prints
+ * rumprun's bootstrap line, checks the multiboot memory information as
+ * rumprun does, and reads the rumprun JSON configuration the way rumprun
+ * hw does: from the first multiboot module when the loader gave one
+ * (newer rumprun), else from the multiboot command line; and when that
+ * text says "_RUMPRUN_ROOTFSCFG=PATH", from the file PATH of the boot CD
+ * (rootfs.c).  It builds argv from "cmdline" the way rumprun does, prints
+ * rumprun's markers around a "main()", then rumprun's exit and halting
+ * lines, and halts without powering off.  The program run as main() takes
+ * argv[1..] as a list of commands (see README.md) that let tests check
+ * what reached the guest and make it sleep, flood its console, hang,
+ * panic or reset; a few argv[1] words (boot-*) act before main() instead,
+ * to reproduce how genuine images fail to boot.
  */
 
 #include "guest.h"
 
-#define MB_BOOT_MAGIC	0x2badb002
+#define MB_INFO_MEMORY	0x00000001
 #define MB_INFO_CMDLINE	0x00000004
 #define MB_INFO_MODS	0x00000008
+#define MEMSTART	0x100000	/* rumprun takes the chunk at 1 MiB. */
+#define MMAP_AVAILABLE	1
+#define PAGE_SIZE	4096
 #define ARGV_MAX	(CMDLINE_MAX / 2 + 2)
 #define SPAM_WIDTH	79		/* A spam line, its newline excluded. */
 
@@ -25,6 +33,8 @@
 #define MBI_CMDLINE	4
 #define MBI_MODS_COUNT	5
 #define MBI_MODS_ADDR	6
+#define MBI_MMAP_LENGTH	11
+#define MBI_MMAP_ADDR	12
 
 #define MOD_START	0		/* Words of a module entry. */
 #define MOD_END		1
@@ -50,7 +60,9 @@ static char	*argv[ARGV_MAX];
 static int	 argc;
 static const char *json;		/* From the first '{', or NULL. */
 
-void	guest_main(uint32_t, const uint32_t *);
+extern char	 __bss_end[];		/* The end of the kernel (guest.ld). */
+
+void	guest_main(const uint32_t *);
 
 /*
  * Parses a decimal number into *v; returns -1 (after saying so) if arg is
@@ -325,23 +337,22 @@ run(void)
  * does (its bytes, up to a NUL); returns 0, or -1 when there is none.
  */
 static int
-module_config(uint32_t magic, const uint32_t *mbi)
+module_config(const uint32_t *mbi)
 {
 	const uint32_t *mod;
 	const char *name;
 	uint32_t len;
 
-	if (magic != MB_BOOT_MAGIC || (mbi[MBI_FLAGS] & MB_INFO_MODS) == 0 ||
+	if ((mbi[MBI_FLAGS] & MB_INFO_MODS) == 0 ||
 	    mbi[MBI_MODS_COUNT] < 1 || mbi[MBI_MODS_ADDR] == 0)
 		return -1;
 	mod = (const uint32_t *)(uintptr_t)mbi[MBI_MODS_ADDR];
 	name = (const char *)(uintptr_t)mod[MOD_STRING];
-	if (mod[MOD_END] < mod[MOD_START])
-		panic("multiboot module ends before it starts");
 	len = mod[MOD_END] - mod[MOD_START];
 	/* rumprun's limit: it halts from BMK_MULTIBOOT_CMDLINE_SIZE - 1 on. */
 	if (len >= CMDLINE_MAX - 1)
-		panic("command line too long");
+		panic("command line too long, increase "
+		    "BMK_MULTIBOOT_CMDLINE_SIZE");
 	con_printf("multiboot: Using configuration from %s\n",
 	    name != NULL ? name : "(unnamed module)");
 	memcpy(cmdline, (const void *)(uintptr_t)mod[MOD_START], len);
@@ -351,21 +362,57 @@ module_config(uint32_t magic, const uint32_t *mbi)
 
 /* Copies the multiboot command line into cmdline[], if there is one. */
 static void
-cmdline_config(uint32_t magic, const uint32_t *mbi)
+cmdline_config(const uint32_t *mbi)
 {
 	const char *mbcmdline;
 	size_t len = 0;
 
-	if (magic == MB_BOOT_MAGIC && (mbi[MBI_FLAGS] & MB_INFO_CMDLINE) != 0) {
+	if ((mbi[MBI_FLAGS] & MB_INFO_CMDLINE) != 0) {
 		mbcmdline = (const char *)(uintptr_t)mbi[MBI_CMDLINE];
 		while (len < CMDLINE_MAX && mbcmdline[len] != '\0') {
 			cmdline[len] = mbcmdline[len];
 			len++;
 		}
 		if (len >= CMDLINE_MAX)
-			panic("command line too long");
+			panic("command line too long, increase "
+			    "BMK_MULTIBOOT_CMDLINE_SIZE");
 	}
 	cmdline[len] = '\0';
+}
+
+/*
+ * The memory checks of rumprun's multiboot(): the loader must give the
+ * memory information, and its memory map must have an available chunk
+ * starting at 1 MiB that holds the whole kernel.  (rumprun reads the map
+ * whether or not the loader says it gave one; so does rrguest.)
+ */
+static void
+memory_check(const uint32_t *mbi)
+{
+	uint32_t off, len, addr, end;
+	const uint8_t *map;
+
+	if ((mbi[MBI_FLAGS] & MB_INFO_MEMORY) == 0)
+		panic("multiboot memory info not available\n");
+	map = (const uint8_t *)(uintptr_t)mbi[MBI_MMAP_ADDR];
+	len = mbi[MBI_MMAP_LENGTH];
+	for (off = 0; off < len; off += *(const uint32_t *)(map + off) + 4) {
+		const uint32_t *e = (const uint32_t *)(map + off);
+
+		/* size, base (64 bits), length (64 bits), type */
+		if (e[1] == MEMSTART && e[2] == 0 &&
+		    e[5] == MMAP_AVAILABLE) {
+			addr = e[1];
+			end = e[4] != 0 ? UINT32_MAX : addr + e[3];
+			break;
+		}
+	}
+	if (!(off < len))
+		panic("multiboot memory chunk not found");
+	off = ((uint32_t)(uintptr_t)__bss_end + PAGE_SIZE - 1) &
+	    ~(uint32_t)(PAGE_SIZE - 1);
+	if (!(off > addr && off < end))
+		panic("rrguest: the kernel does not fit the memory at 1 MiB");
 }
 
 /*
@@ -384,31 +431,138 @@ rootfs_config(void)
 		return;
 	memcpy(path, p + sizeof(ROOTFSCFG) - 1,
 	    strlen(p + sizeof(ROOTFSCFG) - 1) + 1);
-	if (rootfs_mount(&why) == -1)
-		panic("config: failed to mount rootfs from image: %s", why);
+	if (rootfs_mount(&why) == -1) {
+		con_printf("rrguest: rootfs: %s\n", why);
+		errx1("failed to mount rootfs from image");
+	}
+	for (p = path; *p == '/'; p++)
+		continue;
 	if (rootfs_lookup(path, &lba, &size, &why) == -1)
-		panic("config: open %s: %s", path, why);
+		errx1("open %s: %s", p, why);
 	if (size > ROOTFS_CFG_MAX)
-		panic("config: %s: %u bytes, more than rrguest takes", path,
+		errx1("rrguest: %s: %u bytes, more than rrguest takes", p,
 		    size);
 	if (rootfs_read(lba, size, (uint8_t *)cmdline, ROOTFS_CFG_MAX,
 	    &why) == -1)
-		panic("config: read %s: %s", path, why);
+		errx1("read cfgfile: %s", why);
 	cmdline[size] = '\0';
 	con_printf("rootfs: configuration from %s\n", path);
 }
 
-/* Called from boot.S with the multiboot magic and information. */
+/*
+ * The arguments that act before main(), from argv[1] on (each is removed
+ * from argv as it acts): boot-sse runs one SSE instruction and goes on;
+ * boot-triplefault resets the machine; boot-hang hangs silently.
+ */
+static void
+boot_words(void)
+{
+	while (argc > 1) {
+		if (strcmp(argv[1], "boot-triplefault") == 0)
+			reset();
+		if (strcmp(argv[1], "boot-hang") == 0)
+			boot_hang();
+		if (strcmp(argv[1], "boot-sse") != 0)
+			return;
+		boot_sse();
+		memmove(&argv[1], &argv[2], (size_t)(argc - 1) * sizeof(*argv));
+		argc--;
+	}
+}
+
+/*
+ * What follows main()'s return in rumprun: exit(rv) prints _exit's line,
+ * then rumprun reboots the rump kernel, which syncs and unmounts the file
+ * systems (the data disks mounted from the configuration, the last one
+ * first, then /tmp and the root), and halts.
+ */
+static void
+exit_sequence(int rv)
+{
+	struct cfgstr src, path, fstype, mp;
+	int t, n, i, k;
+
+	if (rv != 0)
+		con_printf("\n=== ERROR: _exit(%d) called ===\n", rv);
+	else
+		con_printf("\n=== _exit(%d) called ===\n", rv);
+	con_printf("rump kernel halting...\n");
+	con_printf("syncing disks... done\n");
+	con_printf("unmounting file systems...\n");
+	n = 0;
+	if (json != NULL) {
+		for (t = config_next("blk", 0); t != -1;
+		    t = config_next("blk", t))
+			n++;
+	}
+	for (i = n - 1; i >= 0; i--) {
+		t = config_next("blk", 0);
+		for (k = 0; k < i; k++)
+			t = config_next("blk", t);
+		src.len = path.len = fstype.len = mp.len = 0;
+		if (config_field(t, "mountpoint", &mp) == -1)
+			continue;
+		config_field(t, "source", &src);
+		config_field(t, "path", &path);
+		config_field(t, "fstype", &fstype);
+		if (fstype.len == 6 && memcmp(fstype.s, "kernfs", 6) == 0)
+			con_printf("unmounted kernfs on %.*s type kernfs\n",
+			    mp.len, mp.s);
+		else if (src.len == 3 && memcmp(src.s, "vnd", 3) == 0)
+			con_printf("unmounted /dev/vnd%dd on %.*s type %.*s\n",
+			    i, mp.len, mp.s, fstype.len, fstype.s);
+		else
+			con_printf("unmounted %s%.*s on %.*s type %.*s\n",
+			    src.len == 4 && memcmp(src.s, "etfs", 4) == 0 ?
+			    "/dev/" : "", path.len, path.s, mp.len, mp.s,
+			    fstype.len, fstype.s);
+	}
+	con_printf("unmounted tmpfs on /tmp type tmpfs\n");
+	con_printf("unmounted rumpfs on / type rumpfs\n");
+	con_printf("unmounting done\n");
+	halt();
+}
+
+/*
+ * True when the multiboot command line has the word rrguest.console=com1
+ * after its first word (the kernel path) and before any '{': a benchmark
+ * knob that makes rrguest write to COM1 (0x3f8) whatever the BIOS data
+ * area says, so that the cost of a firmware that does not fill it in
+ * (qboot) can be timed on the console.  rumprund never writes it.
+ */
+static int
+forced_com1(const uint32_t *mbi)
+{
+	static const char word[] = "rrguest.console=com1";
+	const char *p;
+	size_t n = sizeof(word) - 1;
+
+	if ((mbi[MBI_FLAGS] & MB_INFO_CMDLINE) == 0)
+		return 0;
+	p = (const char *)(uintptr_t)mbi[MBI_CMDLINE];
+	while (*p != '\0' && *p != ' ')
+		p++;
+	for (; *p != '\0' && *p != '{'; p++) {
+		if (p[-1] == ' ' && memcmp(p, word, n) == 0 &&
+		    (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Called from boot.S with the multiboot information. */
 void
-guest_main(uint32_t magic, const uint32_t *mbi)
+guest_main(const uint32_t *mbi)
 {
 	int rv;
 
-	con_init();
-	con_printf("rrguest: rumprun test guest\n");
+	con_init(forced_com1(mbi));
+	con_printf("rump kernel bare metal bootstrap\n\n");
 
-	if (module_config(magic, mbi) == -1)
-		cmdline_config(magic, mbi);
+	if (module_config(mbi) == -1)
+		cmdline_config(mbi);
+	memory_check(mbi);
+	con_printf("rrguest: rumprun test guest\n");
 	rootfs_config();
 
 	for (json = cmdline; *json != '{'; json++) {
@@ -418,16 +572,19 @@ guest_main(uint32_t magic, const uint32_t *mbi)
 		}
 	}
 	if (json == NULL) {
-		con_printf("could not find start of json. no config?\n");
+		con_printf("rumprun: could not find start of json.  "
+		    "no config?\n");
 		argv[0] = rumprun;
 		argc = 1;
 	} else {
 		config_parse(json);
 		argc = config_argv(argbuf, argv, ARGV_MAX);
 	}
+	boot_words();
+	con_printf("mounted tmpfs on /tmp\n");
 
-	con_printf("=== calling \"%s\" main() ===\n\n", argv[0]);
+	con_printf("\n=== calling \"%s\" main() ===\n\n", argv[0]);
 	rv = run();
 	con_printf("\n=== main() of \"%s\" returned %d ===\n", argv[0], rv);
-	halt();
+	exit_sequence(rv);
 }

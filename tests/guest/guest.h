@@ -34,6 +34,7 @@ void	config_parse(const char *);
 int	config_next(const char *, int);
 void	config_str(int, struct cfgstr *);
 int	config_member(int, int, struct cfgstr *, struct cfgstr *);
+int	config_field(int, const char *, struct cfgstr *);
 int	config_argv(char *, char **, int);
 int	config_split(const char *, int, char *, char **, int);
 
@@ -49,7 +50,7 @@ int	rootfs_read(uint32_t, uint32_t, uint8_t *, uint32_t, const char **);
 int	rootfs_fold(uint32_t, uint32_t, uint32_t *, const char **);
 
 /* machine.c: console, timer, halting, and the bits of libc we need. */
-void	con_init(void);
+void	con_init(int);
 void	con_putc(int);
 void	con_write(const char *, size_t);
 void	con_printf(const char *, ...)
@@ -60,6 +61,10 @@ void	halt(void) __attribute__((noreturn));
 void	panic(const char *, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
 void	reset(void) __attribute__((noreturn));
+void	errx1(const char *, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+void	boot_sse(void);
+void	boot_hang(void) __attribute__((noreturn));
 
 char	*strstr(const char *, const char *);
 void	*memcpy(void *, const void *, size_t);

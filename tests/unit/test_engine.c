@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "instance.h"
 #include "spec.h"
 
 #define WAIT_MS 5000
@@ -31,6 +32,7 @@ static struct engine *eng;
 static struct spec_policy policy;
 static const char *image_dirs[2];
 static char *image_dir;
+static unsigned int conf_boot_timeout = 60;	/* open_engine()'s */
 
 struct result {
 	bool done;
@@ -197,6 +199,7 @@ open_engine(void)
 	cfg.backend.accel = SPEC_ACCEL_TCG;
 	cfg.max_instances = 8;
 	cfg.stop_timeout_s = 1;
+	cfg.boot_timeout_s = conf_boot_timeout;
 	eng = engine_open(&cfg, &err);
 	if (eng == NULL)
 		fail_msg("engine_open: %s", err.message);
@@ -236,6 +239,7 @@ setup(void **state)
 	memset(&policy, 0, sizeof(policy));
 	policy.image_dirs = image_dirs;
 	fake_reset();
+	conf_boot_timeout = 60;
 	uv_loop_init(&loop);
 	open_engine();
 	return 0;
@@ -284,56 +288,6 @@ console(const char *name, const char *text)
 	assert_int_equal(fake_console(domain_of(name), text), 0);
 }
 
-static bool
-no_more_fails_of_destroy(void *arg)
-{
-	(void)arg;
-	return fake_calls(FAKE_OP_DESTROY) >= 1;
-}
-
-/* Whether engine_info() lists domain arg among the refused orphans. */
-static bool
-orphan_reported(void *arg)
-{
-	json_t *info, *name;
-	bool found = false;
-	size_t i;
-
-	info = engine_info(eng);
-	json_array_foreach(json_object_get(info, "orphans"), i, name)
-		found |= strcmp(json_string_value(name), arg) == 0;
-	json_decref(info);
-	return found;
-}
-
-static bool
-list_taken(void *arg)
-{
-	return fake_calls(FAKE_OP_LIST) > *(unsigned int *)arg;
-}
-
-/* Run the loop for ms milliseconds. */
-static void
-run_for(int ms)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	uv_timer_init(&loop, &t);
-	t.data = &expired;
-	uv_timer_start(&t, on_timeout, (uint64_t)ms, 0);
-	while (!expired)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-}
-
-static bool
-leftover_gone(void *arg)
-{
-	return fake_domain_get(arg, &(struct fake_domain){ 0 }) == -1;
-}
-
 static void
 test_exit_status(void **state)
 {
@@ -359,6 +313,39 @@ test_exit_status(void **state)
 	/* KVM guests never power off: the engine destroyed the domain. */
 	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
 	assert_int_equal(fake_ndomains(), 0);
+}
+
+/*
+ * The end of a console exactly as rumprun (and the test guest) prints it:
+ * the status is read from "returned N", not from _exit's line (with its
+ * ERROR), and nothing before "halted" ends the instance.
+ */
+static void
+test_rumprun_end(void **state)
+{
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	console("a", "rump kernel bare metal bootstrap\n\n"
+	    "mounted tmpfs on /tmp\n\n=== calling \"app\" main() ===\n\n");
+	wait_state("a", "running");
+	console("a", "hello\n\n=== main() of \"app\" returned 3 ===\n\n"
+	    "=== ERROR: _exit(3) called ===\n"
+	    "rump kernel halting...\nsyncing disks... done\n"
+	    "unmounting file systems...\n"
+	    "unmounted /dev/ld0a on /data type ffs\n"
+	    "unmounted tmpfs on /tmp type tmpfs\n"
+	    "unmounted rumpfs on / type rumpfs\nunmounting done\n");
+	uv_run(&loop, UV_RUN_NOWAIT);
+	expect_str("a", "state", "running");
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 0);
+	console("a", "halted\n");
+	wait_state("a", "exited");
+	expect_int("a", "exit_status", 3);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
 }
 
 static void
@@ -694,6 +681,401 @@ test_events(void **state)
 	assert_string_equal(states, "pending starting running exited ");
 }
 
+/* Run the loop for ms milliseconds. */
+static void
+run_for(unsigned int ms)
+{
+	uv_timer_t t;
+	bool expired = false;
+
+	uv_timer_init(&loop, &t);
+	t.data = &expired;
+	uv_timer_start(&t, on_timeout, ms, 0);
+	while (!expired)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* The last state event of name in the event log: a new reference. */
+static json_t *
+last_state_event(const char *name)
+{
+	struct events *ev = engine_events(eng);
+	const char *line;
+	json_t *e, *last = NULL;
+	uint64_t seq = 0;
+
+	while ((line = events_next(ev, seq, &seq)) != NULL) {
+		e = json_loads(line, 0, NULL);
+		assert_non_null(e);
+		if (strcmp(json_string_value(json_object_get(e, "name")),
+		    name) == 0 && strcmp(json_string_value(json_object_get(e,
+		    "type")), "state") == 0) {
+			json_decref(last);
+			last = e;
+		} else
+			json_decref(e);
+	}
+	assert_non_null(last);
+	return last;
+}
+
+/* name ended in state with reason, in its view, its record and events. */
+static void
+expect_end(const char *name, const char *state, const char *reason)
+{
+	json_t *v, *rec;
+
+	expect_str(name, "state", state);
+	expect_str(name, "reason", reason);
+	v = last_state_event(name);
+	assert_string_equal(json_string_value(json_object_get(v, "state")),
+	    state);
+	assert_string_equal(json_string_value(json_object_get(v, "reason")),
+	    reason);
+	json_decref(v);
+	rec = json_load_file(fx_path("state/instances/%s.json", name), 0,
+	    NULL);
+	assert_non_null(rec);
+	assert_string_equal(json_string_value(json_object_get(rec, "state")),
+	    state);
+	assert_string_equal(json_string_value(json_object_get(rec, "reason")),
+	    reason);
+	json_decref(rec);
+}
+
+#define BOOT1 "{\"name\":\"a\",\"image\":\"%s\",\"boot_timeout_s\":1}"
+#define NO_OUTPUT_1S "no console output in 1 s: the guest does not write " \
+	"to COM1; check the firmware setting"
+
+static void
+test_boot_no_output(void **state)
+{
+	struct result r;
+	int64_t t0 = instance_now_ms(), dt;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	run_for(700);
+	expect_str("a", "state", "starting");
+	wait_state("a", "failed");
+	dt = instance_now_ms() - t0;
+	assert_true(dt >= 1000 && dt < 2500);
+	expect_end("a", "failed", NO_OUTPUT_1S);
+	/* Destroyed, not left behind. */
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_boot_output_no_main(void **state)
+{
+	struct result r;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	/* The last line with something in it, made printable, is quoted. */
+	console("a", "rrguest: rumprun test guest\r\n");
+	console("a", "waiting for \x01the \xc3\xa9" "disk\r\n  \n\n");
+	wait_state("a", "failed");
+	expect_end("a", "failed", "main() not called in 1 s; last console "
+	    "line: \"waiting for ?the ??disk\"");
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_boot_partial_long_line(void **state)
+{
+	struct result r;
+	char big[400], want[256];
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	console("a", "first\n");
+	console("a", big);	/* no newline: still the last line */
+	wait_state("a", "failed");
+	snprintf(want, sizeof(want), "main() not called in 1 s; last console "
+	    "line: \"%.196s...\"", big);
+	expect_end("a", "failed", want);
+}
+
+static void
+test_boot_main_in_time(void **state)
+{
+	struct result r;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	console("a", "boot\n=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	run_for(1500);
+	expect_str("a", "state", "running");
+	assert_int_equal(fake_ndomains(), 1);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 0);
+	/* A program that prints nothing for long is not the watchdog's. */
+	console("a", "=== main() of \"app\" returned 0 ===\nhalted\n");
+	wait_state("a", "exited");
+}
+
+static void
+test_boot_timeout_sources(void **state)
+{
+	struct result r;
+
+	(void)state;
+	close_engine();
+	conf_boot_timeout = 1;
+	open_engine();
+	/* 0 in the request: no limit, whatever rumprund.conf says. */
+	r = launch("{\"name\":\"never\",\"image\":\"%s\","
+	    "\"boot_timeout_s\":0}");
+	json_decref(r.body);
+	/* Nothing in the request: rumprund.conf's boot_timeout. */
+	r = launch("{\"name\":\"conf\",\"image\":\"%s\"}");
+	json_decref(r.body);
+	wait_state("conf", "failed");
+	expect_substr("conf", "reason", "no console output in 1 s");
+	run_for(500);
+	expect_str("never", "state", "starting");
+
+	/* boot_timeout = 0 in rumprund.conf: no limit. */
+	close_engine();
+	conf_boot_timeout = 0;
+	open_engine();
+	r = launch("{\"name\":\"off\",\"image\":\"%s\"}");
+	json_decref(r.body);
+	run_for(1500);
+	expect_str("off", "state", "starting");
+	expect_str("never", "state", "starting");
+}
+
+static void
+test_boot_paused(void **state)
+{
+	struct result r, s;
+
+	(void)state;
+	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"paused\":true,"
+	    "\"boot_timeout_s\":1}");
+	json_decref(r.body);
+	/* A paused guest is not booting: the clock starts at its resume. */
+	run_for(1500);
+	expect_str("a", "state", "paused");
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	run_until(replied, &s, "the start reply");
+	json_decref(s.body);
+	run_for(600);
+	expect_str("a", "state", "starting");
+	wait_state("a", "failed");
+	expect_end("a", "failed", NO_OUTPUT_1S);
+}
+
+static void
+test_boot_deadline_survives_restart(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+	int64_t t0 = instance_now_ms(), dt;
+
+	(void)state;
+	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"boot_timeout_s\":2}");
+	json_decref(r.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	run_for(1000);
+	close_engine();
+	/* The deadline is the launch's, not the restart's. */
+	assert_int_equal(fake_console(dom, "still loading\n"), 0);
+	open_engine();
+	wait_state("a", "failed");
+	dt = instance_now_ms() - t0;
+	assert_true(dt >= 2000 && dt < 2900);
+	expect_end("a", "failed", "main() not called in 2 s; last console "
+	    "line: \"still loading\"");
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_boot_missed_while_down(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	close_engine();
+	usleep(1200000);
+	open_engine();
+	/* Already past: at the first tick after the reconciliation. */
+	run_for(400);
+	expect_end("a", "failed", NO_OUTPUT_1S);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_boot_main_while_down(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	close_engine();
+	/* The guest got to main() while rumprund was down, in time. */
+	assert_int_equal(fake_console(dom, "=== calling \"app\" main() ===\n"),
+	    0);
+	usleep(1200000);
+	open_engine();
+	run_for(400);
+	expect_str("a", "state", "running");
+	assert_int_equal(fake_ndomains(), 1);
+}
+
+static void
+test_boot_vanished_while_down(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	close_engine();
+	assert_int_equal(fake_end(dom, BACKEND_EVENT_STOPPED, "gone"), 0);
+	usleep(1200000);
+	open_engine();
+	/* What happened is that the domain went, not a missed deadline. */
+	wait_state("a", "crashed");
+	expect_substr("a", "reason", "not watching");
+}
+
+static void
+test_boot_start_again(void **state)
+{
+	struct result r, s;
+
+	(void)state;
+	r = launch(BOOT1);
+	json_decref(r.body);
+	wait_state("a", "failed");
+	/* A new generation gets a new deadline, and no old reason. */
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	run_until(replied, &s, "the start reply");
+	assert_false(s.failed);
+	assert_true(json_is_null(json_object_get(s.body, "reason")));
+	json_decref(s.body);
+	run_for(600);
+	expect_str("a", "state", "starting");
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	run_for(800);
+	expect_str("a", "state", "running");
+	expect_int("a", "generation", 2);
+}
+
+#define FAULT "the hypervisor stopped the guest: KVM internal error " \
+	"(emulation failure)"
+
+static void
+test_fault(void **state)
+{
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	assert_int_equal(fake_fault(domain_of("a"), FAULT), 0);
+	/* At once, not at the boot deadline (60 s here). */
+	wait_state("a", "crashed");
+	expect_end("a", "crashed", FAULT);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_fault_while_down(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	close_engine();
+	/* Nobody hears the event; the list shows the paused domain. */
+	assert_int_equal(fake_fault(dom, FAULT), 0);
+	open_engine();
+	wait_state("a", "crashed");
+	expect_end("a", "crashed", FAULT);
+	assert_int_equal(fake_ndomains(), 0);
+}
+
+static void
+test_reset_reason(void **state)
+{
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	/* libvirt's "shutdown" of a KVM guest with on_reboot destroy. */
+	assert_int_equal(fake_end(domain_of("a"), BACKEND_EVENT_SHUTDOWN,
+	    "stopped: shutdown"), 0);
+	wait_state("a", "crashed");
+	expect_end("a", "crashed", "the guest reset (a triple fault?) or "
+	    "powered off before main() returned");
+}
+
+static bool
+no_more_fails_of_destroy(void *arg)
+{
+	(void)arg;
+	return fake_calls(FAKE_OP_DESTROY) >= 1;
+}
+
+/* Whether engine_info() lists domain arg among the refused orphans. */
+static bool
+orphan_reported(void *arg)
+{
+	json_t *info, *name;
+	bool found = false;
+	size_t i;
+
+	info = engine_info(eng);
+	json_array_foreach(json_object_get(info, "orphans"), i, name)
+		found |= strcmp(json_string_value(name), arg) == 0;
+	json_decref(info);
+	return found;
+}
+
+static bool
+list_taken(void *arg)
+{
+	return fake_calls(FAKE_OP_LIST) > *(unsigned int *)arg;
+}
+
+static bool
+leftover_gone(void *arg)
+{
+	return fake_domain_get(arg, &(struct fake_domain){ 0 }) == -1;
+}
+
 /*
  * B3: an instance removed and created again under the same name gets a
  * domain of another name, so the late STOPPED of the removed one's domain
@@ -962,6 +1344,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exit_status, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_rumprun_end, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent_create, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_panic, setup, teardown),
@@ -987,6 +1371,33 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_no_output, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_boot_output_no_main, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_boot_partial_long_line,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_main_in_time, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_boot_timeout_sources, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_boot_paused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_boot_deadline_survives_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_missed_while_down,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_main_while_down,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_vanished_while_down,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_start_again, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fault, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_while_down, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reset_reason, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_late_stop_of_removed_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftover_of_failed_create,

@@ -562,7 +562,7 @@ srv_config(struct srv *s, struct httpd_config *cfg)
 }
 
 static int
-setup(void **state)
+setup_cfg(void **state, void (*tweak)(struct httpd_config *))
 {
 	struct httpd_config cfg;
 	struct rrerr err;
@@ -582,6 +582,8 @@ setup(void **state)
 		goto fail;
 	loop = true;
 	srv_config(s, &cfg);
+	if (tweak != NULL)
+		tweak(&cfg);
 	if ((s->h = httpd_start(&s->loop, &cfg, &err)) == NULL) {
 		fprintf(stderr, "httpd_start: %s\n", err.message);
 		goto fail;
@@ -596,6 +598,43 @@ fail:
 	rmdir(s->dir);
 	free(s);
 	return -1;
+}
+
+static int
+setup(void **state)
+{
+	return setup_cfg(state, NULL);
+}
+
+/* Small connection limits (the deadlines stay long). */
+static void
+tweak_limits(struct httpd_config *cfg)
+{
+	cfg->conn_limit = 6;
+	cfg->peer_limit = 4;
+}
+
+static int
+setup_limits(void **state)
+{
+	return setup_cfg(state, tweak_limits);
+}
+
+/* Short deadlines (the limits stay large). */
+#define T_HEADERS_MS	300
+#define T_REQUEST_MS	600
+
+static void
+tweak_deadlines(struct httpd_config *cfg)
+{
+	cfg->header_timeout_ms = T_HEADERS_MS;
+	cfg->request_timeout_ms = T_REQUEST_MS;
+}
+
+static int
+setup_deadlines(void **state)
+{
+	return setup_cfg(state, tweak_deadlines);
 }
 
 static int
@@ -1403,6 +1442,285 @@ client_keepalive(struct srv *s)
 	keepalive(s, false);
 }
 
+/*
+ * Limits and deadlines against slow clients (api/httpd.c, "Limits on
+ * connections").  Raw sockets: the test must know when exactly a
+ * connection is closed.
+ */
+
+/* A TCP connection to s from the loopback address src ("127.0.0.N"). */
+static int
+tcp_from(struct srv *s, const char *src)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &sin.sin_addr);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto fail;
+	sin.sin_port = htons((uint16_t)s->port);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Has the server closed fd (within ms)?  Data is read and dropped. */
+static bool
+closed_within(int fd, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		int left = (int)(((int64_t)(end - now_ns())) / 1000000);
+
+		if (left < 0)
+			left = 0;
+		if (poll(&pfd, 1, left) != 1)
+			return false;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			return true;
+		if (now_ns() >= end)
+			return false;
+	}
+}
+
+/* Send req on fd and read the answer's first bytes into buf. */
+static bool
+ask(int fd, const char *req, char *buf, size_t size)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	ssize_t n;
+
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		return false;
+	if (poll(&pfd, 1, 3000) != 1 || (n = read(fd, buf, size - 1)) <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+#define NLIM 7
+static int lim_fd[NLIM];
+static bool lim_closed[NLIM];
+static char lim_answer[512];
+
+/*
+ * peer_limit 4, conn_limit 6 on TCP.  Idle connections a0..a3 from
+ * 127.0.0.1; a4 is its fifth: a0 (its oldest unfinished) goes, not a4.
+ * b0, b1 from 127.0.0.2 make 6.  A request from 127.0.0.3 is the seventh:
+ * the oldest unfinished of anyone (a1) goes, and the request is served.
+ */
+static void
+client_limits(struct srv *s)
+{
+	static const char *const from[NLIM] = { "127.0.0.1", "127.0.0.1",
+	    "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2",
+	    "127.0.0.2" };
+	int i, good;
+
+	for (i = 0; i < NLIM; i++) {
+		lim_fd[i] = tcp_from(s, from[i]);
+		sleep_ms(20);	/* distinct accept times */
+	}
+	good = tcp_from(s, "127.0.0.3");
+	if (good != -1) {
+		ask(good, "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: close\r\n\r\n", lim_answer,
+		    sizeof(lim_answer));
+		close(good);
+	}
+	for (i = 0; i < NLIM; i++) {
+		lim_closed[i] = lim_fd[i] != -1 &&
+		    closed_within(lim_fd[i], i < 2 ? 2000 : 200);
+		if (lim_fd[i] != -1)
+			close(lim_fd[i]);
+	}
+}
+
+static void
+test_limits(void **state)
+{
+	struct srv *s = *state;
+	int i;
+
+	run(s, client_limits);
+	for (i = 0; i < NLIM; i++)
+		assert_int_not_equal(lim_fd[i], -1);
+	assert_true(strncmp(lim_answer, "HTTP/1.1 200", 12) == 0);
+	assert_true(lim_closed[0]);	/* peer limit: its oldest */
+	assert_true(lim_closed[1]);	/* listener limit: the oldest */
+	for (i = 2; i < NLIM; i++)
+		assert_false(lim_closed[i]);
+}
+
+/* What the deadline test saw: ms from the start of each to its close. */
+static int64_t dl_idle, dl_trickle, dl_body, dl_keepalive;
+static char dl_answer[512], dl_after[512];
+
+static int64_t
+ms_since(uint64_t t0)
+{
+	return (int64_t)((now_ns() - t0) / 1000000u);
+}
+
+/*
+ * header_timeout 300 ms, request_timeout 600 ms: an idle connection, one
+ * trickling its headers a byte every 50 ms, one with its headers but half
+ * its body, and a keep-alive connection idle after an answer are all
+ * closed on time, however they trickle; a new request is served.
+ */
+static void
+client_deadlines(struct srv *s)
+{
+	static const char slow[] = "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
+	    "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char half[] = "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 10\r\n\r\n01234";
+	int idle, trickle, body, ka;
+	uint64_t t0;
+	size_t sent = 0;
+	struct pollfd pfd[4];
+	int64_t *when[4] = { &dl_idle, &dl_trickle, &dl_body, &dl_keepalive };
+	int i, open = 4;
+
+	dl_idle = dl_trickle = dl_body = dl_keepalive = -1;
+	ka = raw_connect(s);
+	if (ka == -1 || !ask(ka, "GET /v1/fast HTTP/1.1\r\nHost: x\r\n\r\n",
+	    dl_answer, sizeof(dl_answer)))
+		return;
+	t0 = now_ns();
+	idle = raw_connect(s);
+	trickle = raw_connect(s);
+	body = raw_connect(s);
+	if (idle == -1 || trickle == -1 || body == -1 ||
+	    write(body, half, sizeof(half) - 1) != (ssize_t)(sizeof(half) - 1))
+		return;
+	pfd[0].fd = idle;
+	pfd[1].fd = trickle;
+	pfd[2].fd = body;
+	pfd[3].fd = ka;
+	for (i = 0; i < 4; i++)
+		pfd[i].events = POLLIN;
+	while (open > 0 && ms_since(t0) < 3000) {
+		if (sent < sizeof(slow) - 1 && *when[1] == -1 &&
+		    write(trickle, slow + sent, 1) == 1)
+			sent++;
+		if (poll(pfd, 4, 50) <= 0)
+			continue;
+		for (i = 0; i < 4; i++) {
+			char buf[512];
+			ssize_t n;
+
+			if (pfd[i].fd == -1 || (pfd[i].revents & POLLIN) == 0)
+				continue;
+			n = recv(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (n > 0)
+				continue;
+			*when[i] = ms_since(t0);
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+			open--;
+		}
+	}
+	for (i = 0; i < 4; i++)
+		if (pfd[i].fd != -1)
+			close(pfd[i].fd);
+	if ((ka = raw_connect(s)) != -1) {
+		ask(ka, "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: close\r\n\r\n", dl_after, sizeof(dl_after));
+		close(ka);
+	}
+}
+
+static void
+test_deadlines(void **state)
+{
+	struct srv *s = *state;
+	/* The sweep runs every T_HEADERS_MS / 4; the machine is busy. */
+	const int64_t slack = T_HEADERS_MS / 4 + 250;
+
+	run(s, client_deadlines);
+	printf("deadlines: idle %" PRId64 " ms, trickling %" PRId64 " ms, "
+	    "half a body %" PRId64 " ms, idle keep-alive %" PRId64 " ms\n",
+	    dl_idle, dl_trickle, dl_body, dl_keepalive);
+	assert_true(strncmp(dl_answer, "HTTP/1.1 200", 12) == 0);
+	assert_true(dl_idle >= T_HEADERS_MS - 20 &&
+	    dl_idle <= T_HEADERS_MS + slack);
+	assert_true(dl_trickle >= T_HEADERS_MS - 20 &&
+	    dl_trickle <= T_HEADERS_MS + slack);
+	assert_true(dl_body >= T_REQUEST_MS - 20 &&
+	    dl_body <= T_REQUEST_MS + slack);
+	/* Its clock started at its answer, just before t0. */
+	assert_true(dl_keepalive >= 0 && dl_keepalive <= T_HEADERS_MS + slack);
+	assert_true(strncmp(dl_after, "HTTP/1.1 200", 12) == 0);
+}
+
+static char fr_two[1024], fr_gzip[1024], fr_both[1024];
+static bool fr_two_closed, fr_gzip_closed, fr_both_closed;
+static uint64_t fr_gzip_ns;
+
+/* Framings MHD would misread: answered at once, JSON, and closed. */
+static void
+client_framing(struct srv *s)
+{
+	int fd;
+	uint64_t t0;
+
+	if ((fd = raw_connect(s)) != -1) {
+		ask(fd, "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
+		    "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+		    fr_two, sizeof(fr_two));
+		fr_two_closed = closed_within(fd, 2000);
+		close(fd);
+	}
+	if ((fd = raw_connect(s)) != -1) {
+		t0 = now_ns();
+		ask(fd, "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
+		    "Transfer-Encoding: gzip\r\n\r\nxx", fr_gzip,
+		    sizeof(fr_gzip));
+		fr_gzip_ns = now_ns() - t0;
+		fr_gzip_closed = closed_within(fd, 2000);
+		close(fd);
+	}
+	if ((fd = raw_connect(s)) != -1) {
+		ask(fd, "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
+		    "Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"
+		    "2\r\n{}\r\n0\r\n\r\n", fr_both, sizeof(fr_both));
+		fr_both_closed = closed_within(fd, 2000);
+		close(fd);
+	}
+}
+
+static void
+test_framing(void **state)
+{
+	struct srv *s = *state;
+
+	run(s, client_framing);
+	assert_true(strncmp(fr_two, "HTTP/1.1 400", 12) == 0);
+	assert_non_null(strstr(fr_two, "\"error\":\"bad_request\""));
+	assert_non_null(strstr(fr_two, "Connection: close"));
+	assert_true(fr_two_closed);
+	assert_true(strncmp(fr_gzip, "HTTP/1.1 501", 12) == 0);
+	assert_non_null(strstr(fr_gzip, "\"error\":\"not_implemented\""));
+	assert_true(fr_gzip_ns < 1000000000u);
+	assert_true(fr_gzip_closed);
+	assert_true(strncmp(fr_both, "HTTP/1.1 400", 12) == 0);
+	assert_true(fr_both_closed);
+}
+
 static void
 test_keepalive(void **state)
 {
@@ -1611,6 +1929,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_and_uid, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup_limits,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deadlines,
+		    setup_deadlines, teardown),
+		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_tcp, setup,

@@ -539,6 +539,8 @@ static const struct iso_case rrctl_cases[] = {
 	  "-p: not for an ISO image: nothing runs to pause" },
 	{ { "iso", "-i", "app" }, NULL,
 	  "-i: not for an ISO image: nothing runs to attach to" },
+	{ { "iso", "--boot-timeout", "5", "app" }, NULL,
+	  "--boot-timeout: not for an ISO image: nothing runs to watch" },
 	{ { "iso", "--vcpus", "2", "app" }, NULL,
 	  "--vcpus: not for an ISO image: the guest has the machine's "
 	  "processors" },

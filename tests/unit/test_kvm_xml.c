@@ -120,8 +120,8 @@ check_xml(const char *name, const char *xml, const char *config)
 struct fixture {
 	struct spec spec;
 	struct spec_blk blk[4];
-	struct spec_nic nics[4];
-	const char *macs[4];
+	struct spec_nic nics[8];
+	const char *macs[8];
 	char *argv[2];
 	struct backend_launch launch;
 	struct backend_config cfg;
@@ -153,7 +153,7 @@ fixture_init(struct fixture *f)
 	f->cfg.uri = "qemu:///system";
 	f->cfg.owner = OWNER;
 	f->cfg.accel = SPEC_ACCEL_KVM;
-	f->cfg.firmware = QBOOT;
+	f->cfg.firmware = NULL;		/* SeaBIOS, the default */
 	f->cfg.fast_cpu_probe = true;
 }
 
@@ -230,7 +230,7 @@ test_nics(void **state)
 	run_case("nics", &f);
 }
 
-/* TCG from the spec, a CPU model, an emulator, SeaBIOS, full CPU probe. */
+/* TCG from the spec, a CPU model, an emulator, qboot, full CPU probe. */
 static void
 test_tcg(void **state)
 {
@@ -243,10 +243,70 @@ test_tcg(void **state)
 	f.spec.vcpus = 2;
 	f.cfg.cpu_model = "qemu64";
 	f.cfg.emulator = "/usr/bin/qemu-system-x86_64";
-	f.cfg.firmware = NULL;
+	f.cfg.firmware = QBOOT;
 	f.cfg.fast_cpu_probe = false;
 	f.launch.generation = 7;
 	run_case("tcg", &f);
+}
+
+/* Occurrences of needle in the NUL-terminated text hay. */
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+/*
+ * Nothing SeaBIOS waits for: no boot menu, no option ROM on any NIC (each
+ * interface element has its <rom enabled='no'/>), and no video device,
+ * which would also make SeaBIOS report a CRTC and the guest write to the
+ * screen instead of COM1.  SeaBIOS is QEMU's default: no <loader>.
+ */
+static void
+test_seabios_waits_for_nothing(void **state)
+{
+	struct fixture f;
+	struct rrerr err;
+	const char *p, *end;
+	char *xml;
+	size_t i;
+
+	(void)state;
+	fixture_init(&f);
+	for (i = 0; i < 8; i++) {
+		f.nics[i].type = i % 3 == 0 ? SPEC_NIC_TAP :
+		    i % 3 == 1 ? SPEC_NIC_BRIDGE : SPEC_NIC_NETWORK;
+		f.nics[i].backend_name = i % 3 == 1 ? "br0" :
+		    i % 3 == 2 ? "default" : NULL;
+		f.macs[i] = "52:54:00:00:00:09";
+	}
+	f.spec.nnics = 8;
+	rrerr_clear(&err);
+	xml = kvm_xml_domain(&f.launch, &f.cfg, &err);
+	assert_non_null(xml);
+	assert_int_equal(count(xml, "<interface "), 8);
+	for (p = xml; (p = strstr(p, "<interface ")) != NULL; p = end) {
+		end = strstr(p, "</interface>");
+		assert_non_null(end);
+		assert_true(count(p, "<rom enabled='no'/>") -
+		    count(end, "<rom enabled='no'/>") == 1);
+	}
+	p = strstr(xml, "<os>");
+	end = strstr(xml, "</os>");
+	assert_true(p != NULL && end != NULL);
+	assert_true(count(p, "<bootmenu enable='no'/>") -
+	    count(end, "<bootmenu enable='no'/>") == 1);
+	assert_int_equal(count(xml, "<loader"), 0);
+	assert_int_equal(count(xml, "<video>"), 1);
+	assert_int_equal(count(xml, "<model type='none'/>"), 1);
+	assert_int_equal(count(xml, "<graphics"), 0);
+	free(xml);
 }
 
 /* The daemon's accelerator applies when the spec has none. */
@@ -462,6 +522,7 @@ main(void)
 		cmocka_unit_test(test_disks),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_tcg),
+		cmocka_unit_test(test_seabios_waits_for_nothing),
 		cmocka_unit_test(test_accel_choice),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_refused),

@@ -228,6 +228,16 @@ static const struct run_case cases[] = {
 	  " \"image\": \"/srv/app\", \"argv\": [\"app\"], \"vcpus\": 2,"
 	  " \"labels\": {\"team\": \"web\", \"tier\": \"front\","
 	  " \"empty\": \"\"}, \"accel\": \"kvm\"}", NULL },
+	{ "--boot-timeout",
+	  { "run", "--boot-timeout", "5", "app" },
+	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
+	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
+	  " \"boot_timeout_s\": 5}", NULL },
+	{ "--boot-timeout 0: no limit",
+	  { "run", "--boot-timeout=0", "app" },
+	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
+	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
+	  " \"boot_timeout_s\": 0}", NULL },
 	{ "--platform xen after -I",
 	  { "run", "-I", "if0,xenif", "-I", "if1,xenif,bridge:br1",
 	    "--platform", "xen", "app" },
@@ -353,6 +363,15 @@ static const struct run_case cases[] = {
 	  "--accel hvf: must be kvm or tcg" },
 	{ "--vcpus bad", { "run", "--vcpus", "0", "app" }, NULL,
 	  "--vcpus 0: not a number of CPUs" },
+	{ "--boot-timeout over", { "run", "--boot-timeout", "3601", "app" },
+	  NULL, "--boot-timeout 3601: not a number of seconds from 0 (no "
+	  "limit) to 3600" },
+	{ "--boot-timeout negative", { "run", "--boot-timeout", "-1", "app" },
+	  NULL, "--boot-timeout -1: not a number of seconds from 0 (no "
+	  "limit) to 3600" },
+	{ "--boot-timeout word", { "run", "--boot-timeout", "5s", "app" },
+	  NULL, "--boot-timeout 5s: not a number of seconds from 0 (no "
+	  "limit) to 3600" },
 	{ "--label without =", { "run", "--label", "team", "app" }, NULL,
 	  "--label team: must be KEY=VALUE" },
 	{ "unknown option", { "run", "kvm", "-x", "app" }, NULL,

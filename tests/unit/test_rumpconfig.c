@@ -290,6 +290,25 @@ test_kvm_size_limit(void **state)
 	assert_null(rumpconfig_build(&spec, kpath, &err));
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_non_null(strstr(err.message, "at most 4095 bytes"));
+	/* The field to shorten is the largest part: argv here ... */
+	assert_string_equal(err.field, "argv");
+
+	/* ... env when that is larger. */
+	{
+		static char var[4096];
+		char *env[] = { var };
+
+		arg[1] = '\0';
+		memcpy(var, "A=", 2);
+		memset(var + 2, 'y', fill);
+		spec.env = env;
+		spec.nenv = 1;
+		assert_null(rumpconfig_build(&spec, kpath, &err));
+		assert_string_equal(err.field, "env");
+		assert_non_null(strstr(err.message, "env is the largest part"));
+		spec.env = NULL;
+		spec.nenv = 0;
+	}
 
 	/* A '{' in the kernel path would hide the config from the guest. */
 	arg[1] = '\0';

@@ -281,6 +281,7 @@ test_minimal(void **state)
 	assert_int_equal(spec->accel, SPEC_ACCEL_DEFAULT);
 	assert_false(spec->auto_remove);
 	assert_false(spec->paused);
+	assert_int_equal(spec->boot_timeout_s, -1);
 	CANONICAL(spec, "{`name`:`web`,`platform`:`kvm`,"
 	    "`image`:`@/img/hello.bin`,`memory_mib`:64,`vcpus`:1,"
 	    "`argv`:[`hello.bin`],`env`:[],`labels`:{},`blk`:[],`nics`:[],"
@@ -658,6 +659,46 @@ test_memory_vcpus(void **state)
 	spec = ACCEPT("");
 	assert_int_equal(spec->memory_mib, 32);
 	spec_free(spec);
+}
+
+static void
+test_boot_timeout(void **state)
+{
+	struct spec *a, *b;
+
+	(void)state;
+	REJECT("`boot_timeout_s`:-1", RRERR_INVALID, "boot_timeout_s",
+	    "boot_timeout_s: must be between 0 and 3600");
+	REJECT("`boot_timeout_s`:3601", RRERR_INVALID, "boot_timeout_s",
+	    "boot_timeout_s: must be between 0 and 3600");
+	REJECT("`boot_timeout_s`:1.5", RRERR_INVALID, "boot_timeout_s",
+	    "boot_timeout_s: must be an integer");
+	REJECT("`boot_timeout_s`:`60`", RRERR_INVALID, "boot_timeout_s",
+	    "boot_timeout_s: must be an integer");
+	REJECT("`platform`:`iso`,`boot_timeout_s`:5", RRERR_INVALID,
+	    "boot_timeout_s", "boot_timeout_s: not for platform iso: an ISO "
+	    "image is not an instance");
+	/* 0 (never) is a value of its own, not "the daemon's setting". */
+	a = ACCEPT("`boot_timeout_s`:0");
+	assert_int_equal(a->boot_timeout_s, 0);
+	CANONICAL(a, "{`name`:`web`,`platform`:`kvm`,"
+	    "`image`:`@/img/hello.bin`,`memory_mib`:64,`vcpus`:1,"
+	    "`argv`:[`hello.bin`],`env`:[],`labels`:{},`blk`:[],`nics`:[],"
+	    "`auto_remove`:false,`paused`:false,`boot_timeout_s`:0}");
+	round_trip(a);
+	b = ACCEPT("");
+	assert_false(spec_equal(a, b));
+	spec_free(b);
+	b = ACCEPT("`boot_timeout_s`:3600");
+	assert_int_equal(b->boot_timeout_s, 3600);
+	round_trip(b);
+	assert_false(spec_equal(a, b));
+	spec_free(b);
+	/* Idempotent create: the same value is the same launch. */
+	b = ACCEPT("`boot_timeout_s`:0");
+	assert_true(spec_equal(a, b));
+	spec_free(b);
+	spec_free(a);
 }
 
 static void
@@ -1256,6 +1297,7 @@ main(void)
 		cmocka_unit_test_setup(test_image, reset_policy),
 		cmocka_unit_test_setup(test_platform_accel, reset_policy),
 		cmocka_unit_test_setup(test_memory_vcpus, reset_policy),
+		cmocka_unit_test_setup(test_boot_timeout, reset_policy),
 		cmocka_unit_test_setup(test_argv, reset_policy),
 		cmocka_unit_test_setup(test_env, reset_policy),
 		cmocka_unit_test_setup(test_hostname, reset_policy),
