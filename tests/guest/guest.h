@@ -48,7 +48,10 @@ int	rootfs_lookup(const char *, uint32_t *, uint32_t *, const char **);
 int	rootfs_read(uint32_t, uint32_t, uint8_t *, uint32_t, const char **);
 int	rootfs_fold(uint32_t, uint32_t, uint32_t *, const char **);
 
-/* machine.c: console, timer, halting, and the bits of libc we need. */
+/*
+ * machine.c: console (con_init, con_putc), timer, halting; lib.c: the
+ * printf over con_putc(), panic() over halt(), the bits of libc we need.
+ */
 void	con_init(void);
 void	con_putc(int);
 void	con_write(const char *, size_t);
