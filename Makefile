@@ -74,7 +74,7 @@ LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 
 all: $(BUILD)/rumprund $(if $(wildcard client/main.c),$(BUILD)/rrctl)
 
-include tests/guest/guest.mk
+include tests/guest/guest.mk tests/xen/xen.mk
 include bench/bench.mk tests/stress/stress.mk fuzz/fuzz.mk
 
 deps:

@@ -1,0 +1,265 @@
+"""
+rumprund's Xen backend against a real Xen 4.17 (nested under QEMU TCG, see
+machine.py), through rumprund's API in dom0, with rrxenguest (tests/xen/
+guest), a PV kernel that reads its rumprun/cfg from xenstore and behaves
+on its console like a rumprun Xen guest.
+
+Each test checks what it launched through the API, and what is left in
+dom0 afterwards through dom0's shell: domains (xl list), loop devices,
+vifs, xenstore nodes, rumprund's fds.
+"""
+import re
+import time
+
+import pytest
+
+IMAGE = "/opt/rr/images/rrxenguest"
+VOL = "/opt/rr/volumes"
+
+
+def spec(name, argv, **kw):
+    s = {"name": name, "platform": "xen", "image": IMAGE,
+         "argv": ["rrxenguest"] + list(argv)}
+    s.update(kw)
+    return s
+
+
+def ended(rr, name, states=("exited",), timeout=90):
+    return rr.wait_state(name, states, timeout=timeout)
+
+
+def domains(m):
+    """Names of the domains but Domain-0 (xl list)."""
+    out = m.out_of("xl list")
+    names = [ln.split()[0] for ln in out.split("\n")[1:] if ln.strip()]
+    return [n for n in names if n != "Domain-0"]
+
+
+def leftovers(m):
+    """What a finished guest must not leave in dom0."""
+    return {
+        "domains": domains(m),
+        "loops": m.out_of("losetup -a"),
+        "vifs": m.out_of("ip -o link show | grep -o 'vif[0-9.]*' || true"),
+        "xenstore": m.out_of("xenstore-list /local/domain"),
+        "backends": m.out_of("xenstore-list /local/domain/0/backend "
+                             "2>/dev/null | tr '\\n' ' ' ; "
+                             "for c in vbd vif console; do xenstore-list "
+                             "/local/domain/0/backend/$c 2>/dev/null; "
+                             "done; true"),
+    }
+
+
+def clean(m, timeout=20):
+    """Wait until dom0 is back to no guest at all; the leftovers."""
+    dl = time.monotonic() + timeout
+    while True:
+        left = leftovers(m)
+        if (not left["domains"] and not left["loops"] and
+                not left["vifs"] and left["xenstore"].split() == ["0"] and
+                not left["backends"].strip("vbd vif console \n")) or \
+                time.monotonic() > dl:
+            return left
+        time.sleep(0.5)
+
+
+def assert_clean(m):
+    left = clean(m)
+    assert left["domains"] == [], left
+    assert left["loops"] == "", left
+    assert left["vifs"] == "", left
+    assert left["xenstore"].split() == ["0"], left
+
+
+def lines(log):
+    return [ln.rstrip("\r") for ln in log.split("\n")]
+
+
+def test_info(rr):
+    info = rr.get("/v1/info")
+    assert info["backends"]["xen"]["available"] is True, info
+
+
+def test_argv_env_exit_status(rr, machine):
+    argv = ["argv", "env", "echo", "a  b", "exit", "7", "tail \"dq\" ", "",
+            "\\back"]
+    env = {"ALPHA": "1", "B_2": "x=y z"}
+    v = rr.launch(spec("args", argv, env=env))
+    assert v["platform"] == "xen"
+    v = ended(rr, "args")
+    assert v["exit_status"] == 7, v
+    log = rr.logs("args")
+    ls = lines(log)
+    assert "rrxenguest: rumprun Xen test guest" in ls, log
+    assert '=== calling "rrxenguest" main() ===' in ls, log
+    assert '=== main() of "rrxenguest" returned 7 ===' in ls, log
+    full = ["rrxenguest"] + argv
+    for i, a in enumerate(full):
+        assert "argv[%d]=<%s>" % (i, a) in ls, (i, a, log)
+    assert "argv[%d]=<" % len(full) not in log
+    envs = [ln[4:] for ln in ls if ln.startswith("env=")]
+    assert envs == ["ALPHA=1", "B_2=x=y z"], log
+    # Nothing after the exit: "a  b" was echoed, the rest not run.
+    assert "a  b" in ls
+    assert ls.index("a  b") < ls.index(
+        '=== main() of "rrxenguest" returned 7 ===')
+    assert "halted" in ls, log
+    rr.remove("args")
+    assert_clean(machine)
+
+
+def test_two_disks_and_a_nic(rr, machine):
+    machine.run("truncate -s 8M %s/a.img %s/b.img" % (VOL, VOL))
+    v = rr.launch(spec("devs", ["blk", "net", "echo", "ready", "forever"],
+                       blk=[{"source": VOL + "/a.img", "mountpoint": "/a"},
+                            {"source": VOL + "/b.img", "mountpoint": "/b"}],
+                       nics=[{"backend": {"type": "bridge",
+                                          "name": "rrbr0"},
+                              "mac": "00:16:3e:12:34:56",
+                              "inet": {"method": "static",
+                                       "addr": "10.99.0.7/24"}}]))
+    log = rr.wait_log("devs", "\nready", timeout=90)
+    ls = lines(log)
+    # The guest found both disks and the NIC in its xenstore nodes.
+    vbd = [ln for ln in ls if ln.startswith("xenbus: xvd")]
+    assert vbd == ["xenbus: xvda: vbd 51712, backend dev xvda",
+                   "xenbus: xvdb: vbd 51728, backend dev xvdb"], log
+    vif = [ln for ln in ls if ln.startswith("xenbus: xenif")]
+    assert vif == ["xenbus: xenif0: vif 0, bridge rrbr0, "
+                   "mac 00:16:3e:12:34:56"], log
+    # Its configuration names them as rumprun wants them on Xen.
+    assert "blk[0]={source=etfs,path=xvda,fstype=blk,mountpoint=/a}" in ls
+    assert "blk[1]={source=etfs,path=xvdb,fstype=blk,mountpoint=/b}" in ls
+    assert "net[0]={if=xenif0,cloner=true,type=inet,method=static," \
+        "addr=10.99.0.7,mask=24}" in ls, log
+    v = rr.instance("devs")
+    assert v["state"] == "running", v
+    domid = machine.out_of("xl domid rumprund-devs 2>/dev/null || "
+                           "xl list | awk '$1 ~ /devs/ {print $2}'")
+    # In dom0: the vif is a port of the bridge, the disks loop devices.
+    ports = machine.out_of("ip -o link show master rrbr0")
+    assert re.search(r"vif%s\.0" % domid.strip(), ports), (domid, ports)
+    loops = machine.out_of("losetup -a")
+    assert "a.img" in loops and "b.img" in loops, loops
+    # dom0 reaches the vif's backend end (the guest has no network stack,
+    # so nothing answers beyond it): the bridge forwards to it.
+    assert "UP" in machine.out_of("ip -o link show vif%s.0" % domid.strip())
+    rr.stop("devs", force=True)
+    rr.wait_state("devs", "stopped", timeout=30)
+    rr.remove("devs")
+    assert_clean(machine)
+
+
+def test_graceful_stop_waits_then_destroys(rr, machine):
+    rr.launch(spec("grace", ["echo", "up", "forever"]))
+    rr.wait_log("grace", "\nup", timeout=60)
+    t0 = time.monotonic()
+    rr.stop("grace")
+    v = rr.wait_state("grace", "stopped", timeout=60)
+    took = time.monotonic() - t0
+    # A rumprun Xen guest ignores control/shutdown: rumprund waits its
+    # stop_timeout (4 s in this machine's rumprund.conf), then destroys.
+    assert took >= 3.5, (took, v)
+    assert took < 30, (took, v)
+    assert_clean(machine)
+    rr.remove("grace")
+
+
+def test_forced_stop(rr, machine):
+    rr.launch(spec("force", ["echo", "up", "forever"]))
+    rr.wait_log("force", "\nup", timeout=60)
+    t0 = time.monotonic()
+    rr.stop("force", force=True)
+    rr.wait_state("force", "stopped", timeout=30)
+    assert time.monotonic() - t0 < 10
+    assert_clean(machine)
+    rr.remove("force")
+
+
+def test_crash(rr, machine):
+    rr.launch(spec("crash", ["echo", "about to fault", "reset"]))
+    v = ended(rr, "crash", ("crashed",))
+    assert "crash" in (v.get("reason") or "") or \
+        "crash" in str(v.get("error") or ""), v
+    assert "about to fault" in rr.logs("crash")
+    assert_clean(machine)
+    rr.remove("crash")
+
+
+def test_panic(rr, machine):
+    rr.launch(spec("panic", ["panic", "boom"]))
+    v = ended(rr, "panic", ("crashed",))
+    log = rr.logs("panic")
+    assert "PANIC: boom" in log, log
+    assert "returned" not in log
+    assert_clean(machine)
+    rr.remove("panic")
+
+
+def ticks(log):
+    return [int(m) for m in re.findall(r"^tick (\d+)\r?$", log, re.M)]
+
+
+def test_kill9_adoption_keeps_every_byte(rr, machine, dom0d):
+    rr.launch(spec("tick", ["tick", "100"]))
+    rr.wait_log("tick", "tick 3\n", timeout=60)
+    dom0d.kill9()
+    time.sleep(3)          # the guest writes ~30 lines nobody reads
+    dom0d.start()
+    v = rr.wait_state("tick", "running", timeout=30)
+    n = ticks(rr.logs("tick"))[-1]
+    rr.wait_log("tick", "tick %d\n" % (n + 20), timeout=60)
+    rr.stop("tick", force=True)
+    rr.wait_state("tick", "stopped", timeout=30)
+    t = ticks(rr.logs("tick"))
+    assert t == list(range(1, len(t) + 1)), t
+    assert len(t) >= n + 20, (len(t), n)
+    assert v["state"] == "running"
+    assert_clean(machine)
+    rr.remove("tick")
+
+
+def test_xenconsoled_restart(rr, machine):
+    rr.launch(spec("cons", ["tick", "100"]))
+    rr.wait_log("cons", "tick 3\n", timeout=60)
+    machine.run("pkill -x xenconsoled || kill $(pidof xenconsoled); "
+                "sleep 1; xenconsoled --pid-file=/run/xenconsoled.pid")
+    n = ticks(rr.logs("cons"))[-1]
+    rr.wait_log("cons", "tick %d\n" % (n + 20), timeout=60)
+    assert rr.instance("cons")["state"] == "running"
+    rr.stop("cons", force=True)
+    rr.wait_state("cons", "stopped", timeout=30)
+    t = ticks(rr.logs("cons"))
+    assert t == list(range(1, len(t) + 1)), t
+    assert_clean(machine)
+    rr.remove("cons")
+
+
+def test_many_launches_leak_nothing(rr, machine, dom0d):
+    machine.run("truncate -s 4M %s/m.img" % VOL)
+    fds0 = dom0d.fds()
+    for i in range(8):
+        name = "many%d" % i
+        rr.launch(spec(name, ["exit", str(i)],
+                       blk=[{"source": VOL + "/m.img",
+                             "mountpoint": "/m"}],
+                       nics=[{"backend": {"type": "bridge",
+                                          "name": "rrbr0"}}]))
+        v = ended(rr, name)
+        assert v["exit_status"] == i, v
+        rr.remove(name)
+    assert_clean(machine)
+    fds1 = dom0d.fds()
+    assert fds1 == fds0, (fds0, fds1)
+
+
+def test_readonly_disk_refused_on_xen(rr, machine):
+    machine.run("truncate -s 4M %s/ro.img" % VOL)
+    r = rr.request("POST", "/v1/unikernels",
+                   spec("ro", ["exit", "0"],
+                        blk=[{"source": VOL + "/ro.img", "mountpoint": "/r",
+                              "readonly": True}]))
+    assert r.status == 422, r
+    assert "blk[0].readonly" in r.body.decode(), r
+    assert rr.request("GET", "/v1/unikernels/ro").status == 404
+    assert_clean(machine)
