@@ -21,7 +21,7 @@
 # is needed.
 #
 # Cache: $RR_XEN_CACHE (default /var/cache/rumprund-xen)/<key>, where the
-# key hashes this script and the candidate versions of the packages on the
+# key hashes this script, initrd-init and the candidate versions of the packages on the
 # host; an existing complete directory is reused, so only the first run
 # (about 90 s and network access to deb.debian.org) builds.  Building
 # needs root (debootstrap, chroot).  Any failure is fatal and loud: the Xen
@@ -56,7 +56,7 @@ xenver=$(dpkg-query -W -f='${Version}' libxen-dev 2>/dev/null) ||
 	die "libxen-dev is not installed on the host (scripts/deps.sh)"
 
 key=$( {
-	cat "$0"
+	cat "$0" "$here/initrd-init"
 	echo "$xenver"
 	# shellcheck disable=SC2086
 	apt-cache policy $PKGS 2>/dev/null | grep -E '^[^ ]|Candidate'
@@ -160,7 +160,7 @@ mkdir -p "$ird/bin" "$ird/dev" "$ird/proc" "$ird/sys" "$ird/newroot" \
 cp "$root/bin/busybox" "$ird/bin/busybox"
 ln -s busybox "$ird/bin/sh"
 chroot "$root" modprobe -a -S "$kver" --show-depends virtio_pci virtio_blk crc32c_generic \
-	ext4 | awk '$1 == "insmod" { print $2 }' >"$work/mods"
+	ext4 | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$work/mods"
 : >"$ird/modules/order"
 while read -r m; do
 	cp "$root$m" "$ird/modules/"
