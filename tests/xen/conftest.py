@@ -86,9 +86,15 @@ class Dom0Daemon:
                                             check=False)[0] == 0
 
     def start(self, timeout=60):
+        # The sanitizers' options of the host's environment (make
+        # xen-test runs an ASan+UBSan rumprund) apply in dom0 too.
+        env = " ".join("%s=%s" % (k, os.environ[k]) for k in
+                       ("ASAN_OPTIONS", "UBSAN_OPTIONS")
+                       if k in os.environ and
+                       re.fullmatch(r"[\w=:.,/-]*", os.environ[k]))
         self.m.run("mkdir -p /var/log/rumprund /var/lib/rumprund; "
-                   "/opt/rr/rumprund -d -f %s >>%s 2>&1 & "
-                   "echo $! >/run/rumprund.pid" % (CONF, DLOG))
+                   "%s /opt/rr/rumprund -d -f %s >>%s 2>&1 & "
+                   "echo $! >/run/rumprund.pid" % (env, CONF, DLOG))
         dl = time.monotonic() + timeout
         last = None
         while time.monotonic() < dl:

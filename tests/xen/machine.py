@@ -175,8 +175,26 @@ class Machine:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.wait_output(b"rrinit: ready", BOOT_TIMEOUT, "dom0 to boot")
+        self.sync()
         self.boot_s = time.monotonic() - self.t0
-        self.mark = len(self.out)
+
+    def sync(self, timeout=60):
+        """Make sure dom0's shell reads the console: a few tries."""
+        dl = time.monotonic() + timeout
+        k = 0
+        while True:
+            k += 1
+            with self.lock:
+                start = len(self.out)
+            word = "@@sync-%d-%d@@" % (os.getpid(), k)
+            self.proc.stdin.write(("echo %s\n" % word).encode())
+            self.proc.stdin.flush()
+            try:
+                self.wait_output(word.encode(), 3, "dom0's shell", start)
+                return
+            except MachineError:
+                if time.monotonic() > dl or not self.alive():
+                    raise
 
     def _read(self):
         fd = self.proc.stdout.fileno()
