@@ -184,6 +184,7 @@ lint:
 	@for f in $(GUEST_SRCS); do \
 		case $$f in *.c) clang-tidy --quiet $$f -- $(GUEST_TIDYFLAGS) || exit 1;; esac; \
 	done
+	clang-tidy --quiet $(XENGUEST_DIR)/xen.c -- $(XENGUEST_TIDYFLAGS)
 
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" unit

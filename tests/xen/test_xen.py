@@ -286,3 +286,29 @@ def test_readonly_disk_refused_on_xen(rr, machine):
     assert "blk[0].readonly" in r.body.decode(), r
     assert rr.request("GET", "/v1/unikernels/ro").status == 404
     assert_clean(machine)
+
+
+def test_paused_then_resumed(rr, machine):
+    v = rr.launch(spec("pause", ["echo", "resumed", "exit", "3"],
+                       paused=True))
+    v = rr.wait_state("pause", "paused", timeout=60)
+    # Created and held: the guest has not run a single instruction.
+    assert "rrxenguest" not in rr.logs("pause")
+    state = machine.out_of("xl list %s | tail -1" % v["domain"]).split()
+    assert "p" in state[4], state
+    rr.start("pause")
+    v = ended(rr, "pause")
+    assert v["exit_status"] == 3, v
+    assert "resumed" in lines(rr.logs("pause"))
+    assert_clean(machine)
+    rr.remove("pause")
+
+
+def test_destroyed_behind_rumprunds_back(rr, machine):
+    v = rr.launch(spec("outside", ["echo", "up", "forever"]))
+    rr.wait_log("outside", "\nup", timeout=60)
+    machine.run("xl destroy %s" % v["domain"])
+    v = rr.wait_state("outside", ("crashed", "stopped"), timeout=30)
+    assert "outside" in (v.get("reason") or ""), v
+    assert_clean(machine)
+    rr.remove("outside")

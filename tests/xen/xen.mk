@@ -5,6 +5,7 @@
 #
 #   XENGUEST_ELF     $(BUILD)/xenguest/rrxenguest, a 64-bit Xen PV kernel
 #   XENGUEST_SRCS    its C sources (tests/guest's shared ones included)
+#   XENGUEST_TIDYFLAGS  flags for clang-tidy on its own source (xen.c)
 #
 # rrxenguest shares the configuration parser, the command language and the
 # printf/libc bits with rrguest (tests/guest/config.c, guest.c, lib.c),
@@ -28,6 +29,7 @@ XENGUEST_CFLAGS	:= -m64 -mno-red-zone -mgeneral-regs-only -mcmodel=small \
 		   -fno-tree-loop-distribute-patterns -nostdlib -O2 -g \
 		   -std=c11 -Itests/guest -Wall -Wextra -Wshadow \
 		   -Wstrict-prototypes -Wmissing-prototypes -Werror
+XENGUEST_TIDYFLAGS := -m64 -ffreestanding -std=c11 -Itests/guest
 XENGUEST_LDFLAGS := -m64 -nostdlib -static -no-pie -Wl,--build-id=none \
 		   -Wl,-z,max-page-size=0x1000 \
 		   -Wl,-T,$(XENGUEST_DIR)/xenguest.ld
