@@ -312,3 +312,33 @@ def test_destroyed_behind_rumprunds_back(rr, machine):
     assert "outside" in (v.get("reason") or ""), v
     assert_clean(machine)
     rr.remove("outside")
+
+
+def test_rrctl_run_xen_interactive(rr, machine):
+    # rrctl in dom0, on rumprund's unix socket: follows the console and
+    # exits with the guest's status.
+    rc, out = machine.run(
+        "/opt/rr/rrctl --host unix:///run/rumprund/rumprund.sock "
+        "run xen -i -d -N rrctl -e K=v /opt/rr/images/rrxenguest -- "
+        "env echo from-rrctl exit 5", timeout=120, check=False)
+    assert rc == 5, (rc, out)
+    ls = lines(out)
+    assert "from-rrctl" in ls and "env=K=v" in ls, out
+    # rrctl, like upstream rumprun, passes the image's path as argv[0].
+    assert '=== main() of "/opt/rr/images/rrxenguest" returned 5 ===' \
+        in ls, out
+    assert_clean(machine)
+
+
+def test_console_backpressure_loses_nothing(rr, machine):
+    # 2000 lines of 80 bytes through a 2 KiB console ring: the guest
+    # waits for xenconsoled, rumprund copies every byte.
+    rr.launch(spec("spam", ["spam", "2000", "exit", "0"]))
+    v = ended(rr, "spam", timeout=120)
+    assert v["exit_status"] == 0, v
+    spam = [ln for ln in lines(rr.logs("spam")) if ln.startswith("spam ")]
+    assert len(spam) == 2000, len(spam)
+    for k, ln in enumerate(spam, 1):
+        assert ln.startswith("spam %d x" % k) and len(ln) == 79, (k, ln)
+    assert_clean(machine)
+    rr.remove("spam")
