@@ -289,6 +289,13 @@ class Machine:
             self.reader.join(timeout=5)
         if self.log is not None:
             self.log.close()
+        # The big files go; the console log and the certificates stay.
+        shutil.rmtree(self.work / "payload", ignore_errors=True)
+        for f in ("payload.cpio", "initrd"):
+            try:
+                (self.work / f).unlink()
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":
