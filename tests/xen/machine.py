@@ -20,9 +20,11 @@ qemu64` works; an uncompressed dom0 kernel and a busybox initramfs keep
 dom0's boot to ~10 s; Xen powers the machine off when dom0 runs
 `poweroff -f`.
 """
+import ctypes
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +38,7 @@ REPO = HERE.parent.parent
 E2E = REPO / "tests" / "e2e"
 TOKEN = "xen-test-token-5e1f0c2a9b7d4e3f"
 GUEST_PORT = 8420
+PR_SET_PDEATHSIG = 1
 BOOT_TIMEOUT = float(os.environ.get("RR_XEN_BOOT_TIMEOUT", "180"))
 
 
@@ -49,6 +52,13 @@ def free_port():
 
 class MachineError(AssertionError):
     pass
+
+
+def _die_with_parent():
+    """In QEMU's child before exec: SIGKILL when the test process dies,
+    however it dies, so that no nested machine outlives its test."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Machine:
@@ -171,7 +181,8 @@ class Machine:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.wait_output(b"rrinit: ready", BOOT_TIMEOUT, "dom0 to boot")
