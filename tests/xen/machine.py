@@ -39,6 +39,7 @@ E2E = REPO / "tests" / "e2e"
 TOKEN = "xen-test-token-5e1f0c2a9b7d4e3f"
 GUEST_PORT = 8420
 PR_SET_PDEATHSIG = 1
+TYPE_CHUNK = 48
 BOOT_TIMEOUT = float(os.environ.get("RR_XEN_BOOT_TIMEOUT", "180"))
 
 
@@ -197,8 +198,10 @@ class Machine:
             k += 1
             with self.lock:
                 start = len(self.out)
+            # What the shell prints differs from what the tty echoes.
             word = "@@sync-%d-%d@@" % (os.getpid(), k)
-            self.proc.stdin.write(("echo %s\n" % word).encode())
+            self.proc.stdin.write(("printf '@@%%s@@\\n' sync-%d-%d\n"
+                                   % (os.getpid(), k)).encode())
             self.proc.stdin.flush()
             try:
                 self.wait_output(word.encode(), 3, "dom0's shell", start)
@@ -255,16 +258,36 @@ class Machine:
                             self.tail()))
                 self.lock.wait(min(left, 1.0))
 
+    def type(self, text):
+        """Type text on dom0's console, TYPE_CHUNK bytes at a time, each
+        once dom0's tty has echoed the one before: Xen hands console input
+        to dom0 through a 128-byte ring and drops what does not fit while
+        dom0 is busy.  Returns the console offset after the echo."""
+        data = text.encode()
+        with self.lock:
+            pos = len(self.out)
+        for i in range(0, len(data), TYPE_CHUNK):
+            chunk = data[i:i + TYPE_CHUNK]
+            self.proc.stdin.write(chunk)
+            self.proc.stdin.flush()
+            # Xen's serial console writes "\n" as "\r\n".
+            echo = chunk.replace(b"\n", b"\r\n")
+            try:
+                pos = self.wait_output(echo, 20, "dom0 to echo %r" % chunk,
+                                       pos) + len(echo)
+            except MachineError:
+                if not self.alive():
+                    raise
+                # Xen's own output may have split the echo: go on.
+        return pos
+
     def run(self, command, timeout=60, check=True):
         """Run a shell command in dom0; (status, output)."""
         self.seq += 1
         tag = "%d-%d" % (os.getpid(), self.seq)
-        with self.lock:
-            start = len(self.out)
         line = "{ %s\n} </dev/null 2>&1; echo \"@@rc=$? %s@@\"\n" % (
             command, tag)
-        self.proc.stdin.write(line.encode())
-        self.proc.stdin.flush()
+        start = self.type(line)
         m = self.wait_output(re.compile(rb"@@rc=(\d+) " + tag.encode() +
                                         rb"@@"), timeout,
                              "dom0 to run %r" % command, start)
