@@ -57,7 +57,15 @@
  * 64 KiB in the kernel) and then xenconsoled's buffer (unbounded unless the
  * domain's console/limit key is set) keep the output, and the reader that
  * list() starts after the restart appends it.  Output is lost when
- * xenconsoled discards it, or when the domain dies while rumprund is down.
+ * xenconsoled discards it, when the domain dies while rumprund is down,
+ * and when rumprund is killed between a reader's read() of the pty and its
+ * write() to the log (what that read() returned: at most 4 KiB; seen once
+ * in ~25 kill -9 under a guest printing every 100 ms, nested under TCG).
+ * When xenconsoled is restarted, it closes every pty and serves each
+ * domain on a new one, whose path it writes to console/tty again: the
+ * reader, seeing its pty closed while the domain's console/tty key is
+ * still there, watches that key and goes on with the pty the new
+ * xenconsoled names.
  * Do not attach "xl console" to a domain of rumprund: two readers of one
  * pty split the bytes between them.
  *
@@ -111,6 +119,7 @@ static _Thread_local size_t xlerr_len;
 
 /* A domain's console, copied to its console log by one thread. */
 struct reader {
+	uint32_t domid;
 	int tty;			/* the pty, read-only */
 	int log;			/* the console log, O_APPEND */
 	int stop[2];			/* a byte in stop[1] ends the thread */
@@ -440,6 +449,79 @@ write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* Raw mode on a console pty: xenconsoled's, and no echo into the guest. */
+static void
+make_raw(int tty)
+{
+	struct termios t;
+
+	if (tcgetattr(tty, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(tty, TCSANOW, &t);
+	}
+}
+
+/*
+ * xenconsoled closed r's console while the domain may live on: it was
+ * restarted.  The new xenconsoled writes the domain's console/tty again
+ * (perhaps with the same path, and the old path may meanwhile be another
+ * domain's pty): wait for that write with a watch of our own, and open the
+ * pty it names.  Returns 0 with r->tty open, or -1 when the domain is gone
+ * (the key removed), on a xenstore error, or when r is told to stop.
+ */
+static int
+reader_reopen(struct reader *r)
+{
+	char path[XEN_CFG_PATH_MAX];
+	struct xs_handle *xs;
+	struct pollfd pfd[2];
+	unsigned int n, len;
+	char **ev, *tty;
+	int events = 0, ret = -1;
+
+	close_fd(&r->tty);
+	if (!xen_cfg_path(r->domid, "console/tty", path, sizeof(path)) ||
+	    (xs = xs_open(0)) == NULL)
+		return -1;
+	if (!xs_watch(xs, path, "tty"))
+		goto out;
+	for (;;) {
+		pfd[0].fd = r->stop[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = xs_fileno(xs);
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		if (pfd[0].revents != 0)
+			goto out;
+		if ((ev = xs_read_watch(xs, &n)) == NULL)
+			goto out;
+		free(ev);
+		if ((tty = xs_read(xs, XBT_NULL, path, &len)) == NULL)
+			goto out;		/* the domain is gone */
+		/* The first event is the watch's own: the old value. */
+		if (events++ == 0 || tty[0] == '\0' || strlen(tty) != len) {
+			free(tty);
+			continue;
+		}
+		r->tty = open(tty, O_RDONLY | O_NOCTTY | O_NONBLOCK |
+		    O_CLOEXEC);
+		free(tty);
+		if (r->tty != -1) {
+			make_raw(r->tty);
+			ret = 0;
+			goto out;
+		}
+	}
+out:
+	xs_close(xs);
+	return ret;
+}
+
 static void *
 reader_main(void *arg)
 {
@@ -472,8 +554,12 @@ reader_main(void *arg)
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			continue;
-		/* EOF or EIO: xenconsoled closed the console. */
-		break;
+		/*
+		 * EOF or EIO: xenconsoled closed the console, because the
+		 * domain died, or because xenconsoled was restarted.
+		 */
+		if (reader_reopen(r) == -1)
+			break;
 	}
 	pthread_mutex_lock(&r->lock);
 	r->done = true;
@@ -495,19 +581,20 @@ reader_free(struct reader *r)
 }
 
 /*
- * Start copying the pty at tty_path to the end of the file log_path.
- * Returns the reader, or NULL with err.
+ * Start copying the pty at tty_path (domid's console) to the end of the
+ * file log_path.  Returns the reader, or NULL with err.
  */
 static struct reader *
-reader_start(const char *tty_path, const char *log_path, struct rrerr *err)
+reader_start(uint32_t domid, const char *tty_path, const char *log_path,
+    struct rrerr *err)
 {
 	struct reader *r;
-	struct termios t;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		return NULL;
 	}
+	r->domid = domid;
 	r->tty = r->log = r->stop[0] = r->stop[1] = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
@@ -519,11 +606,7 @@ reader_start(const char *tty_path, const char *log_path, struct rrerr *err)
 		    strerror(errno));
 		goto fail;
 	}
-	/* xenconsoled makes it raw too; no echo back into the guest. */
-	if (tcgetattr(r->tty, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(r->tty, TCSANOW, &t);
-	}
+	make_raw(r->tty);
 	r->log = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0640);
 	if (r->log == -1) {
@@ -628,7 +711,7 @@ attach_console(struct backend *b, uint32_t domid, const char *log_path,
 		sleep_ms(CONSOLE_POLL_MS);
 	}
 	xlerr_reset();
-	r = reader_start(tty, log_path, err);
+	r = reader_start(domid, tty, log_path, err);
 	free(tty);
 	return r;
 }

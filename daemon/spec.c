@@ -1372,6 +1372,18 @@ finish(struct walk *w, struct spec *spec)
 		}
 	}
 	/*
+	 * rumprun's Xen block driver cannot attach a read-only disk: the
+	 * guest dies at boot ("etfs register for \"xvda\" failed").
+	 */
+	for (i = 0; i < spec->nblk && spec->platform == SPEC_PLATFORM_XEN; i++) {
+		if (spec->blk[i].readonly) {
+			snprintf(sub, sizeof(sub), "blk[%zu].readonly", i);
+			return invalid(w, sub, "not supported on platform xen: "
+			    "a rumprun Xen guest cannot attach a read-only "
+			    "disk");
+		}
+	}
+	/*
 	 * QEMU puts the kernel's path before the command line, and the guest
 	 * takes the first '{' there for the start of its configuration.
 	 */

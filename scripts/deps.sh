@@ -6,7 +6,8 @@
 # systemd-sysv's doing (and on Debian 12 libvirt-daemon-system already
 # pulls both in).  openssl makes the tests' certificates.  grub-pc-bin,
 # grub-common, xorriso (and mtools, which grub-mkrescue wants for EFI
-# images) build the ISO images of POST /v1/iso and rrctl iso.
+# images) build the ISO images of POST /v1/iso and rrctl iso.  debootstrap,
+# cpio, xz-utils and e2fsprogs build the Xen test machine (tests/xen).
 set -eu
 
 PACKAGES="
@@ -18,6 +19,7 @@ tini genisoimage iproute2 dnsmasq-base iptables curl
 python3 python3-yaml python3-jsonschema python3-pytest
 cppcheck clang-tidy clang libclang-rt-14-dev wrk
 systemd openssl
+debootstrap cpio xz-utils e2fsprogs
 grub-pc-bin grub-common xorriso mtools
 "
 

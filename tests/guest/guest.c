@@ -478,7 +478,7 @@ boot_words(void)
  * systems (the data disks mounted from the configuration, the last one
  * first, then /tmp and the root), and halts.
  */
-static void
+static void __attribute__((noreturn))
 exit_sequence(int rv)
 {
 	struct cfgstr src, path, fstype, mp;
@@ -552,21 +552,28 @@ forced_com1(const uint32_t *mbi)
 	return 0;
 }
 
-/* Called from boot.S with the multiboot information. */
+/*
+ * The configuration text from the loader: the first multiboot module, or
+ * else the command line.  Also the Xen guest's way in: it hands its
+ * xenstore configuration over as a multiboot command line.
+ */
 void
-guest_main(const uint32_t *mbi)
+guest_config(const uint32_t *mbi)
+{
+	if (module_config(mbi) == -1)
+		cmdline_config(mbi);
+}
+
+/*
+ * Everything after the loader, on any machine: the rootfs configuration,
+ * the JSON, the boot words, main() and rumprun's end.  Never returns.
+ */
+void
+guest_run(void)
 {
 	int rv;
 
-	con_init(forced_com1(mbi));
-	con_printf("rump kernel bare metal bootstrap\n\n");
-
-	if (module_config(mbi) == -1)
-		cmdline_config(mbi);
-	memory_check(mbi);
-	con_printf("rrguest: rumprun test guest\n");
 	rootfs_config();
-
 	for (json = cmdline; *json != '{'; json++) {
 		if (*json == '\0') {
 			json = NULL;
@@ -589,4 +596,16 @@ guest_main(const uint32_t *mbi)
 	rv = run();
 	con_printf("\n=== main() of \"%s\" returned %d ===\n", argv[0], rv);
 	exit_sequence(rv);
+}
+
+/* Called from boot.S with the multiboot information. */
+void
+guest_main(const uint32_t *mbi)
+{
+	con_init(forced_com1(mbi));
+	con_printf("rump kernel bare metal bootstrap\n\n");
+	guest_config(mbi);
+	memory_check(mbi);
+	con_printf("rrguest: rumprun test guest\n");
+	guest_run();
 }

@@ -53,7 +53,20 @@ int	rootfs_fold(uint32_t, uint32_t, uint32_t *, const char **);
 int	vblk_cmd_write(const char *);
 int	vblk_cmd_read(const char *);
 
-/* machine.c: console, timer, halting, and the bits of libc we need. */
+/*
+ * guest.c: the loader's configuration text (guest_config), and everything
+ * after the loader (guest_run, which never returns); the Xen guest calls
+ * both with its xenstore configuration as a multiboot command line.
+ */
+void	guest_config(const uint32_t *);
+void	guest_run(void) __attribute__((noreturn));
+
+/*
+ * machine.c (the Xen guest: tests/xen/guest/xen.c): console (con_init,
+ * con_putc), timer, halting, the boot-* words; lib.c: the printf over
+ * con_putc(), panic() and errx1() over halt() and stop(), the bits of
+ * libc we need.
+ */
 void	con_init(int);
 void	con_putc(int);
 void	con_write(const char *, size_t);

@@ -605,6 +605,13 @@ test_platform_accel(void **state)
 	    "`name`:`br0`}},{`backend`:{`type`:`tap`}}]", RRERR_INVALID,
 	    "nics[1].backend.type",
 	    "nics[1].backend.type: must be bridge on platform xen");
+	REJECT("`platform`:`xen`,`blk`:[{`source`:`@/vol/disk1.img`},"
+	    "{`source`:`@/vol/disk2.img`,`readonly`:true}]", RRERR_INVALID,
+	    "blk[1].readonly", "blk[1].readonly: not supported on platform "
+	    "xen: a rumprun Xen guest cannot attach a read-only disk");
+	spec = ACCEPT("`platform`:`xen`,`blk`:[{`source`:`@/vol/disk1.img`,"
+	    "`readonly`:false}]");
+	spec_free(spec);
 	spec = ACCEPT("`platform`:`xen`");
 	assert_int_equal(spec->platform, SPEC_PLATFORM_XEN);
 	assert_string_equal(spec_platform_name(spec->platform), "xen");
