@@ -50,6 +50,21 @@
  * keys (rumprund/owner, instance, generation, console) are written by
  * libxl in the domain's creation transaction (xsdata, see xen_cfg.c).
  *
+ * Files.  Neither libxl nor its hotplug scripts get a path of the request
+ * (a caller who can write under volume_dir could swap it, or a directory
+ * above it, for a symlink between the check and the use; the block
+ * script's "readlink -f" would follow even a /proc/PID/fd/N link back to
+ * a path).  The kernel is named /proc/<rumprund's pid>/fd/N, the
+ * descriptor the engine checked for this launch: libxl reads it here, in
+ * rumprund, and that magic link leads to the open file itself, whatever
+ * its path names now.  Each disk is a loop device that rumprund binds to
+ * the checked descriptor itself (LOOP_CONFIGURE, autoclear) and hands to
+ * libxl as a phy: device, so the block script only checks a /dev/loopN
+ * node.  The domain's entry holds the loop device open until the domain
+ * is gone (blkback opens it asynchronously); autoclear unbinds it once
+ * blkback and rumprund have both closed it, also after a restart of
+ * rumprund.  No file is chowned.
+ *
  * Console.  xenconsoled serves each domain's PV console on a pty and puts
  * its path in xenstore (console/tty).  A "reader thread" per domain opens
  * the pty, makes it raw, and appends what it reads to the instance's
@@ -86,7 +101,10 @@
 #include <libxl_utils.h>
 #include <xenstore.h>
 
+#include <sys/ioctl.h>
 #include <sys/time.h>
+
+#include <linux/loop.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -141,6 +159,8 @@ struct xdom {
 	bool dead;			/* died while busy: the setter frees */
 	bool reported;			/* SHUTDOWN or CRASHED emitted */
 	bool silent;			/* a failed launch: no events */
+	int loops[SPEC_BLK_MAX];	/* the disks' loop devices, open */
+	int nloops;
 };
 
 /* What the event thread is told, by libxl or by a check of ours. */
@@ -846,6 +866,8 @@ untrack_free(struct backend *b, struct xdom *d, int64_t reader_wait_ms)
 	if (d->evg != NULL)
 		libxl_evdisable_domain_death(b->ctx, d->evg);
 	reader_stop(d->reader, reader_wait_ms);
+	while (d->nloops > 0)
+		close(d->loops[--d->nloops]);
 	free(d);
 }
 
@@ -1327,6 +1349,85 @@ abandon(struct backend *b, struct xdom *d)
 	release(b, d, remove);
 }
 
+/*
+ * A loop device bound to the open file fd (autoclear), opened: its
+ * descriptor, its path in dev; -1 with err set.
+ */
+static int
+bind_loop(int fd, bool readonly, char *dev, size_t size, struct rrerr *err)
+{
+	struct loop_config lc;
+	int ctl, n, lfd = -1, tries;
+
+	if ((ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC)) == -1) {
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "/dev/loop-control: %s", strerror(errno));
+		return -1;
+	}
+	/* Another process may take the free device first: try again. */
+	for (tries = 0; tries < 16 && lfd == -1; tries++) {
+		if ((n = ioctl(ctl, LOOP_CTL_GET_FREE)) < 0)
+			break;
+		snprintf(dev, size, "/dev/loop%d", n);
+		if ((lfd = open(dev, O_RDWR | O_CLOEXEC)) == -1)
+			break;
+		memset(&lc, 0, sizeof(lc));
+		lc.fd = (unsigned int)fd;
+		lc.info.lo_flags = LO_FLAGS_AUTOCLEAR |
+		    (readonly ? LO_FLAGS_READ_ONLY : 0);
+		if (ioctl(lfd, LOOP_CONFIGURE, &lc) == 0)
+			break;
+		close(lfd);
+		lfd = -1;
+		if (errno != EBUSY)
+			break;
+	}
+	if (lfd == -1)
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "no loop device for a disk: %s", strerror(errno));
+	close(ctl);
+	return lfd;
+}
+
+/*
+ * Points cfg's kernel and disks at the files checked for this launch (see
+ * "Files" above) instead of the request's paths; d keeps the disks' loop
+ * devices open.
+ */
+static int
+use_checked_files(const struct backend_launch *l, libxl_domain_config *cfg,
+    struct xdom *d, struct rrerr *err)
+{
+	char path[64];
+	int i, lfd;
+
+	if (l->image_fd < 0 || (cfg->num_disks > 0 && l->blk_fds == NULL)) {
+		rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "the launch has no checked files");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)getpid(),
+	    l->image_fd);
+	free(cfg->b_info.kernel);
+	if ((cfg->b_info.kernel = strdup(path)) == NULL)
+		goto oom;
+	for (i = 0; i < cfg->num_disks && i < SPEC_BLK_MAX; i++) {
+		lfd = bind_loop(l->blk_fds[i], cfg->disks[i].readwrite == 0,
+		    path, sizeof(path), err);
+		if (lfd == -1)
+			return -1;
+		d->loops[d->nloops++] = lfd;
+		free(cfg->disks[i].pdev_path);
+		if ((cfg->disks[i].pdev_path = strdup(path)) == NULL)
+			goto oom;
+		cfg->disks[i].backend = LIBXL_DISK_BACKEND_PHY;
+	}
+	return 0;
+oom:
+	rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	return -1;
+}
+
 static int
 xen_launch(struct backend *b, const struct backend_launch *l,
     struct rrerr *err)
@@ -1360,6 +1461,11 @@ xen_launch(struct backend *b, const struct backend_launch *l,
 			    l->domain_name);
 		else
 			rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto cleanup;
+	}
+	if (use_checked_files(l, &cfg, d, err) == -1) {
+		release(b, d, true);
+		d = NULL;
 		goto cleanup;
 	}
 	libxl_uuid_generate(&cfg.c_info.uuid);

@@ -139,6 +139,14 @@ def test_two_disks_and_a_nic(rr, machine):
     assert re.search(r"vif%s\.0" % domid.strip(), ports), (domid, ports)
     loops = machine.out_of("losetup -a")
     assert "a.img" in loops and "b.img" in loops, loops
+    # libxl and the block script were given loop devices that rumprund
+    # bound to the files it checked, never the request's paths (which a
+    # caller could have swapped since).
+    params = machine.out_of(
+        "for d in 51712 51728; do xenstore-read "
+        "/local/domain/0/backend/vbd/%s/$d/params; done" % domid.strip())
+    assert re.fullmatch(r"(/dev/loop\d+\s+){2}", params.strip() + "\n"), \
+        params
     # dom0 reaches the vif's backend end (the guest has no network stack,
     # so nothing answers beyond it): the bridge forwards to it.
     assert "UP" in machine.out_of("ip -o link show vif%s.0" % domid.strip())
