@@ -8,10 +8,15 @@
  * ends when the log has ended and the event of the end came, and exits
  * with the guest program's exit status.  Ctrl-C stops following; the guest
  * keeps running.
+ *
+ * run's own failures have exit statuses of their own (enum run_exit, as
+ * docker run's 125, 126 and 127), so that a guest's exit 1, 2 or 3 is not
+ * taken for rrctl's usage error or an unreachable daemon.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fmt.h"
 #include "http.h"
@@ -96,7 +101,11 @@ finished(void *arg)
 	return a->logs.done && (!a->want_end || end_event(a) != NULL);
 }
 
-/* How the guest ended, as rrctl's exit status. */
+/*
+ * How the guest ended, as rrctl run's exit status: the guest program's
+ * exit status when it returned, else one of enum run_exit (said on
+ * stderr).
+ */
 static int
 ended(const char *name, json_t *how)
 {
@@ -109,18 +118,57 @@ ended(const char *name, json_t *how)
 	type = json_string_value(json_object_get(how, "type"));
 	if (state != NULL && strcmp(state, "exited") == 0 && json_is_integer(st))
 		return (int)(json_integer_value(st) & 255);
-	if (type != NULL && strcmp(type, "removed") == 0)
+	if (type != NULL && strcmp(type, "removed") == 0) {
 		ctl_warnx("%s was removed", name);
-	else if (reason != NULL)
+		return RUN_KILLED;
+	}
+	if (reason != NULL)
 		ctl_warnx("%s %s: %s", name, state != NULL ? state : "ended",
 		    reason);
 	else
 		ctl_warnx("%s %s", name, state != NULL ? state : "ended");
-	return CTL_DENIED;
+	if (state != NULL && strcmp(state, "failed") == 0)
+		return RUN_CANNOT_RUN;
+	if (state != NULL && strcmp(state, "crashed") == 0)
+		return RUN_CRASHED;
+	return RUN_KILLED;
 }
 
+/*
+ * An exit status of rrctl (enum ctl_exit) as rrctl run's (enum run_exit):
+ * a refusal of the image is 126 or 127, every other failure 125.
+ */
 static int
-attach(struct ctl *c, json_t *req)
+run_status(struct ctl *c, int rv)
+{
+	const char *field;
+	long status;
+
+	switch (rv) {
+	case CTL_OK:
+	case CTL_INTERRUPTED:
+		return rv;
+	case CTL_DENIED:
+		if (c->http == NULL)
+			return RUN_FAILED;
+		status = http_error(c->http, &field);
+		if (strcmp(field, "image") == 0 && status == 403)
+			return RUN_CANNOT_RUN;
+		if (strcmp(field, "image") == 0 &&
+		    (status == 400 || status == 422))
+			return RUN_NOT_FOUND;
+		return RUN_FAILED;
+	default:
+		return RUN_FAILED;
+	}
+}
+
+/*
+ * run -i.  Returns an exit status of rrctl (enum ctl_exit), or with *final
+ * set the guest's or one of enum run_exit (from ended()).
+ */
+static int
+attach(struct ctl *c, json_t *req, bool *final)
 {
 	struct http *h = c->http;
 	struct attach a;
@@ -175,6 +223,7 @@ attach(struct ctl *c, json_t *req)
 		    "attaching to it", a.name, state);
 	if (state != NULL && strcmp(state, "failed") == 0) {
 		rv = ended(a.name, inst);
+		*final = true;
 		goto out;
 	}
 	a.want_end = !fmt_state_ended(state);
@@ -194,6 +243,7 @@ attach(struct ctl *c, json_t *req)
 
 	if ((how = end_event(&a)) != NULL) {
 		rv = ended(a.name, how);
+		*final = true;
 		goto out;
 	}
 	/* No end event: the stream broke, or it had ended before. */
@@ -216,8 +266,10 @@ attach(struct ctl *c, json_t *req)
 		rv = CTL_DENIED;
 		goto out;
 	}
-	if ((rv = http_call(h, "GET", path, NULL, &view, NULL)) == CTL_OK)
+	if ((rv = http_call(h, "GET", path, NULL, &view, NULL)) == CTL_OK) {
 		rv = ended(a.name, view);
+		*final = true;
+	}
 	goto out;
 
 interrupted:
@@ -245,9 +297,9 @@ out:
 	return rv;
 }
 
-/* Launch and say the name. */
+/* Launch and say the name; returns as attach(). */
 static int
-launch(struct ctl *c, json_t *req)
+launch(struct ctl *c, json_t *req, bool *final)
 {
 	const char *name, *state;
 	json_t *inst = NULL;
@@ -259,9 +311,10 @@ launch(struct ctl *c, json_t *req)
 		return rv;
 	name = json_string_value(json_object_get(inst, "name"));
 	state = json_string_value(json_object_get(inst, "state"));
-	if (state != NULL && strcmp(state, "failed") == 0)
+	if (state != NULL && strcmp(state, "failed") == 0) {
 		rv = ended(name != NULL ? name : "?", inst);
-	else {
+		*final = true;
+	} else {
 		if (status == 200)
 			ctl_warnx("%s already exists with this request (%s): "
 			    "not launched again", name, state);
@@ -313,15 +366,23 @@ ctl_run(struct ctl *c, int argc, char *argv[])
 {
 	struct run_opts o;
 	json_t *req = NULL;
+	bool final = false;
 	int rv;
 
 	rv = ctl_run_request(c, argc, argv, false, &o, &req);
+	if (rv == CTL_USAGE && o.image != NULL && access(o.image, F_OK) == -1) {
+		/* The image as typed is not there (said): not found. */
+		rv = RUN_NOT_FOUND;
+		final = true;
+	}
 	if (rv != CTL_OK || req == NULL)
 		goto out;
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		goto out;
-	rv = o.attach ? attach(c, req) : launch(c, req);
+	rv = o.attach ? attach(c, req, &final) : launch(c, req, &final);
 out:
+	if (!final)
+		rv = run_status(c, rv);
 	json_decref(req);
 	run_opts_free(&o);
 	return rv;

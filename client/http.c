@@ -27,6 +27,8 @@ struct http {
 	char *cert;
 	char *key;
 	CURLM *multi;
+	long err_status;	/* the last error answer's status, or 0 */
+	char err_field[64];	/* and its "field", or "" */
 };
 
 /* The self-pipe that SIGINT writes to, and what it says. */
@@ -507,6 +509,10 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 		*out = body != NULL ? body : json_null();
 		return CTL_OK;
 	}
+	h->err_status = r->status;
+	snprintf(h->err_field, sizeof(h->err_field), "%s",
+	    json_is_string(json_object_get(body, "field")) ?
+	    json_string_value(json_object_get(body, "field")) : "");
 	msg = json_string_value(json_object_get(body, "message"));
 	if (msg != NULL && r->status == 401)
 		ctl_warnx("%s (%s)", msg, h->auth != NULL ?
@@ -527,6 +533,13 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 	}
 	json_decref(body);
 	return CTL_DENIED;
+}
+
+long
+http_error(const struct http *h, const char **field)
+{
+	*field = h->err_field;
+	return h->err_status;
 }
 
 bool

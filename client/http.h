@@ -107,6 +107,13 @@ void http_req_reset(struct http_req *r);
 int http_outcome(struct http *h, struct http_req *r, json_t **out);
 
 /*
+ * The HTTP status of the last error answer http_outcome() saw (0 when
+ * none), and in *field its "field" ("" when it named none; borrowed, valid
+ * until the next error answer).
+ */
+long http_error(const struct http *h, const char **field);
+
+/*
  * One request from start to end: method, path, an optional JSON body
  * (borrowed).  Returns as http_outcome(); the HTTP status goes to *status
  * when status is not NULL (0 when there was no answer).

@@ -7,7 +7,9 @@
  * events), cmd_show.c (inspect, info, version).  usage() and `rrctl help`
  * are generated from the table.  A command returns the exit status of
  * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
- * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED; run -i returns the guest's.
+ * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED.  run returns its own codes
+ * instead, as docker run does (see enum run_exit), so that run -i can
+ * return the guest's exit status without a collision on 1, 2 and 3.
  */
 #ifndef RRCTL_H
 #define RRCTL_H
@@ -29,6 +31,23 @@ enum ctl_exit {
 	CTL_USAGE = 2,		/* a bad command line */
 	CTL_UNREACHABLE = 3,	/* no daemon at the host, or it went away */
 	CTL_INTERRUPTED = 130,	/* SIGINT while following a stream */
+};
+
+/*
+ * The exit statuses of rrctl run (and run -i) that are rrctl's own, as
+ * docker run's: what a guest program cannot mean by its exit status short
+ * of using these numbers on purpose.  rrctl(1) EXIT STATUS lists them.
+ */
+enum run_exit {
+	RUN_FAILED = 125,	/* rrctl or rumprund failed: usage, unreachable,
+				   connection lost, a refused request */
+	RUN_CANNOT_RUN = 126,	/* the image may not be used (403 on image),
+				   or the launch failed (state failed) */
+	RUN_NOT_FOUND = 127,	/* the image does not exist or is no file
+				   (422 on image) */
+	RUN_CRASHED = 134,	/* run -i: the guest crashed (128 + SIGABRT) */
+	RUN_KILLED = 137,	/* run -i: stopped or removed before it
+				   exited (128 + SIGKILL, as docker kill) */
 };
 
 enum ctl_cmd {

@@ -1,7 +1,8 @@
 """
 rrctl, the command-line client, against the real rumprund, libvirtd and
 QEMU: every command, every flag of `run`, the exit statuses (0; 1 with the
-daemon's message; 2 for usage; 3 with the unreachable-daemon sentence),
+daemon's message; 2 for usage; 3 with the unreachable-daemon sentence;
+`run`'s own 125, 126, 127, 134 and 137 as docker run's),
 `run -i` exiting with the guest's status, streaming `logs -f` and
 `events`, and Ctrl-C on them.
 
@@ -87,6 +88,16 @@ def denied(p, message=None):
     """Exit 1 with the daemon's message, one line, "rrctl: MESSAGE"."""
     assert p.returncode == 1, "rrctl exited %d (expected 1)\nstdout: %s\n" \
         "stderr: %s" % (p.returncode, p.stdout, p.stderr)
+    assert p.stderr.startswith("rrctl: "), p.stderr
+    if message is not None:
+        assert message in p.stderr, p.stderr
+    return p.stderr
+
+
+def run_failed(p, message=None, code=125):
+    """rrctl run's own failure: 125 (or code), "rrctl: MESSAGE"."""
+    assert p.returncode == code, "rrctl exited %d (expected %d)\nstdout: " \
+        "%s\nstderr: %s" % (p.returncode, code, p.stdout, p.stderr)
     assert p.stderr.startswith("rrctl: "), p.stderr
     if message is not None:
         assert message in p.stderr, p.stderr
@@ -231,7 +242,8 @@ def test_unreachable(rrctl_bin, tmp_path):
                  ["events"], ["info"], ["version"],
                  ["run", "/bin/true"], ["run", "-i", "/bin/true"]):
         p = rrctl(None, *args, host=host)
-        assert p.returncode == 3, (args, p)
+        # run's own: 125, apart from any guest's 3.
+        assert p.returncode == (125 if args[0] == "run" else 3), (args, p)
         assert p.stderr == unreachable_msg(host), (args, p.stderr)
     # version still says its own.
     p = rrctl(None, "version", host=host)
@@ -301,12 +313,15 @@ def test_dry_run_upstream_examples(rrctl_bin, tmp_path):
              "-I if1,... before"),
             (["run", "kvm", "-M", "lots", "bin/nginx"],
              "-M lots: not a memory size in MiB"),
-            (["run", "kvm"], "missing IMAGE"),
-            (["run", "kvm", "nosuchfile"],
-             "nosuchfile: No such file or directory")):
+            (["run", "kvm"], "missing IMAGE")):
         p = rrctl(None, *args, host=NOWHERE, cwd=tmp_path)
-        usage(p, msg)
+        # run's usage errors are 125, as docker run's.
+        run_failed(p, msg)
+        assert "usage: rrctl run" in p.stderr, p.stderr
         assert p.stdout == ""
+    # An image that is not there: 127, as docker's command not found.
+    p = rrctl(None, "run", "kvm", "nosuchfile", host=NOWHERE, cwd=tmp_path)
+    run_failed(p, "nosuchfile: No such file or directory", 127)
 
 
 # ---------------------------------------------------------------------------
@@ -462,7 +477,7 @@ def test_run_every_flag(rrd, rrctl_bin):
 
     # Xen is not here: the daemon says no.
     p = rrctl(d, "run", "xen", "-N", "x", "rrguest")
-    denied(p)
+    run_failed(p)
     assert p.stdout == ""
 
 
@@ -476,9 +491,16 @@ def test_run_i_exit_status(rrd, accel, rrctl_bin):
     p = rrctl(d, "run", "-i", "-N", "zero", "rrguest", "exit", "0")
     assert (p.returncode, p.stderr) == (0, "")
 
-    # A panic: exit 1 and the reason.
+    # Exit 1 and 2 are the guest's; rrctl's usage error is 125.
+    for n in (1, 2):
+        p = rrctl(d, "run", "-i", "-N", "g%d" % n, "rrguest", "exit", n)
+        assert (p.returncode, p.stderr) == (n, ""), p
+    run_failed(rrctl(d, "run", "-i", "-M", "lots", "rrguest"), "-M lots")
+    run_failed(rrctl(d, "run", "--bogus", "rrguest"), "--bogus")
+
+    # A panic: 134 and the reason.
     p = rrctl(d, "run", "-i", "-N", "boom", "rrguest", "panic", "oops")
-    assert p.returncode == 1, p
+    assert p.returncode == 134, p
     assert p.stderr == "rrctl: boom crashed: PANIC: oops\n", p.stderr
     assert "PANIC: oops" in p.stdout
 
@@ -498,12 +520,12 @@ def test_run_i_stopped_and_interrupted(rrd, rrctl_bin):
     assert err == "rrctl: stopped following t; it keeps running\n", err
     assert d.client.instance("t")["state"] == "running"
 
-    # Stopped by someone else while attached: exit 1, the state said.
+    # Stopped by someone else while attached: 137, the state said.
     proc = popen(d, "run", "-i", "-N", "s", "rrguest", "tick", "100")
     read_until(proc, lambda l: l == "tick 1", 20, "tick 1")
     d.client.stop("s", force=True)
     rc = proc.wait(10)
-    assert rc == 1
+    assert rc == 137
     assert proc.stderr.read().decode().startswith("rrctl: s stopped"), rc
 
 
@@ -518,16 +540,20 @@ def test_run_conflicts(rrd, rrctl_bin):
         "(running): not launched again\n", p.stderr
     # Another request under that name: the daemon's 409.
     p = rrctl(d, "run", "-N", "a", "rrguest", "exit", "1")
-    denied(p)
+    run_failed(p)
     assert p.stdout == ""
-    # A field the daemon refuses: its message.
+    # A field the daemon refuses: its message, 125.
     p = rrctl(d, "run", "-N", "b", "rrguest", "it's")
-    denied(p, "argv[1]")
+    run_failed(p, "argv[1]")
     p = rrctl(d, "run", "-N", "b", "-M", "999999", "rrguest")
-    denied(p, "memory_mib")
-    # An image outside the image directories.
-    p = rrctl(d, "run", "-N", "b", "/bin/true")
-    denied(p, "image")
+    run_failed(p, "memory_mib")
+    # An image outside the image directories: 126 (may not be run), with
+    # -i too; one that does not exist: 127.
+    for i in ([], ["-i"]):
+        run_failed(rrctl(d, "run", *i, "-N", "b", "/bin/true"), "image",
+                   126)
+        run_failed(rrctl(d, "run", *i, "-N", "b",
+                         str(d.images / "nope")), "does not exist", 127)
 
 
 def test_stop(rrd, rrctl_bin):
