@@ -210,8 +210,13 @@ ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 		optind = 0;
 		*started = true;
 	}
-	/* ":" first: a missing argument returns ':' instead of '?'. */
-	snprintf(opts, sizeof(opts), "+:%s", optstring);
+	/*
+	 * ":" first: a missing argument returns ':' instead of '?'.  No "+":
+	 * GNU getopt permutes, so options may follow the names (rrctl logs
+	 * NAME --tail 1); "--" ends them.  run and iso do not come here: the
+	 * guest's argv starts at their image.
+	 */
+	snprintf(opts, sizeof(opts), ":%s", optstring);
 	opterr = 0;
 	for (;;) {
 		ch = getopt_long(argc, argv, opts, lo, NULL);
@@ -225,7 +230,9 @@ ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 			c->json = true;
 			continue;
 		case ':':
-			if (optopt != 0 && optopt < 256)
+			/* A long option's optopt is its val: say what was typed. */
+			if (optopt != 0 && optopt < 256 &&
+			    strncmp(argv[optind - 1], "--", 2) != 0)
 				*status = ctl_usage_error(c->cmd,
 				    "option -%c needs an argument", optopt);
 			else
@@ -235,7 +242,8 @@ ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 			return '?';
 		case '?':
 		unknown:
-			if (optopt != 0 && optopt < 256 && optopt != 'J')
+			if (optopt != 0 && optopt < 256 && optopt != 'J' &&
+			    strncmp(argv[optind - 1], "--", 2) != 0)
 				*status = ctl_usage_error(c->cmd,
 				    "unknown option -%c", optopt);
 			else

@@ -117,8 +117,10 @@ int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * getopt_long() for a command: argv[0] is the command's name.  Starts a new
- * scan when *started is false.  Answers --help (prints the command's help
+ * getopt_long() for a command: argv[0] is the command's name.  Options and
+ * operands may come in any order (argv is permuted: the operands end up
+ * from optind on); "--" ends the options.  Starts a new scan when *started
+ * is false.  Answers --help (prints the command's help
  * and returns 'h' with *status CTL_OK) and --json for listing commands
  * (sets c->json and goes on); an unknown option or a missing argument is
  * reported and returns '?' with *status CTL_USAGE.  -1 at the end.

@@ -491,6 +491,13 @@ def test_run_i_exit_status(rrd, accel, rrctl_bin):
     p = rrctl(d, "run", "-i", "-N", "zero", "rrguest", "exit", "0")
     assert (p.returncode, p.stderr) == (0, "")
 
+    # run does not permute: what follows the image is the guest's.
+    p = rrctl(d, "run", "-i", "-N", "perm", "rrguest", "argv", "echo", "-d",
+              "echo", "--rm", "exit", "4")
+    assert p.returncode == 4, p
+    assert "argv[3]=<-d>" in p.stdout and "argv[5]=<--rm>" in p.stdout, p
+    assert d.client.instance("perm")["state"] == "exited"
+
     # Exit 1 and 2 are the guest's; rrctl's usage error is 125.
     for n in (1, 2):
         p = rrctl(d, "run", "-i", "-N", "g%d" % n, "rrguest", "exit", n)
@@ -570,9 +577,9 @@ def test_stop(rrd, rrctl_bin):
     assert 0.8 < took < 8, took
     assert d.client.instance("a")["state"] == "stopped"
 
-    # -f: at once.
+    # -f: at once (after the name: options are permuted).
     t0 = time.monotonic()
-    assert ok(rrctl(d, "stop", "-f", "b")) == "b\n"
+    assert ok(rrctl(d, "stop", "b", "-f")) == "b\n"
     assert time.monotonic() - t0 < 5
     assert d.client.instance("b")["state"] == "stopped"
 
@@ -609,7 +616,7 @@ def test_start_rm(rrd, rrctl_bin):
     d.client.wait_state("r", "running")
     denied(rrctl(d, "rm", "r"))
     assert d.client.instance("r")["state"] == "running"
-    assert ok(rrctl(d, "rm", "-f", "r")) == "r\n"
+    assert ok(rrctl(d, "rm", "r", "--force")) == "r\n"
     assert ok(rrctl(d, "rm", "a")) == "a\n"
     assert d.client.list() == []
     assert denied(rrctl(d, "rm", "a")) == "rrctl: no instance named a\n"
@@ -622,6 +629,12 @@ def test_logs(rrd, rrctl_bin):
     log = d.client.logs("l")
     assert ok(rrctl(d, "logs", "l")) == log
     assert ok(rrctl(d, "logs", "--tail", "10", "l")) == ending(0)
+    # Options after the name (argv permuted), "--" ending them.
+    assert ok(rrctl(d, "logs", "l", "--tail", "10")) == ending(0)
+    assert ok(rrctl(d, "logs", "l", "-f", "--tail", "1")) == "halted\n"
+    assert ok(rrctl(d, "logs", "--", "l")) == log
+    usage(rrctl(d, "logs", "l", "--tail"), "option --tail needs an argument")
+    usage(rrctl(d, "logs", "l", "--bogus"), "unknown option --bogus")
     assert ok(rrctl(d, "logs", "--tail", "0", "l")) == ""
     # -f on an ended instance: everything, then the end.
     assert ok(rrctl(d, "logs", "-f", "l")) == log
