@@ -135,6 +135,19 @@ ended(const char *name, json_t *how)
 }
 
 /*
+ * Say that an instance launched with auto_remove (-d, --rm) goes away
+ * when it ends: upstream's -d, which a docker user reads as "detach".
+ */
+static void
+say_removal(const char *name, json_t *inst)
+{
+	if (json_is_true(json_object_get(json_object_get(inst, "spec"),
+	    "auto_remove")))
+		ctl_warnx("%s and its console log will be removed when it "
+		    "ends (-d, --rm)", name);
+}
+
+/*
  * An exit status of rrctl (enum ctl_exit) as rrctl run's (enum run_exit):
  * a refusal of the image is 126 or 127, every other failure 125.
  */
@@ -221,6 +234,7 @@ attach(struct ctl *c, json_t *req, bool *final)
 	if (a.post.status == 200)
 		ctl_warnx("%s already exists with this request (%s): "
 		    "attaching to it", a.name, state);
+	say_removal(a.name, inst);
 	if (state != NULL && strcmp(state, "failed") == 0) {
 		rv = ended(a.name, inst);
 		*final = true;
@@ -319,6 +333,7 @@ launch(struct ctl *c, json_t *req, bool *final)
 			ctl_warnx("%s already exists with this request (%s): "
 			    "not launched again", name, state);
 		printf("%s\n", name != NULL ? name : "?");
+		say_removal(name != NULL ? name : "?", inst);
 	}
 	json_decref(inst);
 	return rv;

@@ -17,7 +17,9 @@
 "  kvm | xen | qemu     the platform, as upstream's first word (qemu: kvm\n" \
 "                       with --accel tcg); the default is kvm\n" \
 "  -b path[,mountpoint] attach a disk image; mount it when mountpoint given\n" \
-"  -d                   remove the instance once it has ended\n" \
+"  -d, --rm             remove the instance and its console log once it\n" \
+"                       has ended (upstream's -d; not docker's detach:\n" \
+"                       without -i, run never waits)\n" \
 "  -e NAME=VALUE        set an environment variable (repeatable)\n" \
 "  -I iftag,ifbasename[,backendopts]\n" \
 "                       add a NIC (ifbasename vioif on kvm, xenif on xen);\n" \
@@ -57,7 +59,7 @@
 "                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
 "                       inet6,static,ADDR/MASK[,GW]\n" \
 "  --dry-run            print the request instead of sending it\n" \
-"  Not for an ISO image: -d, -i, -p, -M, --vcpus, --accel,\n" \
+"  Not for an ISO image: -d, --rm, -i, -p, -M, --vcpus, --accel,\n" \
 "  --boot-timeout, --platform.\n" \
 "  The options come before image: what follows it is the guest's.\n"
 

@@ -462,9 +462,24 @@ def test_run_every_flag(rrd, rrctl_bin):
     assert ok(rrctl(d, "start", "paused")) == "paused\n"
     d.client.wait_state("paused", "exited")
 
-    # -d: removed once ended; -i still says the exit status.
+    # -d: removed once ended; -i still says the exit status; stderr says
+    # it will go.
     p = rrctl(d, "run", "-d", "-i", "-N", "gone", "rrguest", "exit", "5")
     assert p.returncode == 5, p
+    assert p.stderr == "rrctl: gone and its console log will be removed " \
+        "when it ends (-d, --rm)\n", p.stderr
+    # --rm: the same, docker's word.
+    p = rrctl(d, "run", "--rm", "-p", "-N", "gone2", "rrguest", "exit", "0")
+    assert (p.returncode, p.stdout) == (0, "gone2\n"), p
+    assert p.stderr == "rrctl: gone2 and its console log will be removed " \
+        "when it ends (-d, --rm)\n", p.stderr
+    assert d.client.instance("gone2")["spec"]["auto_remove"] is True
+    ok(rrctl(d, "start", "gone2"))
+    wait_for("gone2 to be removed", lambda: "gone2" not in
+             [i["name"] for i in d.client.list()], 10)
+    # Without: not a word on stderr.
+    p = rrctl(d, "run", "-p", "-N", "kept", "rrguest", "exit", "0")
+    assert (p.returncode, p.stderr) == (0, ""), p
     wait_for("gone to be removed", lambda: "gone" not in
              [i["name"] for i in d.client.list()], 10)
 
