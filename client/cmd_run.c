@@ -26,9 +26,8 @@
 
 struct attach {
 	struct http_req events;
-	struct http_req post;
 	struct http_req logs;
-	const char *name;	/* the instance's name */
+	char name[RUN_NAME_MAX + 1];	/* the instance's name */
 	json_int_t generation;	/* its generation, once the launch answered */
 	struct sbuf line;	/* an event line not yet complete */
 	json_t *ends;		/* events that ended an instance of that name */
@@ -177,27 +176,154 @@ run_status(struct ctl *c, int rv)
 }
 
 /*
+ * The next name to try for a request without -N: base itself, then
+ * base-2, base-3 ... (base cut so that the suffix fits), skipping those in
+ * list (the instances, borrowed).  Written to buf (RUN_NAME_MAX + 1).
+ */
+static void
+next_name(const char *base, json_t *list, unsigned int *n, char *buf)
+{
+	char suffix[16];
+	json_t *inst;
+	size_t i, keep;
+	bool taken;
+
+	for (;;) {
+		if (*n <= 1)
+			snprintf(suffix, sizeof(suffix), "%s", "");
+		else
+			snprintf(suffix, sizeof(suffix), "-%u", *n);
+		keep = RUN_NAME_MAX - strlen(suffix);
+		snprintf(buf, RUN_NAME_MAX + 1, "%.*s%s", (int)keep, base,
+		    suffix);
+		(*n)++;
+		taken = false;
+		json_array_foreach(list, i, inst) {
+			const char *nm = json_string_value(json_object_get(inst,
+			    "name"));
+
+			if (nm != NULL && strcmp(nm, buf) == 0)
+				taken = true;
+		}
+		if (!taken)
+			return;
+	}
+}
+
+/* How many names create() tries before it gives up. */
+#define CREATE_TRIES	100
+
+/*
+ * POST req (run and run -i).  Without -N (generated), the name is the
+ * first free one of rumprun-IMAGE, rumprun-IMAGE-2 ... (a 409 on "name",
+ * someone else taking it meanwhile, moves on), as docker picks a new name
+ * for each run.  With -N, an ended instance with the same request is run
+ * again as a new generation (POST start): a person who types the same line
+ * again means "run it" (the API's idempotent create answers 200 with the
+ * old run, which is what a control plane's retry needs).  The name goes to
+ * name (RUN_NAME_MAX + 1; it is the name being tried while the POST runs),
+ * the instance to *instp (new reference), and to *fromp the log offset its
+ * generation starts at (-1: a new instance, its log from the first byte).
+ * Returns an exit status of rrctl (enum ctl_exit).
+ */
+static int
+create(struct ctl *c, json_t *req, bool generated, char *name,
+    json_t **instp, json_int_t *fromp)
+{
+	json_t *list = NULL, *inst = NULL, *again = NULL;
+	char base[RUN_NAME_MAX + 1], *path = NULL;
+	const char *state;
+	unsigned int n = 1, tries;
+	long status = 0;
+	int rv;
+
+	*instp = NULL;
+	*fromp = -1;
+	snprintf(base, sizeof(base), "%s",
+	    json_string_value(json_object_get(req, "name")));
+	snprintf(name, RUN_NAME_MAX + 1, "%s", base);
+	if (generated && (rv = http_call(c->http, "GET", "/v1/unikernels",
+	    NULL, &list, NULL)) != CTL_OK)
+		return rv;
+	http_quiet_conflict(c->http, generated);
+	for (tries = 0; tries < CREATE_TRIES; tries++) {
+		const char *field;
+
+		if (generated) {
+			next_name(base, list, &n, name);
+			json_object_set_new(req, "name", json_string(name));
+		}
+		json_decref(inst);
+		inst = NULL;
+		rv = http_call(c->http, "POST", "/v1/unikernels", req, &inst,
+		    &status);
+		if (!generated)
+			break;
+		if (rv == CTL_OK && status == 200)
+			continue;	/* someone else's, made meanwhile */
+		if (rv == CTL_DENIED && http_error(c->http, &field) == 409 &&
+		    strcmp(field, "name") == 0)
+			continue;
+		break;
+	}
+	http_quiet_conflict(c->http, false);
+	json_decref(list);
+	if (tries == CREATE_TRIES) {
+		ctl_warnx("no free name after %s-%u: give one with -N", base,
+		    n - 1);
+		json_decref(inst);
+		return CTL_DENIED;
+	}
+	if (rv != CTL_OK)
+		return rv;
+	state = json_string_value(json_object_get(inst, "state"));
+	if (status == 200 && fmt_state_ended(state)) {
+		/* Ended, so its log ends here: the new generation's starts. */
+		*fromp = json_integer_value(json_object_get(json_object_get(
+		    inst, "log"), "size"));
+		ctl_warnx("%s had ended (%s) with this request: running it "
+		    "again", name, state);
+		if ((path = http_path(name, "/start")) == NULL) {
+			ctl_warnx("out of memory");
+			json_decref(inst);
+			return CTL_DENIED;
+		}
+		rv = http_call(c->http, "POST", path, NULL, &again, NULL);
+		free(path);
+		json_decref(inst);
+		if (rv != CTL_OK)
+			return rv;
+		inst = again;
+	} else if (status == 200)
+		ctl_warnx("%s already exists with this request (%s): not "
+		    "launched again", name, state);
+	*instp = inst;
+	return CTL_OK;
+}
+
+/*
  * run -i.  Returns an exit status of rrctl (enum ctl_exit), or with *final
  * set the guest's or one of enum run_exit (from ended()).
  */
 static int
-attach(struct ctl *c, json_t *req, bool *final)
+attach(struct ctl *c, json_t *req, bool generated, bool *final)
 {
 	struct http *h = c->http;
 	struct attach a;
 	json_t *inst = NULL, *view = NULL, *how;
+	json_int_t from;
 	const char *state;
-	char *body = NULL, *path = NULL;
+	char *path = NULL, suffix[64];
 	int rv = CTL_OK;
 
 	memset(&a, 0, sizeof(a));
-	if ((a.ends = json_array()) == NULL ||
-	    (body = json_dumps(req, JSON_COMPACT)) == NULL) {
+	if ((a.ends = json_array()) == NULL) {
 		ctl_warnx("out of memory");
 		rv = CTL_DENIED;
 		goto out;
 	}
-	a.name = json_string_value(json_object_get(req, "name"));
+	snprintf(a.name, sizeof(a.name), "%s",
+	    json_string_value(json_object_get(req, "name")));
 	if (http_catch_interrupt(h) == -1) {
 		ctl_warnx("cannot catch SIGINT");
 		rv = CTL_DENIED;
@@ -218,22 +344,15 @@ attach(struct ctl *c, json_t *req, bool *final)
 		goto out;
 	}
 
-	a.post.method = "POST";
-	a.post.path = "/v1/unikernels";
-	a.post.body = body;
-	if (http_start(h, &a.post) == -1 ||
-	    (rv = http_run(h, http_req_done, &a.post)) != 0)
+	rv = create(c, req, generated, a.name, &inst, &from);
+	if (rv == CTL_INTERRUPTED) {
+		rv = HTTP_INTERRUPTED;
 		goto interrupted;
-	http_end(h, &a.post);
-	if ((rv = http_outcome(h, &a.post, &inst)) != CTL_OK)
+	}
+	if (rv != CTL_OK)
 		goto out;
-	if (json_is_string(json_object_get(inst, "name")))
-		a.name = json_string_value(json_object_get(inst, "name"));
 	a.generation = json_integer_value(json_object_get(inst, "generation"));
 	state = json_string_value(json_object_get(inst, "state"));
-	if (a.post.status == 200)
-		ctl_warnx("%s already exists with this request (%s): "
-		    "attaching to it", a.name, state);
 	say_removal(a.name, inst);
 	if (state != NULL && strcmp(state, "failed") == 0) {
 		rv = ended(a.name, inst);
@@ -242,7 +361,13 @@ attach(struct ctl *c, json_t *req, bool *final)
 	}
 	a.want_end = !fmt_state_ended(state);
 
-	if ((path = http_path(a.name, "/logs?follow=true")) == NULL) {
+	/* A generation run again: its console only. */
+	if (from >= 0)
+		snprintf(suffix, sizeof(suffix), "/logs?follow=true&since=%lld",
+		    (long long)from);
+	else
+		snprintf(suffix, sizeof(suffix), "/logs?follow=true");
+	if ((path = http_path(a.name, suffix)) == NULL) {
 		ctl_warnx("out of memory");
 		rv = CTL_DENIED;
 		goto out;
@@ -297,43 +422,36 @@ interrupted:
 	}
 out:
 	http_end(h, &a.events);
-	http_end(h, &a.post);
 	http_end(h, &a.logs);
 	http_req_reset(&a.events);
-	http_req_reset(&a.post);
 	http_req_reset(&a.logs);
 	sbuf_reset(&a.line);
 	json_decref(a.ends);
 	json_decref(inst);
 	json_decref(view);
-	free(body);
 	free(path);
 	return rv;
 }
 
 /* Launch and say the name; returns as attach(). */
 static int
-launch(struct ctl *c, json_t *req, bool *final)
+launch(struct ctl *c, json_t *req, bool generated, bool *final)
 {
-	const char *name, *state;
+	char name[RUN_NAME_MAX + 1];
+	const char *state;
 	json_t *inst = NULL;
-	long status = 0;
+	json_int_t from;
 	int rv;
 
-	rv = http_call(c->http, "POST", "/v1/unikernels", req, &inst, &status);
-	if (rv != CTL_OK)
+	if ((rv = create(c, req, generated, name, &inst, &from)) != CTL_OK)
 		return rv;
-	name = json_string_value(json_object_get(inst, "name"));
 	state = json_string_value(json_object_get(inst, "state"));
 	if (state != NULL && strcmp(state, "failed") == 0) {
-		rv = ended(name != NULL ? name : "?", inst);
+		rv = ended(name, inst);
 		*final = true;
 	} else {
-		if (status == 200)
-			ctl_warnx("%s already exists with this request (%s): "
-			    "not launched again", name, state);
-		printf("%s\n", name != NULL ? name : "?");
-		say_removal(name != NULL ? name : "?", inst);
+		printf("%s\n", name);
+		say_removal(name, inst);
 	}
 	json_decref(inst);
 	return rv;
@@ -394,7 +512,8 @@ ctl_run(struct ctl *c, int argc, char *argv[])
 		goto out;
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		goto out;
-	rv = o.attach ? attach(c, req, &final) : launch(c, req, &final);
+	rv = o.attach ? attach(c, req, o.name == NULL, &final) :
+	    launch(c, req, o.name == NULL, &final);
 out:
 	if (!final)
 		rv = run_status(c, rv);

@@ -31,7 +31,9 @@
 "                       its exit status\n" \
 "  -M mem               memory in MiB (suffix M or G allowed; default 64)\n" \
 "  -N name              the instance's name and the guest's hostname\n" \
-"                       (default rumprun-IMAGE)\n" \
+"                       (default: the first free of rumprun-IMAGE,\n" \
+"                       rumprun-IMAGE-2 ...); the same line with -N again\n" \
+"                       runs an ended instance again\n" \
 "  -p                   create the guest paused (rrctl start resumes it)\n" \
 "  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
 "                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \

@@ -27,6 +27,7 @@ struct http {
 	char *cert;
 	char *key;
 	CURLM *multi;
+	bool quiet_conflict;	/* say nothing of a 409 on "name" */
 	long err_status;	/* the last error answer's status, or 0 */
 	char err_field[64];	/* and its "field", or "" */
 };
@@ -514,7 +515,10 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 	    json_is_string(json_object_get(body, "field")) ?
 	    json_string_value(json_object_get(body, "field")) : "");
 	msg = json_string_value(json_object_get(body, "message"));
-	if (msg != NULL && r->status == 401)
+	if (h->quiet_conflict && r->status == 409 &&
+	    strcmp(h->err_field, "name") == 0)
+		;	/* the caller tries another name */
+	else if (msg != NULL && r->status == 401)
 		ctl_warnx("%s (%s)", msg, h->auth != NULL ?
 		    "the token of --token-file was refused" :
 		    "give a token with --token-file or RRCTL_TOKEN_FILE");
@@ -533,6 +537,12 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 	}
 	json_decref(body);
 	return CTL_DENIED;
+}
+
+void
+http_quiet_conflict(struct http *h, bool quiet)
+{
+	h->quiet_conflict = quiet;
 }
 
 long

@@ -114,6 +114,12 @@ int http_outcome(struct http *h, struct http_req *r, json_t **out);
 long http_error(const struct http *h, const char **field);
 
 /*
+ * While quiet is true, http_outcome() prints nothing for a 409 answer on
+ * the field "name" (a caller that picks names tries the next one).
+ */
+void http_quiet_conflict(struct http *h, bool quiet);
+
+/*
  * One request from start to end: method, path, an optional JSON body
  * (borrowed).  Returns as http_outcome(); the HTTP status goes to *status
  * when status is not NULL (0 when there was no answer).

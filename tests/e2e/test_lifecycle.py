@@ -240,6 +240,11 @@ def test_remove(daemon, accel):
 
     r = c.request("DELETE", "/v1/unikernels/rmme")
     assert r.status == 409 and r.json["error"] == "conflict", r
+    # It says how to proceed, naming the field.
+    assert r.json["field"] == "name", r
+    assert r.json["message"] == "name: rmme has not ended: stop it first " \
+        "(rrctl stop rmme), or remove it with force=true (rrctl rm -f " \
+        "rmme)", r
     assert c.instance("rmme")["state"] in ("starting", "running")
 
     v = c.remove("rmme", force=True)
@@ -282,6 +287,10 @@ def test_idempotent_create(daemon, accel):
     r = c.request("POST", "/v1/unikernels",
                   dict(spec, argv=["rrguest", "exit", "1"]))
     assert r.status == 409 and r.json["error"] == "conflict", r
+    assert r.json["field"] == "name", r
+    assert r.json["message"] == "name: an instance named same exists with " \
+        "a different request: remove it first (rrctl rm same) or choose " \
+        "another name (rrctl run -N)", r
     r = c.request("POST", "/v1/unikernels", dict(spec, memory_mib=128))
     assert r.status == 409, r
     v = c.instance("same")

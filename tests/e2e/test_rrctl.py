@@ -526,10 +526,29 @@ def test_run_i_exit_status(rrd, accel, rrctl_bin):
     assert p.stderr == "rrctl: boom crashed: PANIC: oops\n", p.stderr
     assert "PANIC: oops" in p.stdout
 
-    # The same command again: attaches to the ended instance.
+    # The same command again without -N: a new instance, with the next
+    # free name, as docker and upstream run another copy.
     p = rrctl(d, "run", "-i", "rrguest", "echo", "hi", "exit", "3")
-    assert p.returncode == 3, p
-    assert "already exists with this request" in p.stderr
+    assert (p.returncode, p.stderr) == (3, ""), p
+    assert p.stdout == d.client.logs("rumprun-rrguest-2")
+    assert d.client.instance("rumprun-rrguest")["generation"] == 1
+
+    # With -N, an ended instance: run again as a new generation, its own
+    # console only, its own status.
+    p = rrctl(d, "run", "-i", "-N", "zero", "rrguest", "exit", "0")
+    assert p.returncode == 0, p
+    assert p.stderr == "rrctl: zero had ended (exited) with this request: " \
+        "running it again\n", p.stderr
+    v = d.client.instance("zero")
+    assert (v["generation"], v["state"]) == (2, "exited"), v
+    log = d.client.logs("zero")
+    assert log.count(CALLING) == 2 and p.stdout.count(CALLING) == 1, p
+    assert log.endswith(p.stdout) and p.stdout.endswith(ending(0)), p
+    # Without -i too: started again, the name said.
+    p = rrctl(d, "run", "-N", "zero", "rrguest", "exit", "0")
+    assert p.returncode == 0 and p.stdout == "zero\n", p
+    assert "running it again" in p.stderr, p
+    assert d.client.wait_state("zero", "exited")["generation"] == 3
 
 
 def test_run_i_stopped_and_interrupted(rrd, rrctl_bin):
@@ -560,10 +579,23 @@ def test_run_conflicts(rrd, rrctl_bin):
     assert ok(p) == "a\n"
     assert p.stderr == "rrctl: a already exists with this request " \
         "(running): not launched again\n", p.stderr
-    # Another request under that name: the daemon's 409.
+    # Another request under that name: the daemon's 409, saying how to
+    # proceed.
     p = rrctl(d, "run", "-N", "a", "rrguest", "exit", "1")
-    run_failed(p)
+    assert run_failed(p) == "rrctl: name: an instance named a exists with " \
+        "a different request: remove it first (rrctl rm a) or choose " \
+        "another name (rrctl run -N)\n"
     assert p.stdout == ""
+
+    # Without -N: the first free rumprun-IMAGE[-N], whatever the request.
+    d.client.launch(d.spec("rumprun-rrguest-2", ["forever"]))
+    names = [ok(rrctl(d, "run", "rrguest", "exit", str(i))).strip()
+             for i in range(3)]
+    assert names == ["rumprun-rrguest", "rumprun-rrguest-3",
+                     "rumprun-rrguest-4"], names
+    assert d.client.instance("rumprun-rrguest-4")["spec"]["argv"] == [
+        "rrguest", "exit", "2"]
+    assert "hostname" not in d.client.instance("rumprun-rrguest")["spec"]
     # A field the daemon refuses: its message, 125.
     p = rrctl(d, "run", "-N", "b", "rrguest", "it's")
     run_failed(p, "argv[1]")
