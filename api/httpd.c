@@ -2046,6 +2046,22 @@ httpd_req_query(const struct httpd_req *req, const char *name)
 }
 
 const char *
+httpd_req_query_next(const struct httpd_req *req, size_t *iter,
+    const char **value)
+{
+	while (*iter < req->nvals) {
+		const struct kv *kv = &req->vals[(*iter)++];
+
+		if (kv->kind != MHD_GET_ARGUMENT_KIND)
+			continue;
+		if (value != NULL)
+			*value = kv->value;
+		return kv->name;
+	}
+	return NULL;
+}
+
+const char *
 httpd_req_header(const struct httpd_req *req, const char *name)
 {
 	return lookup(req, MHD_HEADER_KIND, name);

@@ -125,6 +125,13 @@ const char *httpd_req_method(const struct httpd_req *req);
 const char *httpd_req_path(const struct httpd_req *req);
 const char *httpd_req_param(const struct httpd_req *req, const char *name);
 const char *httpd_req_query(const struct httpd_req *req, const char *name);
+/*
+ * The query parameters one by one, in the order given, repeats included:
+ * start with *iter 0; returns the next name (its value, NULL when it had
+ * no '=', to *value unless NULL), or NULL after the last.
+ */
+const char *httpd_req_query_next(const struct httpd_req *req, size_t *iter,
+    const char **value);
 const char *httpd_req_header(const struct httpd_req *req, const char *name);
 const char *httpd_req_body(const struct httpd_req *req, size_t *len);
 /* The peer's uid on a unix socket; -1 on TCP. */

@@ -121,6 +121,67 @@ query_u64(struct httpd_req *req, const char *name, uint64_t max,
 	return 0;
 }
 
+/*
+ * Refuse query parameters the path does not take: 400 naming the first
+ * unknown one (a misspelt filter must not quietly list everything), or one
+ * given twice that is not repeatable.  allowed: the names, separated by
+ * spaces, each with '*' after it when it may be repeated ("label*").
+ * Returns 0, or -1 after answering.
+ */
+static int
+check_query(struct httpd_req *req, const char *allowed)
+{
+	const char *name, *other, *w;
+	size_t it = 0, it2, len;
+	bool known, repeatable;
+	int seen;
+
+	while ((name = httpd_req_query_next(req, &it, NULL)) != NULL) {
+		known = repeatable = false;
+		len = strlen(name);
+		for (w = allowed; *w != '\0'; w += strcspn(w, " "),
+		    w += strspn(w, " ")) {
+			size_t wl = strcspn(w, " ");
+			bool star = wl > 0 && w[wl - 1] == '*';
+
+			if (wl - star == len && len > 0 &&
+			    strncmp(w, name, len) == 0) {
+				known = true;
+				repeatable = star;
+				break;
+			}
+		}
+		if (!known) {
+			char list[128];
+			size_t i, n = 0;
+
+			/* The names as a reader wants them: no '*'. */
+			for (i = 0; allowed[i] != '\0' && n + 3 < sizeof(list);
+			    i++)
+				if (allowed[i] == ' ') {
+					list[n++] = ',';
+					list[n++] = ' ';
+				} else if (allowed[i] != '*')
+					list[n++] = allowed[i];
+			list[n] = '\0';
+			reply_bad(req, RRERR_BAD_REQUEST, name,
+			    "%.64s: unknown query parameter; %s takes %s", name,
+			    httpd_req_path(req), n > 0 ? list : "none");
+			return -1;
+		}
+		seen = 0;
+		it2 = 0;
+		while ((other = httpd_req_query_next(req, &it2, NULL)) != NULL)
+			seen += strcmp(other, name) == 0;
+		if (seen > 1 && !repeatable) {
+			reply_bad(req, RRERR_BAD_REQUEST, name,
+			    "%s: given %d times; give it once", name, seen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* 0 when req's body is JSON; else answer 415 and return -1. */
 static int
 json_body(struct httpd_req *req)
@@ -145,6 +206,8 @@ post_unikernels(struct httpd_req *req, void *ctx)
 	struct rrerr err;
 	size_t len;
 
+	if (check_query(req, "") == -1)
+		return;
 	if (json_body(req) == -1)
 		return;
 	body = httpd_req_body(req, &len);
@@ -364,6 +427,8 @@ post_iso(struct httpd_req *req, void *ctx)
 	uv_loop_t *loop = engine_loop(rc->engine);
 	size_t len;
 
+	if (check_query(req, "") == -1)
+		return;
 	if (json_body(req) == -1)
 		return;
 	body = httpd_req_body(req, &len);
@@ -417,16 +482,44 @@ post_iso(struct httpd_req *req, void *ctx)
 	log_change(req, "ISO image", spec->name);
 }
 
+/*
+ * Whether labels (an instance's "labels" object, borrowed) has every
+ * label=KEY (any value) and label=KEY=VALUE of req's query.
+ */
+static bool
+labels_match(const struct httpd_req *req, json_t *labels)
+{
+	const char *name, *label, *eq, *v;
+	char key[SPEC_LABEL_KEY_MAX + 1];
+	size_t it = 0, klen;
+
+	while ((name = httpd_req_query_next(req, &it, &label)) != NULL) {
+		if (strcmp(name, "label") != 0)
+			continue;
+		if (label == NULL)
+			label = "";
+		eq = strchr(label, '=');
+		klen = eq != NULL ? (size_t)(eq - label) : strlen(label);
+		snprintf(key, sizeof(key), "%.*s", (int)klen, label);
+		v = json_string_value(json_object_get(labels, key));
+		if (v == NULL || (eq != NULL && strcmp(v, eq + 1) != 0))
+			return false;
+	}
+	return true;
+}
+
 static void
 get_unikernels(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 	struct engine_filter f = { NULL, NULL, NULL, NULL };
 	enum instance_state st;
-	const char *label;
-	char key[SPEC_LABEL_KEY_MAX + 2];
-	const char *eq;
+	const char *name, *label, *eq;
+	json_t *list;
+	size_t it, i, klen;
 
+	if (check_query(req, "state platform label*") == -1)
+		return;
 	f.state = httpd_req_query(req, "state");
 	if (f.state != NULL && instance_state_parse(f.state, &st) == -1) {
 		reply_bad(req, RRERR_BAD_REQUEST, "state",
@@ -441,22 +534,31 @@ get_unikernels(struct httpd_req *req, void *ctx)
 		    "platform: must be kvm or xen");
 		return;
 	}
-	if ((label = httpd_req_query(req, "label")) != NULL) {
+	/* Every label= must hold (AND): checked first, then applied. */
+	it = 0;
+	while ((name = httpd_req_query_next(req, &it, &label)) != NULL) {
+		if (strcmp(name, "label") != 0)
+			continue;
+		if (label == NULL)
+			label = "";
 		eq = strchr(label, '=');
-		if ((eq != NULL ? (size_t)(eq - label) : strlen(label)) == 0 ||
-		    (eq != NULL ? (size_t)(eq - label) : strlen(label)) >
-		    SPEC_LABEL_KEY_MAX) {
+		klen = eq != NULL ? (size_t)(eq - label) : strlen(label);
+		if (klen == 0 || klen > SPEC_LABEL_KEY_MAX) {
 			reply_bad(req, RRERR_BAD_REQUEST, "label",
 			    "label: must be KEY or KEY=VALUE");
 			return;
 		}
-		snprintf(key, sizeof(key), "%.*s",
-		    (int)(eq != NULL ? (size_t)(eq - label) : strlen(label)),
-		    label);
-		f.label_key = key;
-		f.label_value = eq != NULL ? eq + 1 : NULL;
 	}
-	httpd_reply_json(req, 200, engine_list(rc->engine, &f));
+	list = engine_list(rc->engine, &f);
+	i = 0;
+	while (i < json_array_size(list)) {
+		if (labels_match(req, json_object_get(json_array_get(list, i),
+		    "labels")))
+			i++;
+		else
+			json_array_remove(list, i);
+	}
+	httpd_reply_json(req, 200, list);
 }
 
 static void
@@ -466,6 +568,8 @@ get_unikernel(struct httpd_req *req, void *ctx)
 	struct rrerr err;
 	json_t *view;
 
+	if (check_query(req, "") == -1)
+		return;
 	view = engine_get(rc->engine, httpd_req_param(req, "name"), &err);
 	if (view == NULL)
 		httpd_reply_error(req, &err);
@@ -481,6 +585,8 @@ post_stop(struct httpd_req *req, void *ctx)
 	uint64_t timeout = UINT64_MAX;
 	bool force = false;
 
+	if (check_query(req, "force timeout") == -1)
+		return;
 	if (query_bool(req, "force", &force) == -1 ||
 	    query_u64(req, "timeout", STOP_TIMEOUT_MAX, &timeout) == -1)
 		return;
@@ -495,6 +601,8 @@ post_start(struct httpd_req *req, void *ctx)
 	struct routes_ctx *rc = ctx;
 	const char *name = httpd_req_param(req, "name");
 
+	if (check_query(req, "") == -1)
+		return;
 	log_change(req, "start", name);
 	engine_start(rc->engine, name, reply, req);
 }
@@ -506,6 +614,8 @@ delete_unikernel(struct httpd_req *req, void *ctx)
 	const char *name = httpd_req_param(req, "name");
 	bool force = false;
 
+	if (check_query(req, "force") == -1)
+		return;
 	if (query_bool(req, "force", &force) == -1)
 		return;
 	log_change(req, force ? "forced removal" : "removal", name);
@@ -571,6 +681,8 @@ get_logs(struct httpd_req *req, void *ctx)
 	struct rrerr err;
 	bool follow = false;
 
+	if (check_query(req, "tail since follow") == -1)
+		return;
 	if (query_u64(req, "tail", TAIL_MAX, &tail) == -1 ||
 	    query_u64(req, "since", UINT64_MAX - 1, &since) == -1 ||
 	    query_bool(req, "follow", &follow) == -1)
@@ -675,6 +787,8 @@ get_events(struct httpd_req *req, void *ctx)
 	uint64_t since = UINT64_MAX;
 	bool follow = true;
 
+	if (check_query(req, "since follow") == -1)
+		return;
 	if (query_u64(req, "since", UINT64_MAX - 1, &since) == -1 ||
 	    query_bool(req, "follow", &follow) == -1)
 		return;
@@ -697,6 +811,8 @@ get_health(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 
+	if (check_query(req, "") == -1)
+		return;
 	httpd_reply_json(req, 200, engine_health(rc->engine));
 }
 
@@ -705,6 +821,8 @@ get_info(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 
+	if (check_query(req, "") == -1)
+		return;
 	httpd_reply_json(req, 200, engine_info(rc->engine));
 }
 

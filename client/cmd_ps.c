@@ -1,9 +1,9 @@
 /*
  * cmd_ps: rrctl ps, the instances as a table.
  *
- * The state, platform and first label filters go to the daemon as query
- * parameters; further label filters and "not ended" (without -a) are
- * applied here.
+ * The state, platform and label filters go to the daemon as query
+ * parameters (every label must hold); "not ended" (without -a) is applied
+ * here.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,23 +16,6 @@
 #include "rrctl.h"
 #include "sbuf.h"
 #include "table.h"
-
-/* True when inst has the label "KEY" or "KEY=VALUE" of filter. */
-static bool
-has_label(json_t *inst, const char *filter)
-{
-	const char *eq = strchr(filter, '=');
-	json_t *labels, *v;
-	size_t klen;
-
-	labels = json_object_get(inst, "labels");
-	klen = eq != NULL ? (size_t)(eq - filter) : strlen(filter);
-	v = json_object_getn(labels, filter, klen);
-	if (v == NULL)
-		return false;
-	return eq == NULL || (json_is_string(v) &&
-	    strcmp(json_string_value(v), eq + 1) == 0);
-}
 
 static void
 add_query(struct sbuf *q, const char *key, const char *value)
@@ -139,8 +122,8 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		add_query(&q, "state", state);
 	if (platform != NULL)
 		add_query(&q, "platform", platform);
-	if (nlabels > 0)
-		add_query(&q, "label", labels[0]);
+	for (l = 0; l < nlabels; l++)
+		add_query(&q, "label", labels[l]);
 	if (asprintf(&path, "/v1/unikernels%s", q.buf != NULL ? q.buf : "") ==
 	    -1) {
 		path = NULL;
@@ -162,11 +145,6 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 	json_array_foreach(list, i, inst) {
 		if (!all && state == NULL && fmt_state_ended(
 		    json_string_value(json_object_get(inst, "state"))))
-			continue;
-		for (l = 1; l < nlabels; l++)
-			if (!has_label(inst, labels[l]))
-				break;
-		if (l < nlabels)
 			continue;
 		json_array_append(out, inst);
 	}

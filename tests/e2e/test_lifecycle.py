@@ -490,9 +490,38 @@ def test_list_filters_and_info(daemon, accel):
     assert names("?platform=kvm") == ["la", "lb", "lc", "ld"]
     assert names("?platform=xen") == []
     assert names("?state=exited&label=app=a") == ["la", "lc"]
-    for q in ("?state=bogus", "?platform=vmware", "?label=", "?label==v"):
+    for q in ("?state=bogus", "?platform=vmware", "?label=", "?label==v",
+              "?label=app&label="):
         r = c.request("GET", "/v1/unikernels" + q)
         assert r.status == 400 and r.json["error"] == "bad_request", (q, r)
+    # Repeated labels: every one must hold (AND).
+    assert names("?label=app=a&label=tier=db") == ["lc"]
+    assert names("?label=app&label=tier") == ["la", "lc"]
+    assert names("?label=app=a&label=app=b") == []
+    assert names("?label=tier=web&state=exited&label=app") == ["la"]
+    # Unknown query parameters are refused, naming them, on every path;
+    # so is a parameter given twice that is not an array.
+    for path, param, takes in (
+            ("/v1/unikernels?lable=app", "lable", "state, platform, label"),
+            ("/v1/unikernels?state=exited&State=x", "State",
+             "state, platform, label"),
+            ("/v1/unikernels/la?verbose=1", "verbose", "none"),
+            ("/v1/unikernels/la/logs?tial=3", "tial", "tail, since, follow"),
+            ("/v1/events?sinse=1&follow=false", "sinse", "since, follow"),
+            ("/v1/info?x", "x", "none"),
+            ("/v1/health?x=1", "x", "none")):
+        r = c.request("GET", path)
+        assert r.status == 400 and r.json["field"] == param, (path, r)
+        assert r.json["message"] == "%s: unknown query parameter; %s " \
+            "takes %s" % (param, path.split("?")[0], takes), (path, r)
+    for method, path in (("POST", "/v1/unikernels/lb/start?force=true"),
+                         ("DELETE", "/v1/unikernels/lb?forse=true")):
+        r = c.request(method, path)
+        assert r.status == 400 and r.json["error"] == "bad_request", r
+    assert c.instance("lb")["generation"] == 1
+    r = c.request("GET", "/v1/unikernels?state=exited&state=running")
+    assert r.status == 400 and r.json["field"] == "state", r
+    assert r.json["message"] == "state: given 2 times; give it once", r
 
     info = c.get("/v1/info")
     assert info["instances"] == 4
