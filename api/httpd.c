@@ -218,6 +218,7 @@ struct httpd_req {
 	size_t rlen;
 	char *allow;			/* 405: the Allow header */
 	char *ctype;			/* a stream's Content-Type */
+	char *xhdr;			/* a stream's "Name: value", or NULL */
 	struct httpd_stream stream;
 	uv_timer_t ztimer;		/* closes a stream nobody reads */
 };
@@ -912,6 +913,7 @@ req_free(struct httpd_req *req)
 	free(req->rbuf);
 	free(req->allow);
 	free(req->ctype);
+	free(req->xhdr);
 	free(req);
 }
 
@@ -1165,6 +1167,13 @@ queue(struct httpd_req *req)
 		    req->ctype);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-cache");
+		if (req->xhdr != NULL) {
+			char *colon = strchr(req->xhdr, ':');
+
+			*colon = '\0';
+			MHD_add_response_header(resp, req->xhdr, colon + 2);
+			*colon = ':';
+		}
 	} else {
 		resp = MHD_create_response_from_buffer(req->rlen, req->rbuf,
 		    req->rbuf != NULL ? MHD_RESPMEM_MUST_FREE :
@@ -1774,7 +1783,14 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 	if (req->conn == NULL || req->conn->gone)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
-	if (s->stop || s->closed)
+	/*
+	 * httpd is stopping (rumprund restarts or ends): close the connection
+	 * without the last chunk, so that a client sees a broken transfer, not
+	 * the normal end of the stream, and can resume (openapi.yaml).
+	 */
+	if (s->stop)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (s->closed)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	for (i = 0; i < WAKE_RETRIES; i++) {
 		ssize_t n;
@@ -1937,6 +1953,18 @@ httpd_status_for(enum rrerr_code code)
 		return 500;
 	}
 	return 500;
+}
+
+int
+httpd_stream_header(struct httpd_req *req, const char *name,
+    const char *value)
+{
+	free(req->xhdr);
+	if (asprintf(&req->xhdr, "%s: %s", name, value) == -1) {
+		req->xhdr = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 struct httpd_stream *

@@ -170,7 +170,17 @@ struct httpd_stream_ops {
 };
 
 /*
- * Answer req with a chunked stream.  Returns the stream's handle for
+ * One more header (name without ':') for the stream that
+ * httpd_reply_stream() will answer req with; copied.  Returns 0, or -1
+ * when out of memory (the stream goes without it).
+ */
+int httpd_stream_header(struct httpd_req *req, const char *name,
+    const char *value);
+
+/*
+ * Answer req with a chunked stream.  When httpd stops (rumprund ends or
+ * restarts), a stream's connection is closed without the last chunk: the
+ * client sees a broken transfer, never a normal end.  Returns the stream's handle for
  * httpd_stream_wake(); it is valid until ops->closed has been called.
  */
 struct httpd_stream *httpd_reply_stream(struct httpd_req *req,

@@ -680,6 +680,7 @@ get_logs(struct httpd_req *req, void *ctx)
 	struct console *c;
 	struct rrerr err;
 	bool follow = false;
+	char hdr[24];
 
 	if (check_query(req, "tail since follow") == -1)
 		return;
@@ -711,6 +712,10 @@ get_logs(struct httpd_req *req, void *ctx)
 		ls->off = since;
 	else
 		ls->off = console_start(c);
+	/* Where the bytes start, for a client that resumes with since=. */
+	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)
+	    (ls->off > console_start(c) ? ls->off : console_start(c)));
+	(void)httpd_stream_header(req, "X-Log-Offset", hdr);
 	console_watch(c, &ls->watch);
 	ls->stream = httpd_reply_stream(req, 200, "text/plain; charset=utf-8",
 	    &log_ops, ls);
@@ -786,6 +791,7 @@ get_events(struct httpd_req *req, void *ctx)
 	struct event_stream *es;
 	uint64_t since = UINT64_MAX;
 	bool follow = true;
+	char hdr[24];
 
 	if (check_query(req, "since follow") == -1)
 		return;
@@ -801,6 +807,9 @@ get_events(struct httpd_req *req, void *ctx)
 	es->after = since != UINT64_MAX ? since :
 	    events_last_seq(es->events);
 	es->watch.notify = event_notify;
+	/* The events that follow are those after this seq. */
+	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)es->after);
+	(void)httpd_stream_header(req, "X-Event-Seq", hdr);
 	events_watch(es->events, &es->watch);
 	es->stream = httpd_reply_stream(req, 200, "application/x-ndjson",
 	    &event_ops, es);

@@ -30,6 +30,9 @@ struct attach {
 	char name[RUN_NAME_MAX + 1];	/* the instance's name */
 	json_int_t generation;	/* its generation, once the launch answered */
 	struct sbuf line;	/* an event line not yet complete */
+	long long seq;		/* the last event's seq, or -1 */
+	long long at;		/* the next console byte's offset, or -1 */
+	long long deadline;	/* resuming until then (ms), or 0 */
 	json_t *ends;		/* events that ended an instance of that name */
 	bool want_end;		/* an end event is still to come */
 };
@@ -45,6 +48,8 @@ event_line(void *arg, const char *line, size_t len)
 
 	if ((ev = json_loadb(line, len, 0, &jerr)) == NULL)
 		return;
+	if (json_is_integer(json_object_get(ev, "seq")))
+		a->seq = json_integer_value(json_object_get(ev, "seq"));
 	type = json_string_value(json_object_get(ev, "type"));
 	name = json_string_value(json_object_get(ev, "name"));
 	state = json_string_value(json_object_get(ev, "state"));
@@ -90,12 +95,29 @@ events_ready(void *arg)
 	return a->events.status != 0 || a->events.done;
 }
 
+/* The console to stdout, its offset kept to resume it. */
+static int
+log_data(void *arg, const char *buf, size_t len)
+{
+	struct attach *a = arg;
+
+	if (a->at < 0 && a->logs.resume_at >= 0)
+		a->at = a->logs.resume_at;
+	if (a->at >= 0)
+		a->at += (long long)len;
+	return ctl_copy_out(NULL, buf, len);
+}
+
 static bool
 finished(void *arg)
 {
 	const struct attach *a = arg;
 
-	if (a->events.done)
+	if (a->events.done || http_broken(&a->logs))
+		return true;
+	/* Resuming, and both streams answer again: say so. */
+	if (a->deadline != 0 && a->events.status == 200 &&
+	    a->logs.status == 200)
 		return true;
 	return a->logs.done && (!a->want_end || end_event(a) != NULL);
 }
@@ -313,10 +335,11 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 	json_t *inst = NULL, *view = NULL, *how;
 	json_int_t from;
 	const char *state;
-	char *path = NULL, suffix[64];
+	char *path = NULL, suffix[64], evpath[64];
 	int rv = CTL_OK;
 
 	memset(&a, 0, sizeof(a));
+	a.seq = a.at = -1;
 	if ((a.ends = json_array()) == NULL) {
 		ctl_warnx("out of memory");
 		rv = CTL_DENIED;
@@ -374,11 +397,62 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 	}
 	a.logs.method = "GET";
 	a.logs.path = path;
-	a.logs.on_data = ctl_copy_out;
-	if (http_start(h, &a.logs) == -1 ||
-	    (rv = http_run(h, finished, &a)) != 0)
+	a.logs.on_data = log_data;
+	a.logs.arg = &a;
+	if (http_start(h, &a.logs) == -1)
 		goto interrupted;
-	fflush(stdout);
+	for (;;) {
+		if ((rv = http_run(h, finished, &a)) != 0)
+			goto interrupted;
+		fflush(stdout);
+		if (a.deadline != 0 && a.events.status == 200 &&
+		    a.logs.status == 200 && !a.events.done &&
+		    !http_broken(&a.logs)) {
+			ctl_resumed(c, &a.deadline);
+			continue;
+		}
+		if (!http_broken(&a.events) && !http_broken(&a.logs))
+			break;
+		/* rumprund went away: resume both where they were. */
+		if (a.seq < 0)
+			a.seq = a.events.resume_at;
+		if (a.seq < 0 || (a.at < 0 && !a.logs.done)) {
+			http_end(h, &a.logs);
+			rv = http_outcome(h, http_broken(&a.events) ?
+			    &a.events : &a.logs, NULL);
+			goto out;
+		}
+		rv = ctl_resume_wait(c, http_broken(&a.events) ? &a.events :
+		    &a.logs, &a.deadline);
+		if (rv == CTL_INTERRUPTED) {
+			rv = HTTP_INTERRUPTED;
+			goto interrupted;
+		}
+		if (rv != CTL_OK)
+			goto out;
+		if (http_broken(&a.events)) {
+			http_end(h, &a.events);
+			http_req_reset(&a.events);
+			snprintf(evpath, sizeof(evpath), "/v1/events?since=%lld",
+			    a.seq);
+			sbuf_reset(&a.line);
+			a.events.path = evpath;
+			if (http_start(h, &a.events) == -1)
+				goto interrupted;
+		}
+		if (http_broken(&a.logs)) {
+			http_end(h, &a.logs);
+			http_req_reset(&a.logs);
+			free(path);
+			snprintf(suffix, sizeof(suffix),
+			    "/logs?follow=true&since=%lld", a.at);
+			if ((path = http_path(a.name, suffix)) == NULL)
+				goto interrupted;
+			a.logs.path = path;
+			if (http_start(h, &a.logs) == -1)
+				goto interrupted;
+		}
+	}
 
 	if ((how = end_event(&a)) != NULL) {
 		rv = ended(a.name, how);
@@ -412,7 +486,7 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 	goto out;
 
 interrupted:
-	if (rv == HTTP_INTERRUPTED) {
+	if (rv == HTTP_INTERRUPTED || http_interrupted()) {
 		fflush(stdout);
 		ctl_warnx("stopped following %s; it keeps running", a.name);
 		rv = CTL_INTERRUPTED;

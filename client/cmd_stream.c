@@ -1,9 +1,17 @@
 /*
  * cmd_stream: rrctl logs and events, streams copied as they arrive.
  * Ctrl-C ends the following (exit 130); the guests are not touched.
+ *
+ * A followed stream that breaks (rumprund restarts: it closes streams
+ * without their last chunk, so a break is never taken for the end) is
+ * resumed where it broke, from the byte offset (logs, X-Log-Offset plus
+ * what came) or the event seq (events, X-Event-Seq or the last event's),
+ * for up to CTL_RESUME_S seconds; then rrctl exits CTL_UNREACHABLE.
  */
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,36 +21,165 @@
 #include "rrctl.h"
 #include "sbuf.h"
 
-/* One GET whose 2xx body goes to on_data; the exit status. */
-static int
-follow(struct ctl *c, const char *path, int (*on_data)(void *, const char *,
-    size_t), void *arg, bool interruptible)
+static long long
+now_ms(void)
 {
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* CTL_RESUME_S, or RRCTL_RECONNECT_S (0 to 3600) when set. */
+static long
+resume_s(void)
+{
+	const char *env = getenv("RRCTL_RECONNECT_S");
+	long n;
+
+	if (env != NULL && ctl_number(env, 0, 3600, &n) == 0)
+		return n;
+	return CTL_RESUME_S;
+}
+
+int
+ctl_resume_wait(struct ctl *c, struct http_req *r, long long *deadline_ms)
+{
+	long secs = resume_s();
+
+	if (*deadline_ms == 0) {
+		/* Just broke: say why, once. */
+		(void)http_outcome(c->http, r, NULL);
+		if (secs == 0)
+			return CTL_UNREACHABLE;
+		ctl_warnx("reconnecting for up to %ld s", secs);
+		*deadline_ms = now_ms() + secs * 1000LL;
+	}
+	if (now_ms() >= *deadline_ms) {
+		ctl_warnx("gave up: rumprund at %s did not come back in %ld s",
+		    http_host(c->http), secs);
+		return CTL_UNREACHABLE;
+	}
+	(void)poll(NULL, 0, CTL_RESUME_PAUSE_MS);
+	if (http_interrupted())
+		return CTL_INTERRUPTED;
+	return CTL_OK;
+}
+
+void
+ctl_resumed(struct ctl *c, long long *deadline_ms)
+{
+	if (*deadline_ms != 0)
+		ctl_warnx("reconnected to rumprund at %s", http_host(c->http));
+	*deadline_ms = 0;
+}
+
+/* A followed stream: where it is, to resume it. */
+struct follow {
 	struct http_req r;
+	int (*on_data)(void *, const char *, size_t);
+	void *arg;
+	long long at;		/* logs: the next byte's offset, or -1 */
+	long long seq;		/* events: the last seq seen, or -1 */
+	bool lines;		/* events: whole lines only */
+	long long deadline;	/* resuming until then (ms), or 0 */
+	struct sbuf partial;	/* events: a line not yet complete */
+};
+
+static int
+follow_data(void *arg, const char *buf, size_t len)
+{
+	struct follow *f = arg;
+
+	if (f->at < 0 && f->r.resume_at >= 0)
+		f->at = f->r.resume_at;
+	if (f->at >= 0)
+		f->at += (long long)len;
+	return f->on_data(f->arg, buf, len);
+}
+
+/* An until() of http_run(): the end, or a resumed stream answering. */
+static bool
+follow_until(void *arg)
+{
+	const struct follow *f = arg;
+
+	return f->r.done || (f->deadline != 0 && f->r.status >= 200 &&
+	    f->r.status < 300);
+}
+
+/*
+ * GET path, its 2xx body to f's on_data, resumed with resume(f, buf) as
+ * the path when it breaks after it began (when resume is not NULL).  The
+ * exit status.
+ */
+static int
+follow(struct ctl *c, const char *path, struct follow *f, bool interruptible,
+    int (*resume)(struct follow *, char *, size_t))
+{
+	char again[512];
+	bool began = false;
 	int rv;
 
-	memset(&r, 0, sizeof(r));
-	r.method = "GET";
-	r.path = path;
-	r.on_data = on_data;
-	r.arg = arg;
 	if (interruptible && http_catch_interrupt(c->http) == -1) {
 		ctl_warnx("cannot catch SIGINT");
 		return CTL_DENIED;
 	}
-	if (http_start(c->http, &r) == -1) {
-		ctl_warnx("out of memory");
-		return CTL_DENIED;
+	for (;;) {
+		memset(&f->r, 0, sizeof(f->r));
+		f->r.method = "GET";
+		f->r.path = path;
+		f->r.on_data = follow_data;
+		f->r.arg = f;
+		if (http_start(c->http, &f->r) == -1) {
+			ctl_warnx("out of memory");
+			return CTL_DENIED;
+		}
+		while ((rv = http_run(c->http, follow_until, f)) == 0 &&
+		    !f->r.done) {
+			began = true;
+			ctl_resumed(c, &f->deadline);
+		}
+		http_end(c->http, &f->r);
+		fflush(stdout);
+		if (rv == HTTP_INTERRUPTED) {
+			http_req_reset(&f->r);
+			return CTL_INTERRUPTED;
+		}
+		if (f->r.status >= 200 && f->r.status < 300) {
+			began = true;
+			ctl_resumed(c, &f->deadline);
+		}
+		if (resume == NULL || !began || !http_broken(&f->r) ||
+		    resume(f, again, sizeof(again)) == -1)
+			break;
+		rv = ctl_resume_wait(c, &f->r, &f->deadline);
+		http_req_reset(&f->r);
+		if (rv != CTL_OK)
+			return rv;
+		path = again;
 	}
-	rv = http_run(c->http, http_req_done, &r);
-	http_end(c->http, &r);
-	fflush(stdout);
-	if (rv == HTTP_INTERRUPTED)
-		rv = CTL_INTERRUPTED;
-	else
-		rv = http_outcome(c->http, &r, NULL);
-	http_req_reset(&r);
+	rv = http_outcome(c->http, &f->r, NULL);
+	http_req_reset(&f->r);
 	return rv;
+}
+
+static const char *logs_name;	/* the instance rrctl logs follows */
+
+/* The path that goes on where the log broke; 0, or -1 when unknown. */
+static int
+logs_resume(struct follow *f, char *buf, size_t len)
+{
+	char query[64], *path;
+
+	if (f->at < 0)
+		return -1;
+	snprintf(query, sizeof(query), "/logs?follow=true&since=%lld", f->at);
+	if ((path = http_path(logs_name, query)) == NULL)
+		return -1;
+	snprintf(buf, len, "%s", path);
+	free(path);
+	return 0;
 }
 
 int
@@ -56,6 +193,7 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 	};
 	bool follow_it = false, started = false;
 	char *name, *path, query[64];
+	struct follow f;
 	long tail = -1;
 	int ch, rv;
 
@@ -88,35 +226,62 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 		ctl_warnx("out of memory");
 		return CTL_DENIED;
 	}
-	rv = follow(c, path, ctl_copy_out, NULL, follow_it);
+	memset(&f, 0, sizeof(f));
+	f.on_data = ctl_copy_out;
+	f.at = f.seq = -1;
+	logs_name = name;
+	rv = follow(c, path, &f, follow_it, follow_it ? logs_resume : NULL);
 	free(path);
 	return rv;
 }
 
-/* Events for people: whole lines, each made readable. */
+/* An event line: its seq noted, printed as JSON or made readable. */
 static void
-readable_line(void *arg, const char *line, size_t len)
+event_line(void *arg, const char *line, size_t len)
 {
+	struct follow *f = arg;
 	json_error_t jerr;
-	json_t *ev;
-	char *text;
+	json_t *ev, *seq;
+	char *text = NULL;
 
-	(void)arg;
-	if ((ev = json_loadb(line, len, 0, &jerr)) == NULL ||
-	    (text = fmt_event(ev)) == NULL)
+	ev = json_loadb(line, len, 0, &jerr);
+	seq = json_object_get(ev, "seq");
+	if (json_is_integer(seq))
+		f->seq = json_integer_value(seq);
+	if (f->lines || ev == NULL || (text = fmt_event(ev)) == NULL)
 		printf("%.*s\n", (int)len, line);
-	else {
+	else
 		printf("%s\n", text);
-		free(text);
-	}
+	free(text);
 	json_decref(ev);
 }
 
 static int
-readable_data(void *arg, const char *buf, size_t len)
+event_data(void *arg, const char *buf, size_t len)
 {
-	http_lines(arg, buf, len, readable_line, NULL);
+	struct follow *f = arg;
+
+	http_lines(&f->partial, buf, len, event_line, f);
 	fflush(stdout);
+	return 0;
+}
+
+static bool events_follow;	/* rrctl events without --no-follow */
+
+/* The path that goes on after the last event; 0, or -1 when unknown. */
+static int
+events_resume(struct follow *f, char *buf, size_t len)
+{
+	long long after = f->seq;
+
+	if (after < 0)
+		after = f->r.resume_at;
+	if (after < 0)
+		return -1;
+	/* A line cut by the break comes again, whole. */
+	sbuf_reset(&f->partial);
+	snprintf(buf, len, "/v1/events?since=%lld%s", after,
+	    events_follow ? "" : "&follow=false");
 	return 0;
 }
 
@@ -130,7 +295,7 @@ ctl_events(struct ctl *c, int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sbuf partial = SBUF_INIT;
+	struct follow f;
 	bool no_follow = false, started = false;
 	char path[96];
 	long since = -1;
@@ -164,9 +329,13 @@ ctl_events(struct ctl *c, int argc, char *argv[])
 	if (no_follow)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path),
 		    "%cfollow=false", since >= 0 ? '&' : '?');
-	if (c->json)
-		return follow(c, path, ctl_copy_out, NULL, true);
-	rv = follow(c, path, readable_data, &partial, true);
-	sbuf_reset(&partial);
+	memset(&f, 0, sizeof(f));
+	f.on_data = event_data;
+	f.arg = &f;
+	f.at = f.seq = -1;
+	f.lines = c->json;
+	events_follow = !no_follow;
+	rv = follow(c, path, &f, true, events_resume);
+	sbuf_reset(&f.partial);
 	return rv;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -242,16 +243,27 @@ http_interrupted(void)
 
 /*
  * Headers: the status is known once the empty line that ends them came
- * (the only header line of at most two bytes: CR LF, or a bare LF).
+ * (the only header line of at most two bytes: CR LF, or a bare LF).  A
+ * stream's X-Log-Offset or X-Event-Seq goes to r->resume_at.
  */
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
+	static const char *const names[] = { "X-Log-Offset:", "X-Event-Seq:" };
 	struct http_req *r = arg;
-	size_t len = size * n;
+	size_t len = size * n, i, nl;
 	long status = 0;
 
-	(void)p;
+	for (i = 0; i < 2; i++) {
+		nl = strlen(names[i]);
+		if (len > nl && len < 64 && strncasecmp(p, names[i], nl) == 0) {
+			char v[64];
+
+			snprintf(v, sizeof(v), "%.*s", (int)(len - nl),
+			    p + nl);
+			r->resume_at = strtoll(v, NULL, 10);
+		}
+	}
 	if (len <= 2) {
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		/* An interim 1xx answer is followed by the real one. */
@@ -291,6 +303,7 @@ http_start(struct http *h, struct http_req *r)
 	r->status = 0;
 	r->done = false;
 	r->rc = CURLE_OK;
+	r->resume_at = -1;
 	r->os_errno = 0;
 	if ((e = curl_easy_init()) == NULL)
 		return -1;
@@ -550,6 +563,18 @@ http_error(const struct http *h, const char **field)
 {
 	*field = h->err_field;
 	return h->err_status;
+}
+
+bool
+http_broken(const struct http_req *r)
+{
+	if (r->done && r->rc == CURLE_OK && r->status == 503)
+		return true;	/* rumprund is shutting down */
+	if (!r->done || r->rc == CURLE_OK)
+		return false;
+	if (r->rc == CURLE_WRITE_ERROR)
+		return false;	/* ours: stdout failed */
+	return r->status == 0 || (r->status >= 200 && r->status < 300);
 }
 
 bool

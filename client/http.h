@@ -43,6 +43,7 @@ struct http_req {
 	int rc;			/* its CURLcode */
 	long os_errno;		/* errno of a failed connect */
 	int write_errno;	/* errno of a failed on_data */
+	long long resume_at;	/* X-Log-Offset / X-Event-Seq, or -1 */
 	struct sbuf resp;	/* the body (see above) */
 	void *easy;		/* the curl handle while started */
 	void *hdrs;		/* its header list */
@@ -74,6 +75,15 @@ const char *http_host(const struct http *h);
 
 /* SIGINT from now on makes http_run() return HTTP_INTERRUPTED. */
 int http_catch_interrupt(struct http *h);
+
+/*
+ * Whether r is a stream that broke: it had answered 2xx and its transfer
+ * ended without the end of the answer (rumprund restarted or went away).
+ * Or whether rumprund could not be reached at all (status 0) or answered
+ * 503 (it is shutting down), which is what the next attempt sees while it
+ * restarts.
+ */
+bool http_broken(const struct http_req *r);
 
 /* True once SIGINT came (after http_catch_interrupt()). */
 bool http_interrupted(void);

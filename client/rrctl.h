@@ -137,6 +137,28 @@ int ctl_connect(struct ctl *c);
  */
 int ctl_copy_out(void *arg, const char *buf, size_t len);
 
+/*
+ * Resuming a followed stream that broke (logs -f, events, run -i): for up
+ * to CTL_RESUME_S seconds (RRCTL_RECONNECT_S overrides; 0: never), a new
+ * attempt every CTL_RESUME_PAUSE_MS.
+ */
+#define CTL_RESUME_S		30
+#define CTL_RESUME_PAUSE_MS	250
+
+struct http_req;
+
+/*
+ * The stream r broke, or an attempt to resume it failed: say so the first
+ * time (*deadline_ms 0 -> set), wait a moment, and return CTL_OK to try
+ * again; CTL_UNREACHABLE (said) once the time is up; CTL_INTERRUPTED on
+ * SIGINT.
+ */
+int ctl_resume_wait(struct ctl *c, struct http_req *r,
+    long long *deadline_ms);
+
+/* The stream is back: say so when it had broken; *deadline_ms = 0. */
+void ctl_resumed(struct ctl *c, long long *deadline_ms);
+
 /* A whole number in [min, max]; 0, or -1 when s is not one. */
 int ctl_number(const char *s, long min, long max, long *out);
 

@@ -798,8 +798,12 @@ def test_host_forms_and_token(rrd, rrctl_bin, tmp_path):
     p = rrctl(None, "ps", "-q", host="http://127.0.0.1:%d" % port)
     assert p.returncode == 1, p
     assert p.stderr.startswith("rrctl: "), p
-    # A daemon that goes away during a stream: exit 3.
-    proc = popen(d, "logs", "-f", "h")
+    # A daemon that goes away during a stream and does not come back:
+    # rrctl tries to reconnect for RRCTL_RECONNECT_S, then exits 3.
+    proc = subprocess.Popen(
+        [str(RRCTL), "--host", "unix://%s" % d.sock, "logs", "-f", "h"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, RRCTL_RECONNECT_S="1"))
     wait_for("the log", lambda: "rrguest" in d.client.logs("h"), 10)
     read_line(proc, 10)
     d.kill9()
@@ -808,4 +812,47 @@ def test_host_forms_and_token(rrd, rrctl_bin, tmp_path):
     assert rc == 3, (rc, err)
     assert err.startswith("rrctl: lost the connection to rumprund at "
                           "unix://%s: " % d.sock), err
+    assert err.endswith("rrctl: reconnecting for up to 1 s\nrrctl: gave "
+                        "up: rumprund at unix://%s did not come back in 1 "
+                        "s\n" % d.sock), err
     d.start()
+
+
+def test_streams_resume_across_restart(rrd, rrctl_bin):
+    """rumprund restarts: logs -f, events and run -i go on where they were,
+    nothing lost and nothing twice; a stream is never ended as if normally."""
+    d = rrd()
+    launch(d, "t", "tick", "200", extra=["-p"])
+    logs = popen(d, "logs", "-f", "t")
+    events = popen(d, "--json", "events")
+    attach = popen(d, "run", "-i", "-N", "a", "rrguest", "echo", "before",
+                   "sleep", "8", "echo", "after", "exit", "6")
+    ok(rrctl(d, "start", "t"))
+    read_until(logs, lambda l: l == "tick 2", 20, "tick 2")
+    read_until(attach, lambda l: l == "before", 20, "before, of a")
+    d.restart()
+    launch(d, "after", "exit", "0")
+    # logs -f: every tick once, in order, across the restart.
+    seen = read_until(logs, lambda l: l == "tick 12", 30, "tick 12")
+    ticks = [int(l.split()[1]) for l in seen if l.startswith("tick ")]
+    assert ticks == list(range(3, 13)), seen
+    rc, took = interrupt(logs)
+    err = logs.stderr.read().decode()
+    assert rc == 130, (rc, err)
+    assert "rrctl: reconnecting for up to 30 s\n" in err, err
+    assert "rrctl: reconnected to rumprund at " in err, err
+    # events: the new instance's, seqs increasing by one, none twice.
+    lines = read_until(events, lambda l: '"after"' in l and '"exited"' in l,
+                       30, "the end of after")
+    seqs = [json.loads(l)["seq"] for l in lines]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), lines
+    interrupt(events)
+    assert "reconnected" in events.stderr.read().decode()
+    # run -i: follows on to the guest's own exit status.
+    out, err = attach.communicate(timeout=60)
+    assert attach.returncode == 6, (attach.returncode, out, err)
+    # What came after the restart, once: "before" was read above.
+    assert out.decode().count("after\n") == 1, out
+    assert "before" not in out.decode(), out
+    assert out.decode() == d.client.logs("a").split("before\n", 1)[1], out
+    assert b"reconnected" in err, err
