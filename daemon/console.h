@@ -65,14 +65,20 @@ void console_poll(struct console *c);
 /* Report markers again only for lines starting at or after off. */
 void console_rescan_from(struct console *c, uint64_t off);
 
-/* The first byte still kept, and the end of the log. */
+/*
+ * The first byte still kept (the start of the first whole line after the
+ * punched part; see enforce_cap() in console.c), and the end of the log.
+ */
 uint64_t console_start(const struct console *c);
 uint64_t console_end(const struct console *c);
 
 /* Where the last n lines begin (never before console_start()). */
 uint64_t console_tail(struct console *c, unsigned int n);
 
-/* Read up to max bytes at off (clamped to console_start()); -1 on error. */
+/*
+ * Read up to max bytes at off (clamped to console_start(), so never from
+ * the middle of a line cut by the cap); -1 on error.
+ */
 ssize_t console_read(struct console *c, uint64_t off, char *buf, size_t max);
 
 /*

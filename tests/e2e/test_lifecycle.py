@@ -403,8 +403,22 @@ def test_console_log_cap(daemon, accel):
     assert c.logs("flood", "?tail=10") == ending(0)
     spam = [int(m) for m in re.findall(rb"^spam (\d+) ", body, re.M)]
     assert spam and spam[-1] == 2000
-    assert spam == list(range(spam[0], 2001)) or \
-        spam[1:] == list(range(spam[1], 2001)), "lines lost inside the kept part"
+    # Reads begin at a whole line, never mid-line nor with NUL bytes.
+    assert body.startswith(b"spam %d " % spam[0]), body[:100]
+    assert b"\0" not in body
+    assert spam == list(range(spam[0], 2001)), "lines lost inside the kept part"
+    # The file: NUL bytes up to a block boundary (the punched part), then
+    # the rest of the line that was cut, then log.start.
+    raw = open(v["log"]["path"], "rb").read()
+    assert len(raw) == size and raw[start:] == body
+    punched = len(raw[:start]) - len(raw[:start].lstrip(b"\0"))
+    assert punched % 4096 == 0 and 0 < punched < start, (punched, start)
+    cut = raw[punched:start]
+    assert cut.endswith(b"\n") and cut.count(b"\n") == 1, cut
+    # The same after a restart.
+    d.restart()
+    assert c.instance("flood")["log"]["start"] == start
+    assert c.logs("flood").encode() == body
 
 
 def test_events_replay(daemon, accel):
