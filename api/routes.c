@@ -829,13 +829,30 @@ static void
 get_info(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
+	json_t *info;
 
 	if (check_query(req, "") == -1)
 		return;
-	httpd_reply_json(req, 200, engine_info(rc->engine));
+	info = engine_info(rc->engine);
+	/*
+	 * The API's version (the path prefix; it changes only when a change
+	 * breaks clients) and the backends compiled in: a backend that is
+	 * built in may still be unavailable on this host (backends.*).
+	 */
+	json_object_set_new(info, "api_version",
+	    json_string(ROUTES_API_VERSION));
+	json_object_set_new(info, "built_with", json_pack("{s:b,s:b}", "kvm",
+	    1, "xen",
+#ifdef HAVE_XEN
+	    1
+#else
+	    0
+#endif
+	    ));
+	httpd_reply_json(req, 200, info);
 }
 
-/* The paths of openapi.yaml, one handler each. */
+/* The paths of openapi.yaml, one handler each, under /ROUTES_API_VERSION. */
 const struct httpd_route routes_table[] = {
 	{ "POST", "/v1/unikernels", post_unikernels },
 	{ "POST", "/v1/iso", post_iso },

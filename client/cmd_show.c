@@ -182,8 +182,9 @@ ctl_info(struct ctl *c, int argc, char *argv[])
 int
 ctl_version(struct ctl *c, int argc, char *argv[])
 {
-	json_t *info = NULL;
-	const char *daemon;
+	json_t *info = NULL, *built, *v;
+	const char *daemon, *api, *k;
+	char with[64] = "";
 	int rv;
 
 	if ((rv = no_args(c, argc, argv)) != -1)
@@ -194,17 +195,30 @@ ctl_version(struct ctl *c, int argc, char *argv[])
 		printf("rrctl %s\n", RUMPRUND_VERSION);
 	rv = http_call(c->http, "GET", "/v1/info", NULL, &info, NULL);
 	daemon = json_string_value(json_object_get(info, "version"));
+	api = json_string_value(json_object_get(info, "api_version"));
+	built = json_object_get(info, "built_with");
 	if (rv == CTL_OK && daemon == NULL) {
 		ctl_warnx("rumprund did not say its version");
 		rv = CTL_DENIED;
 	}
+	json_object_foreach(built, k, v)
+		if (json_is_true(v))
+			snprintf(with + strlen(with), sizeof(with) - strlen(with),
+			    "%s%s", with[0] != '\0' ? ", " : "", k);
 	if (c->json) {
-		json_t *out = json_pack("{s:s,s:s?}", "rrctl", RUMPRUND_VERSION,
-		    "rumprund", daemon);
+		json_t *out = json_pack("{s:s,s:s?,s:s?,s:O?}", "rrctl",
+		    RUMPRUND_VERSION, "rumprund", daemon, "api_version", api,
+		    "built_with", built);
+
 		print_json(out);
 		json_decref(out);
-	} else if (daemon != NULL)
-		printf("rumprund %s\n", daemon);
+	} else if (daemon != NULL) {
+		printf("rumprund %s", daemon);
+		if (api != NULL)
+			printf(" (API %s%s%s)", api, with[0] != '\0' ?
+			    "; built with " : "", with);
+		printf("\n");
+	}
 	json_decref(info);
 	return rv;
 }

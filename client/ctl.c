@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,76 @@ ctl_lookup(const char *name)
 		if (strcmp(cmd->name, name) == 0)
 			return cmd;
 	return NULL;
+}
+
+/* The edit distance of a and b (short words), for "did you mean". */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[32], prev, tmp;
+
+	if (la >= 31 || lb >= 31)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+const char *
+ctl_suggest(const char *name)
+{
+	/* Words of docker and of upstream rumprun users. */
+	static const struct {
+		const char *word, *cmd;
+	} aliases[] = {
+		{ "ls", "ps" }, { "list", "ps" }, { "kill", "stop -f" },
+		{ "remove", "rm" }, { "launch", "run" }, { "create", "run" },
+		{ "restart", "start" }, { "attach", "logs -f" },
+		{ "show", "inspect" }, { NULL, NULL },
+	};
+	const struct ctl_command *cmd;
+	const char *best = NULL;
+	size_t d, bestd = 3, i;
+
+	for (i = 0; aliases[i].word != NULL; i++)
+		if (strcmp(aliases[i].word, name) == 0)
+			return aliases[i].cmd;
+	for (cmd = ctl_commands; cmd->name != NULL; cmd++) {
+		d = distance(name, cmd->name);
+		/* One edit for short words, two for longer ones. */
+		if (d < bestd && d <= (strlen(cmd->name) <= 3 ? 1u : 2u)) {
+			bestd = d;
+			best = cmd->name;
+		}
+	}
+	return best;
+}
+
+void
+ctl_unknown_command(const char *name)
+{
+	const char *hint = ctl_suggest(name);
+
+	if (hint != NULL)
+		ctl_warnx("no command %s; did you mean 'rrctl %s'?", name,
+		    hint);
+	else
+		ctl_warnx("no command %s", name);
+	fprintf(stderr, "usage: rrctl [global options] command [arg ...]; "
+	    "'rrctl help' lists the commands\n");
 }
 
 void
@@ -325,8 +396,7 @@ ctl_help(struct ctl *c, int argc, char *argv[])
 	if (argc - optind > 1)
 		return ctl_usage_error(c->cmd, "give one command");
 	if ((cmd = ctl_lookup(argv[optind])) == NULL) {
-		ctl_warnx("no command %s", argv[optind]);
-		ctl_usage(false);
+		ctl_unknown_command(argv[optind]);
 		return CTL_USAGE;
 	}
 	ctl_cmd_help(cmd);

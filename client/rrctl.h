@@ -100,6 +100,15 @@ extern const struct ctl_command ctl_commands[];
 /* The command named name, or NULL. */
 const struct ctl_command *ctl_lookup(const char *name);
 
+/*
+ * The command a user probably meant by name (a docker or upstream word,
+ * or one or two typos away), or NULL (a static string).
+ */
+const char *ctl_suggest(const char *name);
+
+/* "rrctl: no command NAME[; did you mean ...]" and a one-line usage. */
+void ctl_unknown_command(const char *name);
+
 /* The usage of every command (to stdout when ok, stderr otherwise). */
 void ctl_usage(bool ok);
 

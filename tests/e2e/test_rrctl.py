@@ -191,7 +191,17 @@ def test_usage_and_help(rrctl_bin):
         assert re.search(r"^  %s\b" % re.escape(flag), h, re.M), (flag, h)
 
     usage(rrctl(None, "help", "nope", host=NOWHERE), "no command nope")
-    usage(rrctl(None, "nope", host=NOWHERE), "no command nope")
+    # An unknown command: one line of usage, and a hint when one fits.
+    p = rrctl(None, "nope", host=NOWHERE)
+    assert usage(p) == "rrctl: no command nope\nusage: rrctl [global " \
+        "options] command [arg ...]; 'rrctl help' lists the commands\n"
+    for typed, meant in (("pss", "ps"), ("lgos", "logs"), ("ls", "ps"),
+                         ("kill", "stop -f"), ("inpsect", "inspect"),
+                         ("evnets", "events"), ("remove", "rm")):
+        p = rrctl(None, typed, "x", host=NOWHERE)
+        assert usage(p).splitlines()[0] == "rrctl: no command %s; did you " \
+            "mean 'rrctl %s'?" % (typed, meant), p.stderr
+        assert len(p.stderr.splitlines()) == 2, p.stderr
     usage(rrctl(None, "--bogus", "ps", host=NOWHERE),
           "unknown option --bogus")
     usage(rrctl(None, "ps", "--bogus", host=NOWHERE),
@@ -769,10 +779,18 @@ def test_info_version(rrd, api, rrctl_bin):
     assert list(api.component("Info").iter_errors(got)) == []
     assert got["owner"] == info["owner"]
 
-    assert ok(rrctl(d, "version")) == "rrctl %s\nrumprund %s\n" % (
-        VERSION, info["version"])
+    # The API version and what the daemon was built with (Xen or not).
+    assert info["api_version"] == "v1"
+    xen = info["built_with"]["xen"]
+    assert info["built_with"]["kvm"] is True and isinstance(xen, bool)
+    assert xen == (info["backends"]["xen"].get("reason", "").find(
+        "not built into") < 0), info
+    assert ok(rrctl(d, "version")) == \
+        "rrctl %s\nrumprund %s (API v1; built with kvm%s)\n" % (
+            VERSION, info["version"], ", xen" if xen else "")
     assert json.loads(ok(rrctl(d, "version", "--json"))) == {
-        "rrctl": VERSION, "rumprund": info["version"]}
+        "rrctl": VERSION, "rumprund": info["version"], "api_version": "v1",
+        "built_with": {"kvm": True, "xen": xen}}
 
 
 def test_host_forms_and_token(rrd, rrctl_bin, tmp_path):
