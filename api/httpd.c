@@ -218,7 +218,7 @@ struct httpd_req {
 	size_t rlen;
 	char *allow;			/* 405: the Allow header */
 	char *ctype;			/* a stream's Content-Type */
-	char *xhdr;			/* a stream's "Name: value", or NULL */
+	char *xhdr;			/* one more "Name: value", or NULL */
 	struct httpd_stream stream;
 	uv_timer_t ztimer;		/* closes a stream nobody reads */
 };
@@ -1167,13 +1167,6 @@ queue(struct httpd_req *req)
 		    req->ctype);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-cache");
-		if (req->xhdr != NULL) {
-			char *colon = strchr(req->xhdr, ':');
-
-			*colon = '\0';
-			MHD_add_response_header(resp, req->xhdr, colon + 2);
-			*colon = ':';
-		}
 	} else {
 		resp = MHD_create_response_from_buffer(req->rlen, req->rbuf,
 		    req->rbuf != NULL ? MHD_RESPMEM_MUST_FREE :
@@ -1190,6 +1183,13 @@ queue(struct httpd_req *req)
 		if (req->www_auth != NULL)
 			MHD_add_response_header(resp,
 			    MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->www_auth);
+	}
+	if (req->xhdr != NULL) {
+		char *colon = strchr(req->xhdr, ':');
+
+		*colon = '\0';
+		MHD_add_response_header(resp, req->xhdr, colon + 2);
+		*colon = ':';
 	}
 	if (req->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
@@ -1956,7 +1956,7 @@ httpd_status_for(enum rrerr_code code)
 }
 
 int
-httpd_stream_header(struct httpd_req *req, const char *name,
+httpd_reply_header(struct httpd_req *req, const char *name,
     const char *value)
 {
 	free(req->xhdr);

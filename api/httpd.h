@@ -170,11 +170,11 @@ struct httpd_stream_ops {
 };
 
 /*
- * One more header (name without ':') for the stream that
- * httpd_reply_stream() will answer req with; copied.  Returns 0, or -1
- * when out of memory (the stream goes without it).
+ * One more header (name without ':') for the answer req will get (JSON or
+ * stream; not an error's); copied, the last one given wins.  Returns 0,
+ * or -1 when out of memory (the answer goes without it).
  */
-int httpd_stream_header(struct httpd_req *req, const char *name,
+int httpd_reply_header(struct httpd_req *req, const char *name,
     const char *value);
 
 /*

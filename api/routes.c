@@ -36,11 +36,21 @@ static void
 reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
 {
 	struct httpd_req *req = arg;
+	const char *name;
+	char *where;
 
-	if (err != NULL)
+	if (err != NULL) {
 		httpd_reply_error(req, err);
-	else
-		httpd_reply_json(req, status, body);
+		return;
+	}
+	/* 201 Created says where (a name needs no escaping in a path). */
+	name = json_string_value(json_object_get(body, "name"));
+	if (status == 201 && name != NULL &&
+	    asprintf(&where, "/v1/unikernels/%s", name) != -1) {
+		(void)httpd_reply_header(req, "Location", where);
+		free(where);
+	}
+	httpd_reply_json(req, status, body);
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -715,7 +725,7 @@ get_logs(struct httpd_req *req, void *ctx)
 	/* Where the bytes start, for a client that resumes with since=. */
 	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)
 	    (ls->off > console_start(c) ? ls->off : console_start(c)));
-	(void)httpd_stream_header(req, "X-Log-Offset", hdr);
+	(void)httpd_reply_header(req, "X-Log-Offset", hdr);
 	console_watch(c, &ls->watch);
 	ls->stream = httpd_reply_stream(req, 200, "text/plain; charset=utf-8",
 	    &log_ops, ls);
@@ -809,7 +819,7 @@ get_events(struct httpd_req *req, void *ctx)
 	es->watch.notify = event_notify;
 	/* The events that follow are those after this seq. */
 	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)es->after);
-	(void)httpd_stream_header(req, "X-Event-Seq", hdr);
+	(void)httpd_reply_header(req, "X-Event-Seq", hdr);
 	events_watch(es->events, &es->watch);
 	es->stream = httpd_reply_stream(req, 200, "application/x-ndjson",
 	    &event_ops, es);

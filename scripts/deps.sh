@@ -28,6 +28,14 @@ for p in $PACKAGES; do
 	fi
 done
 
+# node and npm for the OpenAPI lint (make openapi-lint), which installs
+# its pinned @redocly/cli from the npm registry: Debian's nodejs and npm
+# unless a node with npm is already there (as from another source, whose
+# nodejs package must not be replaced).
+if ! command -v npm >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
+
 if [ -z "$missing" ]; then
 	exit 0
 fi

@@ -210,8 +210,9 @@ class OpenAPI:
                        % (what, "\n  ".join(msgs),
                           json.dumps(value)[:2000]))
 
-    def validate(self, method, path, status, ctype, body):
-        """Check one whole answer; body is bytes."""
+    def validate(self, method, path, status, ctype, body, headers=None):
+        """Check one whole answer; body is bytes; headers, when given, a
+        list of (name, value): those openapi.yaml requires must be there."""
         what = "%s %s -> %d" % (method, path, status)
         mtype = (ctype or "").split(";", 1)[0].strip().lower()
         template, item = self.match(path)
@@ -231,6 +232,12 @@ class OpenAPI:
                        % (what, status, method, template,
                           ", ".join(sorted(responses)), body[:500]))
         resp = self._deref(resp)
+        if headers is not None:
+            have = {k.lower() for k, _ in headers}
+            for hname, h in resp.get("headers", {}).items():
+                if h.get("required") and hname.lower() not in have:
+                    self._fail("%s: no %s header, which openapi.yaml "
+                               "requires" % (what, hname))
         content = resp.get("content")
         if not content:
             return
@@ -359,7 +366,8 @@ class Client:
             conn.close()
         if validate:
             self.api.validate(method, path, resp.status,
-                              resp.header("Content-Type"), resp.body)
+                              resp.header("Content-Type"), resp.body,
+                              r.getheaders())
         return resp
 
     def call(self, method, path, body=None, expect=(200,), **kw):

@@ -238,6 +238,13 @@ def test_remove(daemon, accel):
     logpath = v["log"]["path"]
     assert os.path.exists(logpath)
 
+    # 201 says where the new instance is; 200 (the same again) does not.
+    r = c.request("POST", "/v1/unikernels", d.spec("loc", ["exit", "0"]))
+    assert r.status == 201 and r.header("Location") == "/v1/unikernels/loc"
+    r = c.request("POST", "/v1/unikernels", d.spec("loc", ["exit", "0"]))
+    assert r.status == 200 and r.header("Location") is None, r
+    c.remove("loc", force=True)
+
     r = c.request("DELETE", "/v1/unikernels/rmme")
     assert r.status == 409 and r.json["error"] == "conflict", r
     # It says how to proceed, naming the field.
