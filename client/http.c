@@ -645,24 +645,14 @@ http_lines(struct sbuf *partial, const char *buf, size_t len,
 char *
 http_escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct sbuf sb = SBUF_INIT;
+	char *esc, *out;
 
-	sbuf_add(&sb, "");
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-		    ch == '_' || ch == '~')
-			sbuf_addc(&sb, (char)ch);
-		else {
-			sbuf_addc(&sb, '%');
-			sbuf_addc(&sb, hex[ch >> 4]);
-			sbuf_addc(&sb, hex[ch & 15]);
-		}
-	}
-	return sbuf_finish(&sb);
+	/* RFC 3986's unreserved characters stay; curl_free() its answer. */
+	if ((esc = curl_easy_escape(NULL, s, 0)) == NULL)
+		return NULL;
+	out = strdup(esc);
+	curl_free(esc);
+	return out;
 }
 
 char *

@@ -274,6 +274,13 @@ test_paths(void **state)
 	p = http_escape("team=web&x");
 	assert_string_equal(p, "team%3Dweb%26x");
 	free(p);
+	/* Unreserved characters stay; bytes of UTF-8 and '+' are encoded. */
+	p = http_escape("A-z_0.9~ \xc3\xa9+");
+	assert_string_equal(p, "A-z_0.9~%20%C3%A9%2B");
+	free(p);
+	p = http_escape("");
+	assert_string_equal(p, "");
+	free(p);
 }
 
 int
