@@ -835,6 +835,31 @@ get_health(struct httpd_req *req, void *ctx)
 	httpd_reply_json(req, 200, engine_health(rc->engine));
 }
 
+/* A NULL-ended list as a JSON array (new). */
+static json_t *
+list_json(const char *const *items)
+{
+	json_t *a = json_array();
+
+	for (; items != NULL && *items != NULL; items++)
+		json_array_append_new(a, json_string(*items));
+	return a;
+}
+
+/*
+ * Where launch requests may take paths from and which bridges and networks
+ * they may join: policy, not secret (a refused path points here).
+ */
+static json_t *
+policy_json(const struct spec_policy *p)
+{
+	return json_pack("{s:o,s:o,s:o,s:o}",
+	    "image_dirs", list_json(p->image_dirs),
+	    "volume_dirs", list_json(p->volume_dirs),
+	    "bridges", list_json(p->bridges),
+	    "networks", list_json(p->networks));
+}
+
 static void
 get_info(struct httpd_req *req, void *ctx)
 {
@@ -859,6 +884,7 @@ get_info(struct httpd_req *req, void *ctx)
 	    0
 #endif
 	    ));
+	json_object_set_new(info, "policy", policy_json(rc->policy));
 	httpd_reply_json(req, 200, info);
 }
 

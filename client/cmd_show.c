@@ -96,6 +96,33 @@ kv(struct table *t, const char *key, const char *value)
 	table_row(t, (const char *const []){ key, value });
 }
 
+/* What requests may use (image dirs ...), a line each: "-" for none. */
+static void
+policy_lines(struct table *t, json_t *policy)
+{
+	static const char *const keys[][2] = {
+		{ "image_dirs", "image dirs" }, { "volume_dirs", "volume dirs" },
+		{ "bridges", "bridges" }, { "networks", "networks" },
+	};
+	struct sbuf sb = SBUF_INIT;
+	json_t *v;
+	size_t i, j;
+	char *line;
+
+	if (policy == NULL)
+		return;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_array_foreach(json_object_get(policy, keys[i][0]), j, v)
+			sbuf_addf(&sb, "%s%s", j > 0 ? ", " : "",
+			    json_string_value(v));
+		if (sb.len == 0)
+			sbuf_add(&sb, "-");
+		line = sbuf_finish(&sb);
+		kv(t, keys[i][1], line);
+		free(line);
+	}
+}
+
 static void
 print_info(json_t *info)
 {
@@ -154,6 +181,7 @@ print_info(json_t *info)
 	line = sbuf_finish(&sb);
 	kv(t, "limits", line);
 	free(line);
+	policy_lines(t, json_object_get(info, "policy"));
 	table_print(t, stdout);
 	table_free(t);
 }

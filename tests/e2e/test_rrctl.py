@@ -775,6 +775,18 @@ def test_info_version(rrd, api, rrctl_bin):
     assert kv["instances"] == "1: 1 exited", out
     assert kv["limits"].startswith("%d instances" %
                                    info["limits"]["max_instances"]), out
+    # The policy: where paths may come from, bridges and networks.
+    pol = info["policy"]
+    assert pol["image_dirs"] == [str(d.images)], pol
+    assert str(d.volumes) in pol["volume_dirs"], pol
+    lines = {l[:12].strip(): l[12:].strip() for l in out.splitlines()}
+    assert lines["image dirs"] == ", ".join(pol["image_dirs"]), out
+    assert lines["volume dirs"] == ", ".join(pol["volume_dirs"]), out
+    assert lines["bridges"] == (", ".join(pol["bridges"]) or "-"), out
+    # A refused path says where to look.
+    p = rrctl(d, "run", "-N", "x", "/bin/true")
+    assert "is outside the allowed directories (GET /v1/info and rrctl " \
+        "info list them)" in p.stderr, p
     got = json.loads(ok(rrctl(d, "info", "--json")))
     assert list(api.component("Info").iter_errors(got)) == []
     assert got["owner"] == info["owner"]
