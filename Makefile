@@ -22,6 +22,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 # systemd reads units, sysusers.d and tmpfiles.d under /usr/local/lib too.
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -223,6 +224,9 @@ install: all
 		install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1; \
 		install -m 0755 $(BUILD)/rrctl $(DESTDIR)$(BINDIR)/rrctl; \
 		install -m 0644 man/rrctl.1 $(DESTDIR)$(MANDIR)/man1/rrctl.1; \
+		install -d $(DESTDIR)$(BASHCOMPDIR); \
+		install -m 0644 client/completion/rrctl.bash \
+			$(DESTDIR)$(BASHCOMPDIR)/rrctl; \
 	fi
 
 clean:

@@ -886,3 +886,37 @@ def test_streams_resume_across_restart(rrd, rrctl_bin):
     assert "before" not in out.decode(), out
     assert out.decode() == d.client.logs("a").split("before\n", 1)[1], out
     assert b"reconnected" in err, err
+
+
+def complete(d, line):
+    """What bash completes at the end of line with rrctl's completion."""
+    script = (rrlib.REPO / "client/completion/rrctl.bash").read_text()
+    words = line.split(" ")
+    prog = 'COMP_WORDS=(%s); COMP_CWORD=%d; _rrctl; printf "%%s\\n" ' \
+        '"${COMPREPLY[@]}"' % (" ".join("'%s'" % w for w in words),
+                                len(words) - 1)
+    p = subprocess.run(["bash", "-c", script + "\n" + prog],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PATH="%s:%s" % (
+                           RRCTL.parent, os.environ["PATH"])))
+    assert p.returncode == 0, p
+    return sorted(w for w in p.stdout.split("\n") if w)
+
+
+def test_bash_completion(rrd, rrctl_bin):
+    d = rrd()
+    launch(d, "web-1", "exit", "0")
+    launch(d, "web-2", "forever")
+    launch(d, "db", "exit", "0")
+    host = "unix://%s" % d.sock
+    assert complete(d, "rrctl st") == ["start", "stop"]
+    assert complete(d, "rrctl --host %s lo" % host) == ["logs"]
+    # Names from `rrctl ps -aq`, of the daemon --host names.
+    assert complete(d, "rrctl --host %s logs we" % host) == \
+        ["web-1", "web-2"]
+    assert complete(d, "rrctl --host %s rm " % host) == \
+        ["db", "web-1", "web-2"]
+    assert complete(d, "rrctl --host %s logs --t" % host) == ["--tail"]
+    assert "--rm" in complete(d, "rrctl run --r")
+    # No daemon: no names, no error.
+    assert complete(d, "rrctl --host unix:///nowhere.sock stop w") == []
