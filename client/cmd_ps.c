@@ -2,8 +2,9 @@
  * cmd_ps: rrctl ps, the instances as a table.
  *
  * The state, platform and label filters go to the daemon as query
- * parameters (every label must hold); "not ended" (without -a) is applied
- * here.
+ * parameters (every label must hold); "not ended" (without -a) and name=
+ * are applied here.  STATUS says what docker ps's does: "up 5m",
+ * "exited (3) 2m ago", "crashed 10s ago: PANIC: ...".
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -39,15 +40,15 @@ now_ms(void)
 static void
 print_table(json_t *list)
 {
-	static const char *const head[] = { "NAME", "STATE", "PLATFORM",
-	    "MEMORY", "UPTIME", "EXIT", "ADDRESS" };
+	static const char *const head[] = { "NAME", "STATUS", "PLATFORM",
+	    "MEMORY", "ADDRESS" };
 	struct fmt_ps row;
 	struct table *t;
 	json_t *inst;
 	int64_t now = now_ms();
 	size_t i;
 
-	if ((t = table_new(7)) == NULL || table_row(t, head) == -1) {
+	if ((t = table_new(5)) == NULL || table_row(t, head) == -1) {
 		table_free(t);
 		ctl_warnx("out of memory");
 		return;
@@ -55,9 +56,8 @@ print_table(json_t *list)
 	memset(&row, 0, sizeof(row));
 	json_array_foreach(list, i, inst) {
 		fmt_ps_row(inst, now, &row);
-		table_row(t, (const char *const []){ row.name, row.state,
-		    row.platform, row.memory, row.uptime, row.exit,
-		    row.address });
+		table_row(t, (const char *const []){ row.name, row.status,
+		    row.platform, row.memory, row.address });
 	}
 	table_print(t, stdout);
 	table_free(t);
@@ -74,7 +74,7 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state = NULL, *platform = NULL, *labels[32];
+	const char *state = NULL, *platform = NULL, *name = NULL, *labels[32];
 	struct sbuf q = SBUF_INIT;
 	json_t *list = NULL, *out = NULL, *inst;
 	bool all = false, quiet = false, started = false;
@@ -94,6 +94,12 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		case 'F':
 			if (strncmp(optarg, "state=", 6) == 0 && state == NULL)
 				state = optarg + 6;
+			else if (strncmp(optarg, "status=", 7) == 0 &&
+			    state == NULL)
+				state = optarg + 7;	/* docker's word */
+			else if (strncmp(optarg, "name=", 5) == 0 &&
+			    name == NULL)
+				name = optarg + 5;
 			else if (strncmp(optarg, "platform=", 9) == 0 &&
 			    platform == NULL)
 				platform = optarg + 9;
@@ -103,9 +109,10 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 				labels[nlabels++] = optarg + 6;
 			else
 				return ctl_usage_error(c->cmd, "--filter %s: "
-				    "give state=STATE, platform=PLATFORM or "
-				    "label=KEY[=VALUE], state and platform "
-				    "once", optarg);
+				    "give state=STATE (or status=), "
+				    "platform=PLATFORM, name=PART or "
+				    "label=KEY[=VALUE], all but label once",
+				    optarg);
 			break;
 		default:
 			return rv;
@@ -145,6 +152,10 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 	json_array_foreach(list, i, inst) {
 		if (!all && state == NULL && fmt_state_ended(
 		    json_string_value(json_object_get(inst, "state"))))
+			continue;
+		/* name=PART: the names that contain it, as docker's. */
+		if (name != NULL && strstr(json_string_value(json_object_get(
+		    inst, "name")), name) == NULL)
 			continue;
 		json_array_append(out, inst);
 	}

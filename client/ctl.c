@@ -80,7 +80,9 @@ const struct ctl_command ctl_commands[] = {
 	    "List the instances that have not ended (-a: all of them).",
 	    "  -a                   all instances, ended ones too\n"
 	    "  -q                   names only\n"
-	    "  --filter state=S     only instances in state S (implies -a)\n"
+	    "  --filter state=S     only instances in state S (implies -a);\n"
+	    "                       status=S says the same\n"
+	    "  --filter name=PART   only instances whose name contains PART\n"
 	    "  --filter platform=P  only instances on platform kvm or xen\n"
 	    "  --filter label=K[=V] only instances with label K (equal to V);"
 	    "\n                       repeatable\n"

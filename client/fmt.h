@@ -19,6 +19,9 @@ struct fmt_ps {
 	char memory[24];	/* "64MiB" */
 	char uptime[24];	/* "1m05s" since started; "-" once ended */
 	char exit[16];		/* the exit status, or "-" */
+	char status[128];	/* "up 1m05s", "exited (3) 2m ago", "crashed
+				   5s ago: PANIC: ..." (reason cut), as
+				   docker ps's STATUS */
 	char address[256];	/* static addresses, comma separated, or "-" */
 };
 

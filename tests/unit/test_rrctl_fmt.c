@@ -82,6 +82,7 @@ test_ps_row(void **state)
 	assert_string_equal(row.uptime, "1m05s");
 	assert_string_equal(row.exit, "-");
 	assert_string_equal(row.address, "10.0.0.2/24,10.0.1.2/24");
+	assert_string_equal(row.status, "up 1m05s");
 	json_decref(inst);
 
 	inst = json_loads("{\"name\": \"done\", \"state\": \"exited\","
@@ -92,6 +93,34 @@ test_ps_row(void **state)
 	assert_string_equal(row.uptime, "-");
 	assert_string_equal(row.exit, "3");
 	assert_string_equal(row.address, "-");
+	/* No finished time: no "ago". */
+	assert_string_equal(row.status, "exited (3)");
+	json_decref(inst);
+
+	/* STATUS as docker ps's: how it ended, how long ago, why. */
+	inst = json_loads("{\"name\": \"e\", \"state\": \"exited\","
+	    " \"exit_status\": 3, \"finished\": \"2026-11-22T13:53:06.000Z\"}",
+	    0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "exited (3) 2m00s ago");
+	json_decref(inst);
+	inst = json_loads("{\"name\": \"c\", \"state\": \"crashed\","
+	    " \"reason\": \"PANIC: oops\","
+	    " \"finished\": \"2026-11-22T13:55:01.000Z\"}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "crashed 5s ago: PANIC: oops");
+	json_decref(inst);
+	inst = json_loads("{\"name\": \"f\", \"state\": \"failed\","
+	    " \"reason\": \"main() not called in 60 s; last console line: "
+	    "\\\"SeaBIOS (version 1.16.2)\\\"\"}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "failed: main() not called in 60 s; "
+	    "last console line:...");
+	json_decref(inst);
+	inst = json_loads("{\"name\": \"s\", \"state\": \"paused\"}", 0,
+	    NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "paused");
 	json_decref(inst);
 
 	/* Not started yet. */
