@@ -82,6 +82,7 @@ struct follow {
 	long long at;		/* logs: the next byte's offset, or -1 */
 	long long seq;		/* events: the last seq seen, or -1 */
 	bool lines;		/* events: whole lines only */
+	long long cutoff_ms;	/* events: only those from then on, or 0 */
 	long long deadline;	/* resuming until then (ms), or 0 */
 	struct sbuf partial;	/* events: a line not yet complete */
 };
@@ -248,6 +249,15 @@ event_line(void *arg, const char *line, size_t len)
 	seq = json_object_get(ev, "seq");
 	if (json_is_integer(seq))
 		f->seq = json_integer_value(seq);
+	if (f->cutoff_ms > 0 && ev != NULL) {
+		int64_t t;
+
+		if (fmt_time_ms(json_string_value(json_object_get(ev, "time")),
+		    &t) == 0 && t < f->cutoff_ms) {
+			json_decref(ev);
+			return;	/* before --since TIME */
+		}
+	}
 	if (f->lines || ev == NULL || (text = fmt_event(ev)) == NULL)
 		printf("%.*s\n", (int)len, line);
 	else
@@ -285,6 +295,48 @@ events_resume(struct follow *f, char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * --since: an event seq (digits), a duration back from now (10s, 5m, 2h,
+ * 1d) or an RFC 3339 time.  *seq or *cutoff_ms (the other -1 / 0); 0, or
+ * -1 when s is none of them.
+ */
+static int
+since_arg(const char *s, long *seq, long long *cutoff_ms)
+{
+	static const struct {
+		char unit;
+		long long ms;
+	} units[] = {
+		{ 's', 1000LL }, { 'm', 60000LL }, { 'h', 3600000LL },
+		{ 'd', 86400000LL },
+	};
+	char num[24], *end;
+	long long n;
+	int64_t t;
+	size_t i, len = strlen(s);
+
+	*seq = -1;
+	*cutoff_ms = 0;
+	if (ctl_number(s, 0, LONG_MAX, seq) == 0)
+		return 0;
+	for (i = 0; len >= 2 && len < sizeof(num) &&
+	    i < sizeof(units) / sizeof(units[0]); i++) {
+		if (s[len - 1] != units[i].unit || s[0] < '0' || s[0] > '9')
+			continue;
+		snprintf(num, sizeof(num), "%.*s", (int)(len - 1), s);
+		n = strtoll(num, &end, 10);
+		if (*end != '\0' || n > 3650LL * 86400000LL / units[i].ms)
+			return -1;
+		*cutoff_ms = now_ms() - n * units[i].ms;
+		return 0;
+	}
+	if (fmt_time_ms(s, &t) == 0) {
+		*cutoff_ms = t;
+		return 0;
+	}
+	return -1;
+}
+
 int
 ctl_events(struct ctl *c, int argc, char *argv[])
 {
@@ -299,16 +351,19 @@ ctl_events(struct ctl *c, int argc, char *argv[])
 	bool no_follow = false, started = false;
 	char path[96];
 	long since = -1;
+	long long cutoff = 0;
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "h", longopts, &started,
 	    &rv)) != -1) {
 		switch (ch) {
 		case 's':
-			if (ctl_number(optarg, 0, LONG_MAX,
-			    &since) == -1)
+			if (since_arg(optarg, &since, &cutoff) == -1)
 				return ctl_usage_error(c->cmd, "--since %s: "
-				    "give an event number", optarg);
+				    "give an event number, a duration (10m) "
+				    "or a time (2026-12-01T10:00:00Z)", optarg);
+			if (cutoff > 0)
+				since = 0;	/* the kept ones, then by time */
 			break;
 		case 'N':
 			no_follow = true;
@@ -334,6 +389,7 @@ ctl_events(struct ctl *c, int argc, char *argv[])
 	f.arg = &f;
 	f.at = f.seq = -1;
 	f.lines = c->json;
+	f.cutoff_ms = cutoff;
 	events_follow = !no_follow;
 	rv = follow(c, path, &f, true, events_resume);
 	sbuf_reset(&f.partial);

@@ -111,9 +111,12 @@ const struct ctl_command ctl_commands[] = {
 	{ "inspect", CMD_INSPECT, ctl_inspect, "name",
 	    "Print everything about an instance as JSON.", "", 0 },
 	{ "events", CMD_EVENTS, ctl_events,
-	    "[--since seq] [--no-follow] [--json]",
+	    "[--since seq | duration | time] [--no-follow] [--json]",
 	    "Print state changes as they happen, until Ctrl-C.",
 	    "  --since seq          first the kept events after seq\n"
+	    "  --since 10m | TIME   first the kept events of the last 10\n"
+	    "                       minutes (s, m, h, d) or from an RFC 3339\n"
+	    "                       time on\n"
 	    "  --no-follow          end after those\n"
 	    "  --json               the events as JSON lines\n",
 	    CTL_F_JSON },

@@ -202,6 +202,10 @@ fmt_event(json_t *ev)
 	json_t *st;
 
 	type = json_string_value(json_object_get(ev, "type"));
+	/* The seq first: what --since takes. */
+	if (json_is_integer(json_object_get(ev, "seq")))
+		sbuf_addf(&sb, "%lld ", (long long)json_integer_value(
+		    json_object_get(ev, "seq")));
 	sbuf_addf(&sb, "%s %s ",
 	    json_string_value(json_object_get(ev, "time")) != NULL ?
 	    json_string_value(json_object_get(ev, "time")) : "-",

@@ -226,7 +226,8 @@ def test_usage_and_help(rrctl_bin):
           "--tail -1: give a number of lines up to 100000")
     usage(rrctl(None, "inspect", host=NOWHERE), "give one name")
     usage(rrctl(None, "events", "--since", "x", host=NOWHERE),
-          "--since x: give an event number")
+          "--since x: give an event number, a duration (10m) or a time "
+          "(2026-12-01T10:00:00Z)")
     usage(rrctl(None, "info", "x", host=NOWHERE), "unexpected argument x")
     usage(rrctl(None, "stop", "--json", "a", host=NOWHERE),
           "unknown option --json")
@@ -738,7 +739,8 @@ def test_events(rrd, api, rrctl_bin):
     launch(d, "ev", "exit", "4")
     lines = read_until(proc, lambda l: re.search(r" ev exited", l), 20,
                        "the exit event")
-    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+    # "SEQ TIME NAME WHAT": the seq that --since takes comes first.
+    stamp = r"\d+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
     assert re.match(r"^%s ev created$" % stamp, lines[0]), lines
     assert re.match(r"^%s ev exited \(exit 4\)$" % stamp, lines[-1]), lines
     for l in lines[1:-1]:
@@ -766,6 +768,21 @@ def test_events(rrd, api, rrctl_bin):
     assert [json.loads(l) for l in ok(p).splitlines()] == evs[-1:]
     p = rrctl(d, "events", "--since", 0, "--no-follow")
     assert len(ok(p).splitlines()) == len(evs)
+    assert [int(l.split()[0]) for l in ok(p).splitlines()] == \
+        [e["seq"] for e in evs]
+
+    # --since a duration or a time: the kept events from then on.
+    p = rrctl(d, "--json", "events", "--since", "1h", "--no-follow")
+    assert [json.loads(l) for l in ok(p).splitlines()] == evs
+    time.sleep(1.1)
+    mark = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1.1)
+    launch(d, "late", "exit", "0")
+    d.client.wait_state("late", "exited")
+    for since in (mark, "2s"):
+        p = rrctl(d, "--json", "events", "--since", since, "--no-follow")
+        names = {json.loads(l)["name"] for l in ok(p).splitlines()}
+        assert names == {"late"}, (since, p.stdout)
 
 
 def test_info_version(rrd, api, rrctl_bin):

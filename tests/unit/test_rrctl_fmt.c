@@ -155,23 +155,25 @@ test_event(void **state)
 		const char *json, *line;
 	} t[] = {
 		{ "{\"seq\": 1, \"time\": \"T1\", \"type\": \"created\","
-		  " \"name\": \"a\", \"state\": \"pending\"}", "T1 a created" },
+		  " \"name\": \"a\", \"state\": \"pending\"}", "1 T1 a created" },
 		{ "{\"seq\": 2, \"time\": \"T2\", \"type\": \"state\","
-		  " \"name\": \"a\", \"state\": \"running\"}", "T2 a running" },
+		  " \"name\": \"a\", \"state\": \"running\"}", "2 T2 a running" },
 		{ "{\"seq\": 7, \"time\": \"T7\", \"type\": \"state\","
 		  " \"name\": \"a\", \"state\": \"running\", \"exit_status\": 3}",
-		  "T7 a running" },
+		  "7 T7 a running" },
 		{ "{\"seq\": 3, \"time\": \"T3\", \"type\": \"state\","
 		  " \"name\": \"a\", \"state\": \"exited\", \"exit_status\": 3}",
-		  "T3 a exited (exit 3)" },
+		  "3 T3 a exited (exit 3)" },
 		{ "{\"seq\": 4, \"time\": \"T4\", \"type\": \"state\","
 		  " \"name\": \"b\", \"state\": \"crashed\","
-		  " \"reason\": \"PANIC: oops\"}", "T4 b crashed (PANIC: oops)" },
+		  " \"reason\": \"PANIC: oops\"}",
+		  "4 T4 b crashed (PANIC: oops)" },
 		{ "{\"seq\": 5, \"time\": \"T5\", \"type\": \"state\","
 		  " \"name\": \"c\", \"state\": \"stopped\", \"exit_status\": 0,"
-		  " \"reason\": \"stopped\"}", "T5 c stopped (exit 0, stopped)" },
+		  " \"reason\": \"stopped\"}",
+		  "5 T5 c stopped (exit 0, stopped)" },
 		{ "{\"seq\": 6, \"time\": \"T6\", \"type\": \"removed\","
-		  " \"name\": \"a\", \"state\": \"exited\"}", "T6 a removed" },
+		  " \"name\": \"a\", \"state\": \"exited\"}", "6 T6 a removed" },
 	};
 	size_t i;
 
