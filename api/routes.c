@@ -6,6 +6,8 @@
  * libvirt call), and streams the image from its unlinked file, reading it
  * on the pool too (uv_fs_read), so that the loop never waits for a disk.
  */
+#include <sys/time.h>
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -732,6 +735,10 @@ get_logs(struct httpd_req *req, void *ctx)
 }
 
 /* A reader of the event stream. */
+/* Heartbeats on an idle event stream: every this many seconds by default. */
+#define HEARTBEAT_S		15
+#define HEARTBEAT_MAX_S		3600
+
 struct event_stream {
 	struct events *events;
 	struct events_watch watch;
@@ -740,25 +747,82 @@ struct event_stream {
 	bool follow;
 	char *line;		/* a line not yet fully sent */
 	size_t sent;
+	uv_timer_t beat;	/* heartbeats, when beat_ms > 0 */
+	uint64_t beat_ms;
+	bool beat_due;		/* a heartbeat line is to be sent */
 };
+
+/* "2026-12-01T10:00:00.123Z", now, into buf (40 bytes). */
+static void
+now_stamp(char *buf, size_t len)
+{
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+}
+
+/*
+ * The next line of the stream in es->line: an event; before it, a "lost"
+ * notice when the ring no longer has the events between es->after and it
+ * (since= older than what is kept, or a reader that fell behind); a
+ * "heartbeat" when one is due and no event waits.  0, or -1 when there is
+ * nothing (or no memory).
+ */
+static int
+next_line(struct event_stream *es)
+{
+	const char *line;
+	char stamp[40];
+	uint64_t seq;
+
+	line = events_next(es->events, es->after, &seq);
+	if (line != NULL && seq > es->after + 1) {
+		now_stamp(stamp, sizeof(stamp));
+		if (asprintf(&es->line, "{\"type\":\"lost\",\"time\":\"%s\","
+		    "\"from\":%llu,\"to\":%llu}\n", stamp,
+		    (unsigned long long)es->after + 1,
+		    (unsigned long long)seq - 1) == -1) {
+			es->line = NULL;
+			return -1;
+		}
+		es->after = seq - 1;
+		return 0;
+	}
+	if (line != NULL) {
+		/* The ring's copy changes on the next publish: keep ours. */
+		if ((es->line = strdup(line)) == NULL)
+			return -1;
+		es->after = seq;
+		es->beat_due = false;
+		return 0;
+	}
+	if (!es->beat_due)
+		return -1;
+	es->beat_due = false;
+	now_stamp(stamp, sizeof(stamp));
+	if (asprintf(&es->line, "{\"type\":\"heartbeat\",\"time\":\"%s\","
+	    "\"seq\":%llu}\n", stamp, (unsigned long long)es->after) == -1) {
+		es->line = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 static ssize_t
 event_read(void *arg, char *buf, size_t max)
 {
 	struct event_stream *es = arg;
-	const char *line;
-	uint64_t seq;
 	size_t n;
 
 	if (es->line == NULL) {
-		line = events_next(es->events, es->after, &seq);
-		if (line == NULL)
+		if (next_line(es) == -1)
 			return es->follow ? 0 : -1;
-		/* The ring's copy changes on the next publish: keep ours. */
-		if ((es->line = strdup(line)) == NULL)
-			return -1;
 		es->sent = 0;
-		es->after = seq;
 	}
 	n = strlen(es->line + es->sent);
 	if (n > max)
@@ -773,13 +837,31 @@ event_read(void *arg, char *buf, size_t max)
 }
 
 static void
+beat_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
 event_closed(void *arg)
 {
 	struct event_stream *es = arg;
 
 	events_unwatch(es->events, &es->watch);
 	free(es->line);
-	free(es);
+	es->line = NULL;
+	/* es goes with its timer. */
+	uv_close((uv_handle_t *)&es->beat, beat_closed);
+}
+
+static void
+on_beat(uv_timer_t *t)
+{
+	struct event_stream *es = t->data;
+
+	es->beat_due = true;
+	if (es->stream != NULL)
+		httpd_stream_wake(es->stream);
 }
 
 static void
@@ -799,14 +881,15 @@ get_events(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 	struct event_stream *es;
-	uint64_t since = UINT64_MAX;
+	uint64_t since = UINT64_MAX, beat = HEARTBEAT_S;
 	bool follow = true;
 	char hdr[24];
 
-	if (check_query(req, "since follow") == -1)
+	if (check_query(req, "since follow heartbeat") == -1)
 		return;
 	if (query_u64(req, "since", UINT64_MAX - 1, &since) == -1 ||
-	    query_bool(req, "follow", &follow) == -1)
+	    query_bool(req, "follow", &follow) == -1 ||
+	    query_u64(req, "heartbeat", HEARTBEAT_MAX_S, &beat) == -1)
 		return;
 	if ((es = calloc(1, sizeof(*es))) == NULL) {
 		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
@@ -817,6 +900,11 @@ get_events(struct httpd_req *req, void *ctx)
 	es->after = since != UINT64_MAX ? since :
 	    events_last_seq(es->events);
 	es->watch.notify = event_notify;
+	uv_timer_init(engine_loop(rc->engine), &es->beat);
+	es->beat.data = es;
+	es->beat_ms = follow ? beat * 1000 : 0;
+	if (es->beat_ms > 0)
+		uv_timer_start(&es->beat, on_beat, es->beat_ms, es->beat_ms);
 	/* The events that follow are those after this seq. */
 	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)es->after);
 	(void)httpd_reply_header(req, "X-Event-Seq", hdr);

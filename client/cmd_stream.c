@@ -243,12 +243,26 @@ event_line(void *arg, const char *line, size_t len)
 	struct follow *f = arg;
 	json_error_t jerr;
 	json_t *ev, *seq;
+	const char *type;
 	char *text = NULL;
 
 	ev = json_loadb(line, len, 0, &jerr);
 	seq = json_object_get(ev, "seq");
 	if (json_is_integer(seq))
 		f->seq = json_integer_value(seq);
+	type = json_string_value(json_object_get(ev, "type"));
+	/* A heartbeat only keeps the connection and the seq fresh. */
+	if (type != NULL && strcmp(type, "heartbeat") == 0) {
+		json_decref(ev);
+		return;
+	}
+	if (type != NULL && strcmp(type, "lost") == 0 && !f->lines) {
+		ctl_warnx("events %lld to %lld are no longer kept by rumprund",
+		    (long long)json_integer_value(json_object_get(ev, "from")),
+		    (long long)json_integer_value(json_object_get(ev, "to")));
+		json_decref(ev);
+		return;
+	}
 	if (f->cutoff_ms > 0 && ev != NULL) {
 		int64_t t;
 

@@ -484,6 +484,46 @@ def test_events_survive_restart(daemon, accel):
     assert after[len(before)]["name"] == "r2"
 
 
+def test_events_heartbeat_and_lost(daemon):
+    d = daemon()
+    c = d.client
+    c.launch(d.spec("hb", ["exit", "0"]))
+    c.wait_state("hb", "exited")
+    s = c.stream("/v1/events?since=0&follow=false")
+    s.wait_end(5)
+    evs = s.rest_lines()
+    s.close()
+    last = evs[-1]["seq"]
+    # An idle followed stream: a heartbeat each second asked, with the
+    # last seq.
+    s = c.stream("/v1/events?heartbeat=1")
+    t0 = time.monotonic()
+    hb = s.next_line(5)
+    assert hb["type"] == "heartbeat" and hb["seq"] == last, hb
+    assert 0.8 < time.monotonic() - t0 < 3
+    assert s.next_line(5)["type"] == "heartbeat"
+    s.close()
+    r = c.request("GET", "/v1/events?heartbeat=3601&follow=false")
+    assert r.status == 400 and r.json["field"] == "heartbeat", r
+
+    # since= older than what is kept: "lost" says which, then the kept.
+    d.terminate()
+    (d.state / "events.jsonl").write_text(json.dumps(
+        {"seq": 5000, "time": "2026-12-01T10:00:00.000Z", "type": "state",
+         "name": "old", "state": "exited", "exit_status": 0}) + "\n")
+    d.start()
+    s = c.stream("/v1/events?since=10&follow=false")
+    s.wait_end(5)
+    lines = s.rest_lines()
+    assert lines[0]["type"] == "lost", lines
+    assert (lines[0]["from"], lines[0]["to"]) == (11, 4999), lines
+    assert lines[1]["seq"] == 5000 and lines[1]["name"] == "old", lines
+    # Nothing lost: no notice.
+    s = c.stream("/v1/events?since=4999&follow=false")
+    s.wait_end(5)
+    assert [e["seq"] for e in s.rest_lines()][:1] == [5000]
+
+
 def test_list_filters_and_info(daemon, accel):
     d = daemon(accel=accel)
     c = d.client

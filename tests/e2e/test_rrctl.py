@@ -784,6 +784,17 @@ def test_events(rrd, api, rrctl_bin):
         names = {json.loads(l)["name"] for l in ok(p).splitlines()}
         assert names == {"late"}, (since, p.stdout)
 
+    # Events no longer kept: said on stderr, not printed as events.
+    d.terminate()
+    (d.state / "events.jsonl").write_text(json.dumps(
+        {"seq": 5000, "time": "2026-12-01T10:00:00.000Z", "type": "state",
+         "name": "old", "state": "exited", "exit_status": 0}) + "\n")
+    d.start()
+    p = rrctl(d, "events", "--since", "10", "--no-follow")
+    assert p.stderr == "rrctl: events 11 to 4999 are no longer kept by " \
+        "rumprund\n", p
+    assert ok(p) == "5000 2026-12-01T10:00:00.000Z old exited (exit 0)\n"
+
 
 def test_info_version(rrd, api, rrctl_bin):
     d = rrd()
