@@ -1471,8 +1471,13 @@ dispatch(struct httpd_req *req)
 		r = &h->routes[i];
 		if (!match(r->pattern, req->path, names, vals, MAX_PARAMS, &n))
 			continue;
-		if (strcmp(r->method, req->method) != 0) {
+		/* HEAD wherever GET is: MHD sends the headers only. */
+		if (strcmp(r->method, req->method) != 0 &&
+		    !(strcmp(req->method, "HEAD") == 0 &&
+		    strcmp(r->method, "GET") == 0)) {
 			allow_add(allow, sizeof(allow), r->method);
+			if (strcmp(r->method, "GET") == 0)
+				allow_add(allow, sizeof(allow), "HEAD");
 			continue;
 		}
 		found = r;
