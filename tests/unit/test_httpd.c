@@ -777,7 +777,8 @@ test_routing(void **state)
 	assert_string_equal(s->r[4].ctype, "application/json");
 
 	assert_int_equal(s->r[5].status, 405);
-	assert_string_equal(s->r[5].allow, "GET, DELETE");
+	/* HEAD is served wherever GET is. */
+	assert_string_equal(s->r[5].allow, "GET, HEAD, DELETE");
 	j = body_json(&s->r[5]);
 	assert_json_str(j, "error", "method_not_allowed");
 	json_decref(j);
