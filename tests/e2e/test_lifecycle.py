@@ -568,7 +568,8 @@ def test_list_filters_and_info(daemon, accel):
              "state, platform, label"),
             ("/v1/unikernels/la?verbose=1", "verbose", "none"),
             ("/v1/unikernels/la/logs?tial=3", "tial", "tail, since, follow"),
-            ("/v1/events?sinse=1&follow=false", "sinse", "since, follow"),
+            ("/v1/events?sinse=1&follow=false", "sinse",
+             "since, follow, heartbeat"),
             ("/v1/info?x", "x", "none"),
             ("/v1/health?x=1", "x", "none")):
         r = c.request("GET", path)
