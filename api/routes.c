@@ -521,6 +521,49 @@ labels_match(const struct httpd_req *req, json_t *labels)
 	return true;
 }
 
+/* Older "created" first (RFC 3339 UTC with ms sorts as text), then name. */
+static int
+by_creation(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const char *cx, *cy;
+	int d;
+
+	cx = json_string_value(json_object_get(x, "created"));
+	cy = json_string_value(json_object_get(y, "created"));
+	if ((d = strcmp(cx != NULL ? cx : "", cy != NULL ? cy : "")) != 0)
+		return d;
+	return strcmp(json_string_value(json_object_get(x, "name")),
+	    json_string_value(json_object_get(y, "name")));
+}
+
+/*
+ * list (stolen) in creation order, whatever order the engine keeps (after
+ * a restart, the order the state directory lists its records in): a new
+ * reference, or list as it was when out of memory.
+ */
+static json_t *
+in_creation_order(json_t *list)
+{
+	json_t **items, *out;
+	size_t i, n = json_array_size(list);
+
+	if (n < 2 || (items = calloc(n, sizeof(*items))) == NULL)
+		return list;
+	for (i = 0; i < n; i++)
+		items[i] = json_array_get(list, i);
+	qsort(items, n, sizeof(*items), by_creation);
+	if ((out = json_array()) == NULL) {
+		free(items);
+		return list;
+	}
+	for (i = 0; i < n; i++)
+		json_array_append(out, items[i]);
+	free(items);
+	json_decref(list);
+	return out;
+}
+
 static void
 get_unikernels(struct httpd_req *req, void *ctx)
 {
@@ -571,7 +614,7 @@ get_unikernels(struct httpd_req *req, void *ctx)
 		else
 			json_array_remove(list, i);
 	}
-	httpd_reply_json(req, 200, list);
+	httpd_reply_json(req, 200, in_creation_order(list));
 }
 
 static void

@@ -76,7 +76,7 @@ const struct ctl_command ctl_commands[] = {
 	    "Make a bootable ISO image of a unikernel for a real machine.",
 	    ISO_HELP, 0 },
 	{ "ps", CMD_PS, ctl_ps,
-	    "[-aq] [--filter key=value] [--json]",
+	    "[-aq] [--filter key=value] [-o cols] [--format f] [--json]",
 	    "List the instances that have not ended (-a: all of them).",
 	    "  -a                   all instances, ended ones too\n"
 	    "  -q                   names only\n"
@@ -86,6 +86,12 @@ const struct ctl_command ctl_commands[] = {
 	    "  --filter platform=P  only instances on platform kvm or xen\n"
 	    "  --filter label=K[=V] only instances with label K (equal to V);"
 	    "\n                       repeatable\n"
+	    "  -o col,...           the columns: name, status, state, platform,\n"
+	    "                       memory, address, exit, uptime, generation,\n"
+	    "                       created (default name,status,platform,\n"
+	    "                       memory,address)\n"
+	    "  --format table|json|jsonl\n"
+	    "                       jsonl: one JSON instance a line\n"
 	    "  --json               the instances as a JSON array\n",
 	    CTL_F_JSON },
 	{ "stop", CMD_STOP, ctl_stop,

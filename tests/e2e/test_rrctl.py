@@ -393,6 +393,21 @@ def test_run_ps_inspect(rrd, api, rrctl_bin):
         ["web"]
     assert ok(rrctl(d, "ps", "-q", "--filter", "status=exited")).split() \
         == ["ended"]
+    # -o: the columns asked for; --format jsonl: a JSON instance a line.
+    out = ok(rrctl(d, "ps", "-a", "-o", "name,state,exit,generation"))
+    assert [l.split() for l in out.splitlines()] == [
+        ["NAME", "STATE", "EXIT", "GENERATION"],
+        ["rumprun-rrguest", "running", "-", "1"],
+        ["ended", "exited", "3", "1"], ["web", "running", "-", "1"]], out
+    usage(rrctl(d, "ps", "-o", "name,colour"), "-o name,colour: no column "
+          "'colour'; the columns: name, status, state, platform, memory, "
+          "address, exit, uptime, generation, created")
+    out = ok(rrctl(d, "ps", "-a", "--format", "jsonl"))
+    assert [json.loads(l) for l in out.splitlines()] == d.client.list()
+    # Creation order, across a restart of rumprund too.
+    d.restart()
+    assert ok(rrctl(d, "ps", "-aq")).split() == \
+        ["rumprun-rrguest", "ended", "web"]
 
     # -q, --json, filters.
     assert ok(rrctl(d, "ps", "-q")).split() == ["rumprun-rrguest", "web"]
