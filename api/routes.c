@@ -679,13 +679,83 @@ delete_unikernel(struct httpd_req *req, void *ctx)
 }
 
 /* A reader of a console log, possibly following it. */
+/* "2026-12-01T10:00:00.123Z " before each line with timestamps=true. */
+#define STAMP_LEN	25
+
 struct log_stream {
 	struct console *console;
 	struct console_watch watch;
 	struct httpd_stream *stream;
 	uint64_t off;
 	bool follow;
+	bool stamps;		/* timestamps=true */
+	bool line_start;	/* off starts a line (stamps) */
+	char stamp[STAMP_LEN + 1];
+	size_t stamp_sent;	/* of stamp, STAMP_LEN when none waits */
 };
+
+/* The arrival time of the line at ls->off as its prefix, in ls->stamp. */
+static void
+make_stamp(struct log_stream *ls)
+{
+	int64_t ms = console_time_at(ls->console, ls->off);
+	time_t secs;
+	struct tm tm;
+	size_t n;
+
+	if (ms < 0) {
+		/* Arrived before this rumprund: no time, same width. */
+		snprintf(ls->stamp, sizeof(ls->stamp), "%-24s ", "-");
+	} else {
+		secs = (time_t)(ms / 1000);
+		gmtime_r(&secs, &tm);
+		n = strftime(ls->stamp, sizeof(ls->stamp), "%Y-%m-%dT%H:%M:%S",
+		    &tm);
+		snprintf(ls->stamp + n, sizeof(ls->stamp) - n, ".%03dZ ",
+		    (int)(ms % 1000));
+	}
+	ls->stamp_sent = 0;
+}
+
+/* As console_read(), each line after its arrival time (stamps). */
+static ssize_t
+read_stamped(struct log_stream *ls, char *buf, size_t max)
+{
+	char tmp[4096], *nl;
+	size_t out = 0, k;
+	ssize_t n;
+
+	while (out < max) {
+		if (ls->stamp_sent < STAMP_LEN) {
+			k = STAMP_LEN - ls->stamp_sent;
+			if (k > max - out)
+				k = max - out;
+			memcpy(buf + out, ls->stamp + ls->stamp_sent, k);
+			ls->stamp_sent += k;
+			out += k;
+			continue;
+		}
+		/* A prefix only before a byte that is there. */
+		if (ls->line_start && ls->off < console_end(ls->console)) {
+			make_stamp(ls);
+			ls->line_start = false;
+			continue;
+		}
+		k = max - out < sizeof(tmp) ? max - out : sizeof(tmp);
+		if ((n = console_read(ls->console, ls->off, tmp, k)) <= 0)
+			return out > 0 ? (ssize_t)out : n;
+		/* Up to the end of the line: the next one gets its prefix. */
+		k = (size_t)n;
+		if ((nl = memchr(tmp, '\n', k)) != NULL) {
+			k = (size_t)(nl - tmp) + 1;
+			ls->line_start = true;
+		}
+		memcpy(buf + out, tmp, k);
+		ls->off += k;
+		out += k;
+	}
+	return (ssize_t)out;
+}
 
 static ssize_t
 log_read(void *arg, char *buf, size_t max)
@@ -693,16 +763,48 @@ log_read(void *arg, char *buf, size_t max)
 	struct log_stream *ls = arg;
 	ssize_t n;
 
-	if (ls->off < console_start(ls->console))
+	if (ls->off < console_start(ls->console)) {
 		ls->off = console_start(ls->console);
-	n = console_read(ls->console, ls->off, buf, max);
+		ls->line_start = true;
+	}
+	if (ls->stamps)
+		n = read_stamped(ls, buf, max);
+	else
+		n = console_read(ls->console, ls->off, buf, max);
 	if (n > 0) {
-		ls->off += (uint64_t)n;
+		if (!ls->stamps)
+			ls->off += (uint64_t)n;
 		return n;
 	}
 	if (n < 0 || !ls->follow || console_ended(ls->console))
 		return -1;
 	return 0;
+}
+
+/*
+ * An RFC 3339 UTC time, "2026-12-01T10:00:00Z" or with ".mmm" before the
+ * Z, as ms since the epoch; -1 when s is not one.
+ */
+static int64_t
+parse_utc(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	int ms = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9' ||
+		    p[3] < '0' || p[3] > '9')
+			return -1;
+		ms = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
+		p += 4;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
 static void
@@ -735,18 +837,28 @@ get_logs(struct httpd_req *req, void *ctx)
 	struct log_stream *ls;
 	struct console *c;
 	struct rrerr err;
-	bool follow = false;
+	bool follow = false, stamps = false;
+	const char *when;
+	int64_t since_ms = 0;
 	char hdr[24];
 
-	if (check_query(req, "tail since follow") == -1)
+	if (check_query(req, "tail since follow timestamps since_time") == -1)
 		return;
 	if (query_u64(req, "tail", TAIL_MAX, &tail) == -1 ||
 	    query_u64(req, "since", UINT64_MAX - 1, &since) == -1 ||
-	    query_bool(req, "follow", &follow) == -1)
+	    query_bool(req, "follow", &follow) == -1 ||
+	    query_bool(req, "timestamps", &stamps) == -1)
 		return;
-	if (tail != UINT64_MAX && since != UINT64_MAX) {
-		reply_bad(req, RRERR_BAD_REQUEST, "tail",
-		    "tail: give tail or since, not both");
+	if ((when = httpd_req_query(req, "since_time")) != NULL &&
+	    (since_ms = parse_utc(when)) < 0) {
+		reply_bad(req, RRERR_BAD_REQUEST, "since_time", "since_time: "
+		    "must be an RFC 3339 UTC time, 2026-12-01T10:00:00Z");
+		return;
+	}
+	if ((tail != UINT64_MAX) + (since != UINT64_MAX) + (when != NULL) > 1) {
+		reply_bad(req, RRERR_BAD_REQUEST, tail != UINT64_MAX ? "tail" :
+		    "since", "%s: give one of tail, since and since_time",
+		    tail != UINT64_MAX ? "tail" : "since");
 		return;
 	}
 	c = engine_console(rc->engine, httpd_req_param(req, "name"), &err);
@@ -766,8 +878,21 @@ get_logs(struct httpd_req *req, void *ctx)
 		ls->off = console_tail(c, (unsigned int)tail);
 	else if (since != UINT64_MAX)
 		ls->off = since;
+	else if (when != NULL)
+		ls->off = console_line_since(c, since_ms);
 	else
 		ls->off = console_start(c);
+	ls->stamps = stamps;
+	ls->stamp_sent = STAMP_LEN;
+	/* A prefix goes before a line's first byte only. */
+	if (ls->off <= console_start(c))
+		ls->line_start = true;
+	else {
+		char before;
+
+		ls->line_start = console_read(c, ls->off - 1, &before, 1) == 1 &&
+		    before == '\n';
+	}
 	/* Where the bytes start, for a client that resumes with since=. */
 	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)
 	    (ls->off > console_start(c) ? ls->off : console_start(c)));

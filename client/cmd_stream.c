@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/time.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,9 @@ ctl_resumed(struct ctl *c, long long *deadline_ms)
 	*deadline_ms = 0;
 }
 
+/* The "2026-12-01T10:00:00.123Z " before each line of logs -t. */
+#define LOG_STAMP_LEN	25
+
 /* A followed stream: where it is, to resume it. */
 struct follow {
 	struct http_req r;
@@ -83,6 +87,9 @@ struct follow {
 	long long seq;		/* events: the last seq seen, or -1 */
 	bool lines;		/* events: whole lines only */
 	long long cutoff_ms;	/* events: only those from then on, or 0 */
+	bool stamps;		/* logs -t: each line after a prefix */
+	bool line_start;	/* logs -t: a prefix comes next */
+	size_t skip;		/* logs -t: prefix bytes still to come */
 	long long deadline;	/* resuming until then (ms), or 0 */
 	struct sbuf partial;	/* events: a line not yet complete */
 };
@@ -92,10 +99,24 @@ follow_data(void *arg, const char *buf, size_t len)
 {
 	struct follow *f = arg;
 
+	size_t i;
+
 	if (f->at < 0 && f->r.resume_at >= 0)
 		f->at = f->r.resume_at;
-	if (f->at >= 0)
+	if (f->at >= 0 && !f->stamps)
 		f->at += (long long)len;
+	/* logs -t: count the log's own bytes only, not the prefixes. */
+	for (i = 0; f->at >= 0 && f->stamps && i < len; i++) {
+		if (f->skip > 0)
+			f->skip--;
+		else if (f->line_start) {
+			f->skip = LOG_STAMP_LEN - 1;
+			f->line_start = false;
+		} else {
+			f->at++;
+			f->line_start = buf[i] == '\n';
+		}
+	}
 	return f->on_data(f->arg, buf, len);
 }
 
@@ -165,6 +186,8 @@ follow(struct ctl *c, const char *path, struct follow *f, bool interruptible,
 	return rv;
 }
 
+static int since_arg(const char *, long *, long long *);
+
 static const char *logs_name;	/* the instance rrctl logs follows */
 
 /* The path that goes on where the log broke; 0, or -1 when unknown. */
@@ -175,7 +198,8 @@ logs_resume(struct follow *f, char *buf, size_t len)
 
 	if (f->at < 0)
 		return -1;
-	snprintf(query, sizeof(query), "/logs?follow=true&since=%lld", f->at);
+	snprintf(query, sizeof(query), "/logs?follow=true&since=%lld%s", f->at,
+	    f->stamps ? "&timestamps=true" : "");
 	if ((path = http_path(logs_name, query)) == NULL)
 		return -1;
 	snprintf(buf, len, "%s", path);
@@ -189,16 +213,19 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "follow", no_argument, NULL, 'f' },
 		{ "tail", required_argument, NULL, 'n' },
+		{ "timestamps", no_argument, NULL, 't' },
+		{ "since", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool follow_it = false, started = false;
-	char *name, *path, query[64];
+	bool follow_it = false, stamps = false, started = false;
+	char *name, *path, query[160], when[40];
+	long long cutoff = 0;
 	struct follow f;
-	long tail = -1;
+	long tail = -1, seq;
 	int ch, rv;
 
-	while ((ch = ctl_getopt(c, argc, argv, "fhn:", longopts, &started,
+	while ((ch = ctl_getopt(c, argc, argv, "fhn:t", longopts, &started,
 	    &rv)) != -1) {
 		switch (ch) {
 		case 'f':
@@ -209,20 +236,42 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 				return ctl_usage_error(c->cmd, "--tail %s: give "
 				    "a number of lines up to 100000", optarg);
 			break;
+		case 't':
+			stamps = true;
+			break;
+		case 's':
+			if (since_arg(optarg, &seq, &cutoff) == -1 ||
+			    cutoff == 0)
+				return ctl_usage_error(c->cmd, "--since %s: "
+				    "give a duration (10m) or a time "
+				    "(2026-12-01T10:00:00Z)", optarg);
+			break;
 		default:
 			return rv;
 		}
 	}
 	if (argc - optind != 1)
 		return ctl_usage_error(c->cmd, "give one name");
+	if (tail >= 0 && cutoff > 0)
+		return ctl_usage_error(c->cmd, "give --tail or --since, not "
+		    "both");
 	name = argv[optind];
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
-	snprintf(query, sizeof(query), "/logs%s", follow_it ?
-	    "?follow=true" : "");
+	snprintf(query, sizeof(query), "/logs?follow=%s%s",
+	    follow_it ? "true" : "false", stamps ? "&timestamps=true" : "");
 	if (tail >= 0)
 		snprintf(query + strlen(query), sizeof(query) - strlen(query),
-		    "%ctail=%ld", follow_it ? '&' : '?', tail);
+		    "&tail=%ld", tail);
+	if (cutoff > 0) {
+		time_t secs = (time_t)(cutoff / 1000);
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(query + strlen(query), sizeof(query) - strlen(query),
+		    "&since_time=%s.%03dZ", when, (int)(cutoff % 1000));
+	}
 	if ((path = http_path(name, query)) == NULL) {
 		ctl_warnx("out of memory");
 		return CTL_DENIED;
@@ -230,6 +279,8 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 	memset(&f, 0, sizeof(f));
 	f.on_data = ctl_copy_out;
 	f.at = f.seq = -1;
+	f.stamps = stamps;
+	f.line_start = true;
 	logs_name = name;
 	rv = follow(c, path, &f, follow_it, follow_it ? logs_resume : NULL);
 	free(path);

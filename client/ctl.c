@@ -108,11 +108,16 @@ const struct ctl_command ctl_commands[] = {
 	    "Forget ended instances, their records and console logs.",
 	    "  -f                   destroy instances that still run first\n",
 	    0 },
-	{ "logs", CMD_LOGS, ctl_logs, "[-f] [--tail n] name",
+	{ "logs", CMD_LOGS, ctl_logs,
+	    "[-ft] [--tail n | --since duration | time] name",
 	    "Print an instance's console log.",
 	    "  -f, --follow         go on printing what the guest writes until\n"
 	    "                       it ends (Ctrl-C stops following)\n"
-	    "  --tail n             only the last n lines\n",
+	    "  --tail n             only the last n lines\n"
+	    "  -t, --timestamps     each line after the time it arrived\n"
+	    "  --since 10m | TIME   the lines that arrived in the last 10\n"
+	    "                       minutes (s, m, h, d), or from an RFC 3339\n"
+	    "                       time on\n",
 	    0 },
 	{ "inspect", CMD_INSPECT, ctl_inspect, "name",
 	    "Print everything about an instance as JSON.", "", 0 },

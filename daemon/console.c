@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -16,6 +17,19 @@
 
 #define LINE_MAX_SCAN	1024	/* longer lines are cut for marker matching */
 #define PUNCH_ALIGN	4096
+
+/*
+ * The side index of arrival times: bytes from off on arrived at ms (at the
+ * latest: when console_poll() saw them).  In memory only, for the bytes
+ * seen since rumprund opened the log; at most TIMES_MAX entries, halved
+ * (every other one dropped, so coarser) when full.
+ */
+struct arrival {
+	uint64_t off;
+	int64_t ms;
+};
+
+#define TIMES_MAX	8192
 
 struct console {
 	int refs;
@@ -33,6 +47,9 @@ struct console {
 	uint64_t line_off;	/* offset of the line in linebuf */
 	uint64_t cap;
 	bool cap_warned;
+	struct arrival *times;	/* when bytes arrived, by offset */
+	size_t ntimes;
+	uint64_t untimed;	/* the file's size at open: no times */
 	char linebuf[LINE_MAX_SCAN + 1];
 	size_t linelen;
 	console_marker_fn *fn;
@@ -46,6 +63,7 @@ free_console(struct console *c)
 	if (c->fd != -1)
 		close(c->fd);
 	free(c->path);
+	free(c->times);
 	free(c);
 }
 
@@ -178,6 +196,80 @@ enforce_cap(struct console *c)
 	c->line_start = line;
 }
 
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Bytes from off to end arrive now (those there at open have no time). */
+static void
+note_arrival(struct console *c, uint64_t off, uint64_t end)
+{
+	size_t i, j;
+
+	if (off < c->untimed)
+		off = c->untimed;
+	if (off >= end)
+		return;
+	if (c->times == NULL &&
+	    (c->times = calloc(TIMES_MAX, sizeof(*c->times))) == NULL)
+		return;	/* no times: logs -t shows "-" */
+	if (c->ntimes == TIMES_MAX) {
+		for (i = 0, j = 0; i < c->ntimes; i += 2)
+			c->times[j++] = c->times[i];
+		c->ntimes = j;
+	}
+	c->times[c->ntimes].off = off;
+	c->times[c->ntimes].ms = wall_ms();
+	c->ntimes++;
+}
+
+int64_t
+console_time_at(const struct console *c, uint64_t off)
+{
+	size_t lo = 0, hi = c->ntimes, mid;
+
+	if (c->ntimes == 0 || off < c->times[0].off)
+		return -1;
+	/* The last entry at or before off. */
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		if (c->times[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return c->times[lo].ms;
+}
+
+uint64_t
+console_line_since(struct console *c, int64_t ms)
+{
+	uint64_t off = c->size;
+	char before;
+	size_t i;
+
+	for (i = 0; i < c->ntimes; i++)
+		if (c->times[i].ms >= ms) {
+			off = c->times[i].off;
+			break;
+		}
+	/* The bytes before the first known time may be that recent too. */
+	if (i == 0 || off <= c->line_start)
+		return c->line_start;
+	if (off >= c->size)
+		return c->size;
+	/* At a line start, or at the next one. */
+	if (pread(c->fd, &before, 1, (off_t)(off - 1)) == 1 && before == '\n')
+		return off;
+	off = next_line(c, off, c->size);
+	return off;
+}
+
 void
 console_poll(struct console *c)
 {
@@ -199,6 +291,7 @@ console_poll(struct console *c)
 	}
 	if ((uint64_t)st.st_size == c->size)
 		return;
+	note_arrival(c, c->size, (uint64_t)st.st_size);
 	c->size = (uint64_t)st.st_size;
 	if (c->scanned < c->start) {
 		c->scanned = c->start;
@@ -261,6 +354,7 @@ console_open(uv_loop_t *loop, const char *path, uint64_t scan_from,
 	if (c->start == (uint64_t)-1)
 		c->start = (uint64_t)st.st_size;
 	c->scanned = c->start;
+	c->untimed = (uint64_t)st.st_size;
 	/* As enforce_cap() decided: after the first newline from start. */
 	c->line_start = c->start == 0 ? 0 :
 	    next_line(c, c->start, (uint64_t)st.st_size);

@@ -971,3 +971,37 @@ def test_bash_completion(rrd, rrctl_bin):
     assert "--rm" in complete(d, "rrctl run --r")
     # No daemon: no names, no error.
     assert complete(d, "rrctl --host unix:///nowhere.sock stop w") == []
+
+
+def test_logs_timestamps_and_since_time(rrd, rrctl_bin):
+    d = rrd()
+    launch(d, "t", "echo", "one", "sleepms", "1500", "echo", "two", "exit", "0")
+    d.client.wait_state("t", "exited")
+    log = d.client.logs("t")
+    # -t: each line after the time it arrived, in a fixed width.
+    out = ok(rrctl(d, "logs", "-t", "t"))
+    stamped = out.splitlines()
+    assert [l[25:] for l in stamped] == log.splitlines(), out
+    times = {}
+    for l in stamped:
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z $",
+                        l[:25]), l
+        times.setdefault(l[25:], l[:24])
+    t1 = time.mktime(time.strptime(times["one"][:19], "%Y-%m-%dT%H:%M:%S"))
+    t2 = time.mktime(time.strptime(times["two"][:19], "%Y-%m-%dT%H:%M:%S"))
+    assert 1 <= t2 - t1 <= 3, times
+    # --since TIME: from the first line that arrived then.
+    out = ok(rrctl(d, "logs", "--since", times["two"], "t"))
+    assert out.startswith("two\n") and log.endswith(out), out
+    assert ok(rrctl(d, "logs", "--since", "1h", "t")) == log
+    usage(rrctl(d, "logs", "--since", "x", "t"), "--since x: give a "
+          "duration (10m) or a time (2026-12-01T10:00:00Z)")
+    r = d.client.request("GET", "/v1/unikernels/t/logs?since_time=yesterday")
+    assert r.status == 400 and r.json["field"] == "since_time", r
+    r = d.client.request("GET", "/v1/unikernels/t/logs?tail=1&since_time="
+                         "2026-12-01T10:00:00Z")
+    assert r.status == 400, r
+    # The index is rumprund's memory: after a restart, no times ("-").
+    d.restart()
+    out = ok(rrctl(d, "logs", "-t", "--tail", "1", "t"))
+    assert out == "%-24s halted\n" % "-", out
