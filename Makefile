@@ -32,7 +32,7 @@ BUILD ?= build
 CC ?= cc
 WERROR ?= -Werror
 
-PKGS := jansson libmicrohttpd libuv libvirt gnutls
+PKGS := jansson libmicrohttpd libuv libvirt gnutls libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 

@@ -12,7 +12,7 @@ set -eu
 PACKAGES="
 build-essential pkg-config
 libmicrohttpd-dev libjansson-dev libvirt-dev libxen-dev libuv1-dev
-libcurl4-openssl-dev libcmocka-dev libgnutls28-dev
+libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libxml2-dev
 qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
 python3 python3-yaml python3-jsonschema python3-pytest
