@@ -67,6 +67,8 @@ CLIENT_PKGS := libcurl jansson
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# An LD_PRELOAD shim of the end-to-end tests (tests/e2e/evdelay.c).
+EVDELAY := $(BUILD)/tests/evdelay.so
 
 LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 
@@ -141,7 +143,12 @@ PYTHON ?= /usr/bin/python3
 ASAN_BUILD := build-asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
-e2e: all $(GUEST_ELF)
+# The test shim (LD_PRELOAD) that delays libvirt's lifecycle events.
+$(EVDELAY): tests/e2e/evdelay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -fPIC -o $@ $< $(shell pkg-config --libs libvirt) -ldl -lpthread
+
+e2e: all $(GUEST_ELF) $(EVDELAY)
 	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" \
 		CFLAGS="-O1 -g" $(ASAN_BUILD)/rumprund
 	RR_BUILD=$(BUILD) RR_DAEMON=$(ASAN_BUILD)/rumprund \

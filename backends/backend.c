@@ -1,22 +1,51 @@
 /*
  * backend: what all backends share (see backend.h).
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 
 void
-backend_domain_name(const char *owner, const char *instance, char *buf,
-    size_t size)
+backend_domain_prefix(const char *owner, char *buf, size_t size)
 {
 	if (size == 0)
 		return;
-	snprintf(buf, size, "rr-%.8s-%s", owner != NULL ? owner : "",
-	    instance != NULL ? instance : "");
+	snprintf(buf, size, "%s%.8s-", BACKEND_DOMAIN_PREFIX,
+	    owner != NULL ? owner : "");
+}
+
+void
+backend_domain_name(const char *owner, const char *instance,
+    unsigned int generation, uint32_t tag, char *buf, size_t size)
+{
+	if (size == 0)
+		return;
+	snprintf(buf, size, "%s%.8s-%s-%u-%08" PRIx32, BACKEND_DOMAIN_PREFIX,
+	    owner != NULL ? owner : "", instance != NULL ? instance : "",
+	    generation, tag);
+}
+
+uint32_t
+backend_domain_tag(void)
+{
+	static uint32_t fallback;
+	uint32_t tag;
+
+	if (getrandom(&tag, sizeof(tag), 0) != (ssize_t)sizeof(tag)) {
+		/* No entropy (early boot): still different each time. */
+		tag = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+		tag += __atomic_add_fetch(&fallback, 0x9e3779b9u,
+		    __ATOMIC_RELAXED);
+	}
+	return tag;
 }
 
 void

@@ -14,10 +14,19 @@
  * from any thread; the engine queues them to its loop.
  *
  * Ownership of a domain: the engine names every domain it creates
- * backend_domain_name(owner, instance) and the backend also records owner,
- * instance and generation in the domain's metadata.  list() returns only
- * domains whose metadata says they belong to owner, so that a backend never
- * touches a domain rumprund did not create.
+ * backend_domain_name() and the backend also records owner, instance and
+ * generation in the domain's metadata.  list() returns only domains whose
+ * metadata says they belong to owner, so that a backend never touches a
+ * domain rumprund did not create.  Nothing parses a domain name: the
+ * instance and generation come from the metadata, and the name's prefix
+ * (backend_domain_prefix()) only prefilters.
+ *
+ * A domain name is unique per incarnation: it ends in a random tag drawn
+ * for each launch, so that two incarnations of an instance (a start again,
+ * or an instance removed and created again under the same name) never
+ * share a name.  An event of an earlier incarnation that arrives late (a
+ * STOPPED after the new one began) names a domain that no instance has, and
+ * a leftover of an earlier incarnation never blocks a new launch.
  */
 #ifndef BACKEND_H
 #define BACKEND_H
@@ -25,11 +34,21 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rrerr.h"
 #include "spec.h"
 
-#define BACKEND_DOMAIN_NAME_MAX 96
+/*
+ * "rr-" + 8 of owner + "-" + instance (SPEC_NAME_MAX) + "-" + generation
+ * (10 digits at most) + "-" + tag (8) + NUL = 96.  libvirt sets no limit of
+ * its own below NAME_MAX for the files named after a domain, and shortens
+ * the name for its monitor socket path; Xen's limit is xenstore's.
+ */
+#define BACKEND_DOMAIN_PREFIX	"rr-"
+#define BACKEND_DOMAIN_NAME_MAX	96
+_Static_assert(3 + 8 + 1 + SPEC_NAME_MAX + 1 + 10 + 1 + 8 <
+    BACKEND_DOMAIN_NAME_MAX, "a domain name of the longest instance name fits");
 
 struct backend;
 
@@ -147,9 +166,22 @@ extern const struct backend_ops backend_fake_ops;
 extern const struct backend_ops backend_xen_ops;
 #endif
 
-/* "rr-<first 8 of owner>-<instance>" into buf. */
-void backend_domain_name(const char *owner, const char *instance, char *buf,
-    size_t size);
+/*
+ * The name of one incarnation of instance's domain into buf:
+ * "rr-<first 8 of owner>-<instance>-<generation>-<tag, 8 hex digits>".
+ * The one place that knows the format.
+ */
+void backend_domain_name(const char *owner, const char *instance,
+    unsigned int generation, uint32_t tag, char *buf, size_t size);
+
+/* "rr-<first 8 of owner>-", which every name of owner's begins with. */
+void backend_domain_prefix(const char *owner, char *buf, size_t size);
+
+/*
+ * A new random tag for backend_domain_name(): a 32-bit value from
+ * getrandom(), or from the time and a counter when it has no entropy.
+ */
+uint32_t backend_domain_tag(void);
 
 /*
  * The engine's callback, as a backend keeps it: calls of cb happen under

@@ -55,6 +55,8 @@ static struct failure failures[FAKE_OP_COUNT];
 static unsigned int calls[FAKE_OP_COUNT];
 static bool disconnected;
 static bool hold;
+static bool stall_list;		/* list() waits after its snapshot */
+static pthread_cond_t stall_cond = PTHREAD_COND_INITIALIZER;
 static bool no_started;
 
 static char *
@@ -428,6 +430,9 @@ fake_list(struct backend *b, const char *owner, struct backend_domain **out,
 	*n = k;
 	list = NULL;
 	rc = 0;
+	/* The snapshot is taken; the answer comes once the test says. */
+	while (stall_list)
+		pthread_cond_wait(&stall_cond, &state_lock);
 cleanup:
 	pthread_mutex_unlock(&state_lock);
 	free(list);
@@ -465,6 +470,8 @@ fake_reset(void)
 	disconnected = false;
 	hold = false;
 	no_started = false;
+	stall_list = false;
+	pthread_cond_broadcast(&stall_cond);
 	pthread_mutex_unlock(&state_lock);
 }
 
@@ -693,6 +700,15 @@ fake_set_emit_started(bool on)
 {
 	pthread_mutex_lock(&state_lock);
 	no_started = !on;
+	pthread_mutex_unlock(&state_lock);
+}
+
+void
+fake_stall_list(bool on)
+{
+	pthread_mutex_lock(&state_lock);
+	stall_list = on;
+	pthread_cond_broadcast(&stall_cond);
 	pthread_mutex_unlock(&state_lock);
 }
 

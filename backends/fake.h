@@ -131,6 +131,13 @@ int fake_console(const char *name, const char *text);
 void fake_disconnect(void);
 void fake_reconnect(void);
 
+/*
+ * While on, list() takes its snapshot (fake_calls(FAKE_OP_LIST) counts it)
+ * and then waits, without the fake's lock, until it is turned off: a list
+ * whose answer is older than what happened meanwhile.
+ */
+void fake_stall_list(bool on);
+
 /* Whether launch() emits STARTED (default true). */
 void fake_set_emit_started(bool on);
 

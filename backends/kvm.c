@@ -108,7 +108,7 @@
 #define RECONNECT_MS		100
 #define KEEPALIVE_INTERVAL	5
 #define KEEPALIVE_COUNT		3
-#define DOMAIN_PREFIX		"rr-"
+#define DOMAIN_PREFIX		BACKEND_DOMAIN_PREFIX
 #define WHY_MAX			400
 #define QEMU_LOG_DIR		"/var/log/libvirt/qemu"	/* qemu:///system's */
 #define QEMU_LOG_TAIL		65536	/* bytes of it read for a fault */
@@ -815,8 +815,7 @@ kvm_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 		return NULL;
 	}
 	if (b->owner[0] != '\0')
-		snprintf(b->prefix, sizeof(b->prefix), DOMAIN_PREFIX "%.8s-",
-		    b->owner);
+		backend_domain_prefix(b->owner, b->prefix, sizeof(b->prefix));
 	else
 		snprintf(b->prefix, sizeof(b->prefix), DOMAIN_PREFIX);
 

@@ -318,8 +318,7 @@ xen_cfg_name_is_ours(const char *name, const char *owner)
 
 	if (name == NULL || owner == NULL || owner[0] == '\0')
 		return false;
-	/* backend_domain_name(owner, "") is the prefix, "rr-<owner8>-". */
-	backend_domain_name(owner, "", prefix, sizeof(prefix));
+	backend_domain_prefix(owner, prefix, sizeof(prefix));
 	return strncmp(name, prefix, strlen(prefix)) == 0 &&
 	    name[strlen(prefix)] != '\0';
 }

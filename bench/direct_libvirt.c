@@ -253,7 +253,8 @@ domain_xml(const char *name, char *domname, size_t domsize)
 
 	spec = make_spec(name);
 	guest = guest_cmdline(spec);
-	backend_domain_name(owner, name, domname, domsize);
+	backend_domain_name(owner, name, 1, backend_domain_tag(), domname,
+	    domsize);
 	snprintf(log, sizeof(log), "%s/%s.log", o.logdir, domname);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.uri = o.uri;

@@ -16,9 +16,15 @@
  * engine destroys the domain itself and keeps the exit status it read on
  * the console.
  *
- * Domains are named rr-<owner[0..8]>-<instance>-<generation>, so an event
- * about an earlier run of an instance can never be taken for the current
- * one.
+ * Domains are named rr-<owner[0..8]>-<instance>-<generation>-<random tag>
+ * (backend_domain_name()), a new name for each incarnation, so an event
+ * about an earlier run of an instance, or about an earlier instance of the
+ * same name, can never be taken for the current one.  A domain of ours
+ * that no instance accounts for (a create that libvirt carried out
+ * although it reported a failure, say) is an orphan: it is destroyed, and
+ * when libvirt refuses (a domain stuck in a start job: "cannot acquire
+ * state change lock") tried again with a growing delay and reported once;
+ * it never blocks a launch, whose domain has another name.
  *
  * Host files.  Every launch (the first and each start of a new
  * generation) checks the spec's paths again under the current policy and
@@ -54,6 +60,8 @@
 #define TICK_MS		200
 #define REOPEN_MS	3000
 #define DESTROY_RETRY_MS 1000	/* after a failed destroy */
+#define ORPHAN_RETRY_MS	1000	/* after the first refused orphan destroy */
+#define ORPHAN_RETRY_MAX_MS 60000	/* the delay doubles up to this */
 #define FLUSH_RETRY_MS	1000	/* after a failed record write */
 #define EVENTS_KEEP	2000
 
@@ -111,6 +119,21 @@ struct backend_slot {
 	char reason[RRERR_MESSAGE_MAX];
 };
 
+/*
+ * A domain of ours that no instance accounts for, being destroyed.  Found
+ * by a list; forgotten once destroyed, or once a list or an event shows it
+ * gone.  A refused destroy is retried after delay_ms, which doubles.
+ */
+struct orphan {
+	int platform;
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	bool destroying;	/* a destroy job is in flight */
+	bool reported;		/* a refusal was logged: once */
+	int64_t retry_ms;	/* no destroy before this time */
+	int64_t delay_ms;
+	TAILQ_ENTRY(orphan) link;
+};
+
 struct queued_event {
 	int platform;
 	struct backend_event ev;
@@ -124,6 +147,11 @@ struct engine {
 	struct events *events;
 	struct backend_slot slots[NPLATFORMS];
 	TAILQ_HEAD(, instance) instances;
+	TAILQ_HEAD(, orphan) orphans;
+	/* Domains that ended while a list was in flight (see reconcile()). */
+	char (*ended)[BACKEND_DOMAIN_NAME_MAX];
+	size_t nended;
+	size_t ended_cap;
 	size_t ninstances;
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
@@ -243,6 +271,25 @@ save(struct engine *e, struct instance *inst)
 		inst->dirty = false;
 	}
 	json_decref(rec);
+}
+
+/*
+ * Persist inst now or fail: for what must be on disk before a domain is
+ * created.  -1 with err (a full disk is RRERR_UNAVAILABLE: 503).
+ */
+static int
+write_record(struct engine *e, struct instance *inst, struct rrerr *err)
+{
+	json_t *rec;
+	int rv;
+
+	if ((rec = instance_record(inst)) == NULL)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	rv = store_put(e->store, inst->name, rec, err);
+	json_decref(rec);
+	if (rv == 0)
+		inst->dirty = false;
+	return rv;
 }
 
 /* Write the records that could not be written before. */
@@ -626,6 +673,14 @@ on_marker(void *arg, enum console_marker m, int status, const char *line)
 		set_reason(inst, "%s", line);
 		break;
 	}
+	/*
+	 * A marker of this generation on the console: its domain was
+	 * created, whatever the record says (one written while pending, when
+	 * the later ones met a full disk and rumprund was then killed).  While
+	 * the launch call runs, its end says so (and sets started).
+	 */
+	if (!inst->launch_failed && inst->jobs == 0)
+		inst->launched = true;
 	e = inst->engine;
 	if (m == CONSOLE_RETURNED)
 		save(e, inst);
@@ -682,6 +737,10 @@ run_job(uv_work_t *req)
 
 static void reconcile(struct engine *, int, struct backend_domain *, size_t,
     uint64_t);
+static void orphan_destroyed(struct engine *, const char *,
+    const struct rrerr *);
+static bool listing(const struct engine *);
+static void note_ended(struct engine *, const char *);
 
 static void
 after_job(uv_work_t *req, int status)
@@ -717,6 +776,8 @@ after_job(uv_work_t *req, int status)
 			    j->err.message);
 		break;
 	case JOB_DESTROY:
+		if (j->rv == 0)
+			note_ended(e, j->domain_name);
 		if (inst != NULL) {
 			inst->destroying = false;
 			if (j->rv == 0) {
@@ -729,11 +790,12 @@ after_job(uv_work_t *req, int status)
 				inst->destroy_retry_ms = instance_now_ms() +
 				    DESTROY_RETRY_MS;
 			}
-		} else if (j->rv == -1) {
-			log_warnx("%s: destroy: %s", j->domain_name,
-			    j->err.message);
-		} else
-			release_domain(e, j->platform, j->domain_name);
+		} else {
+			if (j->rv == 0)
+				release_domain(e, j->platform, j->domain_name);
+			orphan_destroyed(e, j->domain_name, j->rv == 0 ? NULL :
+			    &j->err);
+		}
 		break;
 	case JOB_RESUME:
 		assert(inst != NULL);
@@ -756,6 +818,8 @@ after_job(uv_work_t *req, int status)
 			e->slots[j->platform].relist = false;
 			start_job(e, NULL, JOB_LIST);
 		}
+		if (!listing(e))
+			e->nended = 0;
 		break;
 	}
 	if (inst != NULL)
@@ -847,17 +911,86 @@ start_job(struct engine *e, struct instance *inst, enum job_kind kind)
 	queue_job(e, j);
 }
 
-/* Destroy a domain of ours that no instance accounts for. */
+static bool
+listing(const struct engine *e)
+{
+	int p;
+
+	for (p = 0; p < NPLATFORMS; p++) {
+		if (e->slots[p].listing)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Domain name ended (we destroyed it, or an event said it stopped).  A list
+ * in flight may have been taken before: remember the name until no list
+ * is in flight, so that the list's entry is not taken for an orphan.
+ */
 static void
-destroy_orphan(struct engine *e, int platform, const char *domain_name)
+note_ended(struct engine *e, const char *domain_name)
+{
+	char (*n)[BACKEND_DOMAIN_NAME_MAX];
+	size_t cap;
+
+	if (!listing(e))
+		return;
+	if (e->nended == e->ended_cap) {
+		cap = e->ended_cap != 0 ? 2 * e->ended_cap : 16;
+		if ((n = realloc(e->ended, cap * sizeof(*n))) == NULL)
+			return;
+		e->ended = n;
+		e->ended_cap = cap;
+	}
+	snprintf(e->ended[e->nended], sizeof(e->ended[0]), "%s", domain_name);
+	e->nended++;
+}
+
+static bool
+ended_during_list(const struct engine *e, const char *domain_name)
+{
+	size_t i;
+
+	for (i = 0; i < e->nended; i++) {
+		if (strcmp(e->ended[i], domain_name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static struct orphan *
+find_orphan(struct engine *e, const char *domain_name)
+{
+	struct orphan *o;
+
+	TAILQ_FOREACH(o, &e->orphans, link) {
+		if (strcmp(o->domain_name, domain_name) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+static void
+forget_orphan(struct engine *e, struct orphan *o)
+{
+	TAILQ_REMOVE(&e->orphans, o, link);
+	free(o);
+}
+
+/* Start the destroy of o, unless one runs or its retry time is ahead. */
+static void
+try_orphan(struct engine *e, struct orphan *o)
 {
 	struct job *j;
 
-	log_warnx("%s: a domain of this rumprund without a current instance; "
-	    "destroying it", domain_name);
-	if ((j = new_job(e, NULL, JOB_DESTROY, platform)) == NULL)
+	if (o->destroying || instance_now_ms() < o->retry_ms ||
+	    e->slots[o->platform].b == NULL || !e->slots[o->platform].connected)
 		return;
-	snprintf(j->domain_name, sizeof(j->domain_name), "%s", domain_name);
+	if ((j = new_job(e, NULL, JOB_DESTROY, o->platform)) == NULL)
+		return;
+	snprintf(j->domain_name, sizeof(j->domain_name), "%s", o->domain_name);
+	o->destroying = true;
 	queue_job(e, j);
 }
 
@@ -882,6 +1015,81 @@ check_adopted(struct engine *e, struct instance *inst)
 }
 
 /*
+ * Destroy a domain of ours that no instance accounts for.  Said once per
+ * domain; a list that finds it again while its destroy waits for a retry
+ * changes nothing.
+ */
+static void
+destroy_orphan(struct engine *e, int platform, const char *domain_name)
+{
+	struct orphan *o;
+
+	if ((o = find_orphan(e, domain_name)) == NULL) {
+		if ((o = calloc(1, sizeof(*o))) == NULL)
+			return;
+		o->platform = platform;
+		snprintf(o->domain_name, sizeof(o->domain_name), "%s",
+		    domain_name);
+		o->delay_ms = ORPHAN_RETRY_MS;
+		TAILQ_INSERT_TAIL(&e->orphans, o, link);
+		log_warnx("%s: a domain of this rumprund without a current "
+		    "instance; destroying it", domain_name);
+	}
+	try_orphan(e, o);
+}
+
+/* The destroy of an orphan is over: err NULL when it worked. */
+static void
+orphan_destroyed(struct engine *e, const char *domain_name,
+    const struct rrerr *err)
+{
+	struct orphan *o;
+
+	if ((o = find_orphan(e, domain_name)) == NULL)
+		return;
+	o->destroying = false;
+	if (err == NULL) {
+		if (o->reported)
+			log_info("%s: destroyed at last", domain_name);
+		forget_orphan(e, o);
+		return;
+	}
+	/* A stuck start job refuses for as long as it lasts: say it once. */
+	if (!o->reported)
+		log_warnx("%s: destroy: %s; trying again with a growing delay",
+		    domain_name, err->message);
+	o->reported = true;
+	o->retry_ms = instance_now_ms() + o->delay_ms;
+	o->delay_ms = o->delay_ms * 2 > ORPHAN_RETRY_MAX_MS ?
+	    ORPHAN_RETRY_MAX_MS : o->delay_ms * 2;
+}
+
+/* A list of platform without the orphans it does not name: they are gone. */
+static void
+orphans_listed(struct engine *e, int platform, struct backend_domain *doms,
+    size_t n)
+{
+	struct orphan *o, *next;
+	size_t i;
+
+	for (o = TAILQ_FIRST(&e->orphans); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, link);
+		if (o->platform != platform || o->destroying)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (strcmp(doms[i].domain_name, o->domain_name) == 0)
+				break;
+		}
+		if (i == n) {
+			if (o->reported)
+				log_info("%s: gone", o->domain_name);
+			release_domain(e, platform, o->domain_name);
+			forget_orphan(e, o);
+		}
+	}
+}
+
+/*
  * Compare what the hypervisor runs with the instances of that platform:
  * adopt running domains, finish instances whose domain vanished, destroy
  * our domains that nothing accounts for.  The list was taken after
@@ -896,8 +1104,15 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 	bool *seen;
 	size_t i;
 
+	orphans_listed(e, platform, doms, n);
 	seen = calloc(n + 1, sizeof(*seen));
 	for (i = 0; i < n; i++) {
+		/*
+		 * Gone since the list was taken (a remove, and perhaps a new
+		 * instance of the name already): neither an orphan nor news.
+		 */
+		if (ended_during_list(e, doms[i].domain_name))
+			continue;
 		inst = find(e, doms[i].instance);
 		if (inst == NULL || instance_state_final(inst->state) ||
 		    strcmp(inst->domain_name, doms[i].domain_name) != 0 ||
@@ -939,8 +1154,11 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 		} else if (!inst->domain_gone) {
 			inst->domain_gone = true;
 			inst->gone_how = BACKEND_EVENT_STOPPED;
-			set_reason(inst, "%s", "the domain ended while rumprund "
-			    "was not watching");
+			/* The console may have told how it ended. */
+			if (!inst->has_exit && !inst->halted_seen &&
+			    !inst->panic_seen)
+				set_reason(inst, "%s", "the domain ended while "
+				    "rumprund was not watching");
 		}
 		advance(e, inst);
 	}
@@ -960,6 +1178,7 @@ on_async(uv_async_t *h)
 	struct queued_event *q;
 	struct backend_slot *slot;
 	struct instance *inst;
+	struct orphan *o;
 	size_t n, i;
 
 	pthread_mutex_lock(&e->evq_lock);
@@ -988,7 +1207,14 @@ on_async(uv_async_t *h)
 		default:
 			break;
 		}
-		/* Events about earlier generations match no instance. */
+		/* An orphan that ended: nothing left to destroy. */
+		if (q[i].ev.type != BACKEND_EVENT_FAULT) {
+			note_ended(e, q[i].ev.domain_name);
+			if ((o = find_orphan(e, q[i].ev.domain_name)) != NULL &&
+			    !o->destroying)
+				forget_orphan(e, o);
+		}
+		/* Events about earlier incarnations match no instance. */
 		inst = find_domain(e, q[i].ev.domain_name);
 		if (inst == NULL || inst->domain_gone ||
 		    instance_state_final(inst->state))
@@ -1078,6 +1304,7 @@ on_tick(uv_timer_t *h)
 {
 	struct engine *e = h->data;
 	struct instance *inst, *next;
+	struct orphan *o;
 	int64_t now = instance_now_ms();
 	int p;
 
@@ -1088,8 +1315,11 @@ on_tick(uv_timer_t *h)
 	}
 	if (now >= e->flush_at_ms) {
 		flush_dirty(e);
+		events_flush(e->events);
 		e->flush_at_ms = now + FLUSH_RETRY_MS;
 	}
+	TAILQ_FOREACH(o, &e->orphans, link)
+		try_orphan(e, o);
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
 		if (instance_state_final(inst->state))
@@ -1135,8 +1365,14 @@ pick_mac(struct engine *e, char *out, size_t size)
 static int
 begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 {
-	snprintf(inst->domain_name, sizeof(inst->domain_name), "rr-%.8s-%s-%u",
-	    store_owner(e->store), inst->name, inst->generation);
+	char name[BACKEND_DOMAIN_NAME_MAX];
+
+	/* A new name for each incarnation: see backend.h. */
+	do {
+		backend_domain_name(store_owner(e->store), inst->name,
+		    inst->generation, backend_domain_tag(), name, sizeof(name));
+	} while (strcmp(name, inst->domain_name) == 0);
+	snprintf(inst->domain_name, sizeof(inst->domain_name), "%s", name);
 	if (inst->console == NULL) {
 		inst->console = console_open(e->cfg.loop, inst->log_path,
 		    inst->gen_offset, e->cfg.console_cap, on_marker, inst, err);
@@ -1228,8 +1464,16 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		return;
 	}
 	if ((inst = find(e, spec->name)) != NULL) {
-		/* Idempotent create: the same request gets the same instance. */
-		if (spec_equal(inst->spec, spec))
+		/*
+		 * Idempotent create: the same request gets the same instance,
+		 * unless it is on its way out (a forced remove in flight): then
+		 * the name is not free yet, and "running" would be a lie.
+		 */
+		if (inst->remove_requested)
+			reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s "
+			    "is being removed; create it again once it is gone",
+			    spec->name);
+		else if (spec_equal(inst->spec, spec))
 			fn(arg, 200, instance_view(inst), NULL);
 		else
 			reply_field(fn, arg, RRERR_CONFLICT, "name", "name: an "
@@ -1276,20 +1520,10 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	inst->created_ms = instance_now_ms();
 	if (begin_generation(e, inst, &err) == -1)
 		goto fail;
-	{
-		json_t *rec = instance_record(inst);
-
-		/* Recorded before the domain exists: nothing can be orphaned. */
-		if (rec == NULL || store_put(e->store, inst->name, rec,
-		    &err) == -1) {
-			if (rec == NULL)
-				rrerr_set(&err, RRERR_INTERNAL, NULL,
-				    "out of memory");
-			json_decref(rec);
-			unlink(inst->log_path);
-			goto fail;
-		}
-		json_decref(rec);
+	/* Recorded before the domain exists: nothing can be orphaned. */
+	if (write_record(e, inst, &err) == -1) {
+		unlink(inst->log_path);
+		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&e->instances, inst, link);
 	e->ninstances++;
@@ -1344,7 +1578,7 @@ void
 engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
     void *arg)
 {
-	struct instance *inst;
+	struct instance *inst, saved;
 	struct rrerr err;
 
 	if ((inst = find(e, name)) == NULL) {
@@ -1375,13 +1609,25 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 		fn(arg, 0, NULL, &err);
 		return;
 	}
+	/*
+	 * As for a launch, the record is written before the domain exists: a
+	 * full disk refuses the start and leaves the instance as it was
+	 * (otherwise a kill -9 would bring back the record of the generation
+	 * before, and the new domain would be destroyed as an orphan).
+	 */
+	saved = *inst;
 	inst->generation++;
-	if (begin_generation(e, inst, &err) == -1) {
-		inst->generation--;
+	if (begin_generation(e, inst, &err) == -1 ||
+	    write_record(e, inst, &err) == -1) {
+		saved.console = inst->console;
+		*inst = saved;
+		if (inst->console != NULL) {
+			console_rescan_from(inst->console, inst->gen_offset);
+			console_set_ended(inst->console, true);
+		}
 		fn(arg, 0, NULL, &err);
 		return;
 	}
-	save(e, inst);
 	publish(e, inst, "state", INSTANCE_PENDING);
 	log_info("%s: starting again (generation %u)", name, inst->generation);
 	add_waiter(inst, WAIT_LAUNCH, 200, fn, arg);
@@ -1466,8 +1712,9 @@ json_t *
 engine_info(struct engine *e)
 {
 	static const char *const accels[] = { "default", "kvm", "tcg" };
-	json_t *backends, *counts, *b;
+	json_t *backends, *counts, *orphans, *b;
 	struct instance *inst;
+	struct orphan *o;
 	struct sysinfo si;
 	json_int_t n;
 	int p;
@@ -1494,10 +1741,17 @@ engine_info(struct engine *e)
 		n = json_integer_value(json_object_get(counts, s));
 		json_object_set_new(counts, s, json_integer(n + 1));
 	}
+	/* Leftovers libvirt refused to destroy so far (tried again). */
+	orphans = json_array();
+	TAILQ_FOREACH(o, &e->orphans, link) {
+		if (o->reported)
+			json_array_append_new(orphans,
+			    json_string(o->domain_name));
+	}
 	if (sysinfo(&si) == -1)
 		memset(&si, 0, sizeof(si));
 	return json_pack("{s:s,s:o,s:s,s:s?,s:{s:I,s:I},s:o,s:I,s:{s:I,s:I,"
-	    "s:I,s:I},s:s}",
+	    "s:I,s:I},s:s,s:o}",
 	    "version", RUMPRUND_VERSION,
 	    "backends", backends,
 	    "accel", accels[e->cfg.backend.accel],
@@ -1511,7 +1765,8 @@ engine_info(struct engine *e)
 	    "max_total_memory_mib", (json_int_t)e->cfg.max_total_memory_mib,
 	    "max_memory_mib", (json_int_t)e->cfg.policy->max_memory_mib,
 	    "max_vcpus", (json_int_t)e->cfg.policy->max_vcpus,
-	    "owner", store_owner(e->store));
+	    "owner", store_owner(e->store),
+	    "orphans", orphans);
 }
 
 json_t *
@@ -1630,6 +1885,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	}
 	e->cfg = *cfg;
 	TAILQ_INIT(&e->instances);
+	TAILQ_INIT(&e->orphans);
 	pthread_mutex_init(&e->evq_lock, NULL);
 	if ((e->state_dir = strdup(cfg->state_dir)) == NULL ||
 	    (e->log_dir = strdup(cfg->log_dir)) == NULL) {
@@ -1701,6 +1957,7 @@ void
 engine_close(struct engine *e)
 {
 	struct instance *inst;
+	struct orphan *o;
 	int p;
 
 	if (e == NULL)
@@ -1713,9 +1970,14 @@ engine_close(struct engine *e)
 		TAILQ_REMOVE(&e->instances, inst, link);
 		free_instance(inst);
 	}
+	while ((o = TAILQ_FIRST(&e->orphans)) != NULL) {
+		TAILQ_REMOVE(&e->orphans, o, link);
+		free(o);
+	}
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);
+	free(e->ended);
 	pthread_mutex_destroy(&e->evq_lock);
 	free(e->state_dir);
 	free(e->log_dir);

@@ -2,11 +2,13 @@
  * events: the event stream (GET /v1/events).
  *
  * Every state change is published as one JSON object with a sequence
- * number ("seq", increasing by one, never reused across restarts) and a
- * time.  The last `keep` events are kept in memory and in
- * STATE/events.jsonl, so that a client can resume after seq N, even across
- * a restart of rumprund, as long as N is still kept.  Watchers are told
- * when an event is published.  Loop thread only.
+ * number ("seq": increasing, by one while rumprund runs and the disk takes
+ * every event, never reused across restarts) and a time.  The last `keep`
+ * events are kept in memory and in STATE/events.jsonl, so that a client can
+ * resume after seq N, even across a restart of rumprund, as long as N is
+ * still kept; a resume from a seq that was lost (a gap) goes on with the
+ * next one kept.  A full disk delays lines on disk, never tears the file.
+ * Watchers are told when an event is published.  Loop thread only.
  */
 #ifndef EVENTS_H
 #define EVENTS_H
@@ -41,6 +43,12 @@ uint64_t events_publish(struct events *ev, json_t *e);
  * there is none yet.
  */
 const char *events_next(struct events *ev, uint64_t after, uint64_t *seq);
+
+/*
+ * Write the events a full disk refused, if there is room now (the engine
+ * calls it on its tick; a publish does it too).
+ */
+void events_flush(struct events *ev);
 
 /* The seq of the newest event (0 when none). */
 uint64_t events_last_seq(const struct events *ev);

@@ -302,14 +302,27 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.unix_path = str(unix_path)
 
     def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        try:
-            s.connect(self.unix_path)
-        except OSError:
-            s.close()
-            raise
-        self.sock = s
+        # With a timeout the socket is non-blocking inside, and connect()
+        # to a unix socket whose listen backlog is full fails with EAGAIN
+        # at once where a blocking client would wait: wait, within the
+        # timeout (rumprund's backlog is 128; the stress load opens 200).
+        dl = Deadline(self.timeout if self.timeout is not None else 30.0)
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(self.timeout)
+            try:
+                s.connect(self.unix_path)
+            except BlockingIOError:
+                s.close()
+                if dl.passed():
+                    raise
+                time.sleep(0.005)
+                continue
+            except OSError:
+                s.close()
+                raise
+            self.sock = s
+            return
 
 
 class Response:
@@ -863,6 +876,14 @@ class Daemon:
     @property
     def domain_prefix(self):
         return "rr-%s-" % self.owner[:8]
+
+    def is_domain_of(self, domain, name, generation):
+        """Whether domain is a name of instance name's generation:
+        rr-<owner8>-<name>-<generation>-<8 hex digits>, a new tag for
+        each incarnation (backends/backend.h)."""
+        return re.fullmatch(re.escape("%s%s-%d-" % (
+            self.domain_prefix, name, generation)) + "[0-9a-f]{8}",
+            domain) is not None
 
     def domains(self, running_only=False):
         """Our domains, as libvirt lists them."""

@@ -12,10 +12,10 @@
 STRESS_SECONDS ?= 20
 
 .PHONY: stress stress-short
-stress: all $(GUEST_ELF)
+stress: all $(GUEST_ELF) $(EVDELAY)
 	RR_BUILD=$(BUILD) RR_STRESS_SECONDS=$(STRESS_SECONDS) \
 		$(PYTHON) -m pytest -q -rxX tests/stress
 
-stress-short: all $(GUEST_ELF)
+stress-short: all $(GUEST_ELF) $(EVDELAY)
 	RR_BUILD=$(BUILD) RR_STRESS_SECONDS=4 RR_STRESS_NAMES=16 \
 		$(PYTHON) -m pytest -q -m "not slow" tests/stress

@@ -13,17 +13,18 @@ faults of the machine it lives on, during that load.
 - test_libvirtd_restart_under_load: libvirtd stopped and started mid-load:
   launches, stops and forced removes answer 503 meanwhile, nothing else
   changes; running guests survive; launches work afterwards; no domain
-  without an instance.  Known bug (xfail, not strict: it needs a create in
-  flight at the moment libvirtd goes): such a create is reported `failed`
-  although libvirtd made the domain, which is left behind, and the next
-  instance of that name fails ("a domain named ... already exists").
+  without an instance.  A create in flight at the moment libvirtd goes is
+  reported `failed` although libvirtd may have made the domain: that one
+  has a name of its own (one per incarnation), so the next instance of the
+  name launches, and the leftover is destroyed at the next list (B4).
 - test_virtlogd_killed_under_load: virtlogd killed (-9) mid-load: launches
   fail cleanly (`failed` with libvirt's reason, or 503) until it is back,
   console capture of running guests goes on (QEMU writes the log itself),
   then launches work again.
 - test_state_dir_full: the state directory on a small tmpfs, filled up:
   launches are refused (503 "cannot write the record ...") under load,
-  nothing is corrupted (every record parses, no temp file left), and a
+  nothing is corrupted (every record parses, no temp file left, every
+  line of events.jsonl whole, seqs increasing), and a
   restart loads every instance with event sequence numbers that still
   only increase.  An instance stopped while the disk was full keeps its
   `stopped` state across the restart: the record the full disk refused is
@@ -36,6 +37,15 @@ faults of the machine it lives on, during that load.
 - test_stop_while_libvirtd_is_down: a forced stop while libvirtd is
   down must not spin: a failed destroy is retried once a second.
 
+- test_shared_names_churn (B3, long form of tests/e2e/test_incarnations):
+  150 clients create/stop/start/delete/recreate on 3 shared names for
+  3 * RR_STRESS_SECONDS with libvirt's lifecycle events 0.7 s late: only
+  documented answers, no launch `failed`, every domain accounted for, no
+  orphan once all are removed.
+- test_shared_names_churn_kill9: the same churn with rumprund killed (-9)
+  and restarted in the middle: afterwards every domain is accounted for
+  (adopted or destroyed as an orphan) and launches of every name work.
+
 Marks: the fault tests and the spam test are `slow`; `make check` runs
 `-m "not slow"` (stress-short: RR_STRESS_SECONDS=4, 16 names).
 """
@@ -44,6 +54,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -103,6 +114,19 @@ def events_seqs(c):
     body = c.request("GET", "/v1/events?since=0&follow=false").body
     lines = [json.loads(l) for l in body.splitlines() if l.strip()]
     return [e["seq"] for e in lines if e.get("type") != "lost"]
+
+
+def check_event_file(d):
+    """events.jsonl holds whole JSON lines only, with increasing seqs."""
+    data = (d.state / "events.jsonl").read_bytes()
+    assert data == b"" or data.endswith(b"\n"), "a torn last line"
+    seqs = []
+    for line in data.splitlines():
+        try:
+            seqs.append(json.loads(line)["seq"])
+        except ValueError:
+            raise AssertionError("a torn line in events.jsonl: %r" % line)
+    assert seqs == sorted(set(seqs)), seqs
 
 
 def no_orphans(d, timeout=20):
@@ -207,11 +231,6 @@ def test_kill9_under_load(daemon, seconds, clients):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug: a create in flight when libvirtd goes away is reported "
-    "failed although libvirtd made the domain; the domain is left without "
-    "an instance, and a new instance of the same name (same domain name, "
-    "rr-OWNER-NAME-1) then fails with 'a domain named ... already exists'"))
 def test_libvirtd_restart_under_load(daemon, libvirt, seconds, clients):
     d = daemon(stop_timeout=2)
     c = d.client
@@ -257,7 +276,7 @@ def test_libvirtd_restart_under_load(daemon, libvirt, seconds, clients):
         assert not late, "launches failed outside the outage: %s" % late
     finally:
         cleanup(d)
-    # Leftover domains (the bug above) fail the after-test check.
+    # Leftover domains fail the after-test check.
 
 
 @pytest.mark.slow
@@ -375,6 +394,7 @@ def test_state_dir_full(daemon, seconds, clients):
         assert refused > 0 or r.status == 503
         # A state change while full: kept in memory, logged.
         c.stop("pre0", force=True)
+        check_event_file(d)
         names = check_records(d)
         assert "nospace" not in names
         table = {i["name"]: i["state"] for i in c.list()}
@@ -398,6 +418,7 @@ def test_state_dir_full(daemon, seconds, clients):
         seqs = events_seqs(c)
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), seqs
         assert max(seqs) > last
+        check_event_file(d)
         cleanup(d)
         d.terminate()
         if after["pre0"] != table["pre0"]:
@@ -455,3 +476,48 @@ def test_console_spam(daemon):
     assert tail.count("spam ") >= 2, tail[:300]
     c.stop("spam", force=True)
     cleanup(d)
+
+
+# ---------------------------------------------------------------------------
+# B3: incarnations of shared names (the short form is in tests/e2e).
+
+from test_incarnations import (Churn, accounted_for,  # noqa: E402
+                               churn_and_check, delay_events)
+
+
+@pytest.mark.slow
+def test_shared_names_churn(daemon, seconds):
+    d = delay_events(daemon(start=False, stop_timeout=1))
+    churn_and_check(d, 150, 3 * seconds, names=3, seed=31)
+    assert d.alive()
+
+
+@pytest.mark.slow
+def test_shared_names_churn_kill9(daemon, seconds):
+    d = daemon(stop_timeout=1)
+    c = d.client
+    d.allow_warnings(r"without a current instance")
+    churn = Churn(d, 150, 3, seed=32)
+    churn.transport_ok = True
+    t = threading.Thread(target=churn.run, args=(seconds,))
+    t.start()
+    try:
+        time.sleep(seconds / 2)
+        d.kill9()
+        time.sleep(0.3)
+        d.start(timeout=30)
+    finally:
+        t.join(seconds + 120)
+    print(churn.report())
+    # Transport errors while rumprund was down are all the churn may see
+    # besides the documented answers.
+    assert not churn.unexpected, churn.report()
+    accounted_for(d)
+    assert sorted(v["name"] for v in c.list()) == check_records(d)
+    cleanup(d)
+    for n in churn.names:
+        c.launch(d.spec(n, ["exit", "0"], memory_mib=32))
+        assert c.wait_state(n, "exited")["exit_status"] == 0
+    cleanup(d)
+    wait_for("no domain of this rumprund left", lambda: not d.domains(),
+             30, step=0.2)

@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/resource.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1039,6 +1042,302 @@ test_reset_reason(void **state)
 	    "powered off before main() returned");
 }
 
+static bool
+no_more_fails_of_destroy(void *arg)
+{
+	(void)arg;
+	return fake_calls(FAKE_OP_DESTROY) >= 1;
+}
+
+/* Whether engine_info() lists domain arg among the refused orphans. */
+static bool
+orphan_reported(void *arg)
+{
+	json_t *info, *name;
+	bool found = false;
+	size_t i;
+
+	info = engine_info(eng);
+	json_array_foreach(json_object_get(info, "orphans"), i, name)
+		found |= strcmp(json_string_value(name), arg) == 0;
+	json_decref(info);
+	return found;
+}
+
+static bool
+list_taken(void *arg)
+{
+	return fake_calls(FAKE_OP_LIST) > *(unsigned int *)arg;
+}
+
+static bool
+leftover_gone(void *arg)
+{
+	return fake_domain_get(arg, &(struct fake_domain){ 0 }) == -1;
+}
+
+/*
+ * B3: an instance removed and created again under the same name gets a
+ * domain of another name, so the late STOPPED of the removed one's domain
+ * (held until the new one runs) cannot end the new one.
+ */
+static void
+test_late_stop_of_removed_incarnation(void **state)
+{
+	char old[BACKEND_DOMAIN_NAME_MAX];
+	struct result r, s;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	snprintf(old, sizeof(old), "%s", domain_of("a"));
+	fake_hold_events(true);
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", true, on_reply, &s);
+	run_until(replied, &s, "the remove reply");
+	assert_false(s.failed);
+	json_decref(s.body);
+	wait_state("a", "gone");
+	/* The old domain's STOPPED has not arrived yet. */
+	assert_true(fake_held_events() >= 1);
+
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	assert_string_not_equal(domain_of("a"), old);
+	assert_int_equal(fake_domain_get(domain_of("a"),
+	    &(struct fake_domain){ 0 }), 0);
+	fake_hold_events(false);
+	assert_true(fake_release_events() >= 2);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	expect_str("a", "state", "starting");
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	assert_int_equal(fake_ndomains(), 1);
+}
+
+/*
+ * B4: a create that libvirt reported failed (libvirtd went away) although
+ * it made the domain.  The name is free for a new instance at once; the
+ * leftover is destroyed at the next list, and a destroy libvirt refuses
+ * (a start job stuck on the domain) is tried again later, without
+ * touching the new instance.
+ */
+static void
+test_leftover_of_failed_create(void **state)
+{
+	char owner[64], left[BACKEND_DOMAIN_NAME_MAX];
+	struct result r, s;
+
+	(void)state;
+	read_owner(owner, sizeof(owner));
+	fake_fail(FAKE_OP_LAUNCH, 1, RRERR_UNAVAILABLE,
+	    "libvirt is not reachable: End of file while reading data");
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "failed");
+	json_decref(r.body);
+	snprintf(left, sizeof(left), "%s", domain_of("a"));
+	/* libvirtd had made it after all, stuck paused in its start job. */
+	assert_int_equal(fake_add(owner, left, "a", 1, true), 0);
+
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", false, on_reply, &s);
+	run_until(replied, &s, "the remove reply");
+	json_decref(s.body);
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "starting");
+	json_decref(r.body);
+	assert_string_not_equal(domain_of("a"), left);
+
+	/* The next list finds the leftover; the first destroy is refused. */
+	fake_fail(FAKE_OP_DESTROY, 1, RRERR_UNAVAILABLE,
+	    "Timed out during operation: cannot acquire state change lock");
+	fake_disconnect();
+	uv_run(&loop, UV_RUN_NOWAIT);
+	fake_reconnect();
+	run_until(no_more_fails_of_destroy, NULL, "the refused destroy");
+	assert_int_equal(fake_domain_get(left, &(struct fake_domain){ 0 }),
+	    0);
+	/* Reported in /v1/info until it is gone. */
+	run_until(orphan_reported, left, "the orphan in the info");
+	run_until(leftover_gone, left, "the leftover to be destroyed");
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_false(orphan_reported(left));
+	expect_str("a", "state", "starting");
+	assert_int_equal(fake_ndomains(), 1);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 2);
+}
+
+/*
+ * B7: a create of a name whose forced remove is in flight is a conflict,
+ * not the instance being removed.
+ */
+static void
+test_create_while_removing(void **state)
+{
+	struct result r, s, t;
+	struct spec *spec;
+	struct rrerr err;
+	char text[512];
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", true, on_reply, &s);
+	/* The destroy is on its way in the pool: the remove is in flight. */
+	assert_false(s.done);
+	snprintf(text, sizeof(text), SIMPLE, fx_path("images/app"));
+	assert_int_equal(spec_parse(text, strlen(text), &policy, &spec, &err),
+	    0);
+	memset(&t, 0, sizeof(t));
+	engine_launch(eng, spec, on_reply, &t);
+	assert_true(t.done && t.failed);
+	assert_int_equal(t.err.code, RRERR_CONFLICT);
+	assert_non_null(strstr(t.err.message, "being removed"));
+	run_until(replied, &s, "the remove reply");
+	json_decref(s.body);
+	wait_state("a", "gone");
+	/* Once gone, the name is free. */
+	r = launch(SIMPLE);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+}
+
+/*
+ * B5: a guest that ran and exited while its record still said "pending,
+ * not launched" (the later writes met a full disk, then rumprund was
+ * killed): the console of its generation shows it ran, so it comes back
+ * exited with its status, not "failed ... never created".
+ */
+static void
+test_stale_pending_record_of_a_guest_that_ran(void **state)
+{
+	struct result r;
+	json_t *rec, *v;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n"
+	    "=== main() of \"app\" returned 0 ===\nhalted\n");
+	wait_state("a", "exited");
+	close_engine();
+	rec = json_load_file(fx_path("state/instances/a.json"), 0, NULL);
+	assert_non_null(rec);
+	json_object_set_new(rec, "state", json_string("pending"));
+	json_object_set_new(rec, "launched", json_false());
+	json_object_set_new(rec, "calling_seen", json_false());
+	json_object_set_new(rec, "exit_status", json_null());
+	json_object_set_new(rec, "finished_ms", json_integer(0));
+	assert_int_equal(json_dump_file(rec, fx_path("state/instances/a.json"),
+	    0), 0);
+	json_decref(rec);
+	open_engine();
+	wait_state("a", "exited");
+	v = get("a");
+	assert_int_equal(json_integer_value(json_object_get(v, "exit_status")),
+	    0);
+	assert_true(json_is_null(json_object_get(v, "reason")));
+	json_decref(v);
+}
+
+/*
+ * A start whose record a full disk refuses (RLIMIT_FSIZE stands in for
+ * it) is refused, 503, and the instance stays as it was: no domain of a
+ * generation that no record knows (kill -9 then would bring back the
+ * generation before, and destroy the new domain as an orphan).
+ */
+static void
+test_start_refused_when_record_cannot_be_written(void **state)
+{
+	struct rlimit rl = { 64, RLIM_INFINITY };
+	struct result r, s;
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", true, 0, on_reply, &s);
+	run_until(replied, &s, "the stop reply");
+	json_decref(s.body);
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	rl.rlim_cur = RLIM_INFINITY;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	assert_true(s.done && s.failed);
+	assert_int_equal(s.err.code, RRERR_UNAVAILABLE);
+	assert_non_null(strstr(s.err.message, "cannot write the record"));
+	expect_str("a", "state", "stopped");
+	expect_int("a", "generation", 1);
+	expect_str("a", "domain", dom);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 1);
+
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	run_until(replied, &s, "the start reply");
+	assert_false(s.failed);
+	json_decref(s.body);
+	expect_int("a", "generation", 2);
+	expect_str("a", "state", "starting");
+}
+
+/*
+ * A list taken before a remove and a new launch of the name answers after
+ * them: its entry for the removed instance's domain (destroyed meanwhile)
+ * is neither an orphan to destroy nor news about the new instance.
+ */
+static void
+test_stale_list_after_remove_and_relaunch(void **state)
+{
+	struct result r, s;
+	unsigned int lists;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	lists = fake_calls(FAKE_OP_LIST);
+	fake_stall_list(true);
+	fake_disconnect();
+	uv_run(&loop, UV_RUN_NOWAIT);
+	fake_reconnect();
+	run_until(list_taken, &lists, "the list's snapshot");
+
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", true, on_reply, &s);
+	run_until(replied, &s, "the remove reply");
+	json_decref(s.body);
+	r = launch(SIMPLE);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+
+	fake_stall_list(false);
+	/* The answer, and what it would set off (a destroy), take < 50 ms. */
+	run_for(300);
+	expect_str("a", "state", "starting");
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
+	assert_int_equal(fake_ndomains(), 1);
+}
+
 int
 main(void)
 {
@@ -1099,6 +1398,20 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reset_reason, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_late_stop_of_removed_incarnation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leftover_of_failed_create,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_while_removing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stale_pending_record_of_a_guest_that_ran, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_start_refused_when_record_cannot_be_written, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stale_list_after_remove_and_relaunch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

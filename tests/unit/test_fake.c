@@ -85,7 +85,8 @@ launch_init(struct launch *x, const char *name)
 	x->spec.nics = &x->nic;
 	x->spec.nnics = 1;
 	x->macs[0] = "52:54:00:00:00:01";
-	backend_domain_name(OWNER, name, x->domain, sizeof(x->domain));
+	backend_domain_name(OWNER, name, 1, 0x5d2a04c7, x->domain,
+	    sizeof(x->domain));
 	snprintf(x->log, sizeof(x->log), "%s/%s.log", tmpdir, name);
 	x->l.spec = &x->spec;
 	x->l.owner = OWNER;

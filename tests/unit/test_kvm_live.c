@@ -198,7 +198,8 @@ guest_init(struct guest *g, const char *name, const char *cmds)
 {
 	memset(g, 0, sizeof(*g));
 	snprintf(g->name, sizeof(g->name), "%s", name);
-	backend_domain_name(owner, name, g->domain, sizeof(g->domain));
+	backend_domain_name(owner, name, 1, backend_domain_tag(), g->domain,
+	    sizeof(g->domain));
 	snprintf(g->config, sizeof(g->config), "{\"cmdline\":\"rrguest %s\"}",
 	    cmds);
 	snprintf(g->log, sizeof(g->log), "%s/%s.log", tmpdir, name);

@@ -514,15 +514,35 @@ test_metadata_libvirt_forms(void **state)
 static void
 test_domain_name(void **state)
 {
-	char buf[BACKEND_DOMAIN_NAME_MAX];
+	char buf[BACKEND_DOMAIN_NAME_MAX], other[BACKEND_DOMAIN_NAME_MAX];
+	char longest[SPEC_NAME_MAX + 1];
+	int i, same = 0;
 
 	(void)state;
-	backend_domain_name(OWNER, "web-1", buf, sizeof(buf));
-	assert_string_equal(buf, "rr-3f0c2a1e-web-1");
-	backend_domain_name("ab", "x", buf, sizeof(buf));
-	assert_string_equal(buf, "rr-ab-x");
-	backend_domain_name(OWNER, "web-1", buf, 6);
+	backend_domain_name(OWNER, "web-1", 1, 0x5d2a04c7, buf, sizeof(buf));
+	assert_string_equal(buf, "rr-3f0c2a1e-web-1-1-5d2a04c7");
+	backend_domain_name("ab", "x", 12, 0xa, buf, sizeof(buf));
+	assert_string_equal(buf, "rr-ab-x-12-0000000a");
+	backend_domain_name(OWNER, "web-1", 1, 1, buf, 6);
 	assert_string_equal(buf, "rr-3f");
+	backend_domain_prefix(OWNER, buf, sizeof(buf));
+	assert_string_equal(buf, "rr-3f0c2a1e-");
+	/* The longest instance name, the largest generation: it all fits. */
+	memset(longest, 'n', SPEC_NAME_MAX);
+	longest[SPEC_NAME_MAX] = '\0';
+	backend_domain_name(OWNER, longest, 4294967295u, 0xffffffffu, buf,
+	    sizeof(buf));
+	assert_int_equal(strlen(buf), 3 + 9 + SPEC_NAME_MAX + 11 + 9);
+	assert_string_equal(buf + strlen(buf) - 20, "-4294967295-ffffffff");
+	/* Tags differ from draw to draw (2^-32 a pair to collide). */
+	for (i = 0; i < 100; i++) {
+		backend_domain_name(OWNER, "a", 1, backend_domain_tag(), buf,
+		    sizeof(buf));
+		backend_domain_name(OWNER, "a", 1, backend_domain_tag(), other,
+		    sizeof(other));
+		same += strcmp(buf, other) == 0;
+	}
+	assert_true(same < 2);
 }
 
 int
