@@ -1039,7 +1039,8 @@ class Daemon:
 
 def read_events(stream, until, timeout, what="events"):
     """Events from stream until until(events) is true; the events.  The
-    heartbeats of an idle stream (openapi.yaml EventLine) are left out."""
+    other lines of an event stream (openapi.yaml EventLine: heartbeats of
+    an idle stream, "lost" for a gap in the kept seqs) are left out."""
     got = []
     dl = Deadline(timeout)
     while not until(got):
@@ -1051,7 +1052,7 @@ def read_events(stream, until, timeout, what="events"):
             line = stream.next_line(dl.left())
         except StreamTimeout:
             continue
-        if line.get("type") != "heartbeat":
+        if line.get("type") not in ("heartbeat", "lost"):
             got.append(line)
     return got
 
