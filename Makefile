@@ -4,6 +4,8 @@
 #   make test       install missing Debian packages, build, run every test
 #   make demo       install missing Debian packages, build, run the demo
 #   make lint       cppcheck and clang-tidy on our C sources
+#   make openapi-lint  @redocly/cli (pinned, from npm) on openapi.yaml;
+#                   part of make check
 #   make asan       build and run the unit tests with ASan and UBSan
 #   make bench      benchmarks, side by side with libvirt and QEMU (bench/)
 #   make stress     stress and fault tests (tests/stress/); a short form
@@ -22,6 +24,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 # systemd reads units, sysusers.d and tmpfiles.d under /usr/local/lib too.
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -31,7 +34,7 @@ BUILD ?= build
 CC ?= cc
 WERROR ?= -Werror
 
-PKGS := jansson libmicrohttpd libuv libvirt gnutls
+PKGS := jansson libmicrohttpd libuv libvirt gnutls libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 
@@ -71,7 +74,7 @@ EVDELAY := $(BUILD)/tests/evdelay.so
 
 LINT_SRCS := $(wildcard daemon/*.c api/*.c backends/*.c client/*.c)
 
-.PHONY: all deps test check unit guest-test e2e xen-test demo lint asan install clean
+.PHONY: all deps test check unit guest-test e2e xen-test demo lint openapi-lint asan install clean
 # Keep the objects of the test programs (make would delete them as
 # intermediate files and rebuild them every time).
 .SECONDARY:
@@ -121,6 +124,7 @@ check: all $(UNIT_BINS) $(GUEST_ELF) $(XENGUEST_ELF)
 	$(MAKE) --no-print-directory xen-test || status=1; \
 	$(MAKE) --no-print-directory stress-short || status=1; \
 	$(MAKE) --no-print-directory fuzz-short || status=1; \
+	$(MAKE) --no-print-directory openapi-lint || status=1; \
 	scripts/libvirt-down.sh; \
 	exit $$status
 
@@ -193,6 +197,27 @@ lint:
 	done
 	clang-tidy --quiet $(XENGUEST_DIR)/xen.c -- $(XENGUEST_TIDYFLAGS)
 
+# The OpenAPI lint: @redocly/cli, pinned, from the npm registry into
+# build/tools (once), with redocly.yaml's rules; any problem, warnings
+# too, fails.  Telemetry and the update check are off: nothing leaves the
+# machine but npm install's own requests.
+REDOCLY_VERSION := 1.25.15
+REDOCLY := $(BUILD)/tools/node_modules/.bin/redocly
+REDOCLY_ENV := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+
+$(REDOCLY):
+	mkdir -p $(BUILD)/tools
+	npm install --no-audit --no-fund --no-update-notifier --prefix \
+		$(BUILD)/tools @redocly/cli@$(REDOCLY_VERSION)
+
+openapi-lint: $(REDOCLY)
+	$(REDOCLY_ENV) $(REDOCLY) lint --config redocly.yaml openapi.yaml \
+		> $(BUILD)/openapi-lint.txt 2>&1 || \
+		{ cat $(BUILD)/openapi-lint.txt; exit 1; }
+	@if grep -q 'warning' $(BUILD)/openapi-lint.txt; then \
+		cat $(BUILD)/openapi-lint.txt; exit 1; fi
+	@echo "openapi-lint: openapi.yaml is clean"
+
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) SAN="$(SAN_FLAGS)" CFLAGS="-O1 -g" unit
 
@@ -222,6 +247,9 @@ install: all
 		install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1; \
 		install -m 0755 $(BUILD)/rrctl $(DESTDIR)$(BINDIR)/rrctl; \
 		install -m 0644 man/rrctl.1 $(DESTDIR)$(MANDIR)/man1/rrctl.1; \
+		install -d $(DESTDIR)$(BASHCOMPDIR); \
+		install -m 0644 client/completion/rrctl.bash \
+			$(DESTDIR)$(BASHCOMPDIR)/rrctl; \
 	fi
 
 clean:

@@ -218,6 +218,7 @@ struct httpd_req {
 	size_t rlen;
 	char *allow;			/* 405: the Allow header */
 	char *ctype;			/* a stream's Content-Type */
+	char *xhdr;			/* one more "Name: value", or NULL */
 	struct httpd_stream stream;
 	uv_timer_t ztimer;		/* closes a stream nobody reads */
 };
@@ -912,6 +913,7 @@ req_free(struct httpd_req *req)
 	free(req->rbuf);
 	free(req->allow);
 	free(req->ctype);
+	free(req->xhdr);
 	free(req);
 }
 
@@ -1181,6 +1183,13 @@ queue(struct httpd_req *req)
 		if (req->www_auth != NULL)
 			MHD_add_response_header(resp,
 			    MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->www_auth);
+	}
+	if (req->xhdr != NULL) {
+		char *colon = strchr(req->xhdr, ':');
+
+		*colon = '\0';
+		MHD_add_response_header(resp, req->xhdr, colon + 2);
+		*colon = ':';
 	}
 	if (req->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
@@ -1462,8 +1471,13 @@ dispatch(struct httpd_req *req)
 		r = &h->routes[i];
 		if (!match(r->pattern, req->path, names, vals, MAX_PARAMS, &n))
 			continue;
-		if (strcmp(r->method, req->method) != 0) {
+		/* HEAD wherever GET is: MHD sends the headers only. */
+		if (strcmp(r->method, req->method) != 0 &&
+		    !(strcmp(req->method, "HEAD") == 0 &&
+		    strcmp(r->method, "GET") == 0)) {
 			allow_add(allow, sizeof(allow), r->method);
+			if (strcmp(r->method, "GET") == 0)
+				allow_add(allow, sizeof(allow), "HEAD");
 			continue;
 		}
 		found = r;
@@ -1774,7 +1788,14 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 	if (req->conn == NULL || req->conn->gone)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
-	if (s->stop || s->closed)
+	/*
+	 * httpd is stopping (rumprund restarts or ends): close the connection
+	 * without the last chunk, so that a client sees a broken transfer, not
+	 * the normal end of the stream, and can resume (openapi.yaml).
+	 */
+	if (s->stop)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (s->closed)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	for (i = 0; i < WAKE_RETRIES; i++) {
 		ssize_t n;
@@ -1939,6 +1960,18 @@ httpd_status_for(enum rrerr_code code)
 	return 500;
 }
 
+int
+httpd_reply_header(struct httpd_req *req, const char *name,
+    const char *value)
+{
+	free(req->xhdr);
+	if (asprintf(&req->xhdr, "%s: %s", name, value) == -1) {
+		req->xhdr = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 struct httpd_stream *
 httpd_reply_stream(struct httpd_req *req, unsigned int status,
     const char *content_type, const struct httpd_stream_ops *ops, void *arg)
@@ -2043,6 +2076,22 @@ const char *
 httpd_req_query(const struct httpd_req *req, const char *name)
 {
 	return lookup(req, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+httpd_req_query_next(const struct httpd_req *req, size_t *iter,
+    const char **value)
+{
+	while (*iter < req->nvals) {
+		const struct kv *kv = &req->vals[(*iter)++];
+
+		if (kv->kind != MHD_GET_ARGUMENT_KIND)
+			continue;
+		if (value != NULL)
+			*value = kv->value;
+		return kv->name;
+	}
+	return NULL;
 }
 
 const char *

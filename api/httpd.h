@@ -125,6 +125,13 @@ const char *httpd_req_method(const struct httpd_req *req);
 const char *httpd_req_path(const struct httpd_req *req);
 const char *httpd_req_param(const struct httpd_req *req, const char *name);
 const char *httpd_req_query(const struct httpd_req *req, const char *name);
+/*
+ * The query parameters one by one, in the order given, repeats included:
+ * start with *iter 0; returns the next name (its value, NULL when it had
+ * no '=', to *value unless NULL), or NULL after the last.
+ */
+const char *httpd_req_query_next(const struct httpd_req *req, size_t *iter,
+    const char **value);
 const char *httpd_req_header(const struct httpd_req *req, const char *name);
 const char *httpd_req_body(const struct httpd_req *req, size_t *len);
 /* The peer's uid on a unix socket; -1 on TCP. */
@@ -163,7 +170,17 @@ struct httpd_stream_ops {
 };
 
 /*
- * Answer req with a chunked stream.  Returns the stream's handle for
+ * One more header (name without ':') for the answer req will get (JSON or
+ * stream; not an error's); copied, the last one given wins.  Returns 0,
+ * or -1 when out of memory (the answer goes without it).
+ */
+int httpd_reply_header(struct httpd_req *req, const char *name,
+    const char *value);
+
+/*
+ * Answer req with a chunked stream.  When httpd stops (rumprund ends or
+ * restarts), a stream's connection is closed without the last chunk: the
+ * client sees a broken transfer, never a normal end.  Returns the stream's handle for
  * httpd_stream_wake(); it is valid until ops->closed has been called.
  */
 struct httpd_stream *httpd_reply_stream(struct httpd_req *req,

@@ -6,6 +6,8 @@
  * libvirt call), and streams the image from its unlinked file, reading it
  * on the pool too (uv_fs_read), so that the loop never waits for a disk.
  */
+#include <sys/time.h>
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -36,11 +39,21 @@ static void
 reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
 {
 	struct httpd_req *req = arg;
+	const char *name;
+	char *where;
 
-	if (err != NULL)
+	if (err != NULL) {
 		httpd_reply_error(req, err);
-	else
-		httpd_reply_json(req, status, body);
+		return;
+	}
+	/* 201 Created says where (a name needs no escaping in a path). */
+	name = json_string_value(json_object_get(body, "name"));
+	if (status == 201 && name != NULL &&
+	    asprintf(&where, "/v1/unikernels/%s", name) != -1) {
+		(void)httpd_reply_header(req, "Location", where);
+		free(where);
+	}
+	httpd_reply_json(req, status, body);
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -121,6 +134,67 @@ query_u64(struct httpd_req *req, const char *name, uint64_t max,
 	return 0;
 }
 
+/*
+ * Refuse query parameters the path does not take: 400 naming the first
+ * unknown one (a misspelt filter must not quietly list everything), or one
+ * given twice that is not repeatable.  allowed: the names, separated by
+ * spaces, each with '*' after it when it may be repeated ("label*").
+ * Returns 0, or -1 after answering.
+ */
+static int
+check_query(struct httpd_req *req, const char *allowed)
+{
+	const char *name, *other, *w;
+	size_t it = 0, it2, len;
+	bool known, repeatable;
+	int seen;
+
+	while ((name = httpd_req_query_next(req, &it, NULL)) != NULL) {
+		known = repeatable = false;
+		len = strlen(name);
+		for (w = allowed; *w != '\0'; w += strcspn(w, " "),
+		    w += strspn(w, " ")) {
+			size_t wl = strcspn(w, " ");
+			bool star = wl > 0 && w[wl - 1] == '*';
+
+			if (wl - star == len && len > 0 &&
+			    strncmp(w, name, len) == 0) {
+				known = true;
+				repeatable = star;
+				break;
+			}
+		}
+		if (!known) {
+			char list[128];
+			size_t i, n = 0;
+
+			/* The names as a reader wants them: no '*'. */
+			for (i = 0; allowed[i] != '\0' && n + 3 < sizeof(list);
+			    i++)
+				if (allowed[i] == ' ') {
+					list[n++] = ',';
+					list[n++] = ' ';
+				} else if (allowed[i] != '*')
+					list[n++] = allowed[i];
+			list[n] = '\0';
+			reply_bad(req, RRERR_BAD_REQUEST, name,
+			    "%.64s: unknown query parameter; %s takes %s", name,
+			    httpd_req_path(req), n > 0 ? list : "none");
+			return -1;
+		}
+		seen = 0;
+		it2 = 0;
+		while ((other = httpd_req_query_next(req, &it2, NULL)) != NULL)
+			seen += strcmp(other, name) == 0;
+		if (seen > 1 && !repeatable) {
+			reply_bad(req, RRERR_BAD_REQUEST, name,
+			    "%s: given %d times; give it once", name, seen);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* 0 when req's body is JSON; else answer 415 and return -1. */
 static int
 json_body(struct httpd_req *req)
@@ -145,6 +219,8 @@ post_unikernels(struct httpd_req *req, void *ctx)
 	struct rrerr err;
 	size_t len;
 
+	if (check_query(req, "") == -1)
+		return;
 	if (json_body(req) == -1)
 		return;
 	body = httpd_req_body(req, &len);
@@ -364,6 +440,8 @@ post_iso(struct httpd_req *req, void *ctx)
 	uv_loop_t *loop = engine_loop(rc->engine);
 	size_t len;
 
+	if (check_query(req, "") == -1)
+		return;
 	if (json_body(req) == -1)
 		return;
 	body = httpd_req_body(req, &len);
@@ -417,16 +495,87 @@ post_iso(struct httpd_req *req, void *ctx)
 	log_change(req, "ISO image", spec->name);
 }
 
+/*
+ * Whether labels (an instance's "labels" object, borrowed) has every
+ * label=KEY (any value) and label=KEY=VALUE of req's query.
+ */
+static bool
+labels_match(const struct httpd_req *req, json_t *labels)
+{
+	const char *name, *label, *eq, *v;
+	char key[SPEC_LABEL_KEY_MAX + 1];
+	size_t it = 0, klen;
+
+	while ((name = httpd_req_query_next(req, &it, &label)) != NULL) {
+		if (strcmp(name, "label") != 0)
+			continue;
+		if (label == NULL)
+			label = "";
+		eq = strchr(label, '=');
+		klen = eq != NULL ? (size_t)(eq - label) : strlen(label);
+		snprintf(key, sizeof(key), "%.*s", (int)klen, label);
+		v = json_string_value(json_object_get(labels, key));
+		if (v == NULL || (eq != NULL && strcmp(v, eq + 1) != 0))
+			return false;
+	}
+	return true;
+}
+
+/* Older "created" first (RFC 3339 UTC with ms sorts as text), then name. */
+static int
+by_creation(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const char *cx, *cy;
+	int d;
+
+	cx = json_string_value(json_object_get(x, "created"));
+	cy = json_string_value(json_object_get(y, "created"));
+	if ((d = strcmp(cx != NULL ? cx : "", cy != NULL ? cy : "")) != 0)
+		return d;
+	return strcmp(json_string_value(json_object_get(x, "name")),
+	    json_string_value(json_object_get(y, "name")));
+}
+
+/*
+ * list (stolen) in creation order, whatever order the engine keeps (after
+ * a restart, the order the state directory lists its records in): a new
+ * reference, or list as it was when out of memory.
+ */
+static json_t *
+in_creation_order(json_t *list)
+{
+	json_t **items, *out;
+	size_t i, n = json_array_size(list);
+
+	if (n < 2 || (items = calloc(n, sizeof(*items))) == NULL)
+		return list;
+	for (i = 0; i < n; i++)
+		items[i] = json_array_get(list, i);
+	qsort(items, n, sizeof(*items), by_creation);
+	if ((out = json_array()) == NULL) {
+		free(items);
+		return list;
+	}
+	for (i = 0; i < n; i++)
+		json_array_append(out, items[i]);
+	free(items);
+	json_decref(list);
+	return out;
+}
+
 static void
 get_unikernels(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 	struct engine_filter f = { NULL, NULL, NULL, NULL };
 	enum instance_state st;
-	const char *label;
-	char key[SPEC_LABEL_KEY_MAX + 2];
-	const char *eq;
+	const char *name, *label, *eq;
+	json_t *list;
+	size_t it, i, klen;
 
+	if (check_query(req, "state platform label*") == -1)
+		return;
 	f.state = httpd_req_query(req, "state");
 	if (f.state != NULL && instance_state_parse(f.state, &st) == -1) {
 		reply_bad(req, RRERR_BAD_REQUEST, "state",
@@ -441,22 +590,31 @@ get_unikernels(struct httpd_req *req, void *ctx)
 		    "platform: must be kvm or xen");
 		return;
 	}
-	if ((label = httpd_req_query(req, "label")) != NULL) {
+	/* Every label= must hold (AND): checked first, then applied. */
+	it = 0;
+	while ((name = httpd_req_query_next(req, &it, &label)) != NULL) {
+		if (strcmp(name, "label") != 0)
+			continue;
+		if (label == NULL)
+			label = "";
 		eq = strchr(label, '=');
-		if ((eq != NULL ? (size_t)(eq - label) : strlen(label)) == 0 ||
-		    (eq != NULL ? (size_t)(eq - label) : strlen(label)) >
-		    SPEC_LABEL_KEY_MAX) {
+		klen = eq != NULL ? (size_t)(eq - label) : strlen(label);
+		if (klen == 0 || klen > SPEC_LABEL_KEY_MAX) {
 			reply_bad(req, RRERR_BAD_REQUEST, "label",
 			    "label: must be KEY or KEY=VALUE");
 			return;
 		}
-		snprintf(key, sizeof(key), "%.*s",
-		    (int)(eq != NULL ? (size_t)(eq - label) : strlen(label)),
-		    label);
-		f.label_key = key;
-		f.label_value = eq != NULL ? eq + 1 : NULL;
 	}
-	httpd_reply_json(req, 200, engine_list(rc->engine, &f));
+	list = engine_list(rc->engine, &f);
+	i = 0;
+	while (i < json_array_size(list)) {
+		if (labels_match(req, json_object_get(json_array_get(list, i),
+		    "labels")))
+			i++;
+		else
+			json_array_remove(list, i);
+	}
+	httpd_reply_json(req, 200, in_creation_order(list));
 }
 
 static void
@@ -466,6 +624,8 @@ get_unikernel(struct httpd_req *req, void *ctx)
 	struct rrerr err;
 	json_t *view;
 
+	if (check_query(req, "") == -1)
+		return;
 	view = engine_get(rc->engine, httpd_req_param(req, "name"), &err);
 	if (view == NULL)
 		httpd_reply_error(req, &err);
@@ -481,6 +641,8 @@ post_stop(struct httpd_req *req, void *ctx)
 	uint64_t timeout = UINT64_MAX;
 	bool force = false;
 
+	if (check_query(req, "force timeout") == -1)
+		return;
 	if (query_bool(req, "force", &force) == -1 ||
 	    query_u64(req, "timeout", STOP_TIMEOUT_MAX, &timeout) == -1)
 		return;
@@ -495,6 +657,8 @@ post_start(struct httpd_req *req, void *ctx)
 	struct routes_ctx *rc = ctx;
 	const char *name = httpd_req_param(req, "name");
 
+	if (check_query(req, "") == -1)
+		return;
 	log_change(req, "start", name);
 	engine_start(rc->engine, name, reply, req);
 }
@@ -506,6 +670,8 @@ delete_unikernel(struct httpd_req *req, void *ctx)
 	const char *name = httpd_req_param(req, "name");
 	bool force = false;
 
+	if (check_query(req, "force") == -1)
+		return;
 	if (query_bool(req, "force", &force) == -1)
 		return;
 	log_change(req, force ? "forced removal" : "removal", name);
@@ -513,13 +679,83 @@ delete_unikernel(struct httpd_req *req, void *ctx)
 }
 
 /* A reader of a console log, possibly following it. */
+/* "2026-12-01T10:00:00.123Z " before each line with timestamps=true. */
+#define STAMP_LEN	25
+
 struct log_stream {
 	struct console *console;
 	struct console_watch watch;
 	struct httpd_stream *stream;
 	uint64_t off;
 	bool follow;
+	bool stamps;		/* timestamps=true */
+	bool line_start;	/* off starts a line (stamps) */
+	char stamp[STAMP_LEN + 1];
+	size_t stamp_sent;	/* of stamp, STAMP_LEN when none waits */
 };
+
+/* The arrival time of the line at ls->off as its prefix, in ls->stamp. */
+static void
+make_stamp(struct log_stream *ls)
+{
+	int64_t ms = console_time_at(ls->console, ls->off);
+	time_t secs;
+	struct tm tm;
+	size_t n;
+
+	if (ms < 0) {
+		/* Arrived before this rumprund: no time, same width. */
+		snprintf(ls->stamp, sizeof(ls->stamp), "%-24s ", "-");
+	} else {
+		secs = (time_t)(ms / 1000);
+		gmtime_r(&secs, &tm);
+		n = strftime(ls->stamp, sizeof(ls->stamp), "%Y-%m-%dT%H:%M:%S",
+		    &tm);
+		snprintf(ls->stamp + n, sizeof(ls->stamp) - n, ".%03dZ ",
+		    (int)(ms % 1000));
+	}
+	ls->stamp_sent = 0;
+}
+
+/* As console_read(), each line after its arrival time (stamps). */
+static ssize_t
+read_stamped(struct log_stream *ls, char *buf, size_t max)
+{
+	char tmp[4096], *nl;
+	size_t out = 0, k;
+	ssize_t n;
+
+	while (out < max) {
+		if (ls->stamp_sent < STAMP_LEN) {
+			k = STAMP_LEN - ls->stamp_sent;
+			if (k > max - out)
+				k = max - out;
+			memcpy(buf + out, ls->stamp + ls->stamp_sent, k);
+			ls->stamp_sent += k;
+			out += k;
+			continue;
+		}
+		/* A prefix only before a byte that is there. */
+		if (ls->line_start && ls->off < console_end(ls->console)) {
+			make_stamp(ls);
+			ls->line_start = false;
+			continue;
+		}
+		k = max - out < sizeof(tmp) ? max - out : sizeof(tmp);
+		if ((n = console_read(ls->console, ls->off, tmp, k)) <= 0)
+			return out > 0 ? (ssize_t)out : n;
+		/* Up to the end of the line: the next one gets its prefix. */
+		k = (size_t)n;
+		if ((nl = memchr(tmp, '\n', k)) != NULL) {
+			k = (size_t)(nl - tmp) + 1;
+			ls->line_start = true;
+		}
+		memcpy(buf + out, tmp, k);
+		ls->off += k;
+		out += k;
+	}
+	return (ssize_t)out;
+}
 
 static ssize_t
 log_read(void *arg, char *buf, size_t max)
@@ -527,16 +763,48 @@ log_read(void *arg, char *buf, size_t max)
 	struct log_stream *ls = arg;
 	ssize_t n;
 
-	if (ls->off < console_start(ls->console))
+	if (ls->off < console_start(ls->console)) {
 		ls->off = console_start(ls->console);
-	n = console_read(ls->console, ls->off, buf, max);
+		ls->line_start = true;
+	}
+	if (ls->stamps)
+		n = read_stamped(ls, buf, max);
+	else
+		n = console_read(ls->console, ls->off, buf, max);
 	if (n > 0) {
-		ls->off += (uint64_t)n;
+		if (!ls->stamps)
+			ls->off += (uint64_t)n;
 		return n;
 	}
 	if (n < 0 || !ls->follow || console_ended(ls->console))
 		return -1;
 	return 0;
+}
+
+/*
+ * An RFC 3339 UTC time, "2026-12-01T10:00:00Z" or with ".mmm" before the
+ * Z, as ms since the epoch; -1 when s is not one.
+ */
+static int64_t
+parse_utc(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	int ms = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9' ||
+		    p[3] < '0' || p[3] > '9')
+			return -1;
+		ms = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
+		p += 4;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
 static void
@@ -569,15 +837,28 @@ get_logs(struct httpd_req *req, void *ctx)
 	struct log_stream *ls;
 	struct console *c;
 	struct rrerr err;
-	bool follow = false;
+	bool follow = false, stamps = false;
+	const char *when;
+	int64_t since_ms = 0;
+	char hdr[24];
 
+	if (check_query(req, "tail since follow timestamps since_time") == -1)
+		return;
 	if (query_u64(req, "tail", TAIL_MAX, &tail) == -1 ||
 	    query_u64(req, "since", UINT64_MAX - 1, &since) == -1 ||
-	    query_bool(req, "follow", &follow) == -1)
+	    query_bool(req, "follow", &follow) == -1 ||
+	    query_bool(req, "timestamps", &stamps) == -1)
 		return;
-	if (tail != UINT64_MAX && since != UINT64_MAX) {
-		reply_bad(req, RRERR_BAD_REQUEST, "tail",
-		    "tail: give tail or since, not both");
+	if ((when = httpd_req_query(req, "since_time")) != NULL &&
+	    (since_ms = parse_utc(when)) < 0) {
+		reply_bad(req, RRERR_BAD_REQUEST, "since_time", "since_time: "
+		    "must be an RFC 3339 UTC time, 2026-12-01T10:00:00Z");
+		return;
+	}
+	if ((tail != UINT64_MAX) + (since != UINT64_MAX) + (when != NULL) > 1) {
+		reply_bad(req, RRERR_BAD_REQUEST, tail != UINT64_MAX ? "tail" :
+		    "since", "%s: give one of tail, since and since_time",
+		    tail != UINT64_MAX ? "tail" : "since");
 		return;
 	}
 	c = engine_console(rc->engine, httpd_req_param(req, "name"), &err);
@@ -597,14 +878,35 @@ get_logs(struct httpd_req *req, void *ctx)
 		ls->off = console_tail(c, (unsigned int)tail);
 	else if (since != UINT64_MAX)
 		ls->off = since;
+	else if (when != NULL)
+		ls->off = console_line_since(c, since_ms);
 	else
 		ls->off = console_start(c);
+	ls->stamps = stamps;
+	ls->stamp_sent = STAMP_LEN;
+	/* A prefix goes before a line's first byte only. */
+	if (ls->off <= console_start(c))
+		ls->line_start = true;
+	else {
+		char before;
+
+		ls->line_start = console_read(c, ls->off - 1, &before, 1) == 1 &&
+		    before == '\n';
+	}
+	/* Where the bytes start, for a client that resumes with since=. */
+	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)
+	    (ls->off > console_start(c) ? ls->off : console_start(c)));
+	(void)httpd_reply_header(req, "X-Log-Offset", hdr);
 	console_watch(c, &ls->watch);
 	ls->stream = httpd_reply_stream(req, 200, "text/plain; charset=utf-8",
 	    &log_ops, ls);
 }
 
 /* A reader of the event stream. */
+/* Heartbeats on an idle event stream: every this many seconds by default. */
+#define HEARTBEAT_S		15
+#define HEARTBEAT_MAX_S		3600
+
 struct event_stream {
 	struct events *events;
 	struct events_watch watch;
@@ -613,25 +915,82 @@ struct event_stream {
 	bool follow;
 	char *line;		/* a line not yet fully sent */
 	size_t sent;
+	uv_timer_t beat;	/* heartbeats, when beat_ms > 0 */
+	uint64_t beat_ms;
+	bool beat_due;		/* a heartbeat line is to be sent */
 };
+
+/* "2026-12-01T10:00:00.123Z", now, into buf (40 bytes). */
+static void
+now_stamp(char *buf, size_t len)
+{
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+}
+
+/*
+ * The next line of the stream in es->line: an event; before it, a "lost"
+ * notice when the ring no longer has the events between es->after and it
+ * (since= older than what is kept, or a reader that fell behind); a
+ * "heartbeat" when one is due and no event waits.  0, or -1 when there is
+ * nothing (or no memory).
+ */
+static int
+next_line(struct event_stream *es)
+{
+	const char *line;
+	char stamp[40];
+	uint64_t seq;
+
+	line = events_next(es->events, es->after, &seq);
+	if (line != NULL && seq > es->after + 1) {
+		now_stamp(stamp, sizeof(stamp));
+		if (asprintf(&es->line, "{\"type\":\"lost\",\"time\":\"%s\","
+		    "\"from\":%llu,\"to\":%llu}\n", stamp,
+		    (unsigned long long)es->after + 1,
+		    (unsigned long long)seq - 1) == -1) {
+			es->line = NULL;
+			return -1;
+		}
+		es->after = seq - 1;
+		return 0;
+	}
+	if (line != NULL) {
+		/* The ring's copy changes on the next publish: keep ours. */
+		if ((es->line = strdup(line)) == NULL)
+			return -1;
+		es->after = seq;
+		es->beat_due = false;
+		return 0;
+	}
+	if (!es->beat_due)
+		return -1;
+	es->beat_due = false;
+	now_stamp(stamp, sizeof(stamp));
+	if (asprintf(&es->line, "{\"type\":\"heartbeat\",\"time\":\"%s\","
+	    "\"seq\":%llu}\n", stamp, (unsigned long long)es->after) == -1) {
+		es->line = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 static ssize_t
 event_read(void *arg, char *buf, size_t max)
 {
 	struct event_stream *es = arg;
-	const char *line;
-	uint64_t seq;
 	size_t n;
 
 	if (es->line == NULL) {
-		line = events_next(es->events, es->after, &seq);
-		if (line == NULL)
+		if (next_line(es) == -1)
 			return es->follow ? 0 : -1;
-		/* The ring's copy changes on the next publish: keep ours. */
-		if ((es->line = strdup(line)) == NULL)
-			return -1;
 		es->sent = 0;
-		es->after = seq;
 	}
 	n = strlen(es->line + es->sent);
 	if (n > max)
@@ -646,13 +1005,31 @@ event_read(void *arg, char *buf, size_t max)
 }
 
 static void
+beat_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
 event_closed(void *arg)
 {
 	struct event_stream *es = arg;
 
 	events_unwatch(es->events, &es->watch);
 	free(es->line);
-	free(es);
+	es->line = NULL;
+	/* es goes with its timer. */
+	uv_close((uv_handle_t *)&es->beat, beat_closed);
+}
+
+static void
+on_beat(uv_timer_t *t)
+{
+	struct event_stream *es = t->data;
+
+	es->beat_due = true;
+	if (es->stream != NULL)
+		httpd_stream_wake(es->stream);
 }
 
 static void
@@ -672,11 +1049,15 @@ get_events(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 	struct event_stream *es;
-	uint64_t since = UINT64_MAX;
+	uint64_t since = UINT64_MAX, beat = HEARTBEAT_S;
 	bool follow = true;
+	char hdr[24];
 
+	if (check_query(req, "since follow heartbeat") == -1)
+		return;
 	if (query_u64(req, "since", UINT64_MAX - 1, &since) == -1 ||
-	    query_bool(req, "follow", &follow) == -1)
+	    query_bool(req, "follow", &follow) == -1 ||
+	    query_u64(req, "heartbeat", HEARTBEAT_MAX_S, &beat) == -1)
 		return;
 	if ((es = calloc(1, sizeof(*es))) == NULL) {
 		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
@@ -687,6 +1068,14 @@ get_events(struct httpd_req *req, void *ctx)
 	es->after = since != UINT64_MAX ? since :
 	    events_last_seq(es->events);
 	es->watch.notify = event_notify;
+	uv_timer_init(engine_loop(rc->engine), &es->beat);
+	es->beat.data = es;
+	es->beat_ms = follow ? beat * 1000 : 0;
+	if (es->beat_ms > 0)
+		uv_timer_start(&es->beat, on_beat, es->beat_ms, es->beat_ms);
+	/* The events that follow are those after this seq. */
+	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)es->after);
+	(void)httpd_reply_header(req, "X-Event-Seq", hdr);
 	events_watch(es->events, &es->watch);
 	es->stream = httpd_reply_stream(req, 200, "application/x-ndjson",
 	    &event_ops, es);
@@ -697,18 +1086,65 @@ get_health(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 
+	if (check_query(req, "") == -1)
+		return;
 	httpd_reply_json(req, 200, engine_health(rc->engine));
+}
+
+/* A NULL-ended list as a JSON array (new). */
+static json_t *
+list_json(const char *const *items)
+{
+	json_t *a = json_array();
+
+	for (; items != NULL && *items != NULL; items++)
+		json_array_append_new(a, json_string(*items));
+	return a;
+}
+
+/*
+ * Where launch requests may take paths from and which bridges and networks
+ * they may join: policy, not secret (a refused path points here).
+ */
+static json_t *
+policy_json(const struct spec_policy *p)
+{
+	return json_pack("{s:o,s:o,s:o,s:o}",
+	    "image_dirs", list_json(p->image_dirs),
+	    "volume_dirs", list_json(p->volume_dirs),
+	    "bridges", list_json(p->bridges),
+	    "networks", list_json(p->networks));
 }
 
 static void
 get_info(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
+	json_t *info;
 
-	httpd_reply_json(req, 200, engine_info(rc->engine));
+	if (check_query(req, "") == -1)
+		return;
+	info = engine_info(rc->engine);
+	/*
+	 * The API's version (the path prefix; it changes only when a change
+	 * breaks clients) and the backends compiled in: a backend that is
+	 * built in may still be unavailable on this host (backends.*).
+	 */
+	json_object_set_new(info, "api_version",
+	    json_string(ROUTES_API_VERSION));
+	json_object_set_new(info, "built_with", json_pack("{s:b,s:b}", "kvm",
+	    1, "xen",
+#ifdef HAVE_XEN
+	    1
+#else
+	    0
+#endif
+	    ));
+	json_object_set_new(info, "policy", policy_json(rc->policy));
+	httpd_reply_json(req, 200, info);
 }
 
-/* The paths of openapi.yaml, one handler each. */
+/* The paths of openapi.yaml, one handler each, under /ROUTES_API_VERSION. */
 const struct httpd_route routes_table[] = {
 	{ "POST", "/v1/unikernels", post_unikernels },
 	{ "POST", "/v1/iso", post_iso },

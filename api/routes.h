@@ -13,6 +13,9 @@
 #include "httpd.h"
 #include "spec.h"
 
+/* The API version: every path starts with /v1/ (GET /v1/info says it). */
+#define ROUTES_API_VERSION	"v1"
+
 struct routes_ctx {
 	struct engine *engine;
 	const struct spec_policy *policy;

@@ -44,6 +44,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
 #include "kvm_xml.h"
 #include "sbuf.h"
 
@@ -371,220 +374,63 @@ kvm_xml_domain_files(const struct backend_launch *l,
 	return xml;
 }
 
-/* Metadata parsing: a tiny reader of one start tag and its attributes. */
-
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static bool
-is_name_char(char c)
-{
-	return c != '\0' && !is_space(c) && c != '=' && c != '>' &&
-	    c != '/' && c != '<' && c != '"' && c != '\'';
-}
-
-/* Append code point cp as UTF-8; false when it is not a character. */
-static bool
-put_utf8(char *out, size_t size, size_t *len, unsigned long cp)
-{
-	unsigned char b[4];
-	size_t n, i;
-
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return false;
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xc0 | (cp >> 6));
-		b[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xe0 | (cp >> 12));
-		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (unsigned char)(0xf0 | (cp >> 18));
-		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	if (*len + n >= size)
-		return false;
-	for (i = 0; i < n; i++)
-		out[(*len)++] = (char)b[i];
-	return true;
-}
-
 /*
- * Copy the attribute value v (n bytes, between its quotes) into out with
- * entities replaced.  False when it does not fit or has a bad entity.
+ * Metadata parsing, by libxml2 (libvirt loads it into the process anyway):
+ * entities, character references, quoting and namespace prefixes as XML
+ * says, no network, no messages on stderr.
  */
+
+/* The attribute name of node, its value copied to out; false if none. */
 static bool
-unescape(const char *v, size_t n, char *out, size_t size)
+meta_attr(xmlNode *node, const char *name, char *out, size_t size)
 {
-	static const struct {
-		const char *name;
-		char c;
-	} ents[] = {
-		{ "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' },
-		{ "quot;", '"' }, { "apos;", '\'' },
-	};
-	size_t i, k, len;
+	xmlChar *v;
+	bool ok;
 
-	len = 0;
-	for (i = 0; i < n;) {
-		if (v[i] != '&') {
-			if (len + 1 >= size)
-				return false;
-			out[len++] = v[i++];
-			continue;
-		}
-		i++;
-		if (i < n && v[i] == '#') {
-			unsigned long cp = 0;
-			int base = 10, digits = 0;
-
-			i++;
-			if (i < n && v[i] == 'x') {
-				base = 16;
-				i++;
-			}
-			for (; i < n && v[i] != ';'; i++, digits++) {
-				const char *hex = "0123456789abcdef";
-				const char *d;
-				char c = v[i];
-
-				if (c >= 'A' && c <= 'F')
-					c = (char)(c - 'A' + 'a');
-				d = strchr(hex, c);
-				if (c == '\0' || d == NULL || d - hex >= base ||
-				    cp > 0x10ffff)
-					return false;
-				cp = cp * (unsigned long)base +
-				    (unsigned long)(d - hex);
-			}
-			if (i >= n || digits == 0 ||
-			    !put_utf8(out, size, &len, cp))
-				return false;
-			i++;
-			continue;
-		}
-		for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
-			size_t el = strlen(ents[k].name);
-
-			if (n - i >= el && memcmp(v + i, ents[k].name, el) == 0)
-				break;
-		}
-		if (k == sizeof(ents) / sizeof(ents[0]) || len + 1 >= size)
-			return false;
-		out[len++] = ents[k].c;
-		i += strlen(ents[k].name);
-	}
-	out[len] = '\0';
-	return true;
+	if ((v = xmlGetNoNsProp(node, (const xmlChar *)name)) == NULL)
+		return false;
+	ok = strlen((const char *)v) < size;
+	if (ok)
+		snprintf(out, size, "%s", (const char *)v);
+	xmlFree(v);
+	return ok;
 }
 
 int
 kvm_xml_parse_metadata(const char *xml, struct kvm_xml_meta *out)
 {
-	const char *p, *name, *colon;
-	char gen[16];
-	bool have_owner = false, have_name = false, have_gen = false;
-	size_t nlen;
+	const char *local;
+	xmlDoc *doc;
+	xmlNode *root;
+	char gen[16], *end;
+	unsigned long g;
+	int rv = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (xml == NULL)
+	if (xml == NULL || *xml == '\0')
 		return -1;
-	p = xml;
-	while (is_space(*p))
-		p++;
-	if (strncmp(p, "<?xml", 5) == 0) {
-		p = strstr(p, "?>");
-		if (p == NULL)
-			return -1;
-		p += 2;
-		while (is_space(*p))
-			p++;
-	}
-	if (*p++ != '<')
-		return -1;
-	/* The element's local name, after any prefix. */
-	name = p;
-	while (is_name_char(*p))
-		p++;
-	nlen = (size_t)(p - name);
-	colon = memchr(name, ':', nlen);
-	if (colon != NULL) {
-		nlen -= (size_t)(colon + 1 - name);
-		name = colon + 1;
-	}
-	if (nlen != strlen(KVM_XML_NS_ELEMENT) ||
-	    memcmp(name, KVM_XML_NS_ELEMENT, nlen) != 0)
-		return -1;
-
-	for (;;) {
-		const char *an, *v;
-		size_t anlen;
-		char q;
-
-		while (is_space(*p))
-			p++;
-		if (*p == '/' || *p == '>')
-			break;
-		an = p;
-		while (is_name_char(*p))
-			p++;
-		anlen = (size_t)(p - an);
-		if (anlen == 0)
-			return -1;
-		while (is_space(*p))
-			p++;
-		if (*p++ != '=')
-			return -1;
-		while (is_space(*p))
-			p++;
-		q = *p++;
-		if (q != '"' && q != '\'')
-			return -1;
-		v = p;
-		p = strchr(p, q);
-		if (p == NULL)
-			return -1;
-
-#define IS(s) (anlen == sizeof(s) - 1 && memcmp(an, s, anlen) == 0)
-		if (IS("owner")) {
-			if (!unescape(v, (size_t)(p - v), out->owner,
-			    sizeof(out->owner)))
-				return -1;
-			have_owner = true;
-		} else if (IS("name")) {
-			if (!unescape(v, (size_t)(p - v), out->instance,
-			    sizeof(out->instance)))
-				return -1;
-			have_name = true;
-		} else if (IS("generation")) {
-			char *end;
-			unsigned long g;
-
-			if (!unescape(v, (size_t)(p - v), gen, sizeof(gen)) ||
-			    gen[0] < '0' || gen[0] > '9')
-				return -1;
-			g = strtoul(gen, &end, 10);
-			if (*end != '\0' || g > 0xffffffffUL)
-				return -1;
-			out->generation = (unsigned int)g;
-			have_gen = true;
-		}
-#undef IS
-		p++;
-	}
-	if (!have_owner || !have_name || !have_gen)
-		return -1;
-	return 0;
+	doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL)
+		goto cleanup;
+	/* The local name, whatever prefix (an undeclared one keeps it). */
+	local = strrchr((const char *)root->name, ':');
+	local = local != NULL ? local + 1 : (const char *)root->name;
+	if (strcmp(local, KVM_XML_NS_ELEMENT) != 0)
+		goto cleanup;
+	if (!meta_attr(root, "owner", out->owner, sizeof(out->owner)) ||
+	    !meta_attr(root, "name", out->instance, sizeof(out->instance)) ||
+	    !meta_attr(root, "generation", gen, sizeof(gen)) ||
+	    gen[0] < '0' || gen[0] > '9')
+		goto cleanup;
+	g = strtoul(gen, &end, 10);
+	if (*end != '\0' || g > 0xffffffffUL)
+		goto cleanup;
+	out->generation = (unsigned int)g;
+	rv = 0;
+cleanup:
+	xmlFreeDoc(doc);
+	if (rv == -1)
+		memset(out, 0, sizeof(*out));
+	return rv;
 }

@@ -1,9 +1,10 @@
 /*
  * cmd_ps: rrctl ps, the instances as a table.
  *
- * The state, platform and first label filters go to the daemon as query
- * parameters; further label filters and "not ended" (without -a) are
- * applied here.
+ * The state, platform and label filters go to the daemon as query
+ * parameters (every label must hold); "not ended" (without -a) and name=
+ * are applied here.  STATUS says what docker ps's does: "up 5m",
+ * "exited (3) 2m ago", "crashed 10s ago: PANIC: ...".
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,23 +17,6 @@
 #include "rrctl.h"
 #include "sbuf.h"
 #include "table.h"
-
-/* True when inst has the label "KEY" or "KEY=VALUE" of filter. */
-static bool
-has_label(json_t *inst, const char *filter)
-{
-	const char *eq = strchr(filter, '=');
-	json_t *labels, *v;
-	size_t klen;
-
-	labels = json_object_get(inst, "labels");
-	klen = eq != NULL ? (size_t)(eq - filter) : strlen(filter);
-	v = json_object_getn(labels, filter, klen);
-	if (v == NULL)
-		return false;
-	return eq == NULL || (json_is_string(v) &&
-	    strcmp(json_string_value(v), eq + 1) == 0);
-}
 
 static void
 add_query(struct sbuf *q, const char *key, const char *value)
@@ -53,18 +37,96 @@ now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void
-print_table(json_t *list)
+/* The columns -o can name, and where each one's text is in a row. */
+enum col { C_NAME, C_STATUS, C_STATE, C_PLATFORM, C_MEMORY, C_ADDRESS,
+    C_EXIT, C_UPTIME, C_GENERATION, C_CREATED, NCOLS };
+
+static const char *const col_names[NCOLS] = { "name", "status", "state",
+    "platform", "memory", "address", "exit", "uptime", "generation",
+    "created" };
+
+#define PS_DEFAULT_COLS	"name,status,platform,memory,address"
+#define PS_MAX_COLS	16
+
+/*
+ * Parse -o's comma-separated column names into cols; the number, or -1
+ * with the unknown one in *bad.
+ */
+static int
+parse_cols(const char *spec, enum col *cols, char *bad, size_t badlen)
 {
-	static const char *const head[] = { "NAME", "STATE", "PLATFORM",
-	    "MEMORY", "UPTIME", "EXIT", "ADDRESS" };
+	const char *p = spec, *end;
+	size_t len;
+	int n = 0, i;
+
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		len = end != NULL ? (size_t)(end - p) : strlen(p);
+		for (i = 0; i < NCOLS; i++)
+			if (strlen(col_names[i]) == len &&
+			    strncmp(col_names[i], p, len) == 0)
+				break;
+		if (i == NCOLS || n == PS_MAX_COLS) {
+			snprintf(bad, badlen, "%.*s", (int)len, p);
+			return -1;
+		}
+		cols[n++] = (enum col)i;
+		p += len + (end != NULL);
+	}
+	if (n == 0) {
+		snprintf(bad, badlen, "%s", "");
+		return -1;
+	}
+	return n;
+}
+
+static const char *
+col_text(enum col c, json_t *inst, const struct fmt_ps *row, char *buf,
+    size_t len)
+{
+	switch (c) {
+	case C_NAME: return row->name;
+	case C_STATUS: return row->status;
+	case C_STATE: return row->state;
+	case C_PLATFORM: return row->platform;
+	case C_MEMORY: return row->memory;
+	case C_ADDRESS: return row->address;
+	case C_EXIT: return row->exit;
+	case C_UPTIME: return row->uptime;
+	case C_GENERATION:
+		snprintf(buf, len, "%lld", (long long)json_integer_value(
+		    json_object_get(inst, "generation")));
+		return buf;
+	case C_CREATED:
+		snprintf(buf, len, "%s", json_string_value(json_object_get(
+		    inst, "created")) != NULL ? json_string_value(
+		    json_object_get(inst, "created")) : "-");
+		return buf;
+	default:
+		return "-";
+	}
+}
+
+static void
+print_table(json_t *list, const enum col *cols, int ncols)
+{
+	const char *cells[PS_MAX_COLS];
+	char heads[PS_MAX_COLS][16], bufs[PS_MAX_COLS][64];
 	struct fmt_ps row;
 	struct table *t;
 	json_t *inst;
 	int64_t now = now_ms();
-	size_t i;
+	size_t i, k;
+	int j;
 
-	if ((t = table_new(7)) == NULL || table_row(t, head) == -1) {
+	for (j = 0; j < ncols; j++) {
+		for (k = 0; col_names[cols[j]][k] != '\0'; k++)
+			heads[j][k] = (char)(col_names[cols[j]][k] - 'a' + 'A');
+		heads[j][k] = '\0';
+		cells[j] = heads[j];
+	}
+	if ((t = table_new((size_t)ncols)) == NULL ||
+	    table_row(t, cells) == -1) {
 		table_free(t);
 		ctl_warnx("out of memory");
 		return;
@@ -72,9 +134,10 @@ print_table(json_t *list)
 	memset(&row, 0, sizeof(row));
 	json_array_foreach(list, i, inst) {
 		fmt_ps_row(inst, now, &row);
-		table_row(t, (const char *const []){ row.name, row.state,
-		    row.platform, row.memory, row.uptime, row.exit,
-		    row.address });
+		for (j = 0; j < ncols; j++)
+			cells[j] = col_text(cols[j], inst, &row, bufs[j],
+			    sizeof(bufs[j]));
+		table_row(t, cells);
 	}
 	table_print(t, stdout);
 	table_free(t);
@@ -88,10 +151,16 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "filter", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state = NULL, *platform = NULL, *labels[32];
+	const char *state = NULL, *platform = NULL, *name = NULL, *labels[32];
+	enum col cols[PS_MAX_COLS];
+	char bad[64];
+	bool lines = false;
+	int ncols;
 	struct sbuf q = SBUF_INIT;
 	json_t *list = NULL, *out = NULL, *inst;
 	bool all = false, quiet = false, started = false;
@@ -99,9 +168,27 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 	char *path = NULL;
 	int ch, rv;
 
-	while ((ch = ctl_getopt(c, argc, argv, "aF:hq", longopts, &started,
+	ncols = parse_cols(PS_DEFAULT_COLS, cols, bad, sizeof(bad));
+	while ((ch = ctl_getopt(c, argc, argv, "aF:ho:q", longopts, &started,
 	    &rv)) != -1) {
 		switch (ch) {
+		case 'o':
+			if ((ncols = parse_cols(optarg, cols, bad,
+			    sizeof(bad))) == -1)
+				return ctl_usage_error(c->cmd, "-o %s: no "
+				    "column '%s'; the columns: name, status, "
+				    "state, platform, memory, address, exit, "
+				    "uptime, generation, created", optarg, bad);
+			break;
+		case 'f':
+			if (strcmp(optarg, "jsonl") == 0)
+				lines = true;
+			else if (strcmp(optarg, "json") == 0)
+				c->json = true;
+			else if (strcmp(optarg, "table") != 0)
+				return ctl_usage_error(c->cmd, "--format %s: "
+				    "give table, json or jsonl", optarg);
+			break;
 		case 'a':
 			all = true;
 			break;
@@ -111,6 +198,12 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		case 'F':
 			if (strncmp(optarg, "state=", 6) == 0 && state == NULL)
 				state = optarg + 6;
+			else if (strncmp(optarg, "status=", 7) == 0 &&
+			    state == NULL)
+				state = optarg + 7;	/* docker's word */
+			else if (strncmp(optarg, "name=", 5) == 0 &&
+			    name == NULL)
+				name = optarg + 5;
 			else if (strncmp(optarg, "platform=", 9) == 0 &&
 			    platform == NULL)
 				platform = optarg + 9;
@@ -120,9 +213,10 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 				labels[nlabels++] = optarg + 6;
 			else
 				return ctl_usage_error(c->cmd, "--filter %s: "
-				    "give state=STATE, platform=PLATFORM or "
-				    "label=KEY[=VALUE], state and platform "
-				    "once", optarg);
+				    "give state=STATE (or status=), "
+				    "platform=PLATFORM, name=PART or "
+				    "label=KEY[=VALUE], all but label once",
+				    optarg);
 			break;
 		default:
 			return rv;
@@ -139,8 +233,8 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		add_query(&q, "state", state);
 	if (platform != NULL)
 		add_query(&q, "platform", platform);
-	if (nlabels > 0)
-		add_query(&q, "label", labels[0]);
+	for (l = 0; l < nlabels; l++)
+		add_query(&q, "label", labels[l]);
 	if (asprintf(&path, "/v1/unikernels%s", q.buf != NULL ? q.buf : "") ==
 	    -1) {
 		path = NULL;
@@ -163,14 +257,19 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		if (!all && state == NULL && fmt_state_ended(
 		    json_string_value(json_object_get(inst, "state"))))
 			continue;
-		for (l = 1; l < nlabels; l++)
-			if (!has_label(inst, labels[l]))
-				break;
-		if (l < nlabels)
+		/* name=PART: the names that contain it, as docker's. */
+		if (name != NULL && strstr(json_string_value(json_object_get(
+		    inst, "name")), name) == NULL)
 			continue;
 		json_array_append(out, inst);
 	}
-	if (c->json) {
+	if (lines) {
+		/* JSON lines: one compact instance a line, for scripts. */
+		json_array_foreach(out, i, inst) {
+			json_dumpf(inst, stdout, JSON_COMPACT);
+			putchar('\n');
+		}
+	} else if (c->json) {
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else if (quiet) {
@@ -179,7 +278,7 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 			    "name")));
 		}
 	} else
-		print_table(out);
+		print_table(out, cols, ncols);
 out:
 	sbuf_reset(&q);
 	free(path);

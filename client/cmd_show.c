@@ -96,6 +96,33 @@ kv(struct table *t, const char *key, const char *value)
 	table_row(t, (const char *const []){ key, value });
 }
 
+/* What requests may use (image dirs ...), a line each: "-" for none. */
+static void
+policy_lines(struct table *t, json_t *policy)
+{
+	static const char *const keys[][2] = {
+		{ "image_dirs", "image dirs" }, { "volume_dirs", "volume dirs" },
+		{ "bridges", "bridges" }, { "networks", "networks" },
+	};
+	struct sbuf sb = SBUF_INIT;
+	json_t *v;
+	size_t i, j;
+	char *line;
+
+	if (policy == NULL)
+		return;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_array_foreach(json_object_get(policy, keys[i][0]), j, v)
+			sbuf_addf(&sb, "%s%s", j > 0 ? ", " : "",
+			    json_string_value(v));
+		if (sb.len == 0)
+			sbuf_add(&sb, "-");
+		line = sbuf_finish(&sb);
+		kv(t, keys[i][1], line);
+		free(line);
+	}
+}
+
 static void
 print_info(json_t *info)
 {
@@ -154,6 +181,7 @@ print_info(json_t *info)
 	line = sbuf_finish(&sb);
 	kv(t, "limits", line);
 	free(line);
+	policy_lines(t, json_object_get(info, "policy"));
 	table_print(t, stdout);
 	table_free(t);
 }
@@ -182,8 +210,9 @@ ctl_info(struct ctl *c, int argc, char *argv[])
 int
 ctl_version(struct ctl *c, int argc, char *argv[])
 {
-	json_t *info = NULL;
-	const char *daemon;
+	json_t *info = NULL, *built, *v;
+	const char *daemon, *api, *k;
+	char with[64] = "";
 	int rv;
 
 	if ((rv = no_args(c, argc, argv)) != -1)
@@ -194,17 +223,30 @@ ctl_version(struct ctl *c, int argc, char *argv[])
 		printf("rrctl %s\n", RUMPRUND_VERSION);
 	rv = http_call(c->http, "GET", "/v1/info", NULL, &info, NULL);
 	daemon = json_string_value(json_object_get(info, "version"));
+	api = json_string_value(json_object_get(info, "api_version"));
+	built = json_object_get(info, "built_with");
 	if (rv == CTL_OK && daemon == NULL) {
 		ctl_warnx("rumprund did not say its version");
 		rv = CTL_DENIED;
 	}
+	json_object_foreach(built, k, v)
+		if (json_is_true(v))
+			snprintf(with + strlen(with), sizeof(with) - strlen(with),
+			    "%s%s", with[0] != '\0' ? ", " : "", k);
 	if (c->json) {
-		json_t *out = json_pack("{s:s,s:s?}", "rrctl", RUMPRUND_VERSION,
-		    "rumprund", daemon);
+		json_t *out = json_pack("{s:s,s:s?,s:s?,s:O?}", "rrctl",
+		    RUMPRUND_VERSION, "rumprund", daemon, "api_version", api,
+		    "built_with", built);
+
 		print_json(out);
 		json_decref(out);
-	} else if (daemon != NULL)
-		printf("rumprund %s\n", daemon);
+	} else if (daemon != NULL) {
+		printf("rumprund %s", daemon);
+		if (api != NULL)
+			printf(" (API %s%s%s)", api, with[0] != '\0' ?
+			    "; built with " : "", with);
+		printf("\n");
+	}
 	json_decref(info);
 	return rv;
 }

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@
 "  kvm | xen | qemu     the platform, as upstream's first word (qemu: kvm\n" \
 "                       with --accel tcg); the default is kvm\n" \
 "  -b path[,mountpoint] attach a disk image; mount it when mountpoint given\n" \
-"  -d                   remove the instance once it has ended\n" \
+"  -d, --rm             remove the instance and its console log once it\n" \
+"                       has ended (upstream's -d; not docker's detach:\n" \
+"                       without -i, run never waits)\n" \
 "  -e NAME=VALUE        set an environment variable (repeatable)\n" \
 "  -I iftag,ifbasename[,backendopts]\n" \
 "                       add a NIC (ifbasename vioif on kvm, xenif on xen);\n" \
@@ -29,7 +32,9 @@
 "                       its exit status\n" \
 "  -M mem               memory in MiB (suffix M or G allowed; default 64)\n" \
 "  -N name              the instance's name and the guest's hostname\n" \
-"                       (default rumprun-IMAGE)\n" \
+"                       (default: the first free of rumprun-IMAGE,\n" \
+"                       rumprun-IMAGE-2 ...); the same line with -N again\n" \
+"                       runs an ended instance again\n" \
 "  -p                   create the guest paused (rrctl start resumes it)\n" \
 "  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
 "                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
@@ -57,7 +62,7 @@
 "                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
 "                       inet6,static,ADDR/MASK[,GW]\n" \
 "  --dry-run            print the request instead of sending it\n" \
-"  Not for an ISO image: -d, -i, -p, -M, --vcpus, --accel,\n" \
+"  Not for an ISO image: -d, --rm, -i, -p, -M, --vcpus, --accel,\n" \
 "  --boot-timeout, --platform.\n" \
 "  The options come before image: what follows it is the guest's.\n"
 
@@ -71,14 +76,22 @@ const struct ctl_command ctl_commands[] = {
 	    "Make a bootable ISO image of a unikernel for a real machine.",
 	    ISO_HELP, 0 },
 	{ "ps", CMD_PS, ctl_ps,
-	    "[-aq] [--filter key=value] [--json]",
+	    "[-aq] [--filter key=value] [-o cols] [--format f] [--json]",
 	    "List the instances that have not ended (-a: all of them).",
 	    "  -a                   all instances, ended ones too\n"
 	    "  -q                   names only\n"
-	    "  --filter state=S     only instances in state S (implies -a)\n"
+	    "  --filter state=S     only instances in state S (implies -a);\n"
+	    "                       status=S says the same\n"
+	    "  --filter name=PART   only instances whose name contains PART\n"
 	    "  --filter platform=P  only instances on platform kvm or xen\n"
 	    "  --filter label=K[=V] only instances with label K (equal to V);"
 	    "\n                       repeatable\n"
+	    "  -o col,...           the columns: name, status, state, platform,\n"
+	    "                       memory, address, exit, uptime, generation,\n"
+	    "                       created (default name,status,platform,\n"
+	    "                       memory,address)\n"
+	    "  --format table|json|jsonl\n"
+	    "                       jsonl: one JSON instance a line\n"
 	    "  --json               the instances as a JSON array\n",
 	    CTL_F_JSON },
 	{ "stop", CMD_STOP, ctl_stop,
@@ -95,18 +108,26 @@ const struct ctl_command ctl_commands[] = {
 	    "Forget ended instances, their records and console logs.",
 	    "  -f                   destroy instances that still run first\n",
 	    0 },
-	{ "logs", CMD_LOGS, ctl_logs, "[-f] [--tail n] name",
+	{ "logs", CMD_LOGS, ctl_logs,
+	    "[-ft] [--tail n | --since duration | time] name",
 	    "Print an instance's console log.",
 	    "  -f, --follow         go on printing what the guest writes until\n"
 	    "                       it ends (Ctrl-C stops following)\n"
-	    "  --tail n             only the last n lines\n",
+	    "  --tail n             only the last n lines\n"
+	    "  -t, --timestamps     each line after the time it arrived\n"
+	    "  --since 10m | TIME   the lines that arrived in the last 10\n"
+	    "                       minutes (s, m, h, d), or from an RFC 3339\n"
+	    "                       time on\n",
 	    0 },
 	{ "inspect", CMD_INSPECT, ctl_inspect, "name",
 	    "Print everything about an instance as JSON.", "", 0 },
 	{ "events", CMD_EVENTS, ctl_events,
-	    "[--since seq] [--no-follow] [--json]",
+	    "[--since seq | duration | time] [--no-follow] [--json]",
 	    "Print state changes as they happen, until Ctrl-C.",
 	    "  --since seq          first the kept events after seq\n"
+	    "  --since 10m | TIME   first the kept events of the last 10\n"
+	    "                       minutes (s, m, h, d) or from an RFC 3339\n"
+	    "                       time on\n"
 	    "  --no-follow          end after those\n"
 	    "  --json               the events as JSON lines\n",
 	    CTL_F_JSON },
@@ -132,6 +153,76 @@ ctl_lookup(const char *name)
 		if (strcmp(cmd->name, name) == 0)
 			return cmd;
 	return NULL;
+}
+
+/* The edit distance of a and b (short words), for "did you mean". */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[32], prev, tmp;
+
+	if (la >= 31 || lb >= 31)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+const char *
+ctl_suggest(const char *name)
+{
+	/* Words of docker and of upstream rumprun users. */
+	static const struct {
+		const char *word, *cmd;
+	} aliases[] = {
+		{ "ls", "ps" }, { "list", "ps" }, { "kill", "stop -f" },
+		{ "remove", "rm" }, { "launch", "run" }, { "create", "run" },
+		{ "restart", "start" }, { "attach", "logs -f" },
+		{ "show", "inspect" }, { NULL, NULL },
+	};
+	const struct ctl_command *cmd;
+	const char *best = NULL;
+	size_t d, bestd = 3, i;
+
+	for (i = 0; aliases[i].word != NULL; i++)
+		if (strcmp(aliases[i].word, name) == 0)
+			return aliases[i].cmd;
+	for (cmd = ctl_commands; cmd->name != NULL; cmd++) {
+		d = distance(name, cmd->name);
+		/* One edit for short words, two for longer ones. */
+		if (d < bestd && d <= (strlen(cmd->name) <= 3 ? 1u : 2u)) {
+			bestd = d;
+			best = cmd->name;
+		}
+	}
+	return best;
+}
+
+void
+ctl_unknown_command(const char *name)
+{
+	const char *hint = ctl_suggest(name);
+
+	if (hint != NULL)
+		ctl_warnx("no command %s; did you mean 'rrctl %s'?", name,
+		    hint);
+	else
+		ctl_warnx("no command %s", name);
+	fprintf(stderr, "usage: rrctl [global options] command [arg ...]; "
+	    "'rrctl help' lists the commands\n");
 }
 
 void
@@ -210,8 +301,13 @@ ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 		optind = 0;
 		*started = true;
 	}
-	/* ":" first: a missing argument returns ':' instead of '?'. */
-	snprintf(opts, sizeof(opts), "+:%s", optstring);
+	/*
+	 * ":" first: a missing argument returns ':' instead of '?'.  No "+":
+	 * GNU getopt permutes, so options may follow the names (rrctl logs
+	 * NAME --tail 1); "--" ends them.  run and iso do not come here: the
+	 * guest's argv starts at their image.
+	 */
+	snprintf(opts, sizeof(opts), ":%s", optstring);
 	opterr = 0;
 	for (;;) {
 		ch = getopt_long(argc, argv, opts, lo, NULL);
@@ -225,7 +321,9 @@ ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 			c->json = true;
 			continue;
 		case ':':
-			if (optopt != 0 && optopt < 256)
+			/* A long option's optopt is its val: say what was typed. */
+			if (optopt != 0 && optopt < 256 &&
+			    strncmp(argv[optind - 1], "--", 2) != 0)
 				*status = ctl_usage_error(c->cmd,
 				    "option -%c needs an argument", optopt);
 			else
@@ -235,7 +333,8 @@ ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 			return '?';
 		case '?':
 		unknown:
-			if (optopt != 0 && optopt < 256 && optopt != 'J')
+			if (optopt != 0 && optopt < 256 && optopt != 'J' &&
+			    strncmp(argv[optind - 1], "--", 2) != 0)
 				*status = ctl_usage_error(c->cmd,
 				    "unknown option -%c", optopt);
 			else
@@ -313,8 +412,7 @@ ctl_help(struct ctl *c, int argc, char *argv[])
 	if (argc - optind > 1)
 		return ctl_usage_error(c->cmd, "give one command");
 	if ((cmd = ctl_lookup(argv[optind])) == NULL) {
-		ctl_warnx("no command %s", argv[optind]);
-		ctl_usage(false);
+		ctl_unknown_command(argv[optind]);
 		return CTL_USAGE;
 	}
 	ctl_cmd_help(cmd);

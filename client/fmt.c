@@ -95,6 +95,52 @@ fmt_duration(int64_t s, char *buf, size_t len)
 		    (long long)(s % 86400 / 3600));
 }
 
+/* How long a reason may be in STATUS before it is cut ("..."). */
+#define STATUS_REASON_MAX	48
+
+/* row->status from the state, the times, the exit status and reason. */
+static void
+status_text(json_t *inst, const char *state, int64_t now_ms,
+    struct fmt_ps *row)
+{
+	const char *finished, *reason;
+	char ago[32] = "";
+	size_t n;
+	int64_t t;
+
+	if (state != NULL && strcmp(state, "running") == 0) {
+		snprintf(row->status, sizeof(row->status), "up %s",
+		    row->uptime);
+		return;
+	}
+	if (!fmt_state_ended(state)) {
+		snprintf(row->status, sizeof(row->status), "%s", row->state);
+		return;
+	}
+	finished = json_string_value(json_object_get(inst, "finished"));
+	if (fmt_time_ms(finished, &t) == 0) {
+		fmt_duration(now_ms > t ? (now_ms - t) / 1000 : 0, ago,
+		    sizeof(ago));
+		snprintf(ago + strlen(ago), sizeof(ago) - strlen(ago), " ago");
+	}
+	if (strcmp(state, "exited") == 0)
+		snprintf(row->status, sizeof(row->status), "exited (%s)%s%s",
+		    row->exit, ago[0] != '\0' ? " " : "", ago);
+	else
+		snprintf(row->status, sizeof(row->status), "%s%s%s", state,
+		    ago[0] != '\0' ? " " : "", ago);
+	reason = json_string_value(json_object_get(inst, "reason"));
+	if (reason != NULL && strcmp(state, "exited") != 0) {
+		n = strlen(row->status);
+		if (strlen(reason) > STATUS_REASON_MAX)
+			snprintf(row->status + n, sizeof(row->status) - n,
+			    ": %.*s...", STATUS_REASON_MAX - 3, reason);
+		else
+			snprintf(row->status + n, sizeof(row->status) - n,
+			    ": %s", reason);
+	}
+}
+
 void
 fmt_ps_row(json_t *inst, int64_t now_ms, struct fmt_ps *row)
 {
@@ -130,6 +176,7 @@ fmt_ps_row(json_t *inst, int64_t now_ms, struct fmt_ps *row)
 		    (long long)json_integer_value(st));
 	else
 		snprintf(row->exit, sizeof(row->exit), "-");
+	status_text(inst, state, now_ms, row);
 	row->address[0] = '\0';
 	nics = json_object_get(inst, "nics");
 	json_array_foreach(nics, i, nic) {
@@ -155,6 +202,10 @@ fmt_event(json_t *ev)
 	json_t *st;
 
 	type = json_string_value(json_object_get(ev, "type"));
+	/* The seq first: what --since takes. */
+	if (json_is_integer(json_object_get(ev, "seq")))
+		sbuf_addf(&sb, "%lld ", (long long)json_integer_value(
+		    json_object_get(ev, "seq")));
 	sbuf_addf(&sb, "%s %s ",
 	    json_string_value(json_object_get(ev, "time")) != NULL ?
 	    json_string_value(json_object_get(ev, "time")) : "-",

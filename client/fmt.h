@@ -19,6 +19,9 @@ struct fmt_ps {
 	char memory[24];	/* "64MiB" */
 	char uptime[24];	/* "1m05s" since started; "-" once ended */
 	char exit[16];		/* the exit status, or "-" */
+	char status[128];	/* "up 1m05s", "exited (3) 2m ago", "crashed
+				   5s ago: PANIC: ..." (reason cut), as
+				   docker ps's STATUS */
 	char address[256];	/* static addresses, comma separated, or "-" */
 };
 
@@ -39,9 +42,9 @@ void fmt_ps_row(json_t *inst, int64_t now_ms, struct fmt_ps *row);
 
 /*
  * One event (borrowed) as a line for people, without the newline:
- * "TIME NAME STATE", then " (exit N)" (for a state in which the guest
- * has ended) or " (REASON)" when the event has them; "TIME NAME created"
- * and "TIME NAME removed" for those types.
+ * "SEQ TIME NAME STATE", then " (exit N)" (for a state in which the guest
+ * has ended) or " (REASON)" when the event has them; "SEQ TIME NAME
+ * created" and "SEQ TIME NAME removed" for those types.
  * A new string (free() it), or NULL when out of memory.
  */
 char *fmt_event(json_t *ev);

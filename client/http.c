@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -27,6 +28,9 @@ struct http {
 	char *cert;
 	char *key;
 	CURLM *multi;
+	bool quiet_conflict;	/* say nothing of a 409 on "name" */
+	long err_status;	/* the last error answer's status, or 0 */
+	char err_field[64];	/* and its "field", or "" */
 };
 
 /* The self-pipe that SIGINT writes to, and what it says. */
@@ -239,16 +243,27 @@ http_interrupted(void)
 
 /*
  * Headers: the status is known once the empty line that ends them came
- * (the only header line of at most two bytes: CR LF, or a bare LF).
+ * (the only header line of at most two bytes: CR LF, or a bare LF).  A
+ * stream's X-Log-Offset or X-Event-Seq goes to r->resume_at.
  */
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
+	static const char *const names[] = { "X-Log-Offset:", "X-Event-Seq:" };
 	struct http_req *r = arg;
-	size_t len = size * n;
+	size_t len = size * n, i, nl;
 	long status = 0;
 
-	(void)p;
+	for (i = 0; i < 2; i++) {
+		nl = strlen(names[i]);
+		if (len > nl && len < 64 && strncasecmp(p, names[i], nl) == 0) {
+			char v[64];
+
+			snprintf(v, sizeof(v), "%.*s", (int)(len - nl),
+			    p + nl);
+			r->resume_at = strtoll(v, NULL, 10);
+		}
+	}
 	if (len <= 2) {
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		/* An interim 1xx answer is followed by the real one. */
@@ -288,6 +303,7 @@ http_start(struct http *h, struct http_req *r)
 	r->status = 0;
 	r->done = false;
 	r->rc = CURLE_OK;
+	r->resume_at = -1;
 	r->os_errno = 0;
 	if ((e = curl_easy_init()) == NULL)
 		return -1;
@@ -507,8 +523,15 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 		*out = body != NULL ? body : json_null();
 		return CTL_OK;
 	}
+	h->err_status = r->status;
+	snprintf(h->err_field, sizeof(h->err_field), "%s",
+	    json_is_string(json_object_get(body, "field")) ?
+	    json_string_value(json_object_get(body, "field")) : "");
 	msg = json_string_value(json_object_get(body, "message"));
-	if (msg != NULL && r->status == 401)
+	if (h->quiet_conflict && r->status == 409 &&
+	    strcmp(h->err_field, "name") == 0)
+		;	/* the caller tries another name */
+	else if (msg != NULL && r->status == 401)
 		ctl_warnx("%s (%s)", msg, h->auth != NULL ?
 		    "the token of --token-file was refused" :
 		    "give a token with --token-file or RRCTL_TOKEN_FILE");
@@ -527,6 +550,31 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 	}
 	json_decref(body);
 	return CTL_DENIED;
+}
+
+void
+http_quiet_conflict(struct http *h, bool quiet)
+{
+	h->quiet_conflict = quiet;
+}
+
+long
+http_error(const struct http *h, const char **field)
+{
+	*field = h->err_field;
+	return h->err_status;
+}
+
+bool
+http_broken(const struct http_req *r)
+{
+	if (r->done && r->rc == CURLE_OK && r->status == 503)
+		return true;	/* rumprund is shutting down */
+	if (!r->done || r->rc == CURLE_OK)
+		return false;
+	if (r->rc == CURLE_WRITE_ERROR)
+		return false;	/* ours: stdout failed */
+	return r->status == 0 || (r->status >= 200 && r->status < 300);
 }
 
 bool
@@ -597,24 +645,14 @@ http_lines(struct sbuf *partial, const char *buf, size_t len,
 char *
 http_escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct sbuf sb = SBUF_INIT;
+	char *esc, *out;
 
-	sbuf_add(&sb, "");
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-		    ch == '_' || ch == '~')
-			sbuf_addc(&sb, (char)ch);
-		else {
-			sbuf_addc(&sb, '%');
-			sbuf_addc(&sb, hex[ch >> 4]);
-			sbuf_addc(&sb, hex[ch & 15]);
-		}
-	}
-	return sbuf_finish(&sb);
+	/* RFC 3986's unreserved characters stay; curl_free() its answer. */
+	if ((esc = curl_easy_escape(NULL, s, 0)) == NULL)
+		return NULL;
+	out = strdup(esc);
+	curl_free(esc);
+	return out;
 }
 
 char *

@@ -43,6 +43,7 @@ struct http_req {
 	int rc;			/* its CURLcode */
 	long os_errno;		/* errno of a failed connect */
 	int write_errno;	/* errno of a failed on_data */
+	long long resume_at;	/* X-Log-Offset / X-Event-Seq, or -1 */
 	struct sbuf resp;	/* the body (see above) */
 	void *easy;		/* the curl handle while started */
 	void *hdrs;		/* its header list */
@@ -75,6 +76,15 @@ const char *http_host(const struct http *h);
 /* SIGINT from now on makes http_run() return HTTP_INTERRUPTED. */
 int http_catch_interrupt(struct http *h);
 
+/*
+ * Whether r is a stream that broke: it had answered 2xx and its transfer
+ * ended without the end of the answer (rumprund restarted or went away).
+ * Or whether rumprund could not be reached at all (status 0) or answered
+ * 503 (it is shutting down), which is what the next attempt sees while it
+ * restarts.
+ */
+bool http_broken(const struct http_req *r);
+
 /* True once SIGINT came (after http_catch_interrupt()). */
 bool http_interrupted(void);
 
@@ -105,6 +115,19 @@ void http_req_reset(struct http_req *r);
  * reference; JSON null for a streamed or empty body).
  */
 int http_outcome(struct http *h, struct http_req *r, json_t **out);
+
+/*
+ * The HTTP status of the last error answer http_outcome() saw (0 when
+ * none), and in *field its "field" ("" when it named none; borrowed, valid
+ * until the next error answer).
+ */
+long http_error(const struct http *h, const char **field);
+
+/*
+ * While quiet is true, http_outcome() prints nothing for a 409 answer on
+ * the field "name" (a caller that picks names tries the next one).
+ */
+void http_quiet_conflict(struct http *h, bool quiet);
 
 /*
  * One request from start to end: method, path, an optional JSON body

@@ -85,8 +85,7 @@ main(int argc, char *argv[])
 		return CTL_USAGE;
 	}
 	if ((c.cmd = ctl_lookup(argv[optind])) == NULL) {
-		ctl_warnx("no command %s", argv[optind]);
-		ctl_usage(false);
+		ctl_unknown_command(argv[optind]);
 		return CTL_USAGE;
 	}
 	rv = c.cmd->fn(&c, argc - optind, argv + optind);

@@ -7,7 +7,9 @@
  * events), cmd_show.c (inspect, info, version).  usage() and `rrctl help`
  * are generated from the table.  A command returns the exit status of
  * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
- * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED; run -i returns the guest's.
+ * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED.  run returns its own codes
+ * instead, as docker run does (see enum run_exit), so that run -i can
+ * return the guest's exit status without a collision on 1, 2 and 3.
  */
 #ifndef RRCTL_H
 #define RRCTL_H
@@ -29,6 +31,23 @@ enum ctl_exit {
 	CTL_USAGE = 2,		/* a bad command line */
 	CTL_UNREACHABLE = 3,	/* no daemon at the host, or it went away */
 	CTL_INTERRUPTED = 130,	/* SIGINT while following a stream */
+};
+
+/*
+ * The exit statuses of rrctl run (and run -i) that are rrctl's own, as
+ * docker run's: what a guest program cannot mean by its exit status short
+ * of using these numbers on purpose.  rrctl(1) EXIT STATUS lists them.
+ */
+enum run_exit {
+	RUN_FAILED = 125,	/* rrctl or rumprund failed: usage, unreachable,
+				   connection lost, a refused request */
+	RUN_CANNOT_RUN = 126,	/* the image may not be used (403 on image),
+				   or the launch failed (state failed) */
+	RUN_NOT_FOUND = 127,	/* the image does not exist or is no file
+				   (422 on image) */
+	RUN_CRASHED = 134,	/* run -i: the guest crashed (128 + SIGABRT) */
+	RUN_KILLED = 137,	/* run -i: stopped or removed before it
+				   exited (128 + SIGKILL, as docker kill) */
 };
 
 enum ctl_cmd {
@@ -81,6 +100,15 @@ extern const struct ctl_command ctl_commands[];
 /* The command named name, or NULL. */
 const struct ctl_command *ctl_lookup(const char *name);
 
+/*
+ * The command a user probably meant by name (a docker or upstream word,
+ * or one or two typos away), or NULL (a static string).
+ */
+const char *ctl_suggest(const char *name);
+
+/* "rrctl: no command NAME[; did you mean ...]" and a one-line usage. */
+void ctl_unknown_command(const char *name);
+
 /* The usage of every command (to stdout when ok, stderr otherwise). */
 void ctl_usage(bool ok);
 
@@ -98,8 +126,10 @@ int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * getopt_long() for a command: argv[0] is the command's name.  Starts a new
- * scan when *started is false.  Answers --help (prints the command's help
+ * getopt_long() for a command: argv[0] is the command's name.  Options and
+ * operands may come in any order (argv is permuted: the operands end up
+ * from optind on); "--" ends the options.  Starts a new scan when *started
+ * is false.  Answers --help (prints the command's help
  * and returns 'h' with *status CTL_OK) and --json for listing commands
  * (sets c->json and goes on); an unknown option or a missing argument is
  * reported and returns '?' with *status CTL_USAGE.  -1 at the end.
@@ -115,6 +145,28 @@ int ctl_connect(struct ctl *c);
  * standard output, flushed.  Returns 0, or -1 when stdout fails.
  */
 int ctl_copy_out(void *arg, const char *buf, size_t len);
+
+/*
+ * Resuming a followed stream that broke (logs -f, events, run -i): for up
+ * to CTL_RESUME_S seconds (RRCTL_RECONNECT_S overrides; 0: never), a new
+ * attempt every CTL_RESUME_PAUSE_MS.
+ */
+#define CTL_RESUME_S		30
+#define CTL_RESUME_PAUSE_MS	250
+
+struct http_req;
+
+/*
+ * The stream r broke, or an attempt to resume it failed: say so the first
+ * time (*deadline_ms 0 -> set), wait a moment, and return CTL_OK to try
+ * again; CTL_UNREACHABLE (said) once the time is up; CTL_INTERRUPTED on
+ * SIGINT.
+ */
+int ctl_resume_wait(struct ctl *c, struct http_req *r,
+    long long *deadline_ms);
+
+/* The stream is back: say so when it had broken; *deadline_ms = 0. */
+void ctl_resumed(struct ctl *c, long long *deadline_ms);
 
 /* A whole number in [min, max]; 0, or -1 when s is not one. */
 int ctl_number(const char *s, long min, long max, long *out);

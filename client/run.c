@@ -477,6 +477,7 @@ enum {
 	OPT_ACCEL,
 	OPT_DRY_RUN,
 	OPT_BOOT_TIMEOUT,
+	OPT_RM,
 };
 
 /* The options that have no meaning in an ISO image, and why. */
@@ -486,6 +487,7 @@ static const struct {
 	const char *why;
 } not_iso[] = {
 	{ 'd', "-d", "there is no instance to remove" },
+	{ OPT_RM, "--rm", "there is no instance to remove" },
 	{ 'i', "-i", "nothing runs to attach to" },
 	{ 'p', "-p", "nothing runs to pause" },
 	{ 'M', "-M", "the guest has the machine's memory" },
@@ -520,6 +522,8 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 	case 'b':
 		return parse_blk(o, arg, err, errlen);
 	case 'd':
+	case OPT_RM:
+		/* Upstream's -d; docker's --rm. */
 		o->auto_remove = true;
 		return 0;
 	case 'D':
@@ -679,6 +683,7 @@ parse(int argc, char *argv[], struct run_opts *o, bool iso, char *err,
 		{ "accel", required_argument, NULL, OPT_ACCEL },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+		{ "rm", no_argument, NULL, OPT_RM },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

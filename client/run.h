@@ -40,7 +40,7 @@ struct run_opts {
 	json_t *nics;		/* [{"backend", "mac", "inet", "inet6"}]; iso: "driver" */
 	json_t *iftags;		/* [{"tag", "basename", "spec"}], as nics */
 	bool paused;		/* -p */
-	bool auto_remove;	/* -d */
+	bool auto_remove;	/* -d, --rm */
 	bool attach;		/* -i */
 	bool dry_run;		/* --dry-run */
 };

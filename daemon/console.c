@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -16,6 +17,19 @@
 
 #define LINE_MAX_SCAN	1024	/* longer lines are cut for marker matching */
 #define PUNCH_ALIGN	4096
+
+/*
+ * The side index of arrival times: bytes from off on arrived at ms (at the
+ * latest: when console_poll() saw them).  In memory only, for the bytes
+ * seen since rumprund opened the log; at most TIMES_MAX entries, halved
+ * (every other one dropped, so coarser) when full.
+ */
+struct arrival {
+	uint64_t off;
+	int64_t ms;
+};
+
+#define TIMES_MAX	8192
 
 struct console {
 	int refs;
@@ -25,13 +39,17 @@ struct console {
 	char *path;
 	uv_fs_event_t fsev;
 	bool fsev_active;
-	uint64_t start;		/* first kept byte */
+	uint64_t start;		/* first kept byte (the punched part ends) */
+	uint64_t line_start;	/* the first line start at or after it */
 	uint64_t size;		/* bytes seen so far */
 	uint64_t scanned;	/* bytes scanned for markers */
 	uint64_t scan_from;	/* report markers of lines from here */
 	uint64_t line_off;	/* offset of the line in linebuf */
 	uint64_t cap;
 	bool cap_warned;
+	struct arrival *times;	/* when bytes arrived, by offset */
+	size_t ntimes;
+	uint64_t untimed;	/* the file's size at open: no times */
 	char linebuf[LINE_MAX_SCAN + 1];
 	size_t linelen;
 	console_marker_fn *fn;
@@ -45,6 +63,7 @@ free_console(struct console *c)
 	if (c->fd != -1)
 		close(c->fd);
 	free(c->path);
+	free(c->times);
 	free(c);
 }
 
@@ -119,11 +138,40 @@ scan(struct console *c, const char *buf, size_t n)
 	c->scanned += n;
 }
 
-/* Punch the oldest bytes out once the log is over its cap. */
+/*
+ * The offset after the first newline at or after off (up to to), or off
+ * when there is none: where the first whole line of what is kept begins.
+ */
+static uint64_t
+next_line(const struct console *c, uint64_t off, uint64_t to)
+{
+	char buf[4096], *nl;
+	uint64_t pos = off;
+	ssize_t got;
+
+	while (pos < to) {
+		got = pread(c->fd, buf, to - pos < sizeof(buf) ?
+		    (size_t)(to - pos) : sizeof(buf), (off_t)pos);
+		if (got <= 0)
+			break;
+		if ((nl = memchr(buf, '\n', (size_t)got)) != NULL)
+			return pos + (uint64_t)(nl - buf) + 1;
+		pos += (uint64_t)got;
+	}
+	return off;
+}
+
+/*
+ * Punch the oldest bytes out once the log is over its cap.  The file keeps
+ * its size: the punched part reads as NUL bytes up to start, a multiple
+ * of PUNCH_ALIGN.  Readers begin at line_start, after the first newline
+ * at or after start, never mid-line (a line longer than the kept half of
+ * the cap, not ended yet, is the exception: it is read from start).
+ */
 static void
 enforce_cap(struct console *c)
 {
-	uint64_t upto;
+	uint64_t upto, line;
 
 	if (c->cap == 0 || c->size - c->start <= c->cap)
 		return;
@@ -131,6 +179,12 @@ enforce_cap(struct console *c)
 	upto = (c->size - c->cap / 2) / PUNCH_ALIGN * PUNCH_ALIGN;
 	if (upto <= c->start)
 		return;
+	/*
+	 * After the first newline, even when upto starts a line: the byte
+	 * before it is gone, so console_open() can only do the same, and
+	 * line_start must not change when rumprund restarts.
+	 */
+	line = next_line(c, upto, c->size);
 	if (fallocate(c->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	    (off_t)c->start, (off_t)(upto - c->start)) == -1) {
 		if (!c->cap_warned)
@@ -139,6 +193,81 @@ enforce_cap(struct console *c)
 		return;
 	}
 	c->start = upto;
+	c->line_start = line;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Bytes from off to end arrive now (those there at open have no time). */
+static void
+note_arrival(struct console *c, uint64_t off, uint64_t end)
+{
+	size_t i, j;
+
+	if (off < c->untimed)
+		off = c->untimed;
+	if (off >= end)
+		return;
+	if (c->times == NULL &&
+	    (c->times = calloc(TIMES_MAX, sizeof(*c->times))) == NULL)
+		return;	/* no times: logs -t shows "-" */
+	if (c->ntimes == TIMES_MAX) {
+		for (i = 0, j = 0; i < c->ntimes; i += 2)
+			c->times[j++] = c->times[i];
+		c->ntimes = j;
+	}
+	c->times[c->ntimes].off = off;
+	c->times[c->ntimes].ms = wall_ms();
+	c->ntimes++;
+}
+
+int64_t
+console_time_at(const struct console *c, uint64_t off)
+{
+	size_t lo = 0, hi = c->ntimes, mid;
+
+	if (c->ntimes == 0 || off < c->times[0].off)
+		return -1;
+	/* The last entry at or before off. */
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		if (c->times[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return c->times[lo].ms;
+}
+
+uint64_t
+console_line_since(struct console *c, int64_t ms)
+{
+	uint64_t off = c->size;
+	char before;
+	size_t i;
+
+	for (i = 0; i < c->ntimes; i++)
+		if (c->times[i].ms >= ms) {
+			off = c->times[i].off;
+			break;
+		}
+	/* The bytes before the first known time may be that recent too. */
+	if (i == 0 || off <= c->line_start)
+		return c->line_start;
+	if (off >= c->size)
+		return c->size;
+	/* At a line start, or at the next one. */
+	if (pread(c->fd, &before, 1, (off_t)(off - 1)) == 1 && before == '\n')
+		return off;
+	off = next_line(c, off, c->size);
+	return off;
 }
 
 void
@@ -155,12 +284,14 @@ console_poll(struct console *c)
 		/* Truncated behind our back: start over from its new end. */
 		log_warnx("%s: console log shrank; following from its end",
 		    c->path);
-		c->size = c->scanned = c->start = (uint64_t)st.st_size;
+		c->size = c->scanned = c->start = c->line_start =
+		    (uint64_t)st.st_size;
 		c->linelen = 0;
 		return;
 	}
 	if ((uint64_t)st.st_size == c->size)
 		return;
+	note_arrival(c, c->size, (uint64_t)st.st_size);
 	c->size = (uint64_t)st.st_size;
 	if (c->scanned < c->start) {
 		c->scanned = c->start;
@@ -223,6 +354,10 @@ console_open(uv_loop_t *loop, const char *path, uint64_t scan_from,
 	if (c->start == (uint64_t)-1)
 		c->start = (uint64_t)st.st_size;
 	c->scanned = c->start;
+	c->untimed = (uint64_t)st.st_size;
+	/* As enforce_cap() decided: after the first newline from start. */
+	c->line_start = c->start == 0 ? 0 :
+	    next_line(c, c->start, (uint64_t)st.st_size);
 
 	/* The handle holds a reference until its close callback. */
 	uv_fs_event_init(loop, &c->fsev);
@@ -270,7 +405,7 @@ console_rescan_from(struct console *c, uint64_t off)
 uint64_t
 console_start(const struct console *c)
 {
-	return c->start;
+	return c->line_start;
 }
 
 uint64_t
@@ -291,13 +426,13 @@ console_tail(struct console *c, unsigned int n)
 	if (n == 0)
 		return c->size;
 	/* A last line without its newline counts as a line. */
-	while (pos > c->start) {
-		len = pos - c->start < sizeof(buf) ? (size_t)(pos - c->start) :
-		    sizeof(buf);
+	while (pos > c->line_start) {
+		len = pos - c->line_start < sizeof(buf) ?
+		    (size_t)(pos - c->line_start) : sizeof(buf);
 		off = pos - len;
 		got = pread(c->fd, buf, len, (off_t)off);
 		if (got != (ssize_t)len)
-			return c->start;
+			return c->line_start;
 		for (i = len; i > 0; i--) {
 			if (buf[i - 1] != '\n' || off + i == c->size)
 				continue;
@@ -306,7 +441,7 @@ console_tail(struct console *c, unsigned int n)
 		}
 		pos = off;
 	}
-	return c->start;
+	return c->line_start;
 }
 
 ssize_t
@@ -314,8 +449,8 @@ console_read(struct console *c, uint64_t off, char *buf, size_t max)
 {
 	ssize_t n;
 
-	if (off < c->start)
-		off = c->start;
+	if (off < c->line_start)
+		off = c->line_start;
 	if (off >= c->size)
 		return 0;
 	if (max > c->size - off)

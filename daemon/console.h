@@ -65,14 +65,34 @@ void console_poll(struct console *c);
 /* Report markers again only for lines starting at or after off. */
 void console_rescan_from(struct console *c, uint64_t off);
 
-/* The first byte still kept, and the end of the log. */
+/*
+ * The first byte still kept (the start of the first whole line after the
+ * punched part; see enforce_cap() in console.c), and the end of the log.
+ */
 uint64_t console_start(const struct console *c);
 uint64_t console_end(const struct console *c);
 
 /* Where the last n lines begin (never before console_start()). */
 uint64_t console_tail(struct console *c, unsigned int n);
 
-/* Read up to max bytes at off (clamped to console_start()); -1 on error. */
+/*
+ * When the byte at off arrived (ms since the epoch, at the latest when
+ * rumprund saw it), or -1 when not known: bytes that were there before
+ * rumprund opened the log have no time (the index is in memory only).
+ */
+int64_t console_time_at(const struct console *c, uint64_t off);
+
+/*
+ * The first line start at or after the first byte that arrived at ms or
+ * later (console_end() when none did yet; console_start() when the
+ * earliest known ones did).
+ */
+uint64_t console_line_since(struct console *c, int64_t ms);
+
+/*
+ * Read up to max bytes at off (clamped to console_start(), so never from
+ * the middle of a line cut by the cap); -1 on error.
+ */
 ssize_t console_read(struct console *c, uint64_t off, char *buf, size_t max);
 
 /*

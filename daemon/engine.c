@@ -207,6 +207,24 @@ reply_err(engine_reply_fn *fn, void *arg, enum rrerr_code code,
 	fn(arg, 0, NULL, &err);
 }
 
+/* reply_err() with err.field set: a 409 on a name names "name". */
+static void reply_field(engine_reply_fn *, void *, enum rrerr_code,
+    const char *, const char *, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+reply_field(engine_reply_fn *fn, void *arg, enum rrerr_code code,
+    const char *field, const char *fmt, ...)
+{
+	struct rrerr err;
+	va_list ap;
+
+	rrerr_set(&err, code, field, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	fn(arg, 0, NULL, &err);
+}
+
 static void
 add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
     engine_reply_fn *fn, void *arg)
@@ -1452,14 +1470,16 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		 * the name is not free yet, and "running" would be a lie.
 		 */
 		if (inst->remove_requested)
-			reply_err(fn, arg, RRERR_CONFLICT, "name: %s is being "
-			    "removed; create it again once it is gone",
+			reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s "
+			    "is being removed; create it again once it is gone",
 			    spec->name);
 		else if (spec_equal(inst->spec, spec))
 			fn(arg, 200, instance_view(inst), NULL);
 		else
-			reply_err(fn, arg, RRERR_CONFLICT, "name: an instance "
-			    "named %s exists with a different spec", spec->name);
+			reply_field(fn, arg, RRERR_CONFLICT, "name", "name: an "
+			    "instance named %s exists with a different request: "
+			    "remove it first (rrctl rm %s) or choose another "
+			    "name (rrctl run -N)", spec->name, spec->name);
 		spec_free(spec);
 		return;
 	}
@@ -1567,7 +1587,8 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 		return;
 	}
 	if (inst->remove_requested) {
-		reply_err(fn, arg, RRERR_CONFLICT, "%s is being removed", name);
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is "
+		    "being removed; launch it again once it is gone", name);
 		return;
 	}
 	if (!instance_state_final(inst->state)) {
@@ -1626,8 +1647,9 @@ engine_remove(struct engine *e, const char *name, bool force,
 		return;
 	}
 	if (!instance_state_final(inst->state) && !force) {
-		reply_err(fn, arg, RRERR_CONFLICT, "%s has not ended; stop it "
-		    "first, or remove it with force=true", name);
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s has not "
+		    "ended: stop it first (rrctl stop %s), or remove it with "
+		    "force=true (rrctl rm -f %s)", name, name, name);
 		return;
 	}
 	if (!instance_state_final(inst->state)) {

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -15,6 +17,26 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *log_file;		/* NULL: stderr */
 static char *log_path;
 static bool log_debug_on;
+static int log_journal = -1;	/* stderr is journald's: -1 not known yet */
+
+/*
+ * Whether stderr is the stream journald gave us: JOURNAL_STREAM is
+ * "DEV:INO" of it (systemd.exec(5)), and it must still be our stderr (not
+ * inherited by a child whose stderr went elsewhere).
+ */
+static bool
+stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 int
 log_open(const char *path)
@@ -63,8 +85,14 @@ log_set_debug(bool on)
 	log_debug_on = on;
 }
 
-static void __attribute__((format(printf, 2, 0)))
-vlog(const char *level, const char *fmt, va_list ap, const char *suffix)
+/*
+ * One line: "STAMP LEVEL MESSAGE".  To journald (stderr, JOURNAL_STREAM),
+ * "<N>LEVEL MESSAGE" instead: the priority as sd-daemon(3) prefixes, and
+ * no timestamp, which the journal adds itself.
+ */
+static void __attribute__((format(printf, 3, 0)))
+vlog(int prio, const char *level, const char *fmt, va_list ap,
+    const char *suffix)
 {
 	char stamp[32];
 	struct tm tm;
@@ -76,7 +104,12 @@ vlog(const char *level, const char *fmt, va_list ap, const char *suffix)
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	pthread_mutex_lock(&log_lock);
 	f = log_file != NULL ? log_file : stderr;
-	fprintf(f, "%s %s ", stamp, level);
+	if (log_journal == -1)
+		log_journal = stderr_is_journal();
+	if (f == stderr && log_journal)
+		fprintf(f, "<%d>%s ", prio, level);
+	else
+		fprintf(f, "%s %s ", stamp, level);
 	vfprintf(f, fmt, ap);
 	if (suffix != NULL)
 		fprintf(f, ": %s", suffix);
@@ -92,7 +125,7 @@ log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("warning", fmt, ap, e);
+	vlog(4, "warning", fmt, ap, e);
 	va_end(ap);
 }
 
@@ -102,7 +135,7 @@ log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("warning", fmt, ap, NULL);
+	vlog(4, "warning", fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -112,7 +145,7 @@ log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("info", fmt, ap, NULL);
+	vlog(6, "info", fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -124,7 +157,7 @@ log_debug(const char *fmt, ...)
 	if (!log_debug_on)
 		return;
 	va_start(ap, fmt);
-	vlog("debug", fmt, ap, NULL);
+	vlog(7, "debug", fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -135,7 +168,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("fatal", fmt, ap, e);
+	vlog(2, "fatal", fmt, ap, e);
 	va_end(ap);
 	exit(1);
 }
@@ -146,7 +179,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("fatal", fmt, ap, NULL);
+	vlog(2, "fatal", fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
 }

@@ -5,7 +5,10 @@
  * does not; log_info and log_debug; fatal and fatalx log and exit(1).
  * Messages about one instance start with its name.  Lines go to stderr, or
  * to the file given to log_open() (reopened by log_reopen() on SIGHUP),
- * each with a UTC timestamp and level.  Thread-safe.
+ * each with a UTC timestamp and level.  When stderr is journald's
+ * (JOURNAL_STREAM, under systemd), a line starts with its priority as
+ * "<N>" instead of the timestamp (journald adds its own): fatal 2,
+ * warning 4, info 6, debug 7.  Thread-safe.
  */
 #ifndef LOG_H
 #define LOG_H

@@ -473,7 +473,8 @@ static int
 forbidden(const char *path, const char *field, struct rrerr *err)
 {
 	return rrerr_set(err, RRERR_FORBIDDEN, field,
-	    "%s: %s is outside the allowed directories", field, path);
+	    "%s: %s is outside the allowed directories (GET /v1/info and "
+	    "rrctl info list them)", field, path);
 }
 
 /*

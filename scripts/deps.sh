@@ -13,7 +13,7 @@ set -eu
 PACKAGES="
 build-essential pkg-config
 libmicrohttpd-dev libjansson-dev libvirt-dev libxen-dev libuv1-dev
-libcurl4-openssl-dev libcmocka-dev libgnutls28-dev
+libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libxml2-dev
 qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
 python3 python3-yaml python3-jsonschema python3-pytest
@@ -29,6 +29,14 @@ for p in $PACKAGES; do
 		missing="$missing $p"
 	fi
 done
+
+# node and npm for the OpenAPI lint (make openapi-lint), which installs
+# its pinned @redocly/cli from the npm registry: Debian's nodejs and npm
+# unless a node with npm is already there (as from another source, whose
+# nodejs package must not be replaced).
+if ! command -v npm >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
 
 if [ -z "$missing" ]; then
 	exit 0

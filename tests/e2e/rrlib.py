@@ -210,8 +210,9 @@ class OpenAPI:
                        % (what, "\n  ".join(msgs),
                           json.dumps(value)[:2000]))
 
-    def validate(self, method, path, status, ctype, body):
-        """Check one whole answer; body is bytes."""
+    def validate(self, method, path, status, ctype, body, headers=None):
+        """Check one whole answer; body is bytes; headers, when given, a
+        list of (name, value): those openapi.yaml requires must be there."""
         what = "%s %s -> %d" % (method, path, status)
         mtype = (ctype or "").split(";", 1)[0].strip().lower()
         template, item = self.match(path)
@@ -231,9 +232,15 @@ class OpenAPI:
                        % (what, status, method, template,
                           ", ".join(sorted(responses)), body[:500]))
         resp = self._deref(resp)
+        if headers is not None:
+            have = {k.lower() for k, _ in headers}
+            for hname, h in resp.get("headers", {}).items():
+                if h.get("required") and hname.lower() not in have:
+                    self._fail("%s: no %s header, which openapi.yaml "
+                               "requires" % (what, hname))
         content = resp.get("content")
-        if not content:
-            return
+        if not content or method == "HEAD":
+            return  # HEAD: GET's headers, never a body
         if mtype not in content:
             self._fail("%s: Content-Type %r, openapi.yaml says %s"
                        % (what, ctype, ", ".join(content)))
@@ -372,7 +379,8 @@ class Client:
             conn.close()
         if validate:
             self.api.validate(method, path, resp.status,
-                              resp.header("Content-Type"), resp.body)
+                              resp.header("Content-Type"), resp.body,
+                              r.getheaders())
         return resp
 
     def call(self, method, path, body=None, expect=(200,), **kw):
@@ -1030,7 +1038,9 @@ class Daemon:
 
 
 def read_events(stream, until, timeout, what="events"):
-    """Events from stream until until(events) is true; the events."""
+    """Events from stream until until(events) is true; the events.  The
+    other lines of an event stream (openapi.yaml EventLine: heartbeats of
+    an idle stream, "lost" for a gap in the kept seqs) are left out."""
     got = []
     dl = Deadline(timeout)
     while not until(got):
@@ -1039,9 +1049,11 @@ def read_events(stream, until, timeout, what="events"):
                                  % (what, json.dumps(got)[-2000:],
                                     stream.client._describe()))
         try:
-            got.append(stream.next_line(dl.left()))
+            line = stream.next_line(dl.left())
         except StreamTimeout:
             continue
+        if line.get("type") not in ("heartbeat", "lost"):
+            got.append(line)
     return got
 
 

@@ -106,8 +106,9 @@ def run_i(d, name, *args, boot_timeout=None):
 
 
 def check_run_i(p, name, state, reason):
-    """rrctl run -i said why on stderr and exited 1."""
-    assert p.returncode == 1, p
+    """rrctl run -i said why on stderr and exited 126 (failed) or 134
+    (crashed), rrctl run's own statuses (rrctl(1) EXIT STATUS)."""
+    assert p.returncode == {"failed": 126, "crashed": 134}[state], p
     assert p.stderr == "rrctl: %s %s: %s\n" % (name, state, reason), p.stderr
 
 
@@ -216,7 +217,7 @@ def test_hang_before_main_fails(boot_daemon, accel, rrctl_bin):
     assert rrlib.CALLING not in log
 
     out, err = proc.communicate(timeout=boot_s + 30)
-    assert proc.returncode == 1, (proc.returncode, out, err)
+    assert proc.returncode == 126, (proc.returncode, out, err)
     reason = c.instance("hang2")["reason"]
     assert reason.startswith("main() not called in %d s; last console "
                              "line: " % boot_s), reason

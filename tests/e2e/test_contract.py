@@ -6,7 +6,11 @@ import rrlib
 
 
 def test_routes_match_openapi(api):
-    spec_ops = api.operations()
+    # HEAD is served by every GET route (api/httpd.c), and documented.
+    all_ops = api.operations()
+    spec_ops = {(m, t) for m, t in all_ops if m != "HEAD"}
+    heads = {t for m, t in all_ops if m == "HEAD"}
+    assert heads == {t for m, t in spec_ops if m == "GET"}, heads
     c_ops = rrlib.routes_from_c()
     assert c_ops, "no routes parsed from api/routes.c"
     missing = sorted(spec_ops - c_ops)
@@ -55,6 +59,32 @@ def test_wrong_method_is_405_with_allow(daemon, api):
             assert methods <= got <= methods | {"HEAD", "OPTIONS"}, \
                 "%s %s: Allow %r, openapi.yaml has %s" % (
                     wrong, path, allow, sorted(methods))
+
+
+def test_head_wherever_get(daemon, api):
+    """HEAD: GET's status and headers, no body, at once even on streams."""
+    d = daemon()
+    c = d.client
+    c.launch(d.spec("h", ["exit", "0"]))
+    c.wait_state("h", "exited")
+    for path in ("/v1/unikernels", "/v1/unikernels/h", "/v1/health",
+                 "/v1/info", "/v1/unikernels/h/logs",
+                 "/v1/unikernels/h/logs?follow=true", "/v1/events",
+                 "/v1/events?since=0", "/v1/unikernels/nope",
+                 "/v1/unikernels?lable=x"):
+        g = c.request("GET", path, timeout=5) if "events" not in path \
+            else None
+        h = c.request("HEAD", path, timeout=5)
+        assert h.body == b"", (path, h)
+        if g is not None:
+            assert h.status == g.status, (path, h, g)
+            assert h.header("Content-Type") == g.header("Content-Type")
+        else:
+            assert h.status == 200 and h.header("X-Event-Seq"), (path, h)
+    r = c.request("PUT", "/v1/info", b"{}",
+                  headers={"Content-Type": "application/json"})
+    assert set(m.strip() for m in r.header("Allow").split(",")) == \
+        {"GET", "HEAD"}, r
 
 
 def test_health_and_info_shape(daemon):

@@ -44,6 +44,7 @@ def expected(prefix, sysconfdir="etc"):
     if (REPO / "client" / "main.c").exists():
         files[prefix + "/bin/rrctl"] = 0o755
         files[prefix + "/share/man/man1/rrctl.1"] = 0o644
+        files[prefix + "/share/bash-completion/completions/rrctl"] = 0o644
     return files
 
 

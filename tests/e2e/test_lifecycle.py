@@ -240,8 +240,20 @@ def test_remove(daemon, accel):
     logpath = v["log"]["path"]
     assert os.path.exists(logpath)
 
+    # 201 says where the new instance is; 200 (the same again) does not.
+    r = c.request("POST", "/v1/unikernels", d.spec("loc", ["exit", "0"]))
+    assert r.status == 201 and r.header("Location") == "/v1/unikernels/loc"
+    r = c.request("POST", "/v1/unikernels", d.spec("loc", ["exit", "0"]))
+    assert r.status == 200 and r.header("Location") is None, r
+    c.remove("loc", force=True)
+
     r = c.request("DELETE", "/v1/unikernels/rmme")
     assert r.status == 409 and r.json["error"] == "conflict", r
+    # It says how to proceed, naming the field.
+    assert r.json["field"] == "name", r
+    assert r.json["message"] == "name: rmme has not ended: stop it first " \
+        "(rrctl stop rmme), or remove it with force=true (rrctl rm -f " \
+        "rmme)", r
     assert c.instance("rmme")["state"] in ("starting", "running")
 
     v = c.remove("rmme", force=True)
@@ -284,6 +296,10 @@ def test_idempotent_create(daemon, accel):
     r = c.request("POST", "/v1/unikernels",
                   dict(spec, argv=["rrguest", "exit", "1"]))
     assert r.status == 409 and r.json["error"] == "conflict", r
+    assert r.json["field"] == "name", r
+    assert r.json["message"] == "name: an instance named same exists with " \
+        "a different request: remove it first (rrctl rm same) or choose " \
+        "another name (rrctl run -N)", r
     r = c.request("POST", "/v1/unikernels", dict(spec, memory_mib=128))
     assert r.status == 409, r
     v = c.instance("same")
@@ -396,8 +412,22 @@ def test_console_log_cap(daemon, accel):
     assert c.logs("flood", "?tail=10") == ending(0)
     spam = [int(m) for m in re.findall(rb"^spam (\d+) ", body, re.M)]
     assert spam and spam[-1] == 2000
-    assert spam == list(range(spam[0], 2001)) or \
-        spam[1:] == list(range(spam[1], 2001)), "lines lost inside the kept part"
+    # Reads begin at a whole line, never mid-line nor with NUL bytes.
+    assert body.startswith(b"spam %d " % spam[0]), body[:100]
+    assert b"\0" not in body
+    assert spam == list(range(spam[0], 2001)), "lines lost inside the kept part"
+    # The file: NUL bytes up to a block boundary (the punched part), then
+    # the rest of the line that was cut, then log.start.
+    raw = open(v["log"]["path"], "rb").read()
+    assert len(raw) == size and raw[start:] == body
+    punched = len(raw[:start]) - len(raw[:start].lstrip(b"\0"))
+    assert punched % 4096 == 0 and 0 < punched < start, (punched, start)
+    cut = raw[punched:start]
+    assert cut.endswith(b"\n") and cut.count(b"\n") == 1, cut
+    # The same after a restart.
+    d.restart()
+    assert c.instance("flood")["log"]["start"] == start
+    assert c.logs("flood").encode() == body
 
 
 def test_events_replay(daemon, accel):
@@ -456,6 +486,46 @@ def test_events_survive_restart(daemon, accel):
     assert after[len(before)]["name"] == "r2"
 
 
+def test_events_heartbeat_and_lost(daemon):
+    d = daemon()
+    c = d.client
+    c.launch(d.spec("hb", ["exit", "0"]))
+    c.wait_state("hb", "exited")
+    s = c.stream("/v1/events?since=0&follow=false")
+    s.wait_end(5)
+    evs = s.rest_lines()
+    s.close()
+    last = evs[-1]["seq"]
+    # An idle followed stream: a heartbeat each second asked, with the
+    # last seq.
+    s = c.stream("/v1/events?heartbeat=1")
+    t0 = time.monotonic()
+    hb = s.next_line(5)
+    assert hb["type"] == "heartbeat" and hb["seq"] == last, hb
+    assert 0.8 < time.monotonic() - t0 < 3
+    assert s.next_line(5)["type"] == "heartbeat"
+    s.close()
+    r = c.request("GET", "/v1/events?heartbeat=3601&follow=false")
+    assert r.status == 400 and r.json["field"] == "heartbeat", r
+
+    # since= older than what is kept: "lost" says which, then the kept.
+    d.terminate()
+    (d.state / "events.jsonl").write_text(json.dumps(
+        {"seq": 5000, "time": "2026-12-01T10:00:00.000Z", "type": "state",
+         "name": "old", "state": "exited", "exit_status": 0}) + "\n")
+    d.start()
+    s = c.stream("/v1/events?since=10&follow=false")
+    s.wait_end(5)
+    lines = s.rest_lines()
+    assert lines[0]["type"] == "lost", lines
+    assert (lines[0]["from"], lines[0]["to"]) == (11, 4999), lines
+    assert lines[1]["seq"] == 5000 and lines[1]["name"] == "old", lines
+    # Nothing lost: no notice.
+    s = c.stream("/v1/events?since=4999&follow=false")
+    s.wait_end(5)
+    assert [e["seq"] for e in s.rest_lines()][:1] == [5000]
+
+
 def test_list_filters_and_info(daemon, accel):
     d = daemon(accel=accel)
     c = d.client
@@ -483,9 +553,40 @@ def test_list_filters_and_info(daemon, accel):
     assert names("?platform=kvm") == ["la", "lb", "lc", "ld"]
     assert names("?platform=xen") == []
     assert names("?state=exited&label=app=a") == ["la", "lc"]
-    for q in ("?state=bogus", "?platform=vmware", "?label=", "?label==v"):
+    for q in ("?state=bogus", "?platform=vmware", "?label=", "?label==v",
+              "?label=app&label="):
         r = c.request("GET", "/v1/unikernels" + q)
         assert r.status == 400 and r.json["error"] == "bad_request", (q, r)
+    # Repeated labels: every one must hold (AND).
+    assert names("?label=app=a&label=tier=db") == ["lc"]
+    assert names("?label=app&label=tier") == ["la", "lc"]
+    assert names("?label=app=a&label=app=b") == []
+    assert names("?label=tier=web&state=exited&label=app") == ["la"]
+    # Unknown query parameters are refused, naming them, on every path;
+    # so is a parameter given twice that is not an array.
+    for path, param, takes in (
+            ("/v1/unikernels?lable=app", "lable", "state, platform, label"),
+            ("/v1/unikernels?state=exited&State=x", "State",
+             "state, platform, label"),
+            ("/v1/unikernels/la?verbose=1", "verbose", "none"),
+            ("/v1/unikernels/la/logs?tial=3", "tial",
+             "tail, since, follow, timestamps, since_time"),
+            ("/v1/events?sinse=1&follow=false", "sinse",
+             "since, follow, heartbeat"),
+            ("/v1/info?x", "x", "none"),
+            ("/v1/health?x=1", "x", "none")):
+        r = c.request("GET", path)
+        assert r.status == 400 and r.json["field"] == param, (path, r)
+        assert r.json["message"] == "%s: unknown query parameter; %s " \
+            "takes %s" % (param, path.split("?")[0], takes), (path, r)
+    for method, path in (("POST", "/v1/unikernels/lb/start?force=true"),
+                         ("DELETE", "/v1/unikernels/lb?forse=true")):
+        r = c.request(method, path)
+        assert r.status == 400 and r.json["error"] == "bad_request", r
+    assert c.instance("lb")["generation"] == 1
+    r = c.request("GET", "/v1/unikernels?state=exited&state=running")
+    assert r.status == 400 and r.json["field"] == "state", r
+    assert r.json["message"] == "state: given 2 times; give it once", r
 
     info = c.get("/v1/info")
     assert info["instances"] == 4

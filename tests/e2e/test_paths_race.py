@@ -345,7 +345,8 @@ def test_adoption_checks_again(daemon):
     os.rename(sub, str(sub) + ".orig")
     os.symlink(private, sub)
     d.allow_warnings(r"warning adopt: blk\[0\]\.source: .* is outside the "
-                     r"allowed directories; the guest keeps the files it "
+                     r"allowed directories \(GET /v1/info and rrctl info "
+                     r"list them\); the guest keeps the files it "
                      r"was launched with")
     d.start()
     dl = Deadline(10)

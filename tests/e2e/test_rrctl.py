@@ -1,7 +1,8 @@
 """
 rrctl, the command-line client, against the real rumprund, libvirtd and
 QEMU: every command, every flag of `run`, the exit statuses (0; 1 with the
-daemon's message; 2 for usage; 3 with the unreachable-daemon sentence),
+daemon's message; 2 for usage; 3 with the unreachable-daemon sentence;
+`run`'s own 125, 126, 127, 134 and 137 as docker run's),
 `run -i` exiting with the guest's status, streaming `logs -f` and
 `events`, and Ctrl-C on them.
 
@@ -87,6 +88,16 @@ def denied(p, message=None):
     """Exit 1 with the daemon's message, one line, "rrctl: MESSAGE"."""
     assert p.returncode == 1, "rrctl exited %d (expected 1)\nstdout: %s\n" \
         "stderr: %s" % (p.returncode, p.stdout, p.stderr)
+    assert p.stderr.startswith("rrctl: "), p.stderr
+    if message is not None:
+        assert message in p.stderr, p.stderr
+    return p.stderr
+
+
+def run_failed(p, message=None, code=125):
+    """rrctl run's own failure: 125 (or code), "rrctl: MESSAGE"."""
+    assert p.returncode == code, "rrctl exited %d (expected %d)\nstdout: " \
+        "%s\nstderr: %s" % (p.returncode, code, p.stdout, p.stderr)
     assert p.stderr.startswith("rrctl: "), p.stderr
     if message is not None:
         assert message in p.stderr, p.stderr
@@ -180,7 +191,17 @@ def test_usage_and_help(rrctl_bin):
         assert re.search(r"^  %s\b" % re.escape(flag), h, re.M), (flag, h)
 
     usage(rrctl(None, "help", "nope", host=NOWHERE), "no command nope")
-    usage(rrctl(None, "nope", host=NOWHERE), "no command nope")
+    # An unknown command: one line of usage, and a hint when one fits.
+    p = rrctl(None, "nope", host=NOWHERE)
+    assert usage(p) == "rrctl: no command nope\nusage: rrctl [global " \
+        "options] command [arg ...]; 'rrctl help' lists the commands\n"
+    for typed, meant in (("pss", "ps"), ("lgos", "logs"), ("ls", "ps"),
+                         ("kill", "stop -f"), ("inpsect", "inspect"),
+                         ("evnets", "events"), ("remove", "rm")):
+        p = rrctl(None, typed, "x", host=NOWHERE)
+        assert usage(p).splitlines()[0] == "rrctl: no command %s; did you " \
+            "mean 'rrctl %s'?" % (typed, meant), p.stderr
+        assert len(p.stderr.splitlines()) == 2, p.stderr
     usage(rrctl(None, "--bogus", "ps", host=NOWHERE),
           "unknown option --bogus")
     usage(rrctl(None, "ps", "--bogus", host=NOWHERE),
@@ -205,7 +226,8 @@ def test_usage_and_help(rrctl_bin):
           "--tail -1: give a number of lines up to 100000")
     usage(rrctl(None, "inspect", host=NOWHERE), "give one name")
     usage(rrctl(None, "events", "--since", "x", host=NOWHERE),
-          "--since x: give an event number")
+          "--since x: give an event number, a duration (10m) or a time "
+          "(2026-12-01T10:00:00Z)")
     usage(rrctl(None, "info", "x", host=NOWHERE), "unexpected argument x")
     usage(rrctl(None, "stop", "--json", "a", host=NOWHERE),
           "unknown option --json")
@@ -231,7 +253,8 @@ def test_unreachable(rrctl_bin, tmp_path):
                  ["events"], ["info"], ["version"],
                  ["run", "/bin/true"], ["run", "-i", "/bin/true"]):
         p = rrctl(None, *args, host=host)
-        assert p.returncode == 3, (args, p)
+        # run's own: 125, apart from any guest's 3.
+        assert p.returncode == (125 if args[0] == "run" else 3), (args, p)
         assert p.stderr == unreachable_msg(host), (args, p.stderr)
     # version still says its own.
     p = rrctl(None, "version", host=host)
@@ -301,12 +324,15 @@ def test_dry_run_upstream_examples(rrctl_bin, tmp_path):
              "-I if1,... before"),
             (["run", "kvm", "-M", "lots", "bin/nginx"],
              "-M lots: not a memory size in MiB"),
-            (["run", "kvm"], "missing IMAGE"),
-            (["run", "kvm", "nosuchfile"],
-             "nosuchfile: No such file or directory")):
+            (["run", "kvm"], "missing IMAGE")):
         p = rrctl(None, *args, host=NOWHERE, cwd=tmp_path)
-        usage(p, msg)
+        # run's usage errors are 125, as docker run's.
+        run_failed(p, msg)
+        assert "usage: rrctl run" in p.stderr, p.stderr
         assert p.stdout == ""
+    # An image that is not there: 127, as docker's command not found.
+    p = rrctl(None, "run", "kvm", "nosuchfile", host=NOWHERE, cwd=tmp_path)
+    run_failed(p, "nosuchfile: No such file or directory", 127)
 
 
 # ---------------------------------------------------------------------------
@@ -338,26 +364,50 @@ def test_run_ps_inspect(rrd, api, rrctl_bin):
     # The table: header, columns sized to content, running ones only.
     out = ok(rrctl(d, "ps"))
     lines = out.splitlines()
-    assert re.match(r"^NAME +STATE +PLATFORM +MEMORY +UPTIME +EXIT +ADDRESS$",
+    assert re.match(r"^NAME +STATUS +PLATFORM +MEMORY +ADDRESS$",
                     lines[0]), out
     cols = [m.start() for m in re.finditer(r"\S+", lines[0])]
-    rows = {l.split()[0]: l for l in lines[1:]}
+
+    def row(line):
+        """A line cut at the header's columns."""
+        return [line[a:b].strip() for a, b in
+                zip(cols, cols[1:] + [len(line)])]
+    rows = {row(l)[0]: row(l) for l in lines[1:]}
     assert sorted(rows) == ["rumprun-rrguest", "web"], out
-    for l in lines[1:]:
-        assert [m.start() for m in re.finditer(r"\S+", l)] == cols, out
-    w = rows["web"].split()
-    assert w[1:4] == ["running", "kvm", "96MiB"], w
-    assert re.match(r"^\d+s$", w[4]), w
-    assert w[5:] == ["-", "-"], w
+    w = rows["web"]
+    assert re.match(r"^up \d+s$", w[1]), w
+    assert w[2:] == ["kvm", "96MiB", "-"], w
     # The name column is as wide as the longest name (+ two spaces).
     assert cols[1] == len("rumprun-rrguest") + 2
 
-    # -a: the ended ones too, with their exit status.
-    rows = {l.split()[0]: l.split() for l in
-            ok(rrctl(d, "ps", "-a")).splitlines()[1:]}
+    # -a: the ended ones too: how and how long ago, as docker ps's STATUS.
+    lines = ok(rrctl(d, "ps", "-a")).splitlines()
+    cols = [m.start() for m in re.finditer(r"\S+", lines[0])]
+    rows = {row(l)[0]: row(l) for l in lines[1:]}
     assert sorted(rows) == ["ended", "rumprun-rrguest", "web"]
-    assert rows["ended"][1] == "exited" and rows["ended"][4:] == \
-        ["-", "3", "-"], rows["ended"]
+    assert re.match(r"^exited \(3\) \d+s ago$", rows["ended"][1]), rows
+    # name=: the names that contain it; status= is state='s docker word.
+    assert ok(rrctl(d, "ps", "-aq", "--filter", "name=e")).split() == \
+        ["rumprun-rrguest", "ended", "web"]
+    assert ok(rrctl(d, "ps", "-aq", "--filter", "name=web")).split() == \
+        ["web"]
+    assert ok(rrctl(d, "ps", "-q", "--filter", "status=exited")).split() \
+        == ["ended"]
+    # -o: the columns asked for; --format jsonl: a JSON instance a line.
+    out = ok(rrctl(d, "ps", "-a", "-o", "name,state,exit,generation"))
+    assert [l.split() for l in out.splitlines()] == [
+        ["NAME", "STATE", "EXIT", "GENERATION"],
+        ["rumprun-rrguest", "running", "-", "1"],
+        ["ended", "exited", "3", "1"], ["web", "running", "-", "1"]], out
+    usage(rrctl(d, "ps", "-o", "name,colour"), "-o name,colour: no column "
+          "'colour'; the columns: name, status, state, platform, memory, "
+          "address, exit, uptime, generation, created")
+    out = ok(rrctl(d, "ps", "-a", "--format", "jsonl"))
+    assert [json.loads(l) for l in out.splitlines()] == d.client.list()
+    # Creation order, across a restart of rumprund too.
+    d.restart()
+    assert ok(rrctl(d, "ps", "-aq")).split() == \
+        ["rumprun-rrguest", "ended", "web"]
 
     # -q, --json, filters.
     assert ok(rrctl(d, "ps", "-q")).split() == ["rumprun-rrguest", "web"]
@@ -383,8 +433,7 @@ def test_run_ps_inspect(rrd, api, rrctl_bin):
     assert ok(rrctl(d, "ps", "-q", "--filter", "platform=kvm")).split() == \
         ["rumprun-rrguest", "web"]
     out = ok(rrctl(d, "ps", "--filter", "platform=xen"))
-    assert out.splitlines() == [lines[0].split()[0] + "  STATE  PLATFORM  "
-                                "MEMORY  UPTIME  EXIT  ADDRESS"]
+    assert out.splitlines() == ["NAME  STATUS  PLATFORM  MEMORY  ADDRESS"]
     denied(rrctl(d, "ps", "--filter", "state=sleepy"), "state: not a state")
 
     # inspect: pretty JSON of the instance.
@@ -447,9 +496,24 @@ def test_run_every_flag(rrd, rrctl_bin):
     assert ok(rrctl(d, "start", "paused")) == "paused\n"
     d.client.wait_state("paused", "exited")
 
-    # -d: removed once ended; -i still says the exit status.
+    # -d: removed once ended; -i still says the exit status; stderr says
+    # it will go.
     p = rrctl(d, "run", "-d", "-i", "-N", "gone", "rrguest", "exit", "5")
     assert p.returncode == 5, p
+    assert p.stderr == "rrctl: gone and its console log will be removed " \
+        "when it ends (-d, --rm)\n", p.stderr
+    # --rm: the same, docker's word.
+    p = rrctl(d, "run", "--rm", "-p", "-N", "gone2", "rrguest", "exit", "0")
+    assert (p.returncode, p.stdout) == (0, "gone2\n"), p
+    assert p.stderr == "rrctl: gone2 and its console log will be removed " \
+        "when it ends (-d, --rm)\n", p.stderr
+    assert d.client.instance("gone2")["spec"]["auto_remove"] is True
+    ok(rrctl(d, "start", "gone2"))
+    wait_for("gone2 to be removed", lambda: "gone2" not in
+             [i["name"] for i in d.client.list()], 10)
+    # Without: not a word on stderr.
+    p = rrctl(d, "run", "-p", "-N", "kept", "rrguest", "exit", "0")
+    assert (p.returncode, p.stderr) == (0, ""), p
     wait_for("gone to be removed", lambda: "gone" not in
              [i["name"] for i in d.client.list()], 10)
 
@@ -462,7 +526,7 @@ def test_run_every_flag(rrd, rrctl_bin):
 
     # Xen is not here: the daemon says no.
     p = rrctl(d, "run", "xen", "-N", "x", "rrguest")
-    denied(p)
+    run_failed(p)
     assert p.stdout == ""
 
 
@@ -476,16 +540,49 @@ def test_run_i_exit_status(rrd, accel, rrctl_bin):
     p = rrctl(d, "run", "-i", "-N", "zero", "rrguest", "exit", "0")
     assert (p.returncode, p.stderr) == (0, "")
 
-    # A panic: exit 1 and the reason.
+    # run does not permute: what follows the image is the guest's.
+    p = rrctl(d, "run", "-i", "-N", "perm", "rrguest", "argv", "echo", "-d",
+              "echo", "--rm", "exit", "4")
+    assert p.returncode == 4, p
+    assert "argv[3]=<-d>" in p.stdout and "argv[5]=<--rm>" in p.stdout, p
+    assert d.client.instance("perm")["state"] == "exited"
+
+    # Exit 1 and 2 are the guest's; rrctl's usage error is 125.
+    for n in (1, 2):
+        p = rrctl(d, "run", "-i", "-N", "g%d" % n, "rrguest", "exit", n)
+        assert (p.returncode, p.stderr) == (n, ""), p
+    run_failed(rrctl(d, "run", "-i", "-M", "lots", "rrguest"), "-M lots")
+    run_failed(rrctl(d, "run", "--bogus", "rrguest"), "--bogus")
+
+    # A panic: 134 and the reason.
     p = rrctl(d, "run", "-i", "-N", "boom", "rrguest", "panic", "oops")
-    assert p.returncode == 1, p
+    assert p.returncode == 134, p
     assert p.stderr == "rrctl: boom crashed: PANIC: oops\n", p.stderr
     assert "PANIC: oops" in p.stdout
 
-    # The same command again: attaches to the ended instance.
+    # The same command again without -N: a new instance, with the next
+    # free name, as docker and upstream run another copy.
     p = rrctl(d, "run", "-i", "rrguest", "echo", "hi", "exit", "3")
-    assert p.returncode == 3, p
-    assert "already exists with this request" in p.stderr
+    assert (p.returncode, p.stderr) == (3, ""), p
+    assert p.stdout == d.client.logs("rumprun-rrguest-2")
+    assert d.client.instance("rumprun-rrguest")["generation"] == 1
+
+    # With -N, an ended instance: run again as a new generation, its own
+    # console only, its own status.
+    p = rrctl(d, "run", "-i", "-N", "zero", "rrguest", "exit", "0")
+    assert p.returncode == 0, p
+    assert p.stderr == "rrctl: zero had ended (exited) with this request: " \
+        "running it again\n", p.stderr
+    v = d.client.instance("zero")
+    assert (v["generation"], v["state"]) == (2, "exited"), v
+    log = d.client.logs("zero")
+    assert log.count(CALLING) == 2 and p.stdout.count(CALLING) == 1, p
+    assert log.endswith(p.stdout) and p.stdout.endswith(ending(0)), p
+    # Without -i too: started again, the name said.
+    p = rrctl(d, "run", "-N", "zero", "rrguest", "exit", "0")
+    assert p.returncode == 0 and p.stdout == "zero\n", p
+    assert "running it again" in p.stderr, p
+    assert d.client.wait_state("zero", "exited")["generation"] == 3
 
 
 def test_run_i_stopped_and_interrupted(rrd, rrctl_bin):
@@ -498,12 +595,12 @@ def test_run_i_stopped_and_interrupted(rrd, rrctl_bin):
     assert err == "rrctl: stopped following t; it keeps running\n", err
     assert d.client.instance("t")["state"] == "running"
 
-    # Stopped by someone else while attached: exit 1, the state said.
+    # Stopped by someone else while attached: 137, the state said.
     proc = popen(d, "run", "-i", "-N", "s", "rrguest", "tick", "100")
     read_until(proc, lambda l: l == "tick 1", 20, "tick 1")
     d.client.stop("s", force=True)
     rc = proc.wait(10)
-    assert rc == 1
+    assert rc == 137
     assert proc.stderr.read().decode().startswith("rrctl: s stopped"), rc
 
 
@@ -516,18 +613,35 @@ def test_run_conflicts(rrd, rrctl_bin):
     assert ok(p) == "a\n"
     assert p.stderr == "rrctl: a already exists with this request " \
         "(running): not launched again\n", p.stderr
-    # Another request under that name: the daemon's 409.
+    # Another request under that name: the daemon's 409, saying how to
+    # proceed.
     p = rrctl(d, "run", "-N", "a", "rrguest", "exit", "1")
-    denied(p)
+    assert run_failed(p) == "rrctl: name: an instance named a exists with " \
+        "a different request: remove it first (rrctl rm a) or choose " \
+        "another name (rrctl run -N)\n"
     assert p.stdout == ""
-    # A field the daemon refuses: its message.
+
+    # Without -N: the first free rumprun-IMAGE[-N], whatever the request.
+    d.client.launch(d.spec("rumprun-rrguest-2", ["forever"]))
+    names = [ok(rrctl(d, "run", "rrguest", "exit", str(i))).strip()
+             for i in range(3)]
+    assert names == ["rumprun-rrguest", "rumprun-rrguest-3",
+                     "rumprun-rrguest-4"], names
+    assert d.client.instance("rumprun-rrguest-4")["spec"]["argv"] == [
+        "rrguest", "exit", "2"]
+    assert "hostname" not in d.client.instance("rumprun-rrguest")["spec"]
+    # A field the daemon refuses: its message, 125.
     p = rrctl(d, "run", "-N", "b", "rrguest", "it's")
-    denied(p, "argv[1]")
+    run_failed(p, "argv[1]")
     p = rrctl(d, "run", "-N", "b", "-M", "999999", "rrguest")
-    denied(p, "memory_mib")
-    # An image outside the image directories.
-    p = rrctl(d, "run", "-N", "b", "/bin/true")
-    denied(p, "image")
+    run_failed(p, "memory_mib")
+    # An image outside the image directories: 126 (may not be run), with
+    # -i too; one that does not exist: 127.
+    for i in ([], ["-i"]):
+        run_failed(rrctl(d, "run", *i, "-N", "b", "/bin/true"), "image",
+                   126)
+        run_failed(rrctl(d, "run", *i, "-N", "b",
+                         str(d.images / "nope")), "does not exist", 127)
 
 
 def test_stop(rrd, rrctl_bin):
@@ -544,9 +658,9 @@ def test_stop(rrd, rrctl_bin):
     assert 0.8 < took < 8, took
     assert d.client.instance("a")["state"] == "stopped"
 
-    # -f: at once.
+    # -f: at once (after the name: options are permuted).
     t0 = time.monotonic()
-    assert ok(rrctl(d, "stop", "-f", "b")) == "b\n"
+    assert ok(rrctl(d, "stop", "b", "-f")) == "b\n"
     assert time.monotonic() - t0 < 5
     assert d.client.instance("b")["state"] == "stopped"
 
@@ -583,7 +697,7 @@ def test_start_rm(rrd, rrctl_bin):
     d.client.wait_state("r", "running")
     denied(rrctl(d, "rm", "r"))
     assert d.client.instance("r")["state"] == "running"
-    assert ok(rrctl(d, "rm", "-f", "r")) == "r\n"
+    assert ok(rrctl(d, "rm", "r", "--force")) == "r\n"
     assert ok(rrctl(d, "rm", "a")) == "a\n"
     assert d.client.list() == []
     assert denied(rrctl(d, "rm", "a")) == "rrctl: no instance named a\n"
@@ -596,6 +710,12 @@ def test_logs(rrd, rrctl_bin):
     log = d.client.logs("l")
     assert ok(rrctl(d, "logs", "l")) == log
     assert ok(rrctl(d, "logs", "--tail", "10", "l")) == ending(0)
+    # Options after the name (argv permuted), "--" ending them.
+    assert ok(rrctl(d, "logs", "l", "--tail", "10")) == ending(0)
+    assert ok(rrctl(d, "logs", "l", "-f", "--tail", "1")) == "halted\n"
+    assert ok(rrctl(d, "logs", "--", "l")) == log
+    usage(rrctl(d, "logs", "l", "--tail"), "option --tail needs an argument")
+    usage(rrctl(d, "logs", "l", "--bogus"), "unknown option --bogus")
     assert ok(rrctl(d, "logs", "--tail", "0", "l")) == ""
     # -f on an ended instance: everything, then the end.
     assert ok(rrctl(d, "logs", "-f", "l")) == log
@@ -634,7 +754,8 @@ def test_events(rrd, api, rrctl_bin):
     launch(d, "ev", "exit", "4")
     lines = read_until(proc, lambda l: re.search(r" ev exited", l), 20,
                        "the exit event")
-    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+    # "SEQ TIME NAME WHAT": the seq that --since takes comes first.
+    stamp = r"\d+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
     assert re.match(r"^%s ev created$" % stamp, lines[0]), lines
     assert re.match(r"^%s ev exited \(exit 4\)$" % stamp, lines[-1]), lines
     for l in lines[1:-1]:
@@ -662,6 +783,32 @@ def test_events(rrd, api, rrctl_bin):
     assert [json.loads(l) for l in ok(p).splitlines()] == evs[-1:]
     p = rrctl(d, "events", "--since", 0, "--no-follow")
     assert len(ok(p).splitlines()) == len(evs)
+    assert [int(l.split()[0]) for l in ok(p).splitlines()] == \
+        [e["seq"] for e in evs]
+
+    # --since a duration or a time: the kept events from then on.
+    p = rrctl(d, "--json", "events", "--since", "1h", "--no-follow")
+    assert [json.loads(l) for l in ok(p).splitlines()] == evs
+    time.sleep(1.1)
+    mark = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1.1)
+    launch(d, "late", "exit", "0")
+    d.client.wait_state("late", "exited")
+    for since in (mark, "2s"):
+        p = rrctl(d, "--json", "events", "--since", since, "--no-follow")
+        names = {json.loads(l)["name"] for l in ok(p).splitlines()}
+        assert names == {"late"}, (since, p.stdout)
+
+    # Events no longer kept: said on stderr, not printed as events.
+    d.terminate()
+    (d.state / "events.jsonl").write_text(json.dumps(
+        {"seq": 5000, "time": "2026-12-01T10:00:00.000Z", "type": "state",
+         "name": "old", "state": "exited", "exit_status": 0}) + "\n")
+    d.start()
+    p = rrctl(d, "events", "--since", "10", "--no-follow")
+    assert p.stderr == "rrctl: events 11 to 4999 are no longer kept by " \
+        "rumprund\n", p
+    assert ok(p) == "5000 2026-12-01T10:00:00.000Z old exited (exit 0)\n"
 
 
 def test_info_version(rrd, api, rrctl_bin):
@@ -679,14 +826,34 @@ def test_info_version(rrd, api, rrctl_bin):
     assert kv["instances"] == "1: 1 exited", out
     assert kv["limits"].startswith("%d instances" %
                                    info["limits"]["max_instances"]), out
+    # The policy: where paths may come from, bridges and networks.
+    pol = info["policy"]
+    assert pol["image_dirs"] == [str(d.images)], pol
+    assert str(d.volumes) in pol["volume_dirs"], pol
+    lines = {l[:12].strip(): l[12:].strip() for l in out.splitlines()}
+    assert lines["image dirs"] == ", ".join(pol["image_dirs"]), out
+    assert lines["volume dirs"] == ", ".join(pol["volume_dirs"]), out
+    assert lines["bridges"] == (", ".join(pol["bridges"]) or "-"), out
+    # A refused path says where to look.
+    p = rrctl(d, "run", "-N", "x", "/bin/true")
+    assert "is outside the allowed directories (GET /v1/info and rrctl " \
+        "info list them)" in p.stderr, p
     got = json.loads(ok(rrctl(d, "info", "--json")))
     assert list(api.component("Info").iter_errors(got)) == []
     assert got["owner"] == info["owner"]
 
-    assert ok(rrctl(d, "version")) == "rrctl %s\nrumprund %s\n" % (
-        VERSION, info["version"])
+    # The API version and what the daemon was built with (Xen or not).
+    assert info["api_version"] == "v1"
+    xen = info["built_with"]["xen"]
+    assert info["built_with"]["kvm"] is True and isinstance(xen, bool)
+    assert xen == (info["backends"]["xen"].get("reason", "").find(
+        "not built into") < 0), info
+    assert ok(rrctl(d, "version")) == \
+        "rrctl %s\nrumprund %s (API v1; built with kvm%s)\n" % (
+            VERSION, info["version"], ", xen" if xen else "")
     assert json.loads(ok(rrctl(d, "version", "--json"))) == {
-        "rrctl": VERSION, "rumprund": info["version"]}
+        "rrctl": VERSION, "rumprund": info["version"], "api_version": "v1",
+        "built_with": {"kvm": True, "xen": xen}}
 
 
 def test_host_forms_and_token(rrd, rrctl_bin, tmp_path):
@@ -712,8 +879,12 @@ def test_host_forms_and_token(rrd, rrctl_bin, tmp_path):
     p = rrctl(None, "ps", "-q", host="http://127.0.0.1:%d" % port)
     assert p.returncode == 1, p
     assert p.stderr.startswith("rrctl: "), p
-    # A daemon that goes away during a stream: exit 3.
-    proc = popen(d, "logs", "-f", "h")
+    # A daemon that goes away during a stream and does not come back:
+    # rrctl tries to reconnect for RRCTL_RECONNECT_S, then exits 3.
+    proc = subprocess.Popen(
+        [str(RRCTL), "--host", "unix://%s" % d.sock, "logs", "-f", "h"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, RRCTL_RECONNECT_S="1"))
     wait_for("the log", lambda: "rrguest" in d.client.logs("h"), 10)
     read_line(proc, 10)
     d.kill9()
@@ -722,4 +893,115 @@ def test_host_forms_and_token(rrd, rrctl_bin, tmp_path):
     assert rc == 3, (rc, err)
     assert err.startswith("rrctl: lost the connection to rumprund at "
                           "unix://%s: " % d.sock), err
+    assert err.endswith("rrctl: reconnecting for up to 1 s\nrrctl: gave "
+                        "up: rumprund at unix://%s did not come back in 1 "
+                        "s\n" % d.sock), err
     d.start()
+
+
+def test_streams_resume_across_restart(rrd, rrctl_bin):
+    """rumprund restarts: logs -f, events and run -i go on where they were,
+    nothing lost and nothing twice; a stream is never ended as if normally."""
+    d = rrd()
+    launch(d, "t", "tick", "200", extra=["-p"])
+    logs = popen(d, "logs", "-f", "t")
+    events = popen(d, "--json", "events")
+    attach = popen(d, "run", "-i", "-N", "a", "rrguest", "echo", "before",
+                   "sleep", "8", "echo", "after", "exit", "6")
+    ok(rrctl(d, "start", "t"))
+    read_until(logs, lambda l: l == "tick 2", 20, "tick 2")
+    read_until(attach, lambda l: l == "before", 20, "before, of a")
+    d.restart()
+    launch(d, "after", "exit", "0")
+    # logs -f: every tick once, in order, across the restart.
+    seen = read_until(logs, lambda l: l == "tick 12", 30, "tick 12")
+    ticks = [int(l.split()[1]) for l in seen if l.startswith("tick ")]
+    assert ticks == list(range(3, 13)), seen
+    rc, took = interrupt(logs)
+    err = logs.stderr.read().decode()
+    assert rc == 130, (rc, err)
+    assert "rrctl: reconnecting for up to 30 s\n" in err, err
+    assert "rrctl: reconnected to rumprund at " in err, err
+    # events: the new instance's, seqs increasing by one, none twice.
+    lines = read_until(events, lambda l: '"after"' in l and '"exited"' in l,
+                       30, "the end of after")
+    seqs = [json.loads(l)["seq"] for l in lines]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), lines
+    interrupt(events)
+    assert "reconnected" in events.stderr.read().decode()
+    # run -i: follows on to the guest's own exit status.
+    out, err = attach.communicate(timeout=60)
+    assert attach.returncode == 6, (attach.returncode, out, err)
+    # What came after the restart, once: "before" was read above.
+    assert out.decode().count("after\n") == 1, out
+    assert "before" not in out.decode(), out
+    assert out.decode() == d.client.logs("a").split("before\n", 1)[1], out
+    assert b"reconnected" in err, err
+
+
+def complete(d, line):
+    """What bash completes at the end of line with rrctl's completion."""
+    script = (rrlib.REPO / "client/completion/rrctl.bash").read_text()
+    words = line.split(" ")
+    prog = 'COMP_WORDS=(%s); COMP_CWORD=%d; _rrctl; printf "%%s\\n" ' \
+        '"${COMPREPLY[@]}"' % (" ".join("'%s'" % w for w in words),
+                                len(words) - 1)
+    p = subprocess.run(["bash", "-c", script + "\n" + prog],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PATH="%s:%s" % (
+                           RRCTL.parent, os.environ["PATH"])))
+    assert p.returncode == 0, p
+    return sorted(w for w in p.stdout.split("\n") if w)
+
+
+def test_bash_completion(rrd, rrctl_bin):
+    d = rrd()
+    launch(d, "web-1", "exit", "0")
+    launch(d, "web-2", "forever")
+    launch(d, "db", "exit", "0")
+    host = "unix://%s" % d.sock
+    assert complete(d, "rrctl st") == ["start", "stop"]
+    assert complete(d, "rrctl --host %s lo" % host) == ["logs"]
+    # Names from `rrctl ps -aq`, of the daemon --host names.
+    assert complete(d, "rrctl --host %s logs we" % host) == \
+        ["web-1", "web-2"]
+    assert complete(d, "rrctl --host %s rm " % host) == \
+        ["db", "web-1", "web-2"]
+    assert complete(d, "rrctl --host %s logs --t" % host) == ["--tail"]
+    assert "--rm" in complete(d, "rrctl run --r")
+    # No daemon: no names, no error.
+    assert complete(d, "rrctl --host unix:///nowhere.sock stop w") == []
+
+
+def test_logs_timestamps_and_since_time(rrd, rrctl_bin):
+    d = rrd()
+    launch(d, "t", "echo", "one", "sleepms", "1500", "echo", "two", "exit", "0")
+    d.client.wait_state("t", "exited")
+    log = d.client.logs("t")
+    # -t: each line after the time it arrived, in a fixed width.
+    out = ok(rrctl(d, "logs", "-t", "t"))
+    stamped = out.splitlines()
+    assert [l[25:] for l in stamped] == log.splitlines(), out
+    times = {}
+    for l in stamped:
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z $",
+                        l[:25]), l
+        times.setdefault(l[25:], l[:24])
+    t1 = time.mktime(time.strptime(times["one"][:19], "%Y-%m-%dT%H:%M:%S"))
+    t2 = time.mktime(time.strptime(times["two"][:19], "%Y-%m-%dT%H:%M:%S"))
+    assert 1 <= t2 - t1 <= 3, times
+    # --since TIME: from the first line that arrived then.
+    out = ok(rrctl(d, "logs", "--since", times["two"], "t"))
+    assert out.startswith("two\n") and log.endswith(out), out
+    assert ok(rrctl(d, "logs", "--since", "1h", "t")) == log
+    usage(rrctl(d, "logs", "--since", "x", "t"), "--since x: give a "
+          "duration (10m) or a time (2026-12-01T10:00:00Z)")
+    r = d.client.request("GET", "/v1/unikernels/t/logs?since_time=yesterday")
+    assert r.status == 400 and r.json["field"] == "since_time", r
+    r = d.client.request("GET", "/v1/unikernels/t/logs?tail=1&since_time="
+                         "2026-12-01T10:00:00Z")
+    assert r.status == 400, r
+    # The index is rumprund's memory: after a restart, no times ("-").
+    d.restart()
+    out = ok(rrctl(d, "logs", "-t", "--tail", "1", "t"))
+    assert out == "%-24s halted\n" % "-", out

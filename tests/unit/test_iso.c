@@ -555,6 +555,8 @@ static const struct iso_case rrctl_cases[] = {
 	  "-M: not for an ISO image: the guest has the machine's memory" },
 	{ { "iso", "-d", "app" }, NULL,
 	  "-d: not for an ISO image: there is no instance to remove" },
+	{ { "iso", "--rm", "app" }, NULL,
+	  "--rm: not for an ISO image: there is no instance to remove" },
 	{ { "iso", "-p", "app" }, NULL,
 	  "-p: not for an ISO image: nothing runs to pause" },
 	{ { "iso", "-i", "app" }, NULL,

@@ -117,7 +117,8 @@ outside(const char *path)
 	static char buf[PATH_MAX + 128];
 
 	snprintf(buf, sizeof(buf),
-	    "image: %s is outside the allowed directories", path);
+	    "image: %s is outside the allowed directories (GET /v1/info "
+	    "and rrctl info list them)", path);
 	return buf;
 }
 

@@ -82,6 +82,7 @@ test_ps_row(void **state)
 	assert_string_equal(row.uptime, "1m05s");
 	assert_string_equal(row.exit, "-");
 	assert_string_equal(row.address, "10.0.0.2/24,10.0.1.2/24");
+	assert_string_equal(row.status, "up 1m05s");
 	json_decref(inst);
 
 	inst = json_loads("{\"name\": \"done\", \"state\": \"exited\","
@@ -92,6 +93,34 @@ test_ps_row(void **state)
 	assert_string_equal(row.uptime, "-");
 	assert_string_equal(row.exit, "3");
 	assert_string_equal(row.address, "-");
+	/* No finished time: no "ago". */
+	assert_string_equal(row.status, "exited (3)");
+	json_decref(inst);
+
+	/* STATUS as docker ps's: how it ended, how long ago, why. */
+	inst = json_loads("{\"name\": \"e\", \"state\": \"exited\","
+	    " \"exit_status\": 3, \"finished\": \"2026-11-22T13:53:06.000Z\"}",
+	    0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "exited (3) 2m00s ago");
+	json_decref(inst);
+	inst = json_loads("{\"name\": \"c\", \"state\": \"crashed\","
+	    " \"reason\": \"PANIC: oops\","
+	    " \"finished\": \"2026-11-22T13:55:01.000Z\"}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "crashed 5s ago: PANIC: oops");
+	json_decref(inst);
+	inst = json_loads("{\"name\": \"f\", \"state\": \"failed\","
+	    " \"reason\": \"main() not called in 60 s; last console line: "
+	    "\\\"SeaBIOS (version 1.16.2)\\\"\"}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "failed: main() not called in 60 s; "
+	    "last console line:...");
+	json_decref(inst);
+	inst = json_loads("{\"name\": \"s\", \"state\": \"paused\"}", 0,
+	    NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "paused");
 	json_decref(inst);
 
 	/* Not started yet. */
@@ -126,23 +155,25 @@ test_event(void **state)
 		const char *json, *line;
 	} t[] = {
 		{ "{\"seq\": 1, \"time\": \"T1\", \"type\": \"created\","
-		  " \"name\": \"a\", \"state\": \"pending\"}", "T1 a created" },
+		  " \"name\": \"a\", \"state\": \"pending\"}", "1 T1 a created" },
 		{ "{\"seq\": 2, \"time\": \"T2\", \"type\": \"state\","
-		  " \"name\": \"a\", \"state\": \"running\"}", "T2 a running" },
+		  " \"name\": \"a\", \"state\": \"running\"}", "2 T2 a running" },
 		{ "{\"seq\": 7, \"time\": \"T7\", \"type\": \"state\","
 		  " \"name\": \"a\", \"state\": \"running\", \"exit_status\": 3}",
-		  "T7 a running" },
+		  "7 T7 a running" },
 		{ "{\"seq\": 3, \"time\": \"T3\", \"type\": \"state\","
 		  " \"name\": \"a\", \"state\": \"exited\", \"exit_status\": 3}",
-		  "T3 a exited (exit 3)" },
+		  "3 T3 a exited (exit 3)" },
 		{ "{\"seq\": 4, \"time\": \"T4\", \"type\": \"state\","
 		  " \"name\": \"b\", \"state\": \"crashed\","
-		  " \"reason\": \"PANIC: oops\"}", "T4 b crashed (PANIC: oops)" },
+		  " \"reason\": \"PANIC: oops\"}",
+		  "4 T4 b crashed (PANIC: oops)" },
 		{ "{\"seq\": 5, \"time\": \"T5\", \"type\": \"state\","
 		  " \"name\": \"c\", \"state\": \"stopped\", \"exit_status\": 0,"
-		  " \"reason\": \"stopped\"}", "T5 c stopped (exit 0, stopped)" },
+		  " \"reason\": \"stopped\"}",
+		  "5 T5 c stopped (exit 0, stopped)" },
 		{ "{\"seq\": 6, \"time\": \"T6\", \"type\": \"removed\","
-		  " \"name\": \"a\", \"state\": \"exited\"}", "T6 a removed" },
+		  " \"name\": \"a\", \"state\": \"exited\"}", "6 T6 a removed" },
 	};
 	size_t i;
 
@@ -273,6 +304,13 @@ test_paths(void **state)
 	free(p);
 	p = http_escape("team=web&x");
 	assert_string_equal(p, "team%3Dweb%26x");
+	free(p);
+	/* Unreserved characters stay; bytes of UTF-8 and '+' are encoded. */
+	p = http_escape("A-z_0.9~ \xc3\xa9+");
+	assert_string_equal(p, "A-z_0.9~%20%C3%A9%2B");
+	free(p);
+	p = http_escape("");
+	assert_string_equal(p, "");
 	free(p);
 }
 

@@ -199,6 +199,11 @@ static const struct run_case cases[] = {
 	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
 	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
 	  " \"auto_remove\": true}", NULL },
+	{ "--rm: docker's word for -d",
+	  { "run", "kvm", "--rm", "app" },
+	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
+	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
+	  " \"auto_remove\": true}", NULL },
 	{ "-i and --dry-run change nothing in the request",
 	  { "run", "kvm", "-i", "--dry-run", "app" },
 	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","

@@ -560,10 +560,12 @@ test_image(void **state)
 	(void)state;
 	REJECT_BODY("{`name`:`a`,`image`:`@/outside/disk.img`}",
 	    RRERR_FORBIDDEN, "image",
-	    "image: @/outside/disk.img is outside the allowed directories");
+	    "image: @/outside/disk.img is outside the allowed directories "
+	    "(GET /v1/info and rrctl info list them)");
 	REJECT_BODY("{`name`:`a`,`image`:`@/img/../vol/disk1.img`}",
 	    RRERR_FORBIDDEN, "image", "image: @/img/../vol/disk1.img is "
-	    "outside the allowed directories");
+	    "outside the allowed directories (GET /v1/info and rrctl info "
+	    "list them)");
 	REJECT_BODY("{`name`:`a`,`image`:`@/img/nothing.bin`}",
 	    RRERR_INVALID, "image",
 	    "image: @/img/nothing.bin does not exist");
@@ -584,7 +586,8 @@ test_image(void **state)
 	/* No policy allows no image. */
 	policy.image_dirs = NULL;
 	REJECT("", RRERR_FORBIDDEN, "image",
-	    "image: @/img/hello.bin is outside the allowed directories");
+	    "image: @/img/hello.bin is outside the allowed directories "
+	    "(GET /v1/info and rrctl info list them)");
 }
 
 static void
@@ -965,10 +968,10 @@ test_blk(void **state)
 
 	REJECT("`blk`:[{`source`:`@/outside/disk.img`}]", RRERR_FORBIDDEN,
 	    "blk[0].source", "blk[0].source: @/outside/disk.img is outside "
-	    "the allowed directories");
+	    "the allowed directories (GET /v1/info and rrctl info list them)");
 	REJECT("`blk`:[{`source`:`@/img/hello.bin`}]", RRERR_FORBIDDEN,
 	    "blk[0].source", "blk[0].source: @/img/hello.bin is outside "
-	    "the allowed directories");
+	    "the allowed directories (GET /v1/info and rrctl info list them)");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`},{`source`:`@/vol/none`}]",
 	    RRERR_INVALID, "blk[1].source",
 	    "blk[1].source: @/vol/none does not exist");
