@@ -8,7 +8,7 @@
  * run there too, for the other one.  The text must then be one a rumprun
  * guest takes as meant, which is checked with the test guest's parser
  * (tests/guest/config.c, rumprun's config.c and parseargs.c redone,
- * compiled here for the host; its panic() comes back here):
+ * compiled here for the host; its panic() and errx1() come back here):
  * - the guest parses it without a PANIC (valid JSON as jsmn reads it, only
  *   known keys, every value a string, exactly one cmdline);
  * - argv round-trips through the guest's splitter, byte for byte;
@@ -50,6 +50,23 @@ panic(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vsnprintf(panic_msg, sizeof(panic_msg), fmt, ap);
+	va_end(ap);
+	longjmp(guest_panic, 1);
+}
+
+/*
+ * The guest's errx1(), rumprun's errx(1, ...) while it configures itself:
+ * the guest refuses its configuration, as fatal to the check as a panic.
+ */
+void
+errx1(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(panic_msg, sizeof(panic_msg), "rumprun: ");
+	va_start(ap, fmt);
+	vsnprintf(panic_msg + n, sizeof(panic_msg) - (size_t)n, fmt, ap);
 	va_end(ap);
 	longjmp(guest_panic, 1);
 }
