@@ -94,7 +94,7 @@ config_defaults(struct config *cfg)
 	cfg->max_memory_mib = 4096;
 	cfg->max_vcpus = 8;
 	cfg->console_log_max = 8 * 1024 * 1024;
-	cfg->stop_timeout = 10;
+	cfg->stop_timeout = 0;
 	cfg->boot_timeout = CONFIG_BOOT_TIMEOUT;
 }
 
