@@ -142,6 +142,7 @@ test_ended(void **state)
 	assert_true(fmt_state_ended("crashed"));
 	assert_true(fmt_state_ended("failed"));
 	assert_false(fmt_state_ended("running"));
+	assert_false(fmt_state_ended("stopping"));
 	assert_false(fmt_state_ended("paused"));
 	assert_false(fmt_state_ended("pending"));
 	assert_false(fmt_state_ended("starting"));
