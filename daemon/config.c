@@ -126,7 +126,10 @@ apply(struct config *cfg, const struct key *k, const char *value)
 
 	switch (k->kind) {
 	case K_PATH:
-		if (*value != '/' && *value != '\0')
+		/* daemon_log = syslog: syslog(3) instead of a file. */
+		if (*value != '/' && *value != '\0' &&
+		    (strcmp(k->name, "daemon_log") != 0 ||
+		    strcmp(value, "syslog") != 0))
 			return "must be an absolute path";
 		/* FALLTHROUGH */
 	case K_STRING:
