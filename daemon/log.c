@@ -77,7 +77,7 @@ log_open_syslog(void)
 	free(log_path);
 	log_file = NULL;
 	log_path = NULL;
-	/* Connected now: the socket survives detach() and a chroot. */
+	/* LOG_NDELAY: connect now, at start, not at the first line. */
 	openlog("rumprund", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = true;
 	pthread_mutex_unlock(&log_lock);
