@@ -580,7 +580,7 @@ get_unikernels(struct httpd_req *req, void *ctx)
 	if (f.state != NULL && instance_state_parse(f.state, &st) == -1) {
 		reply_bad(req, RRERR_BAD_REQUEST, "state",
 		    "state: not a state (pending, starting, paused, running, "
-		    "exited, stopped, crashed, failed)");
+		    "stopping, exited, stopped, crashed, failed)");
 		return;
 	}
 	f.platform = httpd_req_query(req, "platform");

@@ -94,7 +94,7 @@ config_defaults(struct config *cfg)
 	cfg->max_memory_mib = 4096;
 	cfg->max_vcpus = 8;
 	cfg->console_log_max = 8 * 1024 * 1024;
-	cfg->stop_timeout = 10;
+	cfg->stop_timeout = 0;
 	cfg->boot_timeout = CONFIG_BOOT_TIMEOUT;
 }
 
@@ -126,7 +126,10 @@ apply(struct config *cfg, const struct key *k, const char *value)
 
 	switch (k->kind) {
 	case K_PATH:
-		if (*value != '/' && *value != '\0')
+		/* daemon_log = syslog: syslog(3) instead of a file. */
+		if (*value != '/' && *value != '\0' &&
+		    (strcmp(k->name, "daemon_log") != 0 ||
+		    strcmp(value, "syslog") != 0))
 			return "must be an absolute path";
 		/* FALLTHROUGH */
 	case K_STRING:

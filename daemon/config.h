@@ -62,7 +62,7 @@ struct config {
 	unsigned int max_memory_mib;
 	unsigned int max_vcpus;
 	uint64_t console_log_max;
-	unsigned int stop_timeout;
+	unsigned int stop_timeout;	/* seconds; 0: a stop destroys at once */
 	unsigned int boot_timeout;	/* seconds to main(); 0: no limit */
 
 	char *path;			/* the file read last; NULL: none */

@@ -11,7 +11,8 @@
  *
  * Lifecycle.  advance() derives an instance's state from its facts and
  * starts the backend calls the facts call for (destroy after "halted" or
- * PANIC, shutdown then destroy for a stop).  A rumprun guest on KVM never
+ * PANIC, shutdown then destroy for a stop; "stopping" from the request
+ * until the domain is gone).  A rumprun guest on KVM never
  * powers off: after main() returns it prints "halted" and spins, so the
  * engine destroys the domain itself and keeps the exit status it read on
  * the console.
@@ -517,7 +518,9 @@ advance(struct engine *e, struct instance *inst)
 			    !inst->destroying) {
 				start_job(e, inst, JOB_SHUTDOWN);
 			}
-			if (inst->calling_seen)
+			if (inst->stop_requested)
+				next = INSTANCE_STOPPING;
+			else if (inst->calling_seen)
 				next = INSTANCE_RUNNING;
 			else if (inst->spec->paused && !inst->resumed)
 				next = INSTANCE_PAUSED;

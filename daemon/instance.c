@@ -15,6 +15,7 @@ static const char *const state_names[] = {
 	[INSTANCE_STARTING] = "starting",
 	[INSTANCE_PAUSED] = "paused",
 	[INSTANCE_RUNNING] = "running",
+	[INSTANCE_STOPPING] = "stopping",
 	[INSTANCE_EXITED] = "exited",
 	[INSTANCE_STOPPED] = "stopped",
 	[INSTANCE_CRASHED] = "crashed",

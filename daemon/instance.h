@@ -25,6 +25,7 @@ enum instance_state {
 	INSTANCE_STARTING,	/* the domain runs; main() not called yet */
 	INSTANCE_PAUSED,	/* created paused (spec.paused) */
 	INSTANCE_RUNNING,	/* the console showed "=== calling ... main()" */
+	INSTANCE_STOPPING,	/* a stop was asked for; the domain is not gone */
 	INSTANCE_EXITED,	/* main() returned (exit_status) and it halted */
 	INSTANCE_STOPPED,	/* stopped by request */
 	INSTANCE_CRASHED,	/* PANIC, or the domain died under it */

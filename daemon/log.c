@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ static FILE *log_file;		/* NULL: stderr */
 static char *log_path;
 static bool log_debug_on;
 static int log_journal = -1;	/* stderr is journald's: -1 not known yet */
+static bool log_syslog;		/* lines go to syslog(3) */
 
 /*
  * Whether stderr is the stream journald gave us: JOURNAL_STREAM is
@@ -59,8 +61,26 @@ log_open(const char *path)
 	free(log_path);
 	log_file = f;
 	log_path = p;
+	if (log_syslog)
+		closelog();
+	log_syslog = false;
 	pthread_mutex_unlock(&log_lock);
 	return 0;
+}
+
+void
+log_open_syslog(void)
+{
+	pthread_mutex_lock(&log_lock);
+	if (log_file != NULL)
+		fclose(log_file);
+	free(log_path);
+	log_file = NULL;
+	log_path = NULL;
+	/* LOG_NDELAY: connect now, at start, not at the first line. */
+	openlog("rumprund", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = true;
+	pthread_mutex_unlock(&log_lock);
 }
 
 int
@@ -88,7 +108,8 @@ log_set_debug(bool on)
 /*
  * One line: "STAMP LEVEL MESSAGE".  To journald (stderr, JOURNAL_STREAM),
  * "<N>LEVEL MESSAGE" instead: the priority as sd-daemon(3) prefixes, and
- * no timestamp, which the journal adds itself.
+ * no timestamp, which the journal adds itself.  To syslog(3), "LEVEL
+ * MESSAGE" at priority prio (the syslogd stamps it).
  */
 static void __attribute__((format(printf, 3, 0)))
 vlog(int prio, const char *level, const char *fmt, va_list ap,
@@ -103,6 +124,17 @@ vlog(int prio, const char *level, const char *fmt, va_list ap,
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	pthread_mutex_lock(&log_lock);
+	if (log_syslog) {
+		char *msg = NULL;
+
+		if (vasprintf(&msg, fmt, ap) == -1)
+			msg = NULL;
+		syslog(prio, "%s %s%s%s", level, msg != NULL ? msg : fmt,
+		    suffix != NULL ? ": " : "", suffix != NULL ? suffix : "");
+		free(msg);
+		pthread_mutex_unlock(&log_lock);
+		return;
+	}
 	f = log_file != NULL ? log_file : stderr;
 	if (log_journal == -1)
 		log_journal = stderr_is_journal();

@@ -8,7 +8,9 @@
  * each with a UTC timestamp and level.  When stderr is journald's
  * (JOURNAL_STREAM, under systemd), a line starts with its priority as
  * "<N>" instead of the timestamp (journald adds its own): fatal 2,
- * warning 4, info 6, debug 7.  Thread-safe.
+ * warning 4, info 6, debug 7.  After log_open_syslog(), lines go to
+ * syslog(3) instead (facility daemon, ident "rumprund", the same
+ * priorities), as "LEVEL MESSAGE".  Thread-safe.
  */
 #ifndef LOG_H
 #define LOG_H
@@ -18,6 +20,8 @@
 /* Log to path (append) instead of stderr; NULL: stderr.  -1 on error. */
 int log_open(const char *path);
 int log_reopen(void);
+/* Log to syslog(3) from now on (until log_open()); connects at once. */
+void log_open_syslog(void);
 void log_set_debug(bool on);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

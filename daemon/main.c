@@ -299,19 +299,23 @@ run(struct config *cfg, const struct spec_policy *policy,
 		fatal("%s", cfg->state_dir);
 	if (mkdirs(console_dir, 0750) == -1)
 		fatal("%s", console_dir);
-	if (!foreground) {
+	if (cfg->daemon_log != NULL && strcmp(cfg->daemon_log, "syslog") == 0) {
+		log_open_syslog();
+	} else if (!foreground) {
 		snprintf(daemon_log, sizeof(daemon_log), "%s/rumprund.log",
 		    cfg->log_dir);
 		if (log_open(cfg->daemon_log != NULL ? cfg->daemon_log :
 		    daemon_log) == -1)
 			fatal("cannot open the log");
+	} else if (cfg->daemon_log != NULL && log_open(cfg->daemon_log) == -1) {
+		fatal("%s", cfg->daemon_log);
+	}
+	if (!foreground) {
 		if (notify)
 			log_warnx("NOTIFY_SOCKET is set but rumprund detaches: "
 			    "systemd waits for the process it started; run "
 			    "rumprund -d under systemd");
 		verdict = detach();
-	} else if (cfg->daemon_log != NULL && log_open(cfg->daemon_log) == -1) {
-		fatal("%s", cfg->daemon_log);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();

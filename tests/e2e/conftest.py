@@ -186,7 +186,7 @@ def _cleanup(d, problems, test_failed, libvirt):
             # Stop what still runs, so that nothing outlives the test.
             for inst in c.list():
                 if inst["state"] in ("pending", "starting", "paused",
-                                     "running"):
+                                     "running", "stopping"):
                     c.stop(inst["name"], force=True, timeout=None)
         except Exception as e:  # noqa: BLE001 (reported, then cleaned up)
             problems.append("cleanup: %s: %s" % (type(e).__name__, e))

@@ -775,8 +775,10 @@ class Daemon:
             "accel = %s" % accel,
             "firmware = auto",
             "console_log_max = %d" % console_log_max,
-            "stop_timeout = %d" % stop_timeout,
         ]
+        # None: the daemon's default.
+        if stop_timeout is not None:
+            lines.append("stop_timeout = %d" % stop_timeout)
         lines += ["bridge = %s" % b for b in bridges]
         lines += ["network = %s" % n for n in networks]
         self.conf.write_text("\n".join(lines) + "\n" + extra_conf)

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import rrlib
 from rrlib import wait_for
 
-LIVE = ("pending", "starting", "paused", "running")
+LIVE = ("pending", "starting", "paused", "running", "stopping")
 
 # Documented answers of each operation under this churn.  A create of a
 # name that exists with another spec, or that is being removed, is 409.

@@ -231,6 +231,50 @@ def test_stop_graceful_forced_and_start_again(daemon, accel):
     assert not d.domains()
 
 
+def test_stop_shows_stopping_and_default_is_prompt(daemon, accel):
+    # The daemon's default stop_timeout (0): a rumprun guest ignores ACPI
+    # power-off, so a plain stop destroys at once instead of waiting.
+    d = daemon(accel=accel, stop_timeout=None)
+    c = d.client
+    events = c.stream("/v1/events")
+    c.launch(d.spec("sp", ["echo", "up", "forever"]))
+    c.wait_state("sp", "running")
+    t0 = time.monotonic()
+    v = c.stop("sp")
+    dt = time.monotonic() - t0
+    assert v["state"] == "stopped" and v["exit_status"] is None, v
+    assert dt < 3.0, "a default stop took %.2f s" % dt
+    assert not d.domains()
+    evs = read_events(events, until_state("sp", END_STATES), 10,
+                      "sp to end")
+    got = [(e["state"], e.get("previous")) for e in events_of(evs, "sp")
+           if e["type"] == "state"]
+    assert got[-2:] == [("stopping", "running"), ("stopped", "stopping")], \
+        got
+
+    # Graceful (timeout=2): the view says stopping until the destroy.
+    c.start("sp")
+    c.wait_state("sp", "running")
+    res = {}
+    th = threading.Thread(
+        target=lambda: res.update(v=c.stop("sp", timeout=2)))
+    t0 = time.monotonic()
+    th.start()
+    try:
+        v = rrlib.wait_for("sp to leave running", lambda: (
+            lambda x: x if x["state"] != "running" else None)(
+                c.instance("sp")), 5)
+        assert v["state"] == "stopping" and v["finished"] is None, v
+        time.sleep(1.0)
+        assert c.instance("sp")["state"] == "stopping"
+    finally:
+        th.join(15)
+    dt = time.monotonic() - t0
+    assert res["v"]["state"] == "stopped", res
+    assert 1.9 <= dt <= 5.0, "stop with timeout=2 took %.2f s" % dt
+    assert not d.domains()
+
+
 def test_remove(daemon, accel):
     d = daemon(accel=accel)
     c = d.client

@@ -136,7 +136,7 @@ def no_orphans(d, timeout=20):
     def settled():
         live = {i["domain"] for i in d.client.list()
                 if i["state"] in ("pending", "starting", "paused",
-                                  "running")}
+                                  "running", "stopping")}
         doms = set(d.domains(running_only=True))
         last[:] = [sorted(doms - live)]
         return doms <= live

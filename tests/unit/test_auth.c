@@ -193,6 +193,31 @@ test_load_errors(void **state)
 	    "/tmp is not a file");
 }
 
+/* daemon_log takes a path or "syslog"; stop_timeout is 0 by default. */
+static void
+test_config_daemon_log(void **state)
+{
+	struct config cfg;
+	struct rrerr err;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(cfg.stop_timeout, 0);
+	write_file("rumprund.conf", "daemon_log = syslog\n", 0644);
+	assert_int_equal(config_load(&cfg, path_of("rumprund.conf"), true,
+	    &err), 0);
+	assert_string_equal(cfg.daemon_log, "syslog");
+	config_free(&cfg);
+	config_defaults(&cfg);
+	write_file("rumprund.conf", "\ndaemon_log = syslog.log\n", 0644);
+	assert_int_equal(config_load(&cfg, path_of("rumprund.conf"), true,
+	    &err), -1);
+	if (strstr(err.message, "rumprund.conf:2: daemon_log: must be an "
+	    "absolute path") == NULL)
+		fail_msg("\"%s\"", err.message);
+	config_free(&cfg);
+}
+
 static struct sockaddr_storage
 addr(const char *text)
 {
@@ -291,6 +316,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_config_daemon_log),
 		cmocka_unit_test(test_tcp_rule),
 	};
 

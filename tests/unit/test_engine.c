@@ -444,6 +444,83 @@ test_stop_graceful_then_destroy(void **state)
 	expect_str("a", "state", "stopped");
 }
 
+static void run_for(unsigned int ms);
+
+/* The states of name's state events after seq, space-separated. */
+static void
+states_since(const char *name, uint64_t seq, char *buf, size_t size)
+{
+	struct events *ev = engine_events(eng);
+	const char *line;
+	json_t *e;
+
+	buf[0] = '\0';
+	while ((line = events_next(ev, seq, &seq)) != NULL) {
+		e = json_loads(line, 0, NULL);
+		assert_non_null(e);
+		if (strcmp(json_string_value(json_object_get(e, "name")),
+		    name) == 0 && strcmp(json_string_value(json_object_get(e,
+		    "type")), "state") == 0)
+			snprintf(buf + strlen(buf), size - strlen(buf), "%s ",
+			    json_string_value(json_object_get(e, "state")));
+		json_decref(e);
+	}
+}
+
+/*
+ * A stop shows "stopping" from the request until the domain is gone, in
+ * the view and as an event, graceful or not; a timeout of 0 (the default
+ * stop_timeout) destroys at once without asking the guest.
+ */
+static void
+test_stop_shows_stopping(void **state)
+{
+	struct result r, s;
+	uint64_t seq;
+	char states[256];
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	seq = events_last_seq(engine_events(eng));
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", false, 1, on_reply, &s);
+	assert_false(s.done);
+	expect_str("a", "state", "stopping");
+	run_for(300);
+	/* The guest ignores the shutdown: still stopping until the deadline. */
+	assert_false(s.done);
+	expect_str("a", "state", "stopping");
+	run_until(replied, &s, "the stop reply");
+	assert_false(s.failed);
+	json_decref(s.body);
+	expect_str("a", "state", "stopped");
+	states_since("a", seq, states, sizeof(states));
+	assert_string_equal(states, "stopping stopped ");
+	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 1);
+
+	/* timeout 0: no shutdown asked, destroyed at once, still stopping. */
+	memset(&s, 0, sizeof(s));
+	engine_start(eng, "a", on_reply, &s);
+	run_until(replied, &s, "the start reply");
+	json_decref(s.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	seq = events_last_seq(engine_events(eng));
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", false, 0, on_reply, &s);
+	run_until(replied, &s, "the stop reply");
+	assert_false(s.failed);
+	json_decref(s.body);
+	expect_str("a", "state", "stopped");
+	states_since("a", seq, states, sizeof(states));
+	assert_string_equal(states, "stopping stopped ");
+	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 1);
+	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 2);
+}
+
 static void
 test_start_again_and_remove(void **state)
 {
@@ -1352,6 +1429,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domain_crash, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_launch_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stop_shows_stopping, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_graceful_then_destroy,
 		    setup, teardown),

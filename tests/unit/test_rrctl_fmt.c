@@ -122,6 +122,13 @@ test_ps_row(void **state)
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.status, "paused");
 	json_decref(inst);
+	/* Stopping: said so; it still runs, so it has an uptime. */
+	inst = json_loads("{\"name\": \"t\", \"state\": \"stopping\","
+	    " \"started\": \"2026-11-22T13:54:01.000Z\"}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "stopping");
+	assert_string_equal(row.uptime, "1m05s");
+	json_decref(inst);
 
 	/* Not started yet. */
 	inst = json_loads("{\"name\": \"p\", \"state\": \"pending\","
@@ -142,6 +149,7 @@ test_ended(void **state)
 	assert_true(fmt_state_ended("crashed"));
 	assert_true(fmt_state_ended("failed"));
 	assert_false(fmt_state_ended("running"));
+	assert_false(fmt_state_ended("stopping"));
 	assert_false(fmt_state_ended("paused"));
 	assert_false(fmt_state_ended("pending"));
 	assert_false(fmt_state_ended("starting"));
