@@ -228,6 +228,12 @@ check_config(const struct spec *spec, const char *cfg)
 	check_net(spec, cfg);
 }
 
+/*
+ * The checks below know the KVM and Xen layouts.  An ISO request's
+ * configuration (vnd images, the NIC driver of the request) is pinned by
+ * the golden files of tests/golden/iso; here the same request is checked
+ * as a KVM launch (the "other platform" below).
+ */
 static void
 build_and_check(const struct spec *spec)
 {
@@ -235,6 +241,8 @@ build_and_check(const struct spec *spec)
 	size_t len;
 	char *cfg;
 
+	if (spec->platform == SPEC_PLATFORM_ISO)
+		return;
 	cfg = rumpconfig_build(spec, spec->image, &err);
 	if (cfg == NULL) {
 		FZ_CHECK(err.code == RRERR_INVALID && err.message[0] != '\0',
