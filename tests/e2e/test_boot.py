@@ -31,7 +31,9 @@ import pytest
 import rrlib
 from rrlib import read_events
 
-from test_rrctl import RRCTL, XEN_WARNINGS, popen, rrctl
+# rrctl_bin and rrd (a daemon with the no-Xen warnings expected) are
+# test_rrctl's fixtures, shared here.
+from test_rrctl import popen, rrctl, rrctl_bin, rrd  # noqa: F401
 
 END_STATES = ("exited", "stopped", "crashed", "failed")
 # boot_timeout_s of the hang tests, by accelerator: SeaBIOS takes ~0.8 s
@@ -45,24 +47,6 @@ RESET = "the guest reset (a triple fault?) or powered off before main() " \
     "returned"
 EMULATION = re.compile(r"^the hypervisor stopped the guest: KVM internal "
                        r"error \(suberror 1: emulation failure\)")
-
-
-@pytest.fixture(scope="session")
-def rrctl_bin():
-    if not RRCTL.is_file():
-        pytest.fail("missing %s: build it with `make build/rrctl`" % RRCTL,
-                    pytrace=False)
-    return RRCTL
-
-
-@pytest.fixture
-def boot_daemon(daemon):
-    """daemon(), with the warnings of a host without Xen expected."""
-    def make(**kw):
-        d = daemon(**kw)
-        d.allow_warnings(*XEN_WARNINGS)
-        return d
-    return make
 
 
 def end_event(stream, name, timeout):
@@ -112,10 +96,10 @@ def check_run_i(p, name, state, reason):
     assert p.stderr == "rrctl: %s %s: %s\n" % (name, state, reason), p.stderr
 
 
-def test_qboot_silent_guest_fails(boot_daemon, rrctl_bin):
+def test_qboot_silent_guest_fails(rrd, rrctl_bin):
     if not rrlib.QBOOT.exists():
         pytest.skip("no %s" % rrlib.QBOOT)
-    d = boot_daemon(extra_conf="firmware = qboot\n")
+    d = rrd(extra_conf="firmware = qboot\n")
     c = d.client
     events = c.stream("/v1/events")
     t0 = time.monotonic()
@@ -131,21 +115,21 @@ def test_qboot_silent_guest_fails(boot_daemon, rrctl_bin):
     assert v["domain"] not in d.domains()
 
 
-def test_qboot_default_boot_timeout(boot_daemon):
+def test_qboot_default_boot_timeout(rrd):
     # rumprund.conf's boot_timeout applies when the request does not say.
     if not rrlib.QBOOT.exists():
         pytest.skip("no %s" % rrlib.QBOOT)
-    d = boot_daemon(extra_conf="firmware = qboot\nboot_timeout = 1\n")
+    d = rrd(extra_conf="firmware = qboot\nboot_timeout = 1\n")
     c = d.client
     events = c.stream("/v1/events")
     c.launch(d.spec("conf", ["exit", "0"]))
     check_end(d, events, "conf", "failed", NO_OUTPUT % 1)
 
 
-def test_sse_under_kvm_crashes_at_once(boot_daemon, kvm_reason, rrctl_bin):
+def test_sse_under_kvm_crashes_at_once(rrd, kvm_reason, rrctl_bin):
     if kvm_reason is not None:
         pytest.skip(kvm_reason)
-    d = boot_daemon(accel="kvm")
+    d = rrd(accel="kvm")
     c = d.client
     events = c.stream("/v1/events")
     t0 = time.monotonic()
@@ -161,12 +145,12 @@ def test_sse_under_kvm_crashes_at_once(boot_daemon, kvm_reason, rrctl_bin):
     check_run_i(p, "sse2", "crashed", v["reason"])
 
 
-def test_sse_fault_while_rumprund_is_down(boot_daemon, kvm_reason):
+def test_sse_fault_while_rumprund_is_down(rrd, kvm_reason):
     # Nobody hears libvirt's event: the domain is found paused when
     # rumprund is back, and ends crashed, destroyed.
     if kvm_reason is not None:
         pytest.skip(kvm_reason)
-    d = boot_daemon(accel="kvm")
+    d = rrd(accel="kvm")
     c = d.client
     dom = c.launch(d.spec("sse", ["boot-sse", "exit", "0"]))["domain"]
     d.kill9()
@@ -177,8 +161,8 @@ def test_sse_fault_while_rumprund_is_down(boot_daemon, kvm_reason):
     check_end(d, events, "sse", "crashed", EMULATION)
 
 
-def test_sse_under_tcg_runs(boot_daemon, rrctl_bin):
-    d = boot_daemon(accel="tcg")
+def test_sse_under_tcg_runs(rrd, rrctl_bin):
+    d = rrd(accel="tcg")
     c = d.client
     c.launch(d.spec("sse", ["boot-sse", "echo", "after", "exit", "7"]))
     v = c.wait_state("sse", END_STATES)
@@ -189,13 +173,13 @@ def test_sse_under_tcg_runs(boot_daemon, rrctl_bin):
     assert (p.returncode, p.stderr) == (3, ""), p
 
 
-def test_hang_before_main_fails(boot_daemon, accel, rrctl_bin):
+def test_hang_before_main_fails(rrd, accel, rrctl_bin):
     # boot_timeout_s leaves room for SeaBIOS, which takes seconds to reach
     # the guest under this host's software KVM when the machine is busy.
     # A guest that printed main()'s line in time is left alone after the
     # deadline, however long its program runs.
     boot_s = BOOT_S[accel]
-    d = boot_daemon(accel=accel)
+    d = rrd(accel=accel)
     c = d.client
     events = c.stream("/v1/events")
     proc = popen(d, "run", "-i", "-N", "hang2", "--boot-timeout",
@@ -229,12 +213,12 @@ def test_hang_before_main_fails(boot_daemon, accel, rrctl_bin):
         ("exited", 4, None), v
 
 
-def test_hang_deadline_survives_kill9(boot_daemon):
+def test_hang_deadline_survives_kill9(rrd):
     # The guest runs on while rumprund is down; its deadline is the
     # launch's, not the restart's.  Missed meanwhile, it fires as soon as
     # rumprund is back.
     boot_s = BOOT_S["tcg"]
-    d = boot_daemon(accel="tcg")
+    d = rrd(accel="tcg")
     c = d.client
     t0 = time.monotonic()
     c.launch(d.spec("hang", ["boot-hang"], boot_timeout_s=boot_s))
@@ -253,8 +237,8 @@ def test_hang_deadline_survives_kill9(boot_daemon):
     assert v["reason"] == want
 
 
-def test_triplefault_before_main_crashes(boot_daemon, accel, rrctl_bin):
-    d = boot_daemon(accel=accel)
+def test_triplefault_before_main_crashes(rrd, accel, rrctl_bin):
+    d = rrd(accel=accel)
     c = d.client
     events = c.stream("/v1/events")
     c.launch(d.spec("tf", ["boot-triplefault"], boot_timeout_s=120))
@@ -266,8 +250,8 @@ def test_triplefault_before_main_crashes(boot_daemon, accel, rrctl_bin):
     check_run_i(p, "tf2", "crashed", RESET)
 
 
-def test_boot_timeout_refused_out_of_range(boot_daemon, rrctl_bin):
-    d = boot_daemon()
+def test_boot_timeout_refused_out_of_range(rrd, rrctl_bin):
+    d = rrd()
     c = d.client
     for bad, why in ((3601, "must be between 0 and 3600"),
                      (-1, "must be between 0 and 3600"),
