@@ -1909,6 +1909,21 @@ httpd_reply_json(struct httpd_req *req, unsigned int status, json_t *body)
 }
 
 void
+httpd_reply_text(struct httpd_req *req, unsigned int status, char *buf,
+    size_t len)
+{
+	if (req == NULL || answered_twice(req)) {
+		free(buf);
+		return;
+	}
+	if (owner_answers(req))
+		set_reply(req, status, buf, len);
+	else
+		free(buf);
+	owner_done(req);
+}
+
+void
 httpd_reply_error(struct httpd_req *req, const struct rrerr *err)
 {
 	unsigned int status;

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "routes.h"
 #include "rumpconfig.h"
+#include "sbuf.h"
 
 #define STOP_TIMEOUT_MAX	3600
 #define TAIL_MAX		100000
@@ -496,15 +497,15 @@ post_iso(struct httpd_req *req, void *ctx)
 }
 
 /*
- * Whether labels (an instance's "labels" object, borrowed) has every
- * label=KEY (any value) and label=KEY=VALUE of req's query.
+ * Whether spec's labels have every label=KEY (any value) and
+ * label=KEY=VALUE of req's query (an engine_filter's match).
  */
 static bool
-labels_match(const struct httpd_req *req, json_t *labels)
+labels_match(void *arg, const struct spec *spec)
 {
-	const char *name, *label, *eq, *v;
-	char key[SPEC_LABEL_KEY_MAX + 1];
-	size_t it = 0, klen;
+	const struct httpd_req *req = arg;
+	const char *name, *label, *eq;
+	size_t it = 0, klen, i;
 
 	while ((name = httpd_req_query_next(req, &it, &label)) != NULL) {
 		if (strcmp(name, "label") != 0)
@@ -513,69 +514,49 @@ labels_match(const struct httpd_req *req, json_t *labels)
 			label = "";
 		eq = strchr(label, '=');
 		klen = eq != NULL ? (size_t)(eq - label) : strlen(label);
-		snprintf(key, sizeof(key), "%.*s", (int)klen, label);
-		v = json_string_value(json_object_get(labels, key));
-		if (v == NULL || (eq != NULL && strcmp(v, eq + 1) != 0))
+		for (i = 0; i < spec->nlabels; i++) {
+			if (strlen(spec->labels[i].key) == klen &&
+			    strncmp(spec->labels[i].key, label, klen) == 0)
+				break;
+		}
+		if (i == spec->nlabels || (eq != NULL &&
+		    strcmp(spec->labels[i].value, eq + 1) != 0))
 			return false;
 	}
 	return true;
 }
 
-/* Older "created" first (RFC 3339 UTC with ms sorts as text), then name. */
-static int
-by_creation(const void *a, const void *b)
+/* Answer 200 with the JSON text in sb (taken), or 500 when it failed. */
+static void
+reply_sbuf(struct httpd_req *req, struct sbuf *sb, int rv)
 {
-	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	const char *cx, *cy;
-	int d;
+	size_t len;
+	char *buf;
 
-	cx = json_string_value(json_object_get(x, "created"));
-	cy = json_string_value(json_object_get(y, "created"));
-	if ((d = strcmp(cx != NULL ? cx : "", cy != NULL ? cy : "")) != 0)
-		return d;
-	return strcmp(json_string_value(json_object_get(x, "name")),
-	    json_string_value(json_object_get(y, "name")));
-}
-
-/*
- * list (stolen) in creation order, whatever order the engine keeps (after
- * a restart, the order the state directory lists its records in): a new
- * reference, or list as it was when out of memory.
- */
-static json_t *
-in_creation_order(json_t *list)
-{
-	json_t **items, *out;
-	size_t i, n = json_array_size(list);
-
-	if (n < 2 || (items = calloc(n, sizeof(*items))) == NULL)
-		return list;
-	for (i = 0; i < n; i++)
-		items[i] = json_array_get(list, i);
-	qsort(items, n, sizeof(*items), by_creation);
-	if ((out = json_array()) == NULL) {
-		free(items);
-		return list;
+	sbuf_addc(sb, '\n');
+	len = sb->len;
+	if (rv == -1 || (buf = sbuf_finish(sb)) == NULL) {
+		sbuf_reset(sb);
+		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
+		return;
 	}
-	for (i = 0; i < n; i++)
-		json_array_append(out, items[i]);
-	free(items);
-	json_decref(list);
-	return out;
+	httpd_reply_text(req, 200, buf, len);
 }
 
 static void
 get_unikernels(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
-	struct engine_filter f = { NULL, NULL, NULL, NULL };
+	struct engine_filter f;
+	struct sbuf sb = SBUF_INIT;
 	enum instance_state st;
 	const char *name, *label, *eq;
-	json_t *list;
-	size_t it, i, klen;
+	size_t it, klen;
+	bool labels = false;
 
 	if (check_query(req, "state platform label*") == -1)
 		return;
+	memset(&f, 0, sizeof(f));
 	f.state = httpd_req_query(req, "state");
 	if (f.state != NULL && instance_state_parse(f.state, &st) == -1) {
 		reply_bad(req, RRERR_BAD_REQUEST, "state",
@@ -604,33 +585,32 @@ get_unikernels(struct httpd_req *req, void *ctx)
 			    "label: must be KEY or KEY=VALUE");
 			return;
 		}
+		labels = true;
 	}
-	list = engine_list(rc->engine, &f);
-	i = 0;
-	while (i < json_array_size(list)) {
-		if (labels_match(req, json_object_get(json_array_get(list, i),
-		    "labels")))
-			i++;
-		else
-			json_array_remove(list, i);
+	if (labels) {
+		f.match = labels_match;
+		f.match_arg = req;
 	}
-	httpd_reply_json(req, 200, in_creation_order(list));
+	/* Made of the text each instance keeps: nothing parsed again. */
+	reply_sbuf(req, &sb, engine_list_text(rc->engine, &f, &sb));
 }
 
 static void
 get_unikernel(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
+	struct sbuf sb = SBUF_INIT;
 	struct rrerr err;
-	json_t *view;
 
 	if (check_query(req, "") == -1)
 		return;
-	view = engine_get(rc->engine, httpd_req_param(req, "name"), &err);
-	if (view == NULL)
+	if (engine_get_text(rc->engine, httpd_req_param(req, "name"), &sb,
+	    &err) == -1) {
+		sbuf_reset(&sb);
 		httpd_reply_error(req, &err);
-	else
-		httpd_reply_json(req, 200, view);
+		return;
+	}
+	reply_sbuf(req, &sb, 0);
 }
 
 static void

@@ -54,6 +54,7 @@
 #include "log.h"
 #include "paths.h"
 #include "rumpconfig.h"
+#include "sbuf.h"
 #include "store.h"
 
 /* The platforms with a backend: tables here are indexed by them. */
@@ -256,6 +257,7 @@ save(struct engine *e, struct instance *inst)
 	struct rrerr err;
 	json_t *rec;
 
+	instance_changed(inst);
 	if ((rec = instance_record(inst)) == NULL) {
 		log_warnx("%s: cannot build its record", inst->name);
 		inst->dirty = true;
@@ -284,6 +286,7 @@ write_record(struct engine *e, struct instance *inst, struct rrerr *err)
 	json_t *rec;
 	int rv;
 
+	instance_changed(inst);
 	if ((rec = instance_record(inst)) == NULL)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 	rv = store_put(e->store, inst->name, rec, err);
@@ -336,6 +339,7 @@ set_reason(struct instance *inst, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(inst->reason, sizeof(inst->reason), fmt, ap);
 	va_end(ap);
+	instance_changed(inst);
 }
 
 static void
@@ -348,6 +352,7 @@ free_instance(struct instance *inst)
 		free(w);
 	}
 	console_close(inst->console);
+	instance_view_free(inst);
 	spec_free(inst->spec);
 	free(inst->guest_config);
 	free(inst);
@@ -1624,6 +1629,7 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 	    write_record(e, inst, &err) == -1) {
 		saved.console = inst->console;
 		*inst = saved;
+		instance_changed(inst);
 		if (inst->console != NULL) {
 			console_rescan_from(inst->console, inst->gen_offset);
 			console_set_ended(inst->console, true);
@@ -1709,6 +1715,69 @@ engine_list(struct engine *e, const struct engine_filter *f)
 		json_array_append_new(a, instance_view(inst));
 	}
 	return a;
+}
+
+int
+engine_get_text(struct engine *e, const char *name, struct sbuf *sb,
+    struct rrerr *err)
+{
+	struct instance *inst;
+
+	if ((inst = find(e, name)) == NULL)
+		return rrerr_set(err, RRERR_NOT_FOUND, NULL,
+		    "no instance named %s", name);
+	if (instance_view_append(inst, sb) == -1)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	return 0;
+}
+
+/* Older first, then by name: the order of "created" as text, then name. */
+static int
+by_creation(const void *a, const void *b)
+{
+	const struct instance *x = *(struct instance *const *)a;
+	const struct instance *y = *(struct instance *const *)b;
+
+	if (x->created_ms != y->created_ms)
+		return x->created_ms < y->created_ms ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int
+engine_list_text(struct engine *e, const struct engine_filter *f,
+    struct sbuf *sb)
+{
+	struct instance *inst, **v;
+	size_t i, n = 0;
+
+	if ((v = calloc(e->ninstances + 1, sizeof(*v))) == NULL)
+		return -1;
+	TAILQ_FOREACH(inst, &e->instances, link) {
+		if (f->state != NULL &&
+		    strcmp(f->state, instance_state_name(inst->state)) != 0)
+			continue;
+		if (f->platform != NULL && strcmp(f->platform,
+		    spec_platform_name(inst->spec->platform)) != 0)
+			continue;
+		if (f->label_key != NULL &&
+		    !has_label(inst->spec, f->label_key, f->label_value))
+			continue;
+		if (f->match != NULL && !f->match(f->match_arg, inst->spec))
+			continue;
+		if (n < e->ninstances)
+			v[n++] = inst;
+	}
+	qsort(v, n, sizeof(*v), by_creation);
+	sbuf_addc(sb, '[');
+	for (i = 0; i < n && !sb->failed; i++) {
+		if (i > 0)
+			sbuf_addc(sb, ',');
+		if (instance_view_append(v[i], sb) == -1)
+			break;
+	}
+	sbuf_addc(sb, ']');
+	free(v);
+	return sb->failed ? -1 : 0;
 }
 
 json_t *

@@ -90,9 +90,25 @@ struct engine_filter {
 	const char *platform;
 	const char *label_key;		/* with label_value */
 	const char *label_value;
+	/* NULL, or what else an instance's spec must pass (engine_list_text) */
+	bool (*match)(void *arg, const struct spec *spec);
+	void *match_arg;
 };
 
 json_t *engine_list(struct engine *e, const struct engine_filter *f);
+
+/*
+ * The same views as JSON text, appended to sb: engine_get_text() one
+ * (-1 with err: 404, or out of memory), engine_list_text() an array of
+ * those f lets through in creation order (older first, then by name), -1
+ * when out of memory.  Both from the text each instance keeps (see
+ * instance.h): nothing is built again for an instance that has not changed.
+ */
+struct sbuf;
+int engine_get_text(struct engine *e, const char *name, struct sbuf *sb,
+    struct rrerr *err);
+int engine_list_text(struct engine *e, const struct engine_filter *f,
+    struct sbuf *sb);
 json_t *engine_info(struct engine *e);
 json_t *engine_health(struct engine *e);
 

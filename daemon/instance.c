@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "instance.h"
+#include "sbuf.h"
 
 static const char *const state_names[] = {
 	[INSTANCE_PENDING] = "pending",
@@ -124,18 +125,25 @@ labels_json(const struct spec *spec)
 	return o;
 }
 
-json_t *
-instance_view(const struct instance *inst)
+/* Where the log starts and ends: its console's, or kept while none is open. */
+static void
+log_range(const struct instance *inst, uint64_t *start, uint64_t *end)
 {
-	json_t *o, *log;
+	if (inst->console != NULL) {
+		*start = console_start(inst->console);
+		*end = console_end(inst->console);
+	} else {
+		*start = inst->log_start;
+		*end = inst->log_end;
+	}
+}
 
-	log = json_pack("{s:s,s:I,s:I}", "path", inst->log_path,
-	    "start", (json_int_t)(inst->console != NULL ?
-	    console_start(inst->console) : 0),
-	    "size", (json_int_t)(inst->console != NULL ?
-	    console_end(inst->console) : 0));
-	o = json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
-	    "s:s?,s:o,s:o,s:s}",
+/* The view but for its "log" member, which changes as the guest writes. */
+static json_t *
+view_core(const struct instance *inst)
+{
+	return json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+	    "s:s?,s:o,s:s}",
 	    "name", inst->name,
 	    "platform", spec_platform_name(inst->spec->platform),
 	    "state", instance_state_name(inst->state),
@@ -151,10 +159,109 @@ instance_view(const struct instance *inst)
 	    "spec", spec_to_json(inst->spec),
 	    "nics", nics_view(inst),
 	    "guest_config", inst->guest_config,
-	    "log", log,
 	    "memory_mib", json_integer(inst->spec->memory_mib),
 	    "domain", inst->domain_name);
+}
+
+json_t *
+instance_view(const struct instance *inst)
+{
+	uint64_t start, end;
+	json_t *o;
+
+	log_range(inst, &start, &end);
+	if ((o = view_core(inst)) == NULL)
+		return NULL;
+	json_object_set_new(o, "log", json_pack("{s:s,s:I,s:I}", "path",
+	    inst->log_path, "start", (json_int_t)start, "size",
+	    (json_int_t)end));
 	return o;
+}
+
+void
+instance_changed(struct instance *inst)
+{
+	inst->version++;
+}
+
+void
+instance_view_free(struct instance *inst)
+{
+	free(inst->view_text);
+	inst->view_text = NULL;
+	inst->view_len = 0;
+}
+
+/*
+ * Make the kept text: view_core()'s JSON without its closing brace, then
+ * ,"log":{"path":PATH,"start": so that an answer adds the two numbers.
+ */
+static int
+view_make(struct instance *inst)
+{
+	struct sbuf sb = SBUF_INIT;
+	json_t *core, *path;
+	char *text, *ptext;
+	size_t n;
+
+	if ((core = view_core(inst)) == NULL)
+		return -1;
+	text = json_dumps(core, JSON_COMPACT);
+	json_decref(core);
+	path = json_string(inst->log_path);
+	ptext = path != NULL ? json_dumps(path, JSON_ENCODE_ANY) : NULL;
+	json_decref(path);
+	if (text == NULL || ptext == NULL || (n = strlen(text)) < 2) {
+		free(text);
+		free(ptext);
+		return -1;
+	}
+	sbuf_addn(&sb, text, n - 1);
+	sbuf_add(&sb, ",\"log\":{\"path\":");
+	sbuf_add(&sb, ptext);
+	sbuf_add(&sb, ",\"start\":");
+	free(text);
+	free(ptext);
+	n = sb.len;
+	if ((text = sbuf_finish(&sb)) == NULL)
+		return -1;
+	free(inst->view_text);
+	inst->view_text = text;
+	inst->view_len = n;
+	inst->view_version = inst->version;
+	return 0;
+}
+
+/* Decimal digits of v at the end of buf[32]; returns where they start. */
+static char *
+u64_text(uint64_t v, char *end)
+{
+	*--end = '\0';
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+int
+instance_view_append(struct instance *inst, struct sbuf *sb)
+{
+	uint64_t start, end;
+	char buf[32], *p;
+
+	if ((inst->view_text == NULL || inst->view_version != inst->version) &&
+	    view_make(inst) == -1)
+		return -1;
+	log_range(inst, &start, &end);
+	sbuf_addn(sb, inst->view_text, inst->view_len);
+	p = u64_text(start, buf + sizeof(buf));
+	sbuf_addn(sb, p, (size_t)(buf + sizeof(buf) - 1 - p));
+	sbuf_addn(sb, ",\"size\":", 8);
+	p = u64_text(end, buf + sizeof(buf));
+	sbuf_addn(sb, p, (size_t)(buf + sizeof(buf) - 1 - p));
+	sbuf_addn(sb, "}}", 2);
+	return sb->failed ? -1 : 0;
 }
 
 json_t *

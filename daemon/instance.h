@@ -4,6 +4,16 @@
  * The struct is owned and changed by engine.c only (on the loop thread).
  * instance_view() is what the API shows; instance_record() is what the
  * store keeps, and instance_from_record() reads it back at start.
+ *
+ * The view's text is kept (instance_view_append()) until the instance
+ * changes: every change to a field that instance_view() shows must be
+ * followed by instance_changed(inst), the one invalidation point.  The
+ * engine's save() calls it, so a change that is recorded needs nothing
+ * more (everything the view shows is also in the record, but the log's
+ * start and size, which are read live at each answer); a field added to
+ * the view that is not saved with the record needs its own call (a unit
+ * test of test_engine.c compares the kept text with a fresh view after
+ * each step of a lifecycle).
  */
 #ifndef INSTANCE_H
 #define INSTANCE_H
@@ -78,6 +88,14 @@ struct instance {
 	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
 
+	/* The view's text, kept until instance_changed() (see above). */
+	uint64_t version;	/* bumped by instance_changed() */
+	uint64_t view_version;	/* the version view_text was made at */
+	char *view_text;	/* owned: the view up to the log's "start" */
+	size_t view_len;
+	/* The log's range while no console is open (an ended instance). */
+	uint64_t log_start, log_end;
+
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;
 };
@@ -88,6 +106,21 @@ bool instance_state_final(enum instance_state s);
 
 /* The API's view: a new reference. */
 json_t *instance_view(const struct instance *inst);
+
+/*
+ * Append the view's JSON text (as json_dumps(instance_view(), JSON_COMPACT)
+ * gives it, but for the order of its members) to sb, from the text kept
+ * since the last instance_changed(), made again if needed.  Returns 0, or
+ * -1 when out of memory.
+ */
+struct sbuf;
+int instance_view_append(struct instance *inst, struct sbuf *sb);
+
+/* Something instance_view() shows has changed: the kept text is stale. */
+void instance_changed(struct instance *inst);
+
+/* Free what the instance keeps for its view. */
+void instance_view_free(struct instance *inst);
 
 /* The stored record: a new reference. */
 json_t *instance_record(const struct instance *inst);

@@ -23,6 +23,7 @@
 #include "fake.h"
 #include "fixture.h"
 #include "instance.h"
+#include "sbuf.h"
 #include "spec.h"
 
 #define WAIT_MS 5000
@@ -90,15 +91,50 @@ struct want_state {
 	const char *state;
 };
 
+/*
+ * name's view as the API answers it (engine_get_text(), from the text the
+ * instance keeps), checked against a view made afresh (engine_get()): a
+ * change that did not go through instance_changed() shows here as a stale
+ * text.  NULL when there is no such instance.
+ */
+static json_t *
+view_checked(const char *name)
+{
+	struct sbuf sb = SBUF_INIT;
+	struct rrerr err;
+	json_error_t jerr;
+	json_t *fresh, *kept;
+	char *a, *b;
+
+	fresh = engine_get(eng, name, &err);
+	if (engine_get_text(eng, name, &sb, &err) == -1) {
+		sbuf_reset(&sb);
+		assert_null(fresh);
+		return NULL;
+	}
+	assert_non_null(fresh);
+	kept = json_loadb(sb.buf, sb.len, 0, &jerr);
+	if (kept == NULL)
+		fail_msg("%s: the kept view is not JSON: %s: %s", name,
+		    jerr.text, sb.buf);
+	if (!json_equal(kept, fresh)) {
+		a = json_dumps(kept, JSON_COMPACT | JSON_SORT_KEYS);
+		b = json_dumps(fresh, JSON_COMPACT | JSON_SORT_KEYS);
+		fail_msg("%s: stale view:\nkept  %s\nfresh %s", name, a, b);
+	}
+	sbuf_reset(&sb);
+	json_decref(kept);
+	return fresh;
+}
+
 static bool
 in_state(void *arg)
 {
 	struct want_state *w = arg;
-	struct rrerr err;
 	json_t *v;
 	bool ok;
 
-	if ((v = engine_get(eng, w->name, &err)) == NULL)
+	if ((v = view_checked(w->name)) == NULL)
 		return strcmp(w->state, "gone") == 0;
 	ok = strcmp(json_string_value(json_object_get(v, "state")),
 	    w->state) == 0;
@@ -119,8 +155,7 @@ wait_state(const char *name, const char *state)
 static json_t *
 get(const char *name)
 {
-	struct rrerr err;
-	json_t *v = engine_get(eng, name, &err);
+	json_t *v = view_checked(name);
 
 	assert_non_null(v);
 	return v;
