@@ -38,7 +38,8 @@ struct console {
 	int fd;
 	char *path;
 	uv_fs_event_t fsev;
-	bool fsev_active;
+	bool fsev_active;	/* fsev is initialized, not closed */
+	bool fsev_running;	/* ... and watches the file */
 	uint64_t start;		/* first kept byte (the punched part ends) */
 	uint64_t line_start;	/* the first line start at or after it */
 	uint64_t size;		/* bytes seen so far */
@@ -56,6 +57,18 @@ struct console {
 	void *arg;
 	TAILQ_HEAD(, console_watch) watchers;
 };
+
+/*
+ * The log's descriptor, opened again after console_rest(); -1 when that
+ * fails (the file is gone: reads fail).
+ */
+static int
+fd_of(struct console *c)
+{
+	if (c->fd == -1)
+		c->fd = open(c->path, O_RDWR | O_CLOEXEC);
+	return c->fd;
+}
 
 static void
 free_console(struct console *c)
@@ -143,14 +156,14 @@ scan(struct console *c, const char *buf, size_t n)
  * when there is none: where the first whole line of what is kept begins.
  */
 static uint64_t
-next_line(const struct console *c, uint64_t off, uint64_t to)
+next_line(struct console *c, uint64_t off, uint64_t to)
 {
 	char buf[4096], *nl;
 	uint64_t pos = off;
 	ssize_t got;
 
 	while (pos < to) {
-		got = pread(c->fd, buf, to - pos < sizeof(buf) ?
+		got = pread(fd_of(c), buf, to - pos < sizeof(buf) ?
 		    (size_t)(to - pos) : sizeof(buf), (off_t)pos);
 		if (got <= 0)
 			break;
@@ -185,7 +198,7 @@ enforce_cap(struct console *c)
 	 * line_start must not change when rumprund restarts.
 	 */
 	line = next_line(c, upto, c->size);
-	if (fallocate(c->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	if (fallocate(fd_of(c), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	    (off_t)c->start, (off_t)(upto - c->start)) == -1) {
 		if (!c->cap_warned)
 			log_warn("%s: cannot cap the console log", c->path);
@@ -264,7 +277,7 @@ console_line_since(struct console *c, int64_t ms)
 	if (off >= c->size)
 		return c->size;
 	/* At a line start, or at the next one. */
-	if (pread(c->fd, &before, 1, (off_t)(off - 1)) == 1 && before == '\n')
+	if (pread(fd_of(c), &before, 1, (off_t)(off - 1)) == 1 && before == '\n')
 		return off;
 	off = next_line(c, off, c->size);
 	return off;
@@ -278,7 +291,7 @@ console_poll(struct console *c)
 	struct stat st;
 	ssize_t n;
 
-	if (c->closed || fstat(c->fd, &st) == -1)
+	if (c->closed || fstat(fd_of(c), &st) == -1)
 		return;
 	if ((uint64_t)st.st_size < c->size) {
 		/* Truncated behind our back: start over from its new end. */
@@ -298,7 +311,7 @@ console_poll(struct console *c)
 		c->linelen = 0;
 	}
 	while (c->scanned < c->size && !c->closed) {
-		n = pread(c->fd, buf, sizeof(buf), (off_t)c->scanned);
+		n = pread(fd_of(c), buf, sizeof(buf), (off_t)c->scanned);
 		if (n <= 0)
 			break;
 		scan(c, buf, (size_t)n);
@@ -364,7 +377,7 @@ console_open(uv_loop_t *loop, const char *path, uint64_t scan_from,
 	c->fsev.data = c;
 	c->refs++;
 	if ((rv = uv_fs_event_start(&c->fsev, on_fsev, path, 0)) == 0) {
-		c->fsev_active = true;
+		c->fsev_active = c->fsev_running = true;
 	} else {
 		/* The engine's periodic poll still follows the file. */
 		log_warnx("%s: cannot watch the console log: %s", path,
@@ -389,7 +402,7 @@ console_close(struct console *c)
 		w->notify(w);
 	}
 	if (c->fsev_active) {
-		c->fsev_active = false;
+		c->fsev_active = c->fsev_running = false;
 		uv_fs_event_stop(&c->fsev);
 		uv_close((uv_handle_t *)&c->fsev, on_fsev_closed);
 	}
@@ -430,7 +443,7 @@ console_tail(struct console *c, unsigned int n)
 		len = pos - c->line_start < sizeof(buf) ?
 		    (size_t)(pos - c->line_start) : sizeof(buf);
 		off = pos - len;
-		got = pread(c->fd, buf, len, (off_t)off);
+		got = pread(fd_of(c), buf, len, (off_t)off);
 		if (got != (ssize_t)len)
 			return c->line_start;
 		for (i = len; i > 0; i--) {
@@ -455,7 +468,7 @@ console_read(struct console *c, uint64_t off, char *buf, size_t max)
 		return 0;
 	if (max > c->size - off)
 		max = (size_t)(c->size - off);
-	n = pread(c->fd, buf, max, (off_t)off);
+	n = pread(fd_of(c), buf, max, (off_t)off);
 	return n;
 }
 
@@ -465,13 +478,33 @@ console_set_ended(struct console *c, bool ended)
 	struct console_watch *w, *next;
 
 	c->ended = ended;
-	if (!ended)
+	if (!ended) {
+		/* Watched again after console_rest(). */
+		if (c->fsev_active && !c->fsev_running && !c->closed &&
+		    uv_fs_event_start(&c->fsev, on_fsev, c->path, 0) == 0)
+			c->fsev_running = true;
 		return;
+	}
 	/* Catch the last bytes before followers decide they are done. */
 	console_poll(c);
 	for (w = TAILQ_FIRST(&c->watchers); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, link);
 		w->notify(w);
+	}
+}
+
+void
+console_rest(struct console *c)
+{
+	if (c == NULL || c->closed || !c->ended)
+		return;
+	if (c->fsev_running) {
+		uv_fs_event_stop(&c->fsev);
+		c->fsev_running = false;
+	}
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
 	}
 }
 

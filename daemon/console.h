@@ -102,6 +102,16 @@ ssize_t console_read(struct console *c, uint64_t off, char *buf, size_t max);
 void console_set_ended(struct console *c, bool ended);
 bool console_ended(const struct console *c);
 
+/*
+ * An ended console lets go of its file: no descriptor, no inotify watch
+ * (nothing writes to the log of a guest that is gone), so that ended
+ * instances cost no descriptors.  What it knows stays (offsets, arrival
+ * times); a read opens the file again, until the next console_rest(), and
+ * console_set_ended(c, false) watches it again.  Nothing for a console
+ * that has not ended.
+ */
+void console_rest(struct console *c);
+
 void console_watch(struct console *c, struct console_watch *w);
 void console_unwatch(struct console *c, struct console_watch *w);
 

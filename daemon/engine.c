@@ -1330,8 +1330,11 @@ on_tick(uv_timer_t *h)
 		try_orphan(e, o);
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
-		if (instance_state_final(inst->state))
+		if (instance_state_final(inst->state)) {
+			/* Ended: its log is closed until someone reads it. */
+			console_rest(inst->console);
 			continue;
+		}
 		if (inst->console != NULL)
 			console_poll(inst->console);
 		if (instance_state_final(inst->state))
@@ -1927,9 +1930,10 @@ load_one(void *arg, const char *name, json_t *rec)
 	e->ninstances++;
 	/* Replay this generation's markers before the hypervisor is asked. */
 	if (inst->console != NULL) {
-		if (instance_state_final(inst->state))
+		if (instance_state_final(inst->state)) {
 			console_set_ended(inst->console, true);
-		else
+			console_rest(inst->console);
+		} else
 			console_poll(inst->console);
 	}
 	if (inst->state == INSTANCE_RUNNING)

@@ -93,8 +93,6 @@ struct instance {
 	uint64_t view_version;	/* the version view_text was made at */
 	char *view_text;	/* owned: the view up to the log's "start" */
 	size_t view_len;
-	/* The log's range while no console is open (an ended instance). */
-	uint64_t log_start, log_end;
 
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;
