@@ -144,8 +144,9 @@ mkdirs(const char *path, mode_t mode)
 }
 
 /*
- * Every instance keeps its console log open (about one descriptor each, up
- * to max_instances), so take the hard limit on descriptors, not the
+ * Every instance that has not ended keeps its console log open (about one
+ * descriptor each, up to max_instances; ended ones keep none, see
+ * console_rest()), so take the hard limit on descriptors, not the
  * customary soft 1024.
  */
 static void
@@ -158,6 +159,28 @@ raise_fd_limit(void)
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		log_warn("cannot raise the limit on open files");
+}
+
+/*
+ * libuv's thread pool runs every backend call (a create blocks its thread
+ * for the whole virDomainCreateXML, 100-500 ms), the path checks before
+ * them, ISO builds (at most 2 at once) and the reads of a built image; its
+ * default is 4 threads, whatever the work.  libvirtd serves at most 5 calls
+ * of one client connection at once (max_client_requests, default 5), and
+ * rumprund has one connection: POOL_THREADS = 5 creates, 2 ISO builds and
+ * one for the rest, so that a burst of launches runs as many creates as
+ * libvirtd takes and an ISO build never waits behind them.  The record
+ * writes have a thread of their own (daemon/recwriter.c).  Read by libuv
+ * once, at the first uv_queue_work(): set before anything queues work.  An
+ * operator's UV_THREADPOOL_SIZE wins.
+ */
+#define POOL_THREADS	"8"
+
+static void
+size_pool(void)
+{
+	if (setenv("UV_THREADPOOL_SIZE", POOL_THREADS, 0) == -1)
+		log_warn("cannot size libuv's thread pool");
 }
 
 static void
@@ -319,6 +342,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 	}
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
+	size_pool();
 
 	loop = uv_default_loop();
 	memset(&ec, 0, sizeof(ec));
