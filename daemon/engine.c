@@ -53,6 +53,7 @@
 #include "instance.h"
 #include "log.h"
 #include "paths.h"
+#include "recwriter.h"
 #include "rumpconfig.h"
 #include "sbuf.h"
 #include "store.h"
@@ -146,6 +147,7 @@ struct engine {
 	char *state_dir;
 	char *log_dir;
 	struct store *store;
+	struct recwriter *writer;	/* NULL: records written on the loop */
 	struct events *events;
 	struct backend_slot slots[NPLATFORMS];
 	TAILQ_HEAD(, instance) instances;
@@ -169,6 +171,8 @@ struct engine {
 
 static void advance(struct engine *, struct instance *);
 static void start_job(struct engine *, struct instance *, enum job_kind);
+static void launch_recorded(struct engine *, struct instance *);
+static void refuse_launch(struct engine *, struct instance *);
 
 static struct instance *
 find(struct engine *e, const char *name)
@@ -246,16 +250,21 @@ add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
 }
 
 /*
- * Persist inst.  A failure (a full disk, say) leaves the record dirty: the
- * state is still right in memory, on_tick() writes it again every
- * FLUSH_RETRY_MS and engine_quiesce() once more, and only the first
- * failure is logged.
+ * Persist inst.  The record is written by the writer thread (recwriter.c):
+ * written_cb() hears how it went, and waiters of inst are answered only
+ * once no write of it is left (resolve_waiters()).  A failure (a full
+ * disk, say) leaves the record dirty: the state is still right in memory,
+ * on_tick() writes it again every FLUSH_RETRY_MS and engine_quiesce() once
+ * more, and only the first failure is logged.  Once the daemon is
+ * stopping, the write is done here and now.
  */
 static void
 save(struct engine *e, struct instance *inst)
 {
 	struct rrerr err;
 	json_t *rec;
+	char *text;
+	int rv;
 
 	instance_changed(inst);
 	if ((rec = instance_record(inst)) == NULL) {
@@ -263,6 +272,21 @@ save(struct engine *e, struct instance *inst)
 		inst->dirty = true;
 		return;
 	}
+	if (e->writer != NULL && !e->quiescing &&
+	    (text = store_text(rec)) != NULL) {
+		json_decref(rec);
+		rv = recwriter_put(e->writer, inst, inst->name, text,
+		    ++inst->rec_seq);
+		if (rv == 1)
+			inst->writes++;
+		if (rv != -1)
+			return;
+		log_warnx("%s: out of memory; will try again", inst->name);
+		inst->dirty = true;
+		return;
+	}
+	if (e->writer != NULL && inst->writes > 0)
+		recwriter_sync(e->writer);	/* after those, in order */
 	if (store_put(e->store, inst->name, rec, &err) == -1) {
 		if (!inst->dirty)
 			log_warnx("%s: %s; will try again", inst->name,
@@ -303,7 +327,7 @@ flush_dirty(struct engine *e)
 	struct instance *inst;
 
 	TAILQ_FOREACH(inst, &e->instances, link) {
-		if (inst->dirty)
+		if (inst->dirty && inst->writes == 0)
 			save(e, inst);
 	}
 }
@@ -367,12 +391,15 @@ resolve_waiters(struct instance *inst)
 
 	for (w = TAILQ_FIRST(&inst->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, link);
+		/* What the answer says is on disk first (or failed to be). */
 		switch (w->kind) {
 		case WAIT_LAUNCH:
-			ok = inst->state != INSTANCE_PENDING;
+			ok = inst->state != INSTANCE_PENDING &&
+			    inst->writes == 0;
 			break;
 		case WAIT_FINAL:
-			ok = instance_state_final(inst->state);
+			ok = instance_state_final(inst->state) &&
+			    inst->writes == 0;
 			break;
 		default:
 			ok = false;
@@ -537,6 +564,7 @@ advance(struct engine *e, struct instance *inst)
 	}
 	resolve_waiters(inst);
 	if (instance_state_final(inst->state) && inst->jobs == 0 &&
+	    inst->writes == 0 &&
 	    (inst->remove_requested || inst->spec->auto_remove))
 		remove_instance(e, inst);
 }
@@ -1457,6 +1485,81 @@ check_capacity(struct engine *e, const struct spec *spec, bool is_new,
 	return 0;
 }
 
+/* The record of a new instance is on disk: create its domain. */
+static void
+launch_recorded(struct engine *e, struct instance *inst)
+{
+	publish(e, inst, "created", INSTANCE_PENDING);
+	log_info("%s: launching on %s", inst->name,
+	    spec_platform_name(inst->spec->platform));
+	start_job(e, inst, JOB_LAUNCH);
+}
+
+/*
+ * The record of a new instance could not be written: answer its waiters
+ * 503 (inst->refusal says why) and forget it, record and log included (a
+ * later write of it may have made it).
+ */
+static void
+refuse_launch(struct engine *e, struct instance *inst)
+{
+	struct waiter *w;
+	struct rrerr err;
+
+	log_warnx("%s", inst->refusal);
+	(void)store_delete(e->store, inst->name, &err);
+	unlink(inst->log_path);
+	TAILQ_REMOVE(&e->instances, inst, link);
+	e->ninstances--;
+	rrerr_set(&err, RRERR_UNAVAILABLE, NULL, "%s", inst->refusal);
+	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		w->fn(w->arg, 0, NULL, &err);
+		free(w);
+	}
+	free_instance(inst);
+}
+
+/* recwriter: a record write of inst is over (rv 0) or failed. */
+static void
+written_cb(void *arg, void *key, uint64_t seq, int rv, const char *message)
+{
+	struct engine *e = arg;
+	struct instance *inst = key;
+
+	inst->writes--;
+	if (inst->unrecorded) {
+		/* Its first record: a failure refuses the launch. */
+		if (rv == -1 && !inst->refused) {
+			inst->refused = true;
+			snprintf(inst->refusal, sizeof(inst->refusal), "%s",
+			    message);
+		}
+		if (rv == 0 && seq == inst->rec_seq)
+			inst->dirty = false;
+		if (inst->writes > 0)
+			return;
+		inst->unrecorded = false;
+		inst->jobs--;
+		if (inst->refused) {
+			refuse_launch(e, inst);
+			return;
+		}
+		/* Stopping: left pending, a restart finds it never created. */
+		if (!e->quiescing)
+			launch_recorded(e, inst);
+	} else if (rv == -1) {
+		if (!inst->dirty)
+			log_warnx("%s: %s; will try again", inst->name, message);
+		inst->dirty = true;
+	} else if (seq == inst->rec_seq) {
+		if (inst->dirty)
+			log_info("%s: record written", inst->name);
+		inst->dirty = false;
+	}
+	advance(e, inst);
+}
+
 void
 engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
     void *arg)
@@ -1531,19 +1634,32 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	inst->created_ms = instance_now_ms();
 	if (begin_generation(e, inst, &err) == -1)
 		goto fail;
-	/* Recorded before the domain exists: nothing can be orphaned. */
-	if (write_record(e, inst, &err) == -1) {
-		unlink(inst->log_path);
-		goto fail;
-	}
+	/*
+	 * Recorded before the domain exists: nothing can be orphaned.  The
+	 * writer thread writes the record; written_cb() goes on with the
+	 * launch (launch_recorded()), or undoes it when the write failed
+	 * (refuse_launch(): 503, as if it never was).  Meanwhile the instance
+	 * is pending and holds a job, so that reconcile() leaves it alone.
+	 */
 	TAILQ_INSERT_TAIL(&e->instances, inst, link);
 	e->ninstances++;
-	publish(e, inst, "created", INSTANCE_PENDING);
-	log_info("%s: launching on %s", inst->name,
-	    spec_platform_name(spec->platform));
+	inst->unrecorded = true;
+	inst->jobs++;
 	add_waiter(inst, WAIT_LAUNCH, 201, fn, arg);
-	start_job(e, inst, JOB_LAUNCH);
-	advance(e, inst);
+	save(e, inst);
+	if (inst->writes == 0 && inst->unrecorded) {
+		/* Not queued (out of memory), or written here and now. */
+		inst->unrecorded = false;
+		inst->jobs--;
+		if (inst->dirty) {
+			snprintf(inst->refusal, sizeof(inst->refusal), "%s: "
+			    "cannot write its record", inst->name);
+			refuse_launch(e, inst);
+			return;
+		}
+		launch_recorded(e, inst);
+		advance(e, inst);
+	}
 	return;
 
 fail:
@@ -1624,8 +1740,18 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 	 * As for a launch, the record is written before the domain exists: a
 	 * full disk refuses the start and leaves the instance as it was
 	 * (otherwise a kill -9 would bring back the record of the generation
-	 * before, and the new domain would be destroyed as an orphan).
+	 * before, and the new domain would be destroyed as an orphan).  It is
+	 * written here (a start is rare), after the writes queued before it.
 	 */
+	if (e->writer != NULL && inst->writes > 0) {
+		recwriter_sync(e->writer);
+		if ((inst = find(e, name)) == NULL ||
+		    !instance_state_final(inst->state) || inst->writes > 0) {
+			reply_err(fn, arg, RRERR_CONFLICT, "%s changed while "
+			    "its start waited; try again", name);
+			return;
+		}
+	}
 	saved = *inst;
 	inst->generation++;
 	if (begin_generation(e, inst, &err) == -1 ||
@@ -1973,6 +2099,10 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	e->cfg.backend.owner = store_owner(e->store);
 	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
 		goto fail;
+	/* The last that can fail: its uv_async lives as long as the loop. */
+	if ((e->writer = recwriter_open(cfg->loop, e->store, written_cb, e,
+	    err)) == NULL)
+		goto fail;
 	uv_async_init(cfg->loop, &e->async, on_async);
 	e->async.data = e;
 	uv_timer_init(cfg->loop, &e->tick);
@@ -2024,6 +2154,8 @@ engine_quiesce(struct engine *e)
 		console_close(inst->console);
 		inst->console = NULL;
 	}
+	/* The records queued are on disk before rumprund goes. */
+	recwriter_quiesce(e->writer);
 	uv_timer_stop(&e->tick);
 	uv_close((uv_handle_t *)&e->tick, NULL);
 	uv_close((uv_handle_t *)&e->async, NULL);
@@ -2042,6 +2174,7 @@ engine_close(struct engine *e)
 		if (e->slots[p].b != NULL)
 			e->cfg.ops[p]->close(e->slots[p].b);
 	}
+	recwriter_close(e->writer);
 	while ((inst = TAILQ_FIRST(&e->instances)) != NULL) {
 		TAILQ_REMOVE(&e->instances, inst, link);
 		free_instance(inst);

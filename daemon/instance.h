@@ -86,6 +86,12 @@ struct instance {
 	int64_t boot_deadline_ms;
 	unsigned int jobs;	/* backend calls in flight */
 	bool dirty;		/* the record on disk is older than this */
+	/* Record writes (recwriter.c): queued or being written, and numbered. */
+	unsigned int writes;
+	uint64_t rec_seq;
+	bool unrecorded;	/* a launch waits for its first record */
+	bool refused;		/* ... and that write failed: undo the launch */
+	char refusal[RRERR_MESSAGE_MAX];
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
 
 	/* The view's text, kept until instance_changed() (see above). */

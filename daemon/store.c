@@ -65,8 +65,19 @@ write_all(int fd, const char *buf, size_t len)
  * Atomically replace dirfd/name with text: temp file, fsync, rename, fsync
  * of the directory.  On failure the old file is untouched and errno set.
  */
+static int replace_file(int, const char *, const char *);
+
 static int
 atomic_write(int dirfd, const char *name, const char *text)
+{
+	if (replace_file(dirfd, name, text) == -1)
+		return -1;
+	return fsync(dirfd);
+}
+
+/* atomic_write() but for the directory's fsync, which is the caller's. */
+static int
+replace_file(int dirfd, const char *name, const char *text)
 {
 	char tmp[512];
 	int fd, saved;
@@ -88,7 +99,7 @@ atomic_write(int dirfd, const char *name, const char *text)
 		errno = saved;
 		return -1;
 	}
-	return fsync(dirfd);
+	return 0;
 }
 
 static int
@@ -191,6 +202,12 @@ store_owner(const struct store *st)
 	return st->owner;
 }
 
+char *
+store_text(json_t *rec)
+{
+	return json_dumps(rec, JSON_INDENT(1) | JSON_SORT_KEYS);
+}
+
 int
 store_put(struct store *st, const char *name, json_t *rec, struct rrerr *err)
 {
@@ -199,7 +216,7 @@ store_put(struct store *st, const char *name, json_t *rec, struct rrerr *err)
 	int rv;
 
 	snprintf(file, sizeof(file), "%s.json", name);
-	text = json_dumps(rec, JSON_INDENT(1) | JSON_SORT_KEYS);
+	text = store_text(rec);
 	if (text == NULL)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 	rv = atomic_write(st->dirfd, file, text);
@@ -209,6 +226,36 @@ store_put(struct store *st, const char *name, json_t *rec, struct rrerr *err)
 		    "cannot write the record of %s in %s: %s", name, st->dir,
 		    strerror(errno));
 	return 0;
+}
+
+void
+store_put_batch(struct store *st, struct store_write *w, size_t n)
+{
+	char file[128];
+	size_t i;
+	int e;
+
+	for (i = 0; i < n; i++) {
+		snprintf(file, sizeof(file), "%s.json", w[i].name);
+		w[i].rv = replace_file(st->dirfd, file, w[i].text);
+		w[i].err = w[i].rv == -1 ? errno : 0;
+	}
+	/* One fsync of the directory makes every rename above durable. */
+	if (fsync(st->dirfd) == -1) {
+		e = errno;
+		for (i = 0; i < n; i++) {
+			if (w[i].rv == 0) {
+				w[i].rv = -1;
+				w[i].err = e;
+			}
+		}
+	}
+}
+
+const char *
+store_dir(const struct store *st)
+{
+	return st->dir;
 }
 
 int

@@ -34,6 +34,27 @@ const char *store_owner(const struct store *st);
 int store_put(struct store *st, const char *name, json_t *rec,
     struct rrerr *err);
 
+/* rec's text as a record file holds it (malloc'ed), or NULL. */
+char *store_text(json_t *rec);
+
+/*
+ * Write several records (texts as store_put() makes them), each
+ * atomically, with one fsync of the directory for all: rv 0, or -1 with
+ * err (an errno) for each.  Safe on any thread, as long as no two writes
+ * of one name run at once.
+ */
+struct store_write {
+	const char *name;
+	const char *text;
+	int rv;
+	int err;
+};
+
+void store_put_batch(struct store *st, struct store_write *w, size_t n);
+
+/* The records' directory (STATE/instances), for messages. */
+const char *store_dir(const struct store *st);
+
 /* Remove name's record; a missing record is success. */
 int store_delete(struct store *st, const char *name, struct rrerr *err);
 

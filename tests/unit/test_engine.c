@@ -833,14 +833,37 @@ last_state_event(const char *name)
 	return last;
 }
 
-/* name ended in state with reason, in its view, its record and events. */
+/* Whether the record of w->name on disk says w->state. */
+static bool
+recorded(void *arg)
+{
+	struct want_state *w = arg;
+	json_t *rec;
+	bool ok;
+
+	rec = json_load_file(fx_path("state/instances/%s.json", w->name), 0,
+	    NULL);
+	ok = rec != NULL && json_string_value(json_object_get(rec,
+	    "state")) != NULL && strcmp(json_string_value(json_object_get(rec,
+	    "state")), w->state) == 0;
+	json_decref(rec);
+	return ok;
+}
+
+/*
+ * name ended in state with reason, in its view, its record and events.
+ * The record is written by the writer thread, a moment after the view
+ * shows the state: the loop runs until it is there.
+ */
 static void
 expect_end(const char *name, const char *state, const char *reason)
 {
+	struct want_state w = { name, state };
 	json_t *v, *rec;
 
 	expect_str(name, "state", state);
 	expect_str(name, "reason", reason);
+	run_until(recorded, &w, "the record");
 	v = last_state_event(name);
 	assert_string_equal(json_string_value(json_object_get(v, "state")),
 	    state);
@@ -1411,6 +1434,45 @@ test_start_refused_when_record_cannot_be_written(void **state)
 }
 
 /*
+ * A launch is answered once its record is on disk, written by the writer
+ * thread: a record that cannot be written (RLIMIT_FSIZE stands in for a
+ * full disk) refuses the launch, 503, and leaves nothing (no instance, no
+ * record, no log, no domain); one that can is on disk, saying what the
+ * answer says, when the answer comes.
+ */
+static void
+test_launch_waits_for_its_record(void **state)
+{
+	struct rlimit rl = { 64, RLIM_INFINITY };
+	struct want_state w = { "a", "starting" };
+	struct result r;
+	struct rrerr err;
+
+	(void)state;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	r = launch(SIMPLE);
+	rl.rlim_cur = RLIM_INFINITY;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_UNAVAILABLE);
+	assert_non_null(strstr(r.err.message, "cannot write the record"));
+	assert_null(engine_get(eng, "a", &err));
+	assert_int_equal(access(fx_path("state/instances/a.json"), F_OK), -1);
+	assert_int_equal(access(fx_path("logs/a.log"), F_OK), -1);
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 0);
+
+	r = launch(SIMPLE);
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "starting");
+	json_decref(r.body);
+	/* No loop run since the answer: the record was there before it. */
+	assert_true(recorded(&w));
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 1);
+}
+
+/*
  * A list taken before a remove and a new launch of the name answers after
  * them: its entry for the removed instance's domain (destroyed meanwhile)
  * is neither an orphan to destroy nor news about the new instance.
@@ -1454,6 +1516,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_launch_waits_for_its_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_status, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rumprun_end, setup,
