@@ -712,6 +712,24 @@ def uload(where, paths, conns=1, duration=None, threads=1):
     return run_json(cmd)[0]
 
 
+def bare_list(root, body):
+    """uload of bench/bare_httpd answering body (bytes), unix socket."""
+    bodyf = root / "list.json"
+    bodyf.write_bytes(body)
+    bsock = root / "bare-list.sock"
+    bare = subprocess.Popen([str(BARE), str(free_port()), str(bsock),
+                             str(bodyf)], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if bsock.exists():
+                break
+            time.sleep(0.02)
+        return uload(str(bsock), ["/v1/unikernels"])
+    finally:
+        bare.terminate()
+        bare.wait(10)
+
+
 def section_scale(env):
     rec, logtext, owner = make_template(env)
     out = {}
@@ -734,6 +752,7 @@ def section_scale(env):
             body = c.request("GET", "/v1/unikernels", validate=False).body
             res["list_bytes"] = len(body)
             res["list"] = uload(str(d.sock), ["/v1/unikernels"])
+            list_body = body
             res["list_running"] = uload(str(d.sock),
                                         ["/v1/unikernels?state=running"])
             res["one"] = uload(str(d.sock), ["/v1/unikernels/live"])
@@ -743,12 +762,16 @@ def section_scale(env):
             c.remove("live")
         finally:
             stop_daemon(d)
+        # The floor: the bare server sending the very bytes of the list.
+        res["list_bare"] = bare_list(root, list_body)
         out[n] = res
         la = res["launch"]
         rows.append([n, fmt(t_start, 0), fmt(res["rss_kib"] / MIB, 1),
                      res["fds"], "%.0f" % (res["list_bytes"] / 1024),
                      "%s / %s" % (fmt(res["list"]["p50"], 3),
                                   fmt(res["list"]["p99"], 3)),
+                     "%s / %s" % (fmt(res["list_bare"]["p50"], 3),
+                                  fmt(res["list_bare"]["p99"], 3)),
                      "%s / %s" % (fmt(res["list_running"]["p50"], 3),
                                   fmt(res["list_running"]["p99"], 3)),
                      "%s / %s" % (fmt(res["one"]["p50"], 3),
@@ -759,11 +782,18 @@ def section_scale(env):
     notes = ["records: ended instances (a real record and console log, "
              "cloned), plus one running guest; latencies in ms, one "
              "client, keep-alive (bench/uload over the unix socket)",
+             "list bare: bench/bare_httpd sending the same list bytes, "
+             "same client (p50 / p99)",
              "list: GET /v1/unikernels (every record); running: "
              "GET /v1/unikernels?state=running (one); by name: "
              "GET /v1/unikernels/live",
              "launch: medians of sequential launches (POST answered, "
              "first console byte, running event)"]
+    for n in sorted(out):
+        if out[n]["list_bare"].get("p50"):
+            notes.append("full list at %d records: rumprund / bare server "
+                         "p50 %.2fx" % (n, out[n]["list"]["p50"] /
+                                        out[n]["list_bare"]["p50"]))
     ns = sorted(out)
     if len(ns) > 1:
         a, b = out[ns[0]], out[ns[-1]]
@@ -776,7 +806,7 @@ def section_scale(env):
                                 b[key]["p50"] / a[key]["p50"]))
     table("Flat scaling: records in the table", [
         "records", "start ms", "RSS MiB", "fds", "list KiB",
-        "list p50/p99", "running p50/p99", "by name p50/p99",
+        "list p50/p99", "list bare p50/p99", "running p50/p99", "by name p50/p99",
         "POST", "1st byte", "running"], rows, notes)
     RESULTS["sections"]["scale"] = out
 
