@@ -142,6 +142,25 @@ struct queued_event {
 	struct backend_event ev;
 };
 
+/*
+ * The text of the whole list (GET /v1/unikernels, no filter), kept while
+ * no instance changed (instance_changes(); an instance added or removed
+ * changes too) and the logs of the instances that have not ended (whose
+ * start and size move) are where they were.
+ */
+struct list_live {
+	struct instance *inst;
+	uint64_t start, end;
+};
+
+struct list_text {
+	char *text;
+	size_t len;
+	uint64_t changes;
+	struct list_live *live;
+	size_t nlive;
+};
+
 struct engine {
 	struct engine_config cfg;
 	char *state_dir;
@@ -161,6 +180,7 @@ struct engine {
 	uint64_t launches_done;		/* successful launches, numbered */
 	int64_t flush_at_ms;		/* next retry of dirty records */
 	bool quiescing;
+	struct list_text list;
 	uv_timer_t tick;
 	uv_async_t async;
 	pthread_mutex_t evq_lock;
@@ -379,6 +399,7 @@ free_instance(struct instance *inst)
 	instance_view_free(inst);
 	spec_free(inst->spec);
 	free(inst->guest_config);
+	free(inst->log_path);
 	free(inst);
 }
 
@@ -431,6 +452,7 @@ remove_instance(struct engine *e, struct instance *inst)
 		return;
 	}
 	view = instance_view(inst);
+	instance_changed(inst);		/* out of the list */
 	if (unlink(inst->log_path) == -1 && errno != ENOENT)
 		log_warn("%s: cannot remove %s", inst->name, inst->log_path);
 	TAILQ_REMOVE(&e->instances, inst, link);
@@ -1509,6 +1531,7 @@ refuse_launch(struct engine *e, struct instance *inst)
 	log_warnx("%s", inst->refusal);
 	(void)store_delete(e->store, inst->name, &err);
 	unlink(inst->log_path);
+	instance_changed(inst);		/* out of the list */
 	TAILQ_REMOVE(&e->instances, inst, link);
 	e->ninstances--;
 	rrerr_set(&err, RRERR_UNAVAILABLE, NULL, "%s", inst->refusal);
@@ -1612,8 +1635,13 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	inst->spec = spec;
 	TAILQ_INIT(&inst->waiters);
 	snprintf(inst->name, sizeof(inst->name), "%s", spec->name);
-	snprintf(inst->log_path, sizeof(inst->log_path), "%s/%s.log",
-	    e->log_dir, spec->name);
+	if (asprintf(&inst->log_path, "%s/%s.log", e->log_dir,
+	    spec->name) == -1) {
+		inst->log_path = NULL;
+		rrerr_set(&err, RRERR_INTERNAL, NULL, "%s: out of memory",
+		    spec->name);
+		goto fail;
+	}
 	for (i = 0; i < spec->nnics; i++) {
 		if (spec->nics[i].mac != NULL)
 			snprintf(inst->macs[i], sizeof(inst->macs[i]), "%s",
@@ -1872,13 +1900,77 @@ by_creation(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* Is the kept text of the whole list still what it would be made of? */
+static bool
+list_fresh(const struct engine *e)
+{
+	uint64_t start, end;
+	size_t i;
+
+	if (e->list.text == NULL || e->list.changes != instance_changes())
+		return false;
+	for (i = 0; i < e->list.nlive; i++) {
+		instance_log_range(e->list.live[i].inst, &start, &end);
+		if (start != e->list.live[i].start || end != e->list.live[i].end)
+			return false;
+	}
+	return true;
+}
+
+static void
+list_forget(struct engine *e)
+{
+	free(e->list.text);
+	free(e->list.live);
+	memset(&e->list, 0, sizeof(e->list));
+}
+
+/* Keep text (len bytes, copied), the whole list made of instances v[n]. */
+static void
+list_keep(struct engine *e, const char *text, size_t len,
+    struct instance **v, size_t n)
+{
+	size_t i;
+
+	list_forget(e);
+	if ((e->list.text = malloc(len)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		struct list_live *nl;
+
+		if (instance_state_final(v[i]->state))
+			continue;
+		nl = realloc(e->list.live, (e->list.nlive + 1) *
+		    sizeof(*nl));
+		if (nl == NULL) {
+			list_forget(e);
+			return;
+		}
+		e->list.live = nl;
+		nl[e->list.nlive].inst = v[i];
+		instance_log_range(v[i], &nl[e->list.nlive].start,
+		    &nl[e->list.nlive].end);
+		e->list.nlive++;
+	}
+	memcpy(e->list.text, text, len);
+	e->list.len = len;
+	e->list.changes = instance_changes();
+}
+
 int
 engine_list_text(struct engine *e, const struct engine_filter *f,
     struct sbuf *sb)
 {
 	struct instance *inst, **v;
-	size_t i, n = 0;
+	size_t i, n = 0, bytes = 2, from = sb->len;
+	bool sorted = true, all;
 
+	all = f->state == NULL && f->platform == NULL &&
+	    f->label_key == NULL && f->match == NULL;
+	if (all && list_fresh(e)) {
+		sbuf_addn(sb, e->list.text, e->list.len);
+		return sb->failed ? -1 : 0;
+	}
 	if ((v = calloc(e->ninstances + 1, sizeof(*v))) == NULL)
 		return -1;
 	TAILQ_FOREACH(inst, &e->instances, link) {
@@ -1893,10 +1985,18 @@ engine_list_text(struct engine *e, const struct engine_filter *f,
 			continue;
 		if (f->match != NULL && !f->match(f->match_arg, inst->spec))
 			continue;
-		if (n < e->ninstances)
-			v[n++] = inst;
+		if (n == e->ninstances)
+			break;
+		if (n > 0 && by_creation(&v[n - 1], &inst) > 0)
+			sorted = false;
+		v[n++] = inst;
+		/* The kept text (or a guess) and the log's two numbers. */
+		bytes += (inst->view_text != NULL ? inst->view_len : 1024) + 48;
 	}
-	qsort(v, n, sizeof(*v), by_creation);
+	/* The table is kept in creation order (sort_table()): seldom needed. */
+	if (!sorted)
+		qsort(v, n, sizeof(*v), by_creation);
+	sbuf_reserve(sb, bytes);
 	sbuf_addc(sb, '[');
 	for (i = 0; i < n && !sb->failed; i++) {
 		if (i > 0)
@@ -1905,6 +2005,8 @@ engine_list_text(struct engine *e, const struct engine_filter *f,
 			break;
 	}
 	sbuf_addc(sb, ']');
+	if (all && !sb->failed)
+		list_keep(e, sb->buf + from, sb->len - from, v, n);
 	free(v);
 	return sb->failed ? -1 : 0;
 }
@@ -2017,6 +2119,31 @@ engine_events(struct engine *e)
 	return e->events;
 }
 
+static int by_creation(const void *, const void *);
+
+/*
+ * Put the table in creation order (the records load in name order), so
+ * that lists need no sorting: launches add at the end.
+ */
+static void
+sort_table(struct engine *e)
+{
+	struct instance *inst, **v;
+	size_t i, n = 0;
+
+	if (e->ninstances < 2 ||
+	    (v = calloc(e->ninstances, sizeof(*v))) == NULL)
+		return;
+	while ((inst = TAILQ_FIRST(&e->instances)) != NULL && n < e->ninstances) {
+		TAILQ_REMOVE(&e->instances, inst, link);
+		v[n++] = inst;
+	}
+	qsort(v, n, sizeof(*v), by_creation);
+	for (i = 0; i < n; i++)
+		TAILQ_INSERT_TAIL(&e->instances, v[i], link);
+	free(v);
+}
+
 /* store_load() callback: one instance back from its record. */
 static void
 load_one(void *arg, const char *name, json_t *rec)
@@ -2044,8 +2171,13 @@ load_one(void *arg, const char *name, json_t *rec)
 		free_instance(inst);
 		return;
 	}
-	snprintf(inst->log_path, sizeof(inst->log_path), "%s/%s.log",
-	    e->log_dir, inst->name);
+	if (asprintf(&inst->log_path, "%s/%s.log", e->log_dir,
+	    inst->name) == -1) {
+		inst->log_path = NULL;
+		log_warnx("%s: out of memory", name);
+		free_instance(inst);
+		return;
+	}
 	inst->guest_config = rumpconfig_build(inst->spec, inst->spec->image,
 	    &err);
 	inst->console = console_open(e->cfg.loop, inst->log_path,
@@ -2110,6 +2242,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	uv_timer_start(&e->tick, on_tick, TICK_MS, TICK_MS);
 
 	broken = store_load(e->store, load_one, e);
+	sort_table(e);
 	log_info("%zu instances loaded%s", e->ninstances,
 	    broken > 0 ? " (some records were broken: see above)" : "");
 	for (p = 0; p < NPLATFORMS; p++) {
@@ -2183,6 +2316,7 @@ engine_close(struct engine *e)
 		TAILQ_REMOVE(&e->orphans, o, link);
 		free(o);
 	}
+	list_forget(e);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);

@@ -173,10 +173,27 @@ instance_view(const struct instance *inst)
 	return o;
 }
 
+/* Bumped with every instance's version (for the engine's list text). */
+static uint64_t all_changes;
+
 void
 instance_changed(struct instance *inst)
 {
 	inst->version++;
+	all_changes++;
+}
+
+uint64_t
+instance_changes(void)
+{
+	return all_changes;
+}
+
+void
+instance_log_range(const struct instance *inst, uint64_t *start,
+    uint64_t *end)
+{
+	log_range(inst, start, end);
 }
 
 void
@@ -249,6 +266,7 @@ instance_view_append(struct instance *inst, struct sbuf *sb)
 	    view_make(inst) == -1)
 		return -1;
 	log_range(inst, &start, &end);
+	sbuf_reserve(sb, inst->view_len + 64);
 	sbuf_addn(sb, inst->view_text, inst->view_len);
 	p = u64_text(start, buf + sizeof(buf));
 	sbuf_addn(sb, p, (size_t)(buf + sizeof(buf) - 1 - p));

@@ -54,7 +54,7 @@ struct instance {
 	char *guest_config;
 	char macs[SPEC_NICS_MAX][18];
 	char domain_name[BACKEND_DOMAIN_NAME_MAX];
-	char log_path[4096];
+	char *log_path;		/* owned: LOG_DIR/NAME.log */
 	struct console *console;
 
 	enum instance_state state;
@@ -122,6 +122,16 @@ int instance_view_append(struct instance *inst, struct sbuf *sb);
 
 /* Something instance_view() shows has changed: the kept text is stale. */
 void instance_changed(struct instance *inst);
+
+/*
+ * A number that changes whenever instance_changed() is called for any
+ * instance: a text made of several views is stale once it moved.
+ */
+uint64_t instance_changes(void);
+
+/* The log's start and size as the view shows them. */
+void instance_log_range(const struct instance *inst, uint64_t *start,
+    uint64_t *end);
 
 /* Free what the instance keeps for its view. */
 void instance_view_free(struct instance *inst);

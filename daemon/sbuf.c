@@ -33,6 +33,12 @@ reserve(struct sbuf *sb, size_t n)
 }
 
 void
+sbuf_reserve(struct sbuf *sb, size_t n)
+{
+	(void)reserve(sb, n);
+}
+
+void
 sbuf_addn(struct sbuf *sb, const char *s, size_t n)
 {
 	if (!reserve(sb, n))

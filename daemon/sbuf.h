@@ -20,6 +20,8 @@ struct sbuf {
 
 #define SBUF_INIT { NULL, 0, 0, false }
 
+/* Make room for n more bytes now (one allocation for what follows). */
+void sbuf_reserve(struct sbuf *sb, size_t n);
 void sbuf_add(struct sbuf *sb, const char *s);
 void sbuf_addn(struct sbuf *sb, const char *s, size_t n);
 void sbuf_addc(struct sbuf *sb, char c);

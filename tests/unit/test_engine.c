@@ -92,6 +92,40 @@ struct want_state {
 };
 
 /*
+ * The whole list as the API answers it (engine_list_text(), from the text
+ * the engine keeps) holds the same views as one made afresh.
+ */
+static void
+list_checked(void)
+{
+	struct engine_filter f;
+	struct sbuf sb = SBUF_INIT;
+	json_error_t jerr;
+	json_t *kept, *fresh, *k, *x = NULL;
+	size_t i, j;
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(engine_list_text(eng, &f, &sb), 0);
+	kept = json_loadb(sb.buf, sb.len, 0, &jerr);
+	if (kept == NULL)
+		fail_msg("the kept list is not JSON: %s", jerr.text);
+	fresh = engine_list(eng, &f);
+	assert_int_equal(json_array_size(kept), json_array_size(fresh));
+	json_array_foreach(kept, i, k) {
+		json_array_foreach(fresh, j, x) {
+			if (json_equal(json_object_get(k, "name"),
+			    json_object_get(x, "name")))
+				break;
+		}
+		if (j == json_array_size(fresh) || !json_equal(k, x))
+			fail_msg("stale list entry: %s", sb.buf);
+	}
+	sbuf_reset(&sb);
+	json_decref(kept);
+	json_decref(fresh);
+}
+
+/*
  * name's view as the API answers it (engine_get_text(), from the text the
  * instance keeps), checked against a view made afresh (engine_get()): a
  * change that did not go through instance_changed() shows here as a stale
@@ -110,6 +144,7 @@ view_checked(const char *name)
 	if (engine_get_text(eng, name, &sb, &err) == -1) {
 		sbuf_reset(&sb);
 		assert_null(fresh);
+		list_checked();
 		return NULL;
 	}
 	assert_non_null(fresh);
@@ -124,6 +159,7 @@ view_checked(const char *name)
 	}
 	sbuf_reset(&sb);
 	json_decref(kept);
+	list_checked();
 	return fresh;
 }
 
@@ -1473,6 +1509,31 @@ test_launch_waits_for_its_record(void **state)
 }
 
 /*
+ * The kept list text goes with an instance removed while nothing else
+ * changed (the list was made after its last change).
+ */
+static void
+test_list_text_after_remove(void **state)
+{
+	struct result r, s;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	memset(&s, 0, sizeof(s));
+	engine_stop(eng, "a", true, 0, on_reply, &s);
+	run_until(replied, &s, "the stop reply");
+	json_decref(s.body);
+	expect_str("a", "state", "stopped");	/* lists it too */
+	memset(&s, 0, sizeof(s));
+	engine_remove(eng, "a", false, on_reply, &s);
+	run_until(replied, &s, "the remove reply");
+	assert_false(s.failed);
+	json_decref(s.body);
+	wait_state("a", "gone");		/* lists again */
+}
+
+/*
  * A list taken before a remove and a new launch of the name answers after
  * them: its entry for the removed instance's domain (destroyed meanwhile)
  * is neither an orphan to destroy nor news about the new instance.
@@ -1518,6 +1579,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_launch_waits_for_its_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_text_after_remove,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_status, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rumprun_end, setup,
