@@ -160,17 +160,17 @@ struct spec_policy {
 	unsigned int max_memory_mib;
 	unsigned int max_vcpus;
 	/*
-	 * The image and volume store's directory ("store:NAME" images,
-	 * "volume:NAME" block devices); NULL: no store, such names refused.
-	 */
-	const char *store_dir;
-	/*
 	 * The request is rumprund's own record of an instance it accepted
 	 * earlier: host paths, bridges, networks and resource limits are not
 	 * checked again, so that a change of policy or a deleted file never
 	 * makes an instance disappear at restart.
 	 */
 	bool trusted;
+	/*
+	 * The image and volume store's directory ("store:NAME" images,
+	 * "volume:NAME" block devices); NULL: no store, such names refused.
+	 */
+	const char *store_dir;
 };
 
 /*
