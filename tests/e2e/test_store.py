@@ -23,7 +23,7 @@ import pytest
 
 import rrlib
 from rrlib import Deadline, GUEST_ELF
-from test_rrctl import RRCTL, XEN_WARNINGS
+from test_rrctl import RRCTL, XEN_WARNINGS, complete
 from test_tls import TCP, certs, free_port, tls_conf, tokens_file  # noqa: F401
 
 TOKEN = "store-e2e-token-0123456789"
@@ -251,6 +251,11 @@ def test_digest_names_and_conflicts(sd):
     assert r.status == 422 and r.json["field"] == "blk[0].copy", r
     assert c.list() == []
     assert c.request("DELETE", "/v1/images/nothing").status == 404
+    # Completion: subcommands, then the names the daemon has.
+    host = "unix://%s" % d.sock
+    assert complete(d, "rrctl image p") == ["push"]
+    assert complete(d, "rrctl --host %s image rm " % host) == ["k"]
+    assert complete(d, "rrctl --host %s volume rm " % host) == ["v"]
 
 
 def raw_put(d, path, length, send, headers=""):
