@@ -43,6 +43,7 @@ struct imgstore_upload {
 	bool hashing;
 	bool committed;
 	char old_blob[32];		/* the replaced entry's data, or "" */
+	uint64_t old_size;		/* its size */
 	json_t *entry;			/* after a commit */
 };
 
@@ -51,10 +52,13 @@ struct imgstore {
 	int dirfd[KINDS];
 	struct imgstore_limits limits;
 	struct imgstore_upload *uploads;
-	uint64_t inflight;		/* bytes written by uploads in progress */
+	uint64_t inflight;		/* bytes reserved by uploads in progress */
+	uint64_t stored;		/* bytes of every entry (counted at open) */
 };
 
 static const char *const kind_dirs[KINDS] = { "images", "volumes" };
+
+static uint64_t stored_total(struct imgstore *);
 
 const char *
 imgstore_kind_name(enum imgstore_kind kind)
@@ -391,6 +395,7 @@ imgstore_open(const char *dir, const struct imgstore_limits *limits,
 		}
 		sweep(st->dirfd[i], path);
 	}
+	st->stored = stored_total(st);
 	return st;
 fail:
 	imgstore_close(st);
@@ -561,6 +566,7 @@ imgstore_delete(struct imgstore *st, enum imgstore_kind kind,
 		return -1;
 	}
 	(void)fsync(st->dirfd[kind]);
+	st->stored -= (uint64_t)json_integer_value(json_object_get(e, "size"));
 	if (unlinkat(st->dirfd[kind], json_string_value(json_object_get(e,
 	    "file")), 0) == -1 && errno != ENOENT)
 		log_warn("store: %s %s: cannot remove its data",
@@ -627,7 +633,7 @@ imgstore_upload_begin(struct imgstore *st, enum imgstore_kind kind,
 		return NULL;
 	}
 	if (length >= 0 && st->limits.max_total != 0) {
-		total = stored_total(st) + st->inflight;
+		total = st->stored + st->inflight;
 		if (total + (uint64_t)length > st->limits.max_total) {
 			rrerr_set(err, RRERR_TOO_LARGE, NULL, "%s %s: %lld "
 			    "bytes do not fit: the store holds %llu of at "
@@ -711,7 +717,7 @@ imgstore_upload_write(struct imgstore_upload *up, const void *buf,
 		    "longer than its Content-Length");
 	/* An unknown length is counted against the total as it comes. */
 	if (up->length < 0 && st->limits.max_total != 0 &&
-	    stored_total(st) + st->inflight + len > st->limits.max_total)
+	    st->stored + st->inflight + len > st->limits.max_total)
 		return rrerr_set(err, RRERR_TOO_LARGE, NULL, "%s %s: the "
 		    "store is full at %llu bytes (store_max_total)",
 		    imgstore_kind_name(up->kind), up->name,
@@ -790,6 +796,8 @@ imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 	if ((old = load_entry(up->dirfd, up->name, NULL)) != NULL) {
 		snprintf(up->old_blob, sizeof(up->old_blob), "%s",
 		    json_string_value(json_object_get(old, "file")));
+		up->old_size = (uint64_t)json_integer_value(json_object_get(old,
+		    "size"));
 		json_decref(old);
 	}
 	snprintf(file, sizeof(file), "%s.json", up->name);
@@ -849,6 +857,8 @@ imgstore_upload_end(struct imgstore_upload *up)
 			break;
 		}
 	up->st->inflight -= up->length >= 0 ? (uint64_t)up->length : up->size;
+	if (up->committed)
+		up->st->stored += up->size - up->old_size;
 	if (up->hashing)
 		gnutls_hash_deinit(up->hash, NULL);
 	if (up->fd != -1)

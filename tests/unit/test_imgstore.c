@@ -379,6 +379,35 @@ test_replace_delete_sweep(void **state)
 }
 
 static void
+test_total_accounting(void **state)
+{
+	struct imgstore *st = open_store(0, 10);
+	struct rrerr err;
+
+	(void)state;
+	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "one", 3, NULL,
+	    &err), 0);
+	/* A replacement counts its new size only. */
+	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "hello\n", 6, NULL,
+	    &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "v", "abcd", 4, NULL,
+	    &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "w", "x", 1, NULL,
+	    &err), -2);
+	assert_int_equal(err.code, RRERR_TOO_LARGE);
+	/* A removal gives its bytes back; so does a restart's count. */
+	assert_int_equal(imgstore_delete(st, IMGSTORE_IMAGE, "k", &err), 0);
+	imgstore_close(st);
+	st = open_store(0, 10);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "w", "abcdef", -1, NULL,
+	    &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "x", "x", -1, NULL,
+	    &err), -1);
+	assert_int_equal(err.code, RRERR_TOO_LARGE);
+	imgstore_close(st);
+}
+
+static void
 test_copies(void **state)
 {
 	struct imgstore *st = open_store(0, 0);
@@ -473,6 +502,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_delete_sweep,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_total_accounting, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_copies, setup, teardown),
 		cmocka_unit_test(test_rrctl_default_name),
 	};
