@@ -1250,7 +1250,7 @@ put_digest(struct httpd_req *req, char *hex, bool *given, struct rrerr *err)
 {
 	const char *q = httpd_req_query(req, "sha256");
 	const char *h = httpd_req_header(req, "X-Content-SHA256");
-	char other[IMGSTORE_HEX_LEN + 1];
+	char other[IMGSTORE_HEX_LEN + 1] = "";
 
 	*given = q != NULL || h != NULL;
 	if (q != NULL && imgstore_parse_digest(q, "sha256", hex, err) == -1)

@@ -54,7 +54,7 @@ image_default_name(const char *file, char *buf, size_t len)
 		buf[n++] = ch;
 	}
 	if (n == 0)
-		n = (size_t)snprintf(buf, len, "image");
+		snprintf(buf, len, "image");
 	else
 		buf[n] = '\0';
 }

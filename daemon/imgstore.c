@@ -760,7 +760,7 @@ imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 	    16], hex[17], *text = NULL;
 	json_t *old, *e = NULL;
 	size_t i;
-	int fd = -1, rv = -1;
+	int fd, rv = -1;
 
 	gnutls_hash_deinit(up->hash, md);
 	up->hashing = false;
@@ -804,19 +804,18 @@ imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 	snprintf(tmp, sizeof(tmp), ".%s.json.tmp", up->name);
 	fd = openat(up->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
-	if (fd == -1 || write_all(fd, text, strlen(text)) == -1 ||
-	    fsync(fd) == -1 || close(fd) == -1) {
+	if (fd == -1)
+		goto io;
+	if (write_all(fd, text, strlen(text)) == -1 || fsync(fd) == -1) {
 		int saved = errno;
 
-		if (fd != -1)
-			close(fd);
-		fd = -1;
+		close(fd);
 		unlinkat(up->dirfd, tmp, 0);
 		errno = saved;
 		goto io;
 	}
-	fd = -1;
-	if (renameat(up->dirfd, tmp, up->dirfd, file) == -1) {
+	if (close(fd) == -1 ||
+	    renameat(up->dirfd, tmp, up->dirfd, file) == -1) {
 		int saved = errno;
 
 		unlinkat(up->dirfd, tmp, 0);
