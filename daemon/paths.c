@@ -559,7 +559,7 @@ open_named(const char *name, const char *const *dirs,
     struct rrerr *err)
 {
 	const char *ref = imgstore_ref_name(name, kind), *sdirs[2];
-	char kdir[PATH_MAX], *path;
+	char kdir[PATH_MAX], *path, *again;
 	int rv;
 
 	if (ref == NULL)
@@ -572,6 +572,18 @@ open_named(const char *name, const char *const *dirs,
 	sdirs[1] = NULL;
 	rv = paths_open(path, sdirs, PATHS_REGULAR, flags, field, NULL, fd,
 	    err);
+	/*
+	 * Replaced between the entry's read and the open (a PUT's commit
+	 * removes the old data once the new entry is in): once more, with
+	 * the entry as it is now.
+	 */
+	if (rv == -1 && (again = imgstore_resolve(policy->store_dir, kind,
+	    ref, field, NULL)) != NULL) {
+		if (strcmp(again, path) != 0)
+			rv = paths_open(again, sdirs, PATHS_REGULAR, flags,
+			    field, NULL, fd, err);
+		free(again);
+	}
 	free(path);
 	return rv;
 }
