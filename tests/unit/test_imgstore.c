@@ -22,8 +22,10 @@
 #include <cmocka.h>
 
 #include "imgstore.h"
+#include "paths.h"
 #include "rrctl.h"
 #include "rrerr.h"
+#include "spec.h"
 
 /* SHA-256 of "hello\n" and of "". */
 #define HELLO_SHA \
@@ -458,6 +460,93 @@ test_copies(void **state)
 	imgstore_close(st);
 }
 
+/* The first bytes of the file open at fd (from offset 0). */
+static void
+assert_starts(int fd, const char *want)
+{
+	char buf[32];
+	ssize_t n;
+
+	n = pread(fd, buf, strlen(want), 0);
+	assert_int_equal(n, (ssize_t)strlen(want));
+	assert_memory_equal(buf, want, strlen(want));
+}
+
+/*
+ * A launch's files from the store: opened beneath it, the copy made at the
+ * first open and kept; a store file swapped for a symlink is refused.
+ */
+static void
+test_launch_files(void **state)
+{
+	struct imgstore *st = open_store(0, 0);
+	struct spec_blk blk[2];
+	struct spec spec;
+	struct spec_policy policy;
+	struct paths_files files;
+	char dir[128], *path;
+	struct rrerr err;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/store", top);
+	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "KERNEL", 6, NULL,
+	    &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "v", "volume", 6, NULL,
+	    &err), 0);
+	memset(&spec, 0, sizeof(spec));
+	memset(blk, 0, sizeof(blk));
+	memset(&policy, 0, sizeof(policy));
+	policy.store_dir = dir;
+	spec.name = (char *)"inst";
+	spec.image = (char *)"store:k";
+	blk[0].source = (char *)"volume:v";
+	blk[0].copy = true;
+	blk[1].source = (char *)"volume:v";
+	blk[1].readonly = true;
+	spec.blk = blk;
+	spec.nblk = 2;
+
+	/* An adoption's check (read-only): no copy made yet. */
+	assert_int_equal(paths_open_spec(&spec, &policy, true, &files, &err),
+	    0);
+	assert_starts(files.image, "KERNEL");
+	assert_starts(files.blk[0], "volume");
+	paths_files_close(&files);
+	assert_int_equal(count("copies", "inst"), 0);
+
+	/* A launch: the copy is made, written through, kept. */
+	assert_int_equal(paths_open_spec(&spec, &policy, false, &files, &err),
+	    0);
+	assert_int_equal(pwrite(files.blk[0], "COPY", 4, 0), 4);
+	assert_starts(files.blk[1], "volume");
+	assert_int_equal(fcntl(files.blk[1], F_GETFL) & O_ACCMODE, O_RDONLY);
+	paths_files_close(&files);
+	assert_int_equal(paths_open_spec(&spec, &policy, false, &files, &err),
+	    0);
+	assert_starts(files.blk[0], "COPYme");
+	assert_starts(files.blk[1], "volume");
+	paths_files_close(&files);
+
+	/* An entry that is gone: the field says so. */
+	spec.image = (char *)"store:nothing";
+	assert_int_equal(paths_open_spec(&spec, &policy, false, &files, &err),
+	    -1);
+	assert_string_equal(err.field, "image");
+	assert_non_null(strstr(err.message, "no stored image nothing"));
+	spec.image = (char *)"store:k";
+
+	/* The image's data swapped for a symlink out of the store. */
+	path = imgstore_resolve(dir, IMGSTORE_IMAGE, "k", "image", &err);
+	assert_non_null(path);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(paths_open_spec(&spec, &policy, false, &files, &err),
+	    -1);
+	assert_string_equal(err.field, "image");
+	free(path);
+	imgstore_close(st);
+}
+
 static void
 test_rrctl_default_name(void **state)
 {
@@ -505,6 +594,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_total_accounting, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_launch_files, setup,
+		    teardown),
 		cmocka_unit_test(test_rrctl_default_name),
 	};
 
