@@ -1856,6 +1856,75 @@ test_deadlines(void **state)
 	assert_true(strncmp(dl_after, "HTTP/1.1 200", 12) == 0);
 }
 
+/*
+ * A streamed body's deadline grows with its bytes: one that keeps coming
+ * fast outlives T_REQUEST_MS, a trickle is cut soon after it.
+ */
+static int64_t ud_fast_ms = -1, ud_slow_ms = -1;
+static char ud_fast[256];
+
+static void
+client_upload_deadline(struct srv *s)
+{
+	static char chunk[64 * 1024];
+	char head[128];
+	uint64_t t0;
+	int fd, i;
+
+	/* 4.8 MB at ~3 MB/s: about 1.5 s, past T_REQUEST_MS. */
+	if ((fd = raw_connect(s)) == -1)
+		return;
+	snprintf(head, sizeof(head), "PUT /v1/up/fast HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %zu\r\n\r\n", sizeof(chunk) * 75);
+	t0 = now_ns();
+	if (write(fd, head, strlen(head)) == -1)
+		goto out;
+	for (i = 0; i < 74; i++) {
+		if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
+			goto out;
+		sleep_ms(20);
+	}
+	/* The last chunk, its last byte sent by ask(), which reads the answer. */
+	if (write(fd, chunk, sizeof(chunk) - 1) == -1)
+		goto out;
+	ask(fd, "x", ud_fast, sizeof(ud_fast));
+	ud_fast_ms = ms_since(t0);
+	close(fd);
+
+	/* 1 KB every 50 ms: 20 KB/s, under the 64 KiB/s a body must keep. */
+	if ((fd = raw_connect(s)) == -1)
+		return;
+	snprintf(head, sizeof(head), "PUT /v1/up/slow HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %d\r\n\r\n", 1 << 20);
+	t0 = now_ns();
+	if (write(fd, head, strlen(head)) == -1)
+		goto out;
+	for (i = 0; i < 100; i++) {
+		if (closed_within(fd, 50)) {
+			ud_slow_ms = ms_since(t0);
+			break;
+		}
+		if (send(fd, chunk, 1024, MSG_NOSIGNAL) != 1024) {
+			ud_slow_ms = ms_since(t0);
+			break;
+		}
+	}
+out:
+	close(fd);
+}
+
+static void
+test_upload_deadline(void **state)
+{
+	run(*state, client_upload_deadline);
+	printf("upload deadlines: fast body answered at %" PRId64 " ms, "
+	    "trickle cut at %" PRId64 " ms\n", ud_fast_ms, ud_slow_ms);
+	assert_true(strncmp(ud_fast, "HTTP/1.1 200", 12) == 0);
+	assert_true(ud_fast_ms > T_REQUEST_MS);
+	/* 600 ms + 1 ms per 64 bytes received: cut at about 1 s. */
+	assert_true(ud_slow_ms >= T_REQUEST_MS && ud_slow_ms <= 3000);
+}
+
 static char fr_two[1024], fr_gzip[1024], fr_both[1024];
 static bool fr_two_closed, fr_gzip_closed, fr_both_closed;
 static uint64_t fr_gzip_ns;
@@ -2122,6 +2191,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup_limits,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deadlines,
+		    setup_deadlines, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_deadline,
 		    setup_deadlines, teardown),
 		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup,
