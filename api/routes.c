@@ -1142,6 +1142,12 @@ get_info(struct httpd_req *req, void *ctx)
 #endif
 	    ));
 	json_object_set_new(info, "policy", policy_json(rc->policy));
+	if (rc->store != NULL)
+		json_object_set_new(json_object_get(info, "policy"), "store",
+		    json_pack("{s:I,s:I,s:I}", "max_size", (json_int_t)
+		    imgstore_limits(rc->store)->max_size, "max_total",
+		    (json_int_t)imgstore_limits(rc->store)->max_total, "used",
+		    (json_int_t)imgstore_used(rc->store)));
 	httpd_reply_json(req, 200, info);
 }
 

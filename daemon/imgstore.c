@@ -416,6 +416,18 @@ imgstore_close(struct imgstore *st)
 	free(st);
 }
 
+const struct imgstore_limits *
+imgstore_limits(const struct imgstore *st)
+{
+	return &st->limits;
+}
+
+uint64_t
+imgstore_used(const struct imgstore *st)
+{
+	return st->stored;
+}
+
 const char *
 imgstore_dir(const struct imgstore *st)
 {

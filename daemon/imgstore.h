@@ -70,6 +70,9 @@ struct imgstore *imgstore_open(const char *dir,
     const struct imgstore_limits *limits, struct rrerr *err);
 /* Free st (uploads in progress must be over); NULL is fine. */
 void imgstore_close(struct imgstore *st);
+/* The quotas, and the bytes the entries hold now. */
+const struct imgstore_limits *imgstore_limits(const struct imgstore *st);
+uint64_t imgstore_used(const struct imgstore *st);
 /* The store's directory (borrowed). */
 const char *imgstore_dir(const struct imgstore *st);
 

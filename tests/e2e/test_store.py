@@ -349,6 +349,9 @@ def test_quotas(sd):
     assert "store_max_total" in r.json["message"], r
     put(c, "volumes", "b", b"b" * 50000, expect=201)
     assert leftovers(d) == []
+    # What a client can learn before it uploads.
+    assert c.get("/v1/info")["policy"]["store"] == {
+        "max_size": 100000, "max_total": 150000, "used": 150000}
     assert [e["size"] for e in c.get("/v1/images") + c.get(
         "/v1/volumes")] == [100000, 50000]
 
