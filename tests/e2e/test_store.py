@@ -391,3 +391,26 @@ def test_full_disk(sd):
     # The disk is usable again at once.
     put(c, "volumes", "small", disk("small", 1 << 20), expect=201)
     assert [e["name"] for e in c.get("/v1/volumes")] == ["small"]
+
+
+def test_iso_from_a_stored_image(sd):
+    """POST /v1/iso takes "store:NAME" as its image too; a stored volume
+    is refused there (an ISO keeps data images by host file name)."""
+    import test_iso
+    test_iso.need_tools()
+    d = sd()
+    c = d.client
+    kernel = GUEST_ELF.read_bytes()
+    put(c, "images", "pc", kernel, "?sha256=" + sha(kernel), expect=201)
+    put(c, "volumes", "v", disk("v"), expect=201)
+    r = test_iso.post_iso(d, {"name": "pc-1", "image": "store:pc",
+                              "argv": ["rrguest", "exit", "0"]})
+    assert r.status == 200, r
+    assert r.header("Content-Type") == test_iso.ISO_TYPE
+    iso = d.root / "pc-1.iso"
+    iso.write_bytes(r.body)
+    assert test_iso.iso_file(iso, "/boot/rumprun.bin") == kernel
+    r = test_iso.post_iso(d, {"name": "pc-2", "image": "store:pc",
+                              "blk": [{"source": "volume:v"}]})
+    assert r.status == 422 and r.json["field"] == "blk[0].source", r
+    assert c.list() == []
