@@ -14,7 +14,14 @@
  *   mode, so every MHD_resume_connection() is followed by uv_async_send()
  *   on the "kick" handle, whose callback runs MHD again.
  * - A request is read whole (at most body_max bytes) before its route's
- *   handler runs.  A handler that returns without answering leaves the
+ *   handler runs, except on an upload route (PUT /v1/images/NAME): there
+ *   the route's begin() runs once the headers are in, each piece of body
+ *   goes to its sink's data() as MHD hands it over (MHD keeps nothing),
+ *   and the handler runs at the end.  A refusal by begin() is answered
+ *   before the body (as a 413 is), one by data() after the rest the
+ *   client announced is read and dropped (at most UPLOAD_DRAIN_MAX).  Its
+ *   connection's request deadline grows by 1 ms per UPLOAD_RATE_MIN bytes
+ *   received.  A handler that returns without answering leaves the
  *   connection suspended; httpd_reply_*() stores the answer, resumes and
  *   kicks, and the answer is queued when MHD calls the access handler again
  *   (MHD accepts a response only from inside that callback).
@@ -1852,7 +1859,8 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 	case RQ_DRAIN:
 		if (*size != 0) {
 			req->drained += *size;
-			req->uploaded += *size;
+			if (req->upload != NULL)
+				req->uploaded += *size;
 			*size = 0;
 			if (req->drained > (req->drain_limit != 0 ?
 			    req->drain_limit : (uint64_t)h->body_max +
