@@ -1157,14 +1157,6 @@ get_info(struct httpd_req *req, void *ctx)
  * (fsync, digest check, rename) runs on libuv's thread pool.
  */
 
-/* The kind of store a path is about: /v1/images... or /v1/volumes... */
-static enum imgstore_kind
-store_kind(struct httpd_req *req)
-{
-	return strncmp(httpd_req_path(req), "/v1/volumes", 11) == 0 ?
-	    IMGSTORE_VOLUME : IMGSTORE_IMAGE;
-}
-
 /*
  * The instances (not removed) whose request names kind's entry name, or
  * every entry when name is NULL: a new object {entry name: [instances]}.
@@ -1272,11 +1264,9 @@ put_digest(struct httpd_req *req, char *hex, bool *given, struct rrerr *err)
 }
 
 static void *
-put_begin(struct httpd_req *req, void *ctx, long long length,
-    struct rrerr *err)
+put_begin(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind, long long length, struct rrerr *err)
 {
-	struct routes_ctx *rc = ctx;
-	enum imgstore_kind kind = store_kind(req);
 	const char *name = httpd_req_param(req, "name"), *q, *v;
 	char hex[IMGSTORE_HEX_LEN + 1], who[512];
 	struct put_sink *ps;
@@ -1342,6 +1332,20 @@ put_begin(struct httpd_req *req, void *ctx, long long length,
 	log_change(req, kind == IMGSTORE_IMAGE ? "image upload" :
 	    "volume upload", name);
 	return ps;
+}
+
+static void *
+put_begin_image(struct httpd_req *req, void *ctx, long long length,
+    struct rrerr *err)
+{
+	return put_begin(req, ctx, IMGSTORE_IMAGE, length, err);
+}
+
+static void *
+put_begin_volume(struct httpd_req *req, void *ctx, long long length,
+    struct rrerr *err)
+{
+	return put_begin(req, ctx, IMGSTORE_VOLUME, length, err);
 }
 
 static int
@@ -1447,10 +1451,9 @@ put_store(struct httpd_req *req, void *ctx)
 }
 
 static void
-get_store_list(struct httpd_req *req, void *ctx)
+get_store_list(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind)
 {
-	struct routes_ctx *rc = ctx;
-	enum imgstore_kind kind = store_kind(req);
 	const char *q;
 	char hex[IMGSTORE_HEX_LEN + 1];
 	struct rrerr err;
@@ -1481,10 +1484,9 @@ get_store_list(struct httpd_req *req, void *ctx)
 }
 
 static void
-get_store_entry(struct httpd_req *req, void *ctx)
+get_store_entry(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind)
 {
-	struct routes_ctx *rc = ctx;
-	enum imgstore_kind kind = store_kind(req);
 	const char *name = httpd_req_param(req, "name");
 	struct rrerr err;
 	json_t *e, *users;
@@ -1507,10 +1509,9 @@ get_store_entry(struct httpd_req *req, void *ctx)
 }
 
 static void
-delete_store_entry(struct httpd_req *req, void *ctx)
+delete_store_entry(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind)
 {
-	struct routes_ctx *rc = ctx;
-	enum imgstore_kind kind = store_kind(req);
 	const char *name = httpd_req_param(req, "name");
 	char who[512];
 	struct rrerr err;
@@ -1549,9 +1550,47 @@ delete_store_entry(struct httpd_req *req, void *ctx)
 	httpd_reply_json(req, 200, e);
 }
 
+/* One handler per kind: the route decides, never the path's spelling. */
+static void
+get_images(struct httpd_req *req, void *ctx)
+{
+	get_store_list(req, ctx, IMGSTORE_IMAGE);
+}
+
+static void
+get_volumes(struct httpd_req *req, void *ctx)
+{
+	get_store_list(req, ctx, IMGSTORE_VOLUME);
+}
+
+static void
+get_image(struct httpd_req *req, void *ctx)
+{
+	get_store_entry(req, ctx, IMGSTORE_IMAGE);
+}
+
+static void
+get_volume(struct httpd_req *req, void *ctx)
+{
+	get_store_entry(req, ctx, IMGSTORE_VOLUME);
+}
+
+static void
+delete_image(struct httpd_req *req, void *ctx)
+{
+	delete_store_entry(req, ctx, IMGSTORE_IMAGE);
+}
+
+static void
+delete_volume(struct httpd_req *req, void *ctx)
+{
+	delete_store_entry(req, ctx, IMGSTORE_VOLUME);
+}
+
 const struct httpd_upload_route routes_uploads[] = {
-	{ "PUT", "/v1/images/{name}", put_begin, put_data, put_abort },
-	{ "PUT", "/v1/volumes/{name}", put_begin, put_data, put_abort },
+	{ "PUT", "/v1/images/{name}", put_begin_image, put_data, put_abort },
+	{ "PUT", "/v1/volumes/{name}", put_begin_volume, put_data,
+	    put_abort },
 };
 
 const size_t routes_uploads_count =
@@ -1571,13 +1610,13 @@ const struct httpd_route routes_table[] = {
 	{ "GET", "/v1/health", get_health },
 	{ "GET", "/v1/info", get_info },
 	{ "PUT", "/v1/images/{name}", put_store },
-	{ "GET", "/v1/images", get_store_list },
-	{ "GET", "/v1/images/{name}", get_store_entry },
-	{ "DELETE", "/v1/images/{name}", delete_store_entry },
+	{ "GET", "/v1/images", get_images },
+	{ "GET", "/v1/images/{name}", get_image },
+	{ "DELETE", "/v1/images/{name}", delete_image },
 	{ "PUT", "/v1/volumes/{name}", put_store },
-	{ "GET", "/v1/volumes", get_store_list },
-	{ "GET", "/v1/volumes/{name}", get_store_entry },
-	{ "DELETE", "/v1/volumes/{name}", delete_store_entry },
+	{ "GET", "/v1/volumes", get_volumes },
+	{ "GET", "/v1/volumes/{name}", get_volume },
+	{ "DELETE", "/v1/volumes/{name}", delete_volume },
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);

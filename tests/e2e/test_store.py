@@ -225,6 +225,12 @@ def test_digest_names_and_conflicts(sd):
     assert len(blobs(d, "images")) == 1, "the replaced data stayed"
     assert c.get("/v1/images?sha256=" + sha(data[:100]))[0]["name"] == "k"
     assert c.get("/v1/images?sha256=" + good) == []
+    # The route decides the kind, however the path is spelt.
+    r = c.request("PUT", "/v1/%76olumes/enc", body=b"x", validate=False)
+    assert r.status == 201, r
+    assert c.get("/v1/volumes/enc")["size"] == 1
+    assert c.request("GET", "/v1/images/enc").status == 404
+    c.call("DELETE", "/v1/volumes/enc")
     # Names as instance names.
     for bad in ("Upper", ".dot", "a" * 64, "-x"):
         r = put(c, "images", bad, b"x", expect=422)
