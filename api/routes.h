@@ -16,12 +16,18 @@
 /* The API version: every path starts with /v1/ (GET /v1/info says it). */
 #define ROUTES_API_VERSION	"v1"
 
+struct imgstore;
+
 struct routes_ctx {
 	struct engine *engine;
 	const struct spec_policy *policy;
+	struct imgstore *store;		/* NULL: no image store */
 };
 
 extern const struct httpd_route routes_table[];
 extern const size_t routes_count;
+/* The routes whose bodies stream (PUT of the image and volume store). */
+extern const struct httpd_upload_route routes_uploads[];
+extern const size_t routes_uploads_count;
 
 #endif
