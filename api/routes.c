@@ -1144,7 +1144,7 @@ get_info(struct httpd_req *req, void *ctx)
 static json_t *
 store_users(struct routes_ctx *rc, enum imgstore_kind kind, const char *name)
 {
-	struct engine_filter f = { NULL, NULL, NULL, NULL };
+	struct engine_filter f = { .state = NULL };
 	json_t *list, *out, *view, *spec, *blk, *b, *a;
 	const char *ref, *iname;
 	size_t i, j;
