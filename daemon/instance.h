@@ -5,15 +5,18 @@
  * instance_view() is what the API shows; instance_record() is what the
  * store keeps, and instance_from_record() reads it back at start.
  *
- * The view's text is kept (instance_view_append()) until the instance
- * changes: every change to a field that instance_view() shows must be
- * followed by instance_changed(inst), the one invalidation point.  The
- * engine's save() calls it, so a change that is recorded needs nothing
- * more (everything the view shows is also in the record, but the log's
- * start and size, which are read live at each answer); a field added to
- * the view that is not saved with the record needs its own call (a unit
- * test of test_engine.c compares the kept text with a fresh view after
- * each step of a lifecycle).
+ * The view's text is kept (instance_view_append()), and the engine keeps
+ * the whole list's text, until the instance changes: every change to a
+ * field that instance_view() shows must be followed by
+ * instance_changed(inst), the one invalidation point.  The engine's save()
+ * calls it, so a change that is recorded needs nothing more (everything
+ * the view shows is also in the record, but the log's start and size,
+ * which are read live at each answer).  To add a field to the view (a
+ * restart count, addresses): add it in view_core() of instance.c, and
+ * either save() after changing it or call instance_changed() (a field
+ * that changes without a save, such as addresses a guest reports); test
+ * test_engine.c's view helpers compare the kept text and list with fresh
+ * ones at every step, so a forgotten call fails them.
  */
 #ifndef INSTANCE_H
 #define INSTANCE_H
