@@ -51,7 +51,7 @@ struct console {
 	struct arrival *times;	/* when bytes arrived, by offset */
 	size_t ntimes;
 	uint64_t untimed;	/* the file's size at open: no times */
-	char linebuf[LINE_MAX_SCAN + 1];
+	char *linebuf;		/* LINE_MAX_SCAN + 1 bytes while scanning */
 	size_t linelen;
 	console_marker_fn *fn;
 	void *arg;
@@ -75,6 +75,7 @@ free_console(struct console *c)
 {
 	if (c->fd != -1)
 		close(c->fd);
+	free(c->linebuf);
 	free(c->path);
 	free(c->times);
 	free(c);
@@ -134,6 +135,13 @@ scan(struct console *c, const char *buf, size_t n)
 {
 	size_t i;
 
+	if (c->linebuf == NULL &&
+	    (c->linebuf = malloc(LINE_MAX_SCAN + 1)) == NULL) {
+		log_warnx("%s: out of memory: %zu bytes not scanned", c->path,
+		    n);
+		c->scanned += n;
+		return;
+	}
 	for (i = 0; i < n && !c->closed; i++) {
 		if (c->linelen == 0)
 			c->line_off = c->scanned + i;
@@ -505,6 +513,11 @@ console_rest(struct console *c)
 	if (c->fd != -1) {
 		close(c->fd);
 		c->fd = -1;
+	}
+	/* No line half scanned: the buffer comes back when one is. */
+	if (c->linelen == 0) {
+		free(c->linebuf);
+		c->linebuf = NULL;
 	}
 }
 
