@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -68,6 +69,10 @@ def parse_args():
     p.add_argument("--shared-libvirt", action="store_true",
                    help="use qemu:///system instead of a private libvirtd")
     p.add_argument("--json", help="write every sample here")
+    p.add_argument("--perf", metavar="DIR",
+                   help="burst: perf record -g rumprund and libvirtd "
+                   "(direct libvirt: libvirtd) during each burst, into "
+                   "DIR/burst-N-METHOD.data")
     p.add_argument("--keep", action="store_true", help="keep the work dir")
     a = p.parse_args()
     if a.quick:
@@ -576,6 +581,30 @@ class Poller:
         self.th.join(30)
 
 
+class Perf:
+    """perf record -g of the given pids while in the with block (--perf)."""
+
+    def __init__(self, name, pids):
+        self.p = None
+        pids = [str(x) for x in pids if x]
+        if ARGS.perf and pids:
+            os.makedirs(ARGS.perf, exist_ok=True)
+            self.p = subprocess.Popen(
+                ["perf", "record", "-g", "-F", "499", "-p", ",".join(pids),
+                 "-o", os.path.join(ARGS.perf, name + ".data")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p is not None:
+            self.p.send_signal(signal.SIGINT)
+            self.p.wait(60)
+
+
 def section_burst(env, accel):
     out = {}
     rows = []
@@ -590,7 +619,8 @@ def section_burst(env, accel):
             d.client.wait_state("probe", "running", timeout=30)
             c0 = cpu_ms(lvpid) if lvpid else None
             log("burst %d through the API (load %s)" % (n, loadavg()))
-            with Poller(d, "probe") as poll:
+            with Poller(d, "probe") as poll, \
+                    Perf("burst-%d-api" % n, [d.pid, lvpid]):
                 s = apibench(d, "burst", burst=n)
             res["get_during"] = summary(poll.lat)
             res["get_during"]["p90"] = pct(poll.lat, 0.9)
@@ -610,7 +640,9 @@ def section_burst(env, accel):
             log("burst %d through direct libvirt, %d threads (load %s)"
                 % (n, par, loadavg()))
             c0 = cpu_ms(lvpid) if lvpid else None
-            res[key] = direct(env, "libvirt", accel, burst=n, parallel=par)
+            with Perf("burst-%d-%s" % (n, key), [lvpid]):
+                res[key] = direct(env, "libvirt", accel, burst=n,
+                                  parallel=par)
             c1 = cpu_ms(lvpid) if lvpid else None
             res[key + "_libvirtd_cpu"] = (c1 - c0) if c0 is not None and \
                 c1 is not None else None
