@@ -1156,10 +1156,10 @@ done:
 
 /*
  * Start a domain with no disks: one virDomainCreateXML, as before issue
- * 13; no descriptor to hand over, so define, associate and undefine are
- * three libvirt calls (and a persistent config written to and removed from
- * libvirt's state directory) for nothing (bench/README.md, 2026-12-02:
- * ~5-10 ms a launch).  Returns 0, or -1 with err and no domain.
+ * 13; no descriptor to hand over, so define and undefine would be two
+ * more libvirt calls (~3.6 ms here, and libvirtd writing, fsyncing and
+ * removing a persistent config of the domain) for nothing (bench/README.md,
+ * 2026-12-02).  Returns 0, or -1 with err and no domain.
  */
 static int
 create_transient(struct backend *b, virConnectPtr c,
