@@ -66,6 +66,7 @@ static const struct key keys[] = {
 	{ "console_log_max", K_U64, F(console_log_max) },
 	{ "stop_timeout", K_UINT, F(stop_timeout) },
 	{ "boot_timeout", K_BOOT_TIMEOUT, F(boot_timeout) },
+	{ "boot_id_file", K_PATH, F(boot_id_file) },
 };
 
 _Static_assert(NKEYS <= CONFIG_KEYS_MAX, "struct config: lines[] too small");
@@ -96,6 +97,7 @@ config_defaults(struct config *cfg)
 	cfg->console_log_max = 8 * 1024 * 1024;
 	cfg->stop_timeout = 0;
 	cfg->boot_timeout = CONFIG_BOOT_TIMEOUT;
+	set_string(&cfg->boot_id_file, CONFIG_BOOT_ID_FILE);
 }
 
 static int
@@ -378,6 +380,7 @@ config_print(const struct config *cfg, FILE *f)
 	    (unsigned long long)cfg->console_log_max);
 	fprintf(f, "stop_timeout = %u\n", cfg->stop_timeout);
 	fprintf(f, "boot_timeout = %u\n", cfg->boot_timeout);
+	fprintf(f, "boot_id_file = %s\n", S(cfg->boot_id_file));
 }
 
 static void
@@ -406,6 +409,7 @@ config_free(struct config *cfg)
 	free(cfg->log_dir);
 	free(cfg->guest_dir);
 	free(cfg->daemon_log);
+	free(cfg->boot_id_file);
 	free_list(&cfg->image_dirs);
 	free_list(&cfg->volume_dirs);
 	free_list(&cfg->bridges);

@@ -27,6 +27,7 @@
 #define CONFIG_DEFAULT_GUESTS	"/run/rumprund/guests"
 #define CONFIG_QBOOT		"/usr/share/qemu/qboot.rom"
 #define CONFIG_BOOT_TIMEOUT	60	/* seconds to main(); 0: no limit */
+#define CONFIG_BOOT_ID_FILE	"/proc/sys/kernel/random/boot_id"
 
 struct config_list {
 	char *items[CONFIG_LIST_MAX + 1];	/* NULL-terminated */
@@ -64,6 +65,8 @@ struct config {
 	uint64_t console_log_max;
 	unsigned int stop_timeout;	/* seconds; 0: a stop destroys at once */
 	unsigned int boot_timeout;	/* seconds to main(); 0: no limit */
+	/* The kernel's boot id, to tell a host reboot (tests point it away). */
+	char *boot_id_file;
 
 	char *path;			/* the file read last; NULL: none */
 	unsigned int lines[CONFIG_KEYS_MAX];	/* by key: line last set, 0 */
