@@ -113,6 +113,19 @@ status_text(json_t *inst, const char *state, int64_t now_ms,
 		    row->uptime);
 		return;
 	}
+	/* Waiting for its restart policy's next attempt. */
+	if (state != NULL && strcmp(state, "backoff") == 0) {
+		json_t *rs = json_object_get(inst, "restart");
+		int64_t left = 0;
+
+		if (fmt_time_ms(json_string_value(json_object_get(rs,
+		    "next_attempt")), &t) == 0 && t > now_ms)
+			left = (t - now_ms + 999) / 1000;
+		snprintf(row->status, sizeof(row->status), "backoff (retry %lld "
+		    "in %llds)", (long long)json_integer_value(
+		    json_object_get(rs, "attempt")), (long long)left);
+		return;
+	}
 	if (!fmt_state_ended(state)) {
 		snprintf(row->status, sizeof(row->status), "%s", row->state);
 		return;
