@@ -160,6 +160,7 @@ struct engine {
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
 	int64_t flush_at_ms;		/* next retry of dirty records */
+	int64_t autostart_gate_ms;	/* no autostart before this time */
 	bool quiescing;
 	uv_timer_t tick;
 	uv_async_t async;
@@ -1494,7 +1495,8 @@ check_capacity(struct engine *e, const struct spec *spec, bool is_new,
  * starts a new crash loop: attempt 1); instances that had ended come back
  * as restart_on_reboot() says (always; unless-stopped unless stopped
  * through the API).  Those that come back are restarted in creation order,
- * AUTOSTART_GAP_MS apart.
+ * AUTOSTART_GAP_MS apart (inst->autostart, in memory only: after a kill
+ * -9 meanwhile, the rest come back as soon as they can, in any order).
  */
 #define RESTART_BLOCKED_MS	5000	/* a refused restart is tried again */
 #define AUTOSTART_GAP_MS	1000
@@ -1597,8 +1599,21 @@ restart_due(struct engine *e, struct instance *inst, int64_t now)
 	struct rrerr err;
 	json_t *ev;
 
+	struct instance *other;
+
 	if (now < inst->restart_at_ms || e->quiescing)
 		return;
+	/* After a host reboot: in creation order, AUTOSTART_GAP_MS apart. */
+	if (inst->autostart) {
+		if (now < e->autostart_gate_ms)
+			return;
+		TAILQ_FOREACH(other, &e->instances, link) {
+			if (other->autostart &&
+			    other->state == INSTANCE_BACKOFF &&
+			    other->created_ms < inst->created_ms)
+				return;
+		}
+	}
 	/* Not before the first list; an absent backend is said below. */
 	if (slot->b != NULL && slot->connected && !slot->listed)
 		return;
@@ -1619,6 +1634,9 @@ restart_due(struct engine *e, struct instance *inst, int64_t now)
 	}
 	inst->restart_count++;
 	inst->restart_blocked = false;
+	if (inst->autostart)
+		e->autostart_gate_ms = now + AUTOSTART_GAP_MS;
+	inst->autostart = false;
 	ev = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "type", "restart",
 	    "name", inst->name, "state", instance_state_name(inst->state),
 	    "previous", instance_state_name(INSTANCE_BACKOFF),
@@ -1643,12 +1661,15 @@ blocked:
 	inst->restart_at_ms = now + RESTART_BLOCKED_MS;
 }
 
-/* inst comes back after a host reboot, restarted at at_ms. */
+/* inst comes back after a host reboot. */
 static void
-reboot_backoff(struct engine *e, struct instance *inst, int64_t at_ms)
+reboot_backoff(struct engine *e, struct instance *inst)
 {
-	inst->restart_attempt = 0;
-	inst->restart_at_ms = at_ms;
+	inst->restart_attempt = 1;	/* of a new crash loop */
+	inst->restart_at_ms = instance_now_ms();
+	inst->autostart = true;
+	/* An always instance stopped through the API comes back too. */
+	inst->stop_requested = inst->stop_force = false;
 	snprintf(inst->restart_why, sizeof(inst->restart_why), "%s",
 	    "the host rebooted");
 	if (inst->state != INSTANCE_BACKOFF)
@@ -1672,7 +1693,6 @@ static void
 host_rebooted(struct engine *e)
 {
 	struct instance **v, *inst;
-	int64_t at = instance_now_ms();
 	size_t n = 0, i;
 	bool active;
 
@@ -1699,10 +1719,9 @@ host_rebooted(struct engine *e)
 		} else if (!restart_on_reboot(&inst->spec->restart, active,
 		    inst->stop_requested))
 			continue;
-		reboot_backoff(e, inst, at);
+		reboot_backoff(e, inst);
 		log_info("%s: comes back after the host reboot (policy %s)",
 		    inst->name, restart_policy_name(inst->spec->restart.policy));
-		at += AUTOSTART_GAP_MS;
 	}
 	free(v);
 }

@@ -88,6 +88,7 @@ struct instance {
 	unsigned int restart_attempt;	/* restarts of this crash loop */
 	int64_t restart_at_ms;		/* backoff: the next attempt */
 	bool restart_blocked;		/* a due restart was refused: said */
+	bool autostart;			/* comes back after a host reboot */
 	char restart_why[INSTANCE_REASON_MAX];	/* of the next/last restart */
 	char last_state[16];		/* how the last generation ended */
 	bool last_has_exit;
