@@ -1527,6 +1527,7 @@ policy_end(struct engine *e, struct instance *inst, enum instance_state next)
 	size_t n;
 
 	(void)e;
+	inst->autostart = false;
 	snprintf(inst->last_state, sizeof(inst->last_state), "%s",
 	    instance_state_name(next));
 	inst->last_has_exit = inst->has_exit;
@@ -1546,9 +1547,10 @@ policy_end(struct engine *e, struct instance *inst, enum instance_state next)
 		    inst->restart_attempt >= rs->max_retries && end.failed) {
 			n = strlen(inst->reason);
 			snprintf(inst->reason + n, sizeof(inst->reason) - n,
-			    "%srestart policy %s: gave up after %u restarts",
+			    "%srestart policy %s: gave up after %u restart%s",
 			    n != 0 ? "; " : "", restart_policy_name(rs->policy),
-			    inst->restart_attempt);
+			    inst->restart_attempt,
+			    inst->restart_attempt == 1 ? "" : "s");
 		}
 		return next;
 	}
