@@ -16,6 +16,8 @@ and QEMU (TCG), booting the test guest.
   in creation order; a guest without a policy ends crashed, "the host
   rebooted ..."; an unless-stopped guest stopped through the API stays
   stopped, an always one comes back (docker's rule).
+- rrctl run -i --restart: attached to the first run, as docker run; its
+  exit status, and a word on stderr that the policy starts it again.
 - A pending backoff survives kill -9 of rumprund: a deadline missed while
   rumprund was down fires at once; one still ahead fires at its time, not
   a full delay after the restart.
@@ -115,6 +117,24 @@ def test_on_failure_backoff_gives_up(rrd, rrctl_bin):
     assert d.domains() == []
     p = rrctl(d, "inspect", "flaky")
     assert '"count": 3' in p.stdout or '"count":3' in p.stdout, p.stdout
+
+
+def test_rrctl_run_i_with_restart(rrd, rrctl_bin):
+    # As docker run: attached to the first run; its exit status.
+    d = rrd(accel="tcg")
+    c = d.client
+    p = rrctl(d, "run", "-i", "-N", "once", "--restart", "on-failure:1",
+              "--restart-backoff", "1", "rrguest", "exit", "5")
+    assert p.returncode == 5, p
+    assert p.stderr == "rrctl: once exited (5); its restart policy starts " \
+        "it again\n", p.stderr
+    assert rrlib.returned(5) in p.stdout and "--- rumprund" not in \
+        p.stdout, p.stdout
+    v = c.wait_state("once", END_STATES, timeout=60)
+    assert (v["state"], v["exit_status"], v["generation"], v["reason"]) == \
+        ("exited", 5, 2, "restart policy on-failure: gave up after 1 "
+         "restart"), v
+    assert d.domains() == []
 
 
 def test_always_after_crash_not_after_stop(rrd):
