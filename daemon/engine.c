@@ -1695,6 +1695,7 @@ static void
 host_rebooted(struct engine *e)
 {
 	struct instance **v, *inst;
+	char name[SPEC_NAME_MAX + 1];
 	size_t n = 0, i;
 	bool active;
 
@@ -1715,8 +1716,11 @@ host_rebooted(struct engine *e)
 			set_reason(inst, "%s", "the host rebooted while it ran "
 			    "(a new kernel boot id)");
 			inst->restart_attempt = 0;
+			snprintf(name, sizeof(name), "%s", inst->name);
 			advance(e, inst);
-			if (inst->state != INSTANCE_BACKOFF)
+			/* auto_remove (never with a policy) forgot it. */
+			if ((inst = find(e, name)) == NULL ||
+			    inst->state != INSTANCE_BACKOFF)
 				continue;
 		} else if (!restart_on_reboot(&inst->spec->restart, active,
 		    inst->stop_requested))
