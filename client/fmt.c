@@ -224,16 +224,30 @@ fmt_event(json_t *ev)
 	    json_string_value(json_object_get(ev, "time")) : "-",
 	    json_string_value(json_object_get(ev, "name")) != NULL ?
 	    json_string_value(json_object_get(ev, "name")) : "?");
+	reason = json_string_value(json_object_get(ev, "reason"));
+	/* A restart policy's new generation: "restart 2 (generation 3): why" */
+	if (type != NULL && strcmp(type, "restart") == 0) {
+		sbuf_addf(&sb, "restart %lld (generation %lld)",
+		    (long long)json_integer_value(json_object_get(ev, "attempt")),
+		    (long long)json_integer_value(json_object_get(ev,
+		    "generation")));
+		if (reason != NULL)
+			sbuf_addf(&sb, ": %s", reason);
+		return sbuf_finish(&sb);
+	}
 	if (type != NULL && strcmp(type, "state") != 0) {
 		sbuf_add(&sb, type);
 		return sbuf_finish(&sb);
 	}
 	state = json_string_value(json_object_get(ev, "state"));
 	sbuf_add(&sb, state != NULL ? state : "?");
-	/* The status is known before the state says the guest ended. */
-	st = fmt_state_ended(state) ? json_object_get(ev, "exit_status") :
-	    NULL;
-	reason = json_string_value(json_object_get(ev, "reason"));
+	/*
+	 * The status is known before the state says the guest ended; backoff
+	 * is the end of a generation that its restart policy follows up.
+	 */
+	st = fmt_state_ended(state) || (state != NULL &&
+	    strcmp(state, "backoff") == 0) ? json_object_get(ev,
+	    "exit_status") : NULL;
 	if (json_is_integer(st) && reason != NULL)
 		sbuf_addf(&sb, " (exit %lld, %s)",
 		    (long long)json_integer_value(st), reason);

@@ -195,6 +195,14 @@ test_event(void **state)
 		  "5 T5 c stopped (exit 0, stopped)" },
 		{ "{\"seq\": 6, \"time\": \"T6\", \"type\": \"removed\","
 		  " \"name\": \"a\", \"state\": \"exited\"}", "6 T6 a removed" },
+		{ "{\"seq\": 8, \"time\": \"T8\", \"type\": \"state\","
+		  " \"name\": \"r\", \"state\": \"backoff\", \"exit_status\": 1}",
+		  "8 T8 r backoff (exit 1)" },
+		{ "{\"seq\": 9, \"time\": \"T9\", \"type\": \"restart\","
+		  " \"name\": \"r\", \"state\": \"pending\", \"generation\": 3,"
+		  " \"attempt\": 2, \"restart_count\": 2,"
+		  " \"reason\": \"exit status 1\"}",
+		  "9 T9 r restart 2 (generation 3): exit status 1" },
 	};
 	size_t i;
 
