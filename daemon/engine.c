@@ -1172,6 +1172,7 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 			continue;
 		if (!inst->launched) {
 			inst->launch_failed = true;
+			inst->launch_interrupted = true;
 			set_reason(inst, "%s", "rumprund stopped while launching "
 			    "it and the domain was never created");
 		} else if (!inst->domain_gone) {
@@ -1485,8 +1486,8 @@ check_capacity(struct engine *e, const struct spec *spec, bool is_new,
  * appended to the same log after a separator line, a "restart" event.
  * The record of the new generation is written before its domain exists,
  * as for a start: a restart in flight when rumprund is killed is found
- * pending, its domain adopted or reported missing (and that failure goes
- * through the policy again).
+ * pending, its domain adopted, or found missing: then the same attempt
+ * starts again at once (inst->launch_interrupted; the guest did not fail).
  *
  * Host reboot.  The kernel's boot id is kept in STATE_DIR/boot_id.  When
  * it differs at start, the host rebooted: no domain of before survives.
@@ -1524,6 +1525,7 @@ policy_end(struct engine *e, struct instance *inst, enum instance_state next)
 	struct restart_end end;
 	const char *why;
 	int64_t delay, now = instance_now_ms();
+	bool interrupted;
 	size_t n;
 
 	(void)e;
@@ -1536,6 +1538,20 @@ policy_end(struct engine *e, struct instance *inst, enum instance_state next)
 	    inst->reason);
 	if (rs->policy == RESTART_NO || inst->remove_requested)
 		return next;
+	/*
+	 * A restart that rumprund's own death interrupted (see reconcile())
+	 * is not the guest's failure: the same attempt again, at once.
+	 */
+	interrupted = inst->launch_interrupted;
+	inst->launch_interrupted = false;
+	if (interrupted && inst->restart_attempt > 0 && !inst->stop_requested) {
+		inst->restart_at_ms = now;
+		inst->restart_blocked = false;
+		restart_cause(inst, next);
+		log_info("%s: restart %u interrupted by rumprund's end; again "
+		    "now", inst->name, inst->restart_attempt);
+		return INSTANCE_BACKOFF;
+	}
 	end.failed = next != INSTANCE_EXITED || !inst->has_exit ||
 	    inst->exit_status != 0;
 	end.stop_requested = inst->stop_requested;

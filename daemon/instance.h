@@ -89,6 +89,7 @@ struct instance {
 	int64_t restart_at_ms;		/* backoff: the next attempt */
 	bool restart_blocked;		/* a due restart was refused: said */
 	bool autostart;			/* comes back after a host reboot */
+	bool launch_interrupted;	/* rumprund died while launching it */
 	char restart_why[INSTANCE_REASON_MAX];	/* of the next/last restart */
 	char last_state[16];		/* how the last generation ended */
 	bool last_has_exit;

@@ -18,6 +18,8 @@ and QEMU (TCG), booting the test guest.
   stopped, an always one comes back (docker's rule).
 - rrctl run -i --restart: attached to the first run, as docker run; its
   exit status, and a word on stderr that the policy starts it again.
+- A restart in flight survives kill -9 of rumprund: one guest runs after,
+  no domain is left over.
 - A pending backoff survives kill -9 of rumprund: a deadline missed while
   rumprund was down fires at once; one still ahead fires at its time, not
   a full delay after the restart.
@@ -277,3 +279,32 @@ def test_backoff_survives_kill9(rrd):
         assert (v["state"], v["exit_status"], v["generation"],
                 v["restart"]["count"]) == ("exited", st, 2, 1), v
     assert d.domains() == []
+
+
+def test_restart_in_flight_survives_kill9(rrd):
+    # kill -9 just after the restart event: the new generation's record
+    # is written, its domain being created (or not yet).  Back, rumprund
+    # adopts the domain or finds it missing (a failure, restarted by the
+    # policy); either way one guest runs, no domain is left over.
+    d = rrd(accel="tcg")
+    d.allow_warnings(r"a domain of this rumprund without a current "
+                     r"instance; destroying it")
+    c = d.client
+    events = c.stream("/v1/events?since=0")
+    c.launch(d.spec("svc", ["sleep", "600"], restart=policy(
+        "always", backoff_initial_s=1, backoff_max_s=1)))
+    v = c.wait_state("svc", ("running",), timeout=60)
+    rrlib.virsh("destroy", v["domain"])
+    read_events(events, lambda got: any(
+        e["type"] == "restart" for e in got), 30, "the restart of svc")
+    d.kill9()
+    d.start()
+    v = c.wait_state("svc", ("running",), timeout=60)
+    # An interrupted restart is tried again as the same attempt: the
+    # guest did not fail, rumprund did.
+    assert v["generation"] >= 2 and v["restart"]["attempt"] == 1, v
+    rrlib.wait_for("only the current domain", lambda: d.domains() ==
+                   [v["domain"]], 30)
+    c.stop("svc", force=True)
+    assert d.domains() == []
+

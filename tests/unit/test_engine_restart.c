@@ -324,6 +324,33 @@ test_stop_in_backoff(void **state)
 	json_decref(r.body);
 }
 
+/* A start in backoff starts the next generation now, as the operator's. */
+static void
+test_start_in_backoff(void **state)
+{
+	struct result r;
+	json_t *v;
+
+	(void)state;
+	launch("a", "\"policy\":\"always\",\"backoff_initial_s\":60,"
+	    "\"backoff_max_s\":60");
+	guest_exits("a", 0);
+	wait_state("a", "backoff", 1);
+	memset(&r, 0, sizeof(r));
+	engine_start(eng, "a", on_reply, &r);
+	run_until(replied, &r, "the start reply");
+	assert_false(r.failed);
+	json_decref(r.body);
+	wait_state("a", "starting", 2);
+	v = get("a");
+	/* Not the policy's restart: not counted. */
+	assert_int_equal(json_integer_value(json_object_get(restart_of(v),
+	    "count")), 0);
+	assert_true(json_is_null(json_object_get(restart_of(v),
+	    "next_attempt")));
+	json_decref(v);
+}
+
 /* The deadline is in the record: the same after a restart of the engine. */
 static void
 test_backoff_survives_restart(void **state)
@@ -400,6 +427,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_on_failure_exit_0,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_in_backoff, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_start_in_backoff, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_survives_restart,
 		    setup, teardown),
