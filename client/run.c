@@ -720,6 +720,9 @@ check(struct run_opts *o, char *err, size_t errlen)
 		return fail(err, errlen, "--restart %s: not with -d or --rm: an "
 		    "instance removed when it ends cannot be restarted",
 		    o->restart);
+	if (o->restart != NULL && strcmp(o->restart, "no") != 0 && o->paused)
+		return fail(err, errlen, "--restart %s: not with -p: each "
+		    "restart would wait paused for a start", o->restart);
 	json_array_foreach(o->iftags, i, t) {
 		const char *base = json_string_value(json_object_get(t,
 		    "basename"));

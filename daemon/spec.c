@@ -1471,6 +1471,10 @@ finish(struct walk *w, struct spec *spec)
 		return invalid(w, "restart.policy", "must be \"no\" with "
 		    "auto_remove: an instance removed when it ends cannot be "
 		    "restarted");
+	/* Each generation would wait paused for a start again. */
+	if (spec->paused && spec->restart.policy != RESTART_NO)
+		return invalid(w, "restart.policy", "must be \"no\" with "
+		    "paused: each restart would wait paused for a start");
 	if (spec->argc > 0)
 		return 0;
 	free(spec->argv);

@@ -250,6 +250,8 @@ test_spec(void **state)
 	bad(",\"restart\":\"always\"", "restart", "object");
 	bad(",\"auto_remove\":true,\"restart\":{\"policy\":\"always\"}",
 	    "restart.policy", "auto_remove");
+	bad(",\"paused\":true,\"restart\":{\"policy\":\"on-failure\"}",
+	    "restart.policy", "paused");
 }
 
 int

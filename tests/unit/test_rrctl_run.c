@@ -413,6 +413,9 @@ static const struct run_case cases[] = {
 	{ "--restart-backoff max < initial",
 	  { "run", "--restart", "always", "--restart-backoff", "5:2", "app" },
 	  NULL, "--restart-backoff 5:2: MAX must not be less than INITIAL" },
+	{ "--restart with -p", { "run", "-p", "--restart", "always", "app" },
+	  NULL, "--restart always: not with -p: each restart would wait "
+	  "paused for a start" },
 	{ "--restart with --rm", { "run", "--rm", "--restart", "always",
 	  "app" }, NULL, "--restart always: not with -d or --rm: an instance "
 	  "removed when it ends cannot be restarted" },
