@@ -49,9 +49,11 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "engine.h"
 #include "instance.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "rumpconfig.h"
 #include "store.h"
@@ -156,6 +158,7 @@ struct engine {
 	size_t ninstances;
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
+	struct collect *collect;	/* guests' counters (collect.c) */
 	int64_t flush_at_ms;		/* next retry of dirty records */
 	bool quiescing;
 	uv_timer_t tick;
@@ -473,9 +476,18 @@ set_state(struct engine *e, struct instance *inst, enum instance_state next)
 	enum instance_state prev = inst->state;
 
 	inst->state = next;
-	if (instance_state_final(next) && !instance_state_final(prev))
+	if (instance_state_final(next) && !instance_state_final(prev)) {
 		release_domain(e, (int)inst->spec->platform,
 		    inst->domain_name);
+		metrics_end(inst->spec->platform, next);
+	}
+	/* From the request (launch or start) to main(): once per generation. */
+	if (next == INSTANCE_RUNNING && inst->requested_ms != 0) {
+		if (!inst->spec->paused)
+			metrics_running(inst->spec->platform,
+			    instance_now_ms() - inst->requested_ms);
+		inst->requested_ms = 0;
+	}
 	if (instance_state_final(next)) {
 		inst->finished_ms = instance_now_ms();
 		if (inst->console != NULL)
@@ -764,6 +776,7 @@ after_job(uv_work_t *req, int status)
 		if (j->rv == 0) {
 			inst->launched = true;
 			inst->launch_seq = ++e->launches_done;
+			metrics_launch(inst->spec->platform);
 			if (inst->started_ms == 0)
 				inst->started_ms = instance_now_ms();
 			if (!inst->spec->paused)
@@ -1395,6 +1408,7 @@ begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 	inst->has_exit = false;
 	inst->reason[0] = '\0';
 	inst->started_ms = inst->finished_ms = 0;
+	inst->requested_ms = instance_now_ms();
 	inst->state = INSTANCE_PENDING;
 	return 0;
 }
@@ -1801,6 +1815,46 @@ engine_console(struct engine *e, const char *name, struct rrerr *err)
 	return inst->console;
 }
 
+void
+engine_foreach(struct engine *e,
+    void (*fn)(void *arg, const struct instance *inst), void *arg)
+{
+	struct instance *inst;
+
+	TAILQ_FOREACH(inst, &e->instances, link)
+		fn(arg, inst);
+}
+
+struct backend *
+engine_backend(struct engine *e, int p, const struct backend_ops **ops)
+{
+	if (p < 0 || p >= NPLATFORMS || e->slots[p].b == NULL ||
+	    !e->slots[p].connected)
+		return NULL;
+	*ops = e->cfg.ops[p];
+	return e->slots[p].b;
+}
+
+int
+engine_backend_state(const struct engine *e, int p)
+{
+	if (p < 0 || p >= NPLATFORMS || e->cfg.ops[p] == NULL)
+		return -1;
+	return e->slots[p].b != NULL && e->slots[p].connected;
+}
+
+const char *
+engine_owner(const struct engine *e)
+{
+	return store_owner(e->store);
+}
+
+struct collect *
+engine_collector(struct engine *e)
+{
+	return e->collect;
+}
+
 uv_loop_t *
 engine_loop(struct engine *e)
 {
@@ -1900,6 +1954,10 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	e->cfg.backend.owner = store_owner(e->store);
 	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
 		goto fail;
+	if ((e->collect = collect_new(e)) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto fail;
+	}
 	uv_async_init(cfg->loop, &e->async, on_async);
 	e->async.data = e;
 	uv_timer_init(cfg->loop, &e->tick);
@@ -1920,6 +1978,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	return e;
 
 fail:
+	collect_free(e->collect);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->state_dir);
@@ -1977,6 +2036,7 @@ engine_close(struct engine *e)
 		TAILQ_REMOVE(&e->orphans, o, link);
 		free(o);
 	}
+	collect_free(e->collect);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);

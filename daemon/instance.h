@@ -77,6 +77,8 @@ struct instance {
 	unsigned int jobs;	/* backend calls in flight */
 	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
+	/* When this generation was asked for (metrics); 0: not known/used. */
+	int64_t requested_ms;
 
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;
