@@ -1157,6 +1157,9 @@ const struct httpd_route routes_table[] = {
 	{ "GET", "/v1/events", get_events },
 	{ "GET", "/v1/health", get_health },
 	{ "GET", "/v1/info", get_info },
+	/* routes_metrics.c */
+	{ "GET", "/metrics", routes_get_metrics },
+	{ "GET", "/v1/unikernels/{name}/stats", routes_get_stats },
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);

@@ -21,6 +21,10 @@ struct routes_ctx {
 	const struct spec_policy *policy;
 };
 
+/* routes_metrics.c: GET /metrics and GET /v1/unikernels/{name}/stats. */
+void routes_get_metrics(struct httpd_req *req, void *ctx);
+void routes_get_stats(struct httpd_req *req, void *ctx);
+
 extern const struct httpd_route routes_table[];
 extern const size_t routes_count;
 
