@@ -4,7 +4,7 @@
  * Every command is one entry of ctl_commands[] (ctl.c) and one function
  * ctl_NAME(), in the file of its role: cmd_run.c (run, and run -i),
  * cmd_iso.c (iso), cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
- * events), cmd_show.c (inspect, info, version).  usage() and `rrctl help`
+ * events), cmd_show.c (inspect, info, version), cmd_stats.c (stats).  usage() and `rrctl help`
  * are generated from the table.  A command returns the exit status of
  * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
  * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED.  run returns its own codes
@@ -63,6 +63,7 @@ enum ctl_cmd {
 	CMD_INFO,
 	CMD_VERSION,
 	CMD_HELP,
+	CMD_STATS,
 };
 
 struct http;
@@ -195,5 +196,6 @@ int ctl_events(struct ctl *, int, char *[]);
 int ctl_info(struct ctl *, int, char *[]);
 int ctl_version(struct ctl *, int, char *[]);
 int ctl_help(struct ctl *, int, char *[]);
+int ctl_stats(struct ctl *, int, char *[]);	/* cmd_stats.c */
 
 #endif
