@@ -23,7 +23,7 @@ _rrctl_names()
 _rrctl()
 {
 	local cur prev cmd i
-	local commands="run iso ps stop start rm logs inspect events info version help"
+	local commands="run iso ps stats stop start rm logs inspect events info version help"
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 
@@ -68,6 +68,12 @@ _rrctl()
 			logs) COMPREPLY=($(compgen -W "-f --follow --tail --help" -- "$cur")) ;;
 			*) COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
 			esac
+		else
+			COMPREPLY=($(compgen -W "$(_rrctl_names)" -- "$cur"))
+		fi ;;
+	stats)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--no-stream --format --json --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_rrctl_names)" -- "$cur"))
 		fi ;;
