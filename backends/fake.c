@@ -58,6 +58,7 @@ static bool hold;
 static bool stall_list;		/* list() waits after its snapshot */
 static pthread_cond_t stall_cond = PTHREAD_COND_INITIALIZER;
 static bool no_started;
+static bool stall_stats;	/* stats() waits while it is set */
 
 static char *
 dup_str(const char *s)
@@ -452,6 +453,8 @@ fake_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&state_lock);
+	while (stall_stats)
+		pthread_cond_wait(&stall_cond, &state_lock);
 	if (enter_locked(FAKE_OP_STATS, err) == -1)
 		goto cleanup;
 	for (d = doms; d != NULL; d = d->next)
@@ -518,6 +521,7 @@ fake_reset(void)
 	hold = false;
 	no_started = false;
 	stall_list = false;
+	stall_stats = false;
 	pthread_cond_broadcast(&stall_cond);
 	pthread_mutex_unlock(&state_lock);
 }
@@ -798,4 +802,13 @@ fake_set_cpu(const char *name, uint64_t cpu_ns)
 	}
 	pthread_mutex_unlock(&state_lock);
 	return rc;
+}
+
+void
+fake_stall_stats(bool on)
+{
+	pthread_mutex_lock(&state_lock);
+	stall_stats = on;
+	pthread_cond_broadcast(&stall_cond);
+	pthread_mutex_unlock(&state_lock);
 }

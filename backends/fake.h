@@ -148,6 +148,12 @@ void fake_stall_list(bool on);
  */
 int fake_set_cpu(const char *name, uint64_t cpu_ns);
 
+/*
+ * While on, stats() waits, without the fake's lock, until it is turned
+ * off: a hypervisor that does not answer.
+ */
+void fake_stall_stats(bool on);
+
 /* Whether launch() emits STARTED (default true). */
 void fake_set_emit_started(bool on);
 

@@ -8,6 +8,12 @@
  * waiters are answered in the order they came.  A waiter that wants a
  * snapshot newer than the running collection began (since_ms after its
  * start) waits for the next one, started when this one ends.
+ *
+ * A hypervisor that does not answer (a libvirtd stuck in a job) must not
+ * hold /metrics: after COLLECT_WAIT_MS the waiters are answered with a
+ * snapshot without the guests of the backends still being asked (their
+ * err says so), and so is every request until that collection ends.  The
+ * timer is the collection's own, closed when it ends.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +47,9 @@ struct cjob {
 
 struct collect {
 	struct engine *e;
+	uv_timer_t *timer;		/* of the running collection, or NULL */
+	bool late;			/* it ran out of COLLECT_WAIT_MS */
+	bool busy[SPEC_PLATFORMS_LAUNCHED];	/* its jobs still running */
 	struct collect_snapshot snap;	/* the cached one */
 	bool have_snap;
 	uint64_t snap_mono_ms;		/* its time on the monotonic clock */
@@ -51,6 +60,7 @@ struct collect {
 };
 
 static void start(struct collect *);
+static void answer_late(struct collect *);
 
 struct collect *
 collect_new(struct engine *e)
@@ -98,6 +108,12 @@ run(uv_work_t *req)
 	j->rv = j->ops->stats(j->b, j->prefix, &j->out, &j->n, &j->err);
 }
 
+static void
+timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
 /* The collection has ended: keep it and answer whom it satisfies. */
 static void
 finish(struct collect *c)
@@ -105,6 +121,11 @@ finish(struct collect *c)
 	struct cwaiter *w, *nw;
 	bool again = false;
 
+	if (c->timer != NULL) {
+		uv_close((uv_handle_t *)c->timer, timer_closed);
+		c->timer = NULL;
+	}
+	c->late = false;
 	free(c->snap.stats);
 	c->snap = c->next;
 	c->snap.time_ms = instance_now_ms();
@@ -134,6 +155,7 @@ after(uv_work_t *req, int status)
 	struct backend_stats *grown;
 
 	(void)status;
+	c->busy[j->platform] = false;
 	if (j->rv == 0) {
 		c->next.ok[j->platform] = true;
 		if (j->n > 0) {
@@ -156,6 +178,41 @@ after(uv_work_t *req, int status)
 	free(j);
 	if (--c->pending == 0)
 		finish(c);
+}
+
+/*
+ * Answer every waiter now with what is known: the guests of the backends
+ * that answered, and for the others that they did not.
+ */
+static void
+answer_late(struct collect *c)
+{
+	struct collect_snapshot late;
+	struct cwaiter *w;
+	int p;
+
+	late = c->next;		/* its stats borrowed */
+	late.time_ms = instance_now_ms();
+	for (p = 0; p < SPEC_PLATFORMS_LAUNCHED; p++)
+		if (c->busy[p])
+			rrerr_set(&late.err[p], RRERR_UNAVAILABLE, NULL, "the %s "
+			    "backend did not answer in %d ms",
+			    spec_platform_name((enum spec_platform)p),
+			    COLLECT_WAIT_MS);
+	while ((w = TAILQ_FIRST(&c->waiters)) != NULL) {
+		TAILQ_REMOVE(&c->waiters, w, link);
+		w->fn(w->arg, &late);
+		free(w);
+	}
+}
+
+static void
+on_wait(uv_timer_t *t)
+{
+	struct collect *c = t->data;
+
+	c->late = true;
+	answer_late(c);
 }
 
 /* Start a collection: a job per backend that can answer. */
@@ -210,6 +267,12 @@ start(struct collect *c)
 			continue;
 		}
 		c->pending++;
+		c->busy[p] = true;
+	}
+	if (c->pending > 1 && (c->timer = malloc(sizeof(*c->timer))) != NULL) {
+		uv_timer_init(engine_loop(c->e), c->timer);
+		c->timer->data = c;
+		uv_timer_start(c->timer, on_wait, COLLECT_WAIT_MS, 0);
 	}
 	if (--c->pending == 0)
 		finish(c);
@@ -234,6 +297,8 @@ collect_get(struct collect *c, int64_t since_ms, collect_fn *fn, void *arg)
 	TAILQ_INSERT_TAIL(&c->waiters, w, link);
 	if (c->pending == 0)
 		start(c);
+	else if (c->late)
+		answer_late(c);
 }
 
 const struct backend_stats *

@@ -23,6 +23,8 @@
 #include "spec.h"
 
 #define COLLECT_MAX_AGE_MS	1000
+/* How long a request waits for a hypervisor that does not answer. */
+#define COLLECT_WAIT_MS		5000
 
 struct engine;
 struct collect;
@@ -52,7 +54,9 @@ void collect_free(struct collect *c);
 /*
  * Call fn with a snapshot taken at since_ms or later and at most
  * COLLECT_MAX_AGE_MS old: now when the cached one is such, else once a
- * collection (the one running, or a new one) has ended.
+ * collection (the one running, or a new one) has ended, or after
+ * COLLECT_WAIT_MS with a snapshot that has no guest and says, for every
+ * platform, that its backend did not answer.
  */
 void collect_get(struct collect *c, int64_t since_ms, collect_fn *fn,
     void *arg);

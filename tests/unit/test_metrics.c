@@ -62,7 +62,7 @@ run_until(bool (*pred)(void *), void *arg, const char *what)
 
 	uv_timer_init(&loop, &t);
 	t.data = &expired;
-	uv_timer_start(&t, on_timeout, WAIT_MS, 0);
+	uv_timer_start(&t, on_timeout, COLLECT_WAIT_MS + WAIT_MS, 0);
 	while (!pred(arg) && !expired)
 		uv_run(&loop, UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&t, NULL);
@@ -222,6 +222,8 @@ sample(const char *text, const char *key)
 
 struct got {
 	bool done;
+	bool kvm_ok;
+	char kvm_err[RRERR_MESSAGE_MAX];
 	int64_t time_ms;
 	size_t nstats;
 	uint64_t cpu_ns;
@@ -239,6 +241,9 @@ on_snap(void *arg, const struct collect_snapshot *snap)
 	assert_non_null(snap);
 	g->time_ms = snap->time_ms;
 	g->nstats = snap->nstats;
+	g->kvm_ok = snap->ok[SPEC_PLATFORM_KVM];
+	snprintf(g->kvm_err, sizeof(g->kvm_err), "%s",
+	    snap->err[SPEC_PLATFORM_KVM].message);
 	if ((st = collect_find(snap, g->domain)) != NULL)
 		g->cpu_ns = st->cpu_ns;
 	g->text = render(snap);
@@ -350,12 +355,58 @@ test_collector(void **state)
 	free(g3.text);
 }
 
+/* A hypervisor that does not answer holds no request past the wait. */
+static void
+test_collector_stalled(void **state)
+{
+	struct got g1, g2, g3;
+	uint64_t t0;
+	int i;
+
+	(void)state;
+	launch("a");
+	fake_stall_stats(true);
+	t0 = uv_hrtime() / 1000000;
+	collect(&g1, "a", 0);
+	assert_true(uv_hrtime() / 1000000 - t0 >= COLLECT_WAIT_MS - 10);
+	assert_false(g1.kvm_ok);
+	assert_non_null(strstr(g1.kvm_err, "did not answer"));
+	assert_int_equal(g1.nstats, 0);
+	/* Our own counters are there; the guest's are not. */
+	assert_true(sample(g1.text, "rumprund_launches_total{platform="
+	    "\"kvm\"}") == 1);
+	assert_null(strstr(g1.text, "rumprund_guest_cpu_seconds_total{"));
+	free(g1.text);
+
+	/* While it still hangs, a request is answered at once. */
+	t0 = uv_hrtime() / 1000000;
+	collect(&g2, "a", 0);
+	assert_true(uv_hrtime() / 1000000 - t0 < 1000);
+	assert_false(g2.kvm_ok);
+	free(g2.text);
+
+	/* It answers at last: the next request has the guest again. */
+	fake_stall_stats(false);
+	for (i = 0; i < 100; i++) {
+		usleep(20000);
+		collect(&g3, "a", instance_now_ms());
+		if (g3.kvm_ok)
+			break;
+		free(g3.text);
+	}
+	assert_true(g3.kvm_ok);
+	assert_int_equal(g3.nstats, 1);
+	free(g3.text);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collector, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_collector_stalled, setup,
 		    teardown),
 	};
 
