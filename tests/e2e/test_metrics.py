@@ -170,6 +170,29 @@ def test_stats_route(rrd):
     c.remove("s3", force=True)
 
 
+def test_stats_disk_and_nic(rrd):
+    # The block counters are the guest's own I/O, summed over its disks;
+    # a NIC makes the network counters known (0 without traffic).
+    d = rrd()
+    c = d.client
+    blk = [{"source": d.volume("a.img")}, {"source": d.volume("b.img")}]
+    nics = [{"backend": {"type": "tap"}}]
+    c.launch(d.spec("io", ["diskwrite", "HELLO", "diskread", "echo", "done",
+                           "forever"], blk=blk, nics=nics))
+    c.wait_log("io", "done")
+    assert "diskread: HELLO" in c.logs("io"), c.logs("io")
+    st = c.get("/v1/unikernels/io/stats")
+    b = st["block"]
+    assert b["write_requests"] >= 1 and b["write_bytes"] >= 512, st
+    assert b["read_requests"] >= 1 and b["read_bytes"] >= 512, st
+    for k in ("rx_bytes", "rx_packets", "tx_bytes", "tx_packets"):
+        assert isinstance(st["net"][k], int) and st["net"][k] >= 0, st
+    s = samples(metrics(d))
+    assert s['rumprund_guest_block_write_bytes_total{name="io",'
+             'platform="kvm"}'] == b["write_bytes"]
+    c.remove("io", force=True)
+
+
 def cpu_time(line):
     """The CPU TIME cell of an rrctl stats row: seconds."""
     cells = line.split()
