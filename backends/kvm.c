@@ -1517,42 +1517,66 @@ fill_stats(virDomainStatsRecordPtr r, struct backend_stats *st)
 }
 
 /*
- * One RPC for every running domain (virConnectGetAllDomainStats), of
- * which those named prefix... are kept.
+ * The counters of our running domains: one RPC lists the running domains
+ * (virConnectListAllDomains), and one more reads the counters of those
+ * named prefix... (virDomainListGetStats, the call behind
+ * virConnectGetAllDomainStats, for a list): libvirt never queries the
+ * monitor of a domain that is not ours, which on a shared host may be
+ * busy or stuck.  NOWAIT: a domain in a job (being stopped, say) reports
+ * what needs no job (CPU time, from its cgroup) instead of holding the
+ * call; what it could not report is BACKEND_STATS_NONE.
  */
 static int
 kvm_stats(struct backend *b, const char *prefix, struct backend_stats **out,
     size_t *n, struct rrerr *err)
 {
 	virConnectPtr c;
+	virDomainPtr *doms = NULL, *ours = NULL;
 	virDomainStatsRecordPtr *recs = NULL;
 	struct backend_stats *list = NULL;
 	struct verr e;
 	const char *name;
-	int nrecs, i, rc = -1;
+	int ndoms, nours = 0, nrecs = 0, i, rc = -1;
 	size_t k = 0;
 
 	*out = NULL;
 	*n = 0;
 	if ((c = conn_get(b, err)) == NULL)
 		return -1;
-	nrecs = virConnectGetAllDomainStats(c, VIR_DOMAIN_STATS_CPU_TOTAL |
-	    VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_BLOCK |
-	    VIR_DOMAIN_STATS_INTERFACE, &recs,
-	    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
-	if (nrecs < 0) {
+	ndoms = virConnectListAllDomains(c, &doms,
+	    VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	if (ndoms < 0) {
 		take_error(&e);
-		libvirt_error(c, "cannot read the domains' counters", &e, err);
+		libvirt_error(c, "cannot list domains", &e, err);
 		goto cleanup;
 	}
-	if ((list = calloc(nrecs > 0 ? (size_t)nrecs : 1,
-	    sizeof(*list))) == NULL) {
+	if ((ours = calloc((size_t)ndoms + 1, sizeof(*ours))) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < ndoms; i++) {
+		name = virDomainGetName(doms[i]);
+		if (name != NULL && strncmp(name, prefix, strlen(prefix)) == 0)
+			ours[nours++] = doms[i];
+	}
+	if (nours > 0) {
+		nrecs = virDomainListGetStats(ours, VIR_DOMAIN_STATS_CPU_TOTAL |
+		    VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_BLOCK |
+		    VIR_DOMAIN_STATS_INTERFACE, &recs,
+		    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+		if (nrecs < 0) {
+			take_error(&e);
+			libvirt_error(c, "cannot read the domains' counters", &e,
+			    err);
+			goto cleanup;
+		}
+	}
+	if ((list = calloc((size_t)nrecs + 1, sizeof(*list))) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto cleanup;
 	}
 	for (i = 0; i < nrecs; i++) {
-		name = virDomainGetName(recs[i]->dom);
-		if (name == NULL || strncmp(name, prefix, strlen(prefix)) != 0)
+		if ((name = virDomainGetName(recs[i]->dom)) == NULL)
 			continue;
 		backend_stats_init(&list[k]);
 		snprintf(list[k].domain_name, sizeof(list[k].domain_name), "%s",
@@ -1567,6 +1591,10 @@ kvm_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 cleanup:
 	if (recs != NULL)
 		virDomainStatsRecordListFree(recs);
+	for (i = 0; i < ndoms; i++)
+		virDomainFree(doms[i]);
+	free(doms);
+	free(ours);
 	free(list);
 	virConnectClose(c);
 	return rc;

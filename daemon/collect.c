@@ -24,6 +24,7 @@
 #include "collect.h"
 #include "engine.h"
 #include "instance.h"
+#include "log.h"
 
 struct cwaiter {
 	int64_t since_ms;
@@ -126,6 +127,8 @@ finish(struct collect *c)
 		c->timer = NULL;
 	}
 	c->late = false;
+	log_debug("counters of %zu guests read in %lld ms", c->next.nstats,
+	    (long long)(instance_now_ms() - c->started_ms));
 	free(c->snap.stats);
 	c->snap = c->next;
 	c->snap.time_ms = instance_now_ms();
