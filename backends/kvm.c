@@ -1472,7 +1472,7 @@ sum_devices(virTypedParameterPtr params, int nparams, unsigned int count,
 	}
 }
 
-/* st from one record of virConnectGetAllDomainStats(). */
+/* st from one record of virDomainListGetStats(). */
 static void
 fill_stats(virDomainStatsRecordPtr r, struct backend_stats *st)
 {

@@ -3,8 +3,8 @@
  * read from the hypervisors in one call per backend and cached.
  *
  * A collection runs the stats op of every connected backend on libuv's
- * thread pool (one libvirt call, virConnectGetAllDomainStats, for all the
- * guests on KVM), never on the loop.  Its result, a snapshot, is kept for
+ * thread pool (on KVM one libvirt call, virDomainListGetStats, for all our
+ * guests, after the list of running domains), never on the loop.  Its result, a snapshot, is kept for
  * COLLECT_MAX_AGE_MS: every request in that time (GET /metrics, GET
  * /v1/unikernels/{name}/stats, from any number of clients) is answered
  * from it, and requests that come while a collection runs wait for it, so
