@@ -5,7 +5,10 @@
  *
  * Both wait for a collection (daemon/collect.c) that the other shares: the
  * request is answered from the loop once the backends' workers are back,
- * never blocking it.  /metrics is behind the same door as every route: on
+ * never blocking it.  Each wants a collection that began after the
+ * domains it shows started (the stats route its guest's, /metrics the
+ * newest of all), so that a guest launched within the last second is not
+ * missing.  /metrics is behind the same door as every route: on
  * TCP the token (and client certificate) that httpd checks before any
  * handler, on the unix socket its file mode.
  */
@@ -76,16 +79,31 @@ metrics_done(void *arg, const struct collect_snapshot *snap)
 	free(sr);
 }
 
+/* engine_foreach(): the latest start of a domain that runs. */
+static void
+newest_start(void *arg, const struct instance *inst)
+{
+	int64_t *since = arg;
+
+	if (!instance_state_final(inst->state) && inst->launched &&
+	    !inst->domain_gone && inst->started_ms > *since)
+		*since = inst->started_ms;
+}
+
 void
 routes_get_metrics(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
 	struct stats_req *sr;
+	int64_t since = 0;
 
 	if (no_query(req) == -1)
 		return;
+	/* Every guest that runs now is in it, even one a moment old. */
+	engine_foreach(rc->engine, newest_start, &since);
 	if ((sr = new_req(req, rc->engine, "")) != NULL)
-		collect_get(engine_collector(rc->engine), 0, metrics_done, sr);
+		collect_get(engine_collector(rc->engine), since, metrics_done,
+		    sr);
 }
 
 struct find_arg {
