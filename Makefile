@@ -65,7 +65,7 @@ LIB := $(BUILD)/librumprund.a
 CLIENT_SRCS := $(filter-out client/main.c,$(wildcard client/*.c))
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
 CLIENT_LIB := $(BUILD)/librrctl.a
-CLIENT_PKGS := libcurl jansson
+CLIENT_PKGS := libcurl jansson gnutls
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)

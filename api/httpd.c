@@ -14,7 +14,14 @@
  *   mode, so every MHD_resume_connection() is followed by uv_async_send()
  *   on the "kick" handle, whose callback runs MHD again.
  * - A request is read whole (at most body_max bytes) before its route's
- *   handler runs.  A handler that returns without answering leaves the
+ *   handler runs, except on an upload route (PUT /v1/images/NAME): there
+ *   the route's begin() runs once the headers are in, each piece of body
+ *   goes to its sink's data() as MHD hands it over (MHD keeps nothing),
+ *   and the handler runs at the end.  A refusal by begin() is answered
+ *   before the body (as a 413 is), one by data() after the rest the
+ *   client announced is read and dropped (at most UPLOAD_DRAIN_MAX).  Its
+ *   connection's request deadline grows by 1 ms per UPLOAD_RATE_MIN bytes
+ *   received.  A handler that returns without answering leaves the
  *   connection suspended; httpd_reply_*() stores the answer, resumes and
  *   kicks, and the answer is queued when MHD calls the access handler again
  *   (MHD accepts a response only from inside that callback).
@@ -79,6 +86,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -112,6 +120,7 @@
 #define STREAM_BLOCK	4096		/* a stream's chunk buffer */
 #define DRAIN_MAX	(1024 * 1024)	/* read and dropped past body_max */
 #define AUTH_DRAIN_MAX	(256 * 1024)	/* read and dropped of a 401's body */
+#define UPLOAD_DRAIN_MAX (1024ULL << 20) /* of a refused streamed body */
 #define STOP_FLUSH_MS	1000		/* httpd_stop() waits for answers */
 #define LISTEN_BACKLOG	1024
 #define MAX_LISTENERS	2
@@ -119,11 +128,13 @@
 #define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define PEER_MAX	(NI_MAXHOST + 8)
 #define DN_MAX		256
+#define UPLOAD_RATE_MIN	64		/* bytes per ms a streamed body keeps */
 
 enum req_state {
 	RQ_HEADERS,	/* waiting for the first access handler call */
 	RQ_BODY,	/* collecting the body */
 	RQ_DRAIN,	/* the body is too large: dropping it, then 413 */
+	RQ_UPLOAD,	/* streaming the body to an upload route's sink */
 	RQ_HANDLER,	/* the route handler is running */
 	RQ_WAIT,	/* suspended until the answer comes */
 	RQ_QUEUED,	/* MHD has the response */
@@ -209,6 +220,11 @@ struct httpd_req {
 	size_t len;
 	size_t cap;
 	uint64_t drained;
+	uint64_t drain_limit;		/* 0: body_max + DRAIN_MAX */
+	const struct httpd_upload_route *upload;
+	void *sink;			/* the upload's, until taken */
+	uint64_t uploaded;		/* bytes of a streamed body */
+	bool prepared;			/* params and values taken early */
 
 	/* The answer, once there is one. */
 	bool has_reply;
@@ -247,6 +263,8 @@ struct httpd {
 
 	const struct httpd_route *routes;	/* borrowed from the config */
 	size_t nroutes;
+	const struct httpd_upload_route *uploads;
+	size_t nuploads;
 	void *ctx;
 	size_t body_max;
 	unsigned int conn_limit;	/* the limits of httpd_config */
@@ -818,6 +836,8 @@ on_sweep(uv_timer_t *t)
 		for (p = h->lis[i].conns; p != NULL; p = p->cnext) {
 			limit = p->hdrs_in ? h->request_timeout :
 			    h->header_timeout;
+			if (p->hdrs_in && p->cur != NULL)
+				limit += p->cur->uploaded / UPLOAD_RATE_MIN;
 			if (p->doomed || !p->reading || now - p->since < limit)
 				continue;
 			if (p->cur == NULL && p->nreq > 0)
@@ -905,6 +925,8 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 static void
 req_free(struct httpd_req *req)
 {
+	if (req->sink != NULL)
+		req->upload->abort(req->sink);
 	free(req->method);
 	free(req->path);
 	free(req->params);
@@ -994,6 +1016,11 @@ req_detach(struct httpd_req *req)
 		    req->method : "-", req->path, req->status);
 	req->conn = NULL;
 	req->h = NULL;
+	/* A streamed body nobody took (the client left): nothing kept. */
+	if (req->sink != NULL) {
+		req->upload->abort(req->sink);
+		req->sink = NULL;
+	}
 	/* A stream answer that never reached MHD still ends. */
 	if (req->is_stream && req->state != RQ_QUEUED)
 		stream_closed(&req->stream);
@@ -1502,9 +1529,9 @@ dispatch(struct httpd_req *req)
 		req->allow = strdup(allow);
 		return;
 	}
-	if (take_params(req, fnames, fvals, fn) == -1)
+	if (!req->prepared && take_params(req, fnames, fvals, fn) == -1)
 		return;
-	if (copy_values(req) == -1) {
+	if (!req->prepared && copy_values(req) == -1) {
 		set_error(req, RRERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -1617,6 +1644,63 @@ refused:
 	return false;
 }
 
+/* Store err as the answer. */
+static void
+set_rrerr(struct httpd_req *req, const struct rrerr *err)
+{
+	size_t len = 0;
+	char *buf;
+
+	buf = error_body(rrerr_name(err->code), err->message,
+	    err->field[0] != '\0' ? err->field : NULL, &len);
+	set_reply(req, httpd_status_for(err->code), buf, buf != NULL ? len :
+	    0);
+}
+
+/*
+ * If req goes to an upload route, start it: 1 (streaming: RQ_UPLOAD), or
+ * -1 with the refusal stored.  0: not an upload route.
+ */
+static int
+upload_start(struct httpd_req *req, long long length)
+{
+	struct httpd *h = req->h;
+	const struct httpd_upload_route *u = NULL;
+	struct span names[MAX_PARAMS], vals[MAX_PARAMS];
+	struct rrerr err;
+	size_t i, n = 0;
+
+	for (i = 0; i < h->nuploads; i++) {
+		if (strcmp(h->uploads[i].method, req->method) == 0 &&
+		    match(h->uploads[i].pattern, req->path, names, vals,
+		    MAX_PARAMS, &n)) {
+			u = &h->uploads[i];
+			break;
+		}
+	}
+	if (u == NULL)
+		return 0;
+	if (h->stopping || h->stop_pending) {
+		set_error(req, RRERR_UNAVAILABLE, "rumprund is shutting down");
+		return -1;
+	}
+	if (take_params(req, names, vals, n) == -1)
+		return -1;
+	if (copy_values(req) == -1) {
+		set_error(req, RRERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	req->prepared = true;
+	rrerr_clear(&err);
+	if ((req->sink = u->begin(req, h->ctx, length, &err)) == NULL) {
+		set_rrerr(req, &err);
+		return -1;
+	}
+	req->upload = u;
+	req->state = RQ_UPLOAD;
+	return 1;
+}
+
 /*
  * The access handler: MHD calls it once the headers are in, once per piece
  * of body, once at the end, and again after every resume.
@@ -1629,6 +1713,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 	struct listener *l = cls;
 	struct httpd *h = l->h;
 	struct httpd_req *req = *ctxp;
+	struct rrerr uerr;
 	const char *v;
 	unsigned long long cl;
 	char *end;
@@ -1676,12 +1761,27 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			return queue(req);
 		v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		errno = 0;
+		cl = v != NULL ? strtoull(v, &end, 10) : 0;
+		if (v != NULL && (errno != 0 || end == v))
+			return MHD_YES;	/* MHD refuses it itself */
+		switch (upload_start(req, v != NULL && cl <= LLONG_MAX ?
+		    (long long)cl : -1)) {
+		case 1:
+			return MHD_YES;
+		case -1:
+			/* As for a body too large: drop a small one. */
+			if (v == NULL || cl > DRAIN_MAX ||
+			    MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_EXPECT) != NULL) {
+				req->close = true;
+				return queue(req);
+			}
+			req->state = RQ_DRAIN;
+			return MHD_YES;
+		}
 		if (v == NULL)
 			return MHD_YES;
-		errno = 0;
-		cl = strtoull(v, &end, 10);
-		if (errno != 0 || end == v)
-			return MHD_YES;	/* MHD refuses it itself */
 		if (cl <= h->body_max) {
 			if (cl > 0 && (req->body = malloc(cl + 1)) != NULL)
 				req->cap = cl + 1;
@@ -1735,11 +1835,37 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		*size = 0;
 		return MHD_YES;
 
+	case RQ_UPLOAD:
+		if (*size == 0)
+			break;
+		req->uploaded += *size;
+		if (req->upload->data(req->sink, data, *size, &uerr) == -1) {
+			req->upload->abort(req->sink);
+			req->sink = NULL;
+			set_rrerr(req, &uerr);
+			/* Read the rest the client announced, then answer. */
+			v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_CONTENT_LENGTH);
+			cl = v != NULL ? strtoull(v, &end, 10) : 0;
+			req->drain_limit = cl > req->uploaded ? cl -
+			    req->uploaded : UPLOAD_DRAIN_MAX;
+			if (req->drain_limit > UPLOAD_DRAIN_MAX)
+				req->drain_limit = UPLOAD_DRAIN_MAX;
+			req->drained = 0;
+			req->state = RQ_DRAIN;
+		}
+		*size = 0;
+		return MHD_YES;
+
 	case RQ_DRAIN:
 		if (*size != 0) {
 			req->drained += *size;
+			if (req->upload != NULL)
+				req->uploaded += *size;
 			*size = 0;
-			if (req->drained > (uint64_t)h->body_max + DRAIN_MAX)
+			if (req->drained > (req->drain_limit != 0 ?
+			    req->drain_limit : (uint64_t)h->body_max +
+			    DRAIN_MAX))
 				return MHD_NO;	/* refuse the rest */
 			return MHD_YES;
 		}
@@ -1977,6 +2103,8 @@ httpd_status_for(enum rrerr_code code)
 		return 503;
 	case RRERR_INTERNAL:
 		return 500;
+	case RRERR_NO_SPACE:
+		return 507;
 	}
 	return 500;
 }
@@ -2119,6 +2247,15 @@ const char *
 httpd_req_header(const struct httpd_req *req, const char *name)
 {
 	return lookup(req, MHD_HEADER_KIND, name);
+}
+
+void *
+httpd_req_take_upload(struct httpd_req *req)
+{
+	void *sink = req->sink;
+
+	req->sink = NULL;
+	return sink;
 }
 
 const char *
@@ -2430,6 +2567,8 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	h->nroutes = cfg->nroutes;
 	h->ctx = cfg->ctx;
 	h->body_max = cfg->body_max;
+	h->uploads = cfg->uploads;
+	h->nuploads = cfg->nuploads;
 	h->conn_limit = cfg->conn_limit > 0 ? cfg->conn_limit : CONN_LIMIT;
 	h->peer_limit = cfg->peer_limit > 0 ? cfg->peer_limit : PEER_LIMIT;
 	h->header_timeout = cfg->header_timeout_ms > 0 ?

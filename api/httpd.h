@@ -55,6 +55,29 @@ struct httpd_route {
 };
 
 /*
+ * A route whose body is streamed to the handler's sink as it arrives,
+ * never collected (PUT /v1/images/{name}): once the headers are in,
+ * begin() gets the request (params, headers and query are there; the body
+ * is not) and the announced Content-Length (-1: chunked) and returns a
+ * sink, or NULL with err to refuse at once (the body is then dropped or
+ * the connection closed).  data() gets each piece; -1 with err refuses the
+ * rest (abort() is called, the rest of the body dropped, err answered).
+ * Once the body is all in, the route of routes[] with the same method and
+ * pattern runs and takes the sink with httpd_req_take_upload(); a sink
+ * nobody took (the client left, the daemon stops) goes to abort().  No
+ * body_max applies: begin() and data() enforce their own limits.  The
+ * request deadline grows with the bytes received (at least 64 KiB/s).
+ */
+struct httpd_upload_route {
+	const char *method;
+	const char *pattern;
+	void *(*begin)(struct httpd_req *req, void *ctx, long long length,
+	    struct rrerr *err);
+	int (*data)(void *sink, const char *buf, size_t len, struct rrerr *err);
+	void (*abort)(void *sink);
+};
+
+/*
  * Whether a TCP request may go on, from its Authorization header (NULL when
  * absent): >= 0 yes (a number for the log, 0: nothing to say), -1 no (401).
  * Runs on the loop thread before any route handler.
@@ -96,6 +119,8 @@ struct httpd_config {
 	const struct httpd_route *routes;
 	size_t nroutes;
 	void *ctx;		/* passed to every handler */
+	const struct httpd_upload_route *uploads;	/* streamed bodies */
+	size_t nuploads;
 };
 
 /*
@@ -134,6 +159,11 @@ const char *httpd_req_query_next(const struct httpd_req *req, size_t *iter,
     const char **value);
 const char *httpd_req_header(const struct httpd_req *req, const char *name);
 const char *httpd_req_body(const struct httpd_req *req, size_t *len);
+/*
+ * The sink of a streamed body (struct httpd_upload_route), now the
+ * caller's; NULL when there is none or it was taken.
+ */
+void *httpd_req_take_upload(struct httpd_req *req);
 /* The peer's uid on a unix socket; -1 on TCP. */
 int httpd_req_peer_uid(const struct httpd_req *req, uid_t *uid);
 /*

@@ -23,6 +23,7 @@
 #include "console.h"
 #include "events.h"
 #include "instance.h"
+#include "imgstore.h"
 #include "iso.h"
 #include "log.h"
 #include "routes.h"
@@ -1141,8 +1142,459 @@ get_info(struct httpd_req *req, void *ctx)
 #endif
 	    ));
 	json_object_set_new(info, "policy", policy_json(rc->policy));
+	if (rc->store != NULL)
+		json_object_set_new(json_object_get(info, "policy"), "store",
+		    json_pack("{s:I,s:I,s:I}", "max_size", (json_int_t)
+		    imgstore_limits(rc->store)->max_size, "max_total",
+		    (json_int_t)imgstore_limits(rc->store)->max_total, "used",
+		    (json_int_t)imgstore_used(rc->store)));
 	httpd_reply_json(req, 200, info);
 }
+
+/*
+ * The image and volume store (daemon/imgstore.h): PUT streams the body
+ * into the store (httpd's upload routes: routes_uploads[]), the commit
+ * (fsync, digest check, rename) runs on libuv's thread pool.
+ */
+
+/*
+ * The instances (not removed) whose request names kind's entry name, or
+ * every entry when name is NULL: a new object {entry name: [instances]}.
+ */
+static json_t *
+store_users(struct routes_ctx *rc, enum imgstore_kind kind, const char *name)
+{
+	struct engine_filter f = { NULL, NULL, NULL, NULL };
+	json_t *list, *out, *view, *spec, *blk, *b, *a;
+	const char *ref, *iname;
+	size_t i, j;
+
+	if ((out = json_object()) == NULL)
+		return NULL;
+	list = engine_list(rc->engine, &f);
+	json_array_foreach(list, i, view) {
+		iname = json_string_value(json_object_get(view, "name"));
+		spec = json_object_get(view, "spec");
+		if (iname == NULL)
+			continue;
+		if (kind == IMGSTORE_IMAGE) {
+			ref = imgstore_ref_name(json_string_value(
+			    json_object_get(spec, "image")), kind);
+			if (ref != NULL && (name == NULL ||
+			    strcmp(ref, name) == 0)) {
+				if ((a = json_object_get(out, ref)) == NULL) {
+					a = json_array();
+					json_object_set_new(out, ref, a);
+				}
+				json_array_append_new(a, json_string(iname));
+			}
+			continue;
+		}
+		blk = json_object_get(spec, "blk");
+		json_array_foreach(blk, j, b) {
+			ref = imgstore_ref_name(json_string_value(
+			    json_object_get(b, "source")), kind);
+			if (ref == NULL || (name != NULL &&
+			    strcmp(ref, name) != 0))
+				continue;
+			if ((a = json_object_get(out, ref)) == NULL) {
+				a = json_array();
+				json_object_set_new(out, ref, a);
+			}
+			json_array_append_new(a, json_string(iname));
+		}
+	}
+	json_decref(list);
+	return out;
+}
+
+/* Set entry's "used_by" from users (borrowed). */
+static void
+set_used_by(json_t *entry, json_t *users)
+{
+	const char *name = json_string_value(json_object_get(entry, "name"));
+	json_t *a = name != NULL ? json_object_get(users, name) : NULL;
+
+	json_object_set_new(entry, "used_by", a != NULL ? json_deep_copy(a) :
+	    json_array());
+}
+
+/* The names in users' array for name, "a, b", into buf; false if none. */
+static bool
+users_text(json_t *users, const char *name, char *buf, size_t size)
+{
+	json_t *a = json_object_get(users, name), *v;
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(a, i, v) {
+		if (used + 1 >= size)
+			break;
+		used += (size_t)snprintf(buf + used, size - used, "%s%s",
+		    i > 0 ? ", " : "", json_string_value(v));
+	}
+	return json_array_size(a) > 0;
+}
+
+struct put_sink {
+	struct imgstore_upload *up;
+	enum imgstore_kind kind;
+	bool replaces;			/* the name had an entry */
+};
+
+/* The digest a PUT announces: ?sha256= or X-Content-SHA256. */
+static int
+put_digest(struct httpd_req *req, char *hex, bool *given, struct rrerr *err)
+{
+	const char *q = httpd_req_query(req, "sha256");
+	const char *h = httpd_req_header(req, "X-Content-SHA256");
+	char other[IMGSTORE_HEX_LEN + 1] = "";
+
+	*given = q != NULL || h != NULL;
+	if (q != NULL && imgstore_parse_digest(q, "sha256", hex, err) == -1)
+		return -1;
+	if (h != NULL && imgstore_parse_digest(h, "X-Content-SHA256",
+	    q != NULL ? other : hex, err) == -1)
+		return -1;
+	if (q != NULL && h != NULL && strcmp(hex, other) != 0)
+		return rrerr_set(err, RRERR_BAD_REQUEST, "sha256", "sha256: "
+		    "the query and X-Content-SHA256 announce different "
+		    "digests");
+	return 0;
+}
+
+static void *
+put_begin(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind, long long length, struct rrerr *err)
+{
+	const char *name = httpd_req_param(req, "name"), *q, *v;
+	char hex[IMGSTORE_HEX_LEN + 1], who[512];
+	struct put_sink *ps;
+	json_t *users, *cur;
+	bool given = false, force = false;
+	size_t it = 0;
+
+	while ((q = httpd_req_query_next(req, &it, &v)) != NULL) {
+		if (strcmp(q, "sha256") != 0 && strcmp(q, "force") != 0) {
+			rrerr_set(err, RRERR_BAD_REQUEST, q, "%.64s: unknown "
+			    "query parameter; %s takes sha256, force", q,
+			    httpd_req_path(req));
+			return NULL;
+		}
+		if (strcmp(q, "force") == 0) {
+			if (v == NULL || *v == '\0' || strcmp(v, "true") == 0 ||
+			    strcmp(v, "1") == 0)
+				force = true;
+			else if (strcmp(v, "false") != 0 &&
+			    strcmp(v, "0") != 0) {
+				rrerr_set(err, RRERR_BAD_REQUEST, "force",
+				    "force: must be true or false");
+				return NULL;
+			}
+		}
+	}
+	if (put_digest(req, hex, &given, err) == -1)
+		return NULL;
+	if (rc->store == NULL) {
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "this rumprund has no "
+		    "image store");
+		return NULL;
+	}
+	/* Replacing what a guest uses: only when asked. */
+	cur = imgstore_get(rc->store, kind, name, NULL);
+	if (cur != NULL && !force) {
+		users = store_users(rc, kind, name);
+		if (users_text(users, name, who, sizeof(who))) {
+			rrerr_set(err, RRERR_CONFLICT, "name", "%s %s is used "
+			    "by %s: ?force=true replaces it (guests that run "
+			    "keep the file they have)", imgstore_kind_name(kind),
+			    name, who);
+			json_decref(users);
+			json_decref(cur);
+			return NULL;
+		}
+		json_decref(users);
+	}
+	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
+		json_decref(cur);
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		return NULL;
+	}
+	ps->kind = kind;
+	ps->replaces = cur != NULL;
+	json_decref(cur);
+	ps->up = imgstore_upload_begin(rc->store, kind, name, length,
+	    given ? hex : NULL, err);
+	if (ps->up == NULL) {
+		free(ps);
+		return NULL;
+	}
+	log_change(req, kind == IMGSTORE_IMAGE ? "image upload" :
+	    "volume upload", name);
+	return ps;
+}
+
+static void *
+put_begin_image(struct httpd_req *req, void *ctx, long long length,
+    struct rrerr *err)
+{
+	return put_begin(req, ctx, IMGSTORE_IMAGE, length, err);
+}
+
+static void *
+put_begin_volume(struct httpd_req *req, void *ctx, long long length,
+    struct rrerr *err)
+{
+	return put_begin(req, ctx, IMGSTORE_VOLUME, length, err);
+}
+
+static int
+put_data(void *sink, const char *buf, size_t len, struct rrerr *err)
+{
+	struct put_sink *ps = sink;
+
+	return imgstore_upload_write(ps->up, buf, len, err);
+}
+
+static void
+put_abort(void *sink)
+{
+	struct put_sink *ps = sink;
+	uint64_t got = imgstore_upload_size(ps->up);
+
+	json_decref(imgstore_upload_end(ps->up));
+	log_info("store: an upload ended after %llu bytes: nothing kept",
+	    (unsigned long long)got);
+	free(ps);
+}
+
+struct put_job {
+	uv_work_t work;
+	struct httpd_req *req;
+	struct routes_ctx *rc;
+	struct put_sink *ps;
+	struct rrerr err;
+	int rv;
+};
+
+static void
+put_work(uv_work_t *work)
+{
+	struct put_job *j = work->data;
+
+	rrerr_clear(&j->err);
+	j->rv = imgstore_upload_commit(j->ps->up, &j->err);
+}
+
+static void
+put_done(uv_work_t *work, int status)
+{
+	struct put_job *j = work->data;
+	json_t *entry, *users;
+	const char *name;
+	char *where;
+
+	(void)status;
+	entry = imgstore_upload_end(j->ps->up);
+	if (j->rv == -1 || entry == NULL) {
+		if (j->rv != -1)
+			rrerr_set(&j->err, RRERR_INTERNAL, NULL, "out of "
+			    "memory");
+		httpd_reply_error(j->req, &j->err);
+		goto cleanup;
+	}
+	name = json_string_value(json_object_get(entry, "name"));
+	log_info("store: %s %s stored: %lld bytes, sha256 %s",
+	    imgstore_kind_name(j->ps->kind), name, (long long)
+	    json_integer_value(json_object_get(entry, "size")),
+	    json_string_value(json_object_get(entry, "sha256")));
+	users = store_users(j->rc, j->ps->kind, name);
+	set_used_by(entry, users);
+	json_decref(users);
+	if (asprintf(&where, "/v1/%ss/%s", imgstore_kind_name(j->ps->kind),
+	    name) != -1) {
+		(void)httpd_reply_header(j->req, "Location", where);
+		free(where);
+	}
+	httpd_reply_json(j->req, j->ps->replaces ? 200 : 201, entry);
+cleanup:
+	free(j->ps);
+	free(j);
+}
+
+static void
+put_store(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	struct put_sink *ps = httpd_req_take_upload(req);
+	struct put_job *j;
+
+	if (ps == NULL) {
+		reply_bad(req, RRERR_INTERNAL, NULL, "the upload was lost");
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		put_abort(ps);
+		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	j->req = req;
+	j->rc = rc;
+	j->ps = ps;
+	j->work.data = j;
+	if (uv_queue_work(engine_loop(rc->engine), &j->work, put_work,
+	    put_done) != 0) {
+		put_abort(ps);
+		free(j);
+		reply_bad(req, RRERR_INTERNAL, NULL, "cannot queue the commit");
+	}
+}
+
+static void
+get_store_list(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind)
+{
+	const char *q;
+	char hex[IMGSTORE_HEX_LEN + 1];
+	struct rrerr err;
+	json_t *list, *users, *e;
+	size_t i;
+
+	if (check_query(req, "sha256") == -1)
+		return;
+	q = httpd_req_query(req, "sha256");
+	if (q != NULL && imgstore_parse_digest(q, "sha256", hex, &err) == -1) {
+		httpd_reply_error(req, &err);
+		return;
+	}
+	if (rc->store == NULL) {
+		httpd_reply_json(req, 200, json_array());
+		return;
+	}
+	if ((list = imgstore_list(rc->store, kind, q != NULL ? hex :
+	    NULL)) == NULL) {
+		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	users = store_users(rc, kind, NULL);
+	json_array_foreach(list, i, e)
+		set_used_by(e, users);
+	json_decref(users);
+	httpd_reply_json(req, 200, list);
+}
+
+static void
+get_store_entry(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind)
+{
+	const char *name = httpd_req_param(req, "name");
+	struct rrerr err;
+	json_t *e, *users;
+
+	if (check_query(req, "") == -1)
+		return;
+	if (rc->store == NULL) {
+		reply_bad(req, RRERR_NOT_FOUND, "name", "no %s %s",
+		    imgstore_kind_name(kind), name);
+		return;
+	}
+	if ((e = imgstore_get(rc->store, kind, name, &err)) == NULL) {
+		httpd_reply_error(req, &err);
+		return;
+	}
+	users = store_users(rc, kind, name);
+	set_used_by(e, users);
+	json_decref(users);
+	httpd_reply_json(req, 200, e);
+}
+
+static void
+delete_store_entry(struct httpd_req *req, struct routes_ctx *rc,
+    enum imgstore_kind kind)
+{
+	const char *name = httpd_req_param(req, "name");
+	char who[512];
+	struct rrerr err;
+	json_t *e, *users;
+	bool force = false;
+
+	if (check_query(req, "force") == -1 ||
+	    query_bool(req, "force", &force) == -1)
+		return;
+	if (rc->store == NULL ||
+	    (e = imgstore_get(rc->store, kind, name, &err)) == NULL) {
+		if (rc->store == NULL)
+			rrerr_set(&err, RRERR_NOT_FOUND, "name", "no %s %s",
+			    imgstore_kind_name(kind), name);
+		httpd_reply_error(req, &err);
+		return;
+	}
+	users = store_users(rc, kind, name);
+	set_used_by(e, users);
+	if (users_text(users, name, who, sizeof(who)) && !force) {
+		reply_bad(req, RRERR_CONFLICT, "name", "%s %s is used by %s: "
+		    "remove them first, or ?force=true (guests that run keep "
+		    "the file they have; a new start of theirs fails)",
+		    imgstore_kind_name(kind), name, who);
+		json_decref(users);
+		json_decref(e);
+		return;
+	}
+	json_decref(users);
+	log_change(req, force ? "forced removal" : "removal", name);
+	if (imgstore_delete(rc->store, kind, name, &err) == -1) {
+		json_decref(e);
+		httpd_reply_error(req, &err);
+		return;
+	}
+	httpd_reply_json(req, 200, e);
+}
+
+/* One handler per kind: the route decides, never the path's spelling. */
+static void
+get_images(struct httpd_req *req, void *ctx)
+{
+	get_store_list(req, ctx, IMGSTORE_IMAGE);
+}
+
+static void
+get_volumes(struct httpd_req *req, void *ctx)
+{
+	get_store_list(req, ctx, IMGSTORE_VOLUME);
+}
+
+static void
+get_image(struct httpd_req *req, void *ctx)
+{
+	get_store_entry(req, ctx, IMGSTORE_IMAGE);
+}
+
+static void
+get_volume(struct httpd_req *req, void *ctx)
+{
+	get_store_entry(req, ctx, IMGSTORE_VOLUME);
+}
+
+static void
+delete_image(struct httpd_req *req, void *ctx)
+{
+	delete_store_entry(req, ctx, IMGSTORE_IMAGE);
+}
+
+static void
+delete_volume(struct httpd_req *req, void *ctx)
+{
+	delete_store_entry(req, ctx, IMGSTORE_VOLUME);
+}
+
+const struct httpd_upload_route routes_uploads[] = {
+	{ "PUT", "/v1/images/{name}", put_begin_image, put_data, put_abort },
+	{ "PUT", "/v1/volumes/{name}", put_begin_volume, put_data,
+	    put_abort },
+};
+
+const size_t routes_uploads_count =
+    sizeof(routes_uploads) / sizeof(routes_uploads[0]);
 
 /* The paths of openapi.yaml, one handler each, under /ROUTES_API_VERSION. */
 const struct httpd_route routes_table[] = {
@@ -1157,6 +1609,14 @@ const struct httpd_route routes_table[] = {
 	{ "GET", "/v1/events", get_events },
 	{ "GET", "/v1/health", get_health },
 	{ "GET", "/v1/info", get_info },
+	{ "PUT", "/v1/images/{name}", put_store },
+	{ "GET", "/v1/images", get_images },
+	{ "GET", "/v1/images/{name}", get_image },
+	{ "DELETE", "/v1/images/{name}", delete_image },
+	{ "PUT", "/v1/volumes/{name}", put_store },
+	{ "GET", "/v1/volumes", get_volumes },
+	{ "GET", "/v1/volumes/{name}", get_volume },
+	{ "DELETE", "/v1/volumes/{name}", delete_volume },
 	/* routes_metrics.c */
 	{ "GET", "/metrics", routes_get_metrics },
 	{ "GET", "/v1/unikernels/{name}/stats", routes_get_stats },

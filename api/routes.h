@@ -16,9 +16,12 @@
 /* The API version: every path starts with /v1/ (GET /v1/info says it). */
 #define ROUTES_API_VERSION	"v1"
 
+struct imgstore;
+
 struct routes_ctx {
 	struct engine *engine;
 	const struct spec_policy *policy;
+	struct imgstore *store;		/* NULL: no image store */
 };
 
 /* routes_metrics.c: GET /metrics and GET /v1/unikernels/{name}/stats. */
@@ -27,5 +30,8 @@ void routes_get_stats(struct httpd_req *req, void *ctx);
 
 extern const struct httpd_route routes_table[];
 extern const size_t routes_count;
+/* The routes whose bodies stream (PUT of the image and volume store). */
+extern const struct httpd_upload_route routes_uploads[];
+extern const size_t routes_uploads_count;
 
 #endif

@@ -586,6 +586,16 @@ ctl_run(struct ctl *c, int argc, char *argv[])
 		goto out;
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		goto out;
+	/* A daemon elsewhere cannot read our file: push it to its store. */
+	if (strncmp(http_host(c->http), "http", 4) == 0 &&
+	    access(o.image, R_OK) == 0) {
+		char *ref;
+
+		if ((rv = image_push_for_run(c, o.image, &ref)) != CTL_OK)
+			goto out;
+		json_object_set_new(req, "image", json_string(ref));
+		free(ref);
+	}
 	rv = o.attach ? attach(c, req, o.name == NULL, &final) :
 	    launch(c, req, o.name == NULL, &final);
 out:

@@ -154,6 +154,28 @@ const struct ctl_command ctl_commands[] = {
 	    CTL_F_JSON },
 	{ "help", CMD_HELP, ctl_help, "[command]",
 	    "Show the usage, or a command's options.", "", 0 },
+	{ "image", CMD_IMAGE, ctl_image,
+	    "push [-f] FILE [NAME] | ls [-q] [--json] | rm [-f] NAME ...",
+	    "Manage the daemon's image store (launch with store:NAME).",
+	    "  push FILE [NAME]     upload FILE as image NAME (default: its\n"
+	    "                       file name), with its SHA-256\n"
+	    "  -f                   push: replace an image instances use;\n"
+	    "                       rm: remove it although instances use it\n"
+	    "  ls                   the images, their digests and users\n"
+	    "  -q                   names only\n"
+	    "  --json               as JSON\n",
+	    CTL_F_JSON },
+	{ "volume", CMD_VOLUME, ctl_volume,
+	    "push [-f] FILE [NAME] | ls [-q] [--json] | rm [-f] NAME ...",
+	    "Manage the daemon's volume store (attach with volume:NAME).",
+	    "  push FILE [NAME]     upload FILE as volume NAME (default: its\n"
+	    "                       file name), with its SHA-256\n"
+	    "  -f                   push: replace a volume instances use;\n"
+	    "                       rm: remove it although instances use it\n"
+	    "  ls                   the volumes, their digests and users\n"
+	    "  -q                   names only\n"
+	    "  --json               as JSON\n",
+	    CTL_F_JSON },
 	{ NULL, 0, NULL, NULL, NULL, NULL, 0 },
 };
 

@@ -342,11 +342,22 @@ http_start(struct http *h, struct http_req *r)
 		    (long)(r->body != NULL ? strlen(r->body) : 0));
 		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS,
 		    r->body != NULL ? r->body : "");
+	} else if (r->upload != NULL) {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_READDATA, r->upload);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)r->upload_size);
 	} else if (strcmp(r->method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
 	if ((l = curl_slist_append(hdrs, "Expect:")) == NULL)
 		goto out;
 	hdrs = l;
+	if (r->upload != NULL) {
+		if ((l = curl_slist_append(hdrs,
+		    "Content-Type: application/octet-stream")) == NULL)
+			goto out;
+		hdrs = l;
+	}
 	if (r->body != NULL) {
 		if ((l = curl_slist_append(hdrs,
 		    "Content-Type: application/json")) == NULL)

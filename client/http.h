@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -37,6 +38,12 @@ struct http_req {
 	const char *body;
 	int (*on_data)(void *arg, const char *buf, size_t len);
 	void *arg;
+	/*
+	 * A PUT whose body is upload_size bytes read from upload as they are
+	 * sent (application/octet-stream), or NULL; the caller owns it.
+	 */
+	FILE *upload;
+	long long upload_size;
 
 	long status;		/* the HTTP status, 0 until headers came */
 	bool done;		/* the transfer ended (see rc) */

@@ -3,7 +3,7 @@
  *
  * Every command is one entry of ctl_commands[] (ctl.c) and one function
  * ctl_NAME(), in the file of its role: cmd_run.c (run, and run -i),
- * cmd_iso.c (iso), cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
+ * cmd_iso.c (iso), cmd_image.c (image, volume), cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
  * events), cmd_show.c (inspect, info, version), cmd_stats.c (stats).  usage() and `rrctl help`
  * are generated from the table.  A command returns the exit status of
  * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -63,6 +64,8 @@ enum ctl_cmd {
 	CMD_INFO,
 	CMD_VERSION,
 	CMD_HELP,
+	CMD_IMAGE,
+	CMD_VOLUME,
 	CMD_STATS,
 };
 
@@ -197,5 +200,31 @@ int ctl_info(struct ctl *, int, char *[]);
 int ctl_version(struct ctl *, int, char *[]);
 int ctl_help(struct ctl *, int, char *[]);
 int ctl_stats(struct ctl *, int, char *[]);	/* cmd_stats.c */
+int ctl_image(struct ctl *, int, char *[]);
+int ctl_volume(struct ctl *, int, char *[]);
+
+/* cmd_image.c: the image and volume store. */
+#define IMAGE_NAME_MAX	63
+
+/*
+ * The store name rrctl image push gives file by default: its base name in
+ * lower case, other characters than a-z 0-9 _ . - as '-', starting with a
+ * letter or a digit, at most IMAGE_NAME_MAX ("image" if nothing is left).
+ */
+void image_default_name(const char *file, char *buf, size_t len);
+
+/*
+ * The SHA-256 of what f holds (read to its end, then rewound) in hex
+ * (65 bytes) and its size.  0, or -1 when it cannot be read.
+ */
+int image_file_digest(FILE *f, char *hex, long long *size);
+
+/*
+ * rrctl run on a daemon on another machine: make the local kernel file
+ * an image of its store, unless the store already has its bytes (asked
+ * by digest first), and return "store:NAME" in *ref (new string).
+ * Returns CTL_OK or an exit status (said).
+ */
+int image_push_for_run(struct ctl *c, const char *file, char **ref);
 
 #endif

@@ -797,6 +797,9 @@ run_realpath(const char *path, void *arg)
 	char *abs;
 
 	(void)arg;
+	/* The daemon's store: "store:NAME" images, "volume:NAME" disks. */
+	if (strncmp(path, "store:", 6) == 0 || strncmp(path, "volume:", 7) == 0)
+		return strdup(path);
 	if ((abs = realpath(path, NULL)) != NULL)
 		return abs;
 	if (path[0] == '/')

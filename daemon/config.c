@@ -66,6 +66,9 @@ static const struct key keys[] = {
 	{ "console_log_max", K_U64, F(console_log_max) },
 	{ "stop_timeout", K_UINT, F(stop_timeout) },
 	{ "boot_timeout", K_BOOT_TIMEOUT, F(boot_timeout) },
+	{ "store_dir", K_PATH, F(store_dir) },
+	{ "store_max_size", K_U64, F(store_max_size) },
+	{ "store_max_total", K_U64, F(store_max_total) },
 };
 
 _Static_assert(NKEYS <= CONFIG_KEYS_MAX, "struct config: lines[] too small");
@@ -96,6 +99,7 @@ config_defaults(struct config *cfg)
 	cfg->console_log_max = 8 * 1024 * 1024;
 	cfg->stop_timeout = 0;
 	cfg->boot_timeout = CONFIG_BOOT_TIMEOUT;
+	cfg->store_max_size = CONFIG_STORE_MAX_SIZE;
 }
 
 static int
@@ -315,6 +319,11 @@ config_resolve(struct config *cfg)
 		set_string(&cfg->firmware, NULL);
 	else if (cfg->firmware != NULL && strcmp(cfg->firmware, "qboot") == 0)
 		set_string(&cfg->firmware, CONFIG_QBOOT);
+	/* The store lives beside the records unless the file says. */
+	if (cfg->store_dir == NULL && cfg->state_dir != NULL &&
+	    asprintf(&cfg->store_dir, "%s/" CONFIG_STORE_SUBDIR,
+	    cfg->state_dir) == -1)
+		cfg->store_dir = NULL;
 }
 
 void
@@ -327,6 +336,7 @@ config_policy(const struct config *cfg, struct spec_policy *policy)
 	policy->networks = (const char *const *)cfg->networks.items;
 	policy->max_memory_mib = cfg->max_memory_mib;
 	policy->max_vcpus = cfg->max_vcpus;
+	policy->store_dir = cfg->store_dir;
 }
 
 static void
@@ -378,6 +388,11 @@ config_print(const struct config *cfg, FILE *f)
 	    (unsigned long long)cfg->console_log_max);
 	fprintf(f, "stop_timeout = %u\n", cfg->stop_timeout);
 	fprintf(f, "boot_timeout = %u\n", cfg->boot_timeout);
+	fprintf(f, "store_dir = %s\n", S(cfg->store_dir));
+	fprintf(f, "store_max_size = %llu\n",
+	    (unsigned long long)cfg->store_max_size);
+	fprintf(f, "store_max_total = %llu\n",
+	    (unsigned long long)cfg->store_max_total);
 }
 
 static void
@@ -413,4 +428,5 @@ config_free(struct config *cfg)
 	free(cfg->libvirt_uri);
 	free(cfg->cpu_model);
 	free(cfg->firmware);
+	free(cfg->store_dir);
 }

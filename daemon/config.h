@@ -27,6 +27,8 @@
 #define CONFIG_DEFAULT_GUESTS	"/run/rumprund/guests"
 #define CONFIG_QBOOT		"/usr/share/qemu/qboot.rom"
 #define CONFIG_BOOT_TIMEOUT	60	/* seconds to main(); 0: no limit */
+#define CONFIG_STORE_SUBDIR	"store"	/* store_dir's default: STATE/store */
+#define CONFIG_STORE_MAX_SIZE	(4ULL << 30)
 
 struct config_list {
 	char *items[CONFIG_LIST_MAX + 1];	/* NULL-terminated */
@@ -64,6 +66,10 @@ struct config {
 	uint64_t console_log_max;
 	unsigned int stop_timeout;	/* seconds; 0: a stop destroys at once */
 	unsigned int boot_timeout;	/* seconds to main(); 0: no limit */
+	/* The image and volume store (daemon/imgstore.h). */
+	char *store_dir;		/* after config_resolve(): never NULL */
+	uint64_t store_max_size;	/* bytes per image or volume; 0: none */
+	uint64_t store_max_total;	/* bytes in all; 0: the disk's size */
 
 	char *path;			/* the file read last; NULL: none */
 	unsigned int lines[CONFIG_KEYS_MAX];	/* by key: line last set, 0 */

@@ -51,6 +51,7 @@
 
 #include "collect.h"
 #include "engine.h"
+#include "imgstore.h"
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
@@ -404,6 +405,8 @@ remove_instance(struct engine *e, struct instance *inst)
 	view = instance_view(inst);
 	if (unlink(inst->log_path) == -1 && errno != ENOENT)
 		log_warn("%s: cannot remove %s", inst->name, inst->log_path);
+	/* Its own copies of stored volumes go with it. */
+	imgstore_forget_instance(e->cfg.policy->store_dir, inst->name);
 	TAILQ_REMOVE(&e->instances, inst, link);
 	e->ninstances--;
 	ev = json_pack("{s:s,s:s,s:s}", "type", "removed", "name", inst->name,
@@ -1527,7 +1530,11 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	inst->guest_config = rumpconfig_build(spec, spec->image, &err);
 	if (inst->guest_config == NULL)
 		goto fail;
-	/* A log left by an earlier instance of this name is not ours. */
+	/*
+	 * A log (or volume copies) left by an earlier instance of this
+	 * name is not ours.
+	 */
+	imgstore_forget_instance(e->cfg.policy->store_dir, inst->name);
 	if (unlink(inst->log_path) == -1 && errno != ENOENT) {
 		rrerr_set(&err, RRERR_INTERNAL, NULL, "cannot replace %s: %s",
 		    inst->log_path, strerror(errno));

@@ -35,6 +35,7 @@
 #include "backend.h"
 #include "config.h"
 #include "engine.h"
+#include "imgstore.h"
 #include "httpd.h"
 #include "log.h"
 #include "routes.h"
@@ -346,7 +347,11 @@ run(struct config *cfg, const struct spec_policy *policy,
 	if ((ds.engine = engine_open(&ec, &err)) == NULL)
 		fatalx("%s", err.message);
 
-	struct routes_ctx rc = { ds.engine, policy };
+	struct imgstore_limits sl = { cfg->store_max_size,
+	    cfg->store_max_total };
+	struct routes_ctx rc = { ds.engine, policy, NULL };
+	if ((rc.store = imgstore_open(cfg->store_dir, &sl, &err)) == NULL)
+		fatalx("%s", err.message);
 	memset(&hc, 0, sizeof(hc));
 	hc.unix_path = cfg->socket;
 	hc.unix_mode = cfg->socket_mode;
@@ -371,6 +376,8 @@ run(struct config *cfg, const struct spec_policy *policy,
 	hc.routes = routes_table;
 	hc.nroutes = routes_count;
 	hc.ctx = &rc;
+	hc.uploads = routes_uploads;
+	hc.nuploads = routes_uploads_count;
 	if (cfg->socket != NULL && fds.unix_fd == -1) {
 		char *slash, dir[4096];
 
@@ -411,6 +418,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 	uv_run(loop, UV_RUN_DEFAULT);
 
 	engine_close(ds.engine);
+	imgstore_close(rc.store);
 	uv_loop_close(loop);
 	log_info("stopped");
 	return 0;

@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "imgstore.h"
 #include "paths.h"
 #include "rrerr.h"
 #include "spec.h"
@@ -544,13 +546,97 @@ paths_confine(const char *path, const char *const *dirs,
 	    err);
 }
 
+/*
+ * Open what a request names: a host path under dirs, or a reference to
+ * the store ("store:NAME", "volume:NAME"), resolved from the store's
+ * entry now and opened as any path, beneath the store's directory for
+ * its kind: the checked file is the used file here too.
+ */
+static int
+open_named(const char *name, const char *const *dirs,
+    enum imgstore_kind kind, const struct spec_policy *policy,
+    enum paths_kind pk, int flags, const char *field, int *fd,
+    struct rrerr *err)
+{
+	const char *ref = imgstore_ref_name(name, kind), *sdirs[2];
+	char kdir[PATH_MAX], *path, *again;
+	int rv;
+
+	if (ref == NULL)
+		return paths_open(name, dirs, pk, flags, field, NULL, fd, err);
+	if ((path = imgstore_resolve(policy->store_dir, kind, ref, field,
+	    err)) == NULL)
+		return -1;
+	sdirs[0] = imgstore_kind_dir(policy->store_dir, kind, kdir,
+	    sizeof(kdir));
+	sdirs[1] = NULL;
+	rv = paths_open(path, sdirs, PATHS_REGULAR, flags, field, NULL, fd,
+	    err);
+	/*
+	 * Replaced between the entry's read and the open (a PUT's commit
+	 * removes the old data once the new entry is in): once more, with
+	 * the entry as it is now.
+	 */
+	if (rv == -1 && (again = imgstore_resolve(policy->store_dir, kind,
+	    ref, field, NULL)) != NULL) {
+		if (strcmp(again, path) != 0)
+			rv = paths_open(again, sdirs, PATHS_REGULAR, flags,
+			    field, NULL, fd, err);
+		free(again);
+	}
+	free(path);
+	return rv;
+}
+
+/*
+ * Block device i of spec with "copy": the instance's own copy of the
+ * volume, made from the volume at its first launch (never when
+ * readonly_all: then the volume itself is checked, read-only, until the
+ * copy exists).
+ */
+static int
+open_copy(const struct spec *spec, size_t i,
+    const struct spec_policy *policy, bool readonly_all, const char *field,
+    int *fd, struct rrerr *err)
+{
+	char cdir[PATH_MAX], *path;
+	const char *dirs[2];
+	struct stat sb;
+	int src = -1, rv;
+
+	dirs[0] = imgstore_copies_dir(policy->store_dir, cdir, sizeof(cdir));
+	dirs[1] = NULL;
+	if ((path = imgstore_copy_path(policy->store_dir, spec->name, i)) ==
+	    NULL)
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	if (lstat(path, &sb) == -1) {
+		free(path);
+		if (open_named(spec->blk[i].source, NULL, IMGSTORE_VOLUME,
+		    policy, PATHS_REGULAR, O_RDONLY, field, &src, err) == -1)
+			return -1;
+		if (readonly_all) {
+			*fd = src;
+			return 0;
+		}
+		path = imgstore_copy(policy->store_dir, spec->name, i, src,
+		    field, err);
+		close(src);
+		if (path == NULL)
+			return -1;
+	}
+	rv = paths_open(path, dirs, PATHS_REGULAR, readonly_all ? O_RDONLY :
+	    O_RDWR, field, NULL, fd, err);
+	free(path);
+	return rv;
+}
+
 int
 paths_open_spec(const struct spec *spec, const struct spec_policy *policy,
     bool readonly_all, struct paths_files *files, struct rrerr *err)
 {
 	char field[48];
 	size_t i;
-	int flags;
+	int flags, rv;
 
 	files->image = -1;
 	files->nblk = 0;
@@ -559,16 +645,23 @@ paths_open_spec(const struct spec *spec, const struct spec_policy *policy,
 	if (spec->nblk > SPEC_BLK_MAX)
 		return rrerr_set(err, RRERR_INVALID, "blk", "blk: at most %d",
 		    SPEC_BLK_MAX);
-	if (paths_open(spec->image, policy->image_dirs, PATHS_REGULAR,
-	    O_RDONLY, "image", NULL, &files->image, err) == -1)
+	if (open_named(spec->image, policy->image_dirs, IMGSTORE_IMAGE,
+	    policy, PATHS_REGULAR, O_RDONLY, "image", &files->image,
+	    err) == -1)
 		return -1;
 	for (i = 0; i < spec->nblk; i++) {
 		snprintf(field, sizeof(field), "blk[%zu].source", i);
 		flags = readonly_all || spec->blk[i].readonly ? O_RDONLY :
 		    O_RDWR;
-		if (paths_open(spec->blk[i].source, policy->volume_dirs,
-		    PATHS_REGULAR_OR_BLOCK, flags, field, NULL, &files->blk[i],
-		    err) == -1) {
+		if (spec->blk[i].copy)
+			rv = open_copy(spec, i, policy, readonly_all, field,
+			    &files->blk[i], err);
+		else
+			rv = open_named(spec->blk[i].source,
+			    policy->volume_dirs, IMGSTORE_VOLUME, policy,
+			    PATHS_REGULAR_OR_BLOCK, flags, field,
+			    &files->blk[i], err);
+		if (rv == -1) {
 			paths_files_close(files);
 			return -1;
 		}

@@ -58,6 +58,8 @@ rrerr_name(enum rrerr_code code)
 		return "unavailable";
 	case RRERR_INTERNAL:
 		return "internal";
+	case RRERR_NO_SPACE:
+		return "insufficient_storage";
 	}
 	return "internal";
 }

@@ -21,6 +21,7 @@ enum rrerr_code {
 	RRERR_UNSUPPORTED_MEDIA,
 	RRERR_UNAVAILABLE,	/* a backend or the host cannot do it now */
 	RRERR_INTERNAL,		/* our bug or the host's failure, never bad input */
+	RRERR_NO_SPACE,		/* the host's disk is full (507) */
 };
 
 #define RRERR_FIELD_MAX 128

@@ -28,6 +28,7 @@
 
 #include "paths.h"
 #include "rrerr.h"
+#include "imgstore.h"
 #include "spec.h"
 
 #define UNUSED __attribute__((__unused__))
@@ -534,12 +535,41 @@ confine(struct walk *w, json_t *value, const char *const *dirs,
 	return paths_confine(s, dirs, kind, path, out, w->err);
 }
 
+/*
+ * A reference to the store ("store:NAME" for an image, "volume:NAME" for
+ * a block device): kept as it is once its name is a store name and, for a
+ * new request, the store has it.  Each launch resolves it again (paths.c).
+ */
+static int
+check_store_ref(struct walk *w, const char *s, enum imgstore_kind kind,
+    const char *path, char **out)
+{
+	const char *name = imgstore_ref_name(s, kind);
+	const char *what = imgstore_kind_name(kind);
+
+	if (!imgstore_name_ok(name))
+		return invalid(w, path, "%s: a stored %s's name is 1 to %d "
+		    "characters of a-z, 0-9, '_', '.' and '-', starting with "
+		    "a letter or a digit", s, what, IMGSTORE_NAME_MAX);
+	if (!w->policy->trusted && w->policy->store_dir == NULL)
+		return invalid(w, path, "this rumprund has no image store");
+	if (!w->policy->trusted && !imgstore_exists(w->policy->store_dir,
+	    kind, name))
+		return invalid(w, path, "no stored %s %s (GET /v1/%ss lists "
+		    "them)", what, name, what);
+	return keep(w, s, out);
+}
+
 static int
 check_image(struct walk *w, void *target, UNUSED const char *key,
     json_t *value, const char *path)
 {
 	struct spec *spec = target;
+	const char *s = json_string_value(value);
 
+	if (imgstore_ref_name(s, IMGSTORE_IMAGE) != NULL)
+		return check_store_ref(w, s, IMGSTORE_IMAGE, path,
+		    &spec->image);
 	return confine(w, value, w->policy->image_dirs, PATHS_REGULAR, path,
 	    &spec->image);
 }
@@ -783,9 +813,14 @@ check_source(struct walk *w, void *target, UNUSED const char *key,
     json_t *value, const char *path)
 {
 	struct spec_blk *blk = target, *b;
+	const char *s = json_string_value(value);
 
-	if (confine(w, value, w->policy->volume_dirs, PATHS_REGULAR_OR_BLOCK,
-	    path, &blk->source) == -1)
+	if (imgstore_ref_name(s, IMGSTORE_VOLUME) != NULL) {
+		if (check_store_ref(w, s, IMGSTORE_VOLUME, path,
+		    &blk->source) == -1)
+			return -1;
+	} else if (confine(w, value, w->policy->volume_dirs,
+	    PATHS_REGULAR_OR_BLOCK, path, &blk->source) == -1)
 		return -1;
 	for (b = w->spec->blk; b < blk; b++)
 		if (strcmp(b->source, blk->source) == 0)
@@ -845,10 +880,21 @@ check_readonly(UNUSED struct walk *w, void *target, UNUSED const char *key,
 	return 0;
 }
 
+static int
+check_copy(UNUSED struct walk *w, void *target, UNUSED const char *key,
+    json_t *value, UNUSED const char *path)
+{
+	struct spec_blk *blk = target;
+
+	blk->copy = json_is_true(value);
+	return 0;
+}
+
 static const struct member blk_members[] = {
 	{ "source", T_STRING, true, check_source },
 	{ "mountpoint", T_STRING, false, check_mountpoint },
 	{ "readonly", T_BOOLEAN, false, check_readonly },
+	{ "copy", T_BOOLEAN, false, check_copy },
 	{ NULL, 0, false, NULL },
 };
 
@@ -857,9 +903,21 @@ check_blk_entry(struct walk *w, void *target, UNUSED const char *key,
     json_t *value, const char *path)
 {
 	struct spec *spec = target;
+	struct spec_blk *blk = &spec->blk[spec->nblk++];
+	char sub[RRERR_FIELD_MAX];
 
-	return walk_object(w, &spec->blk[spec->nblk++], value, path,
-	    blk_members);
+	if (walk_object(w, blk, value, path, blk_members) == -1)
+		return -1;
+	if (!blk->copy)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s.copy", path);
+	if (imgstore_ref_name(blk->source, IMGSTORE_VOLUME) == NULL)
+		return invalid(w, sub, "only a stored volume (\"source\": "
+		    "\"volume:NAME\") is copied for an instance");
+	if (blk->readonly)
+		return invalid(w, sub, "an instance's copy is writable: "
+		    "readonly and copy do not go together");
+	return 0;
 }
 
 static const struct member blk_entry = {
@@ -1313,6 +1371,10 @@ finish_iso(struct walk *w, struct spec *spec)
 
 	for (i = 0; i < spec->nblk; i++) {
 		snprintf(sub, sizeof(sub), "blk[%zu].source", i);
+		if (imgstore_ref_name(spec->blk[i].source, IMGSTORE_VOLUME) !=
+		    NULL)
+			return invalid(w, sub, "a stored volume cannot go into "
+			    "an ISO image: name a host file");
 		name = spec_data_name(&spec->blk[i]);
 		len = strlen(name);
 		if (!match(name, len, ALNUM "_+-", ALNUM "._+-",
@@ -1400,6 +1462,8 @@ finish(struct walk *w, struct spec *spec)
 	if ((spec->argv = alloc_entries(w, 1, sizeof(*spec->argv))) == NULL)
 		return -1;
 	base = strrchr(spec->image, '/');
+	if (base == NULL)	/* "store:NAME": NAME */
+		base = strchr(spec->image, ':');
 	return add_arg(w, spec, base != NULL ? base + 1 : spec->image,
 	    "argv[0]");
 }
@@ -1573,9 +1637,17 @@ static json_t *
 blk_json(const struct spec *spec, size_t i)
 {
 	const struct spec_blk *blk = &spec->blk[i];
+	json_t *o;
 
-	return json_pack("{s:s, s:b, s:s*}", "source", blk->source,
+	o = json_pack("{s:s, s:b, s:s*}", "source", blk->source,
 	    "readonly", (int)blk->readonly, "mountpoint", blk->mountpoint);
+	/* Only when asked, so that older records keep their form. */
+	if (o != NULL && blk->copy &&
+	    json_object_set_new(o, "copy", json_true()) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Add the "inet" or "inet6" object named key to object, if method says so. */

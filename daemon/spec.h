@@ -89,9 +89,14 @@ enum spec_inet6 {
 };
 
 struct spec_blk {
-	char *source;		/* resolved absolute host path */
+	/*
+	 * Resolved absolute host path, or "volume:NAME": a volume of the
+	 * store (daemon/imgstore.h), resolved at each launch.
+	 */
+	char *source;
 	char *mountpoint;	/* absolute guest path, or NULL: attach only */
 	bool readonly;
+	bool copy;		/* a volume: the instance's own writable copy */
 };
 
 struct spec_nic {
@@ -117,7 +122,8 @@ struct spec_label {
 struct spec {
 	char *name;
 	enum spec_platform platform;
-	char *image;		/* resolved absolute host path */
+	/* Resolved absolute host path, or "store:NAME": an image of the store. */
+	char *image;
 	unsigned int memory_mib;
 	unsigned int vcpus;
 	char **argv;		/* argc entries, argv[0] included, never empty */
@@ -160,6 +166,11 @@ struct spec_policy {
 	 * makes an instance disappear at restart.
 	 */
 	bool trusted;
+	/*
+	 * The image and volume store's directory ("store:NAME" images,
+	 * "volume:NAME" block devices); NULL: no store, such names refused.
+	 */
+	const char *store_dir;
 };
 
 /*

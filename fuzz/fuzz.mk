@@ -20,8 +20,9 @@ FUZZ_BINS := $(FUZZ_DIR)/fuzz_spec $(FUZZ_DIR)/fuzz_rumpconfig
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	-std=gnu11 -D_GNU_SOURCE -Idaemon $(shell pkg-config --cflags jansson)
-FUZZ_LIBS = $(shell pkg-config --libs jansson)
-FUZZ_COMMON := daemon/spec.c daemon/paths.c daemon/rrerr.c daemon/sbuf.c
+FUZZ_LIBS = $(shell pkg-config --libs jansson gnutls)
+FUZZ_COMMON := daemon/spec.c daemon/paths.c daemon/rrerr.c daemon/sbuf.c \
+	daemon/imgstore.c daemon/log.c
 FUZZ_HAVE = $(shell printf 'int LLVMFuzzerTestOneInput(const char *d, long n)\
 	{ (void)d; (void)n; return 0; }\n' | $(FUZZ_CC) -x c - \
 	-fsanitize=fuzzer -o /dev/null >/dev/null 2>&1 && echo yes)

@@ -20,10 +20,23 @@ _rrctl_names()
 	"${COMP_WORDS[0]}" "${args[@]}" ps -aq 2>/dev/null
 }
 
+# The names in the daemon's image or volume store ($1).
+_rrctl_store()
+{
+	local args=() i
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		case ${COMP_WORDS[i]} in
+		--host|-H|--token-file|--cacert|--cert|--key)
+			args+=("${COMP_WORDS[i]}" "${COMP_WORDS[i+1]}"); ((i++)) ;;
+		esac
+	done
+	"${COMP_WORDS[0]}" "${args[@]}" "$1" ls -q 2>/dev/null
+}
+
 _rrctl()
 {
 	local cur prev cmd i
-	local commands="run iso ps stats stop start rm logs inspect events info version help"
+	local commands="run iso ps stats stop start rm logs inspect events info version help image volume"
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 
@@ -83,6 +96,21 @@ _rrctl()
 		COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
 	help)
 		COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
+	image|volume)
+		# The subcommand follows the command.
+		local sub=${COMP_WORDS[i+1]}
+		if ((COMP_CWORD == i + 1)); then
+			COMPREPLY=($(compgen -W "push ls rm" -- "$cur"))
+		elif [[ $cur == -* ]]; then
+			case $sub in
+			ls) COMPREPLY=($(compgen -W "-q --json --help" -- "$cur")) ;;
+			*) COMPREPLY=($(compgen -W "-f --help" -- "$cur")) ;;
+			esac
+		elif [[ $sub == push ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+		elif [[ $sub == rm ]]; then
+			COMPREPLY=($(compgen -W "$(_rrctl_store "$cmd")" -- "$cur"))
+		fi ;;
 	esac
 }
 

@@ -84,6 +84,8 @@ struct srv {
 	_Atomic uint64_t sleepy_closed_ns;
 	atomic_int stream_closed;
 	atomic_int zombie_closed;
+	atomic_int up_begun;		/* upload sinks made */
+	atomic_int up_aborted;		/* ... and aborted */
 	uint64_t wake_ns[NCHUNKS];
 
 	/* Client side results. */
@@ -384,7 +386,84 @@ h_stop(struct httpd_req *req, void *ctx)
 	s->h = NULL;
 }
 
+/*
+ * An upload route: the sink hashes what comes (FNV-1a) and refuses past
+ * ?limit=N bytes; ?no refuses at once.
+ */
+struct up_sink {
+	struct srv *s;
+	uint32_t hash;
+	uint64_t len;
+	uint64_t limit;
+};
+
+static void *
+up_begin(struct httpd_req *req, void *ctx, long long length,
+    struct rrerr *err)
+{
+	struct srv *s = ctx;
+	const char *lim = httpd_req_query(req, "limit");
+	struct up_sink *u;
+
+	(void)length;
+	if (httpd_req_query(req, "no") != NULL) {
+		rrerr_set(err, RRERR_FORBIDDEN, "name", "no uploads of %s",
+		    httpd_req_param(req, "name"));
+		return NULL;
+	}
+	u = calloc(1, sizeof(*u));
+	assert_non_null(u);
+	u->s = s;
+	u->hash = 2166136261u;
+	u->limit = lim != NULL ? strtoull(lim, NULL, 10) : UINT64_MAX;
+	atomic_fetch_add(&s->up_begun, 1);
+	return u;
+}
+
+static int
+up_data(void *sink, const char *buf, size_t len, struct rrerr *err)
+{
+	struct up_sink *u = sink;
+	size_t i;
+
+	if (u->len + len > u->limit)
+		return rrerr_set(err, RRERR_TOO_LARGE, NULL, "over %llu",
+		    (unsigned long long)u->limit);
+	for (i = 0; i < len; i++)
+		u->hash = (u->hash ^ (unsigned char)buf[i]) * 16777619u;
+	u->len += len;
+	return 0;
+}
+
+static void
+up_abort(void *sink)
+{
+	struct up_sink *u = sink;
+
+	atomic_fetch_add(&u->s->up_aborted, 1);
+	free(u);
+}
+
+static void
+h_upload(struct httpd_req *req, void *ctx)
+{
+	struct up_sink *u = httpd_req_take_upload(req);
+
+	(void)ctx;
+	assert_non_null(u);
+	assert_null(httpd_req_take_upload(req));
+	httpd_reply_json(req, 200, json_pack("{s:I, s:I, s:s}", "len",
+	    (json_int_t)u->len, "fnv", (json_int_t)u->hash, "name",
+	    httpd_req_param(req, "name")));
+	free(u);
+}
+
+static const struct httpd_upload_route uploads[] = {
+	{ "PUT", "/v1/up/{name}", up_begin, up_data, up_abort },
+};
+
 static const struct httpd_route routes[] = {
+	{ "PUT", "/v1/up/{name}", h_upload },
 	{ "GET", "/v1/echo/{name}/x/{other}", h_echo },
 	{ "DELETE", "/v1/echo/{name}/x/{other}", h_echo },
 	{ "POST", "/v1/body", h_body },
@@ -558,6 +637,8 @@ srv_config(struct srv *s, struct httpd_config *cfg)
 	cfg->body_max = BODY_MAX;
 	cfg->routes = routes;
 	cfg->nroutes = sizeof(routes) / sizeof(routes[0]);
+	cfg->uploads = uploads;
+	cfg->nuploads = sizeof(uploads) / sizeof(uploads[0]);
 	cfg->ctx = s;
 }
 
@@ -944,6 +1025,109 @@ test_body(void **state)
 	assert_413(&s->r[4]);	/* chunked, read and dropped */
 	assert_body(&s->r[5], 0);
 	assert_body(&s->r[6], BODY_MAX);
+	free(bigbody);
+	bigbody = NULL;
+}
+
+/*
+ * Upload routes: bodies past body_max stream to the sink; a refusal at
+ * begin() comes before the body; a refusal by data() after the rest is
+ * read; a client that leaves mid-body gets its sink aborted.
+ */
+
+static int raw_connect(struct srv *);
+
+static void
+put(struct srv *s, const char *path, const char *data, size_t len,
+    bool chunked, const char *hdr, struct resp *r)
+{
+	struct curl_slist *hl = NULL;
+	struct chunked ck = { data, len };
+	CURL *c = easy(s, false, path);
+
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &ck);
+	if (chunked)
+		hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+	else
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)len);
+	hl = curl_slist_append(hl, hdr != NULL ? hdr : "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	perform(c, r);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hl);
+}
+
+static void
+client_upload(struct srv *s)
+{
+	static const char head[] = "PUT /v1/up/cut HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 100000\r\n\r\n";
+	int fd, i;
+
+	put(s, "/v1/up/a", bigbody, 200 * 1024, false, NULL, &s->r[0]);
+	put(s, "/v1/up/b", bigbody, 150 * 1024, true, NULL, &s->r[1]);
+	put(s, "/v1/up/c?no", bigbody, 200 * 1024, false,
+	    "Expect: 100-continue", &s->r[2]);
+	put(s, "/v1/up/d?limit=1000", bigbody, 100 * 1024, false, NULL,
+	    &s->r[3]);
+	put(s, "/v1/up/e?limit=1000", bigbody, 100 * 1024, true, NULL,
+	    &s->r[4]);
+	/* Cut mid-body: headers and 5000 bytes, then gone. */
+	fd = raw_connect(s);
+	if (fd != -1) {
+		(void)!write(fd, head, sizeof(head) - 1);
+		(void)!write(fd, bigbody, 5000);
+		sleep_ms(100);
+		close(fd);
+	}
+	for (i = 0; i < 50 && atomic_load(&s->up_aborted) < 3; i++)
+		sleep_ms(20);
+}
+
+static void
+assert_upload(const struct resp *r, size_t len)
+{
+	json_t *j;
+
+	assert_int_equal(r->rc, CURLE_OK);
+	assert_int_equal(r->status, 200);
+	j = body_json(r);
+	assert_int_equal(json_integer_value(json_object_get(j, "len")), len);
+	assert_int_equal(json_integer_value(json_object_get(j, "fnv")),
+	    fnv(bigbody, len));
+	json_decref(j);
+}
+
+static void
+test_upload(void **state)
+{
+	struct srv *s = *state;
+	size_t i;
+
+	bigbody = malloc(256 * 1024);
+	assert_non_null(bigbody);
+	srandom(7);
+	for (i = 0; i < 256 * 1024; i++)
+		bigbody[i] = (char)(random() & 0xff);
+	run(s, client_upload);
+
+	assert_upload(&s->r[0], 200 * 1024);	/* past body_max: streamed */
+	assert_upload(&s->r[1], 150 * 1024);
+	assert_int_equal(s->r[2].status, 403);	/* before "100 Continue" */
+	assert_string_equal(s->r[2].body, "{\"error\":\"forbidden\","
+	    "\"message\":\"no uploads of c\",\"field\":\"name\"}\n");
+	for (i = 3; i <= 4; i++) {
+		assert_int_equal(s->r[i].rc, CURLE_OK);
+		assert_int_equal(s->r[i].status, 413);
+		assert_string_equal(s->r[i].body, "{\"error\":\"too_large\","
+		    "\"message\":\"over 1000\"}\n");
+	}
+	/* c never began; d, e and the cut one were aborted. */
+	assert_int_equal(atomic_load(&s->up_begun), 5);
+	assert_int_equal(atomic_load(&s->up_aborted), 3);
 	free(bigbody);
 	bigbody = NULL;
 }
@@ -1672,6 +1856,75 @@ test_deadlines(void **state)
 	assert_true(strncmp(dl_after, "HTTP/1.1 200", 12) == 0);
 }
 
+/*
+ * A streamed body's deadline grows with its bytes: one that keeps coming
+ * fast outlives T_REQUEST_MS, a trickle is cut soon after it.
+ */
+static int64_t ud_fast_ms = -1, ud_slow_ms = -1;
+static char ud_fast[256];
+
+static void
+client_upload_deadline(struct srv *s)
+{
+	static char chunk[64 * 1024];
+	char head[128];
+	uint64_t t0;
+	int fd, i;
+
+	/* 4.8 MB at ~3 MB/s: about 1.5 s, past T_REQUEST_MS. */
+	if ((fd = raw_connect(s)) == -1)
+		return;
+	snprintf(head, sizeof(head), "PUT /v1/up/fast HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %zu\r\n\r\n", sizeof(chunk) * 75);
+	t0 = now_ns();
+	if (write(fd, head, strlen(head)) == -1)
+		goto out;
+	for (i = 0; i < 74; i++) {
+		if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
+			goto out;
+		sleep_ms(20);
+	}
+	/* The last chunk, its last byte sent by ask(), which reads the answer. */
+	if (write(fd, chunk, sizeof(chunk) - 1) == -1)
+		goto out;
+	ask(fd, "x", ud_fast, sizeof(ud_fast));
+	ud_fast_ms = ms_since(t0);
+	close(fd);
+
+	/* 1 KB every 50 ms: 20 KB/s, under the 64 KiB/s a body must keep. */
+	if ((fd = raw_connect(s)) == -1)
+		return;
+	snprintf(head, sizeof(head), "PUT /v1/up/slow HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %d\r\n\r\n", 1 << 20);
+	t0 = now_ns();
+	if (write(fd, head, strlen(head)) == -1)
+		goto out;
+	for (i = 0; i < 100; i++) {
+		if (closed_within(fd, 50)) {
+			ud_slow_ms = ms_since(t0);
+			break;
+		}
+		if (send(fd, chunk, 1024, MSG_NOSIGNAL) != 1024) {
+			ud_slow_ms = ms_since(t0);
+			break;
+		}
+	}
+out:
+	close(fd);
+}
+
+static void
+test_upload_deadline(void **state)
+{
+	run(*state, client_upload_deadline);
+	printf("upload deadlines: fast body answered at %" PRId64 " ms, "
+	    "trickle cut at %" PRId64 " ms\n", ud_fast_ms, ud_slow_ms);
+	assert_true(strncmp(ud_fast, "HTTP/1.1 200", 12) == 0);
+	assert_true(ud_fast_ms > T_REQUEST_MS);
+	/* 600 ms + 1 ms per 64 bytes received: cut at about 1 s. */
+	assert_true(ud_slow_ms >= T_REQUEST_MS && ud_slow_ms <= 3000);
+}
+
 static char fr_two[1024], fr_gzip[1024], fr_both[1024];
 static bool fr_two_closed, fr_gzip_closed, fr_both_closed;
 static uint64_t fr_gzip_ns;
@@ -1918,6 +2171,7 @@ main(void)
 		cmocka_unit_test(test_status_for),
 		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
@@ -1937,6 +2191,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup_limits,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deadlines,
+		    setup_deadlines, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_deadline,
 		    setup_deadlines, teardown),
 		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup,

@@ -409,9 +409,7 @@ count_args(const char *const *argv)
 static bool
 daemon_accepts(const char *what, json_t *req)
 {
-	static const struct spec_policy trusted = {
-		NULL, NULL, NULL, NULL, 0, 0, true,
-	};
+	static const struct spec_policy trusted = { .trusted = true };
 	struct spec *spec = NULL;
 	struct rrerr err;
 
