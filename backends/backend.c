@@ -100,3 +100,14 @@ backend_netdev_exists(const char *name, const char *sub)
 	    sub != NULL ? "/" : "", sub != NULL ? sub : "");
 	return stat(path, &st) == 0;
 }
+
+void
+backend_stats_init(struct backend_stats *st)
+{
+	st->domain_name[0] = '\0';
+	st->cpu_ns = st->memory_bytes = st->rss_bytes = BACKEND_STATS_NONE;
+	st->block_rd_bytes = st->block_rd_reqs = BACKEND_STATS_NONE;
+	st->block_wr_bytes = st->block_wr_reqs = BACKEND_STATS_NONE;
+	st->net_rx_bytes = st->net_rx_packets = BACKEND_STATS_NONE;
+	st->net_tx_bytes = st->net_tx_packets = BACKEND_STATS_NONE;
+}

@@ -103,6 +103,28 @@ struct backend_domain {
 	char fault[256];		/* as BACKEND_EVENT_FAULT's detail; "" */
 };
 
+/*
+ * The counters of one running domain, as its hypervisor keeps them since
+ * the domain started.  A field the backend cannot read is
+ * BACKEND_STATS_NONE (the API shows null).  Sums over all of a domain's
+ * disks and NICs.
+ */
+#define BACKEND_STATS_NONE	UINT64_MAX
+
+struct backend_stats {
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	uint64_t cpu_ns;		/* CPU time of all vCPUs */
+	uint64_t memory_bytes;		/* memory the guest has now */
+	uint64_t rss_bytes;		/* host memory in use for it */
+	uint64_t block_rd_bytes, block_rd_reqs;
+	uint64_t block_wr_bytes, block_wr_reqs;
+	uint64_t net_rx_bytes, net_rx_packets;
+	uint64_t net_tx_bytes, net_tx_packets;
+};
+
+/* Every field of st BACKEND_STATS_NONE, its name "". */
+void backend_stats_init(struct backend_stats *st);
+
 /* Settings the daemon's configuration gives a backend. */
 struct backend_config {
 	const char *uri;		/* libvirt URI, e.g. qemu:///system */
@@ -158,6 +180,14 @@ struct backend_ops {
 
 	/* Disconnect and free; NULL is fine.  No callback runs afterwards. */
 	void (*close)(struct backend *b);
+
+	/*
+	 * The counters of every running domain whose name starts with
+	 * prefix (backend_domain_prefix()), in one go: a new array in *out
+	 * (free() it) of *n entries.  NULL: unsupported.
+	 */
+	int (*stats)(struct backend *b, const char *prefix,
+	    struct backend_stats **out, size_t *n, struct rrerr *err);
 };
 
 extern const struct backend_ops backend_kvm_ops;

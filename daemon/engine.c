@@ -51,10 +51,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "engine.h"
 #include "imgstore.h"
 #include "instance.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "restart.h"
 #include "rumpconfig.h"
@@ -160,6 +162,7 @@ struct engine {
 	size_t ninstances;
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
+	struct collect *collect;	/* guests' counters (collect.c) */
 	int64_t flush_at_ms;		/* next retry of dirty records */
 	int64_t autostart_gate_ms;	/* no autostart before this time */
 	bool quiescing;
@@ -484,15 +487,37 @@ release_domain(struct engine *e, int p, const char *domain_name)
 		ops->release(e->slots[p].b, domain_name);
 }
 
+/* The state the generation of an instance in backoff ended in. */
+static enum instance_state
+ended_as(const struct instance *inst)
+{
+	enum instance_state s;
+
+	if (instance_state_parse(inst->last_state, &s) == -1)
+		return INSTANCE_CRASHED;
+	return s;
+}
+
 static void
 set_state(struct engine *e, struct instance *inst, enum instance_state next)
 {
 	enum instance_state prev = inst->state;
 
 	inst->state = next;
-	if (gen_over(next) && !gen_over(prev))
+	if (gen_over(next) && !gen_over(prev)) {
 		release_domain(e, (int)inst->spec->platform,
 		    inst->domain_name);
+		/* A generation that ends in backoff is counted as it ended. */
+		metrics_end(inst->spec->platform, next == INSTANCE_BACKOFF ?
+		    ended_as(inst) : next);
+	}
+	/* From the request (launch or start) to main(): once per generation. */
+	if (next == INSTANCE_RUNNING && inst->requested_ms != 0) {
+		if (!inst->spec->paused)
+			metrics_running(inst->spec->platform,
+			    instance_now_ms() - inst->requested_ms);
+		inst->requested_ms = 0;
+	}
 	if (gen_over(next) && !gen_over(prev)) {
 		inst->finished_ms = instance_now_ms();
 		if (inst->console != NULL)
@@ -787,6 +812,7 @@ after_job(uv_work_t *req, int status)
 		if (j->rv == 0) {
 			inst->launched = true;
 			inst->launch_seq = ++e->launches_done;
+			metrics_launch(inst->spec->platform);
 			if (inst->started_ms == 0)
 				inst->started_ms = instance_now_ms();
 			if (!inst->spec->paused)
@@ -1421,6 +1447,7 @@ begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 	inst->has_exit = false;
 	inst->reason[0] = '\0';
 	inst->started_ms = inst->finished_ms = 0;
+	inst->requested_ms = instance_now_ms();
 	inst->state = INSTANCE_PENDING;
 	return 0;
 }
@@ -1654,6 +1681,7 @@ restart_due(struct engine *e, struct instance *inst, int64_t now)
 		goto blocked;
 	}
 	inst->restart_count++;
+	metrics_restart(inst->spec->platform);
 	inst->restart_blocked = false;
 	if (inst->autostart)
 		e->autostart_gate_ms = now + AUTOSTART_GAP_MS;
@@ -2148,6 +2176,46 @@ engine_console(struct engine *e, const char *name, struct rrerr *err)
 	return inst->console;
 }
 
+void
+engine_foreach(struct engine *e,
+    void (*fn)(void *arg, const struct instance *inst), void *arg)
+{
+	struct instance *inst;
+
+	TAILQ_FOREACH(inst, &e->instances, link)
+		fn(arg, inst);
+}
+
+struct backend *
+engine_backend(struct engine *e, int p, const struct backend_ops **ops)
+{
+	if (p < 0 || p >= NPLATFORMS || e->slots[p].b == NULL ||
+	    !e->slots[p].connected)
+		return NULL;
+	*ops = e->cfg.ops[p];
+	return e->slots[p].b;
+}
+
+int
+engine_backend_state(const struct engine *e, int p)
+{
+	if (p < 0 || p >= NPLATFORMS || e->cfg.ops[p] == NULL)
+		return -1;
+	return e->slots[p].b != NULL && e->slots[p].connected;
+}
+
+const char *
+engine_owner(const struct engine *e)
+{
+	return store_owner(e->store);
+}
+
+struct collect *
+engine_collector(struct engine *e)
+{
+	return e->collect;
+}
+
 uv_loop_t *
 engine_loop(struct engine *e)
 {
@@ -2247,6 +2315,10 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	e->cfg.backend.owner = store_owner(e->store);
 	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
 		goto fail;
+	if ((e->collect = collect_new(e)) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto fail;
+	}
 	uv_async_init(cfg->loop, &e->async, on_async);
 	e->async.data = e;
 	uv_timer_init(cfg->loop, &e->tick);
@@ -2269,6 +2341,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	return e;
 
 fail:
+	collect_free(e->collect);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->state_dir);
@@ -2326,6 +2399,7 @@ engine_close(struct engine *e)
 		TAILQ_REMOVE(&e->orphans, o, link);
 		free(o);
 	}
+	collect_free(e->collect);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);

@@ -82,6 +82,8 @@ struct instance {
 	unsigned int jobs;	/* backend calls in flight */
 	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
+	/* When this generation was asked for (metrics); 0: not known/used. */
+	int64_t requested_ms;
 
 	/* The restart policy's bookkeeping (restart.h), over generations. */
 	unsigned int restart_count;	/* restarts the policy made */

@@ -960,7 +960,7 @@ def test_bash_completion(rrd, rrctl_bin):
     launch(d, "web-2", "forever")
     launch(d, "db", "exit", "0")
     host = "unix://%s" % d.sock
-    assert complete(d, "rrctl st") == ["start", "stop"]
+    assert complete(d, "rrctl st") == ["start", "stats", "stop"]
     assert complete(d, "rrctl --host %s lo" % host) == ["logs"]
     # Names from `rrctl ps -aq`, of the daemon --host names.
     assert complete(d, "rrctl --host %s logs we" % host) == \
