@@ -115,6 +115,27 @@ struct backend_config {
 	bool fast_cpu_probe;		/* skip QEMU's CPU property read-back */
 };
 
+/*
+ * One address of a guest's NIC, and where it was learnt: "lease" (the
+ * DHCP server of a libvirt network), "arp" (the host's neighbour table);
+ * the engine adds "config" for a static address of the spec.
+ */
+#define BACKEND_NIC_ADDRS_MAX	4
+struct backend_nic_addr {
+	char addr[46];			/* INET6_ADDRSTRLEN */
+	unsigned int prefix;		/* 0: unknown */
+	bool inet6;
+	const char *source;		/* a static string */
+};
+
+/* What the host knows of one NIC of a running domain. */
+struct backend_nic_info {
+	char mac[18];			/* in: the NIC's MAC, lower case */
+	char host_dev[64];		/* out: "vnet3", "vif5.0"; "": unknown */
+	struct backend_nic_addr addrs[BACKEND_NIC_ADDRS_MAX];
+	size_t naddrs;			/* out */
+};
+
 struct backend_ops {
 	const char *name;		/* "kvm", "xen", "fake" */
 
@@ -158,6 +179,16 @@ struct backend_ops {
 
 	/* Disconnect and free; NULL is fine.  No callback runs afterwards. */
 	void (*close)(struct backend *b);
+
+	/*
+	 * The host device and the addresses the host knows of each NIC of
+	 * the running domain domain_name: nics[i].mac is given, the backend
+	 * fills the rest (zeroed by the caller), matching NICs by MAC.  A
+	 * NIC the host knows nothing of stays empty: that is not an error.
+	 * Blocks (a few RPCs).  NULL: unsupported.
+	 */
+	int (*addresses)(struct backend *b, const char *domain_name,
+	    struct backend_nic_info *nics, size_t nnics, struct rrerr *err);
 };
 
 extern const struct backend_ops backend_kvm_ops;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "addrs.h"
 #include "backend.h"
 #include "console.h"
 #include "rrerr.h"
@@ -77,6 +78,7 @@ struct instance {
 	unsigned int jobs;	/* backend calls in flight */
 	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
+	struct inst_addrs addrs;	/* NIC addresses, host devices */
 
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;
