@@ -243,6 +243,13 @@ void backend_emitter_close(struct backend_emitter *em);
 /* Free what backend_emitter_init() made. */
 void backend_emitter_destroy(struct backend_emitter *em);
 
+/*
+ * Add the host's complete IPv4 neighbour entries (/proc/net/arp) of the
+ * NICs' MACs to their addresses, with source "arp": what a backend can
+ * know of a guest that libvirt does not ask for it (Xen).  Blocks briefly.
+ */
+void backend_arp_fill(struct backend_nic_info *nics, size_t nnics);
+
 /* True when /sys/class/net/NAME[/SUB] exists on this host (sub may be NULL). */
 bool backend_netdev_exists(const char *name, const char *sub);
 
