@@ -108,7 +108,7 @@ backend_arp_fill(struct backend_nic_info *nics, size_t nnics)
 	struct backend_nic_addr *a;
 	char line[256], ip[46], hw[32], dev[64];
 	unsigned int type, flags;
-	size_t i;
+	size_t i, k;
 	FILE *f;
 
 	if ((f = fopen("/proc/net/arp", "re")) == NULL)
@@ -126,6 +126,11 @@ backend_arp_fill(struct backend_nic_info *nics, size_t nnics)
 			if (strcasecmp(nics[i].mac, hw) != 0 ||
 			    nics[i].naddrs == BACKEND_NIC_ADDRS_MAX)
 				continue;
+			for (k = 0; k < nics[i].naddrs; k++)
+				if (strcmp(nics[i].addrs[k].addr, ip) == 0)
+					break;
+			if (k < nics[i].naddrs)
+				continue;	/* known already */
 			a = &nics[i].addrs[nics[i].naddrs++];
 			snprintf(a->addr, sizeof(a->addr), "%s", ip);
 			a->prefix = 0;

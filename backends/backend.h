@@ -245,8 +245,9 @@ void backend_emitter_destroy(struct backend_emitter *em);
 
 /*
  * Add the host's complete IPv4 neighbour entries (/proc/net/arp) of the
- * NICs' MACs to their addresses, with source "arp": what a backend can
- * know of a guest that libvirt does not ask for it (Xen).  Blocks briefly.
+ * NICs' MACs to their addresses (those they do not have yet), with source
+ * "arp": what a backend can know of a guest when libvirt cannot tell (Xen;
+ * libvirt's own ARP source where it fails).  Blocks briefly.
  */
 void backend_arp_fill(struct backend_nic_info *nics, size_t nnics);
 

@@ -9,7 +9,9 @@
  * it can only look at the host's neighbour table
  * (VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP), which holds a guest's address
  * once the host has exchanged a packet with it; a guest that never talks
- * to the host's side of its link stays unknown.  NICs are matched by MAC.
+ * to the host's side of its link stays unknown.  When libvirt's ARP query
+ * fails, /proc/net/arp is read instead (backend_arp_fill()).  NICs are
+ * matched by MAC.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -128,8 +130,11 @@ add_addrs(struct backend_nic_info *nics, size_t nnics,
 	}
 }
 
-/* One query of source; a failure only leaves its addresses out. */
-static void
+/*
+ * One query of source; a failure only leaves its addresses out.  Returns
+ * 0, or -1 when libvirt failed.
+ */
+static int
 query(virDomainPtr dom, unsigned int source, const char *name,
     struct backend_nic_info *nics, size_t nnics)
 {
@@ -139,12 +144,13 @@ query(virDomainPtr dom, unsigned int source, const char *name,
 	nifs = virDomainInterfaceAddresses(dom, &ifs, source, 0);
 	if (nifs < 0) {
 		virResetLastError();
-		return;
+		return -1;
 	}
 	add_addrs(nics, nnics, ifs, nifs, name);
 	for (i = 0; i < nifs; i++)
 		virDomainInterfaceFree(ifs[i]);
 	free(ifs);
+	return 0;
 }
 
 int
@@ -173,13 +179,18 @@ kvm_addrs_fill(virDomainPtr dom, struct backend_nic_info *nics, size_t nnics,
 		return -1;
 	}
 	if (on_network)
-		query(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, "lease",
-		    nics, nnics);
+		(void)query(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+		    "lease", nics, nnics);
 	for (i = 0; i < nnics; i++)
 		if (nics[i].naddrs == 0)
 			missing = true;
-	if (missing)
-		query(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, "arp",
-		    nics, nnics);
+	/*
+	 * libvirt's ARP source can fail where the kernel's table has the
+	 * entry (measured: libvirt 9.0.0 on Debian 12 answers "internal
+	 * error: wrong nlmsg len"): then read the table ourselves.
+	 */
+	if (missing && query(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP,
+	    "arp", nics, nnics) == -1)
+		backend_arp_fill(nics, nnics);
 	return 0;
 }

@@ -20,10 +20,16 @@ addrs_due(const struct inst_addrs *a, int64_t now_ms)
 	return a->inflight == 0 && now_ms >= a->next_ms;
 }
 
-/* True when every NIC has what the host can know of it. */
+/*
+ * True when every NIC has what the host can know of it: its host device,
+ * and for DHCP an IPv4 address, from the network's leases on a libvirt
+ * network (the neighbour table may know the address before libvirt has
+ * the lease; the lease is what is wanted there).
+ */
 static bool
 complete(const struct inst_addrs *a, const struct spec *spec)
 {
+	const struct backend_nic_addr *x;
 	size_t i, k;
 	bool v4;
 
@@ -32,8 +38,12 @@ complete(const struct inst_addrs *a, const struct spec *spec)
 			return false;
 		if (spec->nics[i].inet != SPEC_INET_DHCP)
 			continue;
-		for (k = 0, v4 = false; k < a->nics[i].naddrs; k++)
-			v4 = v4 || !a->nics[i].addrs[k].inet6;
+		for (k = 0, v4 = false; k < a->nics[i].naddrs; k++) {
+			x = &a->nics[i].addrs[k];
+			v4 = v4 || (!x->inet6 &&
+			    (spec->nics[i].type != SPEC_NIC_NETWORK ||
+			    strcmp(x->source, "lease") == 0));
+		}
 		if (!v4)
 			return false;
 	}
