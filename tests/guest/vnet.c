@@ -68,6 +68,7 @@
 #define DHCP_NAK	6
 #define MAXTRIES	10
 #define RESPWAIT_MS	5000
+#define WAIT_STEP_MS	50
 #define E_NXIO		6
 #define E_ADDRNOTAVAIL	49
 
@@ -483,13 +484,18 @@ dhcp_wait(int k, uint32_t xid, uint32_t *yiaddr, uint32_t *server,
 	size_t len;
 	int type;
 
-	for (ms = 0; ms < RESPWAIT_MS; ms++) {
+	/*
+	 * In steps of WAIT_STEP_MS: a sleep of 1 ms costs several under this
+	 * machine's software KVM (PIT programming exits), 50 ms ones do not
+	 * add up to much more than they say.
+	 */
+	for (ms = 0; ms < RESPWAIT_MS; ms += WAIT_STEP_MS) {
 		while ((len = rx_next(k)) != 0) {
 			type = dhcp_parse(len, xid, yiaddr, server, mask, gw);
 			if (type != 0)
 				return type;
 		}
-		timer_sleepms(1);
+		timer_sleepms(WAIT_STEP_MS);
 	}
 	con_printf("dhcp get: timed out waiting for response.\n");
 	return 0;
