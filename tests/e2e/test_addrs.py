@@ -135,7 +135,21 @@ def test_guest_addresses(network, rrd, kvm_reason, rrctl_bin):
                                  "family": "inet", "source": "config"}], nic
     # The DHCP guest on the bridge: libvirt has no lease for it; the
     # host's neighbour table has its address once the host talked to it.
-    talk_to(got["arp"])
+    # First the guest's own ARP answer: with the bridge's table flushed,
+    # the host learns its MAC only from the guest's reply.
+    subprocess.run(["ip", "neigh", "flush", "dev", BRIDGE], check=True)
+    mac = c.instance("arp")["nics"][0]["mac"]
+    dl = rrlib.Deadline(10)
+    while True:
+        talk_to(got["arp"])
+        time.sleep(0.3)
+        neigh = json.loads(subprocess.run(
+            ["ip", "-j", "neigh", "show", got["arp"], "dev", BRIDGE],
+            capture_output=True, text=True, check=True).stdout or "[]")
+        if neigh and neigh[0].get("lladdr") == mac and \
+                "REACHABLE" in neigh[0].get("state", []):
+            break
+        assert not dl.passed(), "the guest did not answer ARP: %s" % neigh
     nic = wait_nic(c, "arp", lambda n: n["addresses"], "an ARP entry")
     assert nic["addresses"] == [{"addr": got["arp"], "family": "inet",
                                  "source": "arp"}], nic
