@@ -186,7 +186,6 @@ scan(void)
 static size_t
 avail_off(const struct vq *q)
 {
-	(void)q;
 	return 16 * (size_t)q->size;
 }
 
