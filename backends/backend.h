@@ -137,6 +137,27 @@ struct backend_config {
 	bool fast_cpu_probe;		/* skip QEMU's CPU property read-back */
 };
 
+/*
+ * One address of a guest's NIC, and where it was learnt: "lease" (the
+ * DHCP server of a libvirt network), "arp" (the host's neighbour table);
+ * the engine adds "config" for a static address of the spec.
+ */
+#define BACKEND_NIC_ADDRS_MAX	4
+struct backend_nic_addr {
+	char addr[46];			/* INET6_ADDRSTRLEN */
+	unsigned int prefix;		/* 0: unknown */
+	bool inet6;
+	const char *source;		/* a static string */
+};
+
+/* What the host knows of one NIC of a running domain. */
+struct backend_nic_info {
+	char mac[18];			/* in: the NIC's MAC, lower case */
+	char host_dev[64];		/* out: "vnet3", "vif5.0"; "": unknown */
+	struct backend_nic_addr addrs[BACKEND_NIC_ADDRS_MAX];
+	size_t naddrs;			/* out */
+};
+
 struct backend_ops {
 	const char *name;		/* "kvm", "xen", "fake" */
 
@@ -188,6 +209,16 @@ struct backend_ops {
 	 */
 	int (*stats)(struct backend *b, const char *prefix,
 	    struct backend_stats **out, size_t *n, struct rrerr *err);
+
+	/*
+	 * The host device and the addresses the host knows of each NIC of
+	 * the running domain domain_name: nics[i].mac is given, the backend
+	 * fills the rest (zeroed by the caller), matching NICs by MAC.  A
+	 * NIC the host knows nothing of stays empty: that is not an error.
+	 * Blocks (a few RPCs).  NULL: unsupported.
+	 */
+	int (*addresses)(struct backend *b, const char *domain_name,
+	    struct backend_nic_info *nics, size_t nnics, struct rrerr *err);
 };
 
 extern const struct backend_ops backend_kvm_ops;
@@ -241,6 +272,14 @@ void backend_emitter_close(struct backend_emitter *em);
 
 /* Free what backend_emitter_init() made. */
 void backend_emitter_destroy(struct backend_emitter *em);
+
+/*
+ * Add the host's complete IPv4 neighbour entries (/proc/net/arp) of the
+ * NICs' MACs to their addresses (those they do not have yet), with source
+ * "arp": what a backend can know of a guest when libvirt cannot tell (Xen;
+ * libvirt's own ARP source where it fails).  Blocks briefly.
+ */
+void backend_arp_fill(struct backend_nic_info *nics, size_t nnics);
 
 /* True when /sys/class/net/NAME[/SUB] exists on this host (sub may be NULL). */
 bool backend_netdev_exists(const char *name, const char *sub);

@@ -391,6 +391,47 @@ cleanup:
 	return rc;
 }
 
+/* The NICs of the domain, matched by MAC: see fake_set_addr(). */
+static int
+fake_addresses(struct backend *b, const char *name,
+    struct backend_nic_info *nics, size_t nnics, struct rrerr *err)
+{
+	struct backend_nic_info *n;
+	struct dom *d;
+	size_t i, k;
+	int rc = -1;
+
+	(void)b;
+	pthread_mutex_lock(&state_lock);
+	if (enter_locked(FAKE_OP_ADDRESSES, err) == -1)
+		goto cleanup;
+	d = find_locked(name);
+	if (d == NULL) {
+		rrerr_set(err, RRERR_NOT_FOUND, NULL, "no domain named %s",
+		    name);
+		goto cleanup;
+	}
+	for (i = 0; i < d->d.nnics; i++) {
+		for (k = 0, n = NULL; k < nnics && n == NULL; k++)
+			if (strcmp(nics[k].mac, d->d.macs[i]) == 0)
+				n = &nics[k];
+		if (n == NULL)
+			continue;
+		snprintf(n->host_dev, sizeof(n->host_dev), "ftap%zu", i);
+		if (d->d.addrs[i][0] == '\0')
+			continue;
+		snprintf(n->addrs[0].addr, sizeof(n->addrs[0].addr), "%s",
+		    d->d.addrs[i]);
+		n->addrs[0].prefix = 24;
+		n->addrs[0].source = "lease";
+		n->naddrs = 1;
+	}
+	rc = 0;
+cleanup:
+	pthread_mutex_unlock(&state_lock);
+	return rc;
+}
+
 static int
 fake_list(struct backend *b, const char *owner, struct backend_domain **out,
     size_t *n, struct rrerr *err)
@@ -498,6 +539,7 @@ const struct backend_ops backend_fake_ops = {
 	.list = fake_list,
 	.close = fake_close,
 	.stats = fake_stats,
+	.addresses = fake_addresses,
 };
 
 /* The control API. */
@@ -538,6 +580,7 @@ fake_fail(enum fake_op op, unsigned int n, enum rrerr_code code,
 		[FAKE_OP_RESUME] = "resume",
 		[FAKE_OP_LIST] = "list",
 		[FAKE_OP_STATS] = "stats",
+		[FAKE_OP_ADDRESSES] = "addresses",
 	};
 
 	if ((unsigned int)op >= FAKE_OP_COUNT)
@@ -565,6 +608,22 @@ fake_calls(enum fake_op op)
 	n = calls[op];
 	pthread_mutex_unlock(&state_lock);
 	return n;
+}
+
+int
+fake_set_addr(const char *name, size_t nic, const char *addr)
+{
+	struct dom *d;
+	int rc = -1;
+
+	pthread_mutex_lock(&state_lock);
+	d = find_locked(name);
+	if (d != NULL && nic < d->d.nnics) {
+		snprintf(d->d.addrs[nic], sizeof(d->d.addrs[nic]), "%s", addr);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&state_lock);
+	return rc;
 }
 
 size_t

@@ -98,6 +98,7 @@
 #include <libvirt/virterror.h>
 
 #include "backend.h"
+#include "kvm_addrs.h"
 #include "kvm_xml.h"
 #include "paths.h"
 #include "rumpconfig.h"
@@ -1374,6 +1375,36 @@ kvm_resume(struct backend *b, const char *name, struct rrerr *err)
 	return domain_op(b, name, OP_RESUME, err);
 }
 
+/* The addresses() entry: see kvm_addrs.c. */
+static int
+kvm_addresses(struct backend *b, const char *name,
+    struct backend_nic_info *nics, size_t nnics, struct rrerr *err)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	char why[RRERR_MESSAGE_MAX];
+	bool missing;
+	int rc = -1;
+
+	if ((c = conn_get(b, err)) == NULL)
+		return -1;
+	dom = lookup(c, name, &missing, err);
+	if (dom == NULL) {
+		if (missing)
+			rrerr_set(err, RRERR_NOT_FOUND, NULL,
+			    "no domain named %s", name);
+		goto cleanup;
+	}
+	if (kvm_addrs_fill(dom, nics, nnics, why, sizeof(why)) == -1)
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s", why);
+	else
+		rc = 0;
+	virDomainFree(dom);
+cleanup:
+	virConnectClose(c);
+	return rc;
+}
+
 /*
  * Fill d from dom when it is one of owner's domains.  Returns 1 when it
  * is, 0 when it is not (or vanished meanwhile), -1 with err on failure.
@@ -1638,4 +1669,5 @@ const struct backend_ops backend_kvm_ops = {
 	.release = kvm_release,
 	.close = kvm_close,
 	.stats = kvm_stats,
+	.addresses = kvm_addresses,
 };

@@ -1643,6 +1643,40 @@ xen_resume(struct backend *b, const char *name, struct rrerr *err)
 }
 
 /*
+ * The addresses() entry.  netback names a NIC's host end vif<domid>.<devid>
+ * and xl numbers vifs by position (xen_cfg.c), so NIC i is vif<domid>.i
+ * once it exists.  Xen has no DHCP server of its own to ask: a guest's
+ * address is only known from the host's neighbour table (ARP), once the
+ * host and the guest have exchanged a packet.
+ */
+static int
+xen_addresses(struct backend *b, const char *name,
+    struct backend_nic_info *nics, size_t nnics, struct rrerr *err)
+{
+	char dev[64];
+	uint32_t domid;
+	size_t i;
+	int r;
+
+	if (check_usable(b, err) == -1)
+		return -1;
+	r = lookup(b, name, &domid, err);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		return rrerr_set(err, RRERR_NOT_FOUND, NULL,
+		    "no domain named %s", name);
+	for (i = 0; i < nnics; i++) {
+		snprintf(dev, sizeof(dev), "vif%u.%zu", domid, i);
+		if (backend_netdev_exists(dev, NULL))
+			snprintf(nics[i].host_dev, sizeof(nics[i].host_dev),
+			    "%s", dev);
+	}
+	backend_arp_fill(nics, nnics);
+	return 0;
+}
+
+/*
  * Follow a running domain of ours found by list() (after a restart, or
  * one a launch did not finish): events, and its console when its log is
  * known.  Failures only mean less is followed; list() goes on.
@@ -1914,6 +1948,7 @@ const struct backend_ops backend_xen_ops = {
 	.list = xen_list,
 	.close = xen_close,
 	.stats = xen_stats,
+	.addresses = xen_addresses,
 };
 
 #endif /* HAVE_XEN */

@@ -96,6 +96,7 @@ enum job_kind {
 	JOB_DESTROY,
 	JOB_RESUME,
 	JOB_LIST,
+	JOB_ADDRESSES,		/* see addrs.h; inst is NULL, name names it */
 };
 
 struct job {
@@ -111,6 +112,11 @@ struct job {
 	struct backend_domain *doms;
 	size_t ndoms;
 	uint64_t launches_before;	/* JOB_LIST: launches done when it began */
+	/* JOB_ADDRESSES: the instance, its NICs, the job's number. */
+	char name[SPEC_NAME_MAX + 1];
+	struct backend_nic_info nics[SPEC_NICS_MAX];
+	size_t nnics;
+	uint64_t seq;
 };
 
 /* The argument of a backend's event callback. */
@@ -163,6 +169,8 @@ struct engine {
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
 	struct collect *collect;	/* guests' counters (collect.c) */
+	unsigned int addr_jobs;		/* JOB_ADDRESSES in flight */
+	uint64_t addr_seq;		/* JOB_ADDRESSES, numbered */
 	int64_t flush_at_ms;		/* next retry of dirty records */
 	int64_t autostart_gate_ms;	/* no autostart before this time */
 	bool quiescing;
@@ -783,6 +791,10 @@ run_job(uv_work_t *req)
 		j->rv = ops->list(slot->b, store_owner(j->e->store), &j->doms,
 		    &j->ndoms, &j->err);
 		break;
+	case JOB_ADDRESSES:
+		j->rv = ops->addresses(slot->b, j->domain_name, j->nics,
+		    j->nnics, &j->err);
+		break;
 	}
 }
 
@@ -792,6 +804,7 @@ static void orphan_destroyed(struct engine *, const char *,
     const struct rrerr *);
 static bool listing(const struct engine *);
 static void note_ended(struct engine *, const char *);
+static void addresses_done(struct engine *, struct job *);
 
 static void
 after_job(uv_work_t *req, int status)
@@ -804,8 +817,12 @@ after_job(uv_work_t *req, int status)
 	e->jobs--;
 	if (inst != NULL)
 		inst->jobs--;
-	/* Only a list, or the destroy of an orphan, concerns no instance. */
-	assert(inst != NULL || j->kind == JOB_LIST || j->kind == JOB_DESTROY);
+	/*
+	 * Only a list, the destroy of an orphan, or an address query (which
+	 * finds its instance by name) concerns no instance.
+	 */
+	assert(inst != NULL || j->kind == JOB_LIST ||
+	    j->kind == JOB_DESTROY || j->kind == JOB_ADDRESSES);
 	switch (j->kind) {
 	case JOB_LAUNCH:
 		assert(inst != NULL);
@@ -872,6 +889,9 @@ after_job(uv_work_t *req, int status)
 		}
 		if (!listing(e))
 			e->nended = 0;
+		break;
+	case JOB_ADDRESSES:
+		addresses_done(e, j);
 		break;
 	}
 	if (inst != NULL)
@@ -1351,6 +1371,61 @@ open_backend(struct engine *e, int p)
 	start_job(e, NULL, JOB_LIST);
 }
 
+/*
+ * Ask the backend for inst's NIC addresses when that is due (see addrs.h):
+ * a job that no instance counts (inst->jobs), so that it never holds up a
+ * state change; its answer finds the instance again by name and number.
+ */
+static void
+start_addresses(struct engine *e, struct instance *inst, int64_t now)
+{
+	int p = (int)inst->spec->platform;
+	unsigned int before;
+	struct job *j;
+	size_t i;
+
+	if (inst->spec->nnics == 0 || !inst->launched || inst->domain_gone ||
+	    inst->destroying || e->cfg.ops[p] == NULL ||
+	    e->cfg.ops[p]->addresses == NULL || e->slots[p].b == NULL ||
+	    !e->slots[p].connected || e->addr_jobs >= ADDRS_JOBS_MAX ||
+	    !addrs_due(&inst->addrs, now))
+		return;
+	if ((j = new_job(e, NULL, JOB_ADDRESSES, p)) == NULL)
+		return;
+	snprintf(j->domain_name, sizeof(j->domain_name), "%s",
+	    inst->domain_name);
+	snprintf(j->name, sizeof(j->name), "%s", inst->name);
+	j->nnics = inst->spec->nnics;
+	for (i = 0; i < j->nnics; i++)
+		snprintf(j->nics[i].mac, sizeof(j->nics[i].mac), "%s",
+		    inst->macs[i]);
+	j->seq = ++e->addr_seq;
+	before = e->jobs;
+	queue_job(e, j);
+	if (e->jobs == before)
+		return;		/* not queued (and freed) */
+	inst->addrs.inflight = j->seq;
+	e->addr_jobs++;
+}
+
+/* On the loop: the answer of an address query. */
+static void
+addresses_done(struct engine *e, struct job *j)
+{
+	struct instance *inst = find(e, j->name);
+
+	e->addr_jobs--;
+	if (inst == NULL || inst->addrs.inflight != j->seq)
+		return;		/* removed, or a new generation since */
+	inst->addrs.inflight = 0;
+	if (strcmp(inst->domain_name, j->domain_name) != 0)
+		return;
+	if (j->rv == -1)
+		log_debug("%s: addresses: %s", inst->name, j->err.message);
+	addrs_apply(&inst->addrs, inst->spec, j->rv == 0 ? j->nics : NULL,
+	    instance_now_ms());
+}
+
 /* Every TICK_MS: follow consoles, stop deadlines, backend retries. */
 static void
 on_tick(uv_timer_t *h)
@@ -1381,9 +1456,10 @@ on_tick(uv_timer_t *h)
 			continue;
 		if (inst->console != NULL)
 			console_poll(inst->console);
-		if (instance_state_final(inst->state))
+		if (gen_over(inst->state))
 			continue;	/* what the console showed ended it */
 		check_boot(e, inst, now);
+		start_addresses(e, inst, now);
 		if ((inst->stop_requested || inst->halted_seen ||
 		    inst->panic_seen || inst->boot_timed_out) &&
 		    !inst->destroying &&
@@ -1449,6 +1525,7 @@ begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 	inst->started_ms = inst->finished_ms = 0;
 	inst->requested_ms = instance_now_ms();
 	inst->state = INSTANCE_PENDING;
+	addrs_reset(&inst->addrs, instance_now_ms());
 	return 0;
 }
 
@@ -2269,6 +2346,8 @@ load_one(void *arg, const char *name, json_t *rec)
 	    inst->gen_offset, e->cfg.console_cap, on_marker, inst, &err);
 	if (inst->console == NULL)
 		log_warnx("%s: %s", name, err.message);
+	/* Addresses are not recorded: asked again as after a launch. */
+	addrs_reset(&inst->addrs, instance_now_ms());
 	TAILQ_INSERT_TAIL(&e->instances, inst, link);
 	e->ninstances++;
 	/* Replay this generation's markers before the hypervisor is asked. */

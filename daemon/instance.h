@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "addrs.h"
 #include "backend.h"
 #include "console.h"
 #include "rrerr.h"
@@ -97,6 +98,7 @@ struct instance {
 	bool last_has_exit;
 	int last_exit_status;
 	char last_reason[INSTANCE_REASON_MAX];
+	struct inst_addrs addrs;	/* NIC addresses, host devices */
 
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;

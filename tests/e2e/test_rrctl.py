@@ -401,7 +401,7 @@ def test_run_ps_inspect(rrd, api, rrctl_bin):
         ["ended", "exited", "3", "1"], ["web", "running", "-", "1"]], out
     usage(rrctl(d, "ps", "-o", "name,colour"), "-o name,colour: no column "
           "'colour'; the columns: name, status, state, platform, memory, "
-          "address, exit, uptime, generation, created")
+          "address, exit, uptime, generation, created, hostdev")
     out = ok(rrctl(d, "ps", "-a", "--format", "jsonl"))
     assert [json.loads(l) for l in out.splitlines()] == d.client.list()
     # Creation order, across a restart of rumprund too.

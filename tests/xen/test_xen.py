@@ -137,6 +137,16 @@ def test_two_disks_and_a_nic(rr, machine):
     # In dom0: the vif is a port of the bridge, the disks loop devices.
     ports = machine.out_of("ip -o link show master rrbr0")
     assert re.search(r"vif%s\.0" % domid.strip(), ports), (domid, ports)
+    # The API names that vif and the static address (the host has none on
+    # rrbr0 and exchanged nothing with the guest: no ARP entry).
+    deadline = time.monotonic() + 15
+    nic = v["nics"][0]
+    while nic["host_dev"] is None and time.monotonic() < deadline:
+        time.sleep(0.25)
+        nic = rr.instance("devs")["nics"][0]
+    assert nic["host_dev"] == "vif%s.0" % domid.strip(), nic
+    assert nic["addresses"] == [{"addr": "10.99.0.7/24", "family": "inet",
+                                 "source": "config"}], nic
     loops = machine.out_of("losetup -a")
     assert "a.img" in loops and "b.img" in loops, loops
     # libxl and the block script were given loop devices that rumprund
