@@ -180,11 +180,11 @@ void httpd_req_peer_name(const struct httpd_req *req, char *buf,
 void httpd_reply_json(struct httpd_req *req, unsigned int status, json_t *body);
 
 /*
- * Answer req with JSON text already made: buf (malloc'ed, len bytes, the
- * JSON and its final newline) is stolen.  Content-Type is application/json.
+ * Answer req with the len bytes of body (stolen; NULL: none) as
+ * content_type (copied), for the answers that are not JSON (GET /metrics).
  */
-void httpd_reply_text(struct httpd_req *req, unsigned int status, char *buf,
-    size_t len);
+void httpd_reply_text(struct httpd_req *req, unsigned int status,
+    const char *content_type, char *body, size_t len);
 
 /*
  * Answer with {"error": rrerr_name(code), "message": ..., "field": ...}

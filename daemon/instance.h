@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "addrs.h"
 #include "backend.h"
 #include "console.h"
 #include "rrerr.h"
@@ -43,6 +44,11 @@ enum instance_state {
 	INSTANCE_STOPPED,	/* stopped by request */
 	INSTANCE_CRASHED,	/* PANIC, or the domain died under it */
 	INSTANCE_FAILED,	/* could not start (reason) */
+	/*
+	 * The generation ended (exit_status, reason as it left them) and its
+	 * restart policy starts another at restart_at_ms: not final.
+	 */
+	INSTANCE_BACKOFF,
 };
 
 #define INSTANCE_REASON_MAX 512
@@ -96,6 +102,22 @@ struct instance {
 	bool refused;		/* ... and that write failed: undo the launch */
 	char refusal[RRERR_MESSAGE_MAX];
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
+	/* When this generation was asked for (metrics); 0: not known/used. */
+	int64_t requested_ms;
+
+	/* The restart policy's bookkeeping (restart.h), over generations. */
+	unsigned int restart_count;	/* restarts the policy made */
+	unsigned int restart_attempt;	/* restarts of this crash loop */
+	int64_t restart_at_ms;		/* backoff: the next attempt */
+	bool restart_blocked;		/* a due restart was refused: said */
+	bool autostart;			/* comes back after a host reboot */
+	bool launch_interrupted;	/* rumprund died while launching it */
+	char restart_why[INSTANCE_REASON_MAX];	/* of the next/last restart */
+	char last_state[16];		/* how the last generation ended */
+	bool last_has_exit;
+	int last_exit_status;
+	char last_reason[INSTANCE_REASON_MAX];
+	struct inst_addrs addrs;	/* NIC addresses, host devices */
 
 	/* The view's text, kept until instance_changed() (see above). */
 	uint64_t version;	/* bumped by instance_changed() */

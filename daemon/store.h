@@ -55,6 +55,12 @@ void store_put_batch(struct store *st, struct store_write *w, size_t n);
 /* The records' directory (STATE/instances), for messages. */
 const char *store_dir(const struct store *st);
 
+/*
+ * Atomically write text as the file name of the state directory dir (not
+ * a record: STATE/boot_id, say).  -1 with errno.
+ */
+int store_put_file(const char *dir, const char *name, const char *text);
+
 /* Remove name's record; a missing record is success. */
 int store_delete(struct store *st, const char *name, struct rrerr *err);
 

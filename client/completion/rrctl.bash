@@ -36,7 +36,7 @@ _rrctl_store()
 _rrctl()
 {
 	local cur prev cmd i
-	local commands="run iso ps stop start rm logs inspect events info version help image volume"
+	local commands="run iso ps stats stop start rm logs inspect events info version help image volume"
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 
@@ -53,6 +53,7 @@ _rrctl()
 	case $prev in
 	--host|-H) COMPREPLY=($(compgen -W "unix:///run/rumprund/rumprund.sock" -- "$cur")); return ;;
 	--token-file|--cacert|--cert|--key|-o|-b) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--restart) COMPREPLY=($(compgen -W "no on-failure always unless-stopped" -- "$cur")); return ;;
 	esac
 
 	if [[ -z $cmd ]]; then
@@ -67,7 +68,7 @@ _rrctl()
 	case $cmd in
 	run|iso)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-b -d -e -I -i -M -N -p -W -o --rm --platform --label --vcpus --accel --boot-timeout --dry-run --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-b -d -e -I -i -M -N -p -W -o --rm --platform --label --vcpus --accel --boot-timeout --restart --restart-backoff --restart-reset --dry-run --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi ;;
@@ -81,6 +82,12 @@ _rrctl()
 			logs) COMPREPLY=($(compgen -W "-f --follow --tail --help" -- "$cur")) ;;
 			*) COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
 			esac
+		else
+			COMPREPLY=($(compgen -W "$(_rrctl_names)" -- "$cur"))
+		fi ;;
+	stats)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--no-stream --format --json --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_rrctl_names)" -- "$cur"))
 		fi ;;
