@@ -398,7 +398,34 @@ publish(struct engine *e, struct instance *inst, const char *type,
 		    json_integer(inst->exit_status));
 	if (inst->reason[0] != '\0')
 		json_object_set_new(ev, "reason", json_string(inst->reason));
+	/*
+	 * An event says what the record says: it goes out once the record
+	 * is written (or failed to be, as before), after those held before
+	 * it.  So a client that saw it, then killed rumprund, finds it again.
+	 */
+	if (inst->writes > 0 || inst->held != NULL) {
+		if (inst->held == NULL)
+			inst->held = json_array();
+		if (inst->held != NULL &&
+		    json_array_append_new(inst->held, ev) == 0)
+			return;
+	}
 	events_publish(e->events, ev);
+}
+
+/* Publish inst's held events once no record write of it is left. */
+static void
+release_events(struct engine *e, struct instance *inst)
+{
+	json_t *ev;
+	size_t i;
+
+	if (inst->held == NULL || inst->writes > 0)
+		return;
+	json_array_foreach(inst->held, i, ev)
+		events_publish(e->events, json_incref(ev));
+	json_decref(inst->held);
+	inst->held = NULL;
 }
 
 /* Say why the instance ended or failed; the first reason given stays. */
@@ -425,6 +452,7 @@ free_instance(struct instance *inst)
 		free(w);
 	}
 	console_close(inst->console);
+	json_decref(inst->held);
 	instance_view_free(inst);
 	spec_free(inst->spec);
 	free(inst->guest_config);
@@ -1706,6 +1734,7 @@ written_cb(void *arg, void *key, uint64_t seq, int rv, const char *message)
 			refuse_launch(e, inst);
 			return;
 		}
+		release_events(e, inst);
 		/* Stopping: left pending, a restart finds it never created. */
 		if (!e->quiescing)
 			launch_recorded(e, inst);
@@ -1718,6 +1747,7 @@ written_cb(void *arg, void *key, uint64_t seq, int rv, const char *message)
 			log_info("%s: record written", inst->name);
 		inst->dirty = false;
 	}
+	release_events(e, inst);
 	advance(e, inst);
 }
 

@@ -100,6 +100,7 @@ struct instance {
 	uint64_t rec_seq;
 	bool unrecorded;	/* a launch waits for its first record */
 	bool refused;		/* ... and that write failed: undo the launch */
+	json_t *held;		/* its events waiting for their record, or NULL */
 	char refusal[RRERR_MESSAGE_MAX];
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
 	/* When this generation was asked for (metrics); 0: not known/used. */

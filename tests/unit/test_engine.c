@@ -92,6 +92,35 @@ struct want_state {
 };
 
 /*
+ * Whether w->name's last state event says w->state: events wait for the
+ * record that says the same (engine.c: publish()), written by the writer
+ * thread a moment after the view shows it.
+ */
+static bool
+announced(void *arg)
+{
+	struct want_state *w = arg;
+	const char *line;
+	uint64_t seq = 0;
+	bool ok = false;
+	json_t *e;
+
+	while ((line = events_next(engine_events(eng), seq, &seq)) != NULL) {
+		if ((e = json_loads(line, 0, NULL)) == NULL)
+			continue;
+		if (json_string_value(json_object_get(e, "name")) != NULL &&
+		    strcmp(json_string_value(json_object_get(e, "name")),
+		    w->name) == 0 && json_string_value(json_object_get(e,
+		    "type")) != NULL && strcmp(json_string_value(
+		    json_object_get(e, "type")), "state") == 0)
+			ok = strcmp(json_string_value(json_object_get(e,
+			    "state")), w->state) == 0;
+		json_decref(e);
+	}
+	return ok;
+}
+
+/*
  * The whole list as the API answers it (engine_list_text(), from the text
  * the engine keeps) holds the same views as one made afresh.
  */
@@ -555,6 +584,9 @@ test_stop_shows_stopping(void **state)
 	json_decref(r.body);
 	console("a", "=== calling \"app\" main() ===\n");
 	wait_state("a", "running");
+	/* Its event comes once the record says so. */
+	run_until(announced, &(struct want_state){ "a", "running" },
+	    "the event");
 	seq = events_last_seq(engine_events(eng));
 	memset(&s, 0, sizeof(s));
 	engine_stop(eng, "a", false, 1, on_reply, &s);
@@ -579,6 +611,8 @@ test_stop_shows_stopping(void **state)
 	json_decref(s.body);
 	console("a", "=== calling \"app\" main() ===\n");
 	wait_state("a", "running");
+	run_until(announced, &(struct want_state){ "a", "running" },
+	    "the event");
 	seq = events_last_seq(engine_events(eng));
 	memset(&s, 0, sizeof(s));
 	engine_stop(eng, "a", false, 0, on_reply, &s);
@@ -817,6 +851,9 @@ test_events(void **state)
 	console("a", "=== calling \"app\" main() ===\n"
 	    "=== main() of \"app\" returned 0 ===\nhalted\n");
 	wait_state("a", "exited");
+	/* The events come once the records say so. */
+	run_until(announced, &(struct want_state){ "a", "exited" },
+	    "the event");
 	while ((line = events_next(ev, seq, &seq)) != NULL) {
 		assert_int_equal(seq, prev + 1);
 		prev = seq;
@@ -889,7 +926,8 @@ recorded(void *arg)
 /*
  * name ended in state with reason, in its view, its record and events.
  * The record is written by the writer thread, a moment after the view
- * shows the state: the loop runs until it is there.
+ * shows the state, and the event follows the record: the loop runs until
+ * the event is there.
  */
 static void
 expect_end(const char *name, const char *state, const char *reason)
@@ -899,7 +937,7 @@ expect_end(const char *name, const char *state, const char *reason)
 
 	expect_str(name, "state", state);
 	expect_str(name, "reason", reason);
-	run_until(recorded, &w, "the record");
+	run_until(announced, &w, "the event (after the record)");
 	v = last_state_event(name);
 	assert_string_equal(json_string_value(json_object_get(v, "state")),
 	    state);
