@@ -16,7 +16,7 @@ import pytest
 
 import rrlib
 from rrlib import CALLING, read_events, returned, wait_for
-from test_rrctl import ok, rrctl, rrctl_bin  # noqa: F401 (fixture)
+from test_rrctl import complete, ok, rrctl, rrctl_bin  # noqa: F401
 
 FINAL = ("exited", "stopped", "crashed", "failed")
 
@@ -360,3 +360,14 @@ def test_rrctl_lifeops(daemon, rrctl_bin):
                                                           p.stdout)
     p = rrctl(d, "wait", "nosuch")
     assert p.returncode == 1 and "no instance named nosuch" in p.stderr
+    # Completion: the commands, their options, names and values.
+    host = "unix://%s" % d.sock
+    assert complete(d, "rrctl wa") == ["wait"]
+    assert complete(d, "rrctl re") == ["restart", "resume"]
+    assert complete(d, "rrctl un") == ["unpause"]
+    assert complete(d, "rrctl --host %s pause r" % host) == \
+        ["ra", "rb", "rt"]
+    assert complete(d, "rrctl kill --s") == ["--signal"]
+    assert complete(d, "rrctl kill -s ") == ["KILL"]
+    assert complete(d, "rrctl wait --condition ru") == ["running"]
+    assert complete(d, "rrctl restart -") == ["--help", "--time", "-t"]
