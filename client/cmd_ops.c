@@ -236,7 +236,6 @@ ctl_wait(struct ctl *c, int argc, char *argv[])
 		}
 	}
 	http_run(c->http, NULL, NULL);
-	rv = CTL_OK;
 	for (i = 0; i < n; i++) {
 		http_end(c->http, &reqs[i]);
 		out = http_outcome(c->http, &reqs[i], &r);

@@ -261,11 +261,10 @@ add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
 	return w;
 }
 
-/* Unlink w from inst's waiters (the caller answers and frees it). */
+/* w leaves inst's waiters: after TAILQ_REMOVE, before free(). */
 static void
-take_waiter(struct instance *inst, struct waiter *w)
+waiter_gone(struct instance *inst, const struct waiter *w)
 {
-	TAILQ_REMOVE(&inst->waiters, w, link);
 	if (w->kind == WAIT_COND && inst->engine != NULL)
 		inst->engine->nwaits--;
 }
@@ -281,7 +280,8 @@ fail_waiters(struct instance *inst, enum waiter_kind kind,
 		next = TAILQ_NEXT(w, link);
 		if (w->kind != kind)
 			continue;
-		take_waiter(inst, w);
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		waiter_gone(inst, w);
 		w->fn(w->arg, 0, NULL, err);
 		free(w);
 	}
@@ -387,7 +387,8 @@ free_instance(struct instance *inst)
 	struct waiter *w;
 
 	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
-		take_waiter(inst, w);
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		waiter_gone(inst, w);
 		free(w);
 	}
 	console_close(inst->console);
@@ -473,7 +474,8 @@ resolve_waiters(struct instance *inst)
 		}
 		if (!ok)
 			continue;
-		take_waiter(inst, w);
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		waiter_gone(inst, w);
 		w->fn(w->arg, w->status, w->kind == WAIT_COND ?
 		    wait_result(inst, w, met, false) : instance_view(inst),
 		    NULL);
@@ -493,7 +495,8 @@ remove_instance(struct engine *e, struct instance *inst)
 		log_warnx("%s", err.message);
 		inst->remove_requested = false;
 		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
-			take_waiter(inst, w);
+			TAILQ_REMOVE(&inst->waiters, w, link);
+			waiter_gone(inst, w);
 			w->fn(w->arg, 0, NULL, &err);
 			free(w);
 		}
@@ -514,7 +517,8 @@ remove_instance(struct engine *e, struct instance *inst)
 	rrerr_set(&err, RRERR_NOT_FOUND, NULL, "%s was removed meanwhile",
 	    inst->name);
 	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
-		take_waiter(inst, w);
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		waiter_gone(inst, w);
 		/* What they waited for cannot come now. */
 		if (w->kind == WAIT_RESTART || w->kind == WAIT_COND ||
 		    w->kind == WAIT_PAUSE || w->kind == WAIT_RESUME)
@@ -2144,7 +2148,8 @@ engine_quiesce(struct engine *e)
 	rrerr_set(&err, RRERR_UNAVAILABLE, NULL, "rumprund is shutting down");
 	TAILQ_FOREACH(inst, &e->instances, link) {
 		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
-			take_waiter(inst, w);
+			TAILQ_REMOVE(&inst->waiters, w, link);
+			waiter_gone(inst, w);
 			w->fn(w->arg, 0, NULL, &err);
 			free(w);
 		}
@@ -2277,12 +2282,14 @@ tick_ops(struct engine *e, int64_t now)
 			if (w->kind != WAIT_COND)
 				continue;
 			if (w->alive != NULL && !w->alive(w->arg)) {
-				take_waiter(inst, w);
+				TAILQ_REMOVE(&inst->waiters, w, link);
+				waiter_gone(inst, w);
 				w->fn(w->arg, 0, NULL, &gone);
 				free(w);
 			} else if (w->deadline_ms != 0 &&
 			    now >= w->deadline_ms) {
-				take_waiter(inst, w);
+				TAILQ_REMOVE(&inst->waiters, w, link);
+				waiter_gone(inst, w);
 				w->fn(w->arg, 200, wait_result(inst, w,
 				    w->want >= 0 && (int)inst->state == w->want,
 				    true), NULL);
