@@ -623,7 +623,7 @@ advance(struct engine *e, struct instance *inst)
 			/* A paused guest hears no shutdown: destroyed. */
 			if ((inst->halted_seen || inst->panic_seen ||
 			    inst->boot_timed_out || (inst->stop_requested &&
-			    (inst->stop_force || inst->paused_ms != 0 ||
+			    (inst->stop_force || is_paused(inst) ||
 			    instance_now_ms() >= inst->stop_deadline_ms))) &&
 			    !inst->destroying) {
 				/* After a failed destroy, on_tick tries again. */

@@ -1473,6 +1473,16 @@ test_pause_resume(void **state)
 	assert_true(r.failed);
 	assert_string_equal(r.err.message, "no pause today");
 	expect_str("a", "state", "running");
+	/* Created paused: a stop destroys it at once too (not in 30 s). */
+	r = launch("{\"name\":\"b\",\"image\":\"%s\",\"paused\":true}");
+	json_decref(r.body);
+	memset(&r, 0, sizeof(r));
+	engine_stop(eng, "b", false, 30, on_reply, &r);
+	run_until(replied, &r, "the stop reply");
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "stopped");
+	json_decref(r.body);
+	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 0);
 }
 
 static void
