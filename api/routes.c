@@ -778,7 +778,7 @@ post_wait(struct httpd_req *req, void *ctx)
 			reply_bad(req, RRERR_BAD_REQUEST, "condition",
 			    "condition: must be ended or a state (pending, "
 			    "starting, paused, running, stopping, exited, "
-			    "stopped, crashed, failed)");
+			    "stopped, crashed, failed, backoff)");
 			return;
 		}
 		want = (int)st;

@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -68,6 +69,10 @@ def parse_args():
     p.add_argument("--shared-libvirt", action="store_true",
                    help="use qemu:///system instead of a private libvirtd")
     p.add_argument("--json", help="write every sample here")
+    p.add_argument("--perf", metavar="DIR",
+                   help="burst: perf record -g rumprund and libvirtd "
+                   "(direct libvirt: libvirtd) during each burst, into "
+                   "DIR/burst-N-METHOD.data")
     p.add_argument("--keep", action="store_true", help="keep the work dir")
     a = p.parse_args()
     if a.quick:
@@ -427,6 +432,29 @@ def section_firmware(env, accels):
     RESULTS["sections"]["firmware"] = out
 
 
+def tag(samples, r):
+    """The round each launch was made in (for paired())."""
+    for s in samples:
+        s["round"] = r
+    return samples
+
+
+def paired(a, b, ka, kb=None):
+    """The median over the rounds of (a's median / b's median in the same
+    round): the machine's load in each round cancels out.  None when no
+    round has both."""
+    kb = kb or ka
+    ratios = []
+    for r in sorted({s.get("round") for s in a}):
+        va = [s[ka] for s in a if s.get("round") == r and s.get("ok")
+              and s.get(ka) is not None and s[ka] >= 0]
+        vb = [s[kb] for s in b if s.get("round") == r and s.get("ok")
+              and s.get(kb) is not None and s[kb] >= 0]
+        if va and vb and pct(vb, 0.5):
+            ratios.append(pct(va, 0.5) / pct(vb, 0.5))
+    return pct(ratios, 0.5) if ratios else None
+
+
 def section_launch(env, accels):
     chunk = 5 if ARGS.runs >= 10 else ARGS.runs
     rounds = max(1, ARGS.runs // chunk)
@@ -452,15 +480,16 @@ def section_launch(env, accels):
                     # Interleaved, so that a change in the machine's load
                     # hits every method alike.
                     samples.setdefault("api-" + fast, []).extend(
-                        apibench(d, "seq", runs=chunk))
+                        tag(apibench(d, "seq", runs=chunk), r))
                     samples.setdefault("libvirt-" + fast, []).extend(
-                        direct(env, "libvirt", accel, runs=chunk, fast=fast))
+                        tag(direct(env, "libvirt", accel, runs=chunk,
+                                   fast=fast), r))
                     if dt is not None:
                         samples.setdefault("api-tmpfs", []).extend(
-                            apibench(dt, "seq", runs=chunk))
+                            tag(apibench(dt, "seq", runs=chunk), r))
                     if fast == "yes":
                         samples.setdefault("qemu", []).extend(
-                            direct(env, "qemu", accel, runs=chunk))
+                            tag(direct(env, "qemu", accel, runs=chunk), r))
             finally:
                 stop_daemon(d)
                 if dt is not None:
@@ -513,15 +542,21 @@ def print_launch(accel, samples):
                           ("marker", "main() marker"),
                           ("create", "answered")):
             ma, ml = metric(a, key)["p50"], metric(l, key)["p50"]
+            pr = paired(a, l, key)
             if ma and ml:
                 notes.append("fast_cpu_probe=%s: rumprund/direct libvirt, "
-                             "%s median: %.3f (%+.1f ms)"
-                             % (fast, what, ma / ml, ma - ml))
+                             "%s median: %.3f (%+.1f ms)%s"
+                             % (fast, what, ma / ml, ma - ml,
+                                "; paired by round %.3f" % pr
+                                if pr else ""))
         mr, ml = metric(a, "running")["p50"], metric(l, "marker")["p50"]
+        pr = paired(a, l, "running", "marker")
         if mr and ml:
             notes.append("fast_cpu_probe=%s: rumprund running event / "
                          "direct libvirt main() marker, median: %.3f "
-                         "(%+.1f ms)" % (fast, mr / ml, mr - ml))
+                         "(%+.1f ms)%s" % (fast, mr / ml, mr - ml,
+                                           "; paired by round %.3f" % pr
+                                           if pr else ""))
     t, l = samples.get("api-tmpfs"), samples.get("libvirt-yes")
     if t and l:
         mt, ml = metric(t, "create")["p50"], metric(l, "create")["p50"]
@@ -534,10 +569,13 @@ def print_launch(accel, samples):
     if q and a:
         for key, what in (("first_byte", "first byte"), ("marker", "main()")):
             ma, mq = metric(a, key)["p50"], metric(q, key)["p50"]
+            pr = paired(a, q, key)
             if ma and mq:
                 notes.append("rumprund (fast_cpu_probe=yes)/raw QEMU, %s "
-                             "median: %.2f (%+.1f ms)" % (what, ma / mq,
-                                                          ma - mq))
+                             "median: %.2f (%+.1f ms)%s" % (
+                                 what, ma / mq, ma - mq,
+                                 "; paired by round %.2f" % pr
+                                 if pr else ""))
     table("Launch latency, %s, sequential, guest `rrguest forever`, 32 MiB "
           "(ms)" % accel.upper(),
           ["method", "n", "answered", "first byte", "main() in log",
@@ -576,6 +614,30 @@ class Poller:
         self.th.join(30)
 
 
+class Perf:
+    """perf record -g of the given pids while in the with block (--perf)."""
+
+    def __init__(self, name, pids):
+        self.p = None
+        pids = [str(x) for x in pids if x]
+        if ARGS.perf and pids:
+            os.makedirs(ARGS.perf, exist_ok=True)
+            self.p = subprocess.Popen(
+                ["perf", "record", "-g", "-F", "499", "-p", ",".join(pids),
+                 "-o", os.path.join(ARGS.perf, name + ".data")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p is not None:
+            self.p.send_signal(signal.SIGINT)
+            self.p.wait(60)
+
+
 def section_burst(env, accel):
     out = {}
     rows = []
@@ -590,7 +652,8 @@ def section_burst(env, accel):
             d.client.wait_state("probe", "running", timeout=30)
             c0 = cpu_ms(lvpid) if lvpid else None
             log("burst %d through the API (load %s)" % (n, loadavg()))
-            with Poller(d, "probe") as poll:
+            with Poller(d, "probe") as poll, \
+                    Perf("burst-%d-api" % n, [d.pid, lvpid]):
                 s = apibench(d, "burst", burst=n)
             res["get_during"] = summary(poll.lat)
             res["get_during"]["p90"] = pct(poll.lat, 0.9)
@@ -610,7 +673,9 @@ def section_burst(env, accel):
             log("burst %d through direct libvirt, %d threads (load %s)"
                 % (n, par, loadavg()))
             c0 = cpu_ms(lvpid) if lvpid else None
-            res[key] = direct(env, "libvirt", accel, burst=n, parallel=par)
+            with Perf("burst-%d-%s" % (n, key), [lvpid]):
+                res[key] = direct(env, "libvirt", accel, burst=n,
+                                  parallel=par)
             c1 = cpu_ms(lvpid) if lvpid else None
             res[key + "_libvirtd_cpu"] = (c1 - c0) if c0 is not None and \
                 c1 is not None else None

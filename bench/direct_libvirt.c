@@ -26,13 +26,29 @@
  *   --parallel P        burst: P threads issue the N creates (default N)
  *   --prefix P          domain and log name prefix (default "rb<pid>")
  *   --qemu PATH         qemu mode: the binary (default qemu-system-x86_64)
+ *   --via create|define libvirt mode: how a domain is started.  "create"
+ *                       (default): one virDomainCreateXML, what a careful
+ *                       libvirt user does for a guest with no disk (and
+ *                       what rumprund does for one).  "define":
+ *                       virDomainDefineXML, virDomainCreate,
+ *                       virDomainUndefine, what rumprund does to hand a
+ *                       disk's descriptor over (virDomainFDAssociate,
+ *                       between define and create; no disk here, so only
+ *                       the cost of the three calls is measured)
+ *   --acpi yes|no       libvirt mode: "no" takes <features><acpi/> out of
+ *                       rumprund's XML (what it costs; default yes)
+ *   --stage-kernel DIR  libvirt mode: copy the kernel to DIR/DOMAIN.kernel
+ *                       (0644, paths_copy() as rumprund does) before each
+ *                       start and boot that copy; removed after the run
  *
  * Each launch is timed from just before virDomainCreateXML (or
  * posix_spawn) to: the call's return ("create"), libvirt's STARTED
  * lifecycle event ("started", libvirt mode), the first byte of the console
  * log file ("first_byte") and the `=== calling "rrguest" main() ===`
  * marker in it ("marker": the guest's main() runs, what rumprund calls
- * state "running").  A burst is timed from the common start.  Every domain
+ * state "running").  With --stage-kernel or --via define, each step's own
+ * duration too: "copy", "define", "start" (virDomainCreate or
+ * virDomainCreateXML), "undefine".  A burst is timed from the common start.  Every domain
  * or QEMU is destroyed before the program exits.
  *
  * Output: one JSON object per launch on stdout, e.g.
@@ -45,6 +61,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -62,6 +79,7 @@
 #include "backend.h"
 #include "benchlib.h"
 #include "kvm_xml.h"
+#include "paths.h"
 #include "rumpconfig.h"
 #include "spec.h"
 
@@ -88,6 +106,9 @@ struct opts {
 	int parallel;
 	char prefix[32];
 	const char *qemu;
+	bool via_define;
+	bool no_acpi;
+	const char *stage_dir;
 };
 
 static struct opts o;
@@ -270,8 +291,28 @@ domain_xml(const char *name, char *domname, size_t domsize)
 	l.generation = 1;
 	l.guest_config = guest;
 	l.console_log = log;
-	if ((xml = kvm_xml_domain(&l, &cfg, &err)) == NULL)
+	if (o.stage_dir != NULL) {
+		struct kvm_xml_files files;
+		char kernel[2048];
+
+		snprintf(kernel, sizeof(kernel), "%s/%s.kernel", o.stage_dir,
+		    domname);
+		files.kernel = kernel;
+		files.dir = o.stage_dir;
+		xml = kvm_xml_domain_files(&l, &cfg, &files, &err);
+	} else
+		xml = kvm_xml_domain(&l, &cfg, &err);
+	if (xml == NULL)
 		die("domain XML: %s", err.message);
+	if (o.no_acpi) {
+		static const char acpi[] = "  <features>\n    <acpi/>\n"
+		    "  </features>\n";
+		char *at = strstr(xml, acpi);
+
+		if (at == NULL)
+			die("domain XML: no <acpi/> to take out");
+		memmove(at, at + strlen(acpi), strlen(at + strlen(acpi)) + 1);
+	}
 	free(guest);
 	spec_free(spec);
 	return xml;
@@ -281,6 +322,7 @@ struct launch {
 	char domname[128];
 	char *xml;
 	uint64_t t0, create, started, first, marker;
+	uint64_t d_copy, d_define, d_start, d_undefine;	/* ns */
 	bool ok;
 };
 
@@ -289,6 +331,45 @@ static struct logwatch *lw;
 static atomic_int next_launch;
 static pthread_barrier_t barrier;
 static _Atomic uint64_t burst_t0;
+
+/* --stage-kernel: copy the kernel as rumprund's stage_kernel() does. */
+static int
+stage(struct launch *l)
+{
+	char path[2048];
+	struct stat st;
+	uint64_t t = now_ns();
+	int in, out, rc = -1;
+
+	snprintf(path, sizeof(path), "%s/%s.kernel", o.stage_dir, l->domname);
+	(void)unlink(path);
+	if ((in = open(o.image, O_RDONLY | O_CLOEXEC)) == -1)
+		die("%s: %s", o.image, strerror(errno));
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (out != -1 && fstat(in, &st) == 0 && fchmod(out, 0644) == 0 &&
+	    paths_copy(in, out, (uint64_t)st.st_size, NULL) == 0)
+		rc = 0;
+	if (out == -1 || close(out) == -1 || rc == -1) {
+		fprintf(stderr, "direct_libvirt: %s: %s\n", path,
+		    strerror(errno));
+		rc = -1;
+	}
+	close(in);
+	l->d_copy = now_ns() - t;
+	return rc;
+}
+
+static void
+unstage(const struct launch *l)
+{
+	char path[2048];
+
+	if (o.stage_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.kernel", o.stage_dir, l->domname);
+	(void)unlink(path);
+}
 
 static void
 do_create(struct launch *l)
@@ -301,7 +382,38 @@ do_create(struct launch *l)
 	logwatch_expect(lw, log);
 	if (l->t0 == 0)
 		l->t0 = now_ns();
-	dom = virDomainCreateXML(conn, l->xml, 0);
+	if (o.stage_dir != NULL && stage(l) == -1) {
+		l->create = now_ns();
+		return;
+	}
+	if (o.via_define) {
+		uint64_t t = now_ns();
+
+		dom = virDomainDefineXML(conn, l->xml);
+		l->d_define = now_ns() - t;
+		if (dom != NULL) {
+			t = now_ns();
+			if (virDomainCreate(dom) < 0) {
+				fprintf(stderr, "direct_libvirt: %s: %s\n",
+				    l->domname, virGetLastErrorMessage());
+				virDomainUndefine(dom);
+				virDomainFree(dom);
+				dom = NULL;
+			} else {
+				l->d_start = now_ns() - t;
+				t = now_ns();
+				if (virDomainUndefine(dom) < 0)
+					die("undefine: %s",
+					    virGetLastErrorMessage());
+				l->d_undefine = now_ns() - t;
+			}
+		}
+	} else {
+		uint64_t t = now_ns();
+
+		dom = virDomainCreateXML(conn, l->xml, 0);
+		l->d_start = now_ns() - t;
+	}
 	l->create = now_ns();
 	if (dom == NULL) {
 		fprintf(stderr, "direct_libvirt: %s: %s\n", l->domname,
@@ -353,9 +465,13 @@ static void
 print_launch(const char *mode, int i, const struct launch *l, uint64_t t0)
 {
 	printf("{\"mode\":\"%s\",\"i\":%d,\"ok\":%s,\"create\":%.3f,"
-	    "\"started\":%.3f,\"first_byte\":%.3f,\"marker\":%.3f}\n", mode, i,
+	    "\"started\":%.3f,\"first_byte\":%.3f,\"marker\":%.3f,"
+	    "\"copy\":%.3f,\"define\":%.3f,\"start\":%.3f,"
+	    "\"undefine\":%.3f}\n", mode, i,
 	    l->ok && l->marker != 0 ? "true" : "false", rel(t0, l->create),
-	    rel(t0, l->started), rel(t0, l->first), rel(t0, l->marker));
+	    rel(t0, l->started), rel(t0, l->first), rel(t0, l->marker),
+	    l->d_copy / 1e6, l->d_define / 1e6, l->d_start / 1e6,
+	    l->d_undefine / 1e6);
 	fflush(stdout);
 }
 
@@ -444,6 +560,7 @@ libvirt_mode(void)
 		collect(&w);
 		destroy(&w);
 		ev_wait(w.domname, true, now_ns() + 10000000000u);
+		unstage(&w);
 		free(w.xml);
 	}
 
@@ -483,8 +600,10 @@ libvirt_mode(void)
 				    now_ns() + 10000000000u);
 		}
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		unstage(&L[i]);
 		free(L[i].xml);
+	}
 	free(L);
 	logwatch_stop(lw);
 	virConnectDomainEventDeregisterAny(conn, id);
@@ -596,7 +715,8 @@ usage(void)
 	    "    [--firmware PATH|seabios] [--cmdline-prefix TEXT] "
 	    "[--fast-cpu-probe yes|no] "
 	    "[--uri URI] [--runs N]\n"
-	    "    [--burst N [--parallel P]] [--prefix P] [--qemu PATH]\n");
+	    "    [--burst N [--parallel P]] [--prefix P] [--qemu PATH]\n"
+	    "    [--via create|define] [--stage-kernel DIR] [--acpi yes|no]\n");
 	exit(2);
 }
 
@@ -618,6 +738,9 @@ main(int argc, char **argv)
 		{ "parallel", required_argument, NULL, 'p' },
 		{ "prefix", required_argument, NULL, 'x' },
 		{ "qemu", required_argument, NULL, 'q' },
+		{ "via", required_argument, NULL, 'V' },
+		{ "acpi", required_argument, NULL, 'N' },
+		{ "stage-kernel", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -654,6 +777,14 @@ main(int argc, char **argv)
 		case 'p': o.parallel = atoi(optarg); break;
 		case 'x': snprintf(o.prefix, sizeof(o.prefix), "%.20s", optarg); break;
 		case 'q': o.qemu = optarg; break;
+		case 'V':
+			if (strcmp(optarg, "define") != 0 &&
+			    strcmp(optarg, "create") != 0)
+				usage();
+			o.via_define = strcmp(optarg, "define") == 0;
+			break;
+		case 'S': o.stage_dir = optarg; break;
+		case 'N': o.no_acpi = strcmp(optarg, "no") == 0; break;
 		default: usage();
 		}
 	}

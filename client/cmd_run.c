@@ -53,9 +53,11 @@ event_line(void *arg, const char *line, size_t len)
 	type = json_string_value(json_object_get(ev, "type"));
 	name = json_string_value(json_object_get(ev, "name"));
 	state = json_string_value(json_object_get(ev, "state"));
+	/* backoff: this generation ended, its restart policy runs another. */
 	if (type != NULL && name != NULL && strcmp(name, a->name) == 0 &&
 	    (strcmp(type, "removed") == 0 || (strcmp(type, "state") == 0 &&
-	    fmt_state_ended(state))))
+	    state != NULL && (fmt_state_ended(state) ||
+	    strcmp(state, "backoff") == 0))))
 		json_array_append(a->ends, ev);
 	json_decref(ev);
 }
@@ -139,6 +141,18 @@ ended(const char *name, json_t *how)
 	type = json_string_value(json_object_get(how, "type"));
 	if (state != NULL && strcmp(state, "exited") == 0 && json_is_integer(st))
 		return (int)(json_integer_value(st) & 255);
+	/* As docker run: attached to the first run only. */
+	if (state != NULL && strcmp(state, "backoff") == 0) {
+		if (json_is_integer(st)) {
+			ctl_warnx("%s exited (%lld); its restart policy starts "
+			    "it again", name, (long long)json_integer_value(st));
+			return (int)(json_integer_value(st) & 255);
+		}
+		ctl_warnx("%s ended%s%s; its restart policy starts it again",
+		    name, reason != NULL ? ": " : "", reason != NULL ? reason :
+		    "");
+		return RUN_CRASHED;
+	}
 	if (type != NULL && strcmp(type, "removed") == 0) {
 		ctl_warnx("%s was removed", name);
 		return RUN_KILLED;
@@ -382,7 +396,8 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 		*final = true;
 		goto out;
 	}
-	a.want_end = !fmt_state_ended(state);
+	a.want_end = !fmt_state_ended(state) &&
+	    (state == NULL || strcmp(state, "backoff") != 0);
 
 	/* A generation run again: its console only. */
 	if (from >= 0)

@@ -45,6 +45,14 @@
 "  --accel kvm|tcg      the accelerator (default: the daemon's)\n" \
 "  --boot-timeout s     seconds the guest has to reach main() (0: no\n" \
 "                       limit; default: the daemon's boot_timeout)\n" \
+"  --restart policy     no (default) | on-failure[:N] | always |\n" \
+"                       unless-stopped: start the guest again when it\n" \
+"                       ends (on-failure: exit status != 0, crash or\n" \
+"                       failed boot; N: retries, 0 none); never after an\n" \
+"                       rrctl stop or kill\n" \
+"  --restart-backoff i[:m]  seconds before the first restart of a crash\n" \
+"                       loop (default 1), doubling up to m (default 300)\n" \
+"  --restart-reset s    a run this long ends the crash loop (default 600)\n" \
 "  --dry-run            print the launch request instead of sending it\n" \
 "  Not supported: -D (gdb), -g (guest args), -n (old netspec).\n"
 
@@ -63,7 +71,7 @@
 "                       inet6,static,ADDR/MASK[,GW]\n" \
 "  --dry-run            print the request instead of sending it\n" \
 "  Not for an ISO image: -d, --rm, -i, -p, -M, --vcpus, --accel,\n" \
-"  --boot-timeout, --platform.\n" \
+"  --boot-timeout, --restart..., --platform.\n" \
 "  The options come before image: what follows it is the guest's.\n"
 
 const struct ctl_command ctl_commands[] = {

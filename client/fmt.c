@@ -113,6 +113,19 @@ status_text(json_t *inst, const char *state, int64_t now_ms,
 		    row->uptime);
 		return;
 	}
+	/* Waiting for its restart policy's next attempt. */
+	if (state != NULL && strcmp(state, "backoff") == 0) {
+		json_t *rs = json_object_get(inst, "restart");
+		int64_t left = 0;
+
+		if (fmt_time_ms(json_string_value(json_object_get(rs,
+		    "next_attempt")), &t) == 0 && t > now_ms)
+			left = (t - now_ms + 999) / 1000;
+		snprintf(row->status, sizeof(row->status), "backoff (retry %lld "
+		    "in %llds)", (long long)json_integer_value(
+		    json_object_get(rs, "attempt")), (long long)left);
+		return;
+	}
 	if (!fmt_state_ended(state)) {
 		snprintf(row->status, sizeof(row->status), "%s", row->state);
 		return;
@@ -211,16 +224,30 @@ fmt_event(json_t *ev)
 	    json_string_value(json_object_get(ev, "time")) : "-",
 	    json_string_value(json_object_get(ev, "name")) != NULL ?
 	    json_string_value(json_object_get(ev, "name")) : "?");
+	reason = json_string_value(json_object_get(ev, "reason"));
+	/* A restart policy's new generation: "restart 2 (generation 3): why" */
+	if (type != NULL && strcmp(type, "restart") == 0) {
+		sbuf_addf(&sb, "restart %lld (generation %lld)",
+		    (long long)json_integer_value(json_object_get(ev, "attempt")),
+		    (long long)json_integer_value(json_object_get(ev,
+		    "generation")));
+		if (reason != NULL)
+			sbuf_addf(&sb, ": %s", reason);
+		return sbuf_finish(&sb);
+	}
 	if (type != NULL && strcmp(type, "state") != 0) {
 		sbuf_add(&sb, type);
 		return sbuf_finish(&sb);
 	}
 	state = json_string_value(json_object_get(ev, "state"));
 	sbuf_add(&sb, state != NULL ? state : "?");
-	/* The status is known before the state says the guest ended. */
-	st = fmt_state_ended(state) ? json_object_get(ev, "exit_status") :
-	    NULL;
-	reason = json_string_value(json_object_get(ev, "reason"));
+	/*
+	 * The status is known before the state says the guest ended; backoff
+	 * is the end of a generation that its restart policy follows up.
+	 */
+	st = fmt_state_ended(state) || (state != NULL &&
+	    strcmp(state, "backoff") == 0) ? json_object_get(ev,
+	    "exit_status") : NULL;
 	if (json_is_integer(st) && reason != NULL)
 		sbuf_addf(&sb, " (exit %lld, %s)",
 		    (long long)json_integer_value(st), reason);

@@ -20,6 +20,8 @@
 #define MEM_MAX_MIB	(16L * 1024 * 1024)
 #define VCPUS_MAX	1024
 #define BOOT_TIMEOUT_MAX 3600	/* the daemon's bound on boot_timeout_s */
+#define RESTART_S_MAX	86400	/* the daemon's bound on the backoff */
+#define RESTART_N_MAX	1000000	/* and on max_retries */
 
 static int __attribute__((format(printf, 3, 4)))
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -478,6 +480,9 @@ enum {
 	OPT_DRY_RUN,
 	OPT_BOOT_TIMEOUT,
 	OPT_RM,
+	OPT_RESTART,
+	OPT_RESTART_BACKOFF,
+	OPT_RESTART_RESET,
 };
 
 /* The options that have no meaning in an ISO image, and why. */
@@ -494,9 +499,81 @@ static const struct {
 	{ OPT_VCPUS, "--vcpus", "the guest has the machine's processors" },
 	{ OPT_ACCEL, "--accel", "the machine is the accelerator" },
 	{ OPT_BOOT_TIMEOUT, "--boot-timeout", "nothing runs to watch" },
+	{ OPT_RESTART, "--restart", "nothing runs to restart" },
+	{ OPT_RESTART_BACKOFF, "--restart-backoff", "nothing runs to restart" },
+	{ OPT_RESTART_RESET, "--restart-reset", "nothing runs to restart" },
 	{ OPT_PLATFORM, "--platform", "the platform is iso" },
 	{ 0, NULL, NULL },
 };
+
+/* A whole decimal number from 0 to max into *out; -1 if s is not. */
+static int
+parse_count(const char *s, long max, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* --restart no|on-failure[:N]|always|unless-stopped, as docker's. */
+static int
+parse_restart(struct run_opts *o, char *arg, char *err, size_t errlen)
+{
+	static const char *const policies[] = {
+		"no", "on-failure", "always", "unless-stopped", NULL
+	};
+	char *colon = strchr(arg, ':');
+	size_t i, n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+
+	for (i = 0; policies[i] != NULL; i++)
+		if (strlen(policies[i]) == n &&
+		    strncmp(arg, policies[i], n) == 0)
+			break;
+	if (policies[i] == NULL)
+		return fail(err, errlen, "--restart %s: must be no, "
+		    "on-failure[:N], always or unless-stopped", arg);
+	o->restart = policies[i];
+	o->restart_max = -1;
+	if (colon == NULL)
+		return 0;
+	if (i != 1)
+		return fail(err, errlen, "--restart %s: only on-failure takes a "
+		    "number of retries", arg);
+	if (parse_count(colon + 1, RESTART_N_MAX, &o->restart_max) == -1)
+		return fail(err, errlen, "--restart %s: N must be a number of "
+		    "retries from 0 (no limit) to %d", arg, RESTART_N_MAX);
+	return 0;
+}
+
+/* --restart-backoff INITIAL[:MAX], seconds. */
+static int
+parse_backoff(struct run_opts *o, char *arg, char *err, size_t errlen)
+{
+	char *colon = strchr(arg, ':');
+
+	if (colon != NULL)
+		*colon = '\0';
+	if (parse_count(arg, RESTART_S_MAX, &o->backoff_initial) == -1 ||
+	    (colon != NULL && parse_count(colon + 1, RESTART_S_MAX,
+	    &o->backoff_max) == -1)) {
+		if (colon != NULL)
+			*colon = ':';
+		return fail(err, errlen, "--restart-backoff %s: must be "
+		    "INITIAL[:MAX], seconds from 0 to %d", arg, RESTART_S_MAX);
+	}
+	if (colon != NULL)
+		*colon = ':';
+	if (o->backoff_max >= 0 && o->backoff_max < o->backoff_initial)
+		return fail(err, errlen, "--restart-backoff %s: MAX must not "
+		    "be less than INITIAL", arg);
+	return 0;
+}
 
 /* One option of getopt_long(); 0 or -1. */
 static int
@@ -608,6 +685,16 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 			    BOOT_TIMEOUT_MAX);
 		o->boot_timeout = n;
 		return 0;
+	case OPT_RESTART:
+		return parse_restart(o, arg, err, errlen);
+	case OPT_RESTART_BACKOFF:
+		return parse_backoff(o, arg, err, errlen);
+	case OPT_RESTART_RESET:
+		if (parse_count(arg, RESTART_S_MAX, &o->restart_reset) == -1)
+			return fail(err, errlen, "--restart-reset %s: not a "
+			    "number of seconds from 0 to %d", arg,
+			    RESTART_S_MAX);
+		return 0;
 	default:
 		return fail(err, errlen, "unknown option");
 	}
@@ -624,6 +711,18 @@ check(struct run_opts *o, char *err, size_t errlen)
 
 	if (o->iso)
 		return 0;	/* -I named drivers, checked already */
+	if ((o->restart == NULL || strcmp(o->restart, "no") == 0) &&
+	    (o->backoff_initial >= 0 || o->restart_reset >= 0))
+		return fail(err, errlen, "--restart-backoff and --restart-reset "
+		    "need --restart on-failure, always or unless-stopped");
+	if (o->restart != NULL && strcmp(o->restart, "no") != 0 &&
+	    o->auto_remove)
+		return fail(err, errlen, "--restart %s: not with -d or --rm: an "
+		    "instance removed when it ends cannot be restarted",
+		    o->restart);
+	if (o->restart != NULL && strcmp(o->restart, "no") != 0 && o->paused)
+		return fail(err, errlen, "--restart %s: not with -p: each "
+		    "restart would wait paused for a start", o->restart);
 	json_array_foreach(o->iftags, i, t) {
 		const char *base = json_string_value(json_object_get(t,
 		    "basename"));
@@ -684,6 +783,10 @@ parse(int argc, char *argv[], struct run_opts *o, bool iso, char *err,
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 		{ "rm", no_argument, NULL, OPT_RM },
+		{ "restart", required_argument, NULL, OPT_RESTART },
+		{ "restart-backoff", required_argument, NULL,
+		    OPT_RESTART_BACKOFF },
+		{ "restart-reset", required_argument, NULL, OPT_RESTART_RESET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -694,6 +797,8 @@ parse(int argc, char *argv[], struct run_opts *o, bool iso, char *err,
 	o->iso = iso;
 	o->platform = iso ? "iso" : "kvm";
 	o->boot_timeout = -1;
+	o->restart_max = o->backoff_initial = o->backoff_max = -1;
+	o->restart_reset = -1;
 	o->env = json_array();
 	o->labels = json_object();
 	o->blk = json_array();
@@ -812,7 +917,7 @@ run_request(const struct run_opts *o, run_resolve_fn *resolve, void *arg,
     char *err, size_t errlen)
 {
 	char name[RUN_NAME_MAX + 1];
-	json_t *req, *argv, *blk, *b;
+	json_t *req, *argv, *blk, *b, *rs;
 	const char *src;
 	char *path;
 	size_t i;
@@ -885,6 +990,26 @@ run_request(const struct run_opts *o, run_resolve_fn *resolve, void *arg,
 	if (o->boot_timeout >= 0)
 		json_object_set_new(req, "boot_timeout_s",
 		    json_integer(o->boot_timeout));
+	if (o->restart != NULL) {
+		rs = json_pack("{s:s}", "policy", o->restart);
+		if (o->restart_max >= 0)
+			json_object_set_new(rs, "max_retries",
+			    json_integer(o->restart_max));
+		if (o->backoff_initial >= 0)
+			json_object_set_new(rs, "backoff_initial_s",
+			    json_integer(o->backoff_initial));
+		if (o->backoff_max >= 0)
+			json_object_set_new(rs, "backoff_max_s",
+			    json_integer(o->backoff_max));
+		else if (o->backoff_initial > 300)
+			/* The daemon's default maximum would be lower. */
+			json_object_set_new(rs, "backoff_max_s",
+			    json_integer(o->backoff_initial));
+		if (o->restart_reset >= 0)
+			json_object_set_new(rs, "reset_after_s",
+			    json_integer(o->restart_reset));
+		json_object_set_new(req, "restart", rs);
+	}
 	return req;
 fail:
 	json_decref(req);

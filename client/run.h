@@ -34,6 +34,11 @@ struct run_opts {
 	long memory_mib;	/* -M, or 0: the daemon's default (64) */
 	long vcpus;		/* --vcpus, or 0: the daemon's default (1) */
 	long boot_timeout;	/* --boot-timeout, or -1: the daemon's */
+	const char *restart;	/* --restart policy, or NULL: none */
+	long restart_max;	/* --restart on-failure:N, or -1 */
+	long backoff_initial;	/* --restart-backoff I[:M], or -1 */
+	long backoff_max;	/* or -1 */
+	long restart_reset;	/* --restart-reset S, or -1 */
 	json_t *env;		/* ["NAME=VALUE", ...] */
 	json_t *labels;		/* {"KEY": "VALUE"} */
 	json_t *blk;		/* [{"source": as typed, "mountpoint"}] */

@@ -69,6 +69,7 @@ static const struct key keys[] = {
 	{ "store_dir", K_PATH, F(store_dir) },
 	{ "store_max_size", K_U64, F(store_max_size) },
 	{ "store_max_total", K_U64, F(store_max_total) },
+	{ "boot_id_file", K_PATH, F(boot_id_file) },
 };
 
 _Static_assert(NKEYS <= CONFIG_KEYS_MAX, "struct config: lines[] too small");
@@ -100,6 +101,7 @@ config_defaults(struct config *cfg)
 	cfg->stop_timeout = 0;
 	cfg->boot_timeout = CONFIG_BOOT_TIMEOUT;
 	cfg->store_max_size = CONFIG_STORE_MAX_SIZE;
+	set_string(&cfg->boot_id_file, CONFIG_BOOT_ID_FILE);
 }
 
 static int
@@ -393,6 +395,7 @@ config_print(const struct config *cfg, FILE *f)
 	    (unsigned long long)cfg->store_max_size);
 	fprintf(f, "store_max_total = %llu\n",
 	    (unsigned long long)cfg->store_max_total);
+	fprintf(f, "boot_id_file = %s\n", S(cfg->boot_id_file));
 }
 
 static void
@@ -421,6 +424,7 @@ config_free(struct config *cfg)
 	free(cfg->log_dir);
 	free(cfg->guest_dir);
 	free(cfg->daemon_log);
+	free(cfg->boot_id_file);
 	free_list(&cfg->image_dirs);
 	free_list(&cfg->volume_dirs);
 	free_list(&cfg->bridges);

@@ -29,6 +29,7 @@
 #define CONFIG_BOOT_TIMEOUT	60	/* seconds to main(); 0: no limit */
 #define CONFIG_STORE_SUBDIR	"store"	/* store_dir's default: STATE/store */
 #define CONFIG_STORE_MAX_SIZE	(4ULL << 30)
+#define CONFIG_BOOT_ID_FILE	"/proc/sys/kernel/random/boot_id"
 
 struct config_list {
 	char *items[CONFIG_LIST_MAX + 1];	/* NULL-terminated */
@@ -70,6 +71,8 @@ struct config {
 	char *store_dir;		/* after config_resolve(): never NULL */
 	uint64_t store_max_size;	/* bytes per image or volume; 0: none */
 	uint64_t store_max_total;	/* bytes in all; 0: the disk's size */
+	/* The kernel's boot id, to tell a host reboot (tests point it away). */
+	char *boot_id_file;
 
 	char *path;			/* the file read last; NULL: none */
 	unsigned int lines[CONFIG_KEYS_MAX];	/* by key: line last set, 0 */

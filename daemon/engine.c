@@ -40,6 +40,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -54,6 +56,7 @@
 #include "instance.h"
 #include "log.h"
 #include "paths.h"
+#include "restart.h"
 #include "rumpconfig.h"
 #include "store.h"
 
@@ -168,6 +171,7 @@ struct engine {
 	uint64_t launches_done;		/* successful launches, numbered */
 	unsigned int nwaits;		/* WAIT_COND waiters, all instances */
 	int64_t flush_at_ms;		/* next retry of dirty records */
+	int64_t autostart_gate_ms;	/* no autostart before this time */
 	bool quiescing;
 	uv_timer_t tick;
 	uv_async_t async;
@@ -180,6 +184,16 @@ struct engine {
 static void advance(struct engine *, struct instance *);
 static void start_job(struct engine *, struct instance *, enum job_kind);
 static void restart_now(struct engine *, struct instance *);
+static enum instance_state policy_end(struct engine *, struct instance *,
+    enum instance_state);
+static void restart_due(struct engine *, struct instance *, int64_t);
+
+/* The generation is over: ended for good, or waiting to restart. */
+static bool
+gen_over(enum instance_state s)
+{
+	return instance_state_final(s) || s == INSTANCE_BACKOFF;
+}
 
 static struct instance *
 find(struct engine *e, const char *name)
@@ -412,7 +426,7 @@ is_paused(const struct instance *inst)
 static bool
 generation_ended(const struct instance *inst, unsigned int gen)
 {
-	return inst->generation != gen || instance_state_final(inst->state) ||
+	return inst->generation != gen || gen_over(inst->state) ||
 	    (inst->launched && inst->domain_gone) || inst->launch_failed;
 }
 
@@ -453,11 +467,11 @@ resolve_waiters(struct instance *inst)
 			break;
 		case WAIT_PAUSE:
 			ok = inst->paused_ms != 0 || inst->stop_requested ||
-			    instance_state_final(inst->state);
+			    gen_over(inst->state);
 			break;
 		case WAIT_RESUME:
 			ok = !is_paused(inst) || inst->stop_requested ||
-			    instance_state_final(inst->state);
+			    gen_over(inst->state);
 			break;
 		case WAIT_RESTART:
 			ok = inst->generation != w->generation &&
@@ -587,20 +601,20 @@ set_state(struct engine *e, struct instance *inst, enum instance_state next)
 	enum instance_state prev = inst->state;
 
 	inst->state = next;
-	if (instance_state_final(next) && !instance_state_final(prev))
+	if (gen_over(next) && !gen_over(prev))
 		release_domain(e, (int)inst->spec->platform,
 		    inst->domain_name);
-	if (instance_state_final(next)) {
+	if (gen_over(next) && !gen_over(prev)) {
 		inst->finished_ms = instance_now_ms();
 		if (inst->console != NULL)
 			console_set_ended(inst->console, true);
 	}
 	save(e, inst);
 	publish(e, inst, "state", prev);
-	if (inst->has_exit && instance_state_final(next))
+	if (inst->has_exit && gen_over(next))
 		log_info("%s: %s, exit status %d", inst->name,
 		    instance_state_name(next), inst->exit_status);
-	else if (inst->reason[0] != '\0' && instance_state_final(next))
+	else if (inst->reason[0] != '\0' && gen_over(next))
 		log_info("%s: %s: %s", inst->name, instance_state_name(next),
 		    inst->reason);
 	else
@@ -612,7 +626,11 @@ advance(struct engine *e, struct instance *inst)
 {
 	enum instance_state next;
 
-	if (!instance_state_final(inst->state)) {
+	if (inst->state == INSTANCE_BACKOFF) {
+		/* A stop (or forced remove) cancels the restart. */
+		if (inst->stop_requested)
+			set_state(e, inst, INSTANCE_STOPPED);
+	} else if (!instance_state_final(inst->state)) {
 		if (inst->launch_failed) {
 			next = INSTANCE_FAILED;
 		} else if (!inst->launched) {
@@ -642,6 +660,8 @@ advance(struct engine *e, struct instance *inst)
 			else
 				next = INSTANCE_STARTING;
 		}
+		if (instance_state_final(next))
+			next = policy_end(e, inst, next);
 		if (next != inst->state)
 			set_state(e, inst, next);
 	}
@@ -800,7 +820,7 @@ static bool
 note_paused(struct engine *e, struct instance *inst, bool paused)
 {
 	if (!inst->launched || inst->domain_gone || inst->pause_job ||
-	    inst->stop_requested || instance_state_final(inst->state) ||
+	    inst->stop_requested || gen_over(inst->state) ||
 	    paused == is_paused(inst))
 		return false;
 	if (paused)
@@ -820,7 +840,7 @@ on_marker(void *arg, enum console_marker m, int status, const char *line)
 	struct instance *inst = arg;
 	struct engine *e;
 
-	if (instance_state_final(inst->state))
+	if (gen_over(inst->state))
 		return;
 	switch (m) {
 	case CONSOLE_CALLING:
@@ -982,8 +1002,7 @@ after_job(uv_work_t *req, int status)
 		if (j->rv == -1) {
 			log_warnx("%s: pause: %s", inst->name, j->err.message);
 			fail_waiters(inst, WAIT_PAUSE, &j->err);
-		} else if (inst->paused_ms == 0 &&
-		    !instance_state_final(inst->state)) {
+		} else if (inst->paused_ms == 0 && !gen_over(inst->state)) {
 			inst->paused_ms = instance_now_ms();
 			save(e, inst);
 		}
@@ -1298,7 +1317,7 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 		if (ended_during_list(e, doms[i].domain_name))
 			continue;
 		inst = find(e, doms[i].instance);
-		if (inst == NULL || instance_state_final(inst->state) ||
+		if (inst == NULL || gen_over(inst->state) ||
 		    strcmp(inst->domain_name, doms[i].domain_name) != 0 ||
 		    inst->domain_gone) {
 			destroy_orphan(e, platform, doms[i].domain_name);
@@ -1325,7 +1344,7 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
 		if ((int)inst->spec->platform != platform ||
-		    instance_state_final(inst->state) || inst->jobs > 0 ||
+		    gen_over(inst->state) || inst->jobs > 0 ||
 		    inst->launch_seq > launches_before)
 			continue;
 		for (i = 0; i < n; i++) {
@@ -1336,6 +1355,7 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 			continue;
 		if (!inst->launched) {
 			inst->launch_failed = true;
+			inst->launch_interrupted = true;
 			set_reason(inst, "%s", "rumprund stopped while launching "
 			    "it and the domain was never created");
 		} else if (!inst->domain_gone) {
@@ -1411,7 +1431,7 @@ on_async(uv_async_t *h)
 		/* Events about earlier incarnations match no instance. */
 		inst = find_domain(e, q[i].ev.domain_name);
 		if (inst == NULL || inst->domain_gone ||
-		    instance_state_final(inst->state))
+		    gen_over(inst->state))
 			continue;
 		log_debug("%s: domain event %d (%s)", inst->name,
 		    (int)q[i].ev.type, q[i].ev.detail);
@@ -1422,7 +1442,7 @@ on_async(uv_async_t *h)
 		if (inst->console != NULL)
 			console_poll(inst->console);
 		inst = find_domain(e, q[i].ev.domain_name);
-		if (inst == NULL || instance_state_final(inst->state))
+		if (inst == NULL || gen_over(inst->state))
 			continue;
 		if (q[i].ev.type == BACKEND_EVENT_FAULT) {
 			guest_faulted(inst, q[i].ev.detail);
@@ -1519,7 +1539,9 @@ on_tick(uv_timer_t *h)
 	tick_ops(e, now);
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
-		if (instance_state_final(inst->state))
+		if (inst->state == INSTANCE_BACKOFF)
+			restart_due(e, inst, now);
+		if (gen_over(inst->state))
 			continue;
 		if (inst->console != NULL)
 			console_poll(inst->console);
@@ -1600,8 +1622,9 @@ committed_memory(struct engine *e)
 	struct instance *inst;
 	uint64_t sum = 0;
 
+	/* One waiting to restart holds none: its restart is checked again. */
 	TAILQ_FOREACH(inst, &e->instances, link) {
-		if (!instance_state_final(inst->state))
+		if (!gen_over(inst->state))
 			sum += inst->spec->memory_mib;
 	}
 	return sum;
@@ -1642,6 +1665,322 @@ check_capacity(struct engine *e, const struct spec *spec, bool is_new,
 		    "host gives guests", spec->memory_mib,
 		    (unsigned long long)e->cfg.max_total_memory_mib);
 	return 0;
+}
+
+/*
+ * Restart policies (restart.h decides; this applies).
+ *
+ * When a generation ends, policy_end() asks restart_decide() and turns the
+ * final state into "backoff" with the time of the next attempt
+ * (restart_at_ms, in the record: the deadline holds over a restart of
+ * rumprund, and one that passed while it was down fires at once).  On
+ * each tick restart_due() starts the next generation once that time has
+ * come and the platform's domains were listed once (so that a leftover
+ * domain is known for an orphan first): a new domain name, the console
+ * appended to the same log after a separator line, a "restart" event.
+ * The record of the new generation is written before its domain exists,
+ * as for a start: a restart in flight when rumprund is killed is found
+ * pending, its domain adopted, or found missing: then the same attempt
+ * starts again at once (inst->launch_interrupted; the guest did not fail).
+ *
+ * Host reboot.  The kernel's boot id is kept in STATE_DIR/boot_id.  When
+ * it differs at start, the host rebooted: no domain of before survives.
+ * host_rebooted() ends the instances that had not ended, with a reason
+ * that says so, through the policy (the reboot counts as a failure, and
+ * starts a new crash loop: attempt 1); instances that had ended come back
+ * as restart_on_reboot() says (always; unless-stopped unless stopped
+ * through the API).  Those that come back are restarted in creation order,
+ * AUTOSTART_GAP_MS apart (inst->autostart, in memory only: after a kill
+ * -9 meanwhile, the rest come back as soon as they can, in any order).
+ */
+#define RESTART_BLOCKED_MS	5000	/* a refused restart is tried again */
+#define AUTOSTART_GAP_MS	1000
+
+/* Why the generation that ended as next is restarted, into restart_why. */
+static void
+restart_cause(struct instance *inst, enum instance_state next)
+{
+	if (next == INSTANCE_EXITED && inst->has_exit)
+		snprintf(inst->restart_why, sizeof(inst->restart_why),
+		    "exit status %d", inst->exit_status);
+	else if (inst->reason[0] != '\0')
+		snprintf(inst->restart_why, sizeof(inst->restart_why),
+		    "%s: %.480s", instance_state_name(next), inst->reason);
+	else
+		snprintf(inst->restart_why, sizeof(inst->restart_why), "%s",
+		    instance_state_name(next));
+}
+
+/* The generation ends as next: that, or backoff when the policy restarts. */
+static enum instance_state
+policy_end(struct engine *e, struct instance *inst, enum instance_state next)
+{
+	const struct restart_spec *rs = &inst->spec->restart;
+	struct restart_end end;
+	const char *why;
+	int64_t delay, now = instance_now_ms();
+	bool interrupted;
+	size_t n;
+
+	(void)e;
+	inst->autostart = false;
+	snprintf(inst->last_state, sizeof(inst->last_state), "%s",
+	    instance_state_name(next));
+	inst->last_has_exit = inst->has_exit;
+	inst->last_exit_status = inst->exit_status;
+	snprintf(inst->last_reason, sizeof(inst->last_reason), "%s",
+	    inst->reason);
+	if (rs->policy == RESTART_NO || inst->remove_requested)
+		return next;
+	/*
+	 * A restart that rumprund's own death interrupted (see reconcile())
+	 * is not the guest's failure: the same attempt again, at once.
+	 */
+	interrupted = inst->launch_interrupted;
+	inst->launch_interrupted = false;
+	if (interrupted && inst->restart_attempt > 0 && !inst->stop_requested) {
+		inst->restart_at_ms = now;
+		inst->restart_blocked = false;
+		restart_cause(inst, next);
+		log_info("%s: restart %u interrupted by rumprund's end; again "
+		    "now", inst->name, inst->restart_attempt);
+		return INSTANCE_BACKOFF;
+	}
+	end.failed = next != INSTANCE_EXITED || !inst->has_exit ||
+	    inst->exit_status != 0;
+	end.stop_requested = inst->stop_requested;
+	end.ran_ms = inst->launched && inst->started_ms != 0 ?
+	    now - inst->started_ms : -1;
+	if (!restart_decide(rs, &end, &inst->restart_attempt, &delay, &why)) {
+		/* Giving up on a crash loop is news: say it in the reason. */
+		if (rs->max_retries != 0 && !end.stop_requested &&
+		    inst->restart_attempt >= rs->max_retries && end.failed) {
+			n = strlen(inst->reason);
+			snprintf(inst->reason + n, sizeof(inst->reason) - n,
+			    "%srestart policy %s: gave up after %u restart%s",
+			    n != 0 ? "; " : "", restart_policy_name(rs->policy),
+			    inst->restart_attempt,
+			    inst->restart_attempt == 1 ? "" : "s");
+		}
+		return next;
+	}
+	inst->restart_at_ms = now + delay;
+	inst->restart_blocked = false;
+	restart_cause(inst, next);
+	log_info("%s: %s; restart %u in %lld ms (policy %s)", inst->name,
+	    inst->restart_why, inst->restart_attempt, (long long)delay,
+	    restart_policy_name(rs->policy));
+	return INSTANCE_BACKOFF;
+}
+
+/* Append a visible separator to inst's console log; best effort. */
+static void
+console_separator(struct instance *inst)
+{
+	char line[INSTANCE_REASON_MAX + 160];
+	struct tm tm;
+	time_t t = time(NULL);
+	int fd, n;
+
+	gmtime_r(&t, &tm);
+	n = snprintf(line, sizeof(line), "\n--- rumprund %04d-%02d-%02dT"
+	    "%02d:%02d:%02dZ: restart %u (generation %u): %s ---\n",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, inst->restart_attempt, inst->generation + 1,
+	    inst->restart_why);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	if ((fd = open(inst->log_path, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC | O_NOFOLLOW, 0640)) == -1) {
+		log_warn("%s: cannot write to %s", inst->name, inst->log_path);
+		return;
+	}
+	if (write(fd, line, (size_t)n) != n)
+		log_warn("%s: cannot write to %s", inst->name, inst->log_path);
+	close(fd);
+}
+
+/* On a tick: start inst's next generation if its time has come. */
+static void
+restart_due(struct engine *e, struct instance *inst, int64_t now)
+{
+	const struct backend_slot *slot = &e->slots[inst->spec->platform];
+	struct instance saved;
+	struct rrerr err;
+	json_t *ev;
+
+	struct instance *other;
+
+	if (now < inst->restart_at_ms || e->quiescing)
+		return;
+	/* After a host reboot: in creation order, AUTOSTART_GAP_MS apart. */
+	if (inst->autostart) {
+		if (now < e->autostart_gate_ms)
+			return;
+		TAILQ_FOREACH(other, &e->instances, link) {
+			if (other->autostart &&
+			    other->state == INSTANCE_BACKOFF &&
+			    other->created_ms < inst->created_ms)
+				return;
+		}
+	}
+	/* Not before the first list; an absent backend is said below. */
+	if (slot->b != NULL && slot->connected && !slot->listed)
+		return;
+	saved = *inst;
+	if (check_capacity(e, inst->spec, false, &err) == -1)
+		goto blocked;
+	console_separator(inst);
+	inst->generation++;
+	if (begin_generation(e, inst, &err) == -1 ||
+	    write_record(e, inst, &err) == -1) {
+		saved.console = inst->console;
+		*inst = saved;
+		if (inst->console != NULL) {
+			console_rescan_from(inst->console, inst->gen_offset);
+			console_set_ended(inst->console, true);
+		}
+		goto blocked;
+	}
+	inst->restart_count++;
+	inst->restart_blocked = false;
+	if (inst->autostart)
+		e->autostart_gate_ms = now + AUTOSTART_GAP_MS;
+	inst->autostart = false;
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "type", "restart",
+	    "name", inst->name, "state", instance_state_name(inst->state),
+	    "previous", instance_state_name(INSTANCE_BACKOFF),
+	    "generation", (json_int_t)inst->generation,
+	    "attempt", (json_int_t)inst->restart_attempt,
+	    "restart_count", (json_int_t)inst->restart_count,
+	    "reason", inst->restart_why);
+	if (ev != NULL)
+		events_publish(e->events, ev);
+	log_info("%s: restart %u (generation %u): %s", inst->name,
+	    inst->restart_attempt, inst->generation, inst->restart_why);
+	start_job(e, inst, JOB_LAUNCH);
+	advance(e, inst);
+	return;
+
+blocked:
+	/* Capacity, a lost connection, a full disk: wait, say it once. */
+	if (!inst->restart_blocked)
+		log_warnx("%s: cannot restart it now: %s; trying again every "
+		    "%d s", inst->name, err.message, RESTART_BLOCKED_MS / 1000);
+	inst->restart_blocked = true;
+	inst->restart_at_ms = now + RESTART_BLOCKED_MS;
+}
+
+/* inst comes back after a host reboot. */
+static void
+reboot_backoff(struct engine *e, struct instance *inst)
+{
+	inst->restart_attempt = 1;	/* of a new crash loop */
+	inst->restart_at_ms = instance_now_ms();
+	inst->autostart = true;
+	/* An always instance stopped through the API comes back too. */
+	inst->stop_requested = inst->stop_force = false;
+	snprintf(inst->restart_why, sizeof(inst->restart_why), "%s",
+	    "the host rebooted");
+	if (inst->state != INSTANCE_BACKOFF)
+		set_state(e, inst, INSTANCE_BACKOFF);
+	else
+		save(e, inst);
+}
+
+static int
+by_creation(const void *a, const void *b)
+{
+	const struct instance *x = *(struct instance *const *)a;
+	const struct instance *y = *(struct instance *const *)b;
+
+	return x->created_ms < y->created_ms ? -1 :
+	    x->created_ms > y->created_ms;
+}
+
+/* The host rebooted since the records were written: see above. */
+static void
+host_rebooted(struct engine *e)
+{
+	struct instance **v, *inst;
+	char name[SPEC_NAME_MAX + 1];
+	size_t n = 0, i;
+	bool active;
+
+	if ((v = calloc(e->ninstances + 1, sizeof(*v))) == NULL)
+		return;
+	TAILQ_FOREACH(inst, &e->instances, link)
+		v[n++] = inst;
+	qsort(v, n, sizeof(*v), by_creation);
+	for (i = 0; i < n; i++) {
+		inst = v[i];
+		active = !instance_state_final(inst->state);
+		if (active && inst->state != INSTANCE_BACKOFF) {
+			if (inst->launched) {
+				inst->domain_gone = true;
+				inst->gone_how = BACKEND_EVENT_STOPPED;
+			} else
+				inst->launch_failed = true;
+			set_reason(inst, "%s", "the host rebooted while it ran "
+			    "(a new kernel boot id)");
+			inst->restart_attempt = 0;
+			snprintf(name, sizeof(name), "%s", inst->name);
+			advance(e, inst);
+			/* auto_remove (never with a policy) forgot it. */
+			if ((inst = find(e, name)) == NULL ||
+			    inst->state != INSTANCE_BACKOFF)
+				continue;
+		} else if (!restart_on_reboot(&inst->spec->restart, active,
+		    inst->stop_requested))
+			continue;
+		reboot_backoff(e, inst);
+		log_info("%s: comes back after the host reboot (policy %s)",
+		    inst->name, restart_policy_name(inst->spec->restart.policy));
+	}
+	free(v);
+}
+
+/*
+ * Compare the kernel's boot id with the one in the state directory and
+ * keep the new one.  True when they differ: the host rebooted.  No file
+ * yet (a new state directory) is not a reboot.
+ */
+static bool
+check_boot_id(struct engine *e)
+{
+	char now[64] = "", before[64] = "", line[80], path[4096];
+	FILE *f;
+	bool rebooted;
+
+	if (e->cfg.boot_id_file == NULL)
+		return false;
+	if ((f = fopen(e->cfg.boot_id_file, "re")) == NULL ||
+	    fgets(now, sizeof(now), f) == NULL || now[0] == '\0') {
+		log_warn("%s: cannot read the boot id; host reboots are not "
+		    "told apart", e->cfg.boot_id_file);
+		if (f != NULL)
+			fclose(f);
+		return false;
+	}
+	fclose(f);
+	now[strcspn(now, "\n")] = '\0';
+	snprintf(path, sizeof(path), "%s/boot_id", e->state_dir);
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(before, sizeof(before), f) == NULL)
+			before[0] = '\0';
+		fclose(f);
+		before[strcspn(before, "\n")] = '\0';
+	}
+	rebooted = before[0] != '\0' && strcmp(before, now) != 0;
+	snprintf(line, sizeof(line), "%s\n", now);
+	if (strcmp(before, now) != 0 &&
+	    store_put_file(e->state_dir, "boot_id", line) == -1)
+		log_warn("%s: cannot write", path);
+	if (rebooted)
+		log_info("the host rebooted (boot id %s, was %s)", now, before);
+	return rebooted;
 }
 
 void
@@ -1793,7 +2132,7 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 		    "being removed; launch it again once it is gone", name);
 		return;
 	}
-	if (!instance_state_final(inst->state)) {
+	if (!gen_over(inst->state)) {
 		/* Paused by a pause: start is resume. */
 		if (inst->paused_ms != 0) {
 			engine_resume(e, name, fn, arg);
@@ -2063,7 +2402,7 @@ load_one(void *arg, const char *name, json_t *rec)
 	e->ninstances++;
 	/* Replay this generation's markers before the hypervisor is asked. */
 	if (inst->console != NULL) {
-		if (instance_state_final(inst->state))
+		if (gen_over(inst->state))
 			console_set_ended(inst->console, true);
 		else
 			console_poll(inst->console);
@@ -2077,7 +2416,7 @@ load_one(void *arg, const char *name, json_t *rec)
 			arm_boot(e, inst, inst->started_ms);
 	}
 	/* Running when rumprund stopped: its files are checked again. */
-	if (!instance_state_final(inst->state) && inst->launched)
+	if (!gen_over(inst->state) && inst->launched)
 		check_adopted(e, inst);
 }
 
@@ -2114,6 +2453,8 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	broken = store_load(e->store, load_one, e);
 	log_info("%zu instances loaded%s", e->ninstances,
 	    broken > 0 ? " (some records were broken: see above)" : "");
+	if (check_boot_id(e))
+		host_rebooted(e);
 	for (p = 0; p < NPLATFORMS; p++) {
 		e->slots[p].e = e;
 		e->slots[p].platform = p;
@@ -2321,7 +2662,7 @@ live_instance(struct engine *e, const char *name, const char *what,
 		    "down", name);
 		return NULL;
 	}
-	if (instance_state_final(inst->state)) {
+	if (gen_over(inst->state)) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s has "
 		    "ended (%s): nothing to %s%s", name,
 		    instance_state_name(inst->state), what,
@@ -2430,8 +2771,8 @@ engine_restart(struct engine *e, const char *name, int timeout_s,
 		    name);
 		return;
 	}
-	/* Ended (and no restart waits for that): a start. */
-	if (instance_state_final(inst->state) && !inst->restart_pending) {
+	/* Ended, or waiting for its policy's restart: a start now. */
+	if (gen_over(inst->state) && !inst->restart_pending) {
 		engine_start(e, name, fn, arg);
 		return;
 	}

@@ -45,6 +45,11 @@ struct engine_config {
 	unsigned int stop_timeout_s;	/* graceful stop before destroy */
 	/* Seconds a guest has to reach main() unless its spec says; 0: none. */
 	unsigned int boot_timeout_s;
+	/*
+	 * The kernel's boot id (/proc/sys/kernel/random/boot_id); NULL: no
+	 * host reboot is ever seen.  See "Restart policies" in engine.c.
+	 */
+	const char *boot_id_file;
 };
 
 /*

@@ -20,6 +20,7 @@ static const char *const state_names[] = {
 	[INSTANCE_STOPPED] = "stopped",
 	[INSTANCE_CRASHED] = "crashed",
 	[INSTANCE_FAILED] = "failed",
+	[INSTANCE_BACKOFF] = "backoff",
 };
 
 #define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
@@ -124,6 +125,24 @@ labels_json(const struct spec *spec)
 	return o;
 }
 
+/* The restart policy and what it did (restart.h). */
+static json_t *
+restart_view(const struct instance *inst)
+{
+	return json_pack("{s:s,s:I,s:I,s:o,s:s?,s:o,s:s?,s:s?}",
+	    "policy", restart_policy_name(inst->spec->restart.policy),
+	    "count", (json_int_t)inst->restart_count,
+	    "attempt", (json_int_t)inst->restart_attempt,
+	    "next_attempt", inst->state == INSTANCE_BACKOFF ?
+	    time_json(inst->restart_at_ms) : json_null(),
+	    "why", inst->restart_why[0] != '\0' ? inst->restart_why : NULL,
+	    "last_exit_status", inst->last_has_exit ?
+	    json_integer(inst->last_exit_status) : json_null(),
+	    "last_state", inst->last_state[0] != '\0' ? inst->last_state : NULL,
+	    "last_reason", inst->last_reason[0] != '\0' ?
+	    inst->last_reason : NULL);
+}
+
 json_t *
 instance_view(const struct instance *inst)
 {
@@ -154,6 +173,8 @@ instance_view(const struct instance *inst)
 	    "log", log,
 	    "memory_mib", json_integer(inst->spec->memory_mib),
 	    "domain", inst->domain_name);
+	if (o != NULL)
+		json_object_set_new(o, "restart", restart_view(inst));
 	return o;
 }
 
@@ -163,9 +184,11 @@ instance_record(const struct instance *inst)
 	json_t *macs = json_array();
 	size_t i;
 
+	json_t *rec;
+
 	for (i = 0; i < inst->spec->nnics; i++)
 		json_array_append_new(macs, json_string(inst->macs[i]));
-	return json_pack("{s:i,s:s,s:o,s:o,s:s,s:I,s:o,s:s,s:I,s:I,s:I,"
+	rec = json_pack("{s:i,s:s,s:o,s:o,s:s,s:I,s:o,s:s,s:I,s:I,s:I,"
 	    "s:I,s:s,s:b,s:b,s:b,s:b,s:I,s:I,s:b,s:I,s:b}",
 	    "version", 1,
 	    "name", inst->name,
@@ -190,6 +213,51 @@ instance_record(const struct instance *inst)
 	    "resumed", inst->resumed,
 	    "paused_ms", (json_int_t)inst->paused_ms,
 	    "restart_pending", inst->restart_pending);
+	/* Absent in records from before restart policies: all zero. */
+	if (rec != NULL)
+		json_object_set_new(rec, "restart", json_pack("{s:I,s:I,s:I,"
+		    "s:s,s:s,s:o,s:s}",
+		    "count", (json_int_t)inst->restart_count,
+		    "attempt", (json_int_t)inst->restart_attempt,
+		    "at_ms", (json_int_t)inst->restart_at_ms,
+		    "why", inst->restart_why,
+		    "last_state", inst->last_state,
+		    "last_exit_status", inst->last_has_exit ?
+		    json_integer(inst->last_exit_status) : json_null(),
+		    "last_reason", inst->last_reason));
+	return rec;
+}
+
+/* The "restart" member of a record (NULL: none, all zero). */
+static int
+restart_from_record(struct instance *inst, json_t *r, struct rrerr *err)
+{
+	const char *why = "", *last_state = "", *last_reason = "";
+	json_int_t count = 0, attempt = 0, at = 0;
+	json_t *last_exit = NULL;
+	json_error_t jerr;
+
+	if (r == NULL)
+		return 0;
+	if (json_unpack_ex(r, &jerr, 0, "{s?I,s?I,s?I,s?s,s?s,s?o,s?s}",
+	    "count", &count, "attempt", &attempt, "at_ms", &at, "why", &why,
+	    "last_state", &last_state, "last_exit_status", &last_exit,
+	    "last_reason", &last_reason) == -1) {
+		spec_free(inst->spec);
+		inst->spec = NULL;
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "record: restart: "
+		    "%s", jerr.text);
+	}
+	inst->restart_count = (unsigned int)count;
+	inst->restart_attempt = (unsigned int)attempt;
+	inst->restart_at_ms = at;
+	snprintf(inst->restart_why, sizeof(inst->restart_why), "%s", why);
+	snprintf(inst->last_state, sizeof(inst->last_state), "%s", last_state);
+	inst->last_has_exit = json_is_integer(last_exit);
+	inst->last_exit_status = (int)json_integer_value(last_exit);
+	snprintf(inst->last_reason, sizeof(inst->last_reason), "%s",
+	    last_reason);
+	return 0;
 }
 
 int
@@ -253,5 +321,5 @@ instance_from_record(struct instance *inst, json_t *rec,
 	inst->resumed = resumed;
 	inst->paused_ms = paused;
 	inst->restart_pending = restart;
-	return 0;
+	return restart_from_record(inst, json_object_get(rec, "restart"), err);
 }

@@ -30,6 +30,11 @@ enum instance_state {
 	INSTANCE_STOPPED,	/* stopped by request */
 	INSTANCE_CRASHED,	/* PANIC, or the domain died under it */
 	INSTANCE_FAILED,	/* could not start (reason) */
+	/*
+	 * The generation ended (exit_status, reason as it left them) and its
+	 * restart policy starts another at restart_at_ms: not final.
+	 */
+	INSTANCE_BACKOFF,
 };
 
 #define INSTANCE_REASON_MAX 512
@@ -80,6 +85,19 @@ struct instance {
 	unsigned int jobs;	/* backend calls in flight */
 	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
+
+	/* The restart policy's bookkeeping (restart.h), over generations. */
+	unsigned int restart_count;	/* restarts the policy made */
+	unsigned int restart_attempt;	/* restarts of this crash loop */
+	int64_t restart_at_ms;		/* backoff: the next attempt */
+	bool restart_blocked;		/* a due restart was refused: said */
+	bool autostart;			/* comes back after a host reboot */
+	bool launch_interrupted;	/* rumprund died while launching it */
+	char restart_why[INSTANCE_REASON_MAX];	/* of the next/last restart */
+	char last_state[16];		/* how the last generation ended */
+	bool last_has_exit;
+	int last_exit_status;
+	char last_reason[INSTANCE_REASON_MAX];
 
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;

@@ -344,6 +344,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 	ec.console_cap = cfg->console_log_max;
 	ec.stop_timeout_s = cfg->stop_timeout;
 	ec.boot_timeout_s = cfg->boot_timeout;
+	ec.boot_id_file = cfg->boot_id_file;
 	if ((ds.engine = engine_open(&ec, &err)) == NULL)
 		fatalx("%s", err.message);
 

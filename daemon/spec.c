@@ -1325,6 +1325,77 @@ check_boot_timeout(struct walk *w, void *target, UNUSED const char *key,
 	return 0;
 }
 
+/*
+ * "restart": the restart policy (restart.h).  Its target is the struct
+ * spec's restart_spec; finish_restart() checks the fields together.
+ */
+
+static int
+check_restart_policy(struct walk *w, void *target, UNUSED const char *key,
+    json_t *value, const char *path)
+{
+	struct restart_spec *rs = target;
+
+	if (restart_policy_parse(json_string_value(value), &rs->policy) == -1)
+		return invalid(w, path, "must be \"no\", \"on-failure\", "
+		    "\"always\" or \"unless-stopped\"");
+	return 0;
+}
+
+static int
+check_restart_number(struct walk *w, void *target, const char *key,
+    json_t *value, const char *path)
+{
+	struct restart_spec *rs = target;
+	unsigned int *out;
+	unsigned int max = RESTART_SECONDS_MAX;
+
+	if (strcmp(key, "max_retries") == 0) {
+		out = &rs->max_retries;
+		max = RESTART_RETRIES_MAX;
+	} else if (strcmp(key, "backoff_initial_s") == 0)
+		out = &rs->backoff_initial_s;
+	else if (strcmp(key, "backoff_max_s") == 0)
+		out = &rs->backoff_max_s;
+	else
+		out = &rs->reset_after_s;
+	return get_range(w, value, path, 0, max, out);
+}
+
+static const struct member restart_members[] = {
+	{ "policy", T_STRING, true, check_restart_policy },
+	{ "max_retries", T_INTEGER, false, check_restart_number },
+	{ "backoff_initial_s", T_INTEGER, false, check_restart_number },
+	{ "backoff_max_s", T_INTEGER, false, check_restart_number },
+	{ "reset_after_s", T_INTEGER, false, check_restart_number },
+	{ NULL, 0, false, NULL },
+};
+
+static int
+check_restart(struct walk *w, void *target, UNUSED const char *key,
+    json_t *value, const char *path)
+{
+	struct spec *spec = target;
+	struct restart_spec *rs = &spec->restart;
+	const char *k;
+	json_t *v;
+
+	if (not_iso(w, path, "an ISO image is not an instance") == -1 ||
+	    walk_object(w, rs, value, path, restart_members) == -1)
+		return -1;
+	if (rs->policy == RESTART_NO) {
+		json_object_foreach(value, k, v) {
+			if (strcmp(k, "policy") != 0)
+				return member_error(w, path, k, "only with a "
+				    "restart policy other than \"no\"");
+		}
+	}
+	if (rs->backoff_max_s < rs->backoff_initial_s)
+		return member_error(w, path, "backoff_max_s", "must not be "
+		    "less than backoff_initial_s");
+	return 0;
+}
+
 static const struct member request_members[] = {
 	{ "name", T_STRING, true, check_name },
 	{ "platform", T_STRING, false, check_platform },
@@ -1341,6 +1412,7 @@ static const struct member request_members[] = {
 	{ "auto_remove", T_BOOLEAN, false, check_auto_remove },
 	{ "paused", T_BOOLEAN, false, check_paused },
 	{ "boot_timeout_s", T_INTEGER, false, check_boot_timeout },
+	{ "restart", T_OBJECT, false, check_restart },
 	{ NULL, 0, false, NULL },
 };
 
@@ -1456,6 +1528,15 @@ finish(struct walk *w, struct spec *spec)
 		    spec->image);
 	if (spec->platform == SPEC_PLATFORM_ISO && finish_iso(w, spec) == -1)
 		return -1;
+	/* docker refuses --rm with --restart too: nothing would come back. */
+	if (spec->auto_remove && spec->restart.policy != RESTART_NO)
+		return invalid(w, "restart.policy", "must be \"no\" with "
+		    "auto_remove: an instance removed when it ends cannot be "
+		    "restarted");
+	/* Each generation would wait paused for a start again. */
+	if (spec->paused && spec->restart.policy != RESTART_NO)
+		return invalid(w, "restart.policy", "must be \"no\" with "
+		    "paused: each restart would wait paused for a start");
 	if (spec->argc > 0)
 		return 0;
 	free(spec->argv);
@@ -1570,6 +1651,7 @@ from_json(json_t *root, const struct spec_policy *policy,
 		spec->memory_mib = max_memory(w.policy);
 	spec->vcpus = SPEC_VCPUS_DEFAULT;
 	spec->boot_timeout_s = -1;
+	restart_spec_default(&spec->restart);
 	if (walk_object(&w, spec, root, "", request_members) == -1 ||
 	    finish(&w, spec) == -1) {
 		spec_free(spec);
@@ -1739,6 +1821,16 @@ spec_to_json(const struct spec *spec)
 	if (object != NULL && spec->boot_timeout_s >= 0)
 		json_object_set_new(object, "boot_timeout_s",
 		    json_integer(spec->boot_timeout_s));
+	/* Absent: policy no, as in requests from before restart policies. */
+	if (object != NULL && spec->restart.policy != RESTART_NO)
+		json_object_set_new(object, "restart", json_pack("{s:s, s:I, "
+		    "s:I, s:I, s:I}",
+		    "policy", restart_policy_name(spec->restart.policy),
+		    "max_retries", (json_int_t)spec->restart.max_retries,
+		    "backoff_initial_s",
+		    (json_int_t)spec->restart.backoff_initial_s,
+		    "backoff_max_s", (json_int_t)spec->restart.backoff_max_s,
+		    "reset_after_s", (json_int_t)spec->restart.reset_after_s));
 	return spec->platform == SPEC_PLATFORM_ISO ? iso_json(object) : object;
 }
 

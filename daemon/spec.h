@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "restart.h"
 #include "rrerr.h"
 
 /* Bounds on what one request may carry. */
@@ -145,6 +146,7 @@ struct spec {
 	 * it (0: never), or -1: the daemon's boot_timeout.
 	 */
 	int boot_timeout_s;
+	struct restart_spec restart;	/* "restart"; policy no by default */
 };
 
 /*

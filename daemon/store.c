@@ -138,6 +138,20 @@ load_owner(struct store *st, const char *top, struct rrerr *err)
 	return 0;
 }
 
+int
+store_put_file(const char *dir, const char *name, const char *text)
+{
+	int fd, rv, saved;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rv = atomic_write(fd, name, text);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rv;
+}
+
 struct store *
 store_open(const char *dir, struct rrerr *err)
 {

@@ -34,6 +34,12 @@ const char *store_owner(const struct store *st);
 int store_put(struct store *st, const char *name, json_t *rec,
     struct rrerr *err);
 
+/*
+ * Atomically write text as the file name of the state directory dir (not
+ * a record: STATE/boot_id, say).  -1 with errno.
+ */
+int store_put_file(const char *dir, const char *name, const char *text);
+
 /* Remove name's record; a missing record is success. */
 int store_delete(struct store *st, const char *name, struct rrerr *err);
 

@@ -8,6 +8,7 @@
 # grub-common, xorriso (and mtools, which grub-mkrescue wants for EFI
 # images) build the ISO images of POST /v1/iso and rrctl iso.  debootstrap,
 # cpio, xz-utils and e2fsprogs build the Xen test machine (tests/xen).
+# linux-perf and valgrind profile the daemon and libvirtd (bench/README.md).
 set -eu
 
 PACKAGES="
@@ -17,7 +18,7 @@ libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libxml2-dev
 qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
 python3 python3-yaml python3-jsonschema python3-pytest
-cppcheck clang-tidy clang libclang-rt-14-dev wrk
+cppcheck clang-tidy clang libclang-rt-14-dev wrk linux-perf valgrind
 systemd openssl
 debootstrap cpio xz-utils e2fsprogs
 grub-pc-bin grub-common xorriso mtools

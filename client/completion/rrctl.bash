@@ -53,6 +53,7 @@ _rrctl()
 	case $prev in
 	--host|-H) COMPREPLY=($(compgen -W "unix:///run/rumprund/rumprund.sock" -- "$cur")); return ;;
 	--token-file|--cacert|--cert|--key|-o|-b) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--restart) COMPREPLY=($(compgen -W "no on-failure always unless-stopped" -- "$cur")); return ;;
 	esac
 
 	if [[ -z $cmd ]]; then
@@ -67,7 +68,7 @@ _rrctl()
 	case $cmd in
 	run|iso)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-b -d -e -I -i -M -N -p -W -o --rm --platform --label --vcpus --accel --boot-timeout --dry-run --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-b -d -e -I -i -M -N -p -W -o --rm --platform --label --vcpus --accel --boot-timeout --restart --restart-backoff --restart-reset --dry-run --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi ;;

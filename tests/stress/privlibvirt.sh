@@ -21,6 +21,11 @@
 # libvirtd.  Clients outside reach it with
 #   qemu+unix:///system?socket=DIR/run/libvirt/libvirt-sock
 # As root; DIR should be short (unix socket paths have 107 bytes).
+#
+# RR_QEMU_CONF=FILE (up only): FILE is mounted over /etc/libvirt/qemu.conf
+# in the namespace, so this libvirtd runs with other qemu.conf settings
+# than the host's (bench/hostconf.py compares them side by side).  FILE
+# should have stdio_handler = "file" (libvirt-up.sh appends it otherwise).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,7 +80,11 @@ up)
 		mount --bind "$1/lib" /var/lib/libvirt
 		mount --bind "$1/cache" /var/cache/libvirt
 		mount --bind "$1/log" /var/log/libvirt
-		exec "$2/scripts/libvirt-up.sh"' sh "$dir" "$repo" >&2
+		if [ -n "$3" ]; then
+			mount --bind "$3" /etc/libvirt/qemu.conf
+		fi
+		exec "$2/scripts/libvirt-up.sh"' sh "$dir" "$repo" \
+	    "${RR_QEMU_CONF:-}" >&2
 	echo "$uri"
 	;;
 uri)

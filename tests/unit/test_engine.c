@@ -1709,6 +1709,49 @@ test_wait(void **state)
 	assert_int_equal(waits(), 0);
 }
 
+/* A generation its restart policy follows with backoff has ended. */
+static void
+test_wait_pause_kill_in_backoff(void **state)
+{
+	struct wait_ctx w;
+	struct result r;
+
+	(void)state;
+	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"restart\":{\"policy\":"
+	    "\"on-failure\",\"backoff_initial_s\":60}}");
+	json_decref(r.body);
+	memset(&w, 0, sizeof(w));
+	w.a.alive = true;
+	engine_wait(eng, "a", -1, -1, wait_alive, on_wait, &w);
+	console("a", "=== calling \"app\" main() ===\n"
+	    "=== main() of \"app\" returned 1 ===\nhalted\n");
+	run_until(replied, &w.r, "the end of generation 1");
+	assert_string_equal(json_string_value(json_object_get(w.r.body,
+	    "state")), "backoff");
+	assert_int_equal(json_integer_value(json_object_get(w.r.body,
+	    "exit_status")), 1);
+	assert_true(json_is_true(json_object_get(w.r.body, "met")));
+	json_decref(w.r.body);
+	/* Nothing runs: nothing to pause. */
+	r = op(engine_pause, "a");
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_CONFLICT);
+	/* kill ends the wait for the next attempt. */
+	r = op(engine_kill, "a");
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "stopped");
+	json_decref(r.body);
+	/* restart of an ended instance is a start. */
+	memset(&r, 0, sizeof(r));
+	engine_restart(eng, "a", -1, on_reply, &r);
+	run_until(replied, &r, "the restart reply");
+	assert_false(r.failed);
+	assert_int_equal(json_integer_value(json_object_get(r.body,
+	    "generation")), 2);
+	json_decref(r.body);
+}
+
 int
 main(void)
 {
@@ -1794,6 +1837,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_pause_kill_in_backoff,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -129,6 +129,19 @@ test_ps_row(void **state)
 	assert_string_equal(row.status, "stopping");
 	assert_string_equal(row.uptime, "1m05s");
 	json_decref(inst);
+	/* Waiting for its restart policy: the attempt, seconds rounded up. */
+	inst = json_loads("{\"name\": \"b\", \"state\": \"backoff\","
+	    " \"exit_status\": 1, \"restart\": {\"attempt\": 3,"
+	    " \"next_attempt\": \"2026-11-22T13:55:09.200Z\"}}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "backoff (retry 3 in 4s)");
+	json_decref(inst);
+	inst = json_loads("{\"name\": \"b\", \"state\": \"backoff\","
+	    " \"restart\": {\"attempt\": 1,"
+	    " \"next_attempt\": \"2026-11-22T13:55:05.000Z\"}}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.status, "backoff (retry 1 in 0s)");
+	json_decref(inst);
 
 	/* Not started yet. */
 	inst = json_loads("{\"name\": \"p\", \"state\": \"pending\","
@@ -182,6 +195,14 @@ test_event(void **state)
 		  "5 T5 c stopped (exit 0, stopped)" },
 		{ "{\"seq\": 6, \"time\": \"T6\", \"type\": \"removed\","
 		  " \"name\": \"a\", \"state\": \"exited\"}", "6 T6 a removed" },
+		{ "{\"seq\": 8, \"time\": \"T8\", \"type\": \"state\","
+		  " \"name\": \"r\", \"state\": \"backoff\", \"exit_status\": 1}",
+		  "8 T8 r backoff (exit 1)" },
+		{ "{\"seq\": 9, \"time\": \"T9\", \"type\": \"restart\","
+		  " \"name\": \"r\", \"state\": \"pending\", \"generation\": 3,"
+		  " \"attempt\": 2, \"restart_count\": 2,"
+		  " \"reason\": \"exit status 1\"}",
+		  "9 T9 r restart 2 (generation 3): exit status 1" },
 	};
 	size_t i;
 

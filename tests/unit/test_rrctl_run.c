@@ -243,6 +243,26 @@ static const struct run_case cases[] = {
 	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
 	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
 	  " \"boot_timeout_s\": 0}", NULL },
+	{ "--restart on-failure:3 with backoff",
+	  { "run", "--restart", "on-failure:3", "--restart-backoff", "2:30",
+	    "--restart-reset", "60", "app" },
+	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
+	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
+	  " \"restart\": {\"policy\": \"on-failure\", \"max_retries\": 3,"
+	  " \"backoff_initial_s\": 2, \"backoff_max_s\": 30,"
+	  " \"reset_after_s\": 60}}", NULL },
+	{ "--restart always",
+	  { "run", "--restart=always", "app" },
+	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
+	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
+	  " \"restart\": {\"policy\": \"always\"}}", NULL },
+	{ "--restart-backoff over the default max",
+	  { "run", "--restart", "unless-stopped", "--restart-backoff", "600",
+	    "app" },
+	  "{\"name\": \"rumprun-app\", \"platform\": \"kvm\","
+	  " \"image\": \"/srv/app\", \"argv\": [\"app\"],"
+	  " \"restart\": {\"policy\": \"unless-stopped\","
+	  " \"backoff_initial_s\": 600, \"backoff_max_s\": 600}}", NULL },
 	{ "--platform xen after -I",
 	  { "run", "-I", "if0,xenif", "-I", "if1,xenif,bridge:br1",
 	    "--platform", "xen", "app" },
@@ -377,6 +397,28 @@ static const struct run_case cases[] = {
 	{ "--boot-timeout word", { "run", "--boot-timeout", "5s", "app" },
 	  NULL, "--boot-timeout 5s: not a number of seconds from 0 (no "
 	  "limit) to 3600" },
+	{ "--restart bad", { "run", "--restart", "sometimes", "app" }, NULL,
+	  "--restart sometimes: must be no, on-failure[:N], always or "
+	  "unless-stopped" },
+	{ "--restart always:3", { "run", "--restart", "always:3", "app" },
+	  NULL, "--restart always:3: only on-failure takes a number of "
+	  "retries" },
+	{ "--restart on-failure:x", { "run", "--restart", "on-failure:x",
+	  "app" }, NULL, "--restart on-failure:x: N must be a number of "
+	  "retries from 0 (no limit) to 1000000" },
+	{ "--restart-backoff without --restart",
+	  { "run", "--restart-backoff", "1", "app" }, NULL,
+	  "--restart-backoff and --restart-reset need --restart on-failure, "
+	  "always or unless-stopped" },
+	{ "--restart-backoff max < initial",
+	  { "run", "--restart", "always", "--restart-backoff", "5:2", "app" },
+	  NULL, "--restart-backoff 5:2: MAX must not be less than INITIAL" },
+	{ "--restart with -p", { "run", "-p", "--restart", "always", "app" },
+	  NULL, "--restart always: not with -p: each restart would wait "
+	  "paused for a start" },
+	{ "--restart with --rm", { "run", "--rm", "--restart", "always",
+	  "app" }, NULL, "--restart always: not with -d or --rm: an instance "
+	  "removed when it ends cannot be restarted" },
 	{ "--label without =", { "run", "--label", "team", "app" }, NULL,
 	  "--label team: must be KEY=VALUE" },
 	{ "unknown option", { "run", "kvm", "-x", "app" }, NULL,

@@ -203,6 +203,24 @@ def test_panic(rr, machine):
     rr.remove("panic")
 
 
+def test_restart_on_failure(rr, machine):
+    # A new generation (a new Xen domain) after the exit 1, its console
+    # appended to the same log after a separator; then the policy gives up.
+    rr.launch(spec("again", ["exit", "1"], restart={
+        "policy": "on-failure", "max_retries": 1, "backoff_initial_s": 1}))
+    v = ended(rr, "again")
+    assert (v["exit_status"], v["generation"], v["reason"]) == \
+        (1, 2, "restart policy on-failure: gave up after 1 restart"), v
+    assert (v["restart"]["count"], v["restart"]["last_exit_status"]) == \
+        (1, 1), v
+    log = rr.logs("again")
+    assert re.search(r"^--- rumprund \S+Z: restart 1 \(generation 2\): "
+                     r"exit status 1 ---$", log, re.M), log
+    assert log.count('=== main() of "rrxenguest" returned 1 ===') == 2, log
+    assert_clean(machine)
+    rr.remove("again")
+
+
 def ticks(log):
     return [int(m) for m in re.findall(r"^tick (\d+)\r?$", log, re.M)]
 
