@@ -233,7 +233,7 @@ struct httpd_req {
 	char *rbuf;			/* owned until handed to MHD */
 	size_t rlen;
 	char *allow;			/* 405: the Allow header */
-	char *ctype;			/* a stream's Content-Type */
+	char *ctype;			/* a stream's or text answer's Content-Type */
 	char *xhdr;			/* one more "Name: value", or NULL */
 	struct httpd_stream stream;
 	uv_timer_t ztimer;		/* closes a stream nobody reads */
@@ -1203,7 +1203,8 @@ queue(struct httpd_req *req)
 		req->rbuf = NULL;	/* MHD frees it */
 		if (req->rlen > 0)
 			MHD_add_response_header(resp,
-			    MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+			    MHD_HTTP_HEADER_CONTENT_TYPE, req->ctype != NULL ?
+			    req->ctype : "application/json");
 		if (req->allow != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 			    req->allow);
@@ -2037,6 +2038,26 @@ httpd_reply_json(struct httpd_req *req, unsigned int status, json_t *body)
 		}
 	}
 	json_decref(body);
+	owner_done(req);
+}
+
+void
+httpd_reply_text(struct httpd_req *req, unsigned int status,
+    const char *content_type, char *body, size_t len)
+{
+	if (req == NULL || answered_twice(req)) {
+		free(body);
+		return;
+	}
+	if (owner_answers(req)) {
+		free(req->ctype);
+		if ((req->ctype = strdup(content_type)) == NULL) {
+			free(body);
+			set_error(req, RRERR_INTERNAL, "out of memory");
+		} else
+			set_reply(req, status, body, body != NULL ? len : 0);
+	} else
+		free(body);
 	owner_done(req);
 }
 

@@ -188,6 +188,13 @@ bool httpd_req_waiting(const struct httpd_req *req);
 void httpd_reply_json(struct httpd_req *req, unsigned int status, json_t *body);
 
 /*
+ * Answer req with the len bytes of body (stolen; NULL: none) as
+ * content_type (copied), for the answers that are not JSON (GET /metrics).
+ */
+void httpd_reply_text(struct httpd_req *req, unsigned int status,
+    const char *content_type, char *body, size_t len);
+
+/*
  * Answer with {"error": rrerr_name(code), "message": ..., "field": ...}
  * and the status for err->code: 400 bad_request, 422 invalid, 403
  * forbidden, 404 not_found, 409 conflict, 413 too_large, 415

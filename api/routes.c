@@ -1731,6 +1731,9 @@ const struct httpd_route routes_table[] = {
 	{ "GET", "/v1/volumes", get_volumes },
 	{ "GET", "/v1/volumes/{name}", get_volume },
 	{ "DELETE", "/v1/volumes/{name}", delete_volume },
+	/* routes_metrics.c */
+	{ "GET", "/metrics", routes_get_metrics },
+	{ "GET", "/v1/unikernels/{name}/stats", routes_get_stats },
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);

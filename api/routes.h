@@ -24,6 +24,10 @@ struct routes_ctx {
 	struct imgstore *store;		/* NULL: no image store */
 };
 
+/* routes_metrics.c: GET /metrics and GET /v1/unikernels/{name}/stats. */
+void routes_get_metrics(struct httpd_req *req, void *ctx);
+void routes_get_stats(struct httpd_req *req, void *ctx);
+
 extern const struct httpd_route routes_table[];
 extern const size_t routes_count;
 /* The routes whose bodies stream (PUT of the image and volume store). */

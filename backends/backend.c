@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,4 +100,54 @@ backend_netdev_exists(const char *name, const char *sub)
 	snprintf(path, sizeof(path), "/sys/class/net/%s%s%s", name,
 	    sub != NULL ? "/" : "", sub != NULL ? sub : "");
 	return stat(path, &st) == 0;
+}
+
+void
+backend_stats_init(struct backend_stats *st)
+{
+	st->domain_name[0] = '\0';
+	st->cpu_ns = st->memory_bytes = st->rss_bytes = BACKEND_STATS_NONE;
+	st->block_rd_bytes = st->block_rd_reqs = BACKEND_STATS_NONE;
+	st->block_wr_bytes = st->block_wr_reqs = BACKEND_STATS_NONE;
+	st->net_rx_bytes = st->net_rx_packets = BACKEND_STATS_NONE;
+	st->net_tx_bytes = st->net_tx_packets = BACKEND_STATS_NONE;
+}
+
+void
+backend_arp_fill(struct backend_nic_info *nics, size_t nnics)
+{
+	struct backend_nic_addr *a;
+	char line[256], ip[46], hw[32], dev[64];
+	unsigned int type, flags;
+	size_t i, k;
+	FILE *f;
+
+	if ((f = fopen("/proc/net/arp", "re")) == NULL)
+		return;
+	/* "IP address HW type Flags HW address Mask Device", a header first. */
+	if (fgets(line, sizeof(line), f) == NULL) {
+		fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%45s %x %x %31s %*s %63s", ip, &type, &flags,
+		    hw, dev) != 5 || (flags & 0x2) == 0)	/* ATF_COM */
+			continue;
+		for (i = 0; i < nnics; i++) {
+			if (strcasecmp(nics[i].mac, hw) != 0 ||
+			    nics[i].naddrs == BACKEND_NIC_ADDRS_MAX)
+				continue;
+			for (k = 0; k < nics[i].naddrs; k++)
+				if (strcmp(nics[i].addrs[k].addr, ip) == 0)
+					break;
+			if (k < nics[i].naddrs)
+				continue;	/* known already */
+			a = &nics[i].addrs[nics[i].naddrs++];
+			snprintf(a->addr, sizeof(a->addr), "%s", ip);
+			a->prefix = 0;
+			a->inet6 = false;
+			a->source = "arp";
+		}
+	}
+	fclose(f);
 }

@@ -112,6 +112,28 @@ struct backend_domain {
 	bool paused;			/* running but paused (not a fault) */
 };
 
+/*
+ * The counters of one running domain, as its hypervisor keeps them since
+ * the domain started.  A field the backend cannot read is
+ * BACKEND_STATS_NONE (the API shows null).  Sums over all of a domain's
+ * disks and NICs.
+ */
+#define BACKEND_STATS_NONE	UINT64_MAX
+
+struct backend_stats {
+	char domain_name[BACKEND_DOMAIN_NAME_MAX];
+	uint64_t cpu_ns;		/* CPU time of all vCPUs */
+	uint64_t memory_bytes;		/* memory the guest has now */
+	uint64_t rss_bytes;		/* host memory in use for it */
+	uint64_t block_rd_bytes, block_rd_reqs;
+	uint64_t block_wr_bytes, block_wr_reqs;
+	uint64_t net_rx_bytes, net_rx_packets;
+	uint64_t net_tx_bytes, net_tx_packets;
+};
+
+/* Every field of st BACKEND_STATS_NONE, its name "". */
+void backend_stats_init(struct backend_stats *st);
+
 /* Settings the daemon's configuration gives a backend. */
 struct backend_config {
 	const char *uri;		/* libvirt URI, e.g. qemu:///system */
@@ -122,6 +144,27 @@ struct backend_config {
 	const char *emulator;		/* NULL: libvirt's default */
 	const char *guest_dir;		/* KVM: kernel copies; NULL: default */
 	bool fast_cpu_probe;		/* skip QEMU's CPU property read-back */
+};
+
+/*
+ * One address of a guest's NIC, and where it was learnt: "lease" (the
+ * DHCP server of a libvirt network), "arp" (the host's neighbour table);
+ * the engine adds "config" for a static address of the spec.
+ */
+#define BACKEND_NIC_ADDRS_MAX	4
+struct backend_nic_addr {
+	char addr[46];			/* INET6_ADDRSTRLEN */
+	unsigned int prefix;		/* 0: unknown */
+	bool inet6;
+	const char *source;		/* a static string */
+};
+
+/* What the host knows of one NIC of a running domain. */
+struct backend_nic_info {
+	char mac[18];			/* in: the NIC's MAC, lower case */
+	char host_dev[64];		/* out: "vnet3", "vif5.0"; "": unknown */
+	struct backend_nic_addr addrs[BACKEND_NIC_ADDRS_MAX];
+	size_t naddrs;			/* out */
 };
 
 struct backend_ops {
@@ -167,6 +210,24 @@ struct backend_ops {
 
 	/* Disconnect and free; NULL is fine.  No callback runs afterwards. */
 	void (*close)(struct backend *b);
+
+	/*
+	 * The counters of every running domain whose name starts with
+	 * prefix (backend_domain_prefix()), in one go: a new array in *out
+	 * (free() it) of *n entries.  NULL: unsupported.
+	 */
+	int (*stats)(struct backend *b, const char *prefix,
+	    struct backend_stats **out, size_t *n, struct rrerr *err);
+
+	/*
+	 * The host device and the addresses the host knows of each NIC of
+	 * the running domain domain_name: nics[i].mac is given, the backend
+	 * fills the rest (zeroed by the caller), matching NICs by MAC.  A
+	 * NIC the host knows nothing of stays empty: that is not an error.
+	 * Blocks (a few RPCs).  NULL: unsupported.
+	 */
+	int (*addresses)(struct backend *b, const char *domain_name,
+	    struct backend_nic_info *nics, size_t nnics, struct rrerr *err);
 
 	/*
 	 * Pause a running domain (virDomainSuspend, libxl_domain_pause); a
@@ -228,6 +289,14 @@ void backend_emitter_close(struct backend_emitter *em);
 
 /* Free what backend_emitter_init() made. */
 void backend_emitter_destroy(struct backend_emitter *em);
+
+/*
+ * Add the host's complete IPv4 neighbour entries (/proc/net/arp) of the
+ * NICs' MACs to their addresses (those they do not have yet), with source
+ * "arp": what a backend can know of a guest when libvirt cannot tell (Xen;
+ * libvirt's own ARP source where it fails).  Blocks briefly.
+ */
+void backend_arp_fill(struct backend_nic_info *nics, size_t nnics);
 
 /* True when /sys/class/net/NAME[/SUB] exists on this host (sub may be NULL). */
 bool backend_netdev_exists(const char *name, const char *sub);

@@ -58,6 +58,7 @@ static bool hold;
 static bool stall_list;		/* list() waits after its snapshot */
 static pthread_cond_t stall_cond = PTHREAD_COND_INITIALIZER;
 static bool no_started;
+static bool stall_stats;	/* stats() waits while it is set */
 
 static char *
 dup_str(const char *s)
@@ -423,6 +424,47 @@ cleanup:
 	return rc;
 }
 
+/* The NICs of the domain, matched by MAC: see fake_set_addr(). */
+static int
+fake_addresses(struct backend *b, const char *name,
+    struct backend_nic_info *nics, size_t nnics, struct rrerr *err)
+{
+	struct backend_nic_info *n;
+	struct dom *d;
+	size_t i, k;
+	int rc = -1;
+
+	(void)b;
+	pthread_mutex_lock(&state_lock);
+	if (enter_locked(FAKE_OP_ADDRESSES, err) == -1)
+		goto cleanup;
+	d = find_locked(name);
+	if (d == NULL) {
+		rrerr_set(err, RRERR_NOT_FOUND, NULL, "no domain named %s",
+		    name);
+		goto cleanup;
+	}
+	for (i = 0; i < d->d.nnics; i++) {
+		for (k = 0, n = NULL; k < nnics && n == NULL; k++)
+			if (strcmp(nics[k].mac, d->d.macs[i]) == 0)
+				n = &nics[k];
+		if (n == NULL)
+			continue;
+		snprintf(n->host_dev, sizeof(n->host_dev), "ftap%zu", i);
+		if (d->d.addrs[i][0] == '\0')
+			continue;
+		snprintf(n->addrs[0].addr, sizeof(n->addrs[0].addr), "%s",
+		    d->d.addrs[i]);
+		n->addrs[0].prefix = 24;
+		n->addrs[0].source = "lease";
+		n->naddrs = 1;
+	}
+	rc = 0;
+cleanup:
+	pthread_mutex_unlock(&state_lock);
+	return rc;
+}
+
 static int
 fake_list(struct backend *b, const char *owner, struct backend_domain **out,
     size_t *n, struct rrerr *err)
@@ -473,6 +515,54 @@ cleanup:
 	return rc;
 }
 
+static int
+fake_stats(struct backend *b, const char *prefix, struct backend_stats **out,
+    size_t *n, struct rrerr *err)
+{
+	struct backend_stats *list = NULL;
+	struct dom *d;
+	size_t k = 0, count = 0;
+	int rc = -1;
+
+	(void)b;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&state_lock);
+	while (stall_stats)
+		pthread_cond_wait(&stall_cond, &state_lock);
+	if (enter_locked(FAKE_OP_STATS, err) == -1)
+		goto cleanup;
+	for (d = doms; d != NULL; d = d->next)
+		count++;
+	if ((list = calloc(count > 0 ? count : 1, sizeof(*list))) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto cleanup;
+	}
+	for (d = doms; d != NULL; d = d->next) {
+		if (!d->d.running || strncmp(d->d.domain_name, prefix,
+		    strlen(prefix)) != 0)
+			continue;
+		backend_stats_init(&list[k]);
+		snprintf(list[k].domain_name, sizeof(list[k].domain_name),
+		    "%s", d->d.domain_name);
+		list[k].cpu_ns = d->d.cpu_ns;
+		list[k].memory_bytes = (uint64_t)d->d.memory_mib << 20;
+		list[k].block_rd_bytes = list[k].block_rd_reqs = 0;
+		list[k].block_wr_bytes = list[k].block_wr_reqs = 0;
+		list[k].net_rx_bytes = list[k].net_rx_packets = 0;
+		list[k].net_tx_bytes = list[k].net_tx_packets = 0;
+		k++;
+	}
+	*out = list;
+	*n = k;
+	list = NULL;
+	rc = 0;
+cleanup:
+	pthread_mutex_unlock(&state_lock);
+	free(list);
+	return rc;
+}
+
 const struct backend_ops backend_fake_ops = {
 	.name = "fake",
 	.open = fake_open,
@@ -482,6 +572,8 @@ const struct backend_ops backend_fake_ops = {
 	.resume = fake_resume,
 	.list = fake_list,
 	.close = fake_close,
+	.stats = fake_stats,
+	.addresses = fake_addresses,
 	.pause = fake_pause,
 };
 
@@ -506,6 +598,7 @@ fake_reset(void)
 	hold = false;
 	no_started = false;
 	stall_list = false;
+	stall_stats = false;
 	pthread_cond_broadcast(&stall_cond);
 	pthread_mutex_unlock(&state_lock);
 }
@@ -521,6 +614,8 @@ fake_fail(enum fake_op op, unsigned int n, enum rrerr_code code,
 		[FAKE_OP_DESTROY] = "destroy",
 		[FAKE_OP_RESUME] = "resume",
 		[FAKE_OP_LIST] = "list",
+		[FAKE_OP_STATS] = "stats",
+		[FAKE_OP_ADDRESSES] = "addresses",
 		[FAKE_OP_PAUSE] = "pause",
 	};
 
@@ -549,6 +644,22 @@ fake_calls(enum fake_op op)
 	n = calls[op];
 	pthread_mutex_unlock(&state_lock);
 	return n;
+}
+
+int
+fake_set_addr(const char *name, size_t nic, const char *addr)
+{
+	struct dom *d;
+	int rc = -1;
+
+	pthread_mutex_lock(&state_lock);
+	d = find_locked(name);
+	if (d != NULL && nic < d->d.nnics) {
+		snprintf(d->d.addrs[nic], sizeof(d->d.addrs[nic]), "%s", addr);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&state_lock);
+	return rc;
 }
 
 size_t
@@ -771,6 +882,30 @@ fake_held_events(void)
 	n = nqueued;
 	pthread_mutex_unlock(&state_lock);
 	return n;
+}
+
+int
+fake_set_cpu(const char *name, uint64_t cpu_ns)
+{
+	struct dom *d;
+	int rc = -1;
+
+	pthread_mutex_lock(&state_lock);
+	if ((d = find_locked(name)) != NULL) {
+		d->d.cpu_ns = cpu_ns;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&state_lock);
+	return rc;
+}
+
+void
+fake_stall_stats(bool on)
+{
+	pthread_mutex_lock(&state_lock);
+	stall_stats = on;
+	pthread_cond_broadcast(&stall_cond);
+	pthread_mutex_unlock(&state_lock);
 }
 
 int

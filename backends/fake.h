@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend.h"
 #include "rrerr.h"
@@ -44,6 +45,8 @@ enum fake_op {
 	FAKE_OP_DESTROY,
 	FAKE_OP_RESUME,
 	FAKE_OP_LIST,
+	FAKE_OP_STATS,
+	FAKE_OP_ADDRESSES,
 	FAKE_OP_PAUSE,
 	FAKE_OP_COUNT
 };
@@ -62,6 +65,9 @@ struct fake_domain {
 	size_t nblk;
 	size_t nnics;
 	char macs[SPEC_NICS_MAX][18];	/* "" when the engine gave none */
+	uint64_t cpu_ns;		/* what stats() says; fake_set_cpu() */
+	/* What addresses() reports: fake_set_addr(); "" none. */
+	char addrs[SPEC_NICS_MAX][46];
 	char *image;			/* the strings are copies: */
 	char *guest_config;		/* fake_domain_clear() frees them */
 	char *console_log;
@@ -147,6 +153,19 @@ void fake_reconnect(void);
  */
 void fake_stall_list(bool on);
 
+/*
+ * stats() reports every running domain of the prefix: cpu_ns as set here
+ * (0 at launch), memory_mib in bytes, and zero for the disks' and NICs'
+ * counters.  -1 when there is no such domain.
+ */
+int fake_set_cpu(const char *name, uint64_t cpu_ns);
+
+/*
+ * While on, stats() waits, without the fake's lock, until it is turned
+ * off: a hypervisor that does not answer.
+ */
+void fake_stall_stats(bool on);
+
 /* Whether launch() emits STARTED (default true). */
 void fake_set_emit_started(bool on);
 
@@ -155,6 +174,13 @@ void fake_set_emit_started(bool on);
  * Turning holding off does not deliver what is held.
  */
 void fake_hold_events(bool hold);
+
+/*
+ * The address addresses() reports for NIC nic of domain name ("" none),
+ * with source "lease"; its host device is always "ftapN", N the NIC's
+ * index.  Returns 0, or -1 when there is no such domain or NIC.
+ */
+int fake_set_addr(const char *name, size_t nic, const char *addr);
 
 /* Deliver the held events, in order, from this thread: how many. */
 size_t fake_release_events(void);

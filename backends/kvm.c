@@ -98,6 +98,7 @@
 #include <libvirt/virterror.h>
 
 #include "backend.h"
+#include "kvm_addrs.h"
 #include "kvm_xml.h"
 #include "paths.h"
 #include "rumpconfig.h"
@@ -1395,6 +1396,36 @@ kvm_resume(struct backend *b, const char *name, struct rrerr *err)
 	return domain_op(b, name, OP_RESUME, err);
 }
 
+/* The addresses() entry: see kvm_addrs.c. */
+static int
+kvm_addresses(struct backend *b, const char *name,
+    struct backend_nic_info *nics, size_t nnics, struct rrerr *err)
+{
+	virConnectPtr c;
+	virDomainPtr dom;
+	char why[RRERR_MESSAGE_MAX];
+	bool missing;
+	int rc = -1;
+
+	if ((c = conn_get(b, err)) == NULL)
+		return -1;
+	dom = lookup(c, name, &missing, err);
+	if (dom == NULL) {
+		if (missing)
+			rrerr_set(err, RRERR_NOT_FOUND, NULL,
+			    "no domain named %s", name);
+		goto cleanup;
+	}
+	if (kvm_addrs_fill(dom, nics, nnics, why, sizeof(why)) == -1)
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s", why);
+	else
+		rc = 0;
+	virDomainFree(dom);
+cleanup:
+	virConnectClose(c);
+	return rc;
+}
+
 /* virDomainSuspend: paused with reason "user"; paused already is fine. */
 static int
 kvm_pause(struct backend *b, const char *name, struct rrerr *err)
@@ -1506,6 +1537,157 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Add the counter KIND.<index>.FIELD of the count devices of a kind
+ * ("block", "net") to *sum; *sum stays BACKEND_STATS_NONE when no device
+ * has it.
+ */
+static void
+sum_devices(virTypedParameterPtr params, int nparams, unsigned int count,
+    const char *kind, const char *field, uint64_t *sum)
+{
+	unsigned long long v;
+	unsigned int i;
+	char key[VIR_TYPED_PARAM_FIELD_LENGTH];
+
+	for (i = 0; i < count; i++) {
+		snprintf(key, sizeof(key), "%s.%u.%s", kind, i, field);
+		if (virTypedParamsGetULLong(params, nparams, key, &v) != 1)
+			continue;
+		if (*sum == BACKEND_STATS_NONE)
+			*sum = 0;
+		*sum += v;
+	}
+}
+
+/* st from one record of virDomainListGetStats(). */
+static void
+fill_stats(virDomainStatsRecordPtr r, struct backend_stats *st)
+{
+	virTypedParameterPtr p = r->params;
+	int np = r->nparams;
+	unsigned long long v;
+	unsigned int nblk = 0, nnet = 0;
+
+	if (virTypedParamsGetULLong(p, np, "cpu.time", &v) == 1)
+		st->cpu_ns = v;
+	if (virTypedParamsGetULLong(p, np, "balloon.current", &v) == 1)
+		st->memory_bytes = v * 1024;
+	if (virTypedParamsGetULLong(p, np, "balloon.rss", &v) == 1)
+		st->rss_bytes = v * 1024;
+	if (virTypedParamsGetUInt(p, np, "block.count", &nblk) == 1) {
+		/* No disk is zero bytes read, not "unknown". */
+		st->block_rd_bytes = st->block_rd_reqs = 0;
+		st->block_wr_bytes = st->block_wr_reqs = 0;
+		if (nblk > 0)
+			st->block_rd_bytes = st->block_rd_reqs =
+			    st->block_wr_bytes = st->block_wr_reqs =
+			    BACKEND_STATS_NONE;
+		sum_devices(p, np, nblk, "block", "rd.bytes",
+		    &st->block_rd_bytes);
+		sum_devices(p, np, nblk, "block", "rd.reqs", &st->block_rd_reqs);
+		sum_devices(p, np, nblk, "block", "wr.bytes",
+		    &st->block_wr_bytes);
+		sum_devices(p, np, nblk, "block", "wr.reqs", &st->block_wr_reqs);
+	}
+	if (virTypedParamsGetUInt(p, np, "net.count", &nnet) == 1) {
+		st->net_rx_bytes = st->net_rx_packets = 0;
+		st->net_tx_bytes = st->net_tx_packets = 0;
+		if (nnet > 0)
+			st->net_rx_bytes = st->net_rx_packets =
+			    st->net_tx_bytes = st->net_tx_packets =
+			    BACKEND_STATS_NONE;
+		sum_devices(p, np, nnet, "net", "rx.bytes", &st->net_rx_bytes);
+		sum_devices(p, np, nnet, "net", "rx.pkts", &st->net_rx_packets);
+		sum_devices(p, np, nnet, "net", "tx.bytes", &st->net_tx_bytes);
+		sum_devices(p, np, nnet, "net", "tx.pkts", &st->net_tx_packets);
+	}
+}
+
+/*
+ * The counters of our running domains: one RPC lists the running domains
+ * (virConnectListAllDomains), and one more reads the counters of those
+ * named prefix... (virDomainListGetStats, the call behind
+ * virConnectGetAllDomainStats, for a list): libvirt never queries the
+ * monitor of a domain that is not ours, which on a shared host may be
+ * busy or stuck.  NOWAIT: a domain in a job (being stopped, say) reports
+ * what needs no job (CPU time, from its cgroup) instead of holding the
+ * call; what it could not report is BACKEND_STATS_NONE.
+ */
+static int
+kvm_stats(struct backend *b, const char *prefix, struct backend_stats **out,
+    size_t *n, struct rrerr *err)
+{
+	virConnectPtr c;
+	virDomainPtr *doms = NULL, *ours = NULL;
+	virDomainStatsRecordPtr *recs = NULL;
+	struct backend_stats *list = NULL;
+	struct verr e;
+	const char *name;
+	int ndoms, nours = 0, nrecs = 0, i, rc = -1;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if ((c = conn_get(b, err)) == NULL)
+		return -1;
+	ndoms = virConnectListAllDomains(c, &doms,
+	    VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	if (ndoms < 0) {
+		take_error(&e);
+		libvirt_error(c, "cannot list domains", &e, err);
+		goto cleanup;
+	}
+	if ((ours = calloc((size_t)ndoms + 1, sizeof(*ours))) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < ndoms; i++) {
+		name = virDomainGetName(doms[i]);
+		if (name != NULL && strncmp(name, prefix, strlen(prefix)) == 0)
+			ours[nours++] = doms[i];
+	}
+	if (nours > 0) {
+		nrecs = virDomainListGetStats(ours, VIR_DOMAIN_STATS_CPU_TOTAL |
+		    VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_BLOCK |
+		    VIR_DOMAIN_STATS_INTERFACE, &recs,
+		    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+		if (nrecs < 0) {
+			take_error(&e);
+			libvirt_error(c, "cannot read the domains' counters", &e,
+			    err);
+			goto cleanup;
+		}
+	}
+	if ((list = calloc((size_t)nrecs + 1, sizeof(*list))) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < nrecs; i++) {
+		if ((name = virDomainGetName(recs[i]->dom)) == NULL)
+			continue;
+		backend_stats_init(&list[k]);
+		snprintf(list[k].domain_name, sizeof(list[k].domain_name), "%s",
+		    name);
+		fill_stats(recs[i], &list[k]);
+		k++;
+	}
+	*out = list;
+	*n = k;
+	list = NULL;
+	rc = 0;
+cleanup:
+	if (recs != NULL)
+		virDomainStatsRecordListFree(recs);
+	for (i = 0; i < ndoms; i++)
+		virDomainFree(doms[i]);
+	free(doms);
+	free(ours);
+	free(list);
+	virConnectClose(c);
+	return rc;
+}
+
 const struct backend_ops backend_kvm_ops = {
 	.name = "kvm",
 	.open = kvm_open,
@@ -1516,5 +1698,7 @@ const struct backend_ops backend_kvm_ops = {
 	.list = kvm_list,
 	.release = kvm_release,
 	.close = kvm_close,
+	.stats = kvm_stats,
+	.addresses = kvm_addresses,
 	.pause = kvm_pause,
 };

@@ -106,6 +106,7 @@
 
 #include <linux/loop.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1663,6 +1664,40 @@ xen_pause(struct backend *b, const char *name, struct rrerr *err)
 }
 
 /*
+ * The addresses() entry.  netback names a NIC's host end vif<domid>.<devid>
+ * and xl numbers vifs by position (xen_cfg.c), so NIC i is vif<domid>.i
+ * once it exists.  Xen has no DHCP server of its own to ask: a guest's
+ * address is only known from the host's neighbour table (ARP), once the
+ * host and the guest have exchanged a packet.
+ */
+static int
+xen_addresses(struct backend *b, const char *name,
+    struct backend_nic_info *nics, size_t nnics, struct rrerr *err)
+{
+	char dev[64];
+	uint32_t domid;
+	size_t i;
+	int r;
+
+	if (check_usable(b, err) == -1)
+		return -1;
+	r = lookup(b, name, &domid, err);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		return rrerr_set(err, RRERR_NOT_FOUND, NULL,
+		    "no domain named %s", name);
+	for (i = 0; i < nnics; i++) {
+		snprintf(dev, sizeof(dev), "vif%u.%zu", domid, i);
+		if (backend_netdev_exists(dev, NULL))
+			snprintf(nics[i].host_dev, sizeof(nics[i].host_dev),
+			    "%s", dev);
+	}
+	backend_arp_fill(nics, nnics);
+	return 0;
+}
+
+/*
  * Follow a running domain of ours found by list() (after a restart, or
  * one a launch did not finish): events, and its console when its log is
  * known.  Failures only mean less is followed; list() goes on.
@@ -1789,6 +1824,146 @@ xen_list(struct backend *b, const char *owner, struct backend_domain **out,
 	return 0;
 }
 
+/* The number in the sysfs file dir/name into *v; false when unreadable. */
+static bool
+read_sysfs_u64(const char *dir, const char *name, uint64_t *v)
+{
+	char path[640], buf[32];
+	unsigned long long n;
+	char *end;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoull(buf, &end, 10);
+	if (errno != 0 || end == buf)
+		return false;
+	*v = n;
+	return true;
+}
+
+/* *sum += v, where *sum may still be BACKEND_STATS_NONE. */
+static void
+add_counter(uint64_t *sum, uint64_t v)
+{
+	if (*sum == BACKEND_STATS_NONE)
+		*sum = 0;
+	*sum += v;
+}
+
+/*
+ * The block and network counters of domid, from the host side of its
+ * devices: blkback's statistics of each vbd-DOMID-DEVID (sectors of 512
+ * bytes) and netback's vifDOMID.N interfaces (the host's rx is the
+ * guest's tx).  Sysfs reads, no hypercall; a device not there (no disk, no
+ * NIC, a driver domain other than dom0) leaves the fields unknown.
+ */
+static void
+device_stats(uint32_t domid, struct backend_stats *st)
+{
+	char dir[512], prefix[32];
+	struct dirent *de;
+	uint64_t v;
+	DIR *d;
+	int i;
+
+	snprintf(prefix, sizeof(prefix), "vbd-%u-", (unsigned int)domid);
+	if ((d = opendir("/sys/bus/xen-backend/devices")) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+				continue;
+			snprintf(dir, sizeof(dir),
+			    "/sys/bus/xen-backend/devices/%s/statistics",
+			    de->d_name);
+			if (read_sysfs_u64(dir, "rd_sect", &v))
+				add_counter(&st->block_rd_bytes, v * 512);
+			if (read_sysfs_u64(dir, "rd_req", &v))
+				add_counter(&st->block_rd_reqs, v);
+			if (read_sysfs_u64(dir, "wr_sect", &v))
+				add_counter(&st->block_wr_bytes, v * 512);
+			if (read_sysfs_u64(dir, "wr_req", &v))
+				add_counter(&st->block_wr_reqs, v);
+		}
+		closedir(d);
+	}
+	for (i = 0; i < SPEC_NICS_MAX; i++) {
+		snprintf(dir, sizeof(dir), "/sys/class/net/vif%u.%d/statistics",
+		    (unsigned int)domid, i);
+		if (read_sysfs_u64(dir, "tx_bytes", &v))
+			add_counter(&st->net_rx_bytes, v);
+		if (read_sysfs_u64(dir, "tx_packets", &v))
+			add_counter(&st->net_rx_packets, v);
+		if (read_sysfs_u64(dir, "rx_bytes", &v))
+			add_counter(&st->net_tx_bytes, v);
+		if (read_sysfs_u64(dir, "rx_packets", &v))
+			add_counter(&st->net_tx_packets, v);
+	}
+}
+
+/*
+ * CPU time and memory of every domain from one libxl_list_domain() (the
+ * same hypercall as libxl_domain_info(), for all domains); block and
+ * network counters from sysfs (device_stats()).  No host RSS on Xen: a
+ * guest's memory is its own.
+ */
+static int
+xen_stats(struct backend *b, const char *prefix, struct backend_stats **out,
+    size_t *n, struct rrerr *err)
+{
+	struct backend_stats *list = NULL;
+	libxl_dominfo *infos;
+	char *name;
+	int ninfos = 0, i;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (check_usable(b, err) == -1)
+		return -1;
+	xlerr_reset();
+	infos = libxl_list_domain(b->ctx, &ninfos);
+	if (infos == NULL)
+		return xl_fail(err, RRERR_INTERNAL, ERROR_FAIL,
+		    "cannot list domains");
+	xlerr_reset();
+	list = calloc(ninfos > 0 ? (size_t)ninfos : 1, sizeof(*list));
+	if (list == NULL) {
+		libxl_dominfo_list_free(infos, ninfos);
+		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+	}
+	for (i = 0; i < ninfos; i++) {
+		if (infos[i].domid == 0 || infos[i].dying)
+			continue;
+		name = libxl_domid_to_name(b->ctx, infos[i].domid);
+		xlerr_reset();
+		if (name == NULL || strncmp(name, prefix, strlen(prefix)) != 0 ||
+		    strlen(name) >= sizeof(list[k].domain_name)) {
+			free(name);
+			continue;
+		}
+		backend_stats_init(&list[k]);
+		snprintf(list[k].domain_name, sizeof(list[k].domain_name), "%s",
+		    name);
+		free(name);
+		list[k].cpu_ns = infos[i].cpu_time;
+		list[k].memory_bytes = infos[i].current_memkb * 1024;
+		device_stats(infos[i].domid, &list[k]);
+		k++;
+	}
+	libxl_dominfo_list_free(infos, ninfos);
+	*out = list;
+	*n = k;
+	return 0;
+}
+
 const struct backend_ops backend_xen_ops = {
 	.name = "xen",
 	.open = xen_open,
@@ -1798,6 +1973,8 @@ const struct backend_ops backend_xen_ops = {
 	.resume = xen_resume,
 	.list = xen_list,
 	.close = xen_close,
+	.stats = xen_stats,
+	.addresses = xen_addresses,
 	.pause = xen_pause,
 };
 

@@ -39,11 +39,11 @@ now_ms(void)
 
 /* The columns -o can name, and where each one's text is in a row. */
 enum col { C_NAME, C_STATUS, C_STATE, C_PLATFORM, C_MEMORY, C_ADDRESS,
-    C_EXIT, C_UPTIME, C_GENERATION, C_CREATED, NCOLS };
+    C_EXIT, C_UPTIME, C_GENERATION, C_CREATED, C_HOSTDEV, NCOLS };
 
 static const char *const col_names[NCOLS] = { "name", "status", "state",
     "platform", "memory", "address", "exit", "uptime", "generation",
-    "created" };
+    "created", "hostdev" };
 
 #define PS_DEFAULT_COLS	"name,status,platform,memory,address"
 #define PS_MAX_COLS	16
@@ -93,6 +93,7 @@ col_text(enum col c, json_t *inst, const struct fmt_ps *row, char *buf,
 	case C_ADDRESS: return row->address;
 	case C_EXIT: return row->exit;
 	case C_UPTIME: return row->uptime;
+	case C_HOSTDEV: return row->hostdev;
 	case C_GENERATION:
 		snprintf(buf, len, "%lld", (long long)json_integer_value(
 		    json_object_get(inst, "generation")));
@@ -178,7 +179,8 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 				return ctl_usage_error(c->cmd, "-o %s: no "
 				    "column '%s'; the columns: name, status, "
 				    "state, platform, memory, address, exit, "
-				    "uptime, generation, created", optarg, bad);
+				    "uptime, generation, created, hostdev",
+				    optarg, bad);
 			break;
 		case 'f':
 			if (strcmp(optarg, "jsonl") == 0)

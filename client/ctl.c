@@ -102,6 +102,19 @@ const struct ctl_command ctl_commands[] = {
 	    "                       jsonl: one JSON instance a line\n"
 	    "  --json               the instances as a JSON array\n",
 	    CTL_F_JSON },
+	{ "stats", CMD_STATS, ctl_stats,
+	    "[--no-stream] [--format f] [--json] [name ...]",
+	    "Show the guests' CPU, memory, disk and network use, refreshed.",
+	    "  name ...             these instances (default: every instance\n"
+	    "                       that has not ended, listed each round)\n"
+	    "  --no-stream          print one table and end (it takes two\n"
+	    "                       samples, a second apart, for CPU %)\n"
+	    "  --format table|json|jsonl\n"
+	    "                       json: the daemon's answers with\n"
+	    "                       cpu_percent, as an array; jsonl: one a line\n"
+	    "  --json               as --format json\n"
+	    "  CPU % is 100 for one vCPU busy all the time.\n",
+	    CTL_F_JSON },
 	{ "stop", CMD_STOP, ctl_stop,
 	    "[-f] [-t seconds] name ... | --all",
 	    "Stop instances; answers once each has ended.",

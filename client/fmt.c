@@ -190,21 +190,43 @@ fmt_ps_row(json_t *inst, int64_t now_ms, struct fmt_ps *row)
 	else
 		snprintf(row->exit, sizeof(row->exit), "-");
 	status_text(inst, state, now_ms, row);
-	row->address[0] = '\0';
+	row->address[0] = row->hostdev[0] = '\0';
 	nics = json_object_get(inst, "nics");
 	json_array_foreach(nics, i, nic) {
 		const char *addr = json_string_value(json_object_get(nic,
 		    "addr"));
-		size_t n;
+		const char *dev = json_string_value(json_object_get(nic,
+		    "host_dev"));
+		json_t *addrs = json_object_get(nic, "addresses"), *a;
+		size_t n, k;
 
-		if (addr == NULL)
-			continue;
-		n = strlen(row->address);
-		snprintf(row->address + n, sizeof(row->address) - n, "%s%s",
-		    n > 0 ? "," : "", addr);
+		/* What the daemon learnt while it runs, else the static one. */
+		json_array_foreach(addrs, k, a) {
+			const char *s = json_string_value(json_object_get(a,
+			    "addr"));
+
+			if (s == NULL)
+				continue;
+			n = strlen(row->address);
+			snprintf(row->address + n, sizeof(row->address) - n,
+			    "%s%s", n > 0 ? "," : "", s);
+			addr = NULL;
+		}
+		if (addr != NULL) {
+			n = strlen(row->address);
+			snprintf(row->address + n, sizeof(row->address) - n,
+			    "%s%s", n > 0 ? "," : "", addr);
+		}
+		if (dev != NULL) {
+			n = strlen(row->hostdev);
+			snprintf(row->hostdev + n, sizeof(row->hostdev) - n,
+			    "%s%s", n > 0 ? "," : "", dev);
+		}
 	}
 	if (row->address[0] == '\0')
 		snprintf(row->address, sizeof(row->address), "-");
+	if (row->hostdev[0] == '\0')
+		snprintf(row->hostdev, sizeof(row->hostdev), "-");
 }
 
 char *

@@ -22,7 +22,8 @@ struct fmt_ps {
 	char status[128];	/* "up 1m05s", "exited (3) 2m ago", "crashed
 				   5s ago: PANIC: ..." (reason cut), as
 				   docker ps's STATUS */
-	char address[256];	/* static addresses, comma separated, or "-" */
+	char address[256];	/* addresses, comma separated, or "-" */
+	char hostdev[160];	/* host devices of the NICs, or "-" */
 };
 
 /* True for a state in which an instance has ended. */

@@ -4,8 +4,8 @@
  * Every command is one entry of ctl_commands[] (ctl.c) and one function
  * ctl_NAME(), in the file of its role: cmd_run.c (run, and run -i),
  * cmd_iso.c (iso), cmd_image.c (image, volume), cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
- * events), cmd_show.c (inspect, info, version), cmd_ops.c (pause,
- * unpause, restart, kill, wait).  usage() and `rrctl help`
+ * events), cmd_show.c (inspect, info, version), cmd_stats.c (stats), cmd_ops.c
+ * (pause, unpause, restart, kill, wait).  usage() and `rrctl help`
  * are generated from the table.  A command returns the exit status of
  * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
  * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED.  run returns its own codes
@@ -67,6 +67,7 @@ enum ctl_cmd {
 	CMD_HELP,
 	CMD_IMAGE,
 	CMD_VOLUME,
+	CMD_STATS,
 	CMD_PAUSE,
 	CMD_UNPAUSE,
 	CMD_RESUME,
@@ -213,6 +214,7 @@ int ctl_events(struct ctl *, int, char *[]);
 int ctl_info(struct ctl *, int, char *[]);
 int ctl_version(struct ctl *, int, char *[]);
 int ctl_help(struct ctl *, int, char *[]);
+int ctl_stats(struct ctl *, int, char *[]);	/* cmd_stats.c */
 int ctl_image(struct ctl *, int, char *[]);
 int ctl_volume(struct ctl *, int, char *[]);
 int ctl_pause(struct ctl *, int, char *[]);

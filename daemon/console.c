@@ -14,6 +14,7 @@
 
 #include "console.h"
 #include "log.h"
+#include "metrics.h"
 
 #define LINE_MAX_SCAN	1024	/* longer lines are cut for marker matching */
 #define PUNCH_ALIGN	4096
@@ -215,6 +216,7 @@ note_arrival(struct console *c, uint64_t off, uint64_t end)
 		off = c->untimed;
 	if (off >= end)
 		return;
+	metrics_console_bytes(end - off);
 	if (c->times == NULL &&
 	    (c->times = calloc(TIMES_MAX, sizeof(*c->times))) == NULL)
 		return;	/* no times: logs -t shows "-" */

@@ -51,10 +51,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "engine.h"
 #include "imgstore.h"
 #include "instance.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "restart.h"
 #include "rumpconfig.h"
@@ -102,6 +104,7 @@ enum job_kind {
 	JOB_DESTROY,
 	JOB_RESUME,
 	JOB_LIST,
+	JOB_ADDRESSES,		/* see addrs.h; inst is NULL, name names it */
 	JOB_PAUSE,
 };
 
@@ -118,6 +121,11 @@ struct job {
 	struct backend_domain *doms;
 	size_t ndoms;
 	uint64_t launches_before;	/* JOB_LIST: launches done when it began */
+	/* JOB_ADDRESSES: the instance, its NICs, the job's number. */
+	char name[SPEC_NAME_MAX + 1];
+	struct backend_nic_info nics[SPEC_NICS_MAX];
+	size_t nnics;
+	uint64_t seq;
 };
 
 /* The argument of a backend's event callback. */
@@ -169,6 +177,9 @@ struct engine {
 	size_t ninstances;
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
+	struct collect *collect;	/* guests' counters (collect.c) */
+	unsigned int addr_jobs;		/* JOB_ADDRESSES in flight */
+	uint64_t addr_seq;		/* JOB_ADDRESSES, numbered */
 	unsigned int nwaits;		/* WAIT_COND waiters, all instances */
 	int64_t flush_at_ms;		/* next retry of dirty records */
 	int64_t autostart_gate_ms;	/* no autostart before this time */
@@ -595,15 +606,37 @@ release_domain(struct engine *e, int p, const char *domain_name)
 		ops->release(e->slots[p].b, domain_name);
 }
 
+/* The state the generation of an instance in backoff ended in. */
+static enum instance_state
+ended_as(const struct instance *inst)
+{
+	enum instance_state s;
+
+	if (instance_state_parse(inst->last_state, &s) == -1)
+		return INSTANCE_CRASHED;
+	return s;
+}
+
 static void
 set_state(struct engine *e, struct instance *inst, enum instance_state next)
 {
 	enum instance_state prev = inst->state;
 
 	inst->state = next;
-	if (gen_over(next) && !gen_over(prev))
+	if (gen_over(next) && !gen_over(prev)) {
 		release_domain(e, (int)inst->spec->platform,
 		    inst->domain_name);
+		/* A generation that ends in backoff is counted as it ended. */
+		metrics_end(inst->spec->platform, next == INSTANCE_BACKOFF ?
+		    ended_as(inst) : next);
+	}
+	/* From the request (launch or start) to main(): once per generation. */
+	if (next == INSTANCE_RUNNING && inst->requested_ms != 0) {
+		if (!inst->spec->paused)
+			metrics_running(inst->spec->platform,
+			    instance_now_ms() - inst->requested_ms);
+		inst->requested_ms = 0;
+	}
 	if (gen_over(next) && !gen_over(prev)) {
 		inst->finished_ms = instance_now_ms();
 		if (inst->console != NULL)
@@ -920,6 +953,10 @@ run_job(uv_work_t *req)
 		j->rv = ops->list(slot->b, store_owner(j->e->store), &j->doms,
 		    &j->ndoms, &j->err);
 		break;
+	case JOB_ADDRESSES:
+		j->rv = ops->addresses(slot->b, j->domain_name, j->nics,
+		    j->nnics, &j->err);
+		break;
 	}
 }
 
@@ -929,6 +966,7 @@ static void orphan_destroyed(struct engine *, const char *,
     const struct rrerr *);
 static bool listing(const struct engine *);
 static void note_ended(struct engine *, const char *);
+static void addresses_done(struct engine *, struct job *);
 
 static void
 after_job(uv_work_t *req, int status)
@@ -941,14 +979,19 @@ after_job(uv_work_t *req, int status)
 	e->jobs--;
 	if (inst != NULL)
 		inst->jobs--;
-	/* Only a list, or the destroy of an orphan, concerns no instance. */
-	assert(inst != NULL || j->kind == JOB_LIST || j->kind == JOB_DESTROY);
+	/*
+	 * Only a list, the destroy of an orphan, or an address query (which
+	 * finds its instance by name) concerns no instance.
+	 */
+	assert(inst != NULL || j->kind == JOB_LIST ||
+	    j->kind == JOB_DESTROY || j->kind == JOB_ADDRESSES);
 	switch (j->kind) {
 	case JOB_LAUNCH:
 		assert(inst != NULL);
 		if (j->rv == 0) {
 			inst->launched = true;
 			inst->launch_seq = ++e->launches_done;
+			metrics_launch(inst->spec->platform);
 			if (inst->started_ms == 0)
 				inst->started_ms = instance_now_ms();
 			if (!inst->spec->paused)
@@ -1023,6 +1066,9 @@ after_job(uv_work_t *req, int status)
 		}
 		if (!listing(e))
 			e->nended = 0;
+		break;
+	case JOB_ADDRESSES:
+		addresses_done(e, j);
 		break;
 	}
 	if (inst != NULL)
@@ -1512,6 +1558,61 @@ open_backend(struct engine *e, int p)
 	start_job(e, NULL, JOB_LIST);
 }
 
+/*
+ * Ask the backend for inst's NIC addresses when that is due (see addrs.h):
+ * a job that no instance counts (inst->jobs), so that it never holds up a
+ * state change; its answer finds the instance again by name and number.
+ */
+static void
+start_addresses(struct engine *e, struct instance *inst, int64_t now)
+{
+	int p = (int)inst->spec->platform;
+	unsigned int before;
+	struct job *j;
+	size_t i;
+
+	if (inst->spec->nnics == 0 || !inst->launched || inst->domain_gone ||
+	    inst->destroying || e->cfg.ops[p] == NULL ||
+	    e->cfg.ops[p]->addresses == NULL || e->slots[p].b == NULL ||
+	    !e->slots[p].connected || e->addr_jobs >= ADDRS_JOBS_MAX ||
+	    !addrs_due(&inst->addrs, now))
+		return;
+	if ((j = new_job(e, NULL, JOB_ADDRESSES, p)) == NULL)
+		return;
+	snprintf(j->domain_name, sizeof(j->domain_name), "%s",
+	    inst->domain_name);
+	snprintf(j->name, sizeof(j->name), "%s", inst->name);
+	j->nnics = inst->spec->nnics;
+	for (i = 0; i < j->nnics; i++)
+		snprintf(j->nics[i].mac, sizeof(j->nics[i].mac), "%s",
+		    inst->macs[i]);
+	j->seq = ++e->addr_seq;
+	before = e->jobs;
+	queue_job(e, j);
+	if (e->jobs == before)
+		return;		/* not queued (and freed) */
+	inst->addrs.inflight = j->seq;
+	e->addr_jobs++;
+}
+
+/* On the loop: the answer of an address query. */
+static void
+addresses_done(struct engine *e, struct job *j)
+{
+	struct instance *inst = find(e, j->name);
+
+	e->addr_jobs--;
+	if (inst == NULL || inst->addrs.inflight != j->seq)
+		return;		/* removed, or a new generation since */
+	inst->addrs.inflight = 0;
+	if (strcmp(inst->domain_name, j->domain_name) != 0)
+		return;
+	if (j->rv == -1)
+		log_debug("%s: addresses: %s", inst->name, j->err.message);
+	addrs_apply(&inst->addrs, inst->spec, j->rv == 0 ? j->nics : NULL,
+	    instance_now_ms());
+}
+
 static void tick_ops(struct engine *, int64_t);
 
 /* Every TICK_MS: follow consoles, stop deadlines, backend retries. */
@@ -1545,9 +1646,10 @@ on_tick(uv_timer_t *h)
 			continue;
 		if (inst->console != NULL)
 			console_poll(inst->console);
-		if (instance_state_final(inst->state))
+		if (gen_over(inst->state))
 			continue;	/* what the console showed ended it */
 		check_boot(e, inst, now);
+		start_addresses(e, inst, now);
 		if ((inst->stop_requested || inst->halted_seen ||
 		    inst->panic_seen || inst->boot_timed_out) &&
 		    !inst->destroying &&
@@ -1612,7 +1714,9 @@ begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 	inst->has_exit = false;
 	inst->reason[0] = '\0';
 	inst->started_ms = inst->finished_ms = 0;
+	inst->requested_ms = instance_now_ms();
 	inst->state = INSTANCE_PENDING;
+	addrs_reset(&inst->addrs, instance_now_ms());
 	return 0;
 }
 
@@ -1845,6 +1949,7 @@ restart_due(struct engine *e, struct instance *inst, int64_t now)
 		goto blocked;
 	}
 	inst->restart_count++;
+	metrics_restart(inst->spec->platform);
 	inst->restart_blocked = false;
 	if (inst->autostart)
 		e->autostart_gate_ms = now + AUTOSTART_GAP_MS;
@@ -2345,6 +2450,46 @@ engine_console(struct engine *e, const char *name, struct rrerr *err)
 	return inst->console;
 }
 
+void
+engine_foreach(struct engine *e,
+    void (*fn)(void *arg, const struct instance *inst), void *arg)
+{
+	struct instance *inst;
+
+	TAILQ_FOREACH(inst, &e->instances, link)
+		fn(arg, inst);
+}
+
+struct backend *
+engine_backend(struct engine *e, int p, const struct backend_ops **ops)
+{
+	if (p < 0 || p >= NPLATFORMS || e->slots[p].b == NULL ||
+	    !e->slots[p].connected)
+		return NULL;
+	*ops = e->cfg.ops[p];
+	return e->slots[p].b;
+}
+
+int
+engine_backend_state(const struct engine *e, int p)
+{
+	if (p < 0 || p >= NPLATFORMS || e->cfg.ops[p] == NULL)
+		return -1;
+	return e->slots[p].b != NULL && e->slots[p].connected;
+}
+
+const char *
+engine_owner(const struct engine *e)
+{
+	return store_owner(e->store);
+}
+
+struct collect *
+engine_collector(struct engine *e)
+{
+	return e->collect;
+}
+
 uv_loop_t *
 engine_loop(struct engine *e)
 {
@@ -2398,6 +2543,8 @@ load_one(void *arg, const char *name, json_t *rec)
 	    inst->gen_offset, e->cfg.console_cap, on_marker, inst, &err);
 	if (inst->console == NULL)
 		log_warnx("%s: %s", name, err.message);
+	/* Addresses are not recorded: asked again as after a launch. */
+	addrs_reset(&inst->addrs, instance_now_ms());
 	TAILQ_INSERT_TAIL(&e->instances, inst, link);
 	e->ninstances++;
 	/* Replay this generation's markers before the hypervisor is asked. */
@@ -2444,6 +2591,10 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	e->cfg.backend.owner = store_owner(e->store);
 	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
 		goto fail;
+	if ((e->collect = collect_new(e)) == NULL) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
+		goto fail;
+	}
 	uv_async_init(cfg->loop, &e->async, on_async);
 	e->async.data = e;
 	uv_timer_init(cfg->loop, &e->tick);
@@ -2466,6 +2617,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	return e;
 
 fail:
+	collect_free(e->collect);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->state_dir);
@@ -2524,6 +2676,7 @@ engine_close(struct engine *e)
 		TAILQ_REMOVE(&e->orphans, o, link);
 		free(o);
 	}
+	collect_free(e->collect);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);

@@ -149,4 +149,23 @@ uv_loop_t *engine_loop(struct engine *e);
 /* True once engine_quiesce() was called: the daemon is stopping. */
 bool engine_quiescing(const struct engine *e);
 
+/*
+ * For the counters (daemon/collect.c, daemon/metrics.c), on the loop
+ * thread.  engine_foreach() calls fn with each instance (borrowed, for the
+ * call); engine_backend() is platform p's backend when it is connected
+ * (borrowed, valid until engine_close(): a worker may use it) with its ops,
+ * else NULL; engine_backend_state() is -1 when p is not built in, 0 when
+ * its backend is unavailable or lost its connection, 1 when connected.
+ */
+struct instance;
+struct collect;
+void engine_foreach(struct engine *e,
+    void (*fn)(void *arg, const struct instance *inst), void *arg);
+struct backend *engine_backend(struct engine *e, int p,
+    const struct backend_ops **ops);
+int engine_backend_state(const struct engine *e, int p);
+const char *engine_owner(const struct engine *e);
+/* The engine's counter collector (borrowed). */
+struct collect *engine_collector(struct engine *e);
+
 #endif

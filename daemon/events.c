@@ -80,6 +80,7 @@ struct events {
 	uint64_t last;		/* the last seq given out */
 	uint64_t mark;		/* H: no seq above it was given out */
 	TAILQ_HEAD(, events_watch) watchers;
+	size_t nwatchers;
 };
 
 static struct line *
@@ -491,10 +492,18 @@ void
 events_watch(struct events *ev, struct events_watch *w)
 {
 	TAILQ_INSERT_TAIL(&ev->watchers, w, link);
+	ev->nwatchers++;
 }
 
 void
 events_unwatch(struct events *ev, struct events_watch *w)
 {
 	TAILQ_REMOVE(&ev->watchers, w, link);
+	ev->nwatchers--;
+}
+
+size_t
+events_watchers(const struct events *ev)
+{
+	return ev->nwatchers;
 }

@@ -13,6 +13,7 @@
 #ifndef EVENTS_H
 #define EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -55,5 +56,8 @@ uint64_t events_last_seq(const struct events *ev);
 
 void events_watch(struct events *ev, struct events_watch *w);
 void events_unwatch(struct events *ev, struct events_watch *w);
+
+/* How many watchers there are now (the event stream's clients). */
+size_t events_watchers(const struct events *ev);
 
 #endif

@@ -108,6 +108,9 @@ nics_view(const struct instance *inst)
 		} else {
 			json_object_set_new(o, "addr", json_null());
 		}
+		addrs_view(&inst->addrs, inst->spec, i, inst->launched &&
+		    !inst->domain_gone && !instance_state_final(inst->state),
+		    o);
 		json_array_append_new(a, o);
 	}
 	return a;

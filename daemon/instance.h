@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "addrs.h"
 #include "backend.h"
 #include "console.h"
 #include "rrerr.h"
@@ -85,6 +86,8 @@ struct instance {
 	unsigned int jobs;	/* backend calls in flight */
 	bool dirty;		/* the record on disk is older than this */
 	uint64_t launch_seq;	/* engine's number of its last launch; 0: none */
+	/* When this generation was asked for (metrics); 0: not known/used. */
+	int64_t requested_ms;
 
 	/* The restart policy's bookkeeping (restart.h), over generations. */
 	unsigned int restart_count;	/* restarts the policy made */
@@ -98,6 +101,7 @@ struct instance {
 	bool last_has_exit;
 	int last_exit_status;
 	char last_reason[INSTANCE_REASON_MAX];
+	struct inst_addrs addrs;	/* NIC addresses, host devices */
 
 	TAILQ_HEAD(, waiter) waiters;
 	TAILQ_ENTRY(instance) link;

@@ -9,6 +9,12 @@
 # images) build the ISO images of POST /v1/iso and rrctl iso.  debootstrap,
 # cpio, xz-utils and e2fsprogs build the Xen test machine (tests/xen).
 # linux-perf and valgrind profile the daemon and libvirtd (bench/README.md).
+# prometheus (and its promtool) scrapes rumprund in tests/e2e/test_metrics.py
+# (96 MB installed, some 10 s; without its recommended node exporter).  On
+# a host that runs systemd its package enables and starts prometheus.service
+# (a Prometheus on :9090 scraping itself); the tests start their own on a
+# free loopback port, and this script stops and disables that service
+# when it was this script that installed the package.
 set -eu
 
 PACKAGES="
@@ -22,6 +28,7 @@ cppcheck clang-tidy clang libclang-rt-14-dev wrk linux-perf valgrind
 systemd openssl
 debootstrap cpio xz-utils e2fsprogs
 grub-pc-bin grub-common xorriso mtools
+prometheus
 "
 
 missing=""
@@ -53,3 +60,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+
+case " $missing " in
+*" prometheus "*)
+	if [ -d /run/systemd/system ]; then
+		$SUDO systemctl disable --now prometheus.service || true
+	fi
+	;;
+esac

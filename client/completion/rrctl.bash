@@ -36,7 +36,7 @@ _rrctl_store()
 _rrctl()
 {
 	local cur prev cmd i
-	local commands="run iso ps stop start rm logs inspect events info version help image volume pause unpause resume restart kill wait"
+	local commands="run iso ps stats stop start rm logs inspect events info version help image volume pause unpause resume restart kill wait"
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 
@@ -89,6 +89,12 @@ _rrctl()
 			logs) COMPREPLY=($(compgen -W "-f --follow --tail --help" -- "$cur")) ;;
 			*) COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
 			esac
+		else
+			COMPREPLY=($(compgen -W "$(_rrctl_names)" -- "$cur"))
+		fi ;;
+	stats)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--no-stream --format --json --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_rrctl_names)" -- "$cur"))
 		fi ;;

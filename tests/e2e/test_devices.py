@@ -6,12 +6,15 @@ whose peer sits in a network namespace of the test).  The guest prints the
 blk and net configuration it received; libvirt's domain XML shows the disks
 in order, the read-only flag, the MACs, the tap and the bridge.
 
-No traffic leaves the bridge: the test guest has no network driver, the
-bridge has no uplink and no address, and IPv6 is off on its ports.
+No traffic leaves the bridge: the bridge has no uplink and no address,
+IPv6 is off on its ports, and the guests' addresses are static (the test
+guest does DHCP as rumprun does, and there is no DHCP server here: DHCP
+would fail after 50 s, as rumprun's does).
 """
 import os
 import re
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -95,7 +98,8 @@ def test_two_guests_two_disks_two_nics(daemon, bridge):
                             "readonly": True}],
                       nics=[{"backend": {"type": "tap",
                                          "name": "rrtap%d" % g},
-                             "inet": {"method": "dhcp"}},
+                             "inet": {"method": "static",
+                                      "addr": "10.78.0.%d/24" % (g + 2)}},
                             {"backend": {"type": "bridge", "name": bridge},
                              "mac": mac,
                              "inet": {"method": "static",
@@ -112,7 +116,8 @@ def test_two_guests_two_disks_two_nics(daemon, bridge):
             "mountpoint=/data}" in lines, log
         assert "blk[1]={source=dev,path=/dev/ld1a,fstype=blk," \
             "mountpoint=/ro}" in lines, log
-        assert "net[0]={if=vioif0,type=inet,method=dhcp}" in lines, log
+        assert "net[0]={if=vioif0,type=inet,method=static,addr=10.78.0.%d," \
+            "mask=24}" % (g + 2) in lines, log
         assert "net[1]={if=vioif1,type=inet,method=static,addr=10.77.0.%d," \
             "mask=24}" % (g + 2) in lines, log
 
@@ -126,6 +131,17 @@ def test_two_guests_two_disks_two_nics(daemon, bridge):
         assert nics[1]["mac"] == mac
         assert nics[1]["addr"] == "10.77.0.%d/24" % (g + 2)
         assert nics[0]["mac"] != nics[1]["mac"]
+        # The host devices and the static addresses, once asked (a
+        # background query after the launch).
+        dl = rrlib.Deadline(10)
+        while nics[0]["host_dev"] is None or nics[1]["host_dev"] is None:
+            assert not dl.passed(), nics
+            time.sleep(0.2)
+            nics = c.instance(name)["nics"]
+        assert nics[0]["host_dev"] == "rrtap%d" % g, nics
+        assert [n["addresses"] for n in nics] == [
+            [{"addr": "10.%d.0.%d/24" % (net, g + 2), "family": "inet",
+              "source": "config"}] for net in (78, 77)], nics
 
         x = dom_xml(v["domain"])
         disks = x.findall("./devices/disk")
@@ -156,6 +172,7 @@ def test_two_guests_two_disks_two_nics(daemon, bridge):
         assert "rrtap%d" % g in ip("-o", "link", "show")
         bridge_tap = ifs[1].find("target").get("dev")
         assert bridge_tap in ip("-o", "link", "show", "master", bridge)
+        assert nics[1]["host_dev"] == bridge_tap, (nics, bridge_tap)
 
     ports = ip("-o", "link", "show", "master", bridge)
     assert VETH in ports
@@ -231,8 +248,10 @@ def test_the_most_a_request_may_ask(daemon):
     name = "m" * 63
     blk = [{"source": d.volume("v%02d.img" % i), "mountpoint": "/m%d" % i,
             "readonly": i % 2 == 1} for i in range(16)]
-    nics = [{"backend": {"type": "tap"}, "inet": {"method": "dhcp"}}
-            for _ in range(8)]
+    # Static: there is no DHCP server on these taps (see the module's doc).
+    nics = [{"backend": {"type": "tap"},
+             "inet": {"method": "static", "addr": "10.79.%d.2/24" % i}}
+            for i in range(8)]
     v = c.launch(d.spec(name, ["blk", "net", "exit", "0"], blk=blk,
                         nics=nics))
     assert d.is_domain_of(v["domain"], name, 1), v["domain"]
@@ -248,5 +267,5 @@ def test_the_most_a_request_may_ask(daemon):
         "blk[%d]={source=dev,path=/dev/ld%da,fstype=blk,mountpoint=/m%d}"
         % (i, i, i) for i in range(16)]
     assert [l for l in lines if l.startswith("net[")] == [
-        "net[%d]={if=vioif%d,type=inet,method=dhcp}" % (i, i)
-        for i in range(8)]
+        "net[%d]={if=vioif%d,type=inet,method=static,addr=10.79.%d.2,"
+        "mask=24}" % (i, i, i) for i in range(8)]

@@ -141,7 +141,8 @@ API_CONFIG = (
     '{"cmdline":"rrguest config argv env hostname net exit 7 \'a b\' '
     '\'say \\"hi\\"\' \'$HOME ${x} {y} ;\' back\\\\slash",'
     '"hostname":"pc-1","env":"GREETING=hello world","env":"EMPTY=",'
-    '"net":{"if":"wm0","type":"inet","method":"dhcp"},'
+    '"net":{"if":"wm0","type":"inet","method":"static","addr":"10.0.1.2",'
+    '"mask":"24"},'
     '"net":{"if":"re0","type":"inet","method":"static","addr":"10.0.0.2",'
     '"mask":"24","gw":"10.0.0.1"},'
     '"net":{"if":"wm1","type":"inet6","method":"auto"}}')
@@ -152,7 +153,9 @@ def test_api_module_config(isod):
     req = {"name": "pc-1", "image": str(d.image), "argv": API_ARGV,
            "hostname": "pc-1",
            "env": ["GREETING=hello world", "EMPTY="],
-           "nics": [{"inet": {"method": "dhcp"}},
+           # Static: the guest does DHCP like rumprun, and there is no
+           # server (nor a NIC: the boot below has none).
+           "nics": [{"inet": {"method": "static", "addr": "10.0.1.2/24"}},
                     {"driver": "re", "inet": {"method": "static",
                                               "addr": "10.0.0.2/24",
                                               "gw": "10.0.0.1"}},
@@ -197,7 +200,8 @@ def test_api_module_config(isod):
     assert "env=GREETING=hello world" in lines
     assert "env=EMPTY=" in lines
     assert "hostname=pc-1" in lines
-    assert "net[0]={if=wm0,type=inet,method=dhcp}" in lines
+    assert "net[0]={if=wm0,type=inet,method=static,addr=10.0.1.2,mask=24}" \
+        in lines
     assert ("net[1]={if=re0,type=inet,method=static,addr=10.0.0.2,mask=24,"
             "gw=10.0.0.1}") in lines
     assert "net[2]={if=wm1,type=inet6,method=auto}" in lines

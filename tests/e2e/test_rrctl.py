@@ -401,7 +401,7 @@ def test_run_ps_inspect(rrd, api, rrctl_bin):
         ["ended", "exited", "3", "1"], ["web", "running", "-", "1"]], out
     usage(rrctl(d, "ps", "-o", "name,colour"), "-o name,colour: no column "
           "'colour'; the columns: name, status, state, platform, memory, "
-          "address, exit, uptime, generation, created")
+          "address, exit, uptime, generation, created, hostdev")
     out = ok(rrctl(d, "ps", "-a", "--format", "jsonl"))
     assert [json.loads(l) for l in out.splitlines()] == d.client.list()
     # Creation order, across a restart of rumprund too.
@@ -960,7 +960,7 @@ def test_bash_completion(rrd, rrctl_bin):
     launch(d, "web-2", "forever")
     launch(d, "db", "exit", "0")
     host = "unix://%s" % d.sock
-    assert complete(d, "rrctl st") == ["start", "stop"]
+    assert complete(d, "rrctl st") == ["start", "stats", "stop"]
     assert complete(d, "rrctl --host %s lo" % host) == ["logs"]
     # Names from `rrctl ps -aq`, of the daemon --host names.
     assert complete(d, "rrctl --host %s logs we" % host) == \

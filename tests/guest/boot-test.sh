@@ -403,6 +403,29 @@ t_net_method() {
 	    'method "static" or "dhcp" expected, got "auto"'
 }
 
+# DHCP as rumprun does it before main(), on a virtio NIC: QEMU's user
+# networking answers it itself (restrict=on: nothing leaves QEMU).
+t_net_dhcp() {
+	QEMU_ARGS=(-netdev user,id=n0,restrict=on
+	    -device virtio-net-pci,netdev=n0,romfile=)
+	boot '{"cmdline":"rrguest ifaddr","net":{"if":"vioif0","type":"inet","method":"dhcp"}}'
+	QEMU_ARGS=()
+	need_line 'ifaddr vioif0 10.0.2.15/24'
+	need_line '=== main() of "rrguest" returned 0 ==='
+}
+
+# DHCP on an interface the guest does not have: rumprun's oneshot cannot
+# init it, and rumprun stops.
+t_net_dhcp_noif() {
+	start_qemu '{"cmdline":"rrguest","net":{"if":"wm0","type":"inet","method":"dhcp"}}'
+	wait_line "$ERROR_EXIT" "$WAIT" || why="no line '$ERROR_EXIT' within $WAIT s"
+	sleep 0.2
+	stop_qemu
+	printf '%s\n%s\n%s\n\n%s\n' "$HEAD" 'cannot init wm0 (6)' \
+	    'rumprun: configuring dhcp for wm0 failed: 6' "$ERROR_EXIT" |
+	    need_log
+}
+
 t_net_type() {
 	bad_config '{"cmdline":"rrguest","net":{"if":"vioif0","type":"ipx","method":"dhcp"}}' \
 	    'network type "ipx" not supported'
@@ -763,6 +786,8 @@ CASES=(
 	net-static t_net_static
 	net-method t_net_method
 	net-type t_net_type
+	net-dhcp t_net_dhcp
+	net-dhcp-noif t_net_dhcp_noif
 	env-no-equals t_env_no_equals
 	no-cmdline t_no_cmdline
 	cmdline-4095 t_cmdline_4095

@@ -291,9 +291,12 @@ str_is(const struct tok *t, const char *s)
 /*
  * The value of "blk" or "net": a flat object of strings with the keys
  * rumprun knows (handle_blk(), handle_net()), checked as rumprun checks
- * them before it acts on them.  What rumprun would only find out by
- * acting (a disk that does not mount, an interface that does not exist,
- * DHCP that gets no answer) rrguest cannot see.
+ * them before it acts on them.  DHCP ("inet", "dhcp") is then done at
+ * once, as rumprun's handle_net() does it while it walks the configuration
+ * (vnet.c; it stops the guest the way rumprun does when it fails).  What
+ * rumprun would only find out by acting otherwise (a disk that does not
+ * mount, a static address on an interface that does not exist) rrguest
+ * cannot see.
  */
 static void
 check_object(int obj, const char *const *keys, const char *fn)
@@ -337,7 +340,12 @@ check_object(int obj, const char *const *keys, const char *fn)
 		errx1("net cfg missing vital data, not configuring");
 	if (!str_is(type, "inet") && !str_is(type, "inet6"))
 		errx1("network type \"%.*s\" not supported", T_ARGS(type));
-	if (str_is(method, str_is(type, "inet") ? "dhcp" : "auto"))
+	if (str_is(type, "inet") && str_is(method, "dhcp")) {
+		/* rumprun configures the interface right here, in order. */
+		vnet_dhcp(js + ifname->start, ifname->end - ifname->start);
+		return;
+	}
+	if (str_is(type, "inet6") && str_is(method, "auto"))
 		return;
 	if (!str_is(method, "static"))
 		errx1("method \"static\" or \"dhcp\" expected, got \"%.*s\"",

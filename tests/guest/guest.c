@@ -253,6 +253,9 @@ static int
 cmd_forever(const char *arg)
 {
 	(void)arg;
+	/* A configured interface keeps answering ARP, as rumprun's does. */
+	while (vnet_active())
+		timer_sleepms(1000);
 	stop();
 }
 
@@ -290,6 +293,7 @@ static const struct cmd cmds[] = {
 	{ "file",	ARG_NEEDED,	cmd_file },
 	{ "diskwrite",	ARG_NEEDED,	vblk_cmd_write },
 	{ "diskread",	ARG_NONE,	vblk_cmd_read },
+	{ "ifaddr",	ARG_NONE,	vnet_cmd_ifaddr },
 	{ "sleep",	ARG_NEEDED,	cmd_sleep },
 	{ "sleepms",	ARG_NEEDED,	cmd_sleepms },
 	{ "spam",	ARG_NEEDED,	cmd_spam },

@@ -54,6 +54,18 @@ int	vblk_cmd_write(const char *);
 int	vblk_cmd_read(const char *);
 
 /*
+ * vnet.c: legacy virtio-net and rumprun's DHCP (vioifN); the Xen guest
+ * has no NIC driver and refuses DHCP.  vnet_dhcp() returns once the
+ * interface has its address, or stops as rumprun's errx(1) does;
+ * vnet_poll() answers ARP for configured interfaces; vnet_active() says
+ * whether there is one.
+ */
+void	vnet_dhcp(const char *, int);
+void	vnet_poll(void);
+int	vnet_active(void);
+int	vnet_cmd_ifaddr(const char *);
+
+/*
  * guest.c: the loader's configuration text (guest_config), and everything
  * after the loader (guest_run, which never returns); the Xen guest calls
  * both with its xenstore configuration as a multiboot command line.

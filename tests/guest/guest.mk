@@ -20,7 +20,7 @@ GUEST_ELF	:= $(BUILD)/guest/rrguest
 GUEST_BOOT_TEST	:= $(GUEST_DIR)/boot-test.sh
 GUEST_SRCS	:= $(GUEST_DIR)/guest.c $(GUEST_DIR)/config.c \
 		   $(GUEST_DIR)/machine.c $(GUEST_DIR)/lib.c $(GUEST_DIR)/rootfs.c \
-		   $(GUEST_DIR)/vblk.c
+		   $(GUEST_DIR)/vblk.c $(GUEST_DIR)/vnet.c
 GUEST_HDRS	:= $(GUEST_DIR)/guest.h
 GUEST_COBJS	:= $(patsubst $(GUEST_DIR)/%.c,$(BUILD)/guest/%.o,$(GUEST_SRCS))
 GUEST_OBJS	:= $(BUILD)/guest/boot.o $(GUEST_COBJS)

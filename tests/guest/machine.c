@@ -159,6 +159,7 @@ timer_sleepms(uint32_t ms)
 
 		pit_wait(chunk * PIT_PER_MS + chunk * PIT_PER_MS_FRAC / 1000);
 		ms -= chunk;
+		vnet_poll();	/* the network stack runs on meanwhile */
 	}
 }
 

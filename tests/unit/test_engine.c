@@ -1752,6 +1752,82 @@ test_wait_pause_kill_in_backoff(void **state)
 	json_decref(r.body);
 }
 
+/* What nics[i] of instance name shows: host_dev and the first address. */
+struct want_nic {
+	const char *name;
+	size_t i;
+	const char *host_dev;	/* NULL: null */
+	const char *addr;	/* NULL: no address */
+	const char *source;
+};
+
+static bool
+nic_shows(void *arg)
+{
+	struct want_nic *w = arg;
+	struct rrerr err;
+	json_t *v, *nic, *a0;
+	const char *dev, *addr, *src;
+	bool ok;
+
+	if ((v = engine_get(eng, w->name, &err)) == NULL)
+		return false;
+	nic = json_array_get(json_object_get(v, "nics"), w->i);
+	dev = json_string_value(json_object_get(nic, "host_dev"));
+	a0 = json_array_get(json_object_get(nic, "addresses"), 0);
+	addr = json_string_value(json_object_get(a0, "addr"));
+	src = json_string_value(json_object_get(a0, "source"));
+	ok = (w->host_dev == NULL ? dev == NULL :
+	    dev != NULL && strcmp(dev, w->host_dev) == 0) &&
+	    (w->addr == NULL ? addr == NULL : addr != NULL &&
+	    strcmp(addr, w->addr) == 0 && strcmp(src, w->source) == 0);
+	json_decref(v);
+	return ok;
+}
+
+/*
+ * Addresses: asked of the backend after the launch and again while a DHCP
+ * NIC has none; a static one is the spec's ("config"); a failing query
+ * changes nothing else; nothing is shown once the domain is gone.
+ */
+static void
+test_addresses(void **state)
+{
+	struct want_nic w0 = { "a", 0, "ftap0", NULL, NULL };
+	struct want_nic w1 = { "a", 1, "ftap1", "10.1.0.5/24", "config" };
+	struct result r;
+	unsigned int calls;
+
+	(void)state;
+	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"nics\":["
+	    "{\"backend\":{\"type\":\"tap\"},\"inet\":{\"method\":\"dhcp\"}},"
+	    "{\"backend\":{\"type\":\"tap\"},\"inet\":{\"method\":"
+	    "\"static\",\"addr\":\"10.1.0.5/24\"}}]}");
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	run_until(nic_shows, &w0, "nic 0's host device");
+	run_until(nic_shows, &w1, "nic 1's configured address");
+	/* The lease comes later: asked again within ADDRS_FAST_MS. */
+	fake_fail(FAKE_OP_ADDRESSES, 1, RRERR_INTERNAL, NULL);
+	assert_int_equal(fake_set_addr(domain_of("a"), 0, "10.9.0.7"), 0);
+	w0.addr = "10.9.0.7/24";
+	w0.source = "lease";
+	run_until(nic_shows, &w0, "nic 0's lease");
+	expect_str("a", "state", "starting");
+	calls = fake_calls(FAKE_OP_ADDRESSES);
+	assert_true(calls >= 3);
+	/* Everything known: the next query waits ADDRS_SLOW_MS. */
+	run_for(ADDRS_FAST_MS + 500);
+	assert_int_equal(fake_calls(FAKE_OP_ADDRESSES), calls);
+	console("a", "=== calling \"app\" main() ===\n\n=== main() of \"app\" "
+	    "returned 0 ===\nhalted\n");
+	wait_state("a", "exited");
+	w0.host_dev = w0.addr = NULL;
+	w1.host_dev = w1.addr = NULL;
+	assert_true(nic_shows(&w0));
+	assert_true(nic_shows(&w1));
+}
+
 int
 main(void)
 {
@@ -1828,6 +1904,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stale_list_after_remove_and_relaunch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addresses, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pause_outside, setup,

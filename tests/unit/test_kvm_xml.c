@@ -25,6 +25,7 @@
 #include "backend.h"
 #include "fixture.h"
 #include "golden.h"
+#include "kvm_addrs.h"
 #include "kvm_xml.h"
 #include "spec.h"
 
@@ -545,6 +546,51 @@ test_domain_name(void **state)
 	assert_true(same < 2);
 }
 
+/*
+ * The live XML as libvirt gives it for a running domain: each NIC's tap
+ * by MAC (case-insensitive), whether one is on a libvirt network; NICs we
+ * were not asked about and interfaces without a target are skipped.
+ */
+static void
+test_addrs_live_xml(void **state)
+{
+	static const char xml[] =
+	    "<domain type='kvm' id='7'><name>rr-x</name><devices>"
+	    "<interface type='ethernet'><mac address='52:54:00:00:00:01'/>"
+	    "<target dev='rrtap0' managed='no'/><model type='virtio'/>"
+	    "</interface>"
+	    "<interface type='network'><mac address='52:54:00:AA:00:02'/>"
+	    "<source network='n' bridge='rrtabr0'/><target dev='vnet4'/>"
+	    "</interface>"
+	    "<interface type='bridge'><mac address='52:54:00:00:00:03'/>"
+	    "<source bridge='br0'/></interface>"
+	    "<interface type='bridge'><mac address='52:54:00:00:00:09'/>"
+	    "<target dev='vnet9'/></interface>"
+	    "</devices></domain>";
+	struct backend_nic_info nics[3];
+	bool on_network;
+
+	(void)state;
+	memset(nics, 0, sizeof(nics));
+	snprintf(nics[0].mac, sizeof(nics[0].mac), "52:54:00:00:00:01");
+	snprintf(nics[1].mac, sizeof(nics[1].mac), "52:54:00:aa:00:02");
+	snprintf(nics[2].mac, sizeof(nics[2].mac), "52:54:00:00:00:03");
+	assert_int_equal(kvm_addrs_parse_xml(xml, nics, 3, &on_network), 0);
+	assert_true(on_network);
+	assert_string_equal(nics[0].host_dev, "rrtap0");
+	assert_string_equal(nics[1].host_dev, "vnet4");
+	assert_string_equal(nics[2].host_dev, "");
+	assert_int_equal(nics[0].naddrs, 0);
+
+	/* Only the first NIC: not on a network. */
+	memset(nics, 0, sizeof(nics));
+	snprintf(nics[0].mac, sizeof(nics[0].mac), "52:54:00:00:00:01");
+	assert_int_equal(kvm_addrs_parse_xml(xml, nics, 1, &on_network), 0);
+	assert_false(on_network);
+	assert_int_equal(kvm_addrs_parse_xml("<domain", nics, 1,
+	    &on_network), -1);
+}
+
 int
 main(void)
 {
@@ -561,6 +607,7 @@ main(void)
 		cmocka_unit_test(test_metadata_roundtrip),
 		cmocka_unit_test(test_metadata_libvirt_forms),
 		cmocka_unit_test(test_domain_name),
+		cmocka_unit_test(test_addrs_live_xml),
 	};
 
 	return cmocka_run_group_tests(tests, setup, golden_teardown);

@@ -85,6 +85,21 @@ test_ps_row(void **state)
 	assert_string_equal(row.status, "up 1m05s");
 	json_decref(inst);
 
+	/* What the daemon learnt comes first; host devices comma-separated. */
+	inst = json_loads("{\"name\": \"d\", \"state\": \"running\","
+	    " \"nics\": [{\"addr\": null, \"host_dev\": \"vnet3\","
+	    " \"addresses\": [{\"addr\": \"192.168.7.9/24\"},"
+	    " {\"addr\": \"fe80::1/64\"}]},"
+	    " {\"addr\": \"10.0.1.2/24\", \"host_dev\": null,"
+	    " \"addresses\": []},"
+	    " {\"addr\": \"10.0.2.2/24\", \"host_dev\": \"vnet4\","
+	    " \"addresses\": [{\"addr\": \"10.0.2.2/24\"}]}]}", 0, NULL);
+	fmt_ps_row(inst, now, &row);
+	assert_string_equal(row.address,
+	    "192.168.7.9/24,fe80::1/64,10.0.1.2/24,10.0.2.2/24");
+	assert_string_equal(row.hostdev, "vnet3,vnet4");
+	json_decref(inst);
+
 	inst = json_loads("{\"name\": \"done\", \"state\": \"exited\","
 	    " \"platform\": \"xen\", \"memory_mib\": 128,"
 	    " \"started\": \"2026-11-22T13:54:01.000Z\", \"exit_status\": 3,"
@@ -93,6 +108,7 @@ test_ps_row(void **state)
 	assert_string_equal(row.uptime, "-");
 	assert_string_equal(row.exit, "3");
 	assert_string_equal(row.address, "-");
+	assert_string_equal(row.hostdev, "-");
 	/* No finished time: no "ago". */
 	assert_string_equal(row.status, "exited (3)");
 	json_decref(inst);

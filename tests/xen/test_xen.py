@@ -137,6 +137,16 @@ def test_two_disks_and_a_nic(rr, machine):
     # In dom0: the vif is a port of the bridge, the disks loop devices.
     ports = machine.out_of("ip -o link show master rrbr0")
     assert re.search(r"vif%s\.0" % domid.strip(), ports), (domid, ports)
+    # The API names that vif and the static address (the host has none on
+    # rrbr0 and exchanged nothing with the guest: no ARP entry).
+    deadline = time.monotonic() + 15
+    nic = v["nics"][0]
+    while nic["host_dev"] is None and time.monotonic() < deadline:
+        time.sleep(0.25)
+        nic = rr.instance("devs")["nics"][0]
+    assert nic["host_dev"] == "vif%s.0" % domid.strip(), nic
+    assert nic["addresses"] == [{"addr": "10.99.0.7/24", "family": "inet",
+                                 "source": "config"}], nic
     loops = machine.out_of("losetup -a")
     assert "a.img" in loops and "b.img" in loops, loops
     # libxl and the block script were given loop devices that rumprund
@@ -427,3 +437,58 @@ def test_pause_resume_kill_wait(rr, machine, dom0d):
                                                         7), r
     assert_clean(machine)
     rr.remove("w7")
+
+
+def test_stats_and_metrics(rr, machine):
+    # CPU time and memory come from libxl's domain list; without a disk or
+    # a NIC there are no blkback or netback counters in dom0's sysfs, so
+    # those are unknown (null), and Xen has no host RSS of a guest.
+    rr.launch(spec("st", ["tick", "200"]))
+    rr.wait_log("st", "tick 2", timeout=60)
+    a = rr.get("/v1/unikernels/st/stats")
+    assert a["platform"] == "xen" and a["state"] == "running", a
+    assert a["cpu_time_ns"] > 0, a
+    # The guest's pages: its memory_mib, give or take Xen's slack.
+    assert abs(a["memory_bytes"] - (a["memory_mib"] << 20)) <= 8 << 20, a
+    assert a["memory_rss_bytes"] is None, a
+    assert a["block"]["read_bytes"] is None, a
+    assert a["net"]["rx_bytes"] is None, a
+    time.sleep(1.5)
+    b = rr.get("/v1/unikernels/st/stats")
+    assert b["time"] > a["time"] and b["cpu_time_ns"] > a["cpu_time_ns"], \
+        (a, b)
+    r = rr.request("GET", "/metrics")
+    assert r.status == 200, r
+    text = r.body.decode()
+    assert 'rumprund_backend_connected{backend="xen"} 1\n' in text, text
+    assert 'rumprund_instances{state="running",platform="xen"} 1\n' in \
+        text, text
+    assert re.search(r'^rumprund_guest_cpu_seconds_total\{name="st",'
+                     r'platform="xen"\} [0-9.]+$', text, re.M), text
+    assert 'rumprund_guest_block_read_bytes_total{name="st"' not in text
+    rr.stop("st", force=True)
+    rr.remove("st")
+    assert_clean(machine)
+
+    # With a disk and a NIC: netback's vif counters (the host's rx is the
+    # guest's tx), and blkback's when its statistics are there (rrxenguest
+    # never connects to blkback).
+    machine.run("truncate -s 8M %s/s.img" % VOL)
+    rr.launch(spec("sd", ["echo", "ready", "forever"],
+                   blk=[{"source": VOL + "/s.img"}],
+                   nics=[{"backend": {"type": "bridge", "name": "rrbr0"}}]))
+    rr.wait_log("sd", "\nready", timeout=90)
+    domid = machine.out_of("xl domid %s" % rr.instance("sd")["domain"])
+    st = rr.get("/v1/unikernels/sd/stats")
+    tx = int(machine.out_of("cat /sys/class/net/vif%s.0/statistics/"
+                            "tx_packets" % domid.strip()))
+    for k in ("rx_bytes", "rx_packets", "tx_bytes", "tx_packets"):
+        assert isinstance(st["net"][k], int), st
+    assert st["net"]["rx_packets"] <= tx, (st, tx)
+    have_blk = machine.out_of("ls -d /sys/bus/xen-backend/devices/"
+                              "vbd-%s-*/statistics 2>/dev/null || true"
+                              % domid.strip()).strip() != ""
+    assert isinstance(st["block"]["read_requests"], int) == have_blk, st
+    rr.stop("sd", force=True)
+    rr.remove("sd")
+    assert_clean(machine)
