@@ -1969,6 +1969,12 @@ on_ztimer(uv_timer_t *t)
  * Answers from route handlers.
  */
 
+bool
+httpd_req_waiting(const struct httpd_req *req)
+{
+	return req->conn != NULL && !req->conn->gone && !req->has_reply;
+}
+
 /*
  * The route handler gives its answer: take its reference back.  Returns
  * whether the answer can still be sent: not if MHD has let go of the

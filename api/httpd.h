@@ -174,6 +174,14 @@ void httpd_req_peer_name(const struct httpd_req *req, char *buf,
     size_t size);
 
 /*
+ * Whether req's client still waits for the answer: false once it left
+ * (its connection closed), once httpd_stop() answered for the handler, or
+ * once req was answered.  For a handler that answers much later (a long
+ * wait), so that it can drop the work of a client that left.
+ */
+bool httpd_req_waiting(const struct httpd_req *req);
+
+/*
  * Answer req; after this req must not be used.  body is stolen (NULL: no
  * body).  Content-Type is application/json.
  */

@@ -659,6 +659,115 @@ delete_unikernel(struct httpd_req *req, void *ctx)
 	engine_remove(rc->engine, name, force, reply, req);
 }
 
+/*
+ * Operations on a guest that runs: pause, resume, restart, kill and wait
+ * (engine.c, "Pause, restart, kill, wait").
+ */
+#define WAIT_TIMEOUT_MAX	86400
+
+static void
+post_pause(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	const char *name = httpd_req_param(req, "name");
+
+	if (check_query(req, "") == -1)
+		return;
+	log_change(req, "pause", name);
+	engine_pause(rc->engine, name, reply, req);
+}
+
+static void
+post_resume(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	const char *name = httpd_req_param(req, "name");
+
+	if (check_query(req, "") == -1)
+		return;
+	log_change(req, "resume", name);
+	engine_resume(rc->engine, name, reply, req);
+}
+
+static void
+post_restart(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	const char *name = httpd_req_param(req, "name");
+	uint64_t timeout = UINT64_MAX;
+
+	if (check_query(req, "timeout") == -1)
+		return;
+	if (query_u64(req, "timeout", STOP_TIMEOUT_MAX, &timeout) == -1)
+		return;
+	log_change(req, "restart", name);
+	engine_restart(rc->engine, name,
+	    timeout == UINT64_MAX ? -1 : (int)timeout, reply, req);
+}
+
+static void
+post_kill(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	const char *name = httpd_req_param(req, "name");
+
+	if (check_query(req, "") == -1)
+		return;
+	log_change(req, "kill", name);
+	engine_kill(rc->engine, name, reply, req);
+}
+
+/* engine_wait()'s alive: the client of req is still there. */
+static bool
+wait_alive(void *arg)
+{
+	return httpd_req_waiting(arg);
+}
+
+/* A wait's answer; nothing is said to a client that left. */
+static void
+wait_reply(void *arg, unsigned int status, json_t *body,
+    const struct rrerr *err)
+{
+	struct httpd_req *req = arg;
+
+	if (!httpd_req_waiting(req)) {
+		json_decref(body);
+		httpd_reply_json(req, 200, NULL);
+		return;
+	}
+	reply(arg, status, body, err);
+}
+
+static void
+post_wait(struct httpd_req *req, void *ctx)
+{
+	struct routes_ctx *rc = ctx;
+	uint64_t timeout = UINT64_MAX;
+	enum instance_state st;
+	const char *cond;
+	int want = -1;
+
+	if (check_query(req, "timeout condition") == -1)
+		return;
+	if (query_u64(req, "timeout", WAIT_TIMEOUT_MAX, &timeout) == -1)
+		return;
+	cond = httpd_req_query(req, "condition");
+	if (cond != NULL && strcmp(cond, "ended") != 0) {
+		if (instance_state_parse(cond, &st) == -1) {
+			reply_bad(req, RRERR_BAD_REQUEST, "condition",
+			    "condition: must be ended or a state (pending, "
+			    "starting, paused, running, stopping, exited, "
+			    "stopped, crashed, failed, backoff)");
+			return;
+		}
+		want = (int)st;
+	}
+	engine_wait(rc->engine, httpd_req_param(req, "name"), want,
+	    timeout == UINT64_MAX ? -1 : (int64_t)timeout * 1000, wait_alive,
+	    wait_reply, req);
+}
+
 /* A reader of a console log, possibly following it. */
 /* "2026-12-01T10:00:00.123Z " before each line with timestamps=true. */
 #define STAMP_LEN	25
@@ -1586,6 +1695,11 @@ const struct httpd_route routes_table[] = {
 	{ "POST", "/v1/unikernels/{name}/stop", post_stop },
 	{ "POST", "/v1/unikernels/{name}/start", post_start },
 	{ "GET", "/v1/unikernels/{name}/logs", get_logs },
+	{ "POST", "/v1/unikernels/{name}/pause", post_pause },
+	{ "POST", "/v1/unikernels/{name}/resume", post_resume },
+	{ "POST", "/v1/unikernels/{name}/restart", post_restart },
+	{ "POST", "/v1/unikernels/{name}/kill", post_kill },
+	{ "POST", "/v1/unikernels/{name}/wait", post_wait },
 	{ "GET", "/v1/events", get_events },
 	{ "GET", "/v1/health", get_health },
 	{ "GET", "/v1/info", get_info },

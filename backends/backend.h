@@ -84,6 +84,14 @@ enum backend_event_type {
 	BACKEND_EVENT_FAULT,
 	BACKEND_EVENT_DISCONNECTED,	/* lost the hypervisor connection */
 	BACKEND_EVENT_RECONNECTED,	/* back; the engine should re-list */
+	/*
+	 * The guest was paused, or let run again, by someone (a pause or
+	 * resume of the engine's, or virsh suspend behind its back); not a
+	 * guest the hypervisor stopped for good (FAULT).  A backend that
+	 * cannot tell reports none: list() says it then.
+	 */
+	BACKEND_EVENT_PAUSED,
+	BACKEND_EVENT_RESUMED,
 };
 
 struct backend_event {
@@ -101,6 +109,7 @@ struct backend_domain {
 	unsigned int generation;
 	bool running;			/* false: exists but shut off/crashed */
 	char fault[256];		/* as BACKEND_EVENT_FAULT's detail; "" */
+	bool paused;			/* running but paused (not a fault) */
 };
 
 /*
@@ -219,6 +228,14 @@ struct backend_ops {
 	 */
 	int (*addresses)(struct backend *b, const char *domain_name,
 	    struct backend_nic_info *nics, size_t nnics, struct rrerr *err);
+
+	/*
+	 * Pause a running domain (virDomainSuspend, libxl_domain_pause); a
+	 * domain paused already is success.  NULL: the backend cannot pause
+	 * (resume() then only lets a launch with spec->paused run).
+	 */
+	int (*pause)(struct backend *b, const char *domain_name,
+	    struct rrerr *err);
 };
 
 extern const struct backend_ops backend_kvm_ops;

@@ -384,10 +384,43 @@ fake_resume(struct backend *b, const char *name, struct rrerr *err)
 		    name);
 		goto cleanup;
 	}
+	if (d->d.paused)
+		queue_locked(d->d.owner, BACKEND_EVENT_RESUMED, name,
+		    "resumed");
 	d->d.paused = false;
 	rc = 0;
 cleanup:
 	pthread_mutex_unlock(&state_lock);
+	if (rc == 0)
+		deliver(false);
+	return rc;
+}
+
+static int
+fake_pause(struct backend *b, const char *name, struct rrerr *err)
+{
+	struct dom *d;
+	int rc = -1;
+
+	(void)b;
+	pthread_mutex_lock(&state_lock);
+	if (enter_locked(FAKE_OP_PAUSE, err) == -1)
+		goto cleanup;
+	d = find_locked(name);
+	if (d == NULL) {
+		rrerr_set(err, RRERR_NOT_FOUND, NULL, "no domain named %s",
+		    name);
+		goto cleanup;
+	}
+	if (!d->d.paused)
+		queue_locked(d->d.owner, BACKEND_EVENT_PAUSED, name,
+		    "suspended: paused");
+	d->d.paused = true;
+	rc = 0;
+cleanup:
+	pthread_mutex_unlock(&state_lock);
+	if (rc == 0)
+		deliver(false);
 	return rc;
 }
 
@@ -466,6 +499,7 @@ fake_list(struct backend *b, const char *owner, struct backend_domain **out,
 		list[k].running = d->d.running;
 		snprintf(list[k].fault, sizeof(list[k].fault), "%s",
 		    d->d.fault);
+		list[k].paused = d->d.paused && d->d.fault[0] == '\0';
 		k++;
 	}
 	*out = list;
@@ -540,6 +574,7 @@ const struct backend_ops backend_fake_ops = {
 	.close = fake_close,
 	.stats = fake_stats,
 	.addresses = fake_addresses,
+	.pause = fake_pause,
 };
 
 /* The control API. */
@@ -581,6 +616,7 @@ fake_fail(enum fake_op op, unsigned int n, enum rrerr_code code,
 		[FAKE_OP_LIST] = "list",
 		[FAKE_OP_STATS] = "stats",
 		[FAKE_OP_ADDRESSES] = "addresses",
+		[FAKE_OP_PAUSE] = "pause",
 	};
 
 	if ((unsigned int)op >= FAKE_OP_COUNT)
@@ -870,4 +906,24 @@ fake_stall_stats(bool on)
 	stall_stats = on;
 	pthread_cond_broadcast(&stall_cond);
 	pthread_mutex_unlock(&state_lock);
+}
+
+int
+fake_set_paused(const char *name, bool paused, bool emit)
+{
+	struct dom *d;
+
+	pthread_mutex_lock(&state_lock);
+	if ((d = find_locked(name)) == NULL) {
+		pthread_mutex_unlock(&state_lock);
+		return -1;
+	}
+	if (emit && d->d.paused != paused)
+		queue_locked(d->d.owner, paused ? BACKEND_EVENT_PAUSED :
+		    BACKEND_EVENT_RESUMED, name, paused ? "suspended: paused" :
+		    "resumed");
+	d->d.paused = paused;
+	pthread_mutex_unlock(&state_lock);
+	deliver(false);
+	return 0;
 }

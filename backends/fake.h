@@ -13,10 +13,11 @@
  * - destroy() removes it and emits STOPPED (a missing domain is success);
  * - shutdown() is recorded and does nothing (rumprun ignores ACPI); use
  *   fake_end() for a guest that powers off;
- * - resume() clears the paused flag; no event (libvirt's RESUMED is not
- *   reported by the kvm backend either);
+ * - pause() sets the paused flag and emits PAUSED, resume() clears it and
+ *   emits RESUMED, each only when the flag changes (as the kvm backend
+ *   reports libvirt's SUSPENDED and RESUMED);
  * - list() returns the domains of the owner asked for (with the fault of
- *   a domain fake_fault() stopped).
+ *   a domain fake_fault() stopped, and whether it is paused).
  *
  * Events are delivered synchronously from the thread that caused them
  * (after the fake's state lock is released), to every open backend whose
@@ -46,6 +47,7 @@ enum fake_op {
 	FAKE_OP_LIST,
 	FAKE_OP_STATS,
 	FAKE_OP_ADDRESSES,
+	FAKE_OP_PAUSE,
 	FAKE_OP_COUNT
 };
 
@@ -122,6 +124,13 @@ int fake_crash(const char *name);
  * FAULT is emitted with detail.  -1 when there is no such domain.
  */
 int fake_fault(const char *name, const char *detail);
+
+/*
+ * Someone pauses (or resumes) the domain behind the engine's back, as
+ * virsh suspend does: with emit, PAUSED (RESUMED) is emitted when the flag
+ * changes; without, only list() tells.  -1 when there is no such domain.
+ */
+int fake_set_paused(const char *name, bool paused, bool emit);
 
 /*
  * Append text to the domain's console log, as its guest would.  -1 when

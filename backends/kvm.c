@@ -307,9 +307,10 @@ backend_unref_not_last(struct backend *b)
  * Suberror: 1" and "emulation failure" to its log and stops the guest
  * (runstate internal-error); libvirt 9.0 reports only SUSPENDED/PAUSED,
  * and the domain stays, paused with reason "unknown" (measured).  A triple
- * fault under such a KVM ends the same way.  rumprund never pauses a
- * running guest (a launch with spec.paused is paused with reason "user"),
- * so paused with reason unknown, or crashed, is such a guest.
+ * fault under such a KVM ends the same way.  Every pause of rumprund's (a
+ * launch with spec.paused, pause()) and virsh suspend leave reason "user",
+ * so paused with reason unknown, or crashed, is such a guest; paused with
+ * reason "user" is a pause (BACKEND_EVENT_PAUSED, backend_domain.paused).
  */
 static bool
 system_uri(const char *uri)
@@ -426,9 +427,11 @@ stopped_detail(int detail)
  * saved, from snapshot) -> STOPPED; CRASHED (a guest panic) -> CRASHED;
  * SUSPENDED of a guest QEMU stopped for good (see stopped_for_good(): its
  * state is read back, from this thread, which libvirt allows in a
- * callback) -> FAULT.  Other suspends, resume, shutdown-requested, define
- * and undefine events are not reported: the engine's states do not change
- * with them.
+ * callback) -> FAULT; SUSPENDED of a domain then paused with reason
+ * "user" (a pause: rumprund's, or virsh suspend) -> PAUSED; RESUMED of a
+ * domain then running -> RESUMED.  Other suspends (migration, snapshot:
+ * transient), shutdown-requested, define and undefine events are not
+ * reported: the engine's states do not change with them.
  */
 static int
 lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
@@ -475,6 +478,19 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 		if (stopped_for_good(b, name, state, reason, text,
 		    sizeof(text)))
 			backend_emit(&b->emit, BACKEND_EVENT_FAULT, name, text);
+		else if (state == VIR_DOMAIN_PAUSED &&
+		    reason == VIR_DOMAIN_PAUSED_USER)
+			backend_emit(&b->emit, BACKEND_EVENT_PAUSED, name,
+			    "suspended: paused");
+		break;
+	case VIR_DOMAIN_EVENT_RESUMED:
+		if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+			virResetLastError();
+			break;
+		}
+		if (state == VIR_DOMAIN_RUNNING)
+			backend_emit(&b->emit, BACKEND_EVENT_RESUMED, name,
+			    "resumed");
 		break;
 	case VIR_DOMAIN_EVENT_CRASHED:
 		snprintf(text, sizeof(text), "crashed: %s",
@@ -1281,6 +1297,7 @@ enum op {
 	OP_SHUTDOWN,
 	OP_DESTROY,
 	OP_RESUME,
+	OP_SUSPEND,
 };
 
 static int
@@ -1290,6 +1307,7 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 		[OP_SHUTDOWN] = "cannot shut the domain down",
 		[OP_DESTROY] = "cannot destroy the domain",
 		[OP_RESUME] = "cannot resume the domain",
+		[OP_SUSPEND] = "cannot pause the domain",
 	};
 	virConnectPtr c;
 	virDomainPtr dom = NULL;
@@ -1318,6 +1336,9 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 		break;
 	case OP_RESUME:
 		r = virDomainResume(dom);
+		break;
+	case OP_SUSPEND:
+		r = virDomainSuspend(dom);
 		break;
 	}
 	if (r == 0) {
@@ -1405,6 +1426,13 @@ cleanup:
 	return rc;
 }
 
+/* virDomainSuspend: paused with reason "user"; paused already is fine. */
+static int
+kvm_pause(struct backend *b, const char *name, struct rrerr *err)
+{
+	return domain_op(b, name, OP_SUSPEND, err);
+}
+
 /*
  * Fill d from dom when it is one of owner's domains.  Returns 1 when it
  * is, 0 when it is not (or vanished meanwhile), -1 with err on failure.
@@ -1454,6 +1482,8 @@ our_domain(struct backend *b, virConnectPtr c, virDomainPtr dom,
 	if (!stopped_for_good(b, name, state, reason, d->fault,
 	    sizeof(d->fault)))
 		d->fault[0] = '\0';
+	d->paused = state == VIR_DOMAIN_PAUSED &&
+	    reason == VIR_DOMAIN_PAUSED_USER;
 	return 1;
 }
 
@@ -1670,4 +1700,5 @@ const struct backend_ops backend_kvm_ops = {
 	.close = kvm_close,
 	.stats = kvm_stats,
 	.addresses = kvm_addresses,
+	.pause = kvm_pause,
 };

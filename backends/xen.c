@@ -1529,6 +1529,7 @@ enum op {
 	OP_SHUTDOWN,
 	OP_DESTROY,
 	OP_RESUME,
+	OP_PAUSE,
 };
 
 static int
@@ -1602,6 +1603,20 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 		return xl_fail(err, gone == ERROR_DOMAIN_NOTFOUND ?
 		    RRERR_NOT_FOUND : RRERR_INTERNAL, rc,
 		    "cannot resume the domain");
+	case OP_PAUSE:
+		/* Paused already (xl pause counts no further): success. */
+		xlerr_reset();
+		rc = libxl_domain_pause(b->ctx, domid, NULL);
+		if (rc == 0) {
+			xlerr_reset();
+			return 0;
+		}
+		libxl_dominfo_init(&info);
+		gone = libxl_domain_info(b->ctx, &info, domid);
+		libxl_dominfo_dispose(&info);
+		return xl_fail(err, gone == ERROR_DOMAIN_NOTFOUND ?
+		    RRERR_NOT_FOUND : RRERR_INTERNAL, rc,
+		    "cannot pause the domain");
 	case OP_DESTROY:
 		xlerr_reset();
 		rc = libxl_domain_destroy(b->ctx, domid, NULL);
@@ -1640,6 +1655,12 @@ static int
 xen_resume(struct backend *b, const char *name, struct rrerr *err)
 {
 	return domain_op(b, name, OP_RESUME, err);
+}
+
+static int
+xen_pause(struct backend *b, const char *name, struct rrerr *err)
+{
+	return domain_op(b, name, OP_PAUSE, err);
 }
 
 /*
@@ -1745,6 +1766,11 @@ our_domain(struct backend *b, const libxl_dominfo *info, const char *owner,
 	 * then the domain is destroyed.  Dying is gone.
 	 */
 	out->running = !info->dying;
+	/*
+	 * libxl reports no pause or unpause as an event: a domain paused
+	 * behind rumprund's back (xl pause) is seen here, at the next list.
+	 */
+	out->paused = out->running && info->paused && !info->shutdown;
 	*console_log = xs_get(b, info->domid, XEN_CFG_KEY_CONSOLE);
 	ours = 1;
 done:
@@ -1949,6 +1975,7 @@ const struct backend_ops backend_xen_ops = {
 	.close = xen_close,
 	.stats = xen_stats,
 	.addresses = xen_addresses,
+	.pause = xen_pause,
 };
 
 #endif /* HAVE_XEN */

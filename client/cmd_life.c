@@ -24,9 +24,8 @@ worse(int a, int b)
 	return a != CTL_OK ? a : b;
 }
 
-/* method path for every name at once; the exit status. */
-static int
-many(struct ctl *c, const char *method, const char *suffix, char **names,
+int
+ctl_many(struct ctl *c, const char *method, const char *suffix, char **names,
     size_t n)
 {
 	struct http_req *reqs;
@@ -155,7 +154,7 @@ ctl_stop(struct ctl *c, int argc, char *argv[])
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
 	if (!all)
-		return many(c, "POST", suffix, argv + optind,
+		return ctl_many(c, "POST", suffix, argv + optind,
 		    (size_t)(argc - optind));
 	if ((list = live_names(c, &rv)) == NULL)
 		return rv;
@@ -170,7 +169,7 @@ ctl_stop(struct ctl *c, int argc, char *argv[])
 		ctl_warnx("out of memory");
 		rv = CTL_DENIED;
 	} else
-		rv = n > 0 ? many(c, "POST", suffix, names, n) : CTL_OK;
+		rv = n > 0 ? ctl_many(c, "POST", suffix, names, n) : CTL_OK;
 	for (i = 0; names != NULL && i < n; i++)
 		free(names[i]);
 	free(names);
@@ -193,7 +192,7 @@ ctl_start(struct ctl *c, int argc, char *argv[])
 		return ctl_usage_error(c->cmd, "give the names to start");
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
-	return many(c, "POST", "/start", argv + optind,
+	return ctl_many(c, "POST", "/start", argv + optind,
 	    (size_t)(argc - optind));
 }
 
@@ -218,6 +217,6 @@ ctl_rm(struct ctl *c, int argc, char *argv[])
 		return ctl_usage_error(c->cmd, "give the names to remove");
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
-	return many(c, "DELETE", force ? "?force=true" : "", argv + optind,
+	return ctl_many(c, "DELETE", force ? "?force=true" : "", argv + optind,
 	    (size_t)(argc - optind));
 }

@@ -160,6 +160,33 @@ const struct ctl_command ctl_commands[] = {
 	    "Show the versions of rrctl and of the daemon.",
 	    "  --json               as a JSON object\n",
 	    CTL_F_JSON },
+	{ "pause", CMD_PAUSE, ctl_pause, "name ...",
+	    "Pause running guests (their vCPUs stop; the state is paused).",
+	    "", 0 },
+	{ "unpause", CMD_UNPAUSE, ctl_unpause, "name ...",
+	    "Let paused guests run again.", "", 0 },
+	{ "resume", CMD_RESUME, ctl_unpause, "name ...",
+	    "The same as unpause.", "", 0 },
+	{ "restart", CMD_RESTART, ctl_restart, "[-t seconds] name ...",
+	    "Stop and start again as one operation (a new generation).",
+	    "  -t seconds           as for stop: wait that long for the guest\n"
+	    "                       before destroying it (default: the\n"
+	    "                       daemon's)\n",
+	    0 },
+	{ "kill", CMD_KILL, ctl_kill, "[-s KILL] name ...",
+	    "Destroy running guests at once.",
+	    "  -s, --signal KILL    the only signal there is (a unikernel has\n"
+	    "                       none): KILL, SIGKILL or 9\n",
+	    0 },
+	{ "wait", CMD_WAIT, ctl_wait,
+	    "[-t seconds] [--condition state] name ...",
+	    "Wait until instances end; print their exit statuses and exit "
+	    "with the first.",
+	    "  -t, --timeout s      give up after s seconds (exit 124)\n"
+	    "  --condition state    wait for that state instead of the end;\n"
+	    "                       print the state, exit 0 when each got\n"
+	    "                       there, 1 when one ended first\n",
+	    0 },
 	{ "help", CMD_HELP, ctl_help, "[command]",
 	    "Show the usage, or a command's options.", "", 0 },
 	{ "image", CMD_IMAGE, ctl_image,
@@ -231,9 +258,9 @@ ctl_suggest(const char *name)
 	static const struct {
 		const char *word, *cmd;
 	} aliases[] = {
-		{ "ls", "ps" }, { "list", "ps" }, { "kill", "stop -f" },
+		{ "ls", "ps" }, { "list", "ps" },
 		{ "remove", "rm" }, { "launch", "run" }, { "create", "run" },
-		{ "restart", "start" }, { "attach", "logs -f" },
+		{ "attach", "logs -f" }, { "suspend", "pause" },
 		{ "show", "inspect" }, { NULL, NULL },
 	};
 	const struct ctl_command *cmd;

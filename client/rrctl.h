@@ -4,7 +4,8 @@
  * Every command is one entry of ctl_commands[] (ctl.c) and one function
  * ctl_NAME(), in the file of its role: cmd_run.c (run, and run -i),
  * cmd_iso.c (iso), cmd_image.c (image, volume), cmd_ps.c (ps), cmd_life.c (stop, start, rm), cmd_stream.c (logs,
- * events), cmd_show.c (inspect, info, version), cmd_stats.c (stats).  usage() and `rrctl help`
+ * events), cmd_show.c (inspect, info, version), cmd_stats.c (stats), cmd_ops.c
+ * (pause, unpause, restart, kill, wait).  usage() and `rrctl help`
  * are generated from the table.  A command returns the exit status of
  * rrctl: CTL_OK, CTL_DENIED (the daemon said no; its message printed),
  * CTL_USAGE, CTL_UNREACHABLE, CTL_INTERRUPTED.  run returns its own codes
@@ -67,6 +68,12 @@ enum ctl_cmd {
 	CMD_IMAGE,
 	CMD_VOLUME,
 	CMD_STATS,
+	CMD_PAUSE,
+	CMD_UNPAUSE,
+	CMD_RESUME,
+	CMD_RESTART,
+	CMD_KILL,
+	CMD_WAIT,
 };
 
 struct http;
@@ -172,6 +179,14 @@ int ctl_resume_wait(struct ctl *c, struct http_req *r,
 /* The stream is back: say so when it had broken; *deadline_ms = 0. */
 void ctl_resumed(struct ctl *c, long long *deadline_ms);
 
+/*
+ * method on /v1/unikernels/NAME + suffix for every name at once, the
+ * answers reported in the order of the names (the name on stdout when it
+ * went well, the daemon's message otherwise); the worst exit status.
+ */
+int ctl_many(struct ctl *c, const char *method, const char *suffix,
+    char **names, size_t n);
+
 /* A whole number in [min, max]; 0, or -1 when s is not one. */
 int ctl_number(const char *s, long min, long max, long *out);
 
@@ -202,6 +217,11 @@ int ctl_help(struct ctl *, int, char *[]);
 int ctl_stats(struct ctl *, int, char *[]);	/* cmd_stats.c */
 int ctl_image(struct ctl *, int, char *[]);
 int ctl_volume(struct ctl *, int, char *[]);
+int ctl_pause(struct ctl *, int, char *[]);
+int ctl_unpause(struct ctl *, int, char *[]);
+int ctl_restart(struct ctl *, int, char *[]);
+int ctl_kill(struct ctl *, int, char *[]);
+int ctl_wait(struct ctl *, int, char *[]);
 
 /* cmd_image.c: the image and volume store. */
 #define IMAGE_NAME_MAX	63

@@ -82,6 +82,10 @@ enum waiter_kind {
 	WAIT_LAUNCH,		/* answer once the instance left pending */
 	WAIT_FINAL,		/* answer once it has ended */
 	WAIT_REMOVED,		/* answer once it is gone */
+	WAIT_PAUSE,		/* once paused (a failed pause: its error) */
+	WAIT_RESUME,		/* once not paused (a failed resume: error) */
+	WAIT_RESTART,		/* once a later generation left pending */
+	WAIT_COND,		/* engine_wait(): answered with a WaitResult */
 };
 
 struct waiter {
@@ -89,6 +93,10 @@ struct waiter {
 	unsigned int status;
 	engine_reply_fn *fn;
 	void *arg;
+	unsigned int generation;	/* RESTART, COND: when asked */
+	int want;		/* COND: a state, or -1: the generation ends */
+	int64_t deadline_ms;	/* COND: answer timed out then; 0: never */
+	engine_alive_fn *alive;	/* COND: NULL, or is the client there */
 	TAILQ_ENTRY(waiter) link;
 };
 
@@ -99,6 +107,7 @@ enum job_kind {
 	JOB_RESUME,
 	JOB_LIST,
 	JOB_ADDRESSES,		/* see addrs.h; inst is NULL, name names it */
+	JOB_PAUSE,
 };
 
 struct job {
@@ -193,6 +202,7 @@ struct engine {
 	struct collect *collect;	/* guests' counters (collect.c) */
 	unsigned int addr_jobs;		/* JOB_ADDRESSES in flight */
 	uint64_t addr_seq;		/* JOB_ADDRESSES, numbered */
+	unsigned int nwaits;		/* WAIT_COND waiters, all instances */
 	int64_t flush_at_ms;		/* next retry of dirty records */
 	int64_t autostart_gate_ms;	/* no autostart before this time */
 	bool quiescing;
@@ -210,6 +220,7 @@ static void start_job(struct engine *, struct instance *, enum job_kind);
 static void launch_recorded(struct engine *, struct instance *);
 static void refuse_launch(struct engine *, struct instance *);
 static int by_creation(const void *, const void *);
+static void restart_now(struct engine *, struct instance *);
 static enum instance_state policy_end(struct engine *, struct instance *,
     enum instance_state);
 static void restart_due(struct engine *, struct instance *, int64_t);
@@ -278,7 +289,7 @@ reply_field(engine_reply_fn *fn, void *arg, enum rrerr_code code,
 	fn(arg, 0, NULL, &err);
 }
 
-static void
+static struct waiter *
 add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
     engine_reply_fn *fn, void *arg)
 {
@@ -287,13 +298,44 @@ add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		reply_err(fn, arg, RRERR_INTERNAL, "%s: out of memory",
 		    inst->name);
-		return;
+		return NULL;
 	}
 	w->kind = kind;
 	w->status = status;
 	w->fn = fn;
 	w->arg = arg;
+	w->generation = inst->generation;
+	w->want = -1;
 	TAILQ_INSERT_TAIL(&inst->waiters, w, link);
+	if (kind == WAIT_COND)
+		inst->engine->nwaits++;
+	return w;
+}
+
+/* w leaves inst's waiters: after TAILQ_REMOVE, before free(). */
+static void
+waiter_gone(struct instance *inst, const struct waiter *w)
+{
+	if (w->kind == WAIT_COND && inst->engine != NULL)
+		inst->engine->nwaits--;
+}
+
+/* Answer inst's waiters of kind with err: the operation they wait for failed. */
+static void
+fail_waiters(struct instance *inst, enum waiter_kind kind,
+    const struct rrerr *err)
+{
+	struct waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&inst->waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (w->kind != kind)
+			continue;
+		TAILQ_REMOVE(&inst->waiters, w, link);
+		waiter_gone(inst, w);
+		w->fn(w->arg, 0, NULL, err);
+		free(w);
+	}
 }
 
 /*
@@ -449,6 +491,7 @@ free_instance(struct instance *inst)
 
 	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
 		TAILQ_REMOVE(&inst->waiters, w, link);
+		waiter_gone(inst, w);
 		free(w);
 	}
 	console_close(inst->console);
@@ -460,12 +503,50 @@ free_instance(struct instance *inst)
 	free(inst);
 }
 
+/* Paused: by a pause, found so, or created so and not let run yet. */
+static bool
+is_paused(const struct instance *inst)
+{
+	return inst->paused_ms != 0 || (inst->spec->paused && !inst->resumed);
+}
+
+/*
+ * Whether generation gen of inst has ended: a later one began, or it is
+ * in a final state, or its domain is gone or was never made (the state
+ * that follows need not be final: a restart policy's wait, say).
+ */
+static bool
+generation_ended(const struct instance *inst, unsigned int gen)
+{
+	return inst->generation != gen || gen_over(inst->state) ||
+	    (inst->launched && inst->domain_gone) || inst->launch_failed;
+}
+
+/* A WAIT_COND answer (openapi.yaml WaitResult): a new reference. */
+static json_t *
+wait_result(const struct instance *inst, const struct waiter *w, bool met,
+    bool timed_out)
+{
+	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:b,s:o,s:o}",
+	    "name", inst->name,
+	    "condition", w->want < 0 ? "ended" :
+	    instance_state_name((enum instance_state)w->want),
+	    "generation", (json_int_t)w->generation,
+	    "state", instance_state_name(inst->state),
+	    "met", met, "timed_out", timed_out,
+	    "exit_status", inst->has_exit && inst->generation == w->generation ?
+	    json_integer(inst->exit_status) : json_null(),
+	    "reason", inst->reason[0] != '\0' &&
+	    inst->generation == w->generation ?
+	    json_string(inst->reason) : json_null());
+}
+
 /* Answer the waiters whose condition holds now. */
 static void
 resolve_waiters(struct instance *inst)
 {
 	struct waiter *w, *next;
-	bool ok;
+	bool ok, met = false;
 
 	for (w = TAILQ_FIRST(&inst->waiters); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, link);
@@ -479,13 +560,34 @@ resolve_waiters(struct instance *inst)
 			ok = instance_state_final(inst->state) &&
 			    inst->writes == 0;
 			break;
+		case WAIT_PAUSE:
+			ok = inst->paused_ms != 0 || inst->stop_requested ||
+			    gen_over(inst->state);
+			break;
+		case WAIT_RESUME:
+			ok = !is_paused(inst) || inst->stop_requested ||
+			    gen_over(inst->state);
+			break;
+		case WAIT_RESTART:
+			ok = inst->generation != w->generation &&
+			    inst->state != INSTANCE_PENDING;
+			break;
+		case WAIT_COND:
+			met = w->want < 0 ?
+			    generation_ended(inst, w->generation) :
+			    (int)inst->state == w->want;
+			ok = met || generation_ended(inst, w->generation);
+			break;
 		default:
 			ok = false;
 		}
 		if (!ok)
 			continue;
 		TAILQ_REMOVE(&inst->waiters, w, link);
-		w->fn(w->arg, w->status, instance_view(inst), NULL);
+		waiter_gone(inst, w);
+		w->fn(w->arg, w->status, w->kind == WAIT_COND ?
+		    wait_result(inst, w, met, false) : instance_view(inst),
+		    NULL);
 		free(w);
 	}
 }
@@ -503,6 +605,7 @@ remove_instance(struct engine *e, struct instance *inst)
 		inst->remove_requested = false;
 		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
 			TAILQ_REMOVE(&inst->waiters, w, link);
+			waiter_gone(inst, w);
 			w->fn(w->arg, 0, NULL, &err);
 			free(w);
 		}
@@ -521,9 +624,17 @@ remove_instance(struct engine *e, struct instance *inst)
 	if (ev != NULL)
 		events_publish(e->events, ev);
 	log_info("%s: removed", inst->name);
+	rrerr_set(&err, RRERR_NOT_FOUND, NULL, "%s was removed meanwhile",
+	    inst->name);
 	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
 		TAILQ_REMOVE(&inst->waiters, w, link);
-		w->fn(w->arg, w->status, json_incref(view), NULL);
+		waiter_gone(inst, w);
+		/* What they waited for cannot come now. */
+		if (w->kind == WAIT_RESTART || w->kind == WAIT_COND ||
+		    w->kind == WAIT_PAUSE || w->kind == WAIT_RESUME)
+			w->fn(w->arg, 0, NULL, &err);
+		else
+			w->fn(w->arg, w->status, json_incref(view), NULL);
 		free(w);
 	}
 	json_decref(view);
@@ -645,9 +756,10 @@ advance(struct engine *e, struct instance *inst)
 		} else if (inst->domain_gone) {
 			next = ended_state(inst);
 		} else {
+			/* A paused guest hears no shutdown: destroyed. */
 			if ((inst->halted_seen || inst->panic_seen ||
 			    inst->boot_timed_out || (inst->stop_requested &&
-			    (inst->stop_force ||
+			    (inst->stop_force || is_paused(inst) ||
 			    instance_now_ms() >= inst->stop_deadline_ms))) &&
 			    !inst->destroying) {
 				/* After a failed destroy, on_tick tries again. */
@@ -659,10 +771,10 @@ advance(struct engine *e, struct instance *inst)
 			}
 			if (inst->stop_requested)
 				next = INSTANCE_STOPPING;
+			else if (is_paused(inst))
+				next = INSTANCE_PAUSED;
 			else if (inst->calling_seen)
 				next = INSTANCE_RUNNING;
-			else if (inst->spec->paused && !inst->resumed)
-				next = INSTANCE_PAUSED;
 			else
 				next = INSTANCE_STARTING;
 		}
@@ -674,7 +786,15 @@ advance(struct engine *e, struct instance *inst)
 	resolve_waiters(inst);
 	if (instance_state_final(inst->state) && inst->jobs == 0 &&
 	    inst->writes == 0 &&
-	    (inst->remove_requested || inst->spec->auto_remove))
+	    inst->restart_pending && !inst->remove_requested) {
+		/* Its record goes after the queued ones (written_cb()). */
+		restart_now(e, inst);
+		return;
+	}
+	if (instance_state_final(inst->state) && inst->jobs == 0 &&
+	    inst->writes == 0 &&
+	    (inst->remove_requested || (inst->spec->auto_remove &&
+	    !inst->restart_pending)))
 		remove_instance(e, inst);
 }
 
@@ -759,7 +879,7 @@ check_boot(struct engine *e, struct instance *inst, int64_t now)
 	if (inst->boot_deadline_ms == 0 || now < inst->boot_deadline_ms ||
 	    !inst->launched || inst->domain_gone || inst->calling_seen ||
 	    inst->boot_timed_out || inst->halted_seen || inst->panic_seen ||
-	    inst->stop_requested ||
+	    inst->stop_requested || inst->paused_ms != 0 ||
 	    !e->slots[inst->spec->platform].listed)
 		return;
 	if (inst->console == NULL)
@@ -791,6 +911,47 @@ guest_faulted(struct instance *inst, const char *detail)
 	inst->panic_seen = true;
 	set_reason(inst, "%s", detail[0] != '\0' ? detail :
 	    "the hypervisor stopped the guest");
+}
+
+/*
+ * inst's guest runs again (a resume of ours, or someone's): a guest
+ * created paused gets its whole boot time from now, a guest paused while
+ * booting the time it had left when it was paused.
+ */
+static void
+now_resumed(struct engine *e, struct instance *inst)
+{
+	int64_t now = instance_now_ms();
+
+	if (inst->spec->paused && !inst->resumed) {
+		inst->resumed = true;
+		arm_boot(e, inst, now);
+	} else if (inst->paused_ms != 0 && inst->boot_deadline_ms != 0 &&
+	    now > inst->paused_ms)
+		inst->boot_deadline_ms += now - inst->paused_ms;
+	inst->paused_ms = 0;
+}
+
+/*
+ * The hypervisor says inst's guest is paused (or is not): take it when it
+ * is news (someone paused or resumed it behind rumprund's back, or while
+ * rumprund was down).  Returns whether it was; the caller advances.
+ */
+static bool
+note_paused(struct engine *e, struct instance *inst, bool paused)
+{
+	if (!inst->launched || inst->domain_gone || inst->pause_job ||
+	    inst->stop_requested || gen_over(inst->state) ||
+	    paused == is_paused(inst))
+		return false;
+	if (paused)
+		inst->paused_ms = instance_now_ms();
+	else
+		now_resumed(e, inst);
+	log_info("%s: %s outside rumprund", inst->name, paused ? "paused" :
+	    "resumed");
+	save(e, inst);
+	return true;
 }
 
 /* Console markers of the current generation. */
@@ -873,6 +1034,9 @@ run_job(uv_work_t *req)
 	case JOB_RESUME:
 		j->rv = ops->resume(slot->b, j->domain_name, &j->err);
 		break;
+	case JOB_PAUSE:
+		j->rv = ops->pause(slot->b, j->domain_name, &j->err);
+		break;
 	case JOB_LIST:
 		j->rv = ops->list(slot->b, store_owner(j->e->store), &j->doms,
 		    &j->ndoms, &j->err);
@@ -954,10 +1118,25 @@ after_job(uv_work_t *req, int status)
 		break;
 	case JOB_RESUME:
 		assert(inst != NULL);
-		if (j->rv == -1)
+		inst->pause_job = false;
+		if (j->rv == -1) {
 			log_warnx("%s: resume: %s", inst->name, j->err.message);
-		else
-			inst->resumed = true;
+			fail_waiters(inst, WAIT_RESUME, &j->err);
+		} else if (is_paused(inst)) {
+			now_resumed(e, inst);
+			save(e, inst);
+		}
+		break;
+	case JOB_PAUSE:
+		assert(inst != NULL);
+		inst->pause_job = false;
+		if (j->rv == -1) {
+			log_warnx("%s: pause: %s", inst->name, j->err.message);
+			fail_waiters(inst, WAIT_PAUSE, &j->err);
+		} else if (inst->paused_ms == 0 && !gen_over(inst->state)) {
+			inst->paused_ms = instance_now_ms();
+			save(e, inst);
+		}
 		break;
 	case JOB_LIST:
 		e->slots[j->platform].listing = false;
@@ -1291,6 +1470,9 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 			inst->gone_how = BACKEND_EVENT_CRASHED;
 		} else if (doms[i].fault[0] != '\0') {
 			guest_faulted(inst, doms[i].fault);
+		} else if (inst->jobs == 0) {
+			/* Paused or resumed while nobody listened. */
+			(void)note_paused(e, inst, doms[i].paused);
 		}
 	}
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
@@ -1362,6 +1544,13 @@ on_async(uv_async_t *h)
 			start_job(e, NULL, JOB_LIST);
 			continue;
 		case BACKEND_EVENT_STARTED:
+			continue;
+		case BACKEND_EVENT_PAUSED:
+		case BACKEND_EVENT_RESUMED:
+			inst = find_domain(e, q[i].ev.domain_name);
+			if (inst != NULL && note_paused(e, inst,
+			    q[i].ev.type == BACKEND_EVENT_PAUSED))
+				advance(e, inst);
 			continue;
 		default:
 			break;
@@ -1514,6 +1703,8 @@ addresses_done(struct engine *e, struct job *j)
 	instance_changed(inst);
 }
 
+static void tick_ops(struct engine *, int64_t);
+
 /* Every TICK_MS: follow consoles, stop deadlines, backend retries. */
 static void
 on_tick(uv_timer_t *h)
@@ -1536,6 +1727,7 @@ on_tick(uv_timer_t *h)
 	}
 	TAILQ_FOREACH(o, &e->orphans, link)
 		try_orphan(e, o);
+	tick_ops(e, now);
 	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
 		next = TAILQ_NEXT(inst, link);
 		if (inst->state == INSTANCE_BACKOFF)
@@ -1612,6 +1804,7 @@ begin_generation(struct engine *e, struct instance *inst, struct rrerr *err)
 	inst->boot_deadline_ms = 0;
 	inst->stop_requested = inst->stop_force = inst->shutdown_sent = false;
 	inst->destroying = inst->resumed = false;
+	inst->paused_ms = 0;
 	inst->has_exit = false;
 	inst->reason[0] = '\0';
 	inst->started_ms = inst->finished_ms = 0;
@@ -2229,6 +2422,11 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 		return;
 	}
 	if (!gen_over(inst->state)) {
+		/* Paused by a pause: start is resume. */
+		if (inst->paused_ms != 0) {
+			engine_resume(e, name, fn, arg);
+			return;
+		}
 		if (inst->state == INSTANCE_PAUSED && !inst->resumed &&
 		    inst->jobs == 0 && !inst->stop_requested) {
 			add_waiter(inst, WAIT_LAUNCH, 200, fn, arg);
@@ -2536,7 +2734,7 @@ engine_info(struct engine *e)
 	if (sysinfo(&si) == -1)
 		memset(&si, 0, sizeof(si));
 	return json_pack("{s:s,s:o,s:s,s:s?,s:{s:I,s:I},s:o,s:I,s:{s:I,s:I,"
-	    "s:I,s:I},s:s,s:o}",
+	    "s:I,s:I},s:s,s:o,s:I}",
 	    "version", RUMPRUND_VERSION,
 	    "backends", backends,
 	    "accel", accels[e->cfg.backend.accel],
@@ -2551,7 +2749,8 @@ engine_info(struct engine *e)
 	    "max_memory_mib", (json_int_t)e->cfg.policy->max_memory_mib,
 	    "max_vcpus", (json_int_t)e->cfg.policy->max_vcpus,
 	    "owner", store_owner(e->store),
-	    "orphans", orphans);
+	    "orphans", orphans,
+	    "waits", (json_int_t)e->nwaits);
 }
 
 json_t *
@@ -2814,6 +3013,7 @@ engine_quiesce(struct engine *e)
 	TAILQ_FOREACH(inst, &e->instances, link) {
 		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
 			TAILQ_REMOVE(&inst->waiters, w, link);
+			waiter_gone(inst, w);
 			w->fn(w->arg, 0, NULL, &err);
 			free(w);
 		}
@@ -2860,4 +3060,340 @@ engine_close(struct engine *e)
 	free(e->state_dir);
 	free(e->log_dir);
 	free(e);
+}
+
+/*
+ * Pause, restart, kill, wait.
+ *
+ * A pause is a fact of the generation, paused_ms (when it began; kept in
+ * the record, so that a paused guest is shown paused after a restart of
+ * rumprund): the state is "paused" while it is set, and the state the
+ * guest had (starting or running) when it is cleared.  The backend's
+ * events and its list() also report pauses made behind rumprund's back
+ * (virsh suspend, xl pause) and their end.  A paused guest's boot
+ * watchdog stands still: the time it was paused is added to its deadline
+ * at the resume.  A paused guest cannot hear a shutdown request, so a stop
+ * destroys it at once.
+ *
+ * A restart is a stop (as engine_stop(), the same timeout) with
+ * restart_pending set, also in the record: once the generation has ended
+ * and no backend call about it is in flight, advance() launches the next
+ * generation (restart_now()), after a kill -9 of rumprund too.  Its events
+ * are one sequence: "restarting", then the states of the stop and of the
+ * new generation's launch.
+ *
+ * A wait is a WAIT_COND waiter, at most ENGINE_WAITS_MAX of them: answered
+ * by resolve_waiters(), or by tick_ops() once its deadline passed or its
+ * client left.
+ */
+
+/* Launch the next generation of inst, which ended during a restart. */
+static void
+restart_now(struct engine *e, struct instance *inst)
+{
+	struct instance saved;
+	enum instance_state was = inst->state;
+	struct rrerr err;
+
+	if (e->quiescing)
+		return;		/* the record keeps it for the next rumprund */
+	if (check_capacity(e, inst->spec, false, &err) == -1) {
+		/* The hypervisor is away: tick_ops() tries again. */
+		if (err.code == RRERR_UNAVAILABLE)
+			return;
+		goto fail;
+	}
+	saved = *inst;
+	inst->generation++;
+	inst->restart_pending = false;
+	if (begin_generation(e, inst, &err) == -1 ||
+	    write_record(e, inst, &err) == -1) {
+		saved.console = inst->console;
+		*inst = saved;
+		if (inst->console != NULL) {
+			console_rescan_from(inst->console, inst->gen_offset);
+			console_set_ended(inst->console, true);
+		}
+		goto fail;
+	}
+	publish(e, inst, "state", was);
+	log_info("%s: restarting (generation %u)", inst->name,
+	    inst->generation);
+	start_job(e, inst, JOB_LAUNCH);
+	advance(e, inst);
+	return;
+
+fail:
+	log_warnx("%s: cannot restart: %s", inst->name, err.message);
+	inst->restart_pending = false;
+	save(e, inst);
+	fail_waiters(inst, WAIT_RESTART, &err);
+	advance(e, inst);
+}
+
+/*
+ * Every tick: waits whose time is up or whose client left, and restarts
+ * that wait for the hypervisor (or for the first list after a restart of
+ * rumprund).
+ */
+static void
+tick_ops(struct engine *e, int64_t now)
+{
+	struct instance *inst, *next;
+	struct waiter *w, *wnext;
+	struct rrerr gone;
+
+	rrerr_set(&gone, RRERR_UNAVAILABLE, NULL, "the client left");
+	for (inst = TAILQ_FIRST(&e->instances); inst != NULL; inst = next) {
+		next = TAILQ_NEXT(inst, link);
+		for (w = TAILQ_FIRST(&inst->waiters); w != NULL; w = wnext) {
+			wnext = TAILQ_NEXT(w, link);
+			if (w->kind != WAIT_COND)
+				continue;
+			if (w->alive != NULL && !w->alive(w->arg)) {
+				TAILQ_REMOVE(&inst->waiters, w, link);
+				waiter_gone(inst, w);
+				w->fn(w->arg, 0, NULL, &gone);
+				free(w);
+			} else if (w->deadline_ms != 0 &&
+			    now >= w->deadline_ms) {
+				TAILQ_REMOVE(&inst->waiters, w, link);
+				waiter_gone(inst, w);
+				w->fn(w->arg, 200, wait_result(inst, w,
+				    w->want >= 0 && (int)inst->state == w->want,
+				    true), NULL);
+				free(w);
+			}
+		}
+		if (inst->restart_pending && instance_state_final(inst->state) &&
+		    inst->jobs == 0 && !e->quiescing &&
+		    e->slots[inst->spec->platform].listed &&
+		    e->slots[inst->spec->platform].connected)
+			advance(e, inst);
+	}
+}
+
+/* inst for an operation on a guest that runs, or NULL after answering. */
+static struct instance *
+live_instance(struct engine *e, const char *name, const char *what,
+    engine_reply_fn *fn, void *arg)
+{
+	struct instance *inst;
+
+	if ((inst = find(e, name)) == NULL) {
+		reply_err(fn, arg, RRERR_NOT_FOUND, "no instance named %s",
+		    name);
+		return NULL;
+	}
+	if (e->quiescing) {
+		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
+		    "down", name);
+		return NULL;
+	}
+	if (gen_over(inst->state)) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s has "
+		    "ended (%s): nothing to %s%s", name,
+		    instance_state_name(inst->state), what,
+		    strcmp(what, "kill") != 0 ? "; start it again first" : "");
+		return NULL;
+	}
+	if (inst->remove_requested || inst->stop_requested) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is being "
+		    "%s: nothing to %s", name, inst->remove_requested ?
+		    "removed" : "stopped", what);
+		return NULL;
+	}
+	if (!inst->launched) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is being "
+		    "launched; %s it once it has started", name, what);
+		return NULL;
+	}
+	return inst;
+}
+
+void
+engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg)
+{
+	struct instance *inst;
+	const struct backend_ops *ops;
+
+	if ((inst = live_instance(e, name, "pause", fn, arg)) == NULL)
+		return;
+	if (is_paused(inst)) {
+		fn(arg, 200, instance_view(inst), NULL);
+		return;
+	}
+	ops = e->cfg.ops[inst->spec->platform];
+	if (ops == NULL || ops->pause == NULL) {
+		reply_field(fn, arg, RRERR_CONFLICT, "platform", "platform: the "
+		    "%s backend cannot pause a guest", ops != NULL ? ops->name :
+		    spec_platform_name(inst->spec->platform));
+		return;
+	}
+	if (inst->pause_job) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: a pause or "
+		    "resume of %s is in progress; try again", name);
+		return;
+	}
+	if (e->slots[inst->spec->platform].b == NULL ||
+	    !e->slots[inst->spec->platform].connected) {
+		reply_field(fn, arg, RRERR_UNAVAILABLE, "platform", "platform: "
+		    "the %s backend has lost its hypervisor connection; try "
+		    "again", ops->name);
+		return;
+	}
+	log_info("%s: pause requested", name);
+	if (add_waiter(inst, WAIT_PAUSE, 200, fn, arg) == NULL)
+		return;
+	inst->pause_job = true;
+	start_job(e, inst, JOB_PAUSE);
+	advance(e, inst);
+}
+
+void
+engine_resume(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg)
+{
+	struct instance *inst;
+	const struct backend_ops *ops;
+
+	if ((inst = live_instance(e, name, "resume", fn, arg)) == NULL)
+		return;
+	if (!is_paused(inst)) {
+		fn(arg, 200, instance_view(inst), NULL);
+		return;
+	}
+	if (inst->pause_job || (inst->jobs > 0 && inst->paused_ms == 0)) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: a pause or "
+		    "resume of %s is in progress; try again", name);
+		return;
+	}
+	ops = e->cfg.ops[inst->spec->platform];
+	if (e->slots[inst->spec->platform].b == NULL ||
+	    !e->slots[inst->spec->platform].connected) {
+		reply_field(fn, arg, RRERR_UNAVAILABLE, "platform", "platform: "
+		    "the %s backend has lost its hypervisor connection; try "
+		    "again", ops->name);
+		return;
+	}
+	log_info("%s: resume requested", name);
+	if (add_waiter(inst, WAIT_RESUME, 200, fn, arg) == NULL)
+		return;
+	inst->pause_job = true;
+	start_job(e, inst, JOB_RESUME);
+	advance(e, inst);
+}
+
+void
+engine_restart(struct engine *e, const char *name, int timeout_s,
+    engine_reply_fn *fn, void *arg)
+{
+	struct instance *inst;
+	enum instance_state was;
+	json_t *ev;
+	int64_t deadline;
+
+	if ((inst = find(e, name)) == NULL) {
+		reply_err(fn, arg, RRERR_NOT_FOUND, "no instance named %s",
+		    name);
+		return;
+	}
+	/* Ended, or waiting for its policy's restart: a start now. */
+	if (gen_over(inst->state) && !inst->restart_pending) {
+		engine_start(e, name, fn, arg);
+		return;
+	}
+	if (e->quiescing) {
+		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
+		    "down", name);
+		return;
+	}
+	if (inst->remove_requested) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is "
+		    "being removed", name);
+		return;
+	}
+	if (!inst->launched && !inst->launch_failed) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is being "
+		    "launched; restart it once it has started", name);
+		return;
+	}
+	if (add_waiter(inst, WAIT_RESTART, 200, fn, arg) == NULL)
+		return;
+	if (inst->restart_pending)
+		return;		/* one restart is on its way: answered with it */
+	if (timeout_s < 0)
+		timeout_s = (int)e->cfg.stop_timeout_s;
+	deadline = instance_now_ms() + (int64_t)timeout_s * 1000;
+	if (!inst->stop_requested || deadline < inst->stop_deadline_ms)
+		inst->stop_deadline_ms = deadline;
+	inst->stop_requested = true;
+	inst->restart_pending = true;
+	was = inst->state;
+	log_info("%s: restart requested", name);
+	save(e, inst);
+	ev = json_pack("{s:s,s:s,s:s,s:I}", "type", "restarting",
+	    "name", inst->name, "state", instance_state_name(was),
+	    "generation", (json_int_t)inst->generation);
+	if (ev != NULL)
+		events_publish(e->events, ev);
+	advance(e, inst);
+}
+
+void
+engine_kill(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg)
+{
+	struct instance *inst;
+
+	if ((inst = find(e, name)) == NULL) {
+		reply_err(fn, arg, RRERR_NOT_FOUND, "no instance named %s",
+		    name);
+		return;
+	}
+	if (instance_state_final(inst->state)) {
+		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s has "
+		    "ended (%s): nothing to kill", name,
+		    instance_state_name(inst->state));
+		return;
+	}
+	if (!e->quiescing && !inst->stop_force)
+		set_reason(inst, "%s", "killed through the API");
+	/* A stop requested through the API, forced: stop_requested. */
+	engine_stop(e, name, true, 0, fn, arg);
+}
+
+void
+engine_wait(struct engine *e, const char *name, int want, int64_t timeout_ms,
+    engine_alive_fn *alive, engine_reply_fn *fn, void *arg)
+{
+	struct instance *inst;
+	struct waiter *w;
+
+	if ((inst = find(e, name)) == NULL) {
+		reply_err(fn, arg, RRERR_NOT_FOUND, "no instance named %s",
+		    name);
+		return;
+	}
+	if (e->quiescing) {
+		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
+		    "down", name);
+		return;
+	}
+	if (e->nwaits >= ENGINE_WAITS_MAX) {
+		reply_err(fn, arg, RRERR_UNAVAILABLE, "%u waits are in progress, "
+		    "the most at once; try again later", ENGINE_WAITS_MAX);
+		return;
+	}
+	if ((w = add_waiter(inst, WAIT_COND, 200, fn, arg)) == NULL)
+		return;
+	w->want = want;
+	w->alive = alive;
+	if (timeout_ms >= 0)
+		w->deadline_ms = instance_now_ms() + timeout_ms;
+	resolve_waiters(inst);
+	/* timeout 0: the answer is now. */
+	if (timeout_ms == 0 && TAILQ_FIRST(&inst->waiters) != NULL)
+		tick_ops(e, instance_now_ms());
 }

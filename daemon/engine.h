@@ -87,6 +87,42 @@ void engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 void engine_remove(struct engine *e, const char *name, bool force,
     engine_reply_fn *fn, void *arg);
 
+/*
+ * Operations on a guest that runs (see "Pause, restart, kill, wait" in
+ * engine.c).  pause and resume answer 200 with the instance once the
+ * hypervisor did it (at once when it is so already), 409 when the state
+ * or the backend does not allow it.  restart stops the guest as stop does
+ * (timeout_s < 0: the daemon's stop_timeout) and launches a new
+ * generation, answering 200 once that left pending; an ended instance is
+ * started.  kill is a forced stop of a guest that has not ended (409 when
+ * it has), answered once it has.
+ */
+void engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg);
+void engine_resume(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg);
+void engine_restart(struct engine *e, const char *name, int timeout_s,
+    engine_reply_fn *fn, void *arg);
+void engine_kill(struct engine *e, const char *name, engine_reply_fn *fn,
+    void *arg);
+
+/* Whether the client of arg still waits for its answer. */
+typedef bool engine_alive_fn(void *arg);
+
+/*
+ * Answer, 200 with a wait result (openapi.yaml WaitResult), once name's
+ * generation current now has ended (want < 0) or its state is want (an
+ * enum instance_state), or once that generation ended without reaching
+ * it, or after timeout_ms (< 0: none) with timed_out true.  alive (NULL:
+ * always) is asked every tick: a waiter whose client left is answered
+ * (into the void) and freed.  404, or 503 when ENGINE_WAITS_MAX waits are
+ * in progress or the daemon stops.
+ */
+#define ENGINE_WAITS_MAX	512
+void engine_wait(struct engine *e, const char *name, int want,
+    int64_t timeout_ms, engine_alive_fn *alive, engine_reply_fn *fn,
+    void *arg);
+
 /* Views: new references; engine_get returns NULL with err (404). */
 json_t *engine_get(struct engine *e, const char *name, struct rrerr *err);
 

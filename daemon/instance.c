@@ -315,7 +315,7 @@ instance_record(const struct instance *inst)
 	for (i = 0; i < inst->spec->nnics; i++)
 		json_array_append_new(macs, json_string(inst->macs[i]));
 	rec = json_pack("{s:i,s:s,s:o,s:o,s:s,s:I,s:o,s:s,s:I,s:I,s:I,"
-	    "s:I,s:s,s:b,s:b,s:b,s:b,s:I,s:I}",
+	    "s:I,s:s,s:b,s:b,s:b,s:b,s:I,s:I,s:b,s:I,s:b}",
 	    "version", 1,
 	    "name", inst->name,
 	    "spec", spec_to_json(inst->spec),
@@ -335,7 +335,10 @@ instance_record(const struct instance *inst)
 	    "stop_requested", inst->stop_requested,
 	    "stop_force", inst->stop_force,
 	    "stop_deadline_ms", (json_int_t)inst->stop_deadline_ms,
-	    "boot_deadline_ms", (json_int_t)inst->boot_deadline_ms);
+	    "boot_deadline_ms", (json_int_t)inst->boot_deadline_ms,
+	    "resumed", inst->resumed,
+	    "paused_ms", (json_int_t)inst->paused_ms,
+	    "restart_pending", inst->restart_pending);
 	/* Absent in records from before restart policies: all zero. */
 	if (rec != NULL)
 		json_object_set_new(rec, "restart", json_pack("{s:I,s:I,s:I,"
@@ -389,15 +392,16 @@ instance_from_record(struct instance *inst, json_t *rec,
 {
 	const char *name = NULL, *state = NULL, *reason = "", *domain = NULL;
 	json_int_t gen = 0, created = 0, started = 0, finished = 0, off = 0;
-	json_int_t deadline = 0, boot_deadline = -1;
+	json_int_t deadline = 0, boot_deadline = -1, paused = 0;
 	json_t *spec = NULL, *macs = NULL, *exit_status = NULL, *mac;
 	int launched = 0, calling = 0, stopreq = 0, stopforce = 0;
+	int resumed = 0, restart = 0;
 	json_error_t jerr;
 	size_t i;
 
 	if (json_unpack_ex(rec, &jerr, 0,
 	    "{s:s,s:o,s:o,s:s,s:I,s?o,s?s,s?I,s?I,s?I,s?I,s:s,s?b,s?b,s?b,s?b,"
-	    "s?I,s?I}",
+	    "s?I,s?I,s?b,s?I,s?b}",
 	    "name", &name, "spec", &spec, "macs", &macs, "state", &state,
 	    "generation", &gen, "exit_status", &exit_status,
 	    "reason", &reason, "created_ms", &created,
@@ -405,7 +409,8 @@ instance_from_record(struct instance *inst, json_t *rec,
 	    "gen_offset", &off, "domain", &domain, "launched", &launched,
 	    "calling_seen", &calling, "stop_requested", &stopreq,
 	    "stop_force", &stopforce, "stop_deadline_ms", &deadline,
-	    "boot_deadline_ms", &boot_deadline) == -1)
+	    "boot_deadline_ms", &boot_deadline, "resumed", &resumed,
+	    "paused_ms", &paused, "restart_pending", &restart) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "record: %s",
 		    jerr.text);
 	if (instance_state_parse(state, &inst->state) == -1)
@@ -439,5 +444,8 @@ instance_from_record(struct instance *inst, json_t *rec,
 	inst->stop_force = stopforce;
 	inst->stop_deadline_ms = deadline;
 	inst->boot_deadline_ms = boot_deadline;
+	inst->resumed = resumed;
+	inst->paused_ms = paused;
+	inst->restart_pending = restart;
 	return restart_from_record(inst, json_object_get(rec, "restart"), err);
 }

@@ -37,7 +37,7 @@
 enum instance_state {
 	INSTANCE_PENDING,	/* recorded; the hypervisor is creating it */
 	INSTANCE_STARTING,	/* the domain runs; main() not called yet */
-	INSTANCE_PAUSED,	/* created paused (spec.paused) */
+	INSTANCE_PAUSED,	/* created paused (spec.paused), or paused */
 	INSTANCE_RUNNING,	/* the console showed "=== calling ... main()" */
 	INSTANCE_STOPPING,	/* a stop was asked for; the domain is not gone */
 	INSTANCE_EXITED,	/* main() returned (exit_status) and it halted */
@@ -89,6 +89,9 @@ struct instance {
 	bool destroying;
 	bool remove_requested;
 	bool resumed;		/* a paused launch was let run */
+	int64_t paused_ms;	/* paused since then (a pause, or seen so); 0 */
+	bool pause_job;		/* a pause or resume call is in flight */
+	bool restart_pending;	/* a restart: launch again once ended */
 	int64_t stop_deadline_ms;
 	int64_t destroy_retry_ms;	/* no destroy before this time */
 	/* main() must be seen by then (the boot watchdog); 0: no limit. */

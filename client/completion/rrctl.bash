@@ -36,7 +36,7 @@ _rrctl_store()
 _rrctl()
 {
 	local cur prev cmd i
-	local commands="run iso ps stats stop start rm logs inspect events info version help image volume"
+	local commands="run iso ps stats stop start rm logs inspect events info version help image volume pause unpause resume restart kill wait"
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 
@@ -74,9 +74,16 @@ _rrctl()
 		fi ;;
 	ps)
 		COMPREPLY=($(compgen -W "-a -q --filter --json --help" -- "$cur")) ;;
-	stop|start|rm|logs|inspect)
+	stop|start|rm|logs|inspect|pause|unpause|resume|restart|kill|wait)
+		case $prev in
+		-s|--signal) [[ $cmd == kill ]] && { COMPREPLY=($(compgen -W "KILL" -- "$cur")); return; } ;;
+		--condition) [[ $cmd == wait ]] && { COMPREPLY=($(compgen -W "ended pending starting paused running stopping exited stopped crashed failed" -- "$cur")); return; } ;;
+		esac
 		if [[ $cur == -* ]]; then
 			case $cmd in
+			restart) COMPREPLY=($(compgen -W "-t --time --help" -- "$cur")) ;;
+			kill) COMPREPLY=($(compgen -W "-s --signal --help" -- "$cur")) ;;
+			wait) COMPREPLY=($(compgen -W "-t --timeout --condition --help" -- "$cur")) ;;
 			stop) COMPREPLY=($(compgen -W "-a --all -f -t --help" -- "$cur")) ;;
 			rm) COMPREPLY=($(compgen -W "-f --help" -- "$cur")) ;;
 			logs) COMPREPLY=($(compgen -W "-f --follow --tail --help" -- "$cur")) ;;

@@ -196,7 +196,7 @@ def test_usage_and_help(rrctl_bin):
     assert usage(p) == "rrctl: no command nope\nusage: rrctl [global " \
         "options] command [arg ...]; 'rrctl help' lists the commands\n"
     for typed, meant in (("pss", "ps"), ("lgos", "logs"), ("ls", "ps"),
-                         ("kill", "stop -f"), ("inpsect", "inspect"),
+                         ("suspend", "pause"), ("inpsect", "inspect"),
                          ("evnets", "events"), ("remove", "rm")):
         p = rrctl(None, typed, "x", host=NOWHERE)
         assert usage(p).splitlines()[0] == "rrctl: no command %s; did you " \

@@ -1611,6 +1611,343 @@ test_stale_list_after_remove_and_relaunch(void **state)
 	assert_int_equal(fake_ndomains(), 1);
 }
 
+/* Pause, resume, restart, kill and wait (engine.c). */
+
+/* op(eng, name, on_reply, &r) run to its reply. */
+static struct result
+op(void (*fn)(struct engine *, const char *, engine_reply_fn *, void *),
+    const char *name)
+{
+	struct result r;
+
+	memset(&r, 0, sizeof(r));
+	fn(eng, name, on_reply, &r);
+	run_until(replied, &r, "the reply");
+	return r;
+}
+
+static void
+test_pause_resume(void **state)
+{
+	struct result r;
+	struct fake_domain fd;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	r = op(engine_pause, "a");
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "paused");
+	json_decref(r.body);
+	assert_int_equal(fake_domain_get(domain_of("a"), &fd), 0);
+	assert_true(fd.paused);
+	fake_domain_clear(&fd);
+	/* Again: no second call. */
+	r = op(engine_pause, "a");
+	assert_false(r.failed);
+	json_decref(r.body);
+	assert_int_equal(fake_calls(FAKE_OP_PAUSE), 1);
+	/* Shown paused by a rumprund that starts again. */
+	close_engine();
+	open_engine();
+	run_for(300);
+	expect_str("a", "state", "paused");
+	r = op(engine_resume, "a");
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "running");
+	json_decref(r.body);
+	assert_int_equal(fake_domain_get(domain_of("a"), &fd), 0);
+	assert_false(fd.paused);
+	fake_domain_clear(&fd);
+	/* A failed pause answers its error and changes nothing. */
+	fake_fail(FAKE_OP_PAUSE, 1, RRERR_INTERNAL, "no pause today");
+	r = op(engine_pause, "a");
+	assert_true(r.failed);
+	assert_string_equal(r.err.message, "no pause today");
+	expect_str("a", "state", "running");
+	/* Created paused: a stop destroys it at once too (not in 30 s). */
+	r = launch("{\"name\":\"b\",\"image\":\"%s\",\"paused\":true}");
+	json_decref(r.body);
+	memset(&r, 0, sizeof(r));
+	engine_stop(eng, "b", false, 30, on_reply, &r);
+	run_until(replied, &r, "the stop reply");
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "stopped");
+	json_decref(r.body);
+	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 0);
+}
+
+static void
+test_pause_outside(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	/* virsh suspend: the event. */
+	assert_int_equal(fake_set_paused(dom, true, true), 0);
+	wait_state("a", "paused");
+	assert_int_equal(fake_set_paused(dom, false, true), 0);
+	wait_state("a", "running");
+	/* While rumprund is down: the list at adoption. */
+	close_engine();
+	assert_int_equal(fake_set_paused(dom, true, false), 0);
+	open_engine();
+	wait_state("a", "paused");
+	close_engine();
+	assert_int_equal(fake_set_paused(dom, false, false), 0);
+	open_engine();
+	wait_state("a", "running");
+	/* A stop of a paused guest destroys it at once. */
+	assert_int_equal(fake_set_paused(dom, true, true), 0);
+	wait_state("a", "paused");
+	memset(&r, 0, sizeof(r));
+	engine_stop(eng, "a", false, 30, on_reply, &r);
+	run_until(replied, &r, "the stop reply");
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "stopped");
+	json_decref(r.body);
+	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 0);
+	/* Ended: nothing to pause, resume or kill. */
+	r = op(engine_pause, "a");
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_CONFLICT);
+	r = op(engine_resume, "a");
+	assert_true(r.failed);
+	r = op(engine_kill, "a");
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_CONFLICT);
+}
+
+static void
+test_boot_watchdog_stands_still_while_paused(void **state)
+{
+	struct result r;
+	int64_t t0;
+
+	(void)state;
+	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"boot_timeout_s\":1}");
+	json_decref(r.body);
+	t0 = instance_now_ms();
+	run_for(300);
+	r = op(engine_pause, "a");
+	json_decref(r.body);
+	/* Paused across the deadline, and across a restart of rumprund. */
+	run_for(800);
+	close_engine();
+	open_engine();
+	run_for(800);
+	expect_str("a", "state", "paused");
+	r = op(engine_resume, "a");
+	json_decref(r.body);
+	expect_str("a", "state", "starting");
+	/* It had ~0.7 s left when paused: failed about that long after. */
+	wait_state("a", "failed");
+	assert_true(instance_now_ms() - t0 >= 2400);
+	expect_end("a", "failed", NO_OUTPUT_1S);
+}
+
+static void
+test_restart(void **state)
+{
+	char dom[BACKEND_DOMAIN_NAME_MAX];
+	struct result r;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	wait_state("a", "running");
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	memset(&r, 0, sizeof(r));
+	engine_restart(eng, "a", -1, on_reply, &r);
+	run_until(replied, &r, "the restart reply");
+	assert_false(r.failed);
+	assert_int_equal(json_integer_value(json_object_get(r.body,
+	    "generation")), 2);
+	json_decref(r.body);
+	assert_int_equal(fake_domain_get(dom, &(struct fake_domain){ 0 }),
+	    -1);
+	assert_int_equal(fake_ndomains(), 1);
+	expect_str("a", "state", "starting");
+	/* In flight when rumprund dies: the next one completes it. */
+	snprintf(dom, sizeof(dom), "%s", domain_of("a"));
+	memset(&r, 0, sizeof(r));
+	engine_restart(eng, "a", 30, on_reply, &r);
+	run_for(200);
+	expect_str("a", "state", "stopping");
+	close_engine();
+	assert_true(r.done && r.failed);	/* 503: shutting down */
+	/* The guest ended while rumprund was down. */
+	assert_int_equal(fake_end(dom, BACKEND_EVENT_STOPPED, "destroyed"), 0);
+	open_engine();
+	wait_state("a", "starting");
+	expect_int("a", "generation", 3);
+	assert_int_equal(fake_ndomains(), 1);
+}
+
+struct alive {
+	bool alive;
+};
+
+static bool
+is_alive(void *arg)
+{
+	return ((struct alive *)arg)->alive;
+}
+
+/* on_reply for a waiter whose arg is a struct result after struct alive. */
+struct wait_ctx {
+	struct alive a;
+	struct result r;
+};
+
+static void
+on_wait(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+{
+	on_reply(&((struct wait_ctx *)arg)->r, status, body, err);
+}
+
+static bool
+wait_alive(void *arg)
+{
+	return is_alive(&((struct wait_ctx *)arg)->a);
+}
+
+static json_int_t
+waits(void)
+{
+	json_t *info = engine_info(eng);
+	json_int_t n = json_integer_value(json_object_get(info, "waits"));
+
+	json_decref(info);
+	return n;
+}
+
+static void
+test_wait(void **state)
+{
+	static struct wait_ctx w[ENGINE_WAITS_MAX + 1];
+	struct result r;
+	size_t i;
+
+	(void)state;
+	r = launch(SIMPLE);
+	json_decref(r.body);
+	memset(w, 0, sizeof(w));
+	w[0].a.alive = true;
+	engine_wait(eng, "a", -1, -1, wait_alive, on_wait, &w[0]);
+	w[1].a.alive = true;
+	engine_wait(eng, "a", INSTANCE_RUNNING, 5000, wait_alive, on_wait,
+	    &w[1]);
+	w[2].a.alive = true;
+	engine_wait(eng, "a", -1, 300, wait_alive, on_wait, &w[2]);
+	assert_int_equal(waits(), 3);
+	/* Timed out: 200, not met. */
+	run_until(replied, &w[2].r, "the timeout");
+	assert_int_equal(w[2].r.status, 200);
+	assert_true(json_is_true(json_object_get(w[2].r.body, "timed_out")));
+	assert_true(json_is_false(json_object_get(w[2].r.body, "met")));
+	json_decref(w[2].r.body);
+	console("a", "=== calling \"app\" main() ===\n");
+	run_until(replied, &w[1].r, "running");
+	assert_true(json_is_true(json_object_get(w[1].r.body, "met")));
+	json_decref(w[1].r.body);
+	assert_false(w[0].r.done);
+	console("a", "=== main() of \"app\" returned 3 ===\nhalted\n");
+	run_until(replied, &w[0].r, "the end");
+	assert_int_equal(json_integer_value(json_object_get(w[0].r.body,
+	    "exit_status")), 3);
+	assert_string_equal(json_string_value(json_object_get(w[0].r.body,
+	    "state")), "exited");
+	json_decref(w[0].r.body);
+	assert_int_equal(waits(), 0);
+	/* A generation that runs; clients that leave; the bound. */
+	r = op(engine_start, "a");
+	json_decref(r.body);
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < ENGINE_WAITS_MAX; i++) {
+		w[i].a.alive = true;
+		engine_wait(eng, "a", -1, -1, wait_alive, on_wait, &w[i]);
+	}
+	assert_int_equal(waits(), ENGINE_WAITS_MAX);
+	engine_wait(eng, "a", -1, -1, wait_alive, on_wait,
+	    &w[ENGINE_WAITS_MAX]);
+	assert_true(w[ENGINE_WAITS_MAX].r.done &&
+	    w[ENGINE_WAITS_MAX].r.failed);
+	assert_int_equal(w[ENGINE_WAITS_MAX].r.err.code, RRERR_UNAVAILABLE);
+	for (i = 0; i < ENGINE_WAITS_MAX; i++)
+		w[i].a.alive = false;
+	run_for(500);
+	assert_int_equal(waits(), 0);
+	for (i = 0; i < ENGINE_WAITS_MAX; i++)
+		assert_true(w[i].r.done && w[i].r.failed);
+	/* Removed while waited for: 404. */
+	memset(w, 0, sizeof(w));
+	w[0].a.alive = true;
+	engine_wait(eng, "a", INSTANCE_PAUSED, -1, wait_alive, on_wait, &w[0]);
+	memset(&r, 0, sizeof(r));
+	engine_remove(eng, "a", true, on_reply, &r);
+	run_until(replied, &r, "the removal");
+	json_decref(r.body);
+	/* It ended first (not met), or was removed: never left waiting. */
+	assert_true(w[0].r.done);
+	json_decref(w[0].r.body);
+	assert_int_equal(waits(), 0);
+}
+
+/* A generation its restart policy follows with backoff has ended. */
+static void
+test_wait_pause_kill_in_backoff(void **state)
+{
+	struct wait_ctx w;
+	struct result r;
+
+	(void)state;
+	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"restart\":{\"policy\":"
+	    "\"on-failure\",\"backoff_initial_s\":60}}");
+	json_decref(r.body);
+	memset(&w, 0, sizeof(w));
+	w.a.alive = true;
+	engine_wait(eng, "a", -1, -1, wait_alive, on_wait, &w);
+	console("a", "=== calling \"app\" main() ===\n"
+	    "=== main() of \"app\" returned 1 ===\nhalted\n");
+	run_until(replied, &w.r, "the end of generation 1");
+	assert_string_equal(json_string_value(json_object_get(w.r.body,
+	    "state")), "backoff");
+	assert_int_equal(json_integer_value(json_object_get(w.r.body,
+	    "exit_status")), 1);
+	assert_true(json_is_true(json_object_get(w.r.body, "met")));
+	json_decref(w.r.body);
+	/* Nothing runs: nothing to pause. */
+	r = op(engine_pause, "a");
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_CONFLICT);
+	/* kill ends the wait for the next attempt. */
+	r = op(engine_kill, "a");
+	assert_false(r.failed);
+	assert_string_equal(json_string_value(json_object_get(r.body,
+	    "state")), "stopped");
+	json_decref(r.body);
+	/* restart of an ended instance is a start. */
+	memset(&r, 0, sizeof(r));
+	engine_restart(eng, "a", -1, on_reply, &r);
+	run_until(replied, &r, "the restart reply");
+	assert_false(r.failed);
+	assert_int_equal(json_integer_value(json_object_get(r.body,
+	    "generation")), 2);
+	json_decref(r.body);
+}
+
 /* What nics[i] of instance name shows: host_dev and the first address. */
 struct want_nic {
 	const char *name;
@@ -1769,6 +2106,17 @@ main(void)
 		    test_stale_list_after_remove_and_relaunch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_addresses, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_pause_resume, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pause_outside, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_boot_watchdog_stands_still_while_paused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_pause_kill_in_backoff,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,11 +214,12 @@ test_disconnect_hold_adopt(void **state)
 	assert_int_equal(backend_fake_ops.resume(b, x.domain, &err), 0);
 	assert_int_equal(backend_fake_ops.destroy(b, x.domain, &err), 0);
 	assert_int_equal(nseen, 0);
-	assert_int_equal(fake_held_events(), 2);
-	assert_int_equal(fake_release_events(), 2);
-	assert_int_equal(nseen, 2);
+	assert_int_equal(fake_held_events(), 3);
+	assert_int_equal(fake_release_events(), 3);
+	assert_int_equal(nseen, 3);
 	assert_int_equal(seen[0].type, BACKEND_EVENT_STARTED);
-	assert_int_equal(seen[1].type, BACKEND_EVENT_STOPPED);
+	assert_int_equal(seen[1].type, BACKEND_EVENT_RESUMED);
+	assert_int_equal(seen[2].type, BACKEND_EVENT_STOPPED);
 	fake_hold_events(false);
 
 	/* A domain from "before": seen by list() after a new open(). */

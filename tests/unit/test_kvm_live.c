@@ -113,6 +113,10 @@ event_name(enum backend_event_type t)
 		return "DISCONNECTED";
 	case BACKEND_EVENT_RECONNECTED:
 		return "RECONNECTED";
+	case BACKEND_EVENT_PAUSED:
+		return "PAUSED";
+	case BACKEND_EVENT_RESUMED:
+		return "RESUMED";
 	}
 	return "?";
 }
@@ -592,7 +596,29 @@ test_conflict_missing_paused(void **state)
 	    err.message);
 	assert_int_equal(err.code, RRERR_CONFLICT);
 	assert_true(listed(b, owner, g.domain, NULL));
+	/* pause: PAUSED, listed paused (no fault); twice is fine; resume. */
+	mark = event_mark();
+	rrerr_clear(&err);
+	if (backend_kvm_ops.pause(b, g.domain, &err) == -1)
+		fail_msg("pause: %s", err.message);
+	assert_true(wait_event(mark, BACKEND_EVENT_PAUSED, g.domain,
+	    EVENT_WAIT_MS) > 0);
+	assert_true(listed(b, owner, g.domain, &d));
+	assert_true(d.running && d.paused);
+	assert_string_equal(d.fault, "");
+	if (backend_kvm_ops.pause(b, g.domain, &err) == -1)
+		fail_msg("pause again: %s", err.message);
+	mark = event_mark();
+	if (backend_kvm_ops.resume(b, g.domain, &err) == -1)
+		fail_msg("resume: %s", err.message);
+	assert_true(wait_event(mark, BACKEND_EVENT_RESUMED, g.domain,
+	    EVENT_WAIT_MS) > 0);
+	assert_true(listed(b, owner, g.domain, &d));
+	assert_false(d.paused);
 	destroy_ok(b, g.domain);
+	rrerr_clear(&err);
+	assert_int_equal(backend_kvm_ops.pause(b, g.domain, &err), -1);
+	assert_int_equal(err.code, RRERR_NOT_FOUND);
 
 	/* Missing: destroy is fine, the rest is not found. */
 	destroy_ok(b, g.domain);
@@ -615,6 +641,7 @@ test_conflict_missing_paused(void **state)
 	    EVENT_WAIT_MS) > 0);
 	assert_true(listed(b, owner, p.domain, &d));
 	assert_true(d.running);
+	assert_true(d.paused);		/* paused with reason "user" */
 	sleep_ms(500);
 	s = read_all(p.log);
 	assert_true(s == NULL || strstr(s, "calling") == NULL);

@@ -389,6 +389,56 @@ def test_console_backpressure_loses_nothing(rr, machine):
     rr.remove("spam")
 
 
+def test_pause_resume_kill_wait(rr, machine, dom0d):
+    # pause: libxl_domain_pause; the console stops; resume goes on.
+    v = rr.launch(spec("ops", ["tick", "200"]))
+    rr.wait_log("ops", "tick 3\r\n", timeout=60)
+    v = rr.call("POST", "/v1/unikernels/ops/pause")
+    assert v["state"] == "paused", v
+    state = machine.out_of("xl list %s | tail -1" % v["domain"]).split()
+    assert "p" in state[4], state
+    time.sleep(1)
+    n = len(rr.logs("ops"))
+    time.sleep(3)
+    assert len(rr.logs("ops")) == n, "the console went on while paused"
+    v = rr.call("POST", "/v1/unikernels/ops/resume")
+    assert v["state"] == "running", v
+    last = ticks(rr.logs("ops"))[-1]
+    rr.wait_log("ops", "tick %d\r\n" % (last + 3), timeout=60)
+    # xl pause behind rumprund's back: libxl reports no event; the list
+    # at adoption after a kill -9 shows it paused.
+    dom0d.kill9()
+    machine.run("xl pause %s" % v["domain"])
+    time.sleep(3)          # as test_kill9_adoption_keeps_every_byte
+    dom0d.start()
+    rr.wait_state("ops", "paused", timeout=30)
+    assert rr.call("POST", "/v1/unikernels/ops/resume")["state"] == \
+        "running"
+    # wait: answers when the generation ends; kill ends it at once.
+    r = rr.call("POST", "/v1/unikernels/ops/wait?timeout=1")
+    assert (r["met"], r["timed_out"], r["state"]) == (False, True,
+                                                      "running"), r
+    t0 = time.monotonic()
+    v = rr.call("POST", "/v1/unikernels/ops/kill")
+    assert v["state"] == "stopped", v
+    assert v["reason"] == "killed through the API", v
+    assert time.monotonic() - t0 < 15
+    r = rr.call("POST", "/v1/unikernels/ops/wait")
+    assert (r["met"], r["state"], r["exit_status"]) == (True, "stopped",
+                                                        None), r
+    t = ticks(rr.logs("ops"))
+    assert t == list(range(1, len(t) + 1)), t
+    assert_clean(machine)
+    rr.remove("ops")
+    # wait on a guest that exits: its exit status.
+    rr.launch(spec("w7", ["sleep", "2", "exit", "7"]))
+    r = rr.call("POST", "/v1/unikernels/w7/wait", timeout=120)
+    assert (r["met"], r["state"], r["exit_status"]) == (True, "exited",
+                                                        7), r
+    assert_clean(machine)
+    rr.remove("w7")
+
+
 def test_stats_and_metrics(rr, machine):
     # CPU time and memory come from libxl's domain list; without a disk or
     # a NIC there are no blkback or netback counters in dom0's sysfs, so
