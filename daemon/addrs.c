@@ -3,6 +3,7 @@
  * plan of their refresh (see addrs.h).  Loop thread only.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addrs.h"
@@ -10,8 +11,17 @@
 void
 addrs_reset(struct inst_addrs *a, int64_t now_ms)
 {
+	free(a->nics);
 	memset(a, 0, sizeof(*a));
 	a->since_ms = now_ms;
+}
+
+void
+addrs_free(struct inst_addrs *a)
+{
+	free(a->nics);
+	a->nics = NULL;
+	a->known = false;
 }
 
 bool
@@ -33,6 +43,8 @@ complete(const struct inst_addrs *a, const struct spec *spec)
 	size_t i, k;
 	bool v4;
 
+	if (spec->nnics > 0 && a->nics == NULL)
+		return false;
 	for (i = 0; i < spec->nnics; i++) {
 		if (a->nics[i].host_dev[0] == '\0')
 			return false;
@@ -56,8 +68,11 @@ addrs_apply(struct inst_addrs *a, const struct spec *spec,
 {
 	bool fast;
 
-	if (nics != NULL) {
-		memcpy(a->nics, nics, spec->nnics * sizeof(*nics));
+	if (nics != NULL && spec->nnics > 0 && a->nics == NULL)
+		a->nics = calloc(spec->nnics, sizeof(*a->nics));
+	if (nics != NULL && (spec->nnics == 0 || a->nics != NULL)) {
+		if (spec->nnics > 0)
+			memcpy(a->nics, nics, spec->nnics * sizeof(*nics));
 		a->known = true;
 	}
 	fast = (nics == NULL || !complete(a, spec)) &&
@@ -84,9 +99,12 @@ addrs_view(const struct inst_addrs *a, const struct spec *spec, size_t i,
     bool live, json_t *o)
 {
 	const struct spec_nic *n = &spec->nics[i];
-	const struct backend_nic_info *nic = &a->nics[i];
+	const struct backend_nic_info *nic;
 	json_t *list = json_array();
 	size_t k;
+
+	/* Only once known does a->nics hold spec->nnics entries. */
+	nic = a->known ? &a->nics[i] : NULL;
 
 	json_object_set_new(o, "host_dev", live && a->known &&
 	    nic->host_dev[0] != '\0' ? json_string(nic->host_dev) :

@@ -30,15 +30,26 @@
 #define ADDRS_JOBS_MAX		2
 
 struct inst_addrs {
-	struct backend_nic_info nics[SPEC_NICS_MAX];
+	/*
+	 * What the last answer said, spec->nnics entries, allocated by the
+	 * first answer of a generation (an ended instance, or one loaded
+	 * from its record, holds none); NULL until then.
+	 */
+	struct backend_nic_info *nics;
 	bool known;		/* a query of this generation answered */
 	uint64_t inflight;	/* the job's number, 0: none in flight */
 	int64_t next_ms;	/* no query before; 0: at once */
 	int64_t since_ms;	/* the generation's launch */
 };
 
-/* Forget everything: a new generation launches at now_ms. */
+/*
+ * Forget everything: a new generation launches at now_ms.  a must be
+ * zeroed or reset before its first use.
+ */
 void	addrs_reset(struct inst_addrs *a, int64_t now_ms);
+
+/* Free what a holds (the instance goes). */
+void	addrs_free(struct inst_addrs *a);
 
 /* True when a query is due at now_ms. */
 bool	addrs_due(const struct inst_addrs *a, int64_t now_ms);

@@ -495,6 +495,7 @@ free_instance(struct instance *inst)
 		free(w);
 	}
 	console_close(inst->console);
+	addrs_free(&inst->addrs);
 	json_decref(inst->held);
 	instance_view_free(inst);
 	spec_free(inst->spec);
@@ -2116,7 +2117,9 @@ restart_due(struct engine *e, struct instance *inst, int64_t now)
 	inst->generation++;
 	if (begin_generation(e, inst, &err) == -1 ||
 	    write_record(e, inst, &err) == -1) {
+		/* What begin_generation() let go of stays let go. */
 		saved.console = inst->console;
+		saved.addrs = inst->addrs;
 		*inst = saved;
 		if (inst->console != NULL) {
 			console_rescan_from(inst->console, inst->gen_offset);
@@ -2464,7 +2467,9 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 	inst->generation++;
 	if (begin_generation(e, inst, &err) == -1 ||
 	    write_record(e, inst, &err) == -1) {
+		/* What begin_generation() let go of stays let go. */
 		saved.console = inst->console;
+		saved.addrs = inst->addrs;
 		*inst = saved;
 		instance_changed(inst);
 		if (inst->console != NULL) {
@@ -3108,7 +3113,9 @@ restart_now(struct engine *e, struct instance *inst)
 	inst->restart_pending = false;
 	if (begin_generation(e, inst, &err) == -1 ||
 	    write_record(e, inst, &err) == -1) {
+		/* What begin_generation() let go of stays let go. */
 		saved.console = inst->console;
+		saved.addrs = inst->addrs;
 		*inst = saved;
 		if (inst->console != NULL) {
 			console_rescan_from(inst->console, inst->gen_offset);
