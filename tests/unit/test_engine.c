@@ -1294,6 +1294,7 @@ static void
 test_late_stop_of_removed_incarnation(void **state)
 {
 	char old[BACKEND_DOMAIN_NAME_MAX];
+	struct fake_domain fd = { 0 };
 	struct result r, s;
 
 	(void)state;
@@ -1317,8 +1318,8 @@ test_late_stop_of_removed_incarnation(void **state)
 	assert_int_equal(r.status, 201);
 	json_decref(r.body);
 	assert_string_not_equal(domain_of("a"), old);
-	assert_int_equal(fake_domain_get(domain_of("a"),
-	    &(struct fake_domain){ 0 }), 0);
+	assert_int_equal(fake_domain_get(domain_of("a"), &fd), 0);
+	fake_domain_clear(&fd);
 	fake_hold_events(false);
 	assert_true(fake_release_events() >= 2);
 	uv_run(&loop, UV_RUN_NOWAIT);
