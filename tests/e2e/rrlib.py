@@ -715,7 +715,8 @@ LOG_CHECKS = (
 
 # Warnings about this machine rather than about the test: expected always.
 HOST_WARNINGS = (
-    # No Xen hypervisor here (DESIGN.md): a rumprund built with the Xen
+    # No Xen hypervisor on the test host (Xen runs nested only in
+    # tests/xen): a rumprund built with the Xen
     # backend says so once at start.
     re.compile(r"warning xen backend unavailable: Xen is not available on "
                r"this host"),

@@ -13,7 +13,7 @@
  * under TCG unless a test says otherwise; console logs go to a temp dir.
  *
  * Timings printed (create -> STARTED event, create -> first console
- * byte) are for comparison with DESIGN.md; RR_LIVE_RUNS sets the runs
+ * byte) are for comparison with bench/README.md; RR_LIVE_RUNS sets the runs
  * per configuration (default 3).  RR_LIVE_ONLY=PATTERN runs only the
  * tests whose names match (e.g. test_fault, on a shared libvirtd).
  */
