@@ -15,8 +15,9 @@ Sections (--only a,b,...):
            fast_cpu_probe override; TCG, and KVM when the guest boots
            under it here
   burst    1, 10, 50, 100 guests launched at once: through the API, through
-           direct libvirt with as many threads, and with 4 threads (the
-           size of libuv's pool, rumprund's own parallelism)
+           direct libvirt with as many threads, and with as many threads
+           as rumprund's pool has (POOL_THREADS in daemon/main.c:
+           rumprund's own parallelism)
   scale    0, 100, 1000 records in the table: start time, RSS, fds, list /
            by-name latency, launch latency
   api      requests/s and p99 of GET /v1/unikernels and GET
@@ -31,6 +32,7 @@ unless --shared-libvirt.  Only loopback and unix sockets are used.
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -92,6 +94,11 @@ os.environ["RR_BUILD"] = str(BUILD)
 os.environ["RR_DAEMON"] = str(Path(ARGS.daemon).resolve()) if ARGS.daemon \
     else str(BUILD / "rumprund")
 import rrlib  # noqa: E402  (after RR_BUILD is set)
+
+# rumprund's libuv pool (daemon/main.c, POOL_THREADS): the parallelism of
+# its backend calls, which the burst's second direct libvirt row matches.
+POOL = int(re.search(r'#define POOL_THREADS\s+"(\d+)"',
+                     (REPO / "daemon" / "main.c").read_text()).group(1))
 
 BENCH = BUILD / "bench"
 DIRECT = BENCH / "direct_libvirt"
@@ -697,7 +704,7 @@ def section_burst(env, accel):
         finally:
             stop_daemon(d)
         time.sleep(1)
-        for par, key in ((n, "libvirt"), (min(4, n), "libvirt4")):
+        for par, key in ((n, "libvirt"), (min(POOL, n), "libvirt4")):
             if key == "libvirt4" and par == n:
                 continue
             log("burst %d through direct libvirt, %d threads (load %s)"
@@ -725,7 +732,8 @@ def section_burst(env, accel):
         out[n] = res
         for key, label in (("api", "rumprund API (%d clients)" % n),
                            ("libvirt", "direct libvirt, %d threads" % n),
-                           ("libvirt4", "direct libvirt, 4 threads")):
+                           ("libvirt4",
+                            "direct libvirt, %d threads (pool)" % POOL)):
             if key not in res:
                 continue
             per = [x for x in res[key] if not x.get("summary")]
@@ -750,8 +758,8 @@ def section_burst(env, accel):
              "answered: POST answered / virDomainCreateXML returned; "
              "running: as above; p50 / p99 over the N launches, from the "
              "common start",
-             "rumprund runs backend calls on libuv's pool: 4 threads, "
-             "whatever the number of clients",
+             "rumprund runs backend calls on libuv's pool: %d threads, "
+             "whatever the number of clients" % POOL,
              "GET during: GET /v1/unikernels/{name} of another running "
              "guest every 10 ms during the API burst (ms p50 / p99 / max); "
              "on the direct libvirt row (N threads), the same GET of "
@@ -764,7 +772,7 @@ def section_burst(env, accel):
             notes.append("N=%d: all-running ratio rumprund/direct libvirt "
                          "(N threads) %.2f%s" % (
                              n, walls["api"] / walls["libvirt"],
-                             ", /(4 threads) %.2f" % (walls["api"] /
+                             ", /(%d threads) %.2f" % (POOL, walls["api"] /
                                                       walls["libvirt4"])
                              if walls.get("libvirt4") else ""))
     table("Burst: N guests of 32 MiB launched at once, %s (ms)"
