@@ -21,9 +21,7 @@
 
 #include <jansson.h>
 
-#ifndef RUMPRUND_VERSION
-#define RUMPRUND_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define RRCTL_DEFAULT_HOST	"unix:///run/rumprund/rumprund.sock"
 

@@ -63,6 +63,7 @@
 #include "rumpconfig.h"
 #include "sbuf.h"
 #include "store.h"
+#include "version.h"
 
 /* The platforms with a backend: tables here are indexed by them. */
 #define NPLATFORMS	SPEC_PLATFORMS_LAUNCHED
@@ -73,10 +74,6 @@
 #define ORPHAN_RETRY_MAX_MS 60000	/* the delay doubles up to this */
 #define FLUSH_RETRY_MS	1000	/* after a failed record write */
 #define EVENTS_KEEP	2000
-
-#ifndef RUMPRUND_VERSION
-#define RUMPRUND_VERSION "0.1.0"
-#endif
 
 enum waiter_kind {
 	WAIT_LAUNCH,		/* answer once the instance left pending */

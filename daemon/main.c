@@ -44,10 +44,7 @@
 #include "sbuf.h"
 #include "sdnotify.h"
 #include "spec.h"
-
-#ifndef RUMPRUND_VERSION
-#define RUMPRUND_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 struct daemon_state {
 	struct engine *engine;

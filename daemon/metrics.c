@@ -19,10 +19,7 @@
 #include "events.h"
 #include "metrics.h"
 #include "sbuf.h"
-
-#ifndef RUMPRUND_VERSION
-#define RUMPRUND_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define NPLAT	SPEC_PLATFORMS_LAUNCHED
 

@@ -87,7 +87,7 @@ def test_head_wherever_get(daemon, api):
         {"GET", "HEAD"}, r
 
 
-def test_health_and_info_shape(daemon):
+def test_health_and_info_shape(daemon, api):
     d = daemon()
     c = d.client
     h = c.get("/v1/health")
@@ -101,6 +101,9 @@ def test_health_and_info_shape(daemon):
     assert info["backends"]["kvm"].get("connected") is True
     assert info["host"]["cpus"] >= 1
     assert info["host"]["memory_mib"] > 0
+    # daemon/version.h is the one place the version is written; the
+    # contract says the same.
+    assert info["version"] == str(api.doc["info"]["version"]), info
 
 
 def test_odd_names_in_paths(daemon, api):
