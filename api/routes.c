@@ -65,9 +65,8 @@ reply_bad(struct httpd_req *req, enum rrerr_code code, const char *field,
 	struct rrerr err;
 	va_list ap;
 
-	rrerr_set(&err, code, field, "%s", "");
 	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	rrerr_vset(&err, code, field, fmt, ap);
 	va_end(ap);
 	httpd_reply_error(req, &err);
 }

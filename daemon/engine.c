@@ -261,9 +261,8 @@ reply_err(engine_reply_fn *fn, void *arg, enum rrerr_code code,
 	struct rrerr err;
 	va_list ap;
 
-	rrerr_set(&err, code, NULL, "%s", "");
 	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	rrerr_vset(&err, code, NULL, fmt, ap);
 	va_end(ap);
 	fn(arg, 0, NULL, &err);
 }
@@ -279,9 +278,8 @@ reply_field(engine_reply_fn *fn, void *arg, enum rrerr_code code,
 	struct rrerr err;
 	va_list ap;
 
-	rrerr_set(&err, code, field, "%s", "");
 	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	rrerr_vset(&err, code, field, fmt, ap);
 	va_end(ap);
 	fn(arg, 0, NULL, &err);
 }

@@ -8,18 +8,26 @@
 #include "rrerr.h"
 
 int
-rrerr_set(struct rrerr *err, enum rrerr_code code, const char *field,
-    const char *fmt, ...)
+rrerr_vset(struct rrerr *err, enum rrerr_code code, const char *field,
+    const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	if (err == NULL)
 		return -1;
 	err->code = code;
 	snprintf(err->field, sizeof(err->field), "%s",
 	    field != NULL ? field : "");
-	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	return -1;
+}
+
+int
+rrerr_set(struct rrerr *err, enum rrerr_code code, const char *field,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rrerr_vset(err, code, field, fmt, ap);
 	va_end(ap);
 	return -1;
 }

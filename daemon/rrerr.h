@@ -10,6 +10,8 @@
 #ifndef RRERR_H
 #define RRERR_H
 
+#include <stdarg.h>
+
 enum rrerr_code {
 	RRERR_OK = 0,
 	RRERR_BAD_REQUEST,	/* malformed: not JSON, wrong shape */
@@ -39,6 +41,10 @@ struct rrerr {
  */
 int rrerr_set(struct rrerr *err, enum rrerr_code code, const char *field,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* rrerr_set() for wrappers that take the format's arguments themselves. */
+int rrerr_vset(struct rrerr *err, enum rrerr_code code, const char *field,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Reset err to RRERR_OK with empty field and message. */
 void rrerr_clear(struct rrerr *err);
