@@ -773,7 +773,7 @@ post_wait(struct httpd_req *req, void *ctx)
 
 struct log_stream {
 	struct console *console;
-	struct console_watch watch;
+	struct watch watch;
 	struct httpd_stream *stream;
 	uint64_t off;
 	bool follow;
@@ -907,7 +907,7 @@ log_closed(void *arg)
 }
 
 static void
-log_notify(struct console_watch *w)
+log_notify(struct watch *w)
 {
 	struct log_stream *ls = (struct log_stream *)((char *)w -
 	    offsetof(struct log_stream, watch));
@@ -998,7 +998,7 @@ get_logs(struct httpd_req *req, void *ctx)
 
 struct event_stream {
 	struct events *events;
-	struct events_watch watch;
+	struct watch watch;
 	struct httpd_stream *stream;
 	uint64_t after;
 	bool follow;
@@ -1122,7 +1122,7 @@ on_beat(uv_timer_t *t)
 }
 
 static void
-event_notify(struct events_watch *w)
+event_notify(struct watch *w)
 {
 	struct event_stream *es = (struct event_stream *)((char *)w -
 	    offsetof(struct event_stream, watch));

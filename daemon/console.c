@@ -56,7 +56,7 @@ struct console {
 	size_t linelen;
 	console_marker_fn *fn;
 	void *arg;
-	TAILQ_HEAD(, console_watch) watchers;
+	struct watch_list watchers;
 };
 
 /*
@@ -296,7 +296,7 @@ console_line_since(struct console *c, int64_t ms)
 void
 console_poll(struct console *c)
 {
-	struct console_watch *w, *next;
+	struct watch *w, *next;
 	char buf[16384];
 	struct stat st;
 	ssize_t n;
@@ -400,7 +400,7 @@ console_open(uv_loop_t *loop, const char *path, uint64_t scan_from,
 void
 console_close(struct console *c)
 {
-	struct console_watch *w, *next;
+	struct watch *w, *next;
 
 	if (c == NULL)
 		return;
@@ -485,7 +485,7 @@ console_read(struct console *c, uint64_t off, char *buf, size_t max)
 void
 console_set_ended(struct console *c, bool ended)
 {
-	struct console_watch *w, *next;
+	struct watch *w, *next;
 
 	c->ended = ended;
 	if (!ended) {
@@ -530,13 +530,13 @@ console_ended(const struct console *c)
 }
 
 void
-console_watch(struct console *c, struct console_watch *w)
+console_watch(struct console *c, struct watch *w)
 {
 	TAILQ_INSERT_TAIL(&c->watchers, w, link);
 }
 
 void
-console_unwatch(struct console *c, struct console_watch *w)
+console_unwatch(struct console *c, struct watch *w)
 {
 	TAILQ_REMOVE(&c->watchers, w, link);
 }

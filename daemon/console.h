@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "rrerr.h"
+#include "watch.h"
 
 enum console_marker {
 	CONSOLE_CALLING,	/* === calling "NAME" main() === */
@@ -35,11 +36,6 @@ enum console_marker {
 
 typedef void console_marker_fn(void *arg, enum console_marker m, int status,
     const char *line);
-
-struct console_watch {
-	void (*notify)(struct console_watch *w);	/* new bytes or ended */
-	TAILQ_ENTRY(console_watch) link;
-};
 
 struct console;
 
@@ -112,7 +108,7 @@ bool console_ended(const struct console *c);
  */
 void console_rest(struct console *c);
 
-void console_watch(struct console *c, struct console_watch *w);
-void console_unwatch(struct console *c, struct console_watch *w);
+void console_watch(struct console *c, struct watch *w);
+void console_unwatch(struct console *c, struct watch *w);
 
 #endif

@@ -79,7 +79,7 @@ struct events {
 	size_t count;
 	uint64_t last;		/* the last seq given out */
 	uint64_t mark;		/* H: no seq above it was given out */
-	TAILQ_HEAD(, events_watch) watchers;
+	struct watch_list watchers;
 	size_t nwatchers;
 };
 
@@ -427,7 +427,7 @@ events_close(struct events *ev)
 uint64_t
 events_publish(struct events *ev, json_t *e)
 {
-	struct events_watch *w, *next;
+	struct watch *w, *next;
 	struct timeval tv;
 	char stamp[40], *dump, *text;
 	struct tm tm;
@@ -489,14 +489,14 @@ events_last_seq(const struct events *ev)
 }
 
 void
-events_watch(struct events *ev, struct events_watch *w)
+events_watch(struct events *ev, struct watch *w)
 {
 	TAILQ_INSERT_TAIL(&ev->watchers, w, link);
 	ev->nwatchers++;
 }
 
 void
-events_unwatch(struct events *ev, struct events_watch *w)
+events_unwatch(struct events *ev, struct watch *w)
 {
 	TAILQ_REMOVE(&ev->watchers, w, link);
 	ev->nwatchers--;

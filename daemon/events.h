@@ -20,13 +20,9 @@
 #include <jansson.h>
 
 #include "rrerr.h"
+#include "watch.h"
 
 struct events;
-
-struct events_watch {
-	void (*notify)(struct events_watch *w);
-	TAILQ_ENTRY(events_watch) link;
-};
 
 /* Open the stream kept in dir/events.jsonl.  NULL with err on failure. */
 struct events *events_open(const char *dir, size_t keep, struct rrerr *err);
@@ -54,8 +50,8 @@ void events_flush(struct events *ev);
 /* The seq of the newest event (0 when none). */
 uint64_t events_last_seq(const struct events *ev);
 
-void events_watch(struct events *ev, struct events_watch *w);
-void events_unwatch(struct events *ev, struct events_watch *w);
+void events_watch(struct events *ev, struct watch *w);
+void events_unwatch(struct events *ev, struct watch *w);
 
 /* How many watchers there are now (the event stream's clients). */
 size_t events_watchers(const struct events *ev);
