@@ -142,7 +142,8 @@ PYTHON ?= /usr/bin/python3
 
 # The end-to-end tests drive a rumprund built with AddressSanitizer and
 # UBSan (in build-asan/), so that every test also checks for memory errors
-# and undefined behaviour; leaks are the unit tests' business (valgrind).
+# and undefined behaviour.  Leaks are not checked there (detect_leaks=0):
+# "make asan" runs the unit tests under LeakSanitizer; make test does not.
 ASAN_BUILD := build-asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 

@@ -123,7 +123,7 @@
 
 #define CONSOLE_WAIT_MS		5000	/* xenconsoled's pty after create */
 #define CONSOLE_POLL_MS		10
-#define QUIET_MS		300	/* > the engine's console poll */
+#define QUIET_MS		300	/* > engine.c's TICK_MS (200), see there */
 #define DRAIN_MAX_MS		3000	/* at most, after a shutdown */
 #define READER_FINISH_MS	1000	/* after a death, for the last bytes */
 #define CLOSE_ABORT_MS		2000	/* for aborted operations to end */

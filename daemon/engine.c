@@ -67,6 +67,12 @@
 
 /* The platforms with a backend: tables here are indexed by them. */
 #define NPLATFORMS	SPEC_PLATFORMS_LAUNCHED
+/*
+ * The tick polls every console log (console_poll()).  backends/xen.c's
+ * QUIET_MS (300) must stay above it: the Xen backend waits that long
+ * after a guest's shutdown before it reports it, so that the exit status
+ * line is read from the log before the event arrives.
+ */
 #define TICK_MS		200
 #define REOPEN_MS	3000
 #define DESTROY_RETRY_MS 1000	/* after a failed destroy */
