@@ -20,7 +20,7 @@
 #include "http.h"
 #include "iso.h"
 #include "rrctl.h"
-#include "run.h"
+#include "runopts.h"
 
 struct download {
 	int fd;

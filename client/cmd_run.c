@@ -21,7 +21,7 @@
 #include "fmt.h"
 #include "http.h"
 #include "rrctl.h"
-#include "run.h"
+#include "runopts.h"
 #include "sbuf.h"
 
 struct attach {

@@ -1,7 +1,7 @@
 /*
  * Tests of ISO images: the request of platform iso (spec.c), its guest
  * configuration (rumpconfig.c), what iso.c writes and runs, rrctl iso's
- * options (client/run.c), and the engine's refusal to launch one.
+ * options (client/runopts.c), and the engine's refusal to launch one.
  *
  * Golden files: every tests/golden/iso/NAME.json is the request of an
  * ISO image (spec_parse_iso()); the configuration written for it must
@@ -38,7 +38,7 @@
 #include "golden.h"
 #include "iso.h"
 #include "rumpconfig.h"
-#include "run.h"
+#include "runopts.h"
 #include "spec.h"
 
 static char tmpbase[PATH_MAX];

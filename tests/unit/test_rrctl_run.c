@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run.h"
+#include "runopts.h"
 #include "spec.h"
 
 #define MAXARGS 48

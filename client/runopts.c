@@ -1,5 +1,5 @@
 /*
- * run: `rrctl run` options to a launch request (see run.h).
+ * runopts: `rrctl run` options to a launch request (see runopts.h).
  *
  * The options follow the upstream rumprun tool (app-tools/rumprun, getopts
  * 'b:dD:e:g:iI:M:n:N:pW:'), with its bugs left out: the n-th -I is the n-th
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run.h"
+#include "runopts.h"
 
 #define MEM_MAX_MIB	(16L * 1024 * 1024)
 #define VCPUS_MAX	1024

@@ -1,5 +1,5 @@
 /*
- * run: the options of `rrctl run` (those of the upstream rumprun tool, plus
+ * runopts: the options of `rrctl run` (those of the upstream rumprun tool, plus
  * a few) turned into a launch request (openapi.yaml, LaunchRequest); and
  * those of `rrctl iso`, the same less what has no meaning in an ISO image
  * (upstream's `rumprun iso`), into the request of an ISO image.
@@ -10,8 +10,8 @@
  * Neither prints nor talks to a daemon, so both are tested in
  * tests/unit/test_rrctl_run.c.
  */
-#ifndef RUN_H
-#define RUN_H
+#ifndef RUNOPTS_H
+#define RUNOPTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
