@@ -485,12 +485,20 @@ test_lifecycle_again(void **state)
 	test_lifecycle(state);
 }
 
+/* After a failed test, the scratch tree goes too (a no-op otherwise). */
+static int
+teardown(void **state)
+{
+	(void)state;
+	return fx_remove();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lifecycle),
-		cmocka_unit_test(test_lifecycle_again),
+		cmocka_unit_test_teardown(test_lifecycle, teardown),
+		cmocka_unit_test_teardown(test_lifecycle_again, teardown),
 	};
 	int rv;
 
