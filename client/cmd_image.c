@@ -136,7 +136,7 @@ push(struct ctl *c, const char *kind, const char *file, const char *name,
 	if (rv == HTTP_INTERRUPTED)
 		rv = CTL_INTERRUPTED;
 	else
-		rv = http_outcome(c->http, &r, out);
+		rv = ctl_outcome(c->http, &r, out);
 	http_req_reset(&r);
 out:
 	fclose(f);
@@ -170,7 +170,7 @@ image_push_for_run(struct ctl *c, const char *file, char **ref)
 		ctl_warnx("out of memory");
 		return CTL_DENIED;
 	}
-	rv = http_call(c->http, "GET", path, NULL, &list, NULL);
+	rv = ctl_call(c->http, "GET", path, NULL, &list, NULL);
 	free(path);
 	if (rv != CTL_OK)
 		return rv;
@@ -271,7 +271,7 @@ cmd_ls(struct ctl *c, const char *kind, int argc, char *argv[])
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
 	snprintf(path, sizeof(path), "/v1/%s", plural(kind));
-	if ((rv = http_call(c->http, "GET", path, NULL, &list, NULL)) !=
+	if ((rv = ctl_call(c->http, "GET", path, NULL, &list, NULL)) !=
 	    CTL_OK)
 		return rv;
 	if (c->json) {
@@ -354,7 +354,7 @@ cmd_rm(struct ctl *c, const char *kind, int argc, char *argv[])
 			return CTL_DENIED;
 		}
 		free(esc);
-		rv = http_call(c->http, "DELETE", path, NULL, NULL, NULL);
+		rv = ctl_call(c->http, "DELETE", path, NULL, NULL, NULL);
 		free(path);
 		if (rv == CTL_OK)
 			printf("%s\n", argv[optind]);

@@ -134,7 +134,7 @@ fetch(struct ctl *c, json_t *req, const char *output)
 		rv = CTL_INTERRUPTED;
 		goto out;
 	}
-	if ((rv = http_outcome(c->http, &r, NULL)) != CTL_OK)
+	if ((rv = ctl_outcome(c->http, &r, NULL)) != CTL_OK)
 		goto out;
 	if (check_whole(d.fd, d.bytes) == -1) {
 		rv = CTL_DENIED;

@@ -59,7 +59,7 @@ ctl_many(struct ctl *c, const char *method, const char *suffix, char **names,
 		/* An unreachable daemon is said once. */
 		if (rv == CTL_UNREACHABLE && reqs[i].status == 0)
 			continue;
-		r = http_outcome(c->http, &reqs[i], &inst);
+		r = ctl_outcome(c->http, &reqs[i], &inst);
 		if (r == CTL_OK) {
 			state = json_string_value(json_object_get(inst,
 			    "state"));
@@ -94,7 +94,7 @@ live_names(struct ctl *c, int *rv)
 	json_t *list = NULL, *names, *inst;
 	size_t i;
 
-	if ((*rv = http_call(c->http, "GET", "/v1/unikernels", NULL, &list,
+	if ((*rv = ctl_call(c->http, "GET", "/v1/unikernels", NULL, &list,
 	    NULL)) != CTL_OK)
 		return NULL;
 	names = json_array();

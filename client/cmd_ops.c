@@ -238,7 +238,7 @@ ctl_wait(struct ctl *c, int argc, char *argv[])
 	http_run(c->http, NULL, NULL);
 	for (i = 0; i < n; i++) {
 		http_end(c->http, &reqs[i]);
-		out = http_outcome(c->http, &reqs[i], &r);
+		out = ctl_outcome(c->http, &reqs[i], &r);
 		st = out;
 		if (out == CTL_OK) {
 			st = wait_status(argv[optind + i], r, by_state);

@@ -244,7 +244,7 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		rv = CTL_DENIED;
 		goto out;
 	}
-	if ((rv = http_call(c->http, "GET", path, NULL, &list, NULL)) !=
+	if ((rv = ctl_call(c->http, "GET", path, NULL, &list, NULL)) !=
 	    CTL_OK)
 		goto out;
 	if (!json_is_array(list)) {

@@ -278,7 +278,7 @@ create(struct ctl *c, json_t *req, bool generated, char *name,
 	snprintf(base, sizeof(base), "%s",
 	    json_string_value(json_object_get(req, "name")));
 	snprintf(name, RUN_NAME_MAX + 1, "%s", base);
-	if (generated && (rv = http_call(c->http, "GET", "/v1/unikernels",
+	if (generated && (rv = ctl_call(c->http, "GET", "/v1/unikernels",
 	    NULL, &list, NULL)) != CTL_OK)
 		return rv;
 	http_quiet_conflict(c->http, generated);
@@ -291,7 +291,7 @@ create(struct ctl *c, json_t *req, bool generated, char *name,
 		}
 		json_decref(inst);
 		inst = NULL;
-		rv = http_call(c->http, "POST", "/v1/unikernels", req, &inst,
+		rv = ctl_call(c->http, "POST", "/v1/unikernels", req, &inst,
 		    &status);
 		if (!generated)
 			break;
@@ -324,7 +324,7 @@ create(struct ctl *c, json_t *req, bool generated, char *name,
 			json_decref(inst);
 			return CTL_DENIED;
 		}
-		rv = http_call(c->http, "POST", path, NULL, &again, NULL);
+		rv = ctl_call(c->http, "POST", path, NULL, &again, NULL);
 		free(path);
 		json_decref(inst);
 		if (rv != CTL_OK)
@@ -377,7 +377,7 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 		goto interrupted;
 	if (a.events.done || a.events.status != 200) {
 		http_end(h, &a.events);
-		rv = http_outcome(h, &a.events, NULL);
+		rv = ctl_outcome(h, &a.events, NULL);
 		goto out;
 	}
 
@@ -433,7 +433,7 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 			a.seq = a.events.resume_at;
 		if (a.seq < 0 || (a.at < 0 && !a.logs.done)) {
 			http_end(h, &a.logs);
-			rv = http_outcome(h, http_broken(&a.events) ?
+			rv = ctl_outcome(h, http_broken(&a.events) ?
 			    &a.events : &a.logs, NULL);
 			goto out;
 		}
@@ -477,7 +477,7 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 	/* No end event: the stream broke, or it had ended before. */
 	if (a.events.done) {
 		http_end(h, &a.events);
-		if ((rv = http_outcome(h, &a.events, NULL)) == CTL_OK) {
+		if ((rv = ctl_outcome(h, &a.events, NULL)) == CTL_OK) {
 			ctl_warnx("the event stream ended early");
 			rv = CTL_DENIED;
 		}
@@ -485,7 +485,7 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 	}
 	if (a.logs.rc != 0 || a.logs.status != 200) {
 		http_end(h, &a.logs);
-		rv = http_outcome(h, &a.logs, NULL);
+		rv = ctl_outcome(h, &a.logs, NULL);
 		goto out;
 	}
 	free(path);
@@ -494,7 +494,7 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 		rv = CTL_DENIED;
 		goto out;
 	}
-	if ((rv = http_call(h, "GET", path, NULL, &view, NULL)) == CTL_OK) {
+	if ((rv = ctl_call(h, "GET", path, NULL, &view, NULL)) == CTL_OK) {
 		rv = ended(a.name, view);
 		*final = true;
 	}

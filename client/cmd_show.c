@@ -62,7 +62,7 @@ ctl_inspect(struct ctl *c, int argc, char *argv[])
 		ctl_warnx("out of memory");
 		return CTL_DENIED;
 	}
-	if ((rv = http_call(c->http, "GET", path, NULL, &inst, NULL)) ==
+	if ((rv = ctl_call(c->http, "GET", path, NULL, &inst, NULL)) ==
 	    CTL_OK)
 		print_json(inst);
 	json_decref(inst);
@@ -196,7 +196,7 @@ ctl_info(struct ctl *c, int argc, char *argv[])
 		return rv;
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
-	if ((rv = http_call(c->http, "GET", "/v1/info", NULL, &info, NULL)) !=
+	if ((rv = ctl_call(c->http, "GET", "/v1/info", NULL, &info, NULL)) !=
 	    CTL_OK)
 		return rv;
 	if (c->json)
@@ -221,7 +221,7 @@ ctl_version(struct ctl *c, int argc, char *argv[])
 		return rv;
 	if (!c->json)
 		printf("rrctl %s\n", RUMPRUND_VERSION);
-	rv = http_call(c->http, "GET", "/v1/info", NULL, &info, NULL);
+	rv = ctl_call(c->http, "GET", "/v1/info", NULL, &info, NULL);
 	daemon = json_string_value(json_object_get(info, "version"));
 	api = json_string_value(json_object_get(info, "api_version"));
 	built = json_object_get(info, "built_with");

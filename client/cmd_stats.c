@@ -96,7 +96,7 @@ list_running(struct stats_run *s)
 	size_t i;
 	int rv;
 
-	if ((rv = http_call(s->c->http, "GET", "/v1/unikernels", NULL, &list,
+	if ((rv = ctl_call(s->c->http, "GET", "/v1/unikernels", NULL, &list,
 	    NULL)) != CTL_OK)
 		return rv;
 	for (i = 0; i < s->n; i++)
@@ -211,7 +211,7 @@ round_once(struct stats_run *s, bool explicit)
 			s->g[i].cpu_percent = NAN;
 			continue;
 		}
-		if ((r = http_outcome(s->c->http, &reqs[i], &body)) != CTL_OK) {
+		if ((r = ctl_outcome(s->c->http, &reqs[i], &body)) != CTL_OK) {
 			rv = r;
 			if (r == CTL_UNREACHABLE)
 				break;

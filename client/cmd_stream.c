@@ -50,7 +50,7 @@ ctl_resume_wait(struct ctl *c, struct http_req *r, long long *deadline_ms)
 
 	if (*deadline_ms == 0) {
 		/* Just broke: say why, once. */
-		(void)http_outcome(c->http, r, NULL);
+		(void)ctl_outcome(c->http, r, NULL);
 		if (secs == 0)
 			return CTL_UNREACHABLE;
 		ctl_warnx("reconnecting for up to %ld s", secs);
@@ -181,7 +181,7 @@ follow(struct ctl *c, const char *path, struct follow *f, bool interruptible,
 			return rv;
 		path = again;
 	}
-	rv = http_outcome(c->http, &f->r, NULL);
+	rv = ctl_outcome(c->http, &f->r, NULL);
 	http_req_reset(&f->r);
 	return rv;
 }

@@ -347,6 +347,43 @@ ctl_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Print err's message, if any; its kind as an exit status. */
+static int
+ctl_failed(const struct http_err *err)
+{
+	if (err->msg[0] != '\0')
+		ctl_warnx("%s", err->msg);
+	switch (err->kind) {
+	case HTTP_ERR_UNREACHABLE:
+		return CTL_UNREACHABLE;
+	case HTTP_ERR_INTERRUPTED:
+		return CTL_INTERRUPTED;
+	default:
+		return CTL_DENIED;
+	}
+}
+
+int
+ctl_outcome(struct http *h, struct http_req *r, json_t **out)
+{
+	struct http_err err;
+
+	if (http_outcome(h, r, out, &err) == -1)
+		return ctl_failed(&err);
+	return CTL_OK;
+}
+
+int
+ctl_call(struct http *h, const char *method, const char *path, json_t *body,
+    json_t **out, long *status)
+{
+	struct http_err err;
+
+	if (http_call(h, method, path, body, out, status, &err) == -1)
+		return ctl_failed(&err);
+	return CTL_OK;
+}
+
 int
 ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
 {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
-#include "rrctl.h"
+#include "version.h"
 
 #define TOKEN_MAX	4096
 #define CONNECT_TIMEOUT	10L
@@ -492,8 +493,22 @@ failure(const struct http_req *r, bool connected)
 	}
 }
 
+/* Fill err with kind and the message fmt (printf-like); returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+fail(struct http_err *err, enum http_errkind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 int
-http_outcome(struct http *h, struct http_req *r, json_t **out)
+http_outcome(struct http *h, struct http_req *r, json_t **out,
+    struct http_err *err)
 {
 	json_error_t jerr;
 	const char *msg;
@@ -503,19 +518,17 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 		*out = NULL;
 	if (r->done && r->rc == CURLE_WRITE_ERROR && r->on_data != NULL) {
 		/* on_data could not write the bytes out. */
-		ctl_warnx("cannot write the output: %s",
+		return fail(err, HTTP_ERR_DENIED, "cannot write the output: %s",
 		    strerror(r->write_errno));
-		return CTL_DENIED;
 	}
 	if (!r->done || r->rc != CURLE_OK) {
 		if (r->status == 0)
-			ctl_warnx("cannot reach rumprund at %s: %s", h->shown,
+			return fail(err, HTTP_ERR_UNREACHABLE,
+			    "cannot reach rumprund at %s: %s", h->shown,
 			    r->done ? failure(r, false) : "interrupted");
-		else
-			ctl_warnx("lost the connection to rumprund at %s: %s",
-			    h->shown, r->done ? failure(r, true) :
-			    "interrupted");
-		return CTL_UNREACHABLE;
+		return fail(err, HTTP_ERR_UNREACHABLE,
+		    "lost the connection to rumprund at %s: %s",
+		    h->shown, r->done ? failure(r, true) : "interrupted");
 	}
 	body = NULL;
 	if (r->resp.len > 0 && r->resp.buf != NULL)
@@ -524,15 +537,15 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 	if (r->status >= 200 && r->status < 300) {
 		if (out == NULL) {
 			json_decref(body);
-			return CTL_OK;
+			return 0;
 		}
 		if (body == NULL && r->on_data == NULL && r->resp.len > 0) {
-			ctl_warnx("rumprund at %s answered %ld with a body that "
-			    "is not JSON", h->shown, r->status);
-			return CTL_DENIED;
+			return fail(err, HTTP_ERR_DENIED, "rumprund at %s "
+			    "answered %ld with a body that is not JSON",
+			    h->shown, r->status);
 		}
 		*out = body != NULL ? body : json_null();
-		return CTL_OK;
+		return 0;
 	}
 	h->err_status = r->status;
 	snprintf(h->err_field, sizeof(h->err_field), "%s",
@@ -541,13 +554,13 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 	msg = json_string_value(json_object_get(body, "message"));
 	if (h->quiet_conflict && r->status == 409 &&
 	    strcmp(h->err_field, "name") == 0)
-		;	/* the caller tries another name */
+		(void)fail(err, HTTP_ERR_DENIED, "%s", ""); /* tries another */
 	else if (msg != NULL && r->status == 401)
-		ctl_warnx("%s (%s)", msg, h->auth != NULL ?
-		    "the token of --token-file was refused" :
+		(void)fail(err, HTTP_ERR_DENIED, "%s (%s)", msg,
+		    h->auth != NULL ? "the token of --token-file was refused" :
 		    "give a token with --token-file or RRCTL_TOKEN_FILE");
 	else if (msg != NULL)
-		ctl_warnx("%s", msg);
+		(void)fail(err, HTTP_ERR_DENIED, "%s", msg);
 	else {
 		size_t len = r->resp.len;
 		const char *nl;
@@ -555,12 +568,13 @@ http_outcome(struct http *h, struct http_req *r, json_t **out)
 		if (r->resp.buf != NULL &&
 		    (nl = memchr(r->resp.buf, '\n', len)) != NULL)
 			len = (size_t)(nl - r->resp.buf);
-		ctl_warnx("rumprund at %s answered %ld%s%.*s", h->shown,
+		(void)fail(err, HTTP_ERR_DENIED,
+		    "rumprund at %s answered %ld%s%.*s", h->shown,
 		    r->status, len > 0 ? ": " : "", (int)(len > 200 ? 200 : len),
 		    r->resp.buf != NULL ? r->resp.buf : "");
 	}
 	json_decref(body);
-	return CTL_DENIED;
+	return -1;
 }
 
 void
@@ -598,24 +612,22 @@ http_req_done(void *arg)
 
 int
 http_call(struct http *h, const char *method, const char *path, json_t *body,
-    json_t **out, long *status)
+    json_t **out, long *status, struct http_err *err)
 {
 	struct http_req r;
 	char *text = NULL;
 	int rv;
 
 	memset(&r, 0, sizeof(r));
-	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
-		ctl_warnx("out of memory");
-		return CTL_DENIED;
-	}
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL)
+		return fail(err, HTTP_ERR_DENIED, "out of memory");
 	r.method = method;
 	r.path = path;
 	r.body = text;
 	if (http_start(h, &r) == -1) {
 		free(text);
-		ctl_warnx("cannot make a request: out of memory");
-		return CTL_DENIED;
+		return fail(err, HTTP_ERR_DENIED,
+		    "cannot make a request: out of memory");
 	}
 	rv = http_run(h, http_req_done, &r);
 	http_end(h, &r);
@@ -624,9 +636,9 @@ http_call(struct http *h, const char *method, const char *path, json_t *body,
 		*status = r.status;
 	if (rv == HTTP_INTERRUPTED) {
 		http_req_reset(&r);
-		return CTL_INTERRUPTED;
+		return fail(err, HTTP_ERR_INTERRUPTED, "%s", "");
 	}
-	rv = http_outcome(h, &r, out);
+	rv = http_outcome(h, &r, out, err);
 	http_req_reset(&r);
 	return rv;
 }

@@ -114,14 +114,31 @@ void http_end(struct http *h, struct http_req *r);
 void http_req_reset(struct http_req *r);
 
 /*
- * The outcome of an ended request as an exit status, and its message
- * printed when it is not CTL_OK: CTL_UNREACHABLE ("cannot reach rumprund at
- * HOST: REASON", or "lost the connection..." when it broke after the
- * answer began), CTL_DENIED ("rrctl: MESSAGE" with the daemon's message).
- * On CTL_OK and when out is not NULL, *out is the answer's JSON body (new
- * reference; JSON null for a streamed or empty body).
+ * Why a request failed, for the command layer to print ("rrctl: MSG") and
+ * to turn into an exit status; http prints nothing itself.  An empty msg
+ * means there is nothing to say (a quiet 409, an interruption).
  */
-int http_outcome(struct http *h, struct http_req *r, json_t **out);
+enum http_errkind {
+	HTTP_ERR_DENIED,	/* an error answer, or rrctl's own failure */
+	HTTP_ERR_UNREACHABLE,	/* no answer, or the connection broke */
+	HTTP_ERR_INTERRUPTED	/* SIGINT came during http_call() */
+};
+
+struct http_err {
+	enum http_errkind kind;
+	char msg[4096];		/* the daemon's messages stay under 512 */
+};
+
+/*
+ * The outcome of an ended request: 0, or -1 with err filled.
+ * HTTP_ERR_UNREACHABLE: "cannot reach rumprund at HOST: REASON", or "lost
+ * the connection..." when it broke after the answer began; HTTP_ERR_DENIED
+ * with the daemon's message.  On 0 and when out is not NULL, *out is the
+ * answer's JSON body (new reference; JSON null for a streamed or empty
+ * body).
+ */
+int http_outcome(struct http *h, struct http_req *r, json_t **out,
+    struct http_err *err);
 
 /*
  * The HTTP status of the last error answer http_outcome() saw (0 when
@@ -131,18 +148,19 @@ int http_outcome(struct http *h, struct http_req *r, json_t **out);
 long http_error(const struct http *h, const char **field);
 
 /*
- * While quiet is true, http_outcome() prints nothing for a 409 answer on
+ * While quiet is true, http_outcome() says nothing (empty msg) for a 409 on
  * the field "name" (a caller that picks names tries the next one).
  */
 void http_quiet_conflict(struct http *h, bool quiet);
 
 /*
  * One request from start to end: method, path, an optional JSON body
- * (borrowed).  Returns as http_outcome(); the HTTP status goes to *status
- * when status is not NULL (0 when there was no answer).
+ * (borrowed).  Returns as http_outcome() (and HTTP_ERR_INTERRUPTED on
+ * SIGINT); the HTTP status goes to *status when status is not NULL (0 when
+ * there was no answer).
  */
 int http_call(struct http *h, const char *method, const char *path,
-    json_t *body, json_t **out, long *status);
+    json_t *body, json_t **out, long *status, struct http_err *err);
 
 /*
  * Split the bytes of a stream into lines: each whole line (without its

@@ -130,6 +130,16 @@ int ctl_cmd_usage(const struct ctl_command *cmd);
 /* "rrctl: MESSAGE" to stderr. */
 void ctl_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * http_outcome() and http_call() (see http.h) for a command: the failure's
+ * message printed ("rrctl: MESSAGE", unless it has none) and the result as
+ * an exit status: CTL_OK, CTL_DENIED, CTL_UNREACHABLE or CTL_INTERRUPTED.
+ */
+struct http_req;
+int ctl_outcome(struct http *h, struct http_req *r, json_t **out);
+int ctl_call(struct http *h, const char *method, const char *path,
+    json_t *body, json_t **out, long *status);
+
 /* "rrctl: MESSAGE", then the command's usage; returns CTL_USAGE. */
 int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
