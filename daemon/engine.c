@@ -424,6 +424,8 @@ flush_dirty(struct engine *e)
 	}
 }
 
+static void emit(struct engine *, struct instance *, json_t *);
+
 static void
 publish(struct engine *e, struct instance *inst, const char *type,
     enum instance_state previous)
@@ -441,11 +443,18 @@ publish(struct engine *e, struct instance *inst, const char *type,
 		    json_integer(inst->exit_status));
 	if (inst->reason[0] != '\0')
 		json_object_set_new(ev, "reason", json_string(inst->reason));
-	/*
-	 * An event says what the record says: it goes out once the record
-	 * is written (or failed to be, as before), after those held before
-	 * it.  So a client that saw it, then killed rumprund, finds it again.
-	 */
+	emit(e, inst, ev);
+}
+
+/*
+ * Publish ev (stolen), an event of inst.  An event says what the record
+ * says: it goes out once the record is written (or failed to be, as
+ * before), after those held before it.  So a client that saw it, then
+ * killed rumprund, finds it again.
+ */
+static void
+emit(struct engine *e, struct instance *inst, json_t *ev)
+{
 	if (inst->writes > 0 || inst->held != NULL) {
 		if (inst->held == NULL)
 			inst->held = json_array();
@@ -2142,7 +2151,7 @@ restart_due(struct engine *e, struct instance *inst, int64_t now)
 	    "restart_count", (json_int_t)inst->restart_count,
 	    "reason", inst->restart_why);
 	if (ev != NULL)
-		events_publish(e->events, ev);
+		emit(e, inst, ev);
 	log_info("%s: restart %u (generation %u): %s", inst->name,
 	    inst->restart_attempt, inst->generation, inst->restart_why);
 	start_job(e, inst, JOB_LAUNCH);
@@ -3345,7 +3354,7 @@ engine_restart(struct engine *e, const char *name, int timeout_s,
 	    "name", inst->name, "state", instance_state_name(was),
 	    "generation", (json_int_t)inst->generation);
 	if (ev != NULL)
-		events_publish(e->events, ev);
+		emit(e, inst, ev);	/* once the record says restart_pending */
 	advance(e, inst);
 }
 

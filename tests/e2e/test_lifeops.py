@@ -288,9 +288,15 @@ def test_restart_in_flight_survives_kill9(daemon):
                       timeout=30, validate=False)
         except Exception as e:     # the daemon dies under the request
             errs.append(e)
+    events = c.stream("/v1/events?since=0")
     th = threading.Thread(target=restart)
     th.start()
-    c.wait_state("rk", "stopping", timeout=5)
+    # The event, not GET's state: an event goes out only once the record
+    # that says the same (restart_pending) is on disk.
+    read_events(events, lambda got: any(
+        e["type"] == "restarting" and e["name"] == "rk" for e in got), 10,
+        "the restarting event")
+    events.close()
     d.kill9()
     th.join(10)
     d.start()
