@@ -3228,6 +3228,31 @@ live_instance(struct engine *e, const char *name, const char *what,
 	return inst;
 }
 
+/*
+ * Start the pause or resume job of inst (kind), answering fn once it is
+ * done (wait), or at once when the backend has no connection.
+ */
+static void
+pause_job(struct engine *e, struct instance *inst, enum job_kind kind,
+    enum waiter_kind wait, engine_reply_fn *fn, void *arg)
+{
+	const struct backend_slot *slot = &e->slots[inst->spec->platform];
+
+	if (slot->b == NULL || !slot->connected) {
+		reply_field(fn, arg, RRERR_UNAVAILABLE, "platform", "platform: "
+		    "the %s backend has lost its hypervisor connection; try "
+		    "again", e->cfg.ops[inst->spec->platform]->name);
+		return;
+	}
+	log_info("%s: %s requested", inst->name,
+	    kind == JOB_PAUSE ? "pause" : "resume");
+	if (add_waiter(inst, wait, 200, fn, arg) == NULL)
+		return;
+	inst->pause_job = true;
+	start_job(e, inst, kind);
+	advance(e, inst);
+}
+
 void
 engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
     void *arg)
@@ -3253,19 +3278,7 @@ engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
 		    "resume of %s is in progress; try again", name);
 		return;
 	}
-	if (e->slots[inst->spec->platform].b == NULL ||
-	    !e->slots[inst->spec->platform].connected) {
-		reply_field(fn, arg, RRERR_UNAVAILABLE, "platform", "platform: "
-		    "the %s backend has lost its hypervisor connection; try "
-		    "again", ops->name);
-		return;
-	}
-	log_info("%s: pause requested", name);
-	if (add_waiter(inst, WAIT_PAUSE, 200, fn, arg) == NULL)
-		return;
-	inst->pause_job = true;
-	start_job(e, inst, JOB_PAUSE);
-	advance(e, inst);
+	pause_job(e, inst, JOB_PAUSE, WAIT_PAUSE, fn, arg);
 }
 
 void
@@ -3273,7 +3286,6 @@ engine_resume(struct engine *e, const char *name, engine_reply_fn *fn,
     void *arg)
 {
 	struct instance *inst;
-	const struct backend_ops *ops;
 
 	if ((inst = live_instance(e, name, "resume", fn, arg)) == NULL)
 		return;
@@ -3286,20 +3298,7 @@ engine_resume(struct engine *e, const char *name, engine_reply_fn *fn,
 		    "resume of %s is in progress; try again", name);
 		return;
 	}
-	ops = e->cfg.ops[inst->spec->platform];
-	if (e->slots[inst->spec->platform].b == NULL ||
-	    !e->slots[inst->spec->platform].connected) {
-		reply_field(fn, arg, RRERR_UNAVAILABLE, "platform", "platform: "
-		    "the %s backend has lost its hypervisor connection; try "
-		    "again", ops->name);
-		return;
-	}
-	log_info("%s: resume requested", name);
-	if (add_waiter(inst, WAIT_RESUME, 200, fn, arg) == NULL)
-		return;
-	inst->pause_job = true;
-	start_job(e, inst, JOB_RESUME);
-	advance(e, inst);
+	pause_job(e, inst, JOB_RESUME, WAIT_RESUME, fn, arg);
 }
 
 void
