@@ -104,6 +104,7 @@
 
 #include "httpd.h"
 #include "log.h"
+#include "router.h"
 #include "rrerr.h"
 
 #define CONN_TIMEOUT_S	60		/* idle or stuck connections */
@@ -1305,115 +1306,13 @@ copy_values(struct httpd_req *req)
 }
 
 /*
- * Routing.
+ * Routing: router.c finds the route; here its parameters are decoded.
  */
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/*
- * Percent-decode s[0..n) into dst (at least n + 1 bytes).  Returns the
- * decoded length, or -1 on a malformed escape.
- */
-static ssize_t
-pct_decode(const char *s, size_t n, char *dst)
-{
-	size_t i, o = 0;
-	int hi, lo;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			dst[o++] = s[i];
-			continue;
-		}
-		if (i + 2 >= n)
-			return -1;
-		if ((hi = hexval((unsigned char)s[i + 1])) == -1 ||
-		    (lo = hexval((unsigned char)s[i + 2])) == -1)
-			return -1;
-		dst[o++] = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	dst[o] = '\0';
-	return (ssize_t)o;
-}
-
-struct span {
-	const char *p;
-	size_t n;
-};
-
-/* Does path segment seg equal the literal lit (after decoding)? */
-static bool
-literal_eq(const char *lit, size_t litn, const char *seg, size_t segn)
-{
-	char buf[256];
-	ssize_t n;
-
-	if (memchr(seg, '%', segn) == NULL)
-		return litn == segn && memcmp(lit, seg, segn) == 0;
-	if (segn >= sizeof(buf))
-		return false;
-	if ((n = pct_decode(seg, segn, buf)) == -1)
-		return false;
-	return (size_t)n == litn && memcmp(lit, buf, litn) == 0;
-}
-
-/*
- * Match path against pattern.  On a match, names[i] and vals[i] (up to max)
- * are the {param} names and raw segments, and *np their number.
- */
-static bool
-match(const char *pattern, const char *path, struct span *names,
-    struct span *vals, size_t max, size_t *np)
-{
-	const char *p = pattern, *q = path, *pe, *qe;
-
-	*np = 0;
-	if (*p != '/' || *q != '/')
-		return false;
-	for (;;) {
-		p++;
-		q++;
-		size_t pn, qn;
-
-		pe = strchrnul(p, '/');
-		qe = strchrnul(q, '/');
-		pn = (size_t)(pe - p);
-		qn = (size_t)(qe - q);
-		if (pn >= 2 && p[0] == '{' && p[pn - 1] == '}') {
-			if (qn == 0 || *np == max)
-				return false;
-			names[*np].p = p + 1;
-			names[*np].n = pn - 2;
-			vals[*np].p = q;
-			vals[*np].n = qn;
-			(*np)++;
-		} else if (!literal_eq(p, pn, q, qn))
-			return false;
-		if (*pe == '\0' || *qe == '\0')
-			return *pe == '\0' && *qe == '\0';
-		p = pe;
-		q = qe;
-	}
-}
-
-/* A pattern with more {params} than this matches nothing. */
-#define MAX_PARAMS 8
 
 /* Decode the matched params into req->params; -1 with err set. */
 static int
-take_params(struct httpd_req *req, const struct span *names,
-    const struct span *vals, size_t n)
+take_params(struct httpd_req *req, const struct router_span *names,
+    const struct router_span *vals, size_t n)
 {
 	struct kv *kv;
 	size_t i, bytes = 0;
@@ -1437,7 +1336,7 @@ take_params(struct httpd_req *req, const struct span *names,
 		kv[i].name = p;
 		kv[i].kind = MHD_HEADER_KIND;
 		p += names[i].n + 1;
-		dn = pct_decode(vals[i].p, vals[i].n, p);
+		dn = router_pct_decode(vals[i].p, vals[i].n, p);
 		if (dn == -1) {
 			set_error(req, RRERR_BAD_REQUEST,
 			    "bad percent-encoding in path parameter \"%s\"",
@@ -1458,36 +1357,15 @@ take_params(struct httpd_req *req, const struct span *names,
 	return 0;
 }
 
-/* Add method to the comma-separated list in buf unless it is there. */
-static void
-allow_add(char *buf, size_t size, const char *method)
-{
-	const char *p = buf;
-	size_t n = strlen(method), used;
-
-	while (*p != '\0') {
-		if (strncmp(p, method, n) == 0 && (p[n] == '\0' ||
-		    p[n] == ','))
-			return;
-		if ((p = strchr(p, ',')) == NULL)
-			break;
-		p += 2;
-	}
-	used = strlen(buf);
-	snprintf(buf + used, size - used, "%s%s", used > 0 ? ", " : "",
-	    method);
-}
-
 /* Find the route and run its handler, or store the error answer. */
 static void
 dispatch(struct httpd_req *req)
 {
 	struct httpd *h = req->h;
-	const struct httpd_route *r, *found = NULL;
-	struct span names[MAX_PARAMS], vals[MAX_PARAMS];
-	struct span fnames[MAX_PARAMS], fvals[MAX_PARAMS];
-	char allow[128] = "";
-	size_t i, n, fn = 0;
+	const struct httpd_route *found;
+	struct router_span names[ROUTER_MAX_PARAMS], vals[ROUTER_MAX_PARAMS];
+	char allow[128];
+	size_t n;
 
 	req->state = RQ_HANDLER;
 	req->conn->reading = false;
@@ -1495,25 +1373,8 @@ dispatch(struct httpd_req *req)
 		set_error(req, RRERR_UNAVAILABLE, "rumprund is shutting down");
 		return;
 	}
-	for (i = 0; i < h->nroutes; i++) {
-		r = &h->routes[i];
-		if (!match(r->pattern, req->path, names, vals, MAX_PARAMS, &n))
-			continue;
-		/* HEAD wherever GET is: MHD sends the headers only. */
-		if (strcmp(r->method, req->method) != 0 &&
-		    !(strcmp(req->method, "HEAD") == 0 &&
-		    strcmp(r->method, "GET") == 0)) {
-			allow_add(allow, sizeof(allow), r->method);
-			if (strcmp(r->method, "GET") == 0)
-				allow_add(allow, sizeof(allow), "HEAD");
-			continue;
-		}
-		found = r;
-		fn = n;
-		memcpy(fnames, names, n * sizeof(names[0]));
-		memcpy(fvals, vals, n * sizeof(vals[0]));
-		break;
-	}
+	found = router_find(h->routes, h->nroutes, req->method, req->path,
+	    names, vals, &n, allow, sizeof(allow));
 	if (found == NULL && allow[0] == '\0') {
 		set_error(req, RRERR_NOT_FOUND, "no such path: %s", req->path);
 		return;
@@ -1529,7 +1390,7 @@ dispatch(struct httpd_req *req)
 		req->allow = strdup(allow);
 		return;
 	}
-	if (!req->prepared && take_params(req, fnames, fvals, fn) == -1)
+	if (!req->prepared && take_params(req, names, vals, n) == -1)
 		return;
 	if (!req->prepared && copy_values(req) == -1) {
 		set_error(req, RRERR_INTERNAL, "out of memory");
@@ -1666,14 +1527,14 @@ upload_start(struct httpd_req *req, long long length)
 {
 	struct httpd *h = req->h;
 	const struct httpd_upload_route *u = NULL;
-	struct span names[MAX_PARAMS], vals[MAX_PARAMS];
+	struct router_span names[ROUTER_MAX_PARAMS], vals[ROUTER_MAX_PARAMS];
 	struct rrerr err;
 	size_t i, n = 0;
 
 	for (i = 0; i < h->nuploads; i++) {
 		if (strcmp(h->uploads[i].method, req->method) == 0 &&
-		    match(h->uploads[i].pattern, req->path, names, vals,
-		    MAX_PARAMS, &n)) {
+		    router_match(h->uploads[i].pattern, req->path, names,
+		    vals, ROUTER_MAX_PARAMS, &n)) {
 			u = &h->uploads[i];
 			break;
 		}
