@@ -1,81 +1,17 @@
 /*
  * httpd: libmicrohttpd driven by the daemon's libuv loop (see httpd.h).
  *
- * Loop integration, the one way this file drives MHD:
+ * One MHD daemon per listen socket in external-poll mode, run from a
+ * uv_poll on its epoll fd and a uv_timer or uv_idle that follows
+ * MHD_get_timeout(); every MHD_resume_connection() is followed by a kick
+ * (uv_async).  Route matching is router.c's; parameters are decoded here.
+ * A struct httpd_req is reference counted (MHD, the handler until it
+ * answers, a stream's response, the "closed later" timer), so an answer
+ * after httpd_stop() or after the client left is dropped, never a use
+ * after free.  Every function here runs on the loop thread.
  *
- * - One MHD daemon per listen socket (unix, TCP), each started with
- *   MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG and no
- *   internal thread.  A uv_poll (UV_READABLE) watches each daemon's epoll
- *   fd.  Any event runs MHD_run() on every daemon, then MHD_get_timeout()
- *   decides what wakes us next: no timeout stops the uv_timer, a positive
- *   one arms it once, exactly 0 starts a uv_idle (a 0 ms uv_timer re-armed
- *   from its own callback starves libuv 1.44).
- * - MHD 0.9.75 wakes nothing when a connection is resumed in external-poll
- *   mode, so every MHD_resume_connection() is followed by uv_async_send()
- *   on the "kick" handle, whose callback runs MHD again.
- * - A request is read whole (at most body_max bytes) before its route's
- *   handler runs, except on an upload route (PUT /v1/images/NAME): there
- *   the route's begin() runs once the headers are in, each piece of body
- *   goes to its sink's data() as MHD hands it over (MHD keeps nothing),
- *   and the handler runs at the end.  A refusal by begin() is answered
- *   before the body (as a 413 is), one by data() after the rest the
- *   client announced is read and dropped (at most UPLOAD_DRAIN_MAX).  Its
- *   connection's request deadline grows by 1 ms per UPLOAD_RATE_MIN bytes
- *   received.  A handler that returns without answering leaves the
- *   connection suspended; httpd_reply_*() stores the answer, resumes and
- *   kicks, and the answer is queued when MHD calls the access handler again
- *   (MHD accepts a response only from inside that callback).
- * - A stream's content reader suspends the connection when its producer has
- *   nothing (returning 0 without suspending busy-loops MHD) and
- *   httpd_stream_wake() resumes it.
- * - MHD does not see a suspended client leave, so while a connection is
- *   suspended its fd is watched with a uv_poll (UV_READABLE|UV_DISCONNECT);
- *   EOF or an error from recv(MSG_PEEK) resumes it and ends the request.
- *   Bytes from a pipelining client only stop the watch.  The watch is
- *   closed in MHD's connection-closed notification, before MHD closes the
- *   fd (uv_close() removes the fd from libuv's epoll set at once).
- * - TCP may speak TLS (MHD_USE_TLS: MHD drives GnuTLS).  With a client CA,
- *   every connection's GnuTLS session is told, as MHD creates it, to
- *   require a client certificate and verify it in the handshake (MHD alone
- *   asks for one and lets the handshake pass without it); the first
- *   request of a connection checks the verdict again.  On a TLS
- *   connection the peeked bytes of a suspended client can be a TLS alert,
- *   not a request, so there the watch goes on for the hang-up alone.
- * - A TCP listener with an auth function hands it every request's
- *   Authorization header before anything else; a refusal is answered 401
- *   {"error": "unauthorized"} with "WWW-Authenticate: Bearer", decided
- *   as soon as the headers are in; the body is never kept (up to
- *   AUTH_DRAIN_MAX bytes of it are read and dropped before the answer,
- *   for clients that send it all before they read; a larger one is not
- *   read at all), and the connection is closed after the answer.
- * - Every answer made here is the API's JSON error.  MHD 0.9.75 answers
- *   some malformed requests itself, before any callback of ours sees their
- *   headers, with fixed HTML pages that nothing in its API replaces: a bad
- *   request or header line (400), a URI or header block too large for its
- *   memory pool (414, 431), an HTTP version it does not speak (505), bad
- *   chunked encoding (400, 413), and a Content-Length that is not a number
- *   or does not fit 64 bits (400, 413; 0.9.75 sends the status line and
- *   headers of that one twice).  What MHD passes on is checked before the
- *   body is read: two different Content-Lengths (400), Transfer-Encoding
- *   with Content-Length (400), a transfer coding other than chunked (501,
- *   at once: MHD would read such a body up to the end of the connection,
- *   which a client waiting for its answer never sends); those answers
- *   close the connection.
- * - Suspended connections are not timed out by MHD, so a sleeping stream
- *   outlives the connection timeout, and MHD restarts the clock on resume;
- *   an idle or stuck client does not (checked with a 2 s timeout: an idle
- *   keep-alive connection closed at 2 s, a stream woken every 5 s lived).
- *
- * Ownership: a struct httpd_req is reference counted.  MHD holds one
- * reference from the URI callback until its request-completed
- * notification, the route handler one until it answers, a stream's MHD
- * response one until MHD frees it, and the "closed later" timer one.  So a
- * handler that answers after httpd_stop() (or after its client left)
- * answers a request that MHD has already let go: the answer is dropped and
- * the request freed, and a stream answered that way gets closed() on the
- * next loop iteration, never from inside httpd_reply_stream().
- *
- * Every function here runs on the loop thread.
+ * ARCHITECTURE.md, "The HTTP server", says how and why, with what
+ * libmicrohttpd 0.9.75 answers by itself.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>

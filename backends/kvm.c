@@ -1,84 +1,17 @@
 /*
  * kvm: the KVM backend, through libvirt's QEMU driver.
  *
- * Threads.  libvirt's default event loop implementation runs in one
- * dedicated thread per process ("event thread"): virEventRegisterDefaultImpl
- * once, then a pthread looping on virEventRunDefaultImpl().  It is started
- * by the first open() and stopped by the last close() (a flag, then a 0 ms
- * timeout wakes the loop so that it sees the flag).  libvirt runs there the
- * connection's keepalive and the domain lifecycle callback, which turns
- * libvirt's events into struct backend_event and calls the engine's
- * callback from that thread; the engine queues them to its own loop.
+ * Threads: libvirt's event thread (one per process, started by the first
+ * open(), stopped by the last close()) delivers lifecycle events to the
+ * engine's callback; a reconnect thread per backend reopens a lost
+ * connection.  Operations run on the engine's workers, each holding its
+ * own reference on the connection.  Rule: no libvirt call but
+ * virConnectRef() with b->lock held.  QEMU never gets a path of the
+ * request: disks go as descriptors (virDomainFDAssociate), the kernel as
+ * a copy in guest_dir that release() removes.
  *
- * Each backend also has a "reconnect thread".  libvirt calls the
- * connection's close callback (from the event thread, or from a thread
- * whose RPC saw the socket close); the callback only records that the
- * connection is gone and wakes the reconnect thread, which emits
- * DISCONNECTED, drops the dead connection, retries virConnectOpen() every
- * RECONNECT_MS until it works, registers the callbacks again, and emits
- * RECONNECTED.  Doing this on the event thread would deadlock: opening a
- * connection needs the event loop running.
- *
- * Operations (launch, destroy, list ...) run on the engine's worker
- * threads, several at once: libvirt connections are thread-safe.  The
- * connection pointer is swapped under b->lock, and each operation holds its
- * own reference (virConnectRef) for its duration, so a reconnect never
- * frees a connection in use.  While there is no connection every operation
- * fails with RRERR_UNAVAILABLE.
- *
- * Lifetimes.  Each registered libvirt callback holds a reference on the
- * struct backend, dropped by libvirt's free callback, so a callback that
- * libvirt is dispatching while close() runs never sees freed memory; and
- * the engine's callback is only called through b->emit, which close()
- * closes first (backend_emitter_close()), so none runs after close()
- * returns.  Rule: no libvirt call but virConnectRef() is made with b->lock
- * held (libvirt may run our free callback synchronously, and it takes
- * b->lock).  The engine's callback must not call back into the backend.
- *
- * Files.  QEMU never resolves a path of the request (issue 13, B2): a
- * caller who can write under volume_dir could otherwise swap the file, or
- * a directory above it, for a symlink to a root-only host file between
- * the check and QEMU's open (or before a restart), and libvirt's dynamic
- * ownership would chown that file to QEMU's user.  A launch gets the
- * descriptors the engine opened with paths_open_spec(), and:
- * - each disk goes to QEMU as that descriptor: the domain is defined
- *   (virDomainDefineXML), the descriptors are associated with it
- *   (virDomainFDAssociate, libvirt 9.0, fd group blkN; flags 0: libvirt
- *   neither relabels nor chowns them), it is started, and undefined at
- *   once, so that it is transient as before (virDomainCreateXML cannot
- *   take descriptors: they can only be associated with a domain that
- *   exists).  A launch with no disk has nothing to hand over: it is one
- *   virDomainCreateXML (create_transient()).  The <source file=...> of such a disk is only a name, in
- *   guest_dir (rumprund.conf), that is never created.  QEMU opens /dev/fdset/N; the
- *   file's owner and mode are left as they are, and a file QEMU's user
- *   could not open itself (a 0700 mktemp -d directory of root's, issue 11)
- *   works, since rumprund (root) opened it.  A domain that stays defined
- *   because rumprund died between define and undefine is dealt with by
- *   list(): one that runs is undefined (transient again) and reported,
- *   one that is shut off (never started, or ended since) is undefined and
- *   not reported (the engine then sees no domain, as with a transient
- *   one).  A defined domain of a launch of this process still in flight
- *   is skipped, not undefined (b->inflight).  destroy() undefines too.
- *   Hard links of the checked files in a directory of ours were the other
- *   way: they fail across file systems and across mounts (EXDEV), and under
- *   rumprund.service's ProtectSystem=strict every allowed directory is
- *   another mount than the state directory; they also leave libvirt
- *   chowning the user's inode.
- * - the kernel, which QEMU reads by path (-kernel; libvirt cannot pass it
- *   as a descriptor), is copied from its descriptor into guest_dir
- *   (root's, 0711, checked to be neither a symlink nor writable by anyone
- *   else, and its parent too) as DOMAIN.kernel, 0644.  libvirt chowns that
- *   copy to QEMU's user while the domain runs and gives it back when the
- *   domain ends (remember_owner); release() removes it once the domain is
- *   gone (not before: libvirt restores the owner by path when the domain
- *   stops).  A kernel is at most KVM_KERNEL_MAX bytes.  QEMU puts the
- *   kernel's path before the guest configuration: the copy's path counts
- *   in the 4096-byte limit of the command line, checked here again.
- *
- * Process-wide settings, made by the first open(): libvirt's default error
- * handler prints every error to stderr, so a silent one is installed
- * (errors are read with virGetLastError()); SIGPIPE is ignored unless the
- * program has its own disposition for it.
+ * ARCHITECTURE.md, "The KVM backend", says how and why; backends/README.md
+ * lists the events and errors.
  */
 #include <sys/stat.h>
 

@@ -1,42 +1,13 @@
 /*
  * kvm_xml: the libvirt domain XML of a rumprun guest (see kvm_xml.h).
  *
- * The shape of the domain, and why:
- * - type 'kvm' or 'qemu' (TCG): the spec's accelerator, else the daemon's;
- * - the kernel is booted directly (<kernel>, <cmdline>: the guest
- *   configuration, which QEMU prefixes with "<kernel path> ") through
- *   SeaBIOS, or the firmware ROM the daemon names (qboot); SeaBIOS
- *   because a rumprun guest takes COM1's port from the BIOS data area
- *   (word 0x400) and uses it only when there is no CRTC (word 0x463 is
- *   0): SeaBIOS fills them in so, qboot leaves them 0 and the guest
- *   then writes only to VGA memory;
- * - nothing SeaBIOS would wait for: no boot menu, no option ROM on any
- *   NIC (iPXE's ROM and its boot prompt took seconds);
- * - no graphics and no video (<model type='none'/>): with a video card
- *   SeaBIOS reports a CRTC and rumprun writes to the screen only; COM1 is
- *   a pty whose output QEMU also appends to the console log
- *   (<log append='on'/>);
- * - never host-passthrough (QEMU aborts on these hosts), a named CPU model
- *   when the daemon sets one, with libvirt's CPU checks off;
- * - every lifecycle action is destroy: a rumprun guest that resets or
- *   powers off is finished;
- * - disks vda, vdb ... and NICs in request order: the guest numbers them
- *   ld0a, ld1a ... and vioif0, vioif1 ... by PCI slot, which libvirt
- *   assigns in document order;
- * - a launch (kvm_xml_domain_files()) names no file of the request: the
- *   kernel is rumprund's copy of the checked image, and each disk is
- *   <source file='NAME' fdgroup='blkN'/>, whose file QEMU gets as the
- *   descriptor rumprund checked (virDomainFDAssociate, see kvm.c); NAME is
- *   only a name (in rumprund's own directory, never created), so libvirt
- *   has no path to resolve, chown or relabel;
- * - with fast_cpu_probe, <qemu:del capability='cpu-unavailable-features'/>
- *   stops libvirt from reading ~400 CPU properties back from QEMU on every
- *   start (~200 ms); libvirt then logs the domain as tainted.
+ * Pure: golden-tested (tests/golden/kvm/).  A launch's XML names no file
+ * of the request (the disks are fd groups, the kernel rumprund's copy).
+ * Text goes through text() and attribute values (always in single
+ * quotes) through attr(); both refuse what XML 1.0 cannot carry instead
+ * of letting libvirt fail on it.
  *
- * Text goes through text() and attribute values (always in single quotes)
- * through attr(); both refuse what XML 1.0 cannot carry (control
- * characters other than tab, newline and carriage return, and invalid
- * UTF-8) instead of letting libvirt fail on it.
+ * ARCHITECTURE.md, "The KVM domain", says what the domain is and why.
  */
 #include <stdbool.h>
 #include <stdint.h>

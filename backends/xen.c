@@ -2,80 +2,16 @@
  * xen: the Xen backend, through libxl (and libxenstore for the guest's
  * configuration and rumprund's keys).
  *
- * Probe.  open() allocates a libxl context, which fails on anything but a
- * Xen dom0; open() then returns NULL with RRERR_UNAVAILABLE "Xen is not
- * available on this host: <what libxl logged>".  libxl logs through a
- * xentoollog logger of ours that keeps, per thread, the error messages of
- * the current call: they are the detail of every error this backend
- * returns.
+ * Threads: an event thread per backend drives libxl's event machinery and
+ * carries out on_poweroff and on_crash (libxl leaves them to its caller);
+ * operations run on the engine's workers; each domain's console is copied
+ * by a thread of xen_console.c.  Rule: no libxl call with b->lock held;
+ * the xenstore handle only under xs_lock.  libxl never gets a path of the
+ * request: the kernel is /proc/<pid>/fd/N, each disk a loop device bound
+ * to the checked descriptor.  A libxl disaster is DISCONNECTED until
+ * rumprund restarts.
  *
- * Threads.  libxl's events cannot go onto the engine's libuv loop (a
- * backend has no libuv), so each backend runs an "event thread" that
- * drives libxl's own event machinery: libxl_osevent_beforepoll(), poll() on
- * libxl's fds and a wake pipe of ours, libxl_osevent_afterpoll().  libxl
- * delivers events through libxl_event_register_callbacks(): it calls
- * event_occurs() on whichever thread is inside libxl when an event
- * happens (the event thread, or a worker in a synchronous call), and
- * event_occurs() only queues it and wakes the event thread, which handles
- * every event and calls the engine's callback.  Operations run on the
- * engine's worker threads, several at once: a libxl context is
- * thread-safe; our xenstore handle is used under xs_lock.  Rule: no libxl
- * call is made with b->lock held (libxl may call event_occurs(), which
- * takes it, before returning).
- *
- * Events.  Every domain of ours (launched, or found by list(), which
- * adopts the domains it returns: after a restart of rumprund, that is
- * where their events and console are picked up again) has
- * libxl_evenable_domain_death(): libxl reports DOMAIN_SHUTDOWN
- * (the guest shut itself down; the domain still exists), then DOMAIN_DEATH
- * (destroyed).  libxl leaves on_poweroff and on_crash to its caller, as xl
- * does in its monitor process: here the event thread carries them out.  On
- * a shutdown it waits for the console to go quiet for QUIET_MS (longer
- * than the engine's 200 ms poll of the log, so that the exit status line
- * is in the log and read before the event arrives), emits SHUTDOWN
- * (poweroff, reboot, soft reset) or CRASHED (crash, watchdog, unknown),
- * then destroys the domain.  A suspend (someone saving or migrating the
- * domain) is left alone.  A death without a reported shutdown is STOPPED.
- * libxl checks a domain's state only when xenstored fires @releaseDomain,
- * so after enabling the events of a domain its state is checked once more
- * by hand (it may already have shut down or died).  A libxl "disaster"
- * (its event machinery broke: out of memory, xenstored gone) is
- * DISCONNECTED, and every call then fails until rumprund restarts: there
- * is no reconnection.
- *
- * Launch.  libxl_domain_create_new() leaves every new domain paused (xl
- * create unpauses it unless -p): the guest configuration is written to
- * /local/domain/<domid>/rumprun/cfg, the console attached, then the domain
- * unpaused unless the spec asks for a paused guest.  rumprund's ownership
- * keys (rumprund/owner, instance, generation, console) are written by
- * libxl in the domain's creation transaction (xsdata, see xen_cfg.c).
- *
- * Files.  Neither libxl nor its hotplug scripts get a path of the request
- * (a caller who can write under volume_dir could swap it, or a directory
- * above it, for a symlink between the check and the use; the block
- * script's "readlink -f" would follow even a /proc/PID/fd/N link back to
- * a path).  The kernel is named /proc/<rumprund's pid>/fd/N, the
- * descriptor the engine checked for this launch: libxl reads it here, in
- * rumprund, and that magic link leads to the open file itself, whatever
- * its path names now.  Each disk is a loop device that rumprund binds to
- * the checked descriptor itself (LOOP_CONFIGURE, autoclear) and hands to
- * libxl as a phy: device, so the block script only checks a /dev/loopN
- * node.  The domain's entry holds the loop device open until the domain
- * is gone (blkback opens it asynchronously); autoclear unbinds it once
- * blkback and rumprund have both closed it, also after a restart of
- * rumprund.  No file is chowned.
- *
- * Console.  One thread per domain copies its console to the instance's
- * console log: see xen_console.c.
- *
- * Stop.  shutdown() runs libxl_domain_shutdown() asynchronously: libxl
- * writes control/shutdown, then waits up to 60 s for the guest to
- * acknowledge, which would hold a worker thread; the engine destroys the
- * domain after its own timeout anyway.  close() aborts those still going.
- *
- * SIGCHLD.  libxl runs hotplug scripts as child processes; the context is
- * set to libxl_sigchld_owner_libxl_always_selective_reap: libxl keeps a
- * SIGCHLD handler and reaps only its own children.
+ * ARCHITECTURE.md, "The Xen backend", says how and why.
  */
 #ifdef HAVE_XEN
 

@@ -2,40 +2,12 @@
  * xen_cfg: the libxl domain configuration of a rumprun guest (see
  * xen_cfg.h).
  *
- * What xl would be given.  For image /srv/app.bin launched as
- * rr-3f0c2a1e-web-1 with 64 MiB, 1 vCPU, a read-write disk, a read-only
- * one and a NIC on br0, the domain is the one xl builds from
+ * Pure: golden-tested (tests/golden/xen/), also against xl's own parser.
+ * The domain is the one xl would build from an equivalent xl.cfg, plus
+ * rumprund's keys as xsdata, without a UUID (xen.c adds one); NICs are
+ * bridges only.
  *
- *	type = "pv"
- *	name = "rr-3f0c2a1e-web-1"
- *	kernel = "/srv/app.bin"
- *	memory = 64
- *	vcpus = 1
- *	on_poweroff = "destroy"
- *	on_reboot = "destroy"
- *	on_watchdog = "destroy"
- *	on_crash = "destroy"
- *	disk = [ "format=raw,vdev=xvda,access=rw,target=/srv/data.img",
- *		 "format=raw,vdev=xvdb,access=ro,target=/srv/etc.iso" ]
- *	vif = [ "mac=52:54:00:12:34:56,bridge=br0" ]
- *
- * (the upstream rumprun tool writes a disk as 'file:IMG,xvda,w', which xl
- * parses to the same libxl disk), plus what xl has no option for:
- * rumprund's ownership keys as xsdata.  Left out on purpose, compared with
- * xl: the random UUID (xen.c adds one: it cannot be golden) and xl.conf's
- * defaults (claim_mode, max_grant_frames, default vif script and bridge),
- * which libxl's own defaults replace.
- *
- * Why: on_reboot is destroy, not xl's restart: a rumprun guest that resets
- * is finished, as on KVM.  No cmdline: the guest reads its configuration
- * from xenstore (rumprun/cfg), which xen.c writes while the new domain is
- * still paused.  No vfb or vkb: the PV console is all a rumprun guest uses.
- *
- * NICs: only bridges.  On Xen the host end of a vif is created by netback
- * (vif<domid>.<devid>) and attached by a hotplug script; there is no
- * counterpart of a tap that the toolstack creates and leaves unattached,
- * nor of a libvirt network, so those are refused naming
- * nics[N].backend.type.
+ * ARCHITECTURE.md, "The Xen domain", shows the xl.cfg and says why.
  */
 #ifdef HAVE_XEN
 

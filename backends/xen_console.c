@@ -1,26 +1,11 @@
 /*
- * xen_console: the Xen backend's console copiers, one thread per domain
- * that appends the domain's PV console (xenconsoled's pty) to the
- * instance's console log.
+ * xen_console: the Xen backend's console copiers (see xen_console.h): one
+ * thread per domain appends xenconsoled's pty to the console log, and
+ * follows the domain to its new pty when xenconsoled is restarted.  One
+ * reader per pty: another one (xl console) would take bytes from the log.
  *
- * Console.  xenconsoled serves each domain's PV console on a pty and puts
- * its path in xenstore (console/tty).  A "reader thread" per domain opens
- * the pty, makes it raw, and appends what it reads to the instance's
- * console log.  While rumprund is down nobody reads it: the pty (some
- * 64 KiB in the kernel) and then xenconsoled's buffer (unbounded unless the
- * domain's console/limit key is set) keep the output, and the reader that
- * list() starts after the restart appends it.  Output is lost when
- * xenconsoled discards it, when the domain dies while rumprund is down,
- * and when rumprund is killed between a reader's read() of the pty and its
- * write() to the log (what that read() returned: at most 4 KiB; seen once
- * in ~25 kill -9 under a guest printing every 100 ms, nested under TCG).
- * When xenconsoled is restarted, it closes every pty and serves each
- * domain on a new one, whose path it writes to console/tty again: the
- * reader, seeing its pty closed while the domain's console/tty key is
- * still there, watches that key and goes on with the pty the new
- * xenconsoled names.
- * Do not attach "xl console" to a domain of rumprund: two readers of one
- * pty split the bytes between them.
+ * ARCHITECTURE.md, "The Xen backend", Console, says what is kept and what
+ * is lost while rumprund is down.
  */
 #ifdef HAVE_XEN
 

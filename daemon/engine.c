@@ -2,41 +2,16 @@
  * engine: instances, their lifecycle, and the calls into the backends (see
  * engine.h).
  *
- * Threads.  The loop thread owns every struct instance.  A backend call is
- * a struct job run by uv_queue_work(); the worker touches only the job
- * (copies and borrowed, immutable parts of the instance: its spec and
- * guest config, which never change while a job runs), and after_job()
- * applies the result on the loop.  Backend events come from the backend's
- * own thread into evq (under evq_lock) and a uv_async wakes the loop.
+ * Contracts: the loop thread owns every struct instance; a backend call is
+ * a struct job run on a worker, which touches only the job and the
+ * instance's spec and guest config (they never change while a job runs),
+ * and after_job() applies its result on the loop.  Backend events arrive
+ * on the backend's thread into evq (under evq_lock) and a uv_async wakes
+ * the loop.  advance() derives an instance's state from its facts; never
+ * assign the state.  A launch opens the spec's paths again on the worker
+ * and hands the backend descriptors, never paths.
  *
- * Lifecycle.  advance() derives an instance's state from its facts and
- * starts the backend calls the facts call for (destroy after "halted" or
- * PANIC, shutdown then destroy for a stop; "stopping" from the request
- * until the domain is gone).  A rumprun guest on KVM never
- * powers off: after main() returns it prints "halted" and spins, so the
- * engine destroys the domain itself and keeps the exit status it read on
- * the console.
- *
- * Domains are named rr-<owner[0..8]>-<instance>-<generation>-<random tag>
- * (backend_domain_name()), a new name for each incarnation, so an event
- * about an earlier run of an instance, or about an earlier instance of the
- * same name, can never be taken for the current one.  A domain of ours
- * that no instance accounts for (a create that libvirt carried out
- * although it reported a failure, say) is an orphan: it is destroyed, and
- * when libvirt refuses (a domain stuck in a start job: "cannot acquire
- * state change lock") tried again with a growing delay and reported once;
- * it never blocks a launch, whose domain has another name.
- *
- * Host files.  Every launch (the first and each start of a new
- * generation) checks the spec's paths again under the current policy and
- * opens them (paths_open_spec(), on the worker, right before the backend
- * call): the backend gets those descriptors, never a path to resolve, and
- * a file swapped since an earlier check is refused or is not used.  An
- * adopted domain keeps the files it was given when it was launched (they
- * are descriptors QEMU holds): its paths are checked again, and a check
- * that fails is logged, not acted on (the guest never sees the new file;
- * the next start refuses it).  Once a domain is gone the backend is told
- * (release()), so that it drops what it made on the host for it.
+ * ARCHITECTURE.md, "Threads, and who owns what" and "The engine", says why.
  */
 #include <assert.h>
 #include <errno.h>

@@ -1,40 +1,13 @@
 /*
  * events: the event stream (see events.h).
  *
- * A ring of serialized lines in memory, and STATE/events.jsonl on disk,
- * rewritten with only the kept lines once it holds twice as many.
+ * A ring of serialized lines in memory, and STATE/events.jsonl on disk.
+ * Contracts: the file only ever holds whole lines, also on a full disk; a
+ * seq is never given out twice, also across a kill -9 (STATE/events.seq
+ * holds a mark no seq exceeds); a since= in a gap resumes at the next
+ * kept event.
  *
- * A full disk never tears the file.  Each line is appended with one
- * write() to an O_APPEND descriptor; a write that came back short is cut
- * back (ftruncate() to the size before it, which needs no room), so the
- * file only ever holds whole lines.  (Writing a new file and renaming it
- * for each event would rewrite up to 2 * keep lines an event.)  A line
- * that could not be written stays in the ring marked unwritten, and is
- * written, in order with the ones after it, at the next publish or
- * events_flush(); followers are served from the ring meanwhile.  Lines the
- * ring drops before there is room again leave a gap in the file.  When
- * even the cut fails, the next write begins with '\n', so that the
- * fragment becomes a line of its own, which the loader skips.
- *
- * Loading skips every line that does not parse or has no seq above the
- * ones before it, and cuts a torn tail (a line without its '\n': a crash
- * in the middle of a write).
- *
- * Sequence numbers are never reused, even for events that never reached
- * the file (a full disk, then kill -9): STATE/events.seq holds a mark H
- * such that no seq above H was ever given out.  Before seq > H is given
- * out, H becomes seq + SEQ_RESERVE - 1 (one fdatasync() per SEQ_RESERVE
- * events); at start the next seq is max(last seq in the file, H) + 1, and
- * a clean close sets H to the last seq given, so that only a crash leaves
- * a jump.  H is rewritten in place (a pwrite() of a fixed SEQ_LEN bytes
- * at offset 0, into a block the file already has), which a full disk does
- * not refuse.
- *
- * Seqs in the ring increase but may jump (a gap of lost events, or the
- * jump after a crash): events_next() finds the first kept seq above the
- * one asked for, so a since= that lands in a gap resumes at the next one.
- *
- * Both files are created 0600 (an older events.jsonl is made so).
+ * ARCHITECTURE.md, "The event stream", says how.
  */
 #include <sys/stat.h>
 

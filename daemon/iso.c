@@ -1,37 +1,12 @@
 /*
  * iso: building a bootable ISO image with grub-mkrescue (see iso.h).
  *
- * A build lives in its own directory, made with mkdtemp() (mode 0700,
- * root's: nobody else can enter it) under iso_tmp_base():
+ * A build lives in a 0700 directory of its own; the inputs are copied
+ * into it from descriptors paths_open_spec() checked, and grub-mkrescue
+ * is given only that directory, never a path of the request.  The result
+ * is an unlinked file that the caller holds alone.
  *
- *   DIR/root/boot/grub/grub.cfg, DIR/root/json.cfg   what we write
- *   DIR/root/boot/rumprun.bin, DIR/root/images/NAME  copies of the inputs
- *   DIR/tmp/                                         grub-mkrescue's TMPDIR
- *   DIR/mkrescue.log                                 its stdout and stderr
- *   DIR/out.iso                                      the image
- *
- * The unikernel and the data images are opened by paths_open_spec(), which
- * checks them beneath their allowed directories and gives descriptors of
- * the files it checked, and are copied from those descriptors into DIR.
- * grub-mkrescue (and its xorriso) is given DIR/root only: no path of the
- * request ever reaches it, so nothing resolves a caller's path again (a
- * directory above a data image swapped for a symlink after the check
- * cannot put another file into the image: issue 13, B1).  The other way,
- * graft points of /proc/self/fd/N paths for a child that inherits the
- * descriptors, was not taken: xorriso would see symlinks there and what it
- * does with them (record the link, follow it, refuse it) depends on its
- * options and version; and the child would also hold every other
- * descriptor it inherits.  The copy costs one read and write of the inputs
- * (at most ISO_INPUT_MAX, counted in the space check) and is made with
- * copy_file_range() (in-kernel, or a reflink where the file system has
- * them).
- *
- * grub-mkrescue runs in its own process group (so that it and its xorriso
- * can be killed together), with -d ISO_GRUB_DIR (BIOS only, whatever other
- * GRUB platforms are installed) and without fonts, locales and themes (no
- * menu is shown).  Once the image is checked it is opened, and the whole
- * directory goes: the caller holds the only reference to the image, an
- * unlinked file.
+ * ARCHITECTURE.md, "ISO images", says how and why.
  */
 #include <sys/stat.h>
 #include <sys/statvfs.h>

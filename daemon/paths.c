@@ -1,27 +1,13 @@
 /*
  * paths: confinement of host paths named by API callers (see paths.h).
  *
- * The order of the checks matters.  Whether a path lies inside an allowed
- * directory is decided before anything about the file itself is said, and
- * the answer for a path that cannot be resolved never depends on what
- * exists outside the allowed directories: a caller learns "forbidden" for
- * every path that leads out, whether or not something is there.
+ * Contracts: a path that leads out of the allowed directories is
+ * "forbidden" whatever exists there; only the open counts (openat2()
+ * with RESOLVE_BENEATH from the allowed directory, or a walk of O_NOFOLLOW
+ * opens), and the caller keeps that descriptor: nothing resolves the
+ * path again.
  *
- * Deciding and opening are two steps, and only the second one counts.
- * realpath() gives the canonical path (no symlink, no "..") and decides
- * which allowed directory it lies in, and what to answer when it does not;
- * that answer is all it is used for.  Then the file itself is opened from
- * the allowed directory's descriptor by openat2() with RESOLVE_BENEATH,
- * RESOLVE_NO_SYMLINKS and RESOLVE_NO_MAGICLINKS on the canonical relative
- * path (or, on a kernel without openat2(), a walk of O_PATH|O_NOFOLLOW
- * opens, one component at a time).  A directory above the file that a
- * caller swaps for a symlink after realpath() looked makes the open fail
- * (ELOOP, EXDEV): the answer is "forbidden", never the file the symlink
- * names.  The descriptor is what the caller keeps and hands on
- * (paths_open()): nothing resolves the path again.  Its kind is checked
- * with fstat() on it, and a readable (or writable) descriptor is made by
- * reopening it through /proc/self/fd, which names the inode that was
- * checked, not a path.
+ * ARCHITECTURE.md, "Host paths", says why the order matters.
  */
 #include <sys/stat.h>
 #include <sys/syscall.h>
