@@ -3,7 +3,8 @@
  * the fake backend (test_engine, test_engine_restart, test_metrics): a
  * real libuv loop, a scratch tree (fixture.h) with an image, a state and a
  * log directory, an engine over backends/fake.c, and the helpers that run
- * the loop until something holds.
+ * the loop until something holds.  test_routes, which runs an engine
+ * under its HTTP server on a loop of its own, takes fx_engine_config().
  *
  * The names are the ones each program used when it had its own copy
  * (loop, eng, policy, struct result, on_reply, run_until...), so that the

@@ -33,6 +33,7 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "fx_engine.h"
 #include "httpd.h"
 #include "routes.h"
 #include "spec.h"
@@ -230,16 +231,7 @@ srv_start(void)
 	fake_reset();
 	assert_int_equal(uv_loop_init(&s->loop), 0);
 
-	memset(&ec, 0, sizeof(ec));
-	ec.loop = &s->loop;
-	ec.state_dir = fx_path("state");
-	ec.log_dir = fx_path("logs");
-	ec.policy = &s->policy;
-	ec.ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
-	ec.backend.accel = SPEC_ACCEL_TCG;
-	ec.max_instances = 8;
-	ec.stop_timeout_s = 1;
-	ec.boot_timeout_s = 60;
+	fx_engine_config(&ec, &s->loop, &s->policy);
 	if ((s->engine = engine_open(&ec, &err)) == NULL)
 		fail_msg("engine_open: %s", err.message);
 	s->rc.engine = s->engine;
