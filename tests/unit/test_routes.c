@@ -34,20 +34,12 @@
 #include "fake.h"
 #include "fixture.h"
 #include "fx_engine.h"
+#include "fx_http.h"
 #include "httpd.h"
 #include "routes.h"
 #include "spec.h"
 
 #define NRESP	16
-
-/* What the client saw of one request. */
-struct resp {
-	CURLcode rc;
-	long status;
-	char *body;
-	size_t len;
-	char location[256];
-};
 
 struct srv {
 	uv_loop_t loop;
@@ -68,67 +60,9 @@ struct srv {
 	bool running_seen;	/* the guest's "main()" line made it running */
 };
 
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the DIR's own fd */
-}
-
 /*
  * Client side (client thread).
  */
-
-static size_t
-on_body(char *d, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	char *p;
-
-	n *= size;
-	if ((p = realloc(r->body, r->len + n + 1)) == NULL)
-		return 0;
-	r->body = p;
-	memcpy(r->body + r->len, d, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
-
-static size_t
-on_header(char *d, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	static const char name[] = "Location:";
-	size_t nl = sizeof(name) - 1, vn;
-
-	n *= size;
-	if (n > nl && strncasecmp(d, name, nl) == 0) {
-		const char *v = d + nl;
-
-		vn = n - nl;
-		while (vn > 0 && *v == ' ') {
-			v++;
-			vn--;
-		}
-		while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == '\n'))
-			vn--;
-		if (vn >= sizeof(r->location))
-			vn = sizeof(r->location) - 1;
-		memcpy(r->location, v, vn);
-		r->location[vn] = '\0';
-	}
-	return n;
-}
 
 /* One request on a fresh handle; body NULL: none. */
 static void
@@ -139,8 +73,8 @@ fetch(struct srv *s, const char *method, const char *path, const char *body,
 	char url[512];
 	CURL *c;
 
-	memset(r, 0, sizeof(*r));
 	if ((c = curl_easy_init()) == NULL) {
+		memset(r, 0, sizeof(*r));
 		r->rc = CURLE_FAILED_INIT;
 		return;
 	}
@@ -155,12 +89,7 @@ fetch(struct srv *s, const char *method, const char *path, const char *body,
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	r->rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	perform(c, r);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hl);
 }
