@@ -99,6 +99,14 @@ def wait_for(what, fn, timeout, step=0.05):
         time.sleep(step)
 
 
+def rss_kib(pid):
+    """The resident set size of process pid in KiB (None if not told)."""
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
 # ---------------------------------------------------------------------------
 # OpenAPI validation
 
