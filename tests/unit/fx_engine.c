@@ -27,6 +27,14 @@ bool fx_boot_id;
 static const char *image_dirs[2];
 static char *image_dir;
 
+const struct fx_node fx_engine_tree[] = {
+	{ 'd', "images", NULL },
+	{ 'f', "images/app", "kernel" },
+	{ 'd', "state", NULL },
+	{ 'd', "logs", NULL },
+	{ 0, NULL, NULL },
+};
+
 void
 on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
 {
@@ -131,15 +139,7 @@ close_engine(void)
 int
 fx_engine_setup(const struct fx_node *extra)
 {
-	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'f', "images/app", "kernel" },
-		{ 'd', "state", NULL },
-		{ 'd', "logs", NULL },
-		{ 0, NULL, NULL },
-	};
-
-	if (fx_build(tree) == -1)
+	if (fx_build(fx_engine_tree) == -1)
 		return -1;
 	for (; extra != NULL && extra->kind != 0; extra++)
 		if (fx_make(extra) == -1)

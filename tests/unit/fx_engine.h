@@ -4,7 +4,8 @@
  * real libuv loop, a scratch tree (fixture.h) with an image, a state and a
  * log directory, an engine over backends/fake.c, and the helpers that run
  * the loop until something holds.  test_routes, which runs an engine
- * under its HTTP server on a loop of its own, takes fx_engine_config().
+ * under its HTTP server on a loop of its own, takes fx_engine_tree and
+ * fx_engine_config().
  *
  * The names are the ones each program used when it had its own copy
  * (loop, eng, policy, struct result, on_reply, run_until...), so that the
@@ -62,6 +63,9 @@ bool replied(void *arg);
 /* Run the loop for ms milliseconds. */
 void run_for(unsigned int ms);
 
+/* The tree of fx_engine_setup(): images/app, state/ and logs/. */
+extern const struct fx_node fx_engine_tree[];
+
 /*
  * The engine_config open_engine() uses, on the given loop and policy:
  * state and logs in the tree, the fake backend as KVM, TCG, 8 instances,
@@ -77,8 +81,8 @@ void open_engine(void);
 void close_engine(void);
 
 /*
- * A setup: the tree (images/app, state/, logs/, then the nodes of extra
- * when not NULL), the policy (images/ allowed), a reset fake backend, the
+ * A setup: the tree (fx_engine_tree, then the nodes of extra when not
+ * NULL), the policy (images/ allowed), a reset fake backend, the
  * loop and an open engine.  Returns 0 or -1.
  */
 int fx_engine_setup(const struct fx_node *extra);

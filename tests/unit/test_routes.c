@@ -138,20 +138,13 @@ on_done(uv_async_t *a)
 static struct srv *
 srv_start(void)
 {
-	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'f', "images/app", "kernel" },
-		{ 'd', "state", NULL },
-		{ 'd', "logs", NULL },
-		{ 0, NULL, NULL },
-	};
 	struct engine_config ec;
 	struct httpd_config hc;
 	struct rrerr err;
 	struct srv *s;
 
 	assert_non_null(s = calloc(1, sizeof(*s)));
-	assert_int_equal(fx_build(tree), 0);
+	assert_int_equal(fx_build(fx_engine_tree), 0);
 	snprintf(s->image, sizeof(s->image), "%s", fx_path("images/app"));
 	snprintf(s->sock, sizeof(s->sock), "%s", fx_path("api.sock"));
 	snprintf(s->image_dir, sizeof(s->image_dir), "%s", fx_path("images"));
