@@ -69,6 +69,10 @@ CLIENT_PKGS := libcurl jansson gnutls
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# The unit tests' shared fixtures (tests/unit/*.c but the test_*.c): a
+# library that every test program links, taking what it uses.
+UNIT_FX_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_FX_LIB := $(BUILD)/tests/libfixture.a
 # An LD_PRELOAD shim of the end-to-end tests (tests/e2e/evdelay.c).
 EVDELAY := $(BUILD)/tests/evdelay.so
 
@@ -105,7 +109,11 @@ $(CLIENT_LIB): $(CLIENT_OBJS)
 $(BUILD)/rrctl: $(BUILD)/client/main.o $(CLIENT_LIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(CLIENT_PKGS))
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CLIENT_LIB) $(LIB)
+$(UNIT_FX_LIB): $(UNIT_FX_SRCS:%.c=$(BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_FX_LIB) $(CLIENT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(XEN_LIBS) $(XEN_TEST_LIBS) $(shell pkg-config --libs cmocka libcurl) -lpthread
 

@@ -368,15 +368,20 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Pause (paused true, as op FAKE_OP_PAUSE) or resume (false,
+ * FAKE_OP_RESUME) the domain name: an event when its state changes, none
+ * when it was so already.
+ */
 static int
-fake_resume(struct backend *b, const char *name, struct rrerr *err)
+set_paused(enum fake_op op, const char *name, bool paused,
+    struct rrerr *err)
 {
 	struct dom *d;
 	int rc = -1;
 
-	(void)b;
 	pthread_mutex_lock(&state_lock);
-	if (enter_locked(FAKE_OP_RESUME, err) == -1)
+	if (enter_locked(op, err) == -1)
 		goto cleanup;
 	d = find_locked(name);
 	if (d == NULL) {
@@ -384,10 +389,11 @@ fake_resume(struct backend *b, const char *name, struct rrerr *err)
 		    name);
 		goto cleanup;
 	}
-	if (d->d.paused)
-		queue_locked(d->d.owner, BACKEND_EVENT_RESUMED, name,
+	if (d->d.paused != paused)
+		queue_locked(d->d.owner, paused ? BACKEND_EVENT_PAUSED :
+		    BACKEND_EVENT_RESUMED, name, paused ? "suspended: paused" :
 		    "resumed");
-	d->d.paused = false;
+	d->d.paused = paused;
 	rc = 0;
 cleanup:
 	pthread_mutex_unlock(&state_lock);
@@ -397,31 +403,17 @@ cleanup:
 }
 
 static int
+fake_resume(struct backend *b, const char *name, struct rrerr *err)
+{
+	(void)b;
+	return set_paused(FAKE_OP_RESUME, name, false, err);
+}
+
+static int
 fake_pause(struct backend *b, const char *name, struct rrerr *err)
 {
-	struct dom *d;
-	int rc = -1;
-
 	(void)b;
-	pthread_mutex_lock(&state_lock);
-	if (enter_locked(FAKE_OP_PAUSE, err) == -1)
-		goto cleanup;
-	d = find_locked(name);
-	if (d == NULL) {
-		rrerr_set(err, RRERR_NOT_FOUND, NULL, "no domain named %s",
-		    name);
-		goto cleanup;
-	}
-	if (!d->d.paused)
-		queue_locked(d->d.owner, BACKEND_EVENT_PAUSED, name,
-		    "suspended: paused");
-	d->d.paused = true;
-	rc = 0;
-cleanup:
-	pthread_mutex_unlock(&state_lock);
-	if (rc == 0)
-		deliver(false);
-	return rc;
+	return set_paused(FAKE_OP_PAUSE, name, true, err);
 }
 
 /* The NICs of the domain, matched by MAC: see fake_set_addr(). */

@@ -19,6 +19,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "fsutil.h"
 #include "imgstore.h"
 #include "log.h"
 #include "paths.h"
@@ -254,28 +255,6 @@ random_hex(char *out, size_t nbytes)
 	return 0;
 }
 
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096], *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* A descriptor of dirfd's directory with its own offset (dup() shares it). */
 static int
 reopen_dir(int dirfd)
@@ -372,7 +351,7 @@ imgstore_open(const char *dir, const struct imgstore_limits *limits,
 	}
 	st->dirfd[0] = st->dirfd[1] = -1;
 	st->limits = *limits;
-	if (mkdir_p(dir, 0700) == -1 || chmod(dir, 0700) == -1) {
+	if (fsutil_mkdir_p(dir, 0755, 0700) == -1 || chmod(dir, 0700) == -1) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "store_dir %s: %s", dir,
 		    strerror(errno));
 		goto fail;

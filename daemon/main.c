@@ -35,6 +35,7 @@
 #include "backend.h"
 #include "config.h"
 #include "engine.h"
+#include "fsutil.h"
 #include "imgstore.h"
 #include "httpd.h"
 #include "log.h"
@@ -119,25 +120,6 @@ print_config(const char *path, const struct spec_policy *policy)
 	printf("%s\n", cfg);
 	free(cfg);
 	spec_free(spec);
-	return 0;
-}
-
-static int
-mkdirs(const char *path, mode_t mode)
-{
-	char buf[4096], *p;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
 	return 0;
 }
 
@@ -316,9 +298,9 @@ run(struct config *cfg, const struct spec_policy *policy,
 	notify = sdnotify_init();
 	take_sockets(&fds, auth);
 	snprintf(console_dir, sizeof(console_dir), "%s/console", cfg->log_dir);
-	if (mkdirs(cfg->state_dir, 0700) == -1)
+	if (fsutil_mkdir_p(cfg->state_dir, 0755, 0700) == -1)
 		fatal("%s", cfg->state_dir);
-	if (mkdirs(console_dir, 0750) == -1)
+	if (fsutil_mkdir_p(console_dir, 0755, 0750) == -1)
 		fatal("%s", console_dir);
 	if (cfg->daemon_log != NULL && strcmp(cfg->daemon_log, "syslog") == 0) {
 		log_open_syslog();
@@ -406,7 +388,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 		snprintf(dir, sizeof(dir), "%s", cfg->socket);
 		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 			*slash = '\0';
-			if (mkdirs(dir, 0755) == -1)
+			if (fsutil_mkdir_p(dir, 0755, 0755) == -1)
 				fatal("%s", dir);
 		}
 	}

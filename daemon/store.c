@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
 
@@ -19,28 +20,6 @@ struct store {
 	int dirfd;
 	char owner[33];
 };
-
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096], *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
 
 /* Write all of buf to fd. */
 static int
@@ -175,7 +154,7 @@ store_open(const char *dir, struct rrerr *err)
 	}
 	st->dirfd = -1;
 	snprintf(path, sizeof(path), "%s/instances", dir);
-	if (mkdir_p(path, 0700) == -1) {
+	if (fsutil_mkdir_p(path, 0700, 0700) == -1) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "cannot create %s: %s",
 		    path, strerror(errno));
 		goto fail;

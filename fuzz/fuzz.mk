@@ -22,7 +22,7 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-std=gnu11 -D_GNU_SOURCE -Idaemon $(shell pkg-config --cflags jansson)
 FUZZ_LIBS = $(shell pkg-config --libs jansson gnutls)
 FUZZ_COMMON := daemon/spec.c daemon/paths.c daemon/rrerr.c daemon/sbuf.c \
-	daemon/imgstore.c daemon/log.c daemon/restart.c
+	daemon/imgstore.c daemon/fsutil.c daemon/log.c daemon/restart.c
 FUZZ_HAVE = $(shell printf 'int LLVMFuzzerTestOneInput(const char *d, long n)\
 	{ (void)d; (void)n; return 0; }\n' | $(FUZZ_CC) -x c - \
 	-fsanitize=fuzzer -o /dev/null >/dev/null 2>&1 && echo yes)

@@ -1,6 +1,6 @@
 /*
  * fuzzenv: what the libFuzzer targets of fuzz/ share (header only, static
- * functions, as tests/unit/fixture.h).
+ * functions, as tests/unit/golden.h).
  *
  * - A scratch tree made once per process: DIR/images and DIR/volumes with
  *   the files the golden requests (tests/golden/NAME.json) name, so that

@@ -12,6 +12,8 @@ Fixtures of the end-to-end tests: libvirt, the daemon, the accelerators.
   test, for every daemon: no fd leaked, nothing but expected warnings on
   its stderr, no domain of it left (any is destroyed, and the test fails),
   and SIGTERM makes it exit 0.
+- rrd: daemon(), with the warnings of a host without Xen expected
+  (rrlib.XEN_WARNINGS).
 - api: the parsed openapi.yaml; every answer a test gets is validated
   against it.
 
@@ -274,6 +276,16 @@ def daemon(request, libvirt, api, binaries):
     if problems:
         pytest.fail("after the test:\n" + "\n".join(problems) +
                     "".join(d.describe() for d in made), pytrace=False)
+
+
+@pytest.fixture
+def rrd(daemon):
+    """daemon(), with the warnings of a host without Xen expected."""
+    def make(**kw):
+        d = daemon(**kw)
+        d.allow_warnings(*rrlib.XEN_WARNINGS)
+        return d
+    return make
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import rrlib
-from test_rrctl import ok, rrctl, rrctl_bin, rrd  # noqa: F401
+from test_rrctl import ok, rrctl, rrctl_bin  # noqa: F401
 
 NET = "rrtaddrnet"
 BRIDGE = "rrtabr0"

@@ -31,9 +31,9 @@ import pytest
 import rrlib
 from rrlib import read_events
 
-# rrctl_bin and rrd (a daemon with the no-Xen warnings expected) are
-# test_rrctl's fixtures, shared here.
-from test_rrctl import popen, rrctl, rrctl_bin, rrd  # noqa: F401
+# rrctl_bin is test_rrctl's fixture, shared here; rrd (a daemon with the
+# no-Xen warnings expected) is conftest's.
+from test_rrctl import popen, rrctl, rrctl_bin  # noqa: F401
 
 END_STATES = ("exited", "stopped", "crashed", "failed")
 # boot_timeout_s of the hang tests, by accelerator: SeaBIOS takes ~0.8 s

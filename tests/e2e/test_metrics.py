@@ -27,21 +27,12 @@ import urllib.request
 import pytest
 
 from rrlib import Deadline
-from test_rrctl import XEN_WARNINGS, rrctl, ok, denied, RRCTL
+from test_rrctl import rrctl, ok, denied, RRCTL
 from test_tls import TCP, certs, free_port, tls_conf, tokens_file, \
     write_private  # noqa: F401 (certs is a fixture)
 
 TOKEN = "metrics-token-0123456789abcdef"
 RUNNING_KVM = 'rumprund_instances{state="running",platform="kvm"}'
-
-
-@pytest.fixture
-def rrd(daemon):
-    def make(**kw):
-        d = daemon(**kw)
-        d.allow_warnings(*XEN_WARNINGS)
-        return d
-    return make
 
 
 def samples(text):

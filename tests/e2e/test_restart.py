@@ -35,7 +35,7 @@ import uuid
 import rrlib
 from rrlib import read_events
 
-from test_rrctl import rrctl, rrctl_bin, rrd  # noqa: F401
+from test_rrctl import rrctl, rrctl_bin  # noqa: F401
 
 END_STATES = ("exited", "stopped", "crashed", "failed")
 SEPARATOR = re.compile(r"^--- rumprund \S+Z: restart (\d+) \(generation "

@@ -29,20 +29,6 @@ VERSION = "0.1.0"
 NOWHERE = "/tmp/rrctl-test-nowhere/rumprund.sock"
 
 
-# Warnings of a rumprund built with Xen support, on a host without Xen.
-XEN_WARNINGS = (r"xen backend unavailable",
-                r"the xen backend is unavailable")
-
-
-@pytest.fixture
-def rrd(daemon):
-    """daemon(), with the warnings of a host without Xen expected."""
-    def make(**kw):
-        d = daemon(**kw)
-        d.allow_warnings(*XEN_WARNINGS)
-        return d
-    return make
-
 
 @pytest.fixture(scope="session")
 def rrctl_bin():

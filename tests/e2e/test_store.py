@@ -19,11 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
 import rrlib
 from rrlib import Deadline, GUEST_ELF
-from test_rrctl import RRCTL, XEN_WARNINGS, complete
+from test_rrctl import RRCTL, complete
 from test_tls import TCP, certs, free_port, tls_conf, tokens_file  # noqa: F401
 
 TOKEN = "store-e2e-token-0123456789"
@@ -60,16 +58,6 @@ def blobs(d, kind, root=""):
                   if f.startswith(".blob-"))
 
 
-@pytest.fixture
-def sd(daemon):
-    """A daemon (unix socket only), Xen warnings expected."""
-    def make(**kw):
-        d = daemon(**kw)
-        d.allow_warnings(*XEN_WARNINGS)
-        return d
-    return make
-
-
 def put(c, kind, name, data, query="", headers=None, expect=None):
     r = c.request("PUT", "/v1/%s/%s%s" % (kind, name, query), body=data,
                   headers=dict({"Content-Type": "application/octet-stream"},
@@ -89,9 +77,9 @@ def rrctl(host, certs_dir, toks, *args, cwd=None, timeout=120):
                           text=True, env=e, timeout=timeout, cwd=cwd)
 
 
-def test_push_and_launch_over_tls(sd, api, certs):
+def test_push_and_launch_over_tls(rrd, api, certs):
     port = free_port()
-    d = sd(start=False)
+    d = rrd(start=False)
     toks = tokens_file(d.root, TOKEN)
     d.write_conf(extra_conf=tls_conf(certs, port, token_file=toks))
     d.start()
@@ -193,8 +181,8 @@ def test_push_and_launch_over_tls(sd, api, certs):
     assert leftovers(d) == []
 
 
-def test_digest_names_and_conflicts(sd):
-    d = sd()
+def test_digest_names_and_conflicts(rrd):
+    d = rrd()
     c = d.client
     data = b"\x7fELF-not-really" * 1000
     good = sha(data)
@@ -295,8 +283,8 @@ def early_answer(d, path, length):
     return head.split(b"\r\n")[0].decode(), body
 
 
-def test_cut_upload_leaves_nothing(sd):
-    d = sd()
+def test_cut_upload_leaves_nothing(rrd):
+    d = rrd()
     c = d.client
     # Cut mid-body: the temp file is there while it runs, gone after.
     s = raw_put(d, "/v1/volumes/cut", 8 << 20, 1 << 20)
@@ -329,8 +317,8 @@ def test_cut_upload_leaves_nothing(sd):
     assert len(blobs(d, "images")) == 1
 
 
-def test_quotas(sd):
-    d = sd(extra_conf="store_max_size = 100000\n"
+def test_quotas(rrd):
+    d = rrd(extra_conf="store_max_size = 100000\n"
                       "store_max_total = 150000\n")
     c = d.client
     r = put(c, "images", "big", b"b" * 100001, expect=413)
@@ -362,8 +350,8 @@ def test_quotas(sd):
         "/v1/volumes")] == [100000, 50000]
 
 
-def test_full_disk(sd):
-    d = sd(start=False)
+def test_full_disk(rrd):
+    d = rrd(start=False)
     store = d.state / "store"
     store.mkdir(parents=True)
     # The daemon in a mount namespace of its own, its store a 4 MiB tmpfs.
@@ -399,12 +387,12 @@ def test_full_disk(sd):
     assert [e["name"] for e in c.get("/v1/volumes")] == ["small"]
 
 
-def test_iso_from_a_stored_image(sd):
+def test_iso_from_a_stored_image(rrd):
     """POST /v1/iso takes "store:NAME" as its image too; a stored volume
     is refused there (an ISO keeps data images by host file name)."""
     import test_iso
     test_iso.need_tools()
-    d = sd()
+    d = rrd()
     c = d.client
     kernel = GUEST_ELF.read_bytes()
     put(c, "images", "pc", kernel, "?sha256=" + sha(kernel), expect=201)

@@ -121,12 +121,5 @@ def clients():
     return int(os.environ.get("RR_STRESS_CLIENTS", "200"))
 
 
-def rss_kib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
-
-
 def settle(seconds=0.5):
     time.sleep(seconds)

@@ -18,17 +18,11 @@ import time
 import pytest
 
 import rrlib
+from rrlib import rss_kib
 from slowloris import Trickle, raise_fd_limit, unix_connect
 
 GOOD_MAX = 1.0
 LOG_BURST = 5
-
-
-def rss_kib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
 
 
 @pytest.mark.slow

@@ -61,17 +61,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import rrlib
-from rrlib import wait_for
+from rrlib import rss_kib, wait_for
 from load import Load
 
 MIB = 1024 * 1024
-
-
-def rss_kib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
 
 
 def cleanup(d, timeout=120):

@@ -1,14 +1,18 @@
 /*
  * fixture: scratch directory trees for the unit tests.
  *
- * Header-only (static functions), so that every test program stays one
- * source file for the Makefile.  A test describes its tree as a table of
- * struct fx_node, creates it under /tmp with fx_build(), names files in it
- * with fx_path(), and removes it with fx_remove().
+ * A test describes its tree as a table of struct fx_node, creates it under
+ * /tmp with fx_build(), names files in it with fx_path(), and removes it
+ * with fx_remove().  The code is in fixture.c, which the Makefile links
+ * into every test program (with the other shared fixtures, fx_*.c).
  */
 #ifndef FIXTURE_H
 #define FIXTURE_H
 
+/*
+ * The headers the header-only fixture.h included: the test programs came to
+ * rely on them.
+ */
 #include <sys/stat.h>
 
 #include <ftw.h>
@@ -20,30 +24,14 @@
 #include <unistd.h>
 
 /* The canonical path of the tree ("/tmp/rrtest.XXXXXX", resolved). */
-static char fx_root[PATH_MAX];
+extern char fx_root[PATH_MAX];
 
 /*
  * The absolute path of rel (printf format) in the tree.  The result lives
  * in one of 16 rotating static buffers: use it before 16 more calls.
  */
-static const char *fx_path(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), unused));
-
-static const char *
-fx_path(const char *fmt, ...)
-{
-	static char ring[16][2 * PATH_MAX];
-	static unsigned int next;
-	char *buf = ring[next++ % 16];
-	size_t len;
-	va_list ap;
-
-	len = (size_t)snprintf(buf, sizeof(ring[0]), "%s/", fx_root);
-	va_start(ap, fmt);
-	vsnprintf(buf + len, sizeof(ring[0]) - len, fmt, ap);
-	va_end(ap);
-	return buf;
-}
+const char *fx_path(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /*
  * One entry of a tree: a directory ('d'), a regular file ('f') holding
@@ -57,75 +45,12 @@ struct fx_node {
 };
 
 /* Create one node of the tree.  Returns 0, or -1 with a message. */
-static int
-fx_make(const struct fx_node *n)
-{
-	char target[2 * PATH_MAX];
-	FILE *f;
-	int rv = 0;
-
-	switch (n->kind) {
-	case 'd':
-		rv = mkdir(fx_path("%s", n->path), 0755);
-		break;
-	case 'f':
-		if ((f = fopen(fx_path("%s", n->path), "w")) == NULL)
-			rv = -1;
-		else if (fputs(n->arg, f) == EOF || fclose(f) == EOF)
-			rv = -1;
-		break;
-	case 'l':
-		snprintf(target, sizeof(target), "%s",
-		    strncmp(n->arg, "@/", 2) == 0 ? fx_path("%s", n->arg + 2) :
-		    n->arg);
-		rv = symlink(target, fx_path("%s", n->path));
-		break;
-	default:
-		rv = -1;
-	}
-	if (rv == -1)
-		perror(n->path);
-	return rv;
-}
+int fx_make(const struct fx_node *n);
 
 /* Create the tree's root and the nodes.  Returns 0 or -1. */
-static int
-fx_build(const struct fx_node *nodes)
-{
-	char tmpl[] = "/tmp/rrtest.XXXXXX";
-
-	if (mkdtemp(tmpl) == NULL || realpath(tmpl, fx_root) == NULL) {
-		perror("fixture: mkdtemp");
-		return -1;
-	}
-	for (; nodes->kind != 0; nodes++)
-		if (fx_make(nodes) == -1)
-			return -1;
-	return 0;
-}
-
-static int
-fx_unlink_one(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 ? -1 : 0;
-}
+int fx_build(const struct fx_node *nodes);
 
 /* Remove the whole tree (symlinks are removed, never followed). */
-static int __attribute__((unused))
-fx_remove(void)
-{
-	if (fx_root[0] == '\0')
-		return 0;
-	if (nftw(fx_root, fx_unlink_one, 16, FTW_DEPTH | FTW_PHYS) == -1) {
-		perror("fixture: nftw");
-		return -1;
-	}
-	fx_root[0] = '\0';
-	return 0;
-}
+int fx_remove(void);
 
 #endif

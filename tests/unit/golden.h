@@ -1,8 +1,8 @@
 /*
  * golden: golden-file helpers for the unit tests.
  *
- * Header-only (static functions), so that every test program stays one
- * source file for the Makefile; it builds on fixture.h and expects cmocka.
+ * Header-only (static functions); it builds on fixture.h and expects
+ * cmocka.
  *
  * A golden test lists its cases (golden_list()) under $RR_SRCDIR/tests/golden
  * (golden_dir(); "." when RR_SRCDIR is unset) and reads each request with

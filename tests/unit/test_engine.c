@@ -22,69 +22,10 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "fx_engine.h"
 #include "instance.h"
 #include "sbuf.h"
 #include "spec.h"
-
-#define WAIT_MS 5000
-
-static uv_loop_t loop;
-static struct engine *eng;
-static struct spec_policy policy;
-static const char *image_dirs[2];
-static char *image_dir;
-static unsigned int conf_boot_timeout = 60;	/* open_engine()'s */
-
-struct result {
-	bool done;
-	unsigned int status;
-	json_t *body;
-	struct rrerr err;
-	bool failed;
-};
-
-static void
-on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
-{
-	struct result *r = arg;
-
-	r->done = true;
-	r->status = status;
-	r->body = body;
-	r->failed = err != NULL;
-	if (err != NULL)
-		r->err = *err;
-}
-
-static void
-on_timeout(uv_timer_t *t)
-{
-	*(bool *)t->data = true;
-}
-
-/* Run the loop until pred(arg) holds; fail after WAIT_MS. */
-static void
-run_until(bool (*pred)(void *), void *arg, const char *what)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	uv_timer_init(&loop, &t);
-	t.data = &expired;
-	uv_timer_start(&t, on_timeout, WAIT_MS, 0);
-	while (!pred(arg) && !expired)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	if (!pred(arg))
-		fail_msg("timed out waiting for %s", what);
-}
-
-static bool
-replied(void *arg)
-{
-	return ((struct result *)arg)->done;
-}
 
 struct want_state {
 	const char *name;
@@ -284,76 +225,18 @@ domain_of(const char *name)
 	return buf;
 }
 
-static void
-open_engine(void)
-{
-	struct engine_config cfg;
-	struct rrerr err;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &loop;
-	cfg.state_dir = fx_path("state");
-	cfg.log_dir = fx_path("logs");
-	cfg.policy = &policy;
-	cfg.ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
-	cfg.backend.accel = SPEC_ACCEL_TCG;
-	cfg.max_instances = 8;
-	cfg.stop_timeout_s = 1;
-	cfg.boot_timeout_s = conf_boot_timeout;
-	eng = engine_open(&cfg, &err);
-	if (eng == NULL)
-		fail_msg("engine_open: %s", err.message);
-	/* Let the first list (reconciliation) run. */
-	uv_run(&loop, UV_RUN_NOWAIT);
-	usleep(20000);
-	uv_run(&loop, UV_RUN_NOWAIT);
-}
-
-/* Quiesce, let the loop drain, free: what SIGTERM does. */
-static void
-close_engine(void)
-{
-	engine_quiesce(eng);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	engine_close(eng);
-	eng = NULL;
-}
-
 static int
 setup(void **state)
 {
-	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'f', "images/app", "kernel" },
-		{ 'd', "state", NULL },
-		{ 'd', "logs", NULL },
-		{ 0, NULL, NULL },
-	};
-
 	(void)state;
-	if (fx_build(tree) == -1)
-		return -1;
-	image_dir = strdup(fx_path("images"));
-	image_dirs[0] = image_dir;
-	image_dirs[1] = NULL;
-	memset(&policy, 0, sizeof(policy));
-	policy.image_dirs = image_dirs;
-	fake_reset();
-	conf_boot_timeout = 60;
-	uv_loop_init(&loop);
-	open_engine();
-	return 0;
+	return fx_engine_setup(NULL);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	if (eng != NULL)
-		close_engine();
-	uv_loop_close(&loop);
-	free(image_dir);
-	return fx_remove();
+	return fx_engine_teardown();
 }
 
 /*
@@ -363,21 +246,13 @@ teardown(void **state)
 static struct result __attribute__((format(printf, 1, 0)))
 launch(const char *json)
 {
-	struct result r;
-	struct spec *spec;
-	struct rrerr err;
 	char text[2048];
 
-	memset(&r, 0, sizeof(r));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	snprintf(text, sizeof(text), json, fx_path("images/app"));
 #pragma GCC diagnostic pop
-	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1)
-		fail_msg("spec_parse: %s", err.message);
-	engine_launch(eng, spec, on_reply, &r);
-	run_until(replied, &r, "the launch reply");
-	return r;
+	return fx_launch(text);
 }
 
 #define SIMPLE "{\"name\":\"a\",\"image\":\"%s\"}"
@@ -543,8 +418,6 @@ test_stop_graceful_then_destroy(void **state)
 	json_decref(s.body);
 	expect_str("a", "state", "stopped");
 }
-
-static void run_for(unsigned int ms);
 
 /* The states of name's state events after seq, space-separated. */
 static void
@@ -864,22 +737,6 @@ test_events(void **state)
 		json_decref(e);
 	}
 	assert_string_equal(states, "pending starting running exited ");
-}
-
-/* Run the loop for ms milliseconds. */
-static void
-run_for(unsigned int ms)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	uv_timer_init(&loop, &t);
-	t.data = &expired;
-	uv_timer_start(&t, on_timeout, ms, 0);
-	while (!expired)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
 /* The last state event of name in the event log: a new reference. */

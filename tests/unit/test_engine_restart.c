@@ -20,63 +20,11 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "fx_engine.h"
 #include "instance.h"
 #include "spec.h"
 
 #define WAIT_MS 8000
-
-static uv_loop_t loop;
-static struct engine *eng;
-static struct spec_policy policy;
-static const char *image_dirs[2];
-static char *image_dir;
-
-struct result {
-	bool done;
-	unsigned int status;
-	json_t *body;
-	bool failed;
-};
-
-static void
-on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
-{
-	struct result *r = arg;
-
-	r->done = true;
-	r->status = status;
-	r->body = body;
-	r->failed = err != NULL;
-}
-
-static void
-on_timeout(uv_timer_t *t)
-{
-	*(bool *)t->data = true;
-}
-
-static void
-run_until(bool (*pred)(void *), void *arg, const char *what)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	uv_timer_init(&loop, &t);
-	t.data = &expired;
-	uv_timer_start(&t, on_timeout, WAIT_MS, 0);
-	while (!pred(arg) && !expired)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	if (!pred(arg))
-		fail_msg("timed out waiting for %s", what);
-}
-
-static bool
-replied(void *arg)
-{
-	return ((struct result *)arg)->done;
-}
 
 static json_t *
 get(const char *name)
@@ -132,40 +80,6 @@ domain_of(const char *name)
 }
 
 static void
-open_engine(void)
-{
-	struct engine_config cfg;
-	struct rrerr err;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &loop;
-	cfg.state_dir = fx_path("state");
-	cfg.log_dir = fx_path("logs");
-	cfg.policy = &policy;
-	cfg.ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
-	cfg.backend.accel = SPEC_ACCEL_TCG;
-	cfg.max_instances = 8;
-	cfg.stop_timeout_s = 1;
-	cfg.boot_timeout_s = 60;
-	cfg.boot_id_file = fx_path("boot_id");
-	eng = engine_open(&cfg, &err);
-	if (eng == NULL)
-		fail_msg("engine_open: %s", err.message);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	usleep(20000);
-	uv_run(&loop, UV_RUN_NOWAIT);
-}
-
-static void
-close_engine(void)
-{
-	engine_quiesce(eng);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	engine_close(eng);
-	eng = NULL;
-}
-
-static void
 write_boot_id(const char *id)
 {
 	FILE *f = fopen(fx_path("boot_id"), "w");
@@ -178,38 +92,22 @@ write_boot_id(const char *id)
 static int
 setup(void **state)
 {
-	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'f', "images/app", "kernel" },
-		{ 'd', "state", NULL },
-		{ 'd', "logs", NULL },
+	static const struct fx_node boot_id[] = {
 		{ 'f', "boot_id", "11111111-1111-1111-1111-111111111111\n" },
 		{ 0, NULL, NULL },
 	};
 
 	(void)state;
-	if (fx_build(tree) == -1)
-		return -1;
-	image_dir = strdup(fx_path("images"));
-	image_dirs[0] = image_dir;
-	image_dirs[1] = NULL;
-	memset(&policy, 0, sizeof(policy));
-	policy.image_dirs = image_dirs;
-	fake_reset();
-	uv_loop_init(&loop);
-	open_engine();
-	return 0;
+	fx_wait_ms = WAIT_MS;
+	fx_boot_id = true;
+	return fx_engine_setup(boot_id);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	if (eng != NULL)
-		close_engine();
-	uv_loop_close(&loop);
-	free(image_dir);
-	return fx_remove();
+	return fx_engine_teardown();
 }
 
 /* Launch {"name":name,"image":...,"restart":{restart}}. */
@@ -217,17 +115,11 @@ static void
 launch(const char *name, const char *restart)
 {
 	struct result r;
-	struct spec *spec;
-	struct rrerr err;
 	char text[2048];
 
-	memset(&r, 0, sizeof(r));
 	snprintf(text, sizeof(text), "{\"name\":\"%s\",\"image\":\"%s\","
 	    "\"restart\":{%s}}", name, fx_path("images/app"), restart);
-	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1)
-		fail_msg("spec_parse: %s", err.message);
-	engine_launch(eng, spec, on_reply, &r);
-	run_until(replied, &r, "the launch reply");
+	r = fx_launch(text);
 	assert_false(r.failed);
 	json_decref(r.body);
 }

@@ -40,6 +40,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "fx_http.h"
 #include "httpd.h"
 #include "log.h"
 #include "rrerr.h"
@@ -50,18 +51,6 @@
 
 struct srv;
 typedef void client_fn(struct srv *);
-
-/* What a client saw of one request. */
-struct resp {
-	CURLcode rc;
-	long status;
-	char *body;
-	size_t len;
-	char allow[128];
-	char ctype[128];
-	uint64_t t_start, t_end;	/* ns, CLOCK_MONOTONIC */
-	long connects;
-};
 
 struct srv {
 	uv_loop_t loop;
@@ -100,37 +89,12 @@ struct srv {
 	int raw_ok;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
-}
-
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the DIR's own fd */
 }
 
 /*
@@ -481,54 +445,6 @@ static const struct httpd_route routes[] = {
  * Client side (client thread).
  */
 
-static size_t
-on_body(char *d, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	char *p;
-
-	n *= size;
-	if ((p = realloc(r->body, r->len + n + 1)) == NULL)
-		return 0;
-	r->body = p;
-	memcpy(r->body + r->len, d, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
-
-static void
-header_value(const char *d, size_t n, const char *name, char *out,
-    size_t outsz)
-{
-	size_t nl = strlen(name), vn;
-
-	if (n <= nl || strncasecmp(d, name, nl) != 0)
-		return;
-	d += nl;
-	n -= nl;
-	while (n > 0 && *d == ' ') {
-		d++;
-		n--;
-	}
-	while (n > 0 && (d[n - 1] == '\r' || d[n - 1] == '\n'))
-		n--;
-	vn = n < outsz - 1 ? n : outsz - 1;
-	memcpy(out, d, vn);
-	out[vn] = '\0';
-}
-
-static size_t
-on_header(char *d, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-
-	n *= size;
-	header_value(d, n, "Allow:", r->allow, sizeof(r->allow));
-	header_value(d, n, "Content-Type:", r->ctype, sizeof(r->ctype));
-	return n;
-}
-
 static CURL *
 easy(struct srv *s, bool tcp, const char *path)
 {
@@ -551,21 +467,6 @@ easy(struct srv *s, bool tcp, const char *path)
 	return c;
 }
 
-static void
-perform(CURL *c, struct resp *r)
-{
-	memset(r, 0, sizeof(*r));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	r->t_start = now_ns();
-	r->rc = curl_easy_perform(c);
-	r->t_end = now_ns();
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
-}
-
 /* One request on a fresh handle; method NULL is GET. */
 static void
 fetch(struct srv *s, bool tcp, const char *method, const char *path,
@@ -582,13 +483,6 @@ fetch(struct srv *s, bool tcp, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	perform(c, r);
 	curl_easy_cleanup(c);
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	r->body = NULL;
 }
 
 static void *

@@ -24,6 +24,7 @@
 
 #include "backend.h"
 #include "fixture.h"
+#include "fx_spec.h"
 #include "golden.h"
 #include "kvm_addrs.h"
 #include "kvm_xml.h"
@@ -132,17 +133,7 @@ static void
 fixture_init(struct fixture *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->argv[0] = "hello";
-	f->spec.name = "hello";
-	f->spec.platform = SPEC_PLATFORM_KVM;
-	f->spec.image = "/srv/rumprun/images/hello.bin";
-	f->spec.memory_mib = 64;
-	f->spec.vcpus = 1;
-	f->spec.argv = f->argv;
-	f->spec.argc = 1;
-	f->spec.blk = f->blk;
-	f->spec.nics = f->nics;
-	f->spec.accel = SPEC_ACCEL_DEFAULT;
+	fx_spec_hello(&f->spec, SPEC_PLATFORM_KVM, f->argv, f->blk, f->nics);
 	f->launch.spec = &f->spec;
 	f->launch.owner = OWNER;
 	f->launch.domain_name = "rr-3f0c2a1e-hello";

@@ -18,135 +18,38 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "fx_engine.h"
 #include "instance.h"
 #include "metrics.h"
 #include "spec.h"
 
 #define WAIT_MS 5000
 
-static uv_loop_t loop;
-static struct engine *eng;
-static struct spec_policy policy;
-static const char *image_dirs[2];
-static char *image_dir;
-
-struct result {
-	bool done;
-	unsigned int status;
-	json_t *body;
-	bool failed;
-};
-
-static void
-on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
-{
-	struct result *r = arg;
-
-	r->done = true;
-	r->status = status;
-	r->body = body;
-	r->failed = err != NULL;
-}
-
-static void
-on_timeout(uv_timer_t *t)
-{
-	*(bool *)t->data = true;
-}
-
-static void
-run_until(bool (*pred)(void *), void *arg, const char *what)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	uv_timer_init(&loop, &t);
-	t.data = &expired;
-	uv_timer_start(&t, on_timeout, COLLECT_WAIT_MS + WAIT_MS, 0);
-	while (!pred(arg) && !expired)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	if (!pred(arg))
-		fail_msg("timed out waiting for %s", what);
-}
-
-static bool
-replied(void *arg)
-{
-	return ((struct result *)arg)->done;
-}
-
 static int
 setup(void **state)
 {
-	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'f', "images/app", "kernel" },
-		{ 'd', "state", NULL },
-		{ 'd', "logs", NULL },
-		{ 0, NULL, NULL },
-	};
-	struct engine_config cfg;
-	struct rrerr err;
-
 	(void)state;
-	if (fx_build(tree) == -1)
-		return -1;
-	image_dir = strdup(fx_path("images"));
-	image_dirs[0] = image_dir;
-	image_dirs[1] = NULL;
-	memset(&policy, 0, sizeof(policy));
-	policy.image_dirs = image_dirs;
-	fake_reset();
+	fx_wait_ms = COLLECT_WAIT_MS + WAIT_MS;
 	metrics_reset();
-	uv_loop_init(&loop);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &loop;
-	cfg.state_dir = fx_path("state");
-	cfg.log_dir = fx_path("logs");
-	cfg.policy = &policy;
-	cfg.ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
-	cfg.backend.accel = SPEC_ACCEL_TCG;
-	cfg.max_instances = 8;
-	cfg.stop_timeout_s = 1;
-	cfg.boot_timeout_s = 60;
-	if ((eng = engine_open(&cfg, &err)) == NULL)
-		fail_msg("engine_open: %s", err.message);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	usleep(20000);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	return 0;
+	return fx_engine_setup(NULL);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	engine_quiesce(eng);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	engine_close(eng);
-	eng = NULL;
-	uv_loop_close(&loop);
-	free(image_dir);
-	return fx_remove();
+	return fx_engine_teardown();
 }
 
 static void
 launch(const char *name)
 {
 	struct result r;
-	struct spec *spec;
-	struct rrerr err;
 	char text[2048];
 
-	memset(&r, 0, sizeof(r));
 	snprintf(text, sizeof(text), "{\"name\":\"%s\",\"image\":\"%s\"}",
 	    name, fx_path("images/app"));
-	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1)
-		fail_msg("spec_parse: %s", err.message);
-	engine_launch(eng, spec, on_reply, &r);
-	run_until(replied, &r, "the launch reply");
+	r = fx_launch(text);
 	assert_false(r.failed);
 	json_decref(r.body);
 }

@@ -33,20 +33,13 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "fx_engine.h"
+#include "fx_http.h"
 #include "httpd.h"
 #include "routes.h"
 #include "spec.h"
 
 #define NRESP	16
-
-/* What the client saw of one request. */
-struct resp {
-	CURLcode rc;
-	long status;
-	char *body;
-	size_t len;
-	char location[256];
-};
 
 struct srv {
 	uv_loop_t loop;
@@ -67,67 +60,9 @@ struct srv {
 	bool running_seen;	/* the guest's "main()" line made it running */
 };
 
-static int
-count_fds(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the DIR's own fd */
-}
-
 /*
  * Client side (client thread).
  */
-
-static size_t
-on_body(char *d, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	char *p;
-
-	n *= size;
-	if ((p = realloc(r->body, r->len + n + 1)) == NULL)
-		return 0;
-	r->body = p;
-	memcpy(r->body + r->len, d, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
-
-static size_t
-on_header(char *d, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	static const char name[] = "Location:";
-	size_t nl = sizeof(name) - 1, vn;
-
-	n *= size;
-	if (n > nl && strncasecmp(d, name, nl) == 0) {
-		const char *v = d + nl;
-
-		vn = n - nl;
-		while (vn > 0 && *v == ' ') {
-			v++;
-			vn--;
-		}
-		while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == '\n'))
-			vn--;
-		if (vn >= sizeof(r->location))
-			vn = sizeof(r->location) - 1;
-		memcpy(r->location, v, vn);
-		r->location[vn] = '\0';
-	}
-	return n;
-}
 
 /* One request on a fresh handle; body NULL: none. */
 static void
@@ -138,8 +73,8 @@ fetch(struct srv *s, const char *method, const char *path, const char *body,
 	char url[512];
 	CURL *c;
 
-	memset(r, 0, sizeof(*r));
 	if ((c = curl_easy_init()) == NULL) {
+		memset(r, 0, sizeof(*r));
 		r->rc = CURLE_FAILED_INIT;
 		return;
 	}
@@ -154,12 +89,7 @@ fetch(struct srv *s, const char *method, const char *path, const char *body,
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	r->rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	perform(c, r);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hl);
 }
@@ -208,20 +138,13 @@ on_done(uv_async_t *a)
 static struct srv *
 srv_start(void)
 {
-	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'f', "images/app", "kernel" },
-		{ 'd', "state", NULL },
-		{ 'd', "logs", NULL },
-		{ 0, NULL, NULL },
-	};
 	struct engine_config ec;
 	struct httpd_config hc;
 	struct rrerr err;
 	struct srv *s;
 
 	assert_non_null(s = calloc(1, sizeof(*s)));
-	assert_int_equal(fx_build(tree), 0);
+	assert_int_equal(fx_build(fx_engine_tree), 0);
 	snprintf(s->image, sizeof(s->image), "%s", fx_path("images/app"));
 	snprintf(s->sock, sizeof(s->sock), "%s", fx_path("api.sock"));
 	snprintf(s->image_dir, sizeof(s->image_dir), "%s", fx_path("images"));
@@ -230,16 +153,7 @@ srv_start(void)
 	fake_reset();
 	assert_int_equal(uv_loop_init(&s->loop), 0);
 
-	memset(&ec, 0, sizeof(ec));
-	ec.loop = &s->loop;
-	ec.state_dir = fx_path("state");
-	ec.log_dir = fx_path("logs");
-	ec.policy = &s->policy;
-	ec.ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
-	ec.backend.accel = SPEC_ACCEL_TCG;
-	ec.max_instances = 8;
-	ec.stop_timeout_s = 1;
-	ec.boot_timeout_s = 60;
+	fx_engine_config(&ec, &s->loop, &s->policy);
 	if ((s->engine = engine_open(&ec, &err)) == NULL)
 		fail_msg("engine_open: %s", err.message);
 	s->rc.engine = s->engine;

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "fx_spec.h"
 #include "golden.h"
 #include "rumpconfig.h"
 #include "spec.h"
@@ -305,16 +306,7 @@ static void
 fixture_init(struct fixture *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->argv[0] = "hello";
-	f->spec.name = "hello";
-	f->spec.platform = SPEC_PLATFORM_XEN;
-	f->spec.image = "/srv/rumprun/images/hello.bin";
-	f->spec.memory_mib = 64;
-	f->spec.vcpus = 1;
-	f->spec.argv = f->argv;
-	f->spec.argc = 1;
-	f->spec.blk = f->blk;
-	f->spec.nics = f->nics;
+	fx_spec_hello(&f->spec, SPEC_PLATFORM_XEN, f->argv, f->blk, f->nics);
 	f->l.spec = &f->spec;
 	f->l.owner = OWNER;
 	f->l.domain_name = "rr-3f0c2a1e-hello-1";
