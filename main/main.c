@@ -7,6 +7,10 @@
  * loop that owns the engine (daemon/engine.c) and the HTTP server
  * (api/httpd.c, api/routes.c).
  *
+ * The composition root: the one file that includes the core (daemon/), the
+ * API (api/) and the backends' tables, and puts them together; it lives
+ * outside daemon/ so that the core includes neither (ARCHITECTURE.md).
+ *
  * Signals: SIGTERM and SIGINT stop accepting requests, let backend calls in
  * flight finish, leave every guest running and exit 0.  SIGHUP reopens the
  * daemon's log file and rereads token_file.
