@@ -444,7 +444,7 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 
 	(void)conn;
 	name = virDomainGetName(dom);
-	if (name == NULL || strncmp(name, b->prefix, strlen(b->prefix)) != 0)
+	if (!backend_domain_has_prefix(name, b->prefix))
 		return 0;
 	switch (event) {
 	case VIR_DOMAIN_EVENT_STARTED:
@@ -1448,8 +1448,7 @@ our_domain(struct backend *b, virConnectPtr c, virDomainPtr dom,
 	int state, reason, rc;
 
 	name = virDomainGetName(dom);
-	if (name == NULL || strncmp(name, DOMAIN_PREFIX,
-	    strlen(DOMAIN_PREFIX)) != 0)
+	if (!backend_domain_has_prefix(name, DOMAIN_PREFIX))
 		return 0;
 	md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
 	    KVM_XML_NS_URI, 0);
@@ -1644,7 +1643,7 @@ kvm_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 	}
 	for (i = 0; i < ndoms; i++) {
 		name = virDomainGetName(doms[i]);
-		if (name != NULL && strncmp(name, prefix, strlen(prefix)) == 0)
+		if (backend_domain_has_prefix(name, prefix))
 			ours[nours++] = doms[i];
 	}
 	if (nours > 0) {

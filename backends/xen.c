@@ -1944,7 +1944,7 @@ xen_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 			continue;
 		name = libxl_domid_to_name(b->ctx, infos[i].domid);
 		xlerr_reset();
-		if (name == NULL || strncmp(name, prefix, strlen(prefix)) != 0 ||
+		if (!backend_domain_has_prefix(name, prefix) ||
 		    strlen(name) >= sizeof(list[k].domain_name)) {
 			free(name);
 			continue;

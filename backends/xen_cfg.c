@@ -319,7 +319,7 @@ xen_cfg_name_is_ours(const char *name, const char *owner)
 	if (name == NULL || owner == NULL || owner[0] == '\0')
 		return false;
 	backend_domain_prefix(owner, prefix, sizeof(prefix));
-	return strncmp(name, prefix, strlen(prefix)) == 0 &&
+	return backend_domain_has_prefix(name, prefix) &&
 	    name[strlen(prefix)] != '\0';
 }
 
