@@ -101,7 +101,7 @@
 #include "kvm_addrs.h"
 #include "kvm_xml.h"
 #include "paths.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 
 /* Where QEMU finds the kernels when the daemon does not say. */
 #define KVM_GUEST_DIR		"/run/rumprund/guests"
@@ -1243,11 +1243,11 @@ kvm_launch(struct backend *b, const struct backend_launch *l,
 		return -1;
 	len = strlen(kernel) + 1 +
 	    (l->guest_config != NULL ? strlen(l->guest_config) : 0);
-	if (len >= RUMPCONFIG_KVM_CMDLINE_MAX) {
+	if (len >= GUESTCONF_KVM_CMDLINE_MAX) {
 		rrerr_set(err, RRERR_INVALID, NULL, "the guest configuration "
 		    "with the kernel path QEMU puts before it (%s) is %zu "
 		    "bytes; the guest takes at most %d", kernel, len,
-		    RUMPCONFIG_KVM_CMDLINE_MAX - 1);
+		    GUESTCONF_KVM_CMDLINE_MAX - 1);
 		goto cleanup;
 	}
 	files.kernel = kernel;

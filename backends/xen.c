@@ -760,7 +760,7 @@ xs_get(struct backend *b, uint32_t domid, const char *key)
 	return v;
 }
 
-/* Write the guest configuration of domid: exactly rumpconfig's text. */
+/* Write the guest configuration of domid: exactly guestconf's text. */
 static int
 write_guest_config(struct backend *b, uint32_t domid, const char *config,
     struct rrerr *err)

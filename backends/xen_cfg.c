@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "xen_cfg.h"
 
 #define KIB_PER_MIB	1024
@@ -301,7 +301,7 @@ xen_cfg_guest_config(uint32_t domid, const char *guest_config,
 		    (unsigned int)domid);
 	/* One XS_WRITE message carries "path\0value". */
 	len = strlen(guest_config);
-	max = RUMPCONFIG_XENSTORE_PAYLOAD_MAX - (strlen(out->path) + 1);
+	max = GUESTCONF_XENSTORE_PAYLOAD_MAX - (strlen(out->path) + 1);
 	if (len > max)
 		return rrerr_set(err, RRERR_INVALID, NULL,
 		    "the guest configuration is %zu bytes; xenstore carries "

@@ -65,7 +65,7 @@ struct backend_launch {
 	const char *owner;		/* this daemon's id (state dir uuid) */
 	const char *domain_name;	/* backend_domain_name() */
 	unsigned int generation;	/* 1 for the first run, +1 per start */
-	const char *guest_config;	/* rumpconfig text */
+	const char *guest_config;	/* guestconf text */
 	const char *console_log;	/* host file the console is appended to */
 	const char *const *macs;	/* spec->nnics MACs, chosen by the engine */
 	/*

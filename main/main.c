@@ -44,7 +44,7 @@
 #include "log.h"
 #include "routes.h"
 #include "rrerr.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "sbuf.h"
 #include "sdnotify.h"
 #include "spec.h"
@@ -114,7 +114,7 @@ print_config(const char *path, const struct spec_policy *policy)
 		return 1;
 	}
 	free(text);
-	cfg = rumpconfig_build(spec, spec->image, &err);
+	cfg = guestconf_build(spec, spec->image, &err);
 	if (cfg == NULL) {
 		fprintf(stderr, "rumprund: %s: %s\n", path, err.message);
 		spec_free(spec);
