@@ -98,6 +98,7 @@
 #include <libvirt/virterror.h>
 
 #include "backend.h"
+#include "kvm.h"
 #include "kvm_addrs.h"
 #include "kvm_xml.h"
 #include "paths.h"

@@ -120,6 +120,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "xen.h"
 
 #define CONSOLE_WAIT_MS		5000	/* xenconsoled's pty after create */
 #define CONSOLE_POLL_MS		10

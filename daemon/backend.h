@@ -245,12 +245,6 @@ struct backend_ops {
 	    struct rrerr *err);
 };
 
-extern const struct backend_ops backend_kvm_ops;
-extern const struct backend_ops backend_fake_ops;
-#ifdef HAVE_XEN
-extern const struct backend_ops backend_xen_ops;
-#endif
-
 /*
  * The name of one incarnation of instance's domain into buf:
  * "rr-<first 8 of owner>-<instance>-<generation>-<tag, 8 hex digits>".

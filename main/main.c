@@ -41,6 +41,7 @@
 #include "engine.h"
 #include "imgstore.h"
 #include "httpd.h"
+#include "kvm.h"
 #include "log.h"
 #include "routes.h"
 #include "rrerr.h"
@@ -49,6 +50,7 @@
 #include "sdnotify.h"
 #include "spec.h"
 #include "version.h"
+#include "xen.h"
 
 struct daemon_state {
 	struct engine *engine;
