@@ -27,7 +27,7 @@
 #include "iso.h"
 #include "log.h"
 #include "routes.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "sbuf.h"
 
 #define STOP_TIMEOUT_MAX	3600
@@ -452,7 +452,7 @@ post_iso(struct httpd_req *req, void *ctx)
 		return;
 	}
 	/* What the guest cannot receive is refused before any work. */
-	if ((config = rumpconfig_build(spec, NULL, &err)) == NULL) {
+	if ((config = guestconf_build(spec, NULL, &err)) == NULL) {
 		spec_free(spec);
 		httpd_reply_error(req, &err);
 		return;

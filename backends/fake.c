@@ -531,8 +531,8 @@ fake_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 		goto cleanup;
 	}
 	for (d = doms; d != NULL; d = d->next) {
-		if (!d->d.running || strncmp(d->d.domain_name, prefix,
-		    strlen(prefix)) != 0)
+		if (!d->d.running ||
+		    !backend_domain_has_prefix(d->d.domain_name, prefix))
 			continue;
 		backend_stats_init(&list[k]);
 		snprintf(list[k].domain_name, sizeof(list[k].domain_name),

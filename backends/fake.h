@@ -38,6 +38,8 @@
 #include "backend.h"
 #include "rrerr.h"
 
+extern const struct backend_ops backend_fake_ops;
+
 enum fake_op {
 	FAKE_OP_OPEN,
 	FAKE_OP_LAUNCH,

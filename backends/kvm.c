@@ -31,10 +31,11 @@
 #include <libvirt/virterror.h>
 
 #include "backend.h"
+#include "kvm.h"
 #include "kvm_addrs.h"
 #include "kvm_xml.h"
 #include "paths.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 
 /* Where QEMU finds the kernels when the daemon does not say. */
 #define KVM_GUEST_DIR		"/run/rumprund/guests"
@@ -377,7 +378,7 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 
 	(void)conn;
 	name = virDomainGetName(dom);
-	if (name == NULL || strncmp(name, b->prefix, strlen(b->prefix)) != 0)
+	if (!backend_domain_has_prefix(name, b->prefix))
 		return 0;
 	switch (event) {
 	case VIR_DOMAIN_EVENT_STARTED:
@@ -1176,11 +1177,11 @@ kvm_launch(struct backend *b, const struct backend_launch *l,
 		return -1;
 	len = strlen(kernel) + 1 +
 	    (l->guest_config != NULL ? strlen(l->guest_config) : 0);
-	if (len >= RUMPCONFIG_KVM_CMDLINE_MAX) {
+	if (len >= GUESTCONF_KVM_CMDLINE_MAX) {
 		rrerr_set(err, RRERR_INVALID, NULL, "the guest configuration "
 		    "with the kernel path QEMU puts before it (%s) is %zu "
 		    "bytes; the guest takes at most %d", kernel, len,
-		    RUMPCONFIG_KVM_CMDLINE_MAX - 1);
+		    GUESTCONF_KVM_CMDLINE_MAX - 1);
 		goto cleanup;
 	}
 	files.kernel = kernel;
@@ -1381,8 +1382,7 @@ our_domain(struct backend *b, virConnectPtr c, virDomainPtr dom,
 	int state, reason, rc;
 
 	name = virDomainGetName(dom);
-	if (name == NULL || strncmp(name, DOMAIN_PREFIX,
-	    strlen(DOMAIN_PREFIX)) != 0)
+	if (!backend_domain_has_prefix(name, DOMAIN_PREFIX))
 		return 0;
 	md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
 	    KVM_XML_NS_URI, 0);
@@ -1577,7 +1577,7 @@ kvm_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 	}
 	for (i = 0; i < ndoms; i++) {
 		name = virDomainGetName(doms[i]);
-		if (name != NULL && strncmp(name, prefix, strlen(prefix)) == 0)
+		if (backend_domain_has_prefix(name, prefix))
 			ours[nours++] = doms[i];
 	}
 	if (nours > 0) {

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "xen.h"
 
 #define CONSOLE_WAIT_MS		5000	/* xenconsoled's pty after create */
 #define CONSOLE_POLL_MS		10
@@ -405,7 +406,7 @@ xs_get(struct backend *b, uint32_t domid, const char *key)
 	return v;
 }
 
-/* Write the guest configuration of domid: exactly rumpconfig's text. */
+/* Write the guest configuration of domid: exactly guestconf's text. */
 static int
 write_guest_config(struct backend *b, uint32_t domid, const char *config,
     struct rrerr *err)
@@ -1589,7 +1590,7 @@ xen_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 			continue;
 		name = libxl_domid_to_name(b->ctx, infos[i].domid);
 		xlerr_reset();
-		if (name == NULL || strncmp(name, prefix, strlen(prefix)) != 0 ||
+		if (!backend_domain_has_prefix(name, prefix) ||
 		    strlen(name) >= sizeof(list[k].domain_name)) {
 			free(name);
 			continue;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "xen_cfg.h"
 
 #define KIB_PER_MIB	1024
@@ -273,7 +273,7 @@ xen_cfg_guest_config(uint32_t domid, const char *guest_config,
 		    (unsigned int)domid);
 	/* One XS_WRITE message carries "path\0value". */
 	len = strlen(guest_config);
-	max = RUMPCONFIG_XENSTORE_PAYLOAD_MAX - (strlen(out->path) + 1);
+	max = GUESTCONF_XENSTORE_PAYLOAD_MAX - (strlen(out->path) + 1);
 	if (len > max)
 		return rrerr_set(err, RRERR_INVALID, NULL,
 		    "the guest configuration is %zu bytes; xenstore carries "
@@ -291,7 +291,7 @@ xen_cfg_name_is_ours(const char *name, const char *owner)
 	if (name == NULL || owner == NULL || owner[0] == '\0')
 		return false;
 	backend_domain_prefix(owner, prefix, sizeof(prefix));
-	return strncmp(name, prefix, strlen(prefix)) == 0 &&
+	return backend_domain_has_prefix(name, prefix) &&
 	    name[strlen(prefix)] != '\0';
 }
 

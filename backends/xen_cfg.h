@@ -76,7 +76,7 @@ struct xen_cfg_write {
 /*
  * The guest configuration of domain domid: path
  * "/local/domain/<domid>/rumprun/cfg", value guest_config exactly (the
- * text rumpconfig_build() gave), len its length.  Returns 0, or -1 with
+ * text guestconf_build() gave), len its length.  Returns 0, or -1 with
  * err RRERR_INVALID when path and value do not fit one xenstore message.
  */
 int xen_cfg_guest_config(uint32_t domid, const char *guest_config,

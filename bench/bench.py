@@ -16,7 +16,7 @@ Sections (--only a,b,...):
            under it here
   burst    1, 10, 50, 100 guests launched at once: through the API, through
            direct libvirt with as many threads, and with as many threads
-           as rumprund's pool has (POOL_THREADS in daemon/main.c:
+           as rumprund's pool has (POOL_THREADS in main/main.c:
            rumprund's own parallelism)
   scale    0, 100, 1000 records in the table: start time, RSS, fds, list /
            by-name latency, launch latency
@@ -95,10 +95,10 @@ os.environ["RR_DAEMON"] = str(Path(ARGS.daemon).resolve()) if ARGS.daemon \
     else str(BUILD / "rumprund")
 import rrlib  # noqa: E402  (after RR_BUILD is set)
 
-# rumprund's libuv pool (daemon/main.c, POOL_THREADS): the parallelism of
+# rumprund's libuv pool (main/main.c, POOL_THREADS): the parallelism of
 # its backend calls, which the burst's second direct libvirt row matches.
 POOL = int(re.search(r'#define POOL_THREADS\s+"(\d+)"',
-                     (REPO / "daemon" / "main.c").read_text()).group(1))
+                     (REPO / "main" / "main.c").read_text()).group(1))
 
 BENCH = BUILD / "bench"
 DIRECT = BENCH / "direct_libvirt"

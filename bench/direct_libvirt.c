@@ -80,7 +80,7 @@
 #include "benchlib.h"
 #include "kvm_xml.h"
 #include "paths.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "spec.h"
 
 extern char **environ;
@@ -248,7 +248,7 @@ guest_cmdline(const struct spec *spec)
 	struct rrerr err;
 	char *cfg, *line;
 
-	if ((cfg = rumpconfig_build(spec, spec->image, &err)) == NULL)
+	if ((cfg = guestconf_build(spec, spec->image, &err)) == NULL)
 		die("guest config: %s", err.message);
 	if (o.cmdline_prefix == NULL)
 		return cfg;

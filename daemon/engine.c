@@ -35,7 +35,7 @@
 #include "paths.h"
 #include "recwriter.h"
 #include "restart.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "sbuf.h"
 #include "store.h"
 #include "version.h"
@@ -2308,7 +2308,7 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		else
 			pick_mac(e, inst->macs[i], sizeof(inst->macs[i]));
 	}
-	inst->guest_config = rumpconfig_build(spec, spec->image, &err);
+	inst->guest_config = guestconf_build(spec, spec->image, &err);
 	if (inst->guest_config == NULL)
 		goto fail;
 	/*
@@ -2887,7 +2887,7 @@ load_one(void *arg, const char *name, json_t *rec)
 		free_instance(inst);
 		return;
 	}
-	inst->guest_config = rumpconfig_build(inst->spec, inst->spec->image,
+	inst->guest_config = guestconf_build(inst->spec, inst->spec->image,
 	    &err);
 	inst->console = console_open(e->cfg.loop, inst->log_path,
 	    inst->gen_offset, e->cfg.console_cap, on_marker, inst, &err);

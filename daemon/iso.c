@@ -26,7 +26,7 @@
 
 #include "iso.h"
 #include "paths.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "sbuf.h"
 
 #define SECTOR		2048
@@ -55,7 +55,7 @@ iso_grub_cfg(const struct spec *spec)
 	    "fi\n"
 	    "multiboot " ISO_KERNEL_PATH " _RUMPRUN_ROOTFSCFG="
 	    ISO_CONFIG_PATH "\n");
-	if (rumpconfig_iso_module(spec))
+	if (guestconf_iso_module(spec))
 		sbuf_add(&sb, "module " ISO_CONFIG_PATH " " ISO_CONFIG_PATH
 		    "\n");
 	sbuf_add(&sb, "boot\n");
@@ -190,7 +190,7 @@ make_dirs(const struct build *b, size_t nblk, struct rrerr *err)
 {
 	static const char *const dirs[] = {
 		"root", "root/boot", "root/boot/grub", "tmp",
-		"root/" RUMPCONFIG_ISO_IMAGES, NULL
+		"root/" GUESTCONF_ISO_IMAGES, NULL
 	};
 	char path[4300];
 	size_t i;
@@ -345,7 +345,7 @@ copy_inputs(const struct build *b, const struct spec *spec,
     const struct paths_files *files, const uint64_t *sizes,
     const atomic_bool *cancel, struct rrerr *err)
 {
-	char name[sizeof("root/" RUMPCONFIG_ISO_IMAGES) + SPEC_DATA_NAME_MAX +
+	char name[sizeof("root/" GUESTCONF_ISO_IMAGES) + SPEC_DATA_NAME_MAX +
 	    2];
 	size_t i;
 
@@ -354,7 +354,7 @@ copy_inputs(const struct build *b, const struct spec *spec,
 		return -1;
 	for (i = 0; i < spec->nblk; i++) {
 		snprintf(name, sizeof(name), "root/%s/%s",
-		    RUMPCONFIG_ISO_IMAGES, spec_data_name(&spec->blk[i]));
+		    GUESTCONF_ISO_IMAGES, spec_data_name(&spec->blk[i]));
 		if (copy_in(b, files->blk[i], sizes[1 + i], name, cancel,
 		    err) == -1)
 			return -1;

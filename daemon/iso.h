@@ -9,7 +9,7 @@
  *   /boot/grub/grub.cfg   multiboot /boot/rumprun.bin _RUMPRUN_ROOTFSCFG=/json.cfg
  *                         module /json.cfg /json.cfg   (no data images only)
  *   /boot/rumprun.bin     the unikernel (the request's image)
- *   /json.cfg             the guest configuration (rumpconfig), exactly
+ *   /json.cfg             the guest configuration (guestconf), exactly
  *   /images/NAME          each data image of the request, under its name
  *
  * The configuration never goes through GRUB's command line parser, which
@@ -20,7 +20,7 @@
  *   configuration from ...") takes the first multiboot module as its
  *   configuration, byte for byte, and then ignores the command line: that
  *   works from any medium the BIOS can boot, the guest needs no driver for
- *   it.  At most RUMPCONFIG_ISO_MODULE_MAX bytes.
+ *   it.  At most GUESTCONF_ISO_MODULE_MAX bytes.
  * - older rumprun reads only the command line; "_RUMPRUN_ROOTFSCFG=/json.cfg"
  *   makes it mount the boot medium (cd9660 from /dev/ld0a or /dev/sd0a:
  *   a virtio disk or a USB stick; no IDE or SATA drive) on /rootfs, chdir
@@ -88,7 +88,7 @@ const char *iso_tmp_base(void);
 
 /*
  * Build the ISO image of spec (platform iso), whose guest configuration
- * is config (rumpconfig_build()), in a new temporary directory under
+ * is config (guestconf_build()), in a new temporary directory under
  * tmp_base, which is removed before returning whatever happens.  The
  * image and data images are checked again under policy (paths_open_spec())
  * and copied from the descriptors that check gave: grub-mkrescue never

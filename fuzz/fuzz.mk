@@ -2,7 +2,7 @@
 # A fragment for the top-level Makefile, included after BUILD, PKG_CFLAGS
 # and PYTHON are defined.
 #
-#   FUZZ_BINS        $(BUILD)/fuzz/fuzz_spec, $(BUILD)/fuzz/fuzz_rumpconfig
+#   FUZZ_BINS        $(BUILD)/fuzz/fuzz_spec, $(BUILD)/fuzz/fuzz_guestconf
 #   fuzz             each target for FUZZ_SECONDS (default 60)
 #   fuzz-short       each for FUZZ_SHORT_SECONDS (default 5); does nothing
 #                    without clang's libFuzzer runtime (libclang-rt-14-dev)
@@ -16,7 +16,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 5
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZ_BINS := $(FUZZ_DIR)/fuzz_spec $(FUZZ_DIR)/fuzz_rumpconfig
+FUZZ_BINS := $(FUZZ_DIR)/fuzz_spec $(FUZZ_DIR)/fuzz_guestconf
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer \
 	-std=gnu11 -D_GNU_SOURCE -Idaemon $(shell pkg-config --cflags jansson)
@@ -32,11 +32,11 @@ $(FUZZ_DIR)/fuzz_spec: fuzz/fuzz_spec.c fuzz/fuzzenv.h $(FUZZ_COMMON)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_spec.c $(FUZZ_COMMON) \
 		$(FUZZ_LIBS)
 
-$(FUZZ_DIR)/fuzz_rumpconfig: fuzz/fuzz_rumpconfig.c fuzz/fuzzenv.h \
-    $(FUZZ_COMMON) daemon/rumpconfig.c tests/guest/config.c
+$(FUZZ_DIR)/fuzz_guestconf: fuzz/fuzz_guestconf.c fuzz/fuzzenv.h \
+    $(FUZZ_COMMON) daemon/guestconf.c tests/guest/config.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_rumpconfig.c \
-		daemon/rumpconfig.c tests/guest/config.c $(FUZZ_COMMON) \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_guestconf.c \
+		daemon/guestconf.c tests/guest/config.c $(FUZZ_COMMON) \
 		$(FUZZ_LIBS)
 
 .PHONY: fuzz fuzz-short

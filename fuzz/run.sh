@@ -10,7 +10,7 @@ secs=$2
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 status=0
-for t in fuzz_spec fuzz_rumpconfig; do
+for t in fuzz_spec fuzz_guestconf; do
 	corpus="$dir/corpus-$t"
 	mkdir -p "$corpus"
 	echo "== $t: ${secs}s"

@@ -896,7 +896,7 @@ class Daemon:
     def is_domain_of(self, domain, name, generation):
         """Whether domain is a name of instance name's generation:
         rr-<owner8>-<name>-<generation>-<8 hex digits>, a new tag for
-        each incarnation (backends/backend.h)."""
+        each incarnation (daemon/backend.h)."""
         return re.fullmatch(re.escape("%s%s-%d-" % (
             self.domain_prefix, name, generation)) + "[0-9a-f]{8}",
             domain) is not None

@@ -12,7 +12,7 @@ and the size and FNV-1a hash of files of the CD as it reads them.
   and the data images are files of the CD at the paths the config names.
 
 The expected configurations are written out here by hand, from the rules
-of rumpconfig.h, not computed by the code under test.  Every daemon runs
+of guestconf.h, not computed by the code under test.  Every daemon runs
 with its own TMPDIR, which must be empty after every build, good or bad.
 """
 import json
@@ -132,7 +132,7 @@ def assert_clean(d):
     assert not left, "left in TMPDIR: %s" % left
 
 
-# What the guest must receive for the requests below, by rumpconfig.h's
+# What the guest must receive for the requests below, by guestconf.h's
 # rules: cmdline (argv quoted for the guest's splitter), hostname, env...,
 # blk... (vnd from images/NAME), net... (driver + unit, no cloner).
 API_ARGV = ["rrguest", "config", "argv", "env", "hostname", "net", "exit",

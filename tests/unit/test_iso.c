@@ -1,6 +1,6 @@
 /*
  * Tests of ISO images: the request of platform iso (spec.c), its guest
- * configuration (rumpconfig.c), what iso.c writes and runs, rrctl iso's
+ * configuration (guestconf.c), what iso.c writes and runs, rrctl iso's
  * options (client/runopts.c), and the engine's refusal to launch one.
  *
  * Golden files: every tests/golden/iso/NAME.json is the request of an
@@ -37,7 +37,7 @@
 #include "fixture.h"
 #include "golden.h"
 #include "iso.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "runopts.h"
 #include "spec.h"
 
@@ -109,7 +109,7 @@ run_case(const char *dir, const char *name)
 	free(text);
 	assert_int_equal(spec->platform, SPEC_PLATFORM_ISO);
 	ok &= roundtrip(spec);
-	if ((cfg = rumpconfig_build(spec, NULL, &err)) == NULL) {
+	if ((cfg = guestconf_build(spec, NULL, &err)) == NULL) {
 		if (asprintf(&out, "%s\n", err.message) == -1)
 			fail();
 		ok &= golden_compare(path, out);
@@ -329,7 +329,7 @@ build(const struct spec *spec, const atomic_bool *cancel, uint64_t *size,
 	char *cfg;
 	int rv;
 
-	cfg = rumpconfig_build(spec, NULL, err);
+	cfg = guestconf_build(spec, NULL, err);
 	assert_non_null(cfg);
 	rv = iso_build(spec, &policy, cfg, tmpbase,
 	    cancel != NULL ? cancel : &no, &img, err);

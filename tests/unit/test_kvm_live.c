@@ -38,6 +38,7 @@
 #include <libvirt/virterror.h>
 
 #include "backend.h"
+#include "kvm.h"
 #include "kvm_xml.h"
 #include "spec.h"
 

@@ -2,12 +2,12 @@
  * Tests of the Xen backend's domain configuration (backends/xen_cfg.c).
  *
  * Golden files: every launch request of tests/golden/NAME.json (shared
- * with test_rumpconfig) and tests/golden/xen/NAME.request.json (Xen only)
+ * with test_guestconf) and tests/golden/xen/NAME.request.json (Xen only)
  * is run on platform xen; the libxl domain configuration built for it,
  * serialized by libxl itself (libxl_domain_config_to_json), must equal
  * tests/golden/xen/NAME.libxl.json, or the refusal must equal
- * tests/golden/xen/NAME.err.  Shared requests that spec or rumpconfig
- * already refuse are skipped (test_rumpconfig pins those).  "@IMAGES@" and
+ * tests/golden/xen/NAME.err.  Shared requests that spec or guestconf
+ * already refuse are skipped (test_guestconf pins those).  "@IMAGES@" and
  * "@VOLUMES@" stand for the temp directories the test allows.
  * RR_GOLDEN_UPDATE=1 rewrites the expected files from the actual output
  * instead (read the diff before committing).
@@ -18,7 +18,7 @@
  *   and, for paths without ',' or ':', of the upstream rumprun tool's
  *   'file:P,xvdX,w';
  * - the value the backend writes to xenstore is byte for byte the text of
- *   rumpconfig_build(), which tests/golden/NAME.xen.cfg pins.
+ *   guestconf_build(), which tests/golden/NAME.xen.cfg pins.
  *
  * Built without libxl (no libxen-dev), the program only says so.
  */
@@ -43,7 +43,7 @@
 #include "backend.h"
 #include "fx_spec.h"
 #include "golden.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "spec.h"
 
 #define OWNER		"3f0c2a1e-8d4b-4c2e-9a51-7b6f0e2d9c10"
@@ -168,7 +168,7 @@ check_guest_config(const char *name, const char *config, bool shared)
 		print_error("%s: missing\n", path);
 		return false;
 	}
-	/* test_rumpconfig writes the text (placeholders put back) and \n. */
+	/* test_guestconf writes the text (placeholders put back) and \n. */
 	value = strndup(w.value, w.len);
 	assert_non_null(value);
 	golden_unexpand(value);
@@ -186,7 +186,7 @@ check_guest_config(const char *name, const char *config, bool shared)
 
 /*
  * One case: the request at reqpath, output named name.  shared: the
- * request is one of test_rumpconfig's, and may be refused before the Xen
+ * request is one of test_guestconf's, and may be refused before the Xen
  * backend sees it.  Returns true when it passed or was skipped.
  */
 static bool
@@ -214,7 +214,7 @@ run_case(const char *reqpath, const char *name, bool shared)
 	free(text);
 	spec->platform = SPEC_PLATFORM_XEN;
 	spec->accel = SPEC_ACCEL_DEFAULT;
-	config = rumpconfig_build(spec, spec->image, &err);
+	config = guestconf_build(spec, spec->image, &err);
 	if (config == NULL) {
 		spec_free(spec);
 		if (shared)
@@ -459,9 +459,9 @@ test_guest_config_size(void **state)
 	char *big;
 
 	(void)state;
-	/* Whatever rumpconfig accepts fits, for any domain id. */
-	most = RUMPCONFIG_XENSTORE_PAYLOAD_MAX - RUMPCONFIG_XENSTORE_PATH_MAX;
-	big = malloc(RUMPCONFIG_XENSTORE_PAYLOAD_MAX + 1);
+	/* Whatever guestconf accepts fits, for any domain id. */
+	most = GUESTCONF_XENSTORE_PAYLOAD_MAX - GUESTCONF_XENSTORE_PATH_MAX;
+	big = malloc(GUESTCONF_XENSTORE_PAYLOAD_MAX + 1);
 	assert_non_null(big);
 	memset(big, 'x', most);
 	big[most] = '\0';
@@ -470,7 +470,7 @@ test_guest_config_size(void **state)
 	assert_int_equal(w.len, most);
 
 	/* "path\0value" is one xenstore message of at most 4096 bytes. */
-	most = RUMPCONFIG_XENSTORE_PAYLOAD_MAX -
+	most = GUESTCONF_XENSTORE_PAYLOAD_MAX -
 	    sizeof("/local/domain/7/rumprun/cfg");
 	memset(big, 'x', most + 1);
 	big[most] = '\0';

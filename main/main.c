@@ -7,6 +7,10 @@
  * loop that owns the engine (daemon/engine.c) and the HTTP server
  * (api/httpd.c, api/routes.c).
  *
+ * The composition root: the one file that includes the core (daemon/), the
+ * API (api/) and the backends' tables, and puts them together; it lives
+ * outside daemon/ so that the core includes neither (ARCHITECTURE.md).
+ *
  * Signals: SIGTERM and SIGINT stop accepting requests, let backend calls in
  * flight finish, leave every guest running and exit 0.  SIGHUP reopens the
  * daemon's log file and rereads token_file.
@@ -38,14 +42,16 @@
 #include "fsutil.h"
 #include "imgstore.h"
 #include "httpd.h"
+#include "kvm.h"
 #include "log.h"
 #include "routes.h"
 #include "rrerr.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "sbuf.h"
 #include "sdnotify.h"
 #include "spec.h"
 #include "version.h"
+#include "xen.h"
 
 struct daemon_state {
 	struct engine *engine;
@@ -111,7 +117,7 @@ print_config(const char *path, const struct spec_policy *policy)
 		return 1;
 	}
 	free(text);
-	cfg = rumpconfig_build(spec, spec->image, &err);
+	cfg = guestconf_build(spec, spec->image, &err);
 	if (cfg == NULL) {
 		fprintf(stderr, "rumprund: %s: %s\n", path, err.message);
 		spec_free(spec);

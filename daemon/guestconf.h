@@ -1,5 +1,5 @@
 /*
- * rumpconfig: the configuration text a rumprun guest parses.
+ * guestconf: the configuration text a rumprun guest parses.
  *
  * A rumprun guest reads one JSON object: on KVM from its multiboot command
  * line, on Xen from xenstore (/local/domain/<domid>/rumprun/cfg), booted
@@ -24,10 +24,10 @@
  *   re0 ... in request order, without "cloner";
  * - on KVM the whole command line, "<kernel path> " prefix included, must
  *   stay under 4096 bytes or the guest halts at boot; in an ISO image the
- *   limit is that of the way it travels (RUMPCONFIG_ISO_*_MAX).
+ *   limit is that of the way it travels (GUESTCONF_ISO_*_MAX).
  */
-#ifndef RUMPCONFIG_H
-#define RUMPCONFIG_H
+#ifndef GUESTCONF_H
+#define GUESTCONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,11 +36,11 @@
 #include "spec.h"
 
 /* The guest halts when its multiboot command line has this many bytes. */
-#define RUMPCONFIG_KVM_CMDLINE_MAX	4096
+#define GUESTCONF_KVM_CMDLINE_MAX	4096
 /* A xenstore message carries at most this many bytes of path and value. */
-#define RUMPCONFIG_XENSTORE_PAYLOAD_MAX	4096
+#define GUESTCONF_XENSTORE_PAYLOAD_MAX	4096
 /* The longest xenstore path the config is written to, NUL included. */
-#define RUMPCONFIG_XENSTORE_PATH_MAX \
+#define GUESTCONF_XENSTORE_PATH_MAX \
 	sizeof("/local/domain/4294967295/rumprun/cfg")
 
 /*
@@ -49,10 +49,10 @@
  * its 4096-byte command line buffer less one; a configuration file on the
  * image's root file system may have 64 KiB (rumprun's CFGMAXSIZE).
  */
-#define RUMPCONFIG_ISO_MODULE_MAX	4094
-#define RUMPCONFIG_ISO_FILE_MAX		65536
+#define GUESTCONF_ISO_MODULE_MAX	4094
+#define GUESTCONF_ISO_FILE_MAX		65536
 /* Where data images go in an ISO image, relative to its root. */
-#define RUMPCONFIG_ISO_IMAGES		"images"
+#define GUESTCONF_ISO_IMAGES		"images"
 
 /*
  * Build the configuration text for spec on its platform.  kernel_path is
@@ -62,7 +62,7 @@
  * with err filled: RRERR_INVALID, naming the field, for what the guest
  * cannot receive; RRERR_INTERNAL when out of memory.
  */
-char *rumpconfig_build(const struct spec *spec, const char *kernel_path,
+char *guestconf_build(const struct spec *spec, const char *kernel_path,
     struct rrerr *err);
 
 /*
@@ -70,7 +70,7 @@ char *rumpconfig_build(const struct spec *spec, const char *kernel_path,
  * in a form that is also valid inside a JSON string.  Returns a new string
  * or NULL with err naming "argv[N]".
  */
-char *rumpconfig_cmdline(char *const *argv, size_t argc, struct rrerr *err);
+char *guestconf_cmdline(char *const *argv, size_t argc, struct rrerr *err);
 
 /*
  * True when the ISO image of spec also hands its configuration to the
@@ -78,6 +78,6 @@ char *rumpconfig_cmdline(char *const *argv, size_t argc, struct rrerr *err);
  * are found relative to the ISO mounted on /rootfs, which only the
  * _RUMPRUN_ROOTFSCFG= way mounts).
  */
-bool rumpconfig_iso_module(const struct spec *spec);
+bool guestconf_iso_module(const struct spec *spec);
 
 #endif

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "golden.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "spec.h"
 
 /* The kernel path a KVM guest sees before its config, in golden cases. */
@@ -65,7 +65,7 @@ run_case(const char *dir, const char *name)
 		spec->platform = platforms[i].platform;
 		if (spec->platform == SPEC_PLATFORM_XEN)
 			spec->accel = SPEC_ACCEL_DEFAULT;
-		cfg = rumpconfig_build(spec, KERNEL_PATH, &err);
+		cfg = guestconf_build(spec, KERNEL_PATH, &err);
 		if (cfg == NULL) {
 			/* A config error on either platform is the case's answer. */
 			snprintf(path, sizeof(path), "%s/%s.err", dir, name);
@@ -177,7 +177,7 @@ check_roundtrip(char *const *argv, size_t argc)
 	int n;
 	size_t i;
 
-	cmdline = rumpconfig_cmdline(argv, argc, &err);
+	cmdline = guestconf_cmdline(argv, argc, &err);
 	assert_non_null(cmdline);
 	n = guest_split(cmdline, out, 16);
 	if (n != (int)argc)
@@ -241,12 +241,12 @@ test_quoting_refused(void **state)
 	struct rrerr err;
 
 	(void)state;
-	assert_null(rumpconfig_cmdline(q, 2, &err));
+	assert_null(guestconf_cmdline(q, 2, &err));
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_string_equal(err.field, "argv[1]");
 	assert_string_equal(err.message, "argv[1]: contains a single quote, "
 	    "which a rumprun guest cannot receive");
-	assert_null(rumpconfig_cmdline(c, 3, &err));
+	assert_null(guestconf_cmdline(c, 3, &err));
 	assert_string_equal(err.field, "argv[2]");
 }
 
@@ -271,23 +271,23 @@ test_kvm_size_limit(void **state)
 
 	(void)state;
 	arg[0] = 'x';
-	cfg = rumpconfig_build(&spec, kpath, &err);
+	cfg = guestconf_build(&spec, kpath, &err);
 	assert_non_null(cfg);
 	base = strlen(cfg) - 1;		/* without the one-byte argument */
 	free(cfg);
 
-	fill = RUMPCONFIG_KVM_CMDLINE_MAX - 1 - (strlen(kpath) + 1) - base;
+	fill = GUESTCONF_KVM_CMDLINE_MAX - 1 - (strlen(kpath) + 1) - base;
 	memset(arg, 'x', fill);
 	arg[fill] = '\0';
-	cfg = rumpconfig_build(&spec, kpath, &err);
+	cfg = guestconf_build(&spec, kpath, &err);
 	assert_non_null(cfg);
 	assert_int_equal(strlen(kpath) + 1 + strlen(cfg),
-	    RUMPCONFIG_KVM_CMDLINE_MAX - 1);
+	    GUESTCONF_KVM_CMDLINE_MAX - 1);
 	free(cfg);
 
 	arg[fill] = 'x';
 	arg[fill + 1] = '\0';
-	assert_null(rumpconfig_build(&spec, kpath, &err));
+	assert_null(guestconf_build(&spec, kpath, &err));
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_non_null(strstr(err.message, "at most 4095 bytes"));
 	/* The field to shorten is the largest part: argv here ... */
@@ -303,7 +303,7 @@ test_kvm_size_limit(void **state)
 		memset(var + 2, 'y', fill);
 		spec.env = env;
 		spec.nenv = 1;
-		assert_null(rumpconfig_build(&spec, kpath, &err));
+		assert_null(guestconf_build(&spec, kpath, &err));
 		assert_string_equal(err.field, "env");
 		assert_non_null(strstr(err.message, "env is the largest part"));
 		spec.env = NULL;
@@ -312,7 +312,7 @@ test_kvm_size_limit(void **state)
 
 	/* A '{' in the kernel path would hide the config from the guest. */
 	arg[1] = '\0';
-	assert_null(rumpconfig_build(&spec, "/img/{x}", &err));
+	assert_null(guestconf_build(&spec, "/img/{x}", &err));
 	assert_string_equal(err.field, "image");
 }
 

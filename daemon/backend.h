@@ -2,10 +2,17 @@
  * backend: the one interface between rumprund and a hypervisor.
  *
  * Each hypervisor fills a static struct backend_ops with designated
- * initializers (kvm.c through libvirt, xen.c through libxl, fake.c for unit
- * tests); a NULL entry means "unsupported" and the caller reports it.  Only
- * daemon/engine.c calls through this table.  Backends never parse HTTP and
- * never touch the instance table; the engine never talks to libvirt.
+ * initializers (backends/: kvm.c through libvirt, xen.c through libxl,
+ * fake.c for unit tests).  open, launch, shutdown, destroy, resume, list
+ * and close are mandatory: the engine calls them without a check.
+ * release, stats, addresses and pause are optional: a NULL entry means
+ * "unsupported" and its one caller checks (release: nothing to drop;
+ * stats: collect.c reports the counters unavailable; addresses: the engine
+ * never asks; pause: engine_pause() answers RRERR_CONFLICT naming the
+ * backend).  Only the core calls through this table (daemon/engine.c, and
+ * daemon/collect.c for stats, on the engine's backends).  Backends never
+ * parse HTTP and never touch the instance table; the engine never talks
+ * to libvirt.
  *
  * Threads: open() and close() run on the daemon's loop thread; every other
  * operation blocks (a libvirt RPC takes ~0.3 s) and is called from a worker
@@ -58,7 +65,7 @@ struct backend_launch {
 	const char *owner;		/* this daemon's id (state dir uuid) */
 	const char *domain_name;	/* backend_domain_name() */
 	unsigned int generation;	/* 1 for the first run, +1 per start */
-	const char *guest_config;	/* rumpconfig text */
+	const char *guest_config;	/* guestconf text */
 	const char *console_log;	/* host file the console is appended to */
 	const char *const *macs;	/* spec->nnics MACs, chosen by the engine */
 	/*
@@ -208,7 +215,7 @@ struct backend_ops {
 	 */
 	void (*release)(struct backend *b, const char *domain_name);
 
-	/* Disconnect and free; NULL is fine.  No callback runs afterwards. */
+	/* Disconnect and free; b may be NULL.  No callback runs afterwards. */
 	void (*close)(struct backend *b);
 
 	/*
@@ -238,12 +245,6 @@ struct backend_ops {
 	    struct rrerr *err);
 };
 
-extern const struct backend_ops backend_kvm_ops;
-extern const struct backend_ops backend_fake_ops;
-#ifdef HAVE_XEN
-extern const struct backend_ops backend_xen_ops;
-#endif
-
 /*
  * The name of one incarnation of instance's domain into buf:
  * "rr-<first 8 of owner>-<instance>-<generation>-<tag, 8 hex digits>".
@@ -254,6 +255,14 @@ void backend_domain_name(const char *owner, const char *instance,
 
 /* "rr-<first 8 of owner>-", which every name of owner's begins with. */
 void backend_domain_prefix(const char *owner, char *buf, size_t size);
+
+/*
+ * True when name (NULL: false) begins with prefix: backend_domain_prefix()
+ * for one owner's names, BACKEND_DOMAIN_PREFIX for any rumprund's.  The
+ * one test of a name anywhere, and only a prefilter: whose a domain is,
+ * and its instance and generation, come from its metadata.
+ */
+bool backend_domain_has_prefix(const char *name, const char *prefix);
 
 /*
  * A new random tag for backend_domain_name(): a 32-bit value from

@@ -1,5 +1,5 @@
 /*
- * rumpconfig: writing the rumprun guest configuration (see rumpconfig.h).
+ * guestconf: writing the rumprun guest configuration (see guestconf.h).
  *
  * The text is written by hand into an sbuf, compact and in a fixed order:
  * cmdline, hostname, env..., blk..., net....  Values were validated by
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "sbuf.h"
 
 /* Characters that end an argument in the guest's splitter. */
@@ -47,7 +47,7 @@ check_plain(const char *value, const char *field, struct rrerr *err)
 }
 
 char *
-rumpconfig_cmdline(char *const *argv, size_t argc, struct rrerr *err)
+guestconf_cmdline(char *const *argv, size_t argc, struct rrerr *err)
 {
 	struct sbuf sb = SBUF_INIT;
 	char field[32];
@@ -133,7 +133,7 @@ static int
 add_vnd(struct sbuf *sb, const struct spec *spec, size_t i, struct rrerr *err)
 {
 	const struct spec_blk *b = &spec->blk[i];
-	char field[48], path[sizeof(RUMPCONFIG_ISO_IMAGES) + SPEC_DATA_NAME_MAX];
+	char field[48], path[sizeof(GUESTCONF_ISO_IMAGES) + SPEC_DATA_NAME_MAX];
 	const char *name = spec_data_name(b);
 
 	snprintf(field, sizeof(field), "blk[%zu].source", i);
@@ -149,7 +149,7 @@ add_vnd(struct sbuf *sb, const struct spec *spec, size_t i, struct rrerr *err)
 		return rrerr_set(err, RRERR_INVALID, field,
 		    "%s: /rootfs is where a guest booted from an ISO mounts the "
 		    "ISO itself", field);
-	snprintf(path, sizeof(path), "%s/%s", RUMPCONFIG_ISO_IMAGES, name);
+	snprintf(path, sizeof(path), "%s/%s", GUESTCONF_ISO_IMAGES, name);
 	add_blk_entry(sb, "vnd", path, b->mountpoint);
 	return 0;
 }
@@ -320,7 +320,7 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 	if (spec->platform == SPEC_PLATFORM_KVM) {
 		prefix = kernel_path != NULL ? strlen(kernel_path) + 1 : 0;
 		total = prefix + len;
-		max = RUMPCONFIG_KVM_CMDLINE_MAX - 1;
+		max = GUESTCONF_KVM_CMDLINE_MAX - 1;
 		if (total > max)
 			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes and the kernel "
@@ -328,23 +328,23 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 			    "%zu bytes in all; %s is the largest part (%zu "
 			    "bytes)", len, prefix, max, big, bigsz);
 	} else if (spec->platform == SPEC_PLATFORM_ISO) {
-		if (rumpconfig_iso_module(spec) &&
-		    len > RUMPCONFIG_ISO_MODULE_MAX)
+		if (guestconf_iso_module(spec) &&
+		    len > GUESTCONF_ISO_MODULE_MAX)
 			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; an ISO image "
 			    "without data images hands it over as a multiboot "
 			    "module, of which a rumprun guest takes at most %d "
 			    "bytes; %s is the largest part (%zu bytes)", len,
-			    RUMPCONFIG_ISO_MODULE_MAX, big, bigsz);
-		if (len > RUMPCONFIG_ISO_FILE_MAX)
+			    GUESTCONF_ISO_MODULE_MAX, big, bigsz);
+		if (len > GUESTCONF_ISO_FILE_MAX)
 			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; a rumprun "
 			    "guest reads at most %d bytes from its root file "
 			    "system; %s is the largest part (%zu bytes)", len,
-			    RUMPCONFIG_ISO_FILE_MAX, big, bigsz);
+			    GUESTCONF_ISO_FILE_MAX, big, bigsz);
 	} else {
-		max = RUMPCONFIG_XENSTORE_PAYLOAD_MAX -
-		    RUMPCONFIG_XENSTORE_PATH_MAX;
+		max = GUESTCONF_XENSTORE_PAYLOAD_MAX -
+		    GUESTCONF_XENSTORE_PATH_MAX;
 		if (len > max)
 			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; xenstore "
@@ -365,13 +365,13 @@ part(const char *name, size_t size, const char **big, size_t *bigsz)
 }
 
 bool
-rumpconfig_iso_module(const struct spec *spec)
+guestconf_iso_module(const struct spec *spec)
 {
 	return spec->nblk == 0;
 }
 
 char *
-rumpconfig_build(const struct spec *spec, const char *kernel_path,
+guestconf_build(const struct spec *spec, const char *kernel_path,
     struct rrerr *err)
 {
 	struct sbuf sb = SBUF_INIT;
@@ -396,7 +396,7 @@ rumpconfig_build(const struct spec *spec, const char *kernel_path,
 		if (check_plain(spec->env[i], field, err) == -1)
 			return NULL;
 	}
-	if ((cmdline = rumpconfig_cmdline(spec->argv, spec->argc, err)) == NULL)
+	if ((cmdline = guestconf_cmdline(spec->argv, spec->argc, err)) == NULL)
 		return NULL;
 
 	sbuf_add(&sb, "{\"cmdline\":\"");

@@ -1,9 +1,9 @@
 /*
- * fuzz_rumpconfig: libFuzzer target for the rumprun guest configuration
- * writer (daemon/rumpconfig.c), checked against the guest's own parser.
+ * fuzz_guestconf: libFuzzer target for the rumprun guest configuration
+ * writer (daemon/guestconf.c), checked against the guest's own parser.
  *
  * Each input is a launch request (as fuzz_spec's; the seed corpus is the
- * golden requests).  When spec_parse() accepts it, rumpconfig_build()
+ * golden requests).  When spec_parse() accepts it, guestconf_build()
  * writes its configuration, for its platform and, when the request can
  * run there too, for the other one.  The text must then be one a rumprun
  * guest takes as meant, which is checked with the test guest's parser
@@ -32,7 +32,7 @@
 #include "../tests/guest/guest.h"
 #include "fuzzenv.h"
 #include "rrerr.h"
-#include "rumpconfig.h"
+#include "guestconf.h"
 #include "spec.h"
 
 #define ARGV_MAX	(CMDLINE_MAX / 2 + 2)
@@ -255,7 +255,7 @@ build_and_check(const struct spec *spec)
 
 	if (spec->platform == SPEC_PLATFORM_ISO)
 		return;
-	cfg = rumpconfig_build(spec, spec->image, &err);
+	cfg = guestconf_build(spec, spec->image, &err);
 	if (cfg == NULL) {
 		FZ_CHECK(err.code == RRERR_INVALID && err.message[0] != '\0',
 		    "refused with code %d: %s", err.code, err.message);
@@ -264,11 +264,11 @@ build_and_check(const struct spec *spec)
 	len = strlen(cfg);
 	if (spec->platform == SPEC_PLATFORM_KVM)
 		FZ_CHECK(strlen(spec->image) + 1 + len <
-		    RUMPCONFIG_KVM_CMDLINE_MAX, "%zu bytes: over the multiboot "
+		    GUESTCONF_KVM_CMDLINE_MAX, "%zu bytes: over the multiboot "
 		    "command line", strlen(spec->image) + 1 + len);
 	else
-		FZ_CHECK(len <= RUMPCONFIG_XENSTORE_PAYLOAD_MAX -
-		    RUMPCONFIG_XENSTORE_PATH_MAX, "%zu bytes: over a xenstore "
+		FZ_CHECK(len <= GUESTCONF_XENSTORE_PAYLOAD_MAX -
+		    GUESTCONF_XENSTORE_PATH_MAX, "%zu bytes: over a xenstore "
 		    "write", len);
 	check_config(spec, cfg);
 	free(cfg);

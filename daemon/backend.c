@@ -23,6 +23,12 @@ backend_domain_prefix(const char *owner, char *buf, size_t size)
 	    owner != NULL ? owner : "");
 }
 
+bool
+backend_domain_has_prefix(const char *name, const char *prefix)
+{
+	return name != NULL && strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
 void
 backend_domain_name(const char *owner, const char *instance,
     unsigned int generation, uint32_t tag, char *buf, size_t size)

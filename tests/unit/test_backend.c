@@ -1,0 +1,364 @@
+/*
+ * Tests of the backend interface (daemon/backend.h): the one format of a
+ * domain name and the one test of it (daemon/backend.c; the format's
+ * exact text and length are pinned in test_kvm_xml.c), and its promise
+ * that an optional op left NULL is unsupported, not a crash: an engine on
+ * the fake backend without release, stats, addresses and pause.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "collect.h"
+#include "engine.h"
+#include "fake.h"
+#include "fixture.h"
+#include "httpd.h"
+#include "spec.h"
+
+#define OWNER	"3f0c2a1e-9b7d-4c55-8e21-0d6f4a7b9c10"
+#define OTHER	"3f0c2a1f-9b7d-4c55-8e21-0d6f4a7b9c10"
+
+/*
+ * Every name backend_domain_name() gives passes backend_domain_has_prefix()
+ * with its owner's prefix and with BACKEND_DOMAIN_PREFIX, never with the
+ * prefix of an owner whose first 8 characters differ; and the parts read
+ * back from the name are the parts it was made of.
+ */
+static void
+test_name_round_trip(void **state)
+{
+	static const char *instances[] = {
+		"a", "web-1", "x-1-2", "0", "db.primary_2",
+	};
+	static const unsigned int gens[] = { 1, 2, 10, 4294967295u };
+	static const uint32_t tags[] = { 0, 0xa, 0x5d2a04c7, 0xffffffffu };
+	char name[BACKEND_DOMAIN_NAME_MAX], mine[BACKEND_DOMAIN_NAME_MAX];
+	char theirs[BACKEND_DOMAIN_NAME_MAX], inst[BACKEND_DOMAIN_NAME_MAX];
+	char want[BACKEND_DOMAIN_NAME_MAX];
+	size_t i, g, t, plen, nlen;
+	unsigned int gen;
+	uint32_t tag;
+	int used;
+
+	(void)state;
+	backend_domain_prefix(OWNER, mine, sizeof(mine));
+	backend_domain_prefix(OTHER, theirs, sizeof(theirs));
+	assert_string_equal(mine, "rr-3f0c2a1e-");
+	assert_string_not_equal(mine, theirs);
+	plen = strlen(mine);
+	for (i = 0; i < sizeof(instances) / sizeof(instances[0]); i++)
+	for (g = 0; g < sizeof(gens) / sizeof(gens[0]); g++)
+	for (t = 0; t < sizeof(tags) / sizeof(tags[0]); t++) {
+		backend_domain_name(OWNER, instances[i], gens[g], tags[t],
+		    name, sizeof(name));
+		assert_true(backend_domain_has_prefix(name, mine));
+		assert_true(backend_domain_has_prefix(name,
+		    BACKEND_DOMAIN_PREFIX));
+		assert_false(backend_domain_has_prefix(name, theirs));
+		/* Read back from the right: "-<generation>-<8 hex>". */
+		nlen = strlen(name);
+		assert_true(nlen > plen + 11);
+		assert_int_equal(sscanf(name + nlen - 8, "%8x%n", &tag, &used),
+		    1);
+		assert_int_equal(used, 8);
+		assert_int_equal(tag, tags[t]);
+		assert_int_equal(name[nlen - 9], '-');
+		snprintf(inst, sizeof(inst), "%.*s", (int)(nlen - 9 - plen),
+		    name + plen);
+		snprintf(want, sizeof(want), "%s-%u", instances[i], gens[g]);
+		assert_string_equal(inst, want);
+		assert_int_equal(sscanf(strrchr(inst, '-') + 1, "%u", &gen),
+		    1);
+		assert_int_equal(gen, gens[g]);
+	}
+}
+
+/* The test of a name: a plain prefix match; NULL is no name. */
+static void
+test_has_prefix(void **state)
+{
+	(void)state;
+	assert_false(backend_domain_has_prefix(NULL, "rr-"));
+	assert_false(backend_domain_has_prefix("", "rr-"));
+	assert_false(backend_domain_has_prefix("rr", "rr-"));
+	assert_false(backend_domain_has_prefix("xr-3f0c2a1e-a-1-00000000",
+	    "rr-"));
+	assert_true(backend_domain_has_prefix("rr-", "rr-"));
+	assert_true(backend_domain_has_prefix("rr-3f0c2a1e-a-1-00000000",
+	    "rr-3f0c2a1e-"));
+	assert_false(backend_domain_has_prefix("rr-3f0c2a1e-a-1-00000000",
+	    "rr-3f0c2a1f-"));
+	/* A name of an owner shorter than 8 characters. */
+	assert_true(backend_domain_has_prefix("rr-ab-x-12-0000000a",
+	    "rr-ab-"));
+}
+
+/* An engine on lean_ops: the fake backend with only the mandatory ops. */
+static struct backend_ops lean_ops;
+static uv_loop_t loop;
+static struct engine *eng;
+static struct spec_policy policy;
+static const char *image_dirs[2];
+static char image_dir[4096];
+
+struct result {
+	bool done;
+	unsigned int status;
+	json_t *body;
+	bool failed;
+	struct rrerr err;
+};
+
+static void
+on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+{
+	struct result *r = arg;
+
+	r->done = true;
+	r->status = status;
+	r->body = body;
+	r->failed = err != NULL;
+	if (err != NULL)
+		r->err = *err;
+}
+
+static void
+on_timeout(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Run the loop until pred(arg), or fail after ms. */
+static void
+run_until(bool (*pred)(void *), void *arg, unsigned int ms, const char *what)
+{
+	uv_timer_t t;
+	bool expired = false;
+
+	uv_timer_init(&loop, &t);
+	t.data = &expired;
+	uv_timer_start(&t, on_timeout, ms, 0);
+	while ((pred == NULL || !pred(arg)) && !expired)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	if (pred != NULL && !pred(arg))
+		fail_msg("timed out waiting for %s", what);
+}
+
+static bool
+replied(void *arg)
+{
+	return ((struct result *)arg)->done;
+}
+
+struct want_state {
+	const char *name;
+	const char *state;
+};
+
+static bool
+in_state(void *arg)
+{
+	struct want_state *w = arg;
+	struct rrerr err;
+	json_t *v;
+	bool ok;
+
+	if ((v = engine_get(eng, w->name, &err)) == NULL)
+		return false;
+	ok = strcmp(json_string_value(json_object_get(v, "state")),
+	    w->state) == 0;
+	json_decref(v);
+	return ok;
+}
+
+static const char *
+domain_of(const char *name)
+{
+	static char buf[BACKEND_DOMAIN_NAME_MAX];
+	struct rrerr err;
+	json_t *v = engine_get(eng, name, &err);
+
+	assert_non_null(v);
+	snprintf(buf, sizeof(buf), "%s",
+	    json_string_value(json_object_get(v, "domain")));
+	json_decref(v);
+	return buf;
+}
+
+static int
+setup_lean(void **state)
+{
+	static const struct fx_node tree[] = {
+		{ 'd', "images", NULL },
+		{ 'f', "images/app", "kernel" },
+		{ 'd', "state", NULL },
+		{ 'd', "logs", NULL },
+		{ 0, NULL, NULL },
+	};
+	struct engine_config cfg;
+	struct rrerr err;
+
+	(void)state;
+	lean_ops = backend_fake_ops;
+	lean_ops.release = NULL;
+	lean_ops.stats = NULL;
+	lean_ops.addresses = NULL;
+	lean_ops.pause = NULL;
+	if (fx_build(tree) == -1)
+		return -1;
+	snprintf(image_dir, sizeof(image_dir), "%s", fx_path("images"));
+	image_dirs[0] = image_dir;
+	image_dirs[1] = NULL;
+	memset(&policy, 0, sizeof(policy));
+	policy.image_dirs = image_dirs;
+	fake_reset();
+	uv_loop_init(&loop);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = &loop;
+	cfg.state_dir = fx_path("state");
+	cfg.log_dir = fx_path("logs");
+	cfg.policy = &policy;
+	cfg.ops[SPEC_PLATFORM_KVM] = &lean_ops;
+	cfg.backend.accel = SPEC_ACCEL_TCG;
+	cfg.max_instances = 8;
+	cfg.stop_timeout_s = 1;
+	cfg.boot_timeout_s = 60;
+	if ((eng = engine_open(&cfg, &err)) == NULL)
+		fail_msg("engine_open: %s", err.message);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	usleep(20000);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	return 0;
+}
+
+static int
+teardown_lean(void **state)
+{
+	(void)state;
+	engine_quiesce(eng);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	engine_close(eng);
+	eng = NULL;
+	uv_loop_close(&loop);
+	return fx_remove();
+}
+
+struct snap {
+	bool done;
+	bool ok;
+	struct rrerr err;
+};
+
+static void
+on_snap(void *arg, const struct collect_snapshot *cs)
+{
+	struct snap *s = arg;
+
+	assert_non_null(cs);
+	s->done = true;
+	s->ok = cs->ok[SPEC_PLATFORM_KVM];
+	s->err = cs->err[SPEC_PLATFORM_KVM];
+}
+
+static bool
+snapped(void *arg)
+{
+	return ((struct snap *)arg)->done;
+}
+
+/*
+ * Every optional op NULL: a guest with NICs launches, runs, stops and is
+ * removed as on any backend (release); its NIC addresses are never asked
+ * for (addresses); a pause is refused with a 4xx naming the backend, and
+ * the guest keeps running (pause); the counters are reported unavailable
+ * for this backend, without a call (stats).
+ */
+static void
+test_optional_ops_null(void **state)
+{
+	struct want_state running = { "a", "running" };
+	struct want_state stopped = { "a", "stopped" };
+	struct spec *spec;
+	struct result r;
+	struct snap sn;
+	struct rrerr err;
+	char text[1024];
+	enum fake_op op;
+
+	(void)state;
+	snprintf(text, sizeof(text), "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"nics\":[{\"backend\":{\"type\":\"tap\"},\"inet\":"
+	    "{\"method\":\"dhcp\"}}]}", fx_path("images/app"));
+	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1)
+		fail_msg("spec_parse: %s", err.message);
+	memset(&r, 0, sizeof(r));
+	engine_launch(eng, spec, on_reply, &r);
+	run_until(replied, &r, 5000, "the launch reply");
+	assert_false(r.failed);
+	assert_int_equal(r.status, 201);
+	json_decref(r.body);
+	assert_int_equal(fake_console(domain_of("a"),
+	    "=== calling \"app\" main() ===\n"), 0);
+	run_until(in_state, &running, 5000, "running");
+
+	memset(&r, 0, sizeof(r));
+	engine_pause(eng, "a", on_reply, &r);
+	run_until(replied, &r, 5000, "the pause reply");
+	assert_true(r.failed);
+	assert_int_equal(r.err.code, RRERR_CONFLICT);
+	assert_int_equal(httpd_status_for(r.err.code), 409);
+	assert_string_equal(r.err.field, "platform");
+	assert_non_null(strstr(r.err.message, "fake backend cannot pause"));
+	assert_true(in_state(&running));
+
+	memset(&sn, 0, sizeof(sn));
+	collect_get(engine_collector(eng), 0, on_snap, &sn);
+	run_until(snapped, &sn, COLLECT_WAIT_MS + 5000, "a collection");
+	assert_false(sn.ok);
+	assert_int_equal(sn.err.code, RRERR_UNAVAILABLE);
+	assert_non_null(strstr(sn.err.message,
+	    "fake backend cannot read a guest's counters"));
+
+	/* Longer than the first address query waits after a launch. */
+	run_until(NULL, NULL, 1500, NULL);
+
+	memset(&r, 0, sizeof(r));
+	engine_stop(eng, "a", true, 0, on_reply, &r);
+	run_until(replied, &r, 5000, "the stop reply");
+	assert_false(r.failed);
+	json_decref(r.body);
+	run_until(in_state, &stopped, 5000, "stopped");
+	memset(&r, 0, sizeof(r));
+	engine_remove(eng, "a", false, on_reply, &r);
+	run_until(replied, &r, 5000, "the remove reply");
+	assert_false(r.failed);
+	json_decref(r.body);
+	assert_int_equal(fake_ndomains(), 0);
+	for (op = FAKE_OP_STATS; op <= FAKE_OP_PAUSE; op++)
+		assert_int_equal(fake_calls(op), 0);
+	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_round_trip),
+		cmocka_unit_test(test_has_prefix),
+		cmocka_unit_test_setup_teardown(test_optional_ops_null,
+		    setup_lean, teardown_lean),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
