@@ -45,8 +45,8 @@
 #define PTE_PRW		0x7		/* present, writable, user */
 #define UVMF_INVLPG_	2		/* update_va_mapping: flush one entry */
 #define MB_INFO_CMDLINE	0x00000004
-#define XS_WAIT_NS	10000000ULL	/* one wait for xenstored or the */
-					/* console, before looking again */
+/* One wait for xenstored or the console, before looking again. */
+#define XS_WAIT_NS	10000000ULL
 #define XS_VALUE_MAX	4096		/* XENSTORE_PAYLOAD_MAX */
 
 extern char hypercall_page[];
