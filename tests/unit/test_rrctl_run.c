@@ -51,6 +51,8 @@ fake_resolve(const char *path, void *arg)
 	return out;
 }
 
+/* A table laid out by hand: one case per entry. */
+/* clang-format off */
 static const struct run_case cases[] = {
 	/* The README example of upstream rumprun, kvm and xen. */
 	{ "nginx kvm",
@@ -436,6 +438,7 @@ static const struct run_case cases[] = {
 	  { "run", "kvm", "-b", "missing.img,/data", "app" }, NULL,
 	  "-b missing.img: No such file or directory" },
 };
+/* clang-format on */
 
 static int
 count_args(const char *const *argv)
