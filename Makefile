@@ -4,7 +4,9 @@
 #   make test       install missing Debian packages, build, run every test
 #   make demo       install missing Debian packages, build, run the demo
 #   make lint       the include walls (scripts/check-includes.sh), cppcheck
-#                   and clang-tidy on our C sources
+#                   and clang-tidy on our C sources (make -j2 lint: two
+#                   files at a time; again: only what changed); part of
+#                   make check
 #   make openapi-lint  @redocly/cli (pinned, from npm) on openapi.yaml;
 #                   part of make check
 #   make asan       build and run the unit tests with ASan and UBSan
@@ -94,7 +96,8 @@ EVDELAY := $(BUILD)/tests/evdelay.so
 
 LINT_SRCS := $(wildcard main/*.c daemon/*.c api/*.c backends/*.c client/*.c)
 
-.PHONY: all deps test check unit guest-test e2e xen-test demo lint openapi-lint asan install clean
+.PHONY: all deps test check unit guest-test e2e xen-test demo lint include-walls \
+	openapi-lint asan install clean
 # Keep the objects of the test programs (make would delete them as
 # intermediate files and rebuild them every time).
 .SECONDARY:
@@ -133,15 +136,19 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_FX_LIB) $(CLIENT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(XEN_LIBS) $(XEN_TEST_LIBS) $(shell pkg-config --libs cmocka libcurl) -lpthread
 
-# The README's test command: set-up, then every test.  The unit tests of
+# The README's test command: set-up, then every test (the lint first,
+# LINT_JOBS clang-tidy runs at a time).  The unit tests of
 # the KVM backend and the end-to-end tests need libvirtd: check starts it
 # (scripts/libvirt-up.sh) and stops what it started at the end.
 test: deps
 	$(MAKE) check
 
+LINT_JOBS ?= 2
+
 check: all $(UNIT_BINS) $(GUEST_ELF) $(XENGUEST_ELF)
 	@scripts/libvirt-up.sh
 	@status=0; \
+	$(MAKE) --no-print-directory -j$(LINT_JOBS) lint || status=1; \
 	$(MAKE) --no-print-directory unit || status=1; \
 	$(MAKE) --no-print-directory guest-test || status=1; \
 	$(MAKE) --no-print-directory e2e || status=1; \
@@ -201,27 +208,54 @@ demo: deps
 	$(MAKE) all $(GUEST_ELF)
 	scripts/demo.sh $(BUILD)
 
+# The lint (make lint; part of make check): cppcheck over all of our C at
+# once, clang-tidy on each file.  Each clang-tidy run is a rule with a
+# stamp under $(LINT_DIR) that depends on the file, the headers it
+# includes (listed by $(CC) -MM) and .clang-tidy: make -j2 lint runs two
+# at a time, and a second run redoes only what changed.  One file per run
+# also because clang-tidy 14 reports va_list false positives
+# (llvm-project#40656) when given several files at once.  The test
+# guests' sources are freestanding: their own flags, from guest.mk and
+# xen.mk.
+LINT_DIR := $(BUILD)/lint
+TIDY_FLAGS = -std=gnu11 -D_GNU_SOURCE $(INC_ALL) $(PKG_CFLAGS) $(XEN_CFLAGS)
+TIDY_GUEST_SRCS := $(filter %.c,$(GUEST_SRCS))
+TIDY_STAMPS := $(LINT_SRCS:%.c=$(LINT_DIR)/%.tidy) \
+	$(TIDY_GUEST_SRCS:%.c=$(LINT_DIR)/%.tidy) \
+	$(LINT_DIR)/$(XENGUEST_DIR)/xen.tidy
+$(TIDY_GUEST_SRCS:%.c=$(LINT_DIR)/%.tidy): TIDY_FLAGS = $(GUEST_TIDYFLAGS)
+$(LINT_DIR)/$(XENGUEST_DIR)/xen.tidy: TIDY_FLAGS = $(XENGUEST_TIDYFLAGS)
+
+$(LINT_DIR)/%.tidy: %.c .clang-tidy
+	@mkdir -p $(@D)
+	@$(CC) $(TIDY_FLAGS) -MM -MP -MT $@ -MF $(@:.tidy=.d) $<
+	clang-tidy --quiet $< -- $(TIDY_FLAGS)
+	@touch $@
+
 # cppcheck reads no system headers: sys/queue.h is included for its macros
 # and jansson's iteration macros are described in scripts/cppcheck/.
 # variableScope is off: style(9) declares variables at the top of a function.
+# Its build directory keeps what it found per file, for the next run.
 CPPCHECK_FLAGS := --quiet --error-exitcode=1 \
 	--enable=warning,style,performance,portability --std=c11 --inline-suppr \
 	--suppress=variableScope --suppress=unusedStructMember \
 	--include=/usr/include/x86_64-linux-gnu/sys/queue.h \
 	--library=scripts/cppcheck/jansson.cfg -Idaemon -Iapi -Ibackends -Iclient
 
-lint:
+LINT_HDRS = $(wildcard $(addsuffix *.h,$(sort $(dir $(LINT_SRCS)))))
+
+$(LINT_DIR)/cppcheck.stamp: $(LINT_SRCS) $(LINT_HDRS) scripts/cppcheck/jansson.cfg
+	@mkdir -p $(LINT_DIR)/cppcheck
+	cppcheck $(CPPCHECK_FLAGS) --cppcheck-build-dir=$(LINT_DIR)/cppcheck \
+		$(LINT_SRCS)
+	@touch $@
+
+# scripts/check-includes.sh reads every file each time (a fraction of a
+# second): no stamp.
+include-walls:
 	scripts/check-includes.sh
-	cppcheck $(CPPCHECK_FLAGS) $(LINT_SRCS)
-	@# One file per run: clang-tidy 14 reports va_list false positives
-	@# (llvm-project#40656) when given several files at once.
-	@for f in $(LINT_SRCS); do \
-		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iapi -Ibackends $(PKG_CFLAGS) $(XEN_CFLAGS) || exit 1; \
-	done
-	@for f in $(GUEST_SRCS); do \
-		case $$f in *.c) clang-tidy --quiet $$f -- $(GUEST_TIDYFLAGS) || exit 1;; esac; \
-	done
-	clang-tidy --quiet $(XENGUEST_DIR)/xen.c -- $(XENGUEST_TIDYFLAGS)
+
+lint: include-walls $(LINT_DIR)/cppcheck.stamp $(TIDY_STAMPS)
 
 # The OpenAPI lint: @redocly/cli, pinned, from the npm registry into
 # build/tools (once), with redocly.yaml's rules; any problem, warnings
