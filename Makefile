@@ -5,8 +5,10 @@
 #   make demo       install missing Debian packages, build, run the demo
 #   make lint       the include walls (scripts/check-includes.sh), cppcheck
 #                   and clang-tidy on our C sources (make -j2 lint: two
-#                   files at a time; again: only what changed); part of
-#                   make check
+#                   files at a time; again: only what changed) and
+#                   format-check; part of make check
+#   make format     clang-format (.clang-format) rewrites our C in place;
+#                   make format-check only shows what it would change
 #   make openapi-lint  @redocly/cli (pinned, from npm) on openapi.yaml;
 #                   part of make check
 #   make asan       build and run the unit tests with ASan and UBSan
@@ -97,7 +99,7 @@ EVDELAY := $(BUILD)/tests/evdelay.so
 LINT_SRCS := $(wildcard main/*.c daemon/*.c api/*.c backends/*.c client/*.c)
 
 .PHONY: all deps test check unit guest-test e2e xen-test demo lint include-walls \
-	openapi-lint asan install clean
+	format format-check openapi-lint asan install clean
 # Keep the objects of the test programs (make would delete them as
 # intermediate files and rebuild them every time).
 .SECONDARY:
@@ -255,7 +257,40 @@ $(LINT_DIR)/cppcheck.stamp: $(LINT_SRCS) $(LINT_HDRS) scripts/cppcheck/jansson.c
 include-walls:
 	scripts/check-includes.sh
 
-lint: include-walls $(LINT_DIR)/cppcheck.stamp $(TIDY_STAMPS)
+lint: include-walls $(LINT_DIR)/cppcheck.stamp $(TIDY_STAMPS) format-check
+
+# clang-format with .clang-format on every C source and header of ours.
+# The version is pinned (each formats a little differently): Debian 12's
+# clang-format-14, which scripts/deps.sh installs.  make format rewrites
+# the files in place; make format-check (part of make lint) changes
+# nothing and fails, naming the files and showing the diff, if one is not
+# formatted.
+CLANG_FORMAT ?= clang-format-14
+FORMAT_SRCS := $(sort $(wildcard $(addsuffix /*.[ch],main daemon api \
+	backends client tests/unit tests/guest tests/xen/guest tests/e2e fuzz bench)))
+
+format:
+	$(CLANG_FORMAT) -i --style=file $(FORMAT_SRCS)
+
+format-check:
+	@mkdir -p $(LINT_DIR)
+	@rm -f $(LINT_DIR)/format.diff; bad=""; \
+	for f in $(FORMAT_SRCS); do \
+		$(CLANG_FORMAT) --style=file "$$f" > $(LINT_DIR)/format.out || exit 1; \
+		if ! diff -u --label "a/$$f" --label "b/$$f" "$$f" \
+		    $(LINT_DIR)/format.out >> $(LINT_DIR)/format.diff; then \
+			bad="$$bad $$f"; \
+		fi; \
+	done; \
+	rm -f $(LINT_DIR)/format.out; \
+	if [ -n "$$bad" ]; then \
+		cat $(LINT_DIR)/format.diff; \
+		echo "format-check: not formatted (make format fixes them;" \
+		    "the diff is in $(LINT_DIR)/format.diff):"; \
+		for f in $$bad; do echo "  $$f"; done; \
+		exit 1; \
+	fi
+	@echo "format-check: $(words $(FORMAT_SRCS)) files formatted"
 
 # The OpenAPI lint: @redocly/cli, pinned, from the npm registry into
 # build/tools (once), with redocly.yaml's rules; any problem, warnings

@@ -8,7 +8,10 @@
 # grub-common, xorriso (and mtools, which grub-mkrescue wants for EFI
 # images) build the ISO images of POST /v1/iso and rrctl iso.  debootstrap,
 # cpio, xz-utils and e2fsprogs build the Xen test machine (tests/xen).
-# linux-perf and valgrind profile the daemon and libvirtd (bench/README.md).
+# cppcheck, clang-tidy and clang-format-14 are make lint's (the Makefile
+# runs clang-format-14 by that name: each version formats a little
+# differently).  linux-perf and valgrind profile the daemon and libvirtd
+# (bench/README.md).
 # prometheus (and its promtool) scrapes rumprund in tests/e2e/test_metrics.py
 # (96 MB installed, some 10 s; without its recommended node exporter).  On
 # a host that runs systemd its package enables and starts prometheus.service
@@ -24,7 +27,8 @@ libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libxml2-dev
 qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
 python3 python3-yaml python3-jsonschema python3-pytest
-cppcheck clang-tidy clang libclang-rt-14-dev wrk linux-perf valgrind
+cppcheck clang-tidy clang-format-14 clang libclang-rt-14-dev wrk linux-perf
+valgrind
 systemd openssl
 debootstrap cpio xz-utils e2fsprogs
 grub-pc-bin grub-common xorriso mtools
