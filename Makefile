@@ -11,6 +11,9 @@
 #                   make format-check only shows what it would change
 #   make openapi-lint  @redocly/cli (pinned, from npm) on openapi.yaml;
 #                   part of make check
+#   make unit       the unit tests (tests/unit/): no root, no libvirtd
+#   make integration  the KVM backend against a real libvirtd and QEMU
+#                   (tests/integration/; root; part of make check)
 #   make asan       build and run the unit tests with ASan and UBSan
 #   make bench      benchmarks, side by side with libvirt and QEMU (bench/)
 #   make stress     stress and fault tests (tests/stress/); a short form
@@ -93,12 +96,17 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # library that every test program links, taking what it uses.
 UNIT_FX_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_FX_LIB := $(BUILD)/tests/libfixture.a
+# Integration tests: cmocka programs against a real libvirtd and QEMU (they
+# need root and may restart the libvirtd that scripts/libvirt-up.sh
+# started), kept out of tests/unit so that `make unit` needs neither.
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(BUILD)/tests/integration/%)
 # An LD_PRELOAD shim of the end-to-end tests (tests/e2e/evdelay.c).
 EVDELAY := $(BUILD)/tests/evdelay.so
 
 LINT_SRCS := $(wildcard main/*.c daemon/*.c api/*.c backends/*.c client/*.c)
 
-.PHONY: all deps test check unit guest-test e2e xen-test demo lint include-walls \
+.PHONY: all deps test check unit integration guest-test e2e xen-test demo lint include-walls \
 	format format-check openapi-lint asan install clean
 # Keep the objects of the test programs (make would delete them as
 # intermediate files and rebuild them every time).
@@ -138,6 +146,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_FX_LIB) $(CLIENT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(XEN_LIBS) $(XEN_TEST_LIBS) $(shell pkg-config --libs cmocka libcurl) -lpthread
 
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(UNIT_FX_LIB) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(XEN_LIBS) $(shell pkg-config --libs cmocka) -lpthread
+
 # The README's test command: set-up, then every test (the lint first,
 # LINT_JOBS clang-tidy runs at a time).  The unit tests of
 # the KVM backend and the end-to-end tests need libvirtd: check starts it
@@ -147,11 +158,12 @@ test: deps
 
 LINT_JOBS ?= 2
 
-check: all $(UNIT_BINS) $(GUEST_ELF) $(XENGUEST_ELF)
+check: all $(UNIT_BINS) $(INTEG_BINS) $(GUEST_ELF) $(XENGUEST_ELF)
 	@scripts/libvirt-up.sh
 	@status=0; \
 	$(MAKE) --no-print-directory -j$(LINT_JOBS) lint || status=1; \
 	$(MAKE) --no-print-directory unit || status=1; \
+	$(MAKE) --no-print-directory integration || status=1; \
 	$(MAKE) --no-print-directory guest-test || status=1; \
 	$(MAKE) --no-print-directory e2e || status=1; \
 	$(MAKE) --no-print-directory xen-test || status=1; \
@@ -163,6 +175,14 @@ check: all $(UNIT_BINS) $(GUEST_ELF) $(XENGUEST_ELF)
 
 unit: $(UNIT_BINS) $(GUEST_ELF)
 	@failed=0; for t in $(UNIT_BINS); do \
+		echo "== $$t"; \
+		RR_SRCDIR=$(CURDIR) RR_GUEST_ELF=$(GUEST_ELF) $$t || failed=1; \
+	done; exit $$failed
+
+# Needs root and qemu:///system (check starts it); every test is skipped,
+# saying why, without them.
+integration: $(INTEG_BINS) $(GUEST_ELF)
+	@failed=0; for t in $(INTEG_BINS); do \
 		echo "== $$t"; \
 		RR_SRCDIR=$(CURDIR) RR_GUEST_ELF=$(GUEST_ELF) $$t || failed=1; \
 	done; exit $$failed
@@ -267,7 +287,8 @@ lint: include-walls $(LINT_DIR)/cppcheck.stamp $(TIDY_STAMPS) format-check
 # formatted.
 CLANG_FORMAT ?= clang-format-14
 FORMAT_SRCS := $(sort $(wildcard $(addsuffix /*.[ch],main daemon api \
-	backends client tests/unit tests/guest tests/xen/guest tests/e2e fuzz bench)))
+	backends client tests/unit tests/integration tests/guest tests/xen/guest \
+	tests/e2e fuzz bench)))
 
 format:
 	$(CLANG_FORMAT) -i --style=file $(FORMAT_SRCS)
