@@ -158,6 +158,8 @@ test: deps
 
 LINT_JOBS ?= 2
 
+# libvirt-down.sh has a line of its own: make -n runs every recipe line
+# that names $(MAKE), and a dry run must not stop a libvirtd in use.
 check: all $(UNIT_BINS) $(INTEG_BINS) $(GUEST_ELF) $(XENGUEST_ELF)
 	@scripts/libvirt-up.sh
 	@status=0; \
@@ -170,8 +172,9 @@ check: all $(UNIT_BINS) $(INTEG_BINS) $(GUEST_ELF) $(XENGUEST_ELF)
 	$(MAKE) --no-print-directory stress-short || status=1; \
 	$(MAKE) --no-print-directory fuzz-short || status=1; \
 	$(MAKE) --no-print-directory openapi-lint || status=1; \
-	scripts/libvirt-down.sh; \
-	exit $$status
+	echo $$status >$(BUILD)/check.status
+	@scripts/libvirt-down.sh
+	@exit $$(cat $(BUILD)/check.status)
 
 unit: $(UNIT_BINS) $(GUEST_ELF)
 	@failed=0; for t in $(UNIT_BINS); do \
