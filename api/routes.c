@@ -1,15 +1,14 @@
 /*
  * routes: the handlers of the REST API (see routes.h and openapi.yaml).
  *
- * POST /v1/iso builds an ISO image (daemon/iso.c) on libuv's thread pool,
- * at most ISO_BUILDS_MAX at once (the pool's four threads also run every
- * libvirt call), and streams the image from its unlinked file, reading it
- * on the pool too (uv_fs_read), so that the loop never waits for a disk.
+ * POST /v1/iso has the engine build an ISO image (engine_build_iso():
+ * daemon/isojobs.c runs daemon/iso.c on libuv's thread pool) and streams
+ * the image from its unlinked file, reading it on the pool too
+ * (uv_fs_read), so that the loop never waits for a disk.
  */
 #include <sys/time.h>
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,14 +26,11 @@
 #include "iso.h"
 #include "log.h"
 #include "routes.h"
-#include "guestconf.h"
 #include "sbuf.h"
 
 #define STOP_TIMEOUT_MAX	3600
 #define TAIL_MAX		100000
-#define ISO_BUILDS_MAX		2
 #define ISO_CHUNK		(64 * 1024)
-#define ISO_WATCH_MS		100	/* how often a build looks for a stop */
 
 /* An engine answer becomes the HTTP answer of the request in arg. */
 static void
@@ -244,26 +240,6 @@ post_unikernels(struct httpd_req *req, void *ctx)
  * POST /v1/iso.
  */
 
-/* Builds on the thread pool now (loop thread only). */
-static unsigned int iso_builds;
-
-/* One build: the request waits while a worker runs iso_build(). */
-struct iso_job {
-	uv_work_t work;
-	uv_timer_t watch;	/* sets cancel once the daemon stops */
-	struct engine *engine;
-	struct httpd_req *req;
-	struct spec *spec;
-	const struct spec_policy *policy;
-	char *config;
-	const char *tmp_base;
-	atomic_bool cancel;
-	struct iso_image img;
-	struct rrerr err;
-	int rv;
-	uint64_t started_ms;
-};
-
 /* An image being sent: read ahead by one chunk on the thread pool. */
 struct iso_stream {
 	uv_loop_t *loop;
@@ -357,88 +333,44 @@ iso_closed(void *arg)
 
 static const struct httpd_stream_ops iso_ops = { iso_read, iso_closed };
 
+/* Stream the image built (its fd is ours), or say why there is none. */
 static void
-iso_work(uv_work_t *work)
+iso_send(void *arg, const char *name, struct iso_image *img,
+    const struct rrerr *err)
 {
-	struct iso_job *job = work->data;
-
-	job->rv = iso_build(job->spec, job->policy, job->config, job->tmp_base,
-	    &job->cancel, &job->img, &job->err);
-}
-
-static void
-iso_job_free(uv_handle_t *h)
-{
-	struct iso_job *job = h->data;
-
-	spec_free(job->spec);
-	free(job->config);
-	free(job);
-}
-
-static void
-iso_watch(uv_timer_t *t)
-{
-	struct iso_job *job = t->data;
-
-	if (engine_quiescing(job->engine))
-		atomic_store(&job->cancel, true);
-}
-
-/* Stream the image built, or say why there is none. */
-static void
-iso_send(struct iso_job *job)
-{
+	struct httpd_req *req = arg;
 	struct iso_stream *st;
 
+	if (err != NULL) {
+		httpd_reply_error(req, err);
+		return;
+	}
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->buf = malloc(ISO_CHUNK)) == NULL ||
-	    (st->name = strdup(job->spec->name)) == NULL) {
+	    (st->name = strdup(name)) == NULL) {
 		if (st != NULL) {
 			free(st->buf);
 			free(st);
 		}
-		close(job->img.fd);
-		reply_bad(job->req, RRERR_INTERNAL, NULL, "out of memory");
+		close(img->fd);
+		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
 		return;
 	}
-	st->loop = engine_loop(job->engine);
-	st->fd = job->img.fd;
-	st->size = job->img.size;
-	log_info("%s: ISO image of %llu bytes built in %llu ms", st->name,
-	    (unsigned long long)st->size,
-	    (unsigned long long)(uv_now(st->loop) - job->started_ms));
-	st->stream = httpd_reply_stream(job->req, 200,
+	st->loop = httpd_req_loop(req);
+	st->fd = img->fd;
+	st->size = img->size;
+	st->stream = httpd_reply_stream(req, 200,
 	    "application/x-iso9660-image", &iso_ops, st);
-}
-
-static void
-iso_done(uv_work_t *work, int status)
-{
-	struct iso_job *job = work->data;
-
-	iso_builds--;
-	uv_timer_stop(&job->watch);
-	if (status == UV_ECANCELED)
-		reply_bad(job->req, RRERR_UNAVAILABLE, NULL,
-		    "rumprund is shutting down");
-	else if (job->rv == -1)
-		httpd_reply_error(job->req, &job->err);
-	else
-		iso_send(job);
-	uv_close((uv_handle_t *)&job->watch, iso_job_free);
 }
 
 static void
 post_iso(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
-	struct iso_job *job;
+	char name[SPEC_NAME_MAX + 1];
 	const char *body;
 	struct spec *spec;
 	struct rrerr err;
-	char *config;
-	uv_loop_t *loop = engine_loop(rc->engine);
 	size_t len;
 
 	if (check_query(req, "") == -1)
@@ -451,49 +383,12 @@ post_iso(struct httpd_req *req, void *ctx)
 		httpd_reply_error(req, &err);
 		return;
 	}
-	/* What the guest cannot receive is refused before any work. */
-	if ((config = guestconf_build(spec, NULL, &err)) == NULL) {
-		spec_free(spec);
+	snprintf(name, sizeof(name), "%s", spec->name);
+	if (engine_build_iso(rc->engine, spec, iso_send, req, &err) == -1) {
 		httpd_reply_error(req, &err);
 		return;
 	}
-	if (engine_quiescing(rc->engine) || iso_builds >= ISO_BUILDS_MAX) {
-		if (engine_quiescing(rc->engine))
-			reply_bad(req, RRERR_UNAVAILABLE, NULL,
-			    "rumprund is shutting down");
-		else
-			reply_bad(req, RRERR_UNAVAILABLE, NULL, "%u ISO images "
-			    "are being built, the most at once; try again "
-			    "later", ISO_BUILDS_MAX);
-		free(config);
-		spec_free(spec);
-		return;
-	}
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		free(config);
-		spec_free(spec);
-		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
-		return;
-	}
-	job->engine = rc->engine;
-	job->req = req;
-	job->spec = spec;
-	job->policy = rc->policy;
-	job->config = config;
-	job->tmp_base = iso_tmp_base();
-	job->started_ms = uv_now(loop);
-	atomic_init(&job->cancel, false);
-	job->work.data = job;
-	job->watch.data = job;
-	uv_timer_init(loop, &job->watch);
-	if (uv_queue_work(loop, &job->work, iso_work, iso_done) != 0) {
-		reply_bad(req, RRERR_INTERNAL, NULL, "cannot queue the build");
-		uv_close((uv_handle_t *)&job->watch, iso_job_free);
-		return;
-	}
-	uv_timer_start(&job->watch, iso_watch, ISO_WATCH_MS, ISO_WATCH_MS);
-	iso_builds++;
-	log_change(req, "ISO image", spec->name);
+	log_change(req, "ISO image", name);
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "imgstore.h"
 #include "instance.h"
+#include "isojobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "paths.h"
@@ -178,6 +179,7 @@ struct engine {
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
 	struct collect *collect;	/* guests' counters (collect.c) */
+	struct isojobs *iso;		/* ISO image builds (isojobs.c) */
 	unsigned int addr_jobs;		/* JOB_ADDRESSES in flight */
 	uint64_t addr_seq;		/* JOB_ADDRESSES, numbered */
 	unsigned int nwaits;		/* WAIT_COND waiters, all instances */
@@ -2824,6 +2826,13 @@ engine_quiescing(const struct engine *e)
 	return e->quiescing;
 }
 
+int
+engine_build_iso(struct engine *e, struct spec *spec, isojobs_done_fn *fn,
+    void *arg, struct rrerr *err)
+{
+	return isojobs_build(e->iso, spec, fn, arg, err);
+}
+
 struct events *
 engine_events(struct engine *e)
 {
@@ -2944,7 +2953,8 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	e->cfg.backend.owner = store_owner(e->store);
 	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
 		goto fail;
-	if ((e->collect = collect_new(e)) == NULL) {
+	if ((e->collect = collect_new(e)) == NULL ||
+	    (e->iso = isojobs_new(cfg->loop, cfg->policy)) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto fail;
 	}
@@ -2976,6 +2986,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 
 fail:
 	collect_free(e->collect);
+	isojobs_free(e->iso);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->state_dir);
@@ -2995,6 +3006,7 @@ engine_quiesce(struct engine *e)
 	if (e->quiescing)
 		return;
 	e->quiescing = true;
+	isojobs_quiesce(e->iso);
 	/* Answers of the writes queued come now, outside any walk below. */
 	if (e->writer != NULL)
 		recwriter_sync(e->writer);
@@ -3042,6 +3054,7 @@ engine_close(struct engine *e)
 	}
 	list_forget(e);
 	collect_free(e->collect);
+	isojobs_free(e->iso);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);

@@ -26,6 +26,7 @@
 #include "backend.h"
 #include "console.h"
 #include "events.h"
+#include "isojobs.h"
 #include "rrerr.h"
 #include "spec.h"
 
@@ -70,7 +71,8 @@ struct engine *engine_open(const struct engine_config *cfg, struct rrerr *err);
 /*
  * Stop taking operations: every operation still waiting is answered 503,
  * new ones are refused.  Backend calls in flight finish; guests keep
- * running.
+ * running.  ISO builds in progress are cancelled (answered 503), new ones
+ * refused.
  */
 void engine_quiesce(struct engine *e);
 
@@ -122,6 +124,15 @@ typedef bool engine_alive_fn(void *arg);
 void engine_wait(struct engine *e, const char *name, int want,
     int64_t timeout_ms, engine_alive_fn *alive, engine_reply_fn *fn,
     void *arg);
+
+/*
+ * Build the ISO image of spec (platform iso; stolen) for a real machine,
+ * on the thread pool: isojobs_build() of the engine's builds (isojobs.h),
+ * which engine_quiesce() cancels.  0, and fn is called once, later; or -1
+ * with err, and fn is never called.
+ */
+int engine_build_iso(struct engine *e, struct spec *spec, isojobs_done_fn *fn,
+    void *arg, struct rrerr *err);
 
 /* Views: new references; engine_get returns NULL with err (404). */
 json_t *engine_get(struct engine *e, const char *name, struct rrerr *err);
