@@ -2953,7 +2953,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	e->cfg.backend.owner = store_owner(e->store);
 	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
 		goto fail;
-	if ((e->collect = collect_new(e)) == NULL ||
+	if ((e->collect = collect_new(e, cfg->loop)) == NULL ||
 	    (e->iso = isojobs_new(cfg->loop, cfg->policy)) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto fail;
