@@ -27,6 +27,7 @@
 #include "log.h"
 #include "routes.h"
 #include "sbuf.h"
+#include "storejobs.h"
 
 #define STOP_TIMEOUT_MAX	3600
 #define TAIL_MAX		100000
@@ -1351,39 +1352,23 @@ put_abort(void *sink)
 	free(ps);
 }
 
+/* What a commit stored, or why nothing was: the answer of the PUT. */
 struct put_job {
-	uv_work_t work;
 	struct httpd_req *req;
 	struct routes_ctx *rc;
 	struct put_sink *ps;
-	struct rrerr err;
-	int rv;
 };
 
 static void
-put_work(uv_work_t *work)
+put_done(void *arg, json_t *entry, const struct rrerr *err)
 {
-	struct put_job *j = work->data;
-
-	rrerr_clear(&j->err);
-	j->rv = imgstore_upload_commit(j->ps->up, &j->err);
-}
-
-static void
-put_done(uv_work_t *work, int status)
-{
-	struct put_job *j = work->data;
-	json_t *entry, *users;
+	struct put_job *j = arg;
+	json_t *users;
 	const char *name;
 	char *where;
 
-	(void)status;
-	entry = imgstore_upload_end(j->ps->up);
-	if (j->rv == -1 || entry == NULL) {
-		if (j->rv != -1)
-			rrerr_set(&j->err, RRERR_INTERNAL, NULL, "out of "
-			    "memory");
-		httpd_reply_error(j->req, &j->err);
+	if (err != NULL) {
+		httpd_reply_error(j->req, err);
 		goto cleanup;
 	}
 	name = json_string_value(json_object_get(entry, "name"));
@@ -1411,6 +1396,7 @@ put_store(struct httpd_req *req, void *ctx)
 	struct routes_ctx *rc = ctx;
 	struct put_sink *ps = httpd_req_take_upload(req);
 	struct put_job *j;
+	struct rrerr err;
 
 	if (ps == NULL) {
 		reply_bad(req, RRERR_INTERNAL, NULL, "the upload was lost");
@@ -1424,12 +1410,11 @@ put_store(struct httpd_req *req, void *ctx)
 	j->req = req;
 	j->rc = rc;
 	j->ps = ps;
-	j->work.data = j;
-	if (uv_queue_work(engine_loop(rc->engine), &j->work, put_work,
-	    put_done) != 0) {
+	if (storejobs_commit(ps->up, httpd_req_loop(req), put_done, j,
+	    &err) == -1) {
 		put_abort(ps);
 		free(j);
-		reply_bad(req, RRERR_INTERNAL, NULL, "cannot queue the commit");
+		httpd_reply_error(req, &err);
 	}
 }
 
