@@ -1053,7 +1053,7 @@ get_events(struct httpd_req *req, void *ctx)
 	es->after = since != UINT64_MAX ? since :
 	    events_last_seq(es->events);
 	es->watch.notify = event_notify;
-	uv_timer_init(engine_loop(rc->engine), &es->beat);
+	uv_timer_init(httpd_req_loop(req), &es->beat);
 	es->beat.data = es;
 	es->beat_ms = follow ? beat * 1000 : 0;
 	if (es->beat_ms > 0)

@@ -2814,18 +2814,6 @@ engine_collector(struct engine *e)
 	return e->collect;
 }
 
-uv_loop_t *
-engine_loop(struct engine *e)
-{
-	return e->cfg.loop;
-}
-
-bool
-engine_quiescing(const struct engine *e)
-{
-	return e->quiescing;
-}
-
 int
 engine_build_iso(struct engine *e, struct spec *spec, isojobs_done_fn *fn,
     void *arg, struct rrerr *err)

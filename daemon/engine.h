@@ -170,12 +170,6 @@ struct console *engine_console(struct engine *e, const char *name,
 
 struct events *engine_events(struct engine *e);
 
-/* The loop the engine runs on (borrowed), for other work of the daemon. */
-uv_loop_t *engine_loop(struct engine *e);
-
-/* True once engine_quiesce() was called: the daemon is stopping. */
-bool engine_quiescing(const struct engine *e);
-
 /*
  * For the counters (daemon/collect.c, daemon/metrics.c), on the loop
  * thread.  engine_foreach() calls fn with each instance (borrowed, for the
