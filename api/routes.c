@@ -33,9 +33,30 @@
 #define TAIL_MAX		100000
 #define ISO_CHUNK		(64 * 1024)
 
+/*
+ * The HTTP status of what the engine did: the one place that says it, as
+ * httpd_status_for() is for errors.
+ */
+static unsigned int
+outcome_status(enum engine_outcome outcome)
+{
+	switch (outcome) {
+	case ENGINE_CREATED:
+		return 201;
+	case ENGINE_EXISTED:
+	case ENGINE_DONE:
+	case ENGINE_ALREADY:
+		return 200;
+	case ENGINE_FAILED:
+		break;
+	}
+	return 500;
+}
+
 /* An engine answer becomes the HTTP answer of the request in arg. */
 static void
-reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+reply(void *arg, enum engine_outcome outcome, json_t *body,
+    const struct rrerr *err)
 {
 	struct httpd_req *req = arg;
 	const char *name;
@@ -47,12 +68,12 @@ reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
 	}
 	/* 201 Created says where (a name needs no escaping in a path). */
 	name = json_string_value(json_object_get(body, "name"));
-	if (status == 201 && name != NULL &&
+	if (outcome == ENGINE_CREATED && name != NULL &&
 	    asprintf(&where, "/v1/unikernels/%s", name) != -1) {
 		(void)httpd_reply_header(req, "Location", where);
 		free(where);
 	}
-	httpd_reply_json(req, status, body);
+	httpd_reply_json(req, outcome_status(outcome), body);
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -621,7 +642,7 @@ wait_alive(void *arg)
 
 /* A wait's answer; nothing is said to a client that left. */
 static void
-wait_reply(void *arg, unsigned int status, json_t *body,
+wait_reply(void *arg, enum engine_outcome outcome, json_t *body,
     const struct rrerr *err)
 {
 	struct httpd_req *req = arg;
@@ -631,7 +652,7 @@ wait_reply(void *arg, unsigned int status, json_t *body,
 		httpd_reply_json(req, 200, NULL);
 		return;
 	}
-	reply(arg, status, body, err);
+	reply(arg, outcome, body, err);
 }
 
 static void

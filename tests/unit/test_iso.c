@@ -657,11 +657,12 @@ struct result {
 };
 
 static void
-on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+on_reply(void *arg, enum engine_outcome outcome, json_t *body,
+    const struct rrerr *err)
 {
 	struct result *r = arg;
 
-	(void)status;
+	(void)outcome;
 	json_decref(body);
 	r->done = true;
 	r->failed = err != NULL;
@@ -695,7 +696,8 @@ count_dir(const char *dir)
 
 	assert_non_null(d = opendir(dir));
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
 			n++;
 	closedir(d);
 	return n;
