@@ -2101,6 +2101,12 @@ httpd_req_peer_name(const struct httpd_req *req, char *buf, size_t size)
 		    req->auth_id);
 }
 
+uv_loop_t *
+httpd_req_loop(const struct httpd_req *req)
+{
+	return req->loop;
+}
+
 /*
  * Starting and stopping.
  */

@@ -172,6 +172,11 @@ int httpd_req_peer_uid(const struct httpd_req *req, uid_t *uid);
  */
 void httpd_req_peer_name(const struct httpd_req *req, char *buf,
     size_t size);
+/*
+ * The loop req is served on (borrowed), for what a route does on it while
+ * it answers: a stream's timers and file reads.
+ */
+uv_loop_t *httpd_req_loop(const struct httpd_req *req);
 
 /*
  * Whether req's client still waits for the answer: false once it left

@@ -1,15 +1,14 @@
 /*
  * routes: the handlers of the REST API (see routes.h and openapi.yaml).
  *
- * POST /v1/iso builds an ISO image (daemon/iso.c) on libuv's thread pool,
- * at most ISO_BUILDS_MAX at once (the pool's four threads also run every
- * libvirt call), and streams the image from its unlinked file, reading it
- * on the pool too (uv_fs_read), so that the loop never waits for a disk.
+ * POST /v1/iso has the engine build an ISO image (engine_build_iso():
+ * daemon/isojobs.c runs daemon/iso.c on libuv's thread pool) and streams
+ * the image from its unlinked file, reading it on the pool too
+ * (uv_fs_read), so that the loop never waits for a disk.
  */
 #include <sys/time.h>
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,18 +26,37 @@
 #include "iso.h"
 #include "log.h"
 #include "routes.h"
-#include "guestconf.h"
 #include "sbuf.h"
+#include "storejobs.h"
 
 #define STOP_TIMEOUT_MAX	3600
 #define TAIL_MAX		100000
-#define ISO_BUILDS_MAX		2
 #define ISO_CHUNK		(64 * 1024)
-#define ISO_WATCH_MS		100	/* how often a build looks for a stop */
+
+/*
+ * The HTTP status of what the engine did: the one place that says it, as
+ * httpd_status_for() is for errors.
+ */
+static unsigned int
+outcome_status(enum engine_outcome outcome)
+{
+	switch (outcome) {
+	case ENGINE_CREATED:
+		return 201;
+	case ENGINE_EXISTED:
+	case ENGINE_DONE:
+	case ENGINE_ALREADY:
+		return 200;
+	case ENGINE_FAILED:
+		break;
+	}
+	return 500;
+}
 
 /* An engine answer becomes the HTTP answer of the request in arg. */
 static void
-reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+reply(void *arg, enum engine_outcome outcome, json_t *body,
+    const struct rrerr *err)
 {
 	struct httpd_req *req = arg;
 	const char *name;
@@ -50,12 +68,12 @@ reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
 	}
 	/* 201 Created says where (a name needs no escaping in a path). */
 	name = json_string_value(json_object_get(body, "name"));
-	if (status == 201 && name != NULL &&
+	if (outcome == ENGINE_CREATED && name != NULL &&
 	    asprintf(&where, "/v1/unikernels/%s", name) != -1) {
 		(void)httpd_reply_header(req, "Location", where);
 		free(where);
 	}
-	httpd_reply_json(req, status, body);
+	httpd_reply_json(req, outcome_status(outcome), body);
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -244,26 +262,6 @@ post_unikernels(struct httpd_req *req, void *ctx)
  * POST /v1/iso.
  */
 
-/* Builds on the thread pool now (loop thread only). */
-static unsigned int iso_builds;
-
-/* One build: the request waits while a worker runs iso_build(). */
-struct iso_job {
-	uv_work_t work;
-	uv_timer_t watch;	/* sets cancel once the daemon stops */
-	struct engine *engine;
-	struct httpd_req *req;
-	struct spec *spec;
-	const struct spec_policy *policy;
-	char *config;
-	const char *tmp_base;
-	atomic_bool cancel;
-	struct iso_image img;
-	struct rrerr err;
-	int rv;
-	uint64_t started_ms;
-};
-
 /* An image being sent: read ahead by one chunk on the thread pool. */
 struct iso_stream {
 	uv_loop_t *loop;
@@ -357,88 +355,44 @@ iso_closed(void *arg)
 
 static const struct httpd_stream_ops iso_ops = { iso_read, iso_closed };
 
+/* Stream the image built (its fd is ours), or say why there is none. */
 static void
-iso_work(uv_work_t *work)
+iso_send(void *arg, const char *name, struct iso_image *img,
+    const struct rrerr *err)
 {
-	struct iso_job *job = work->data;
-
-	job->rv = iso_build(job->spec, job->policy, job->config, job->tmp_base,
-	    &job->cancel, &job->img, &job->err);
-}
-
-static void
-iso_job_free(uv_handle_t *h)
-{
-	struct iso_job *job = h->data;
-
-	spec_free(job->spec);
-	free(job->config);
-	free(job);
-}
-
-static void
-iso_watch(uv_timer_t *t)
-{
-	struct iso_job *job = t->data;
-
-	if (engine_quiescing(job->engine))
-		atomic_store(&job->cancel, true);
-}
-
-/* Stream the image built, or say why there is none. */
-static void
-iso_send(struct iso_job *job)
-{
+	struct httpd_req *req = arg;
 	struct iso_stream *st;
 
+	if (err != NULL) {
+		httpd_reply_error(req, err);
+		return;
+	}
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->buf = malloc(ISO_CHUNK)) == NULL ||
-	    (st->name = strdup(job->spec->name)) == NULL) {
+	    (st->name = strdup(name)) == NULL) {
 		if (st != NULL) {
 			free(st->buf);
 			free(st);
 		}
-		close(job->img.fd);
-		reply_bad(job->req, RRERR_INTERNAL, NULL, "out of memory");
+		close(img->fd);
+		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
 		return;
 	}
-	st->loop = engine_loop(job->engine);
-	st->fd = job->img.fd;
-	st->size = job->img.size;
-	log_info("%s: ISO image of %llu bytes built in %llu ms", st->name,
-	    (unsigned long long)st->size,
-	    (unsigned long long)(uv_now(st->loop) - job->started_ms));
-	st->stream = httpd_reply_stream(job->req, 200,
+	st->loop = httpd_req_loop(req);
+	st->fd = img->fd;
+	st->size = img->size;
+	st->stream = httpd_reply_stream(req, 200,
 	    "application/x-iso9660-image", &iso_ops, st);
-}
-
-static void
-iso_done(uv_work_t *work, int status)
-{
-	struct iso_job *job = work->data;
-
-	iso_builds--;
-	uv_timer_stop(&job->watch);
-	if (status == UV_ECANCELED)
-		reply_bad(job->req, RRERR_UNAVAILABLE, NULL,
-		    "rumprund is shutting down");
-	else if (job->rv == -1)
-		httpd_reply_error(job->req, &job->err);
-	else
-		iso_send(job);
-	uv_close((uv_handle_t *)&job->watch, iso_job_free);
 }
 
 static void
 post_iso(struct httpd_req *req, void *ctx)
 {
 	struct routes_ctx *rc = ctx;
-	struct iso_job *job;
+	char name[SPEC_NAME_MAX + 1];
 	const char *body;
 	struct spec *spec;
 	struct rrerr err;
-	char *config;
-	uv_loop_t *loop = engine_loop(rc->engine);
 	size_t len;
 
 	if (check_query(req, "") == -1)
@@ -451,49 +405,12 @@ post_iso(struct httpd_req *req, void *ctx)
 		httpd_reply_error(req, &err);
 		return;
 	}
-	/* What the guest cannot receive is refused before any work. */
-	if ((config = guestconf_build(spec, NULL, &err)) == NULL) {
-		spec_free(spec);
+	snprintf(name, sizeof(name), "%s", spec->name);
+	if (engine_build_iso(rc->engine, spec, iso_send, req, &err) == -1) {
 		httpd_reply_error(req, &err);
 		return;
 	}
-	if (engine_quiescing(rc->engine) || iso_builds >= ISO_BUILDS_MAX) {
-		if (engine_quiescing(rc->engine))
-			reply_bad(req, RRERR_UNAVAILABLE, NULL,
-			    "rumprund is shutting down");
-		else
-			reply_bad(req, RRERR_UNAVAILABLE, NULL, "%u ISO images "
-			    "are being built, the most at once; try again "
-			    "later", ISO_BUILDS_MAX);
-		free(config);
-		spec_free(spec);
-		return;
-	}
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		free(config);
-		spec_free(spec);
-		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
-		return;
-	}
-	job->engine = rc->engine;
-	job->req = req;
-	job->spec = spec;
-	job->policy = rc->policy;
-	job->config = config;
-	job->tmp_base = iso_tmp_base();
-	job->started_ms = uv_now(loop);
-	atomic_init(&job->cancel, false);
-	job->work.data = job;
-	job->watch.data = job;
-	uv_timer_init(loop, &job->watch);
-	if (uv_queue_work(loop, &job->work, iso_work, iso_done) != 0) {
-		reply_bad(req, RRERR_INTERNAL, NULL, "cannot queue the build");
-		uv_close((uv_handle_t *)&job->watch, iso_job_free);
-		return;
-	}
-	uv_timer_start(&job->watch, iso_watch, ISO_WATCH_MS, ISO_WATCH_MS);
-	iso_builds++;
-	log_change(req, "ISO image", spec->name);
+	log_change(req, "ISO image", name);
 }
 
 /*
@@ -725,7 +642,7 @@ wait_alive(void *arg)
 
 /* A wait's answer; nothing is said to a client that left. */
 static void
-wait_reply(void *arg, unsigned int status, json_t *body,
+wait_reply(void *arg, enum engine_outcome outcome, json_t *body,
     const struct rrerr *err)
 {
 	struct httpd_req *req = arg;
@@ -735,7 +652,7 @@ wait_reply(void *arg, unsigned int status, json_t *body,
 		httpd_reply_json(req, 200, NULL);
 		return;
 	}
-	reply(arg, status, body, err);
+	reply(arg, outcome, body, err);
 }
 
 static void
@@ -1157,7 +1074,7 @@ get_events(struct httpd_req *req, void *ctx)
 	es->after = since != UINT64_MAX ? since :
 	    events_last_seq(es->events);
 	es->watch.notify = event_notify;
-	uv_timer_init(engine_loop(rc->engine), &es->beat);
+	uv_timer_init(httpd_req_loop(req), &es->beat);
 	es->beat.data = es;
 	es->beat_ms = follow ? beat * 1000 : 0;
 	if (es->beat_ms > 0)
@@ -1456,39 +1373,23 @@ put_abort(void *sink)
 	free(ps);
 }
 
+/* What a commit stored, or why nothing was: the answer of the PUT. */
 struct put_job {
-	uv_work_t work;
 	struct httpd_req *req;
 	struct routes_ctx *rc;
 	struct put_sink *ps;
-	struct rrerr err;
-	int rv;
 };
 
 static void
-put_work(uv_work_t *work)
+put_done(void *arg, json_t *entry, const struct rrerr *err)
 {
-	struct put_job *j = work->data;
-
-	rrerr_clear(&j->err);
-	j->rv = imgstore_upload_commit(j->ps->up, &j->err);
-}
-
-static void
-put_done(uv_work_t *work, int status)
-{
-	struct put_job *j = work->data;
-	json_t *entry, *users;
+	struct put_job *j = arg;
+	json_t *users;
 	const char *name;
 	char *where;
 
-	(void)status;
-	entry = imgstore_upload_end(j->ps->up);
-	if (j->rv == -1 || entry == NULL) {
-		if (j->rv != -1)
-			rrerr_set(&j->err, RRERR_INTERNAL, NULL, "out of "
-			    "memory");
-		httpd_reply_error(j->req, &j->err);
+	if (err != NULL) {
+		httpd_reply_error(j->req, err);
 		goto cleanup;
 	}
 	name = json_string_value(json_object_get(entry, "name"));
@@ -1516,6 +1417,7 @@ put_store(struct httpd_req *req, void *ctx)
 	struct routes_ctx *rc = ctx;
 	struct put_sink *ps = httpd_req_take_upload(req);
 	struct put_job *j;
+	struct rrerr err;
 
 	if (ps == NULL) {
 		reply_bad(req, RRERR_INTERNAL, NULL, "the upload was lost");
@@ -1529,12 +1431,11 @@ put_store(struct httpd_req *req, void *ctx)
 	j->req = req;
 	j->rc = rc;
 	j->ps = ps;
-	j->work.data = j;
-	if (uv_queue_work(engine_loop(rc->engine), &j->work, put_work,
-	    put_done) != 0) {
+	if (storejobs_commit(ps->up, httpd_req_loop(req), put_done, j,
+	    &err) == -1) {
 		put_abort(ps);
 		free(j);
-		reply_bad(req, RRERR_INTERNAL, NULL, "cannot queue the commit");
+		httpd_reply_error(req, &err);
 	}
 }
 

@@ -48,6 +48,7 @@ struct cjob {
 
 struct collect {
 	struct engine *e;
+	uv_loop_t *loop;		/* the engine's: its jobs and timer */
 	uv_timer_t *timer;		/* of the running collection, or NULL */
 	bool late;			/* it ran out of COLLECT_WAIT_MS */
 	bool busy[SPEC_PLATFORMS_LAUNCHED];	/* its jobs still running */
@@ -64,13 +65,14 @@ static void start(struct collect *);
 static void answer_late(struct collect *);
 
 struct collect *
-collect_new(struct engine *e)
+collect_new(struct engine *e, uv_loop_t *loop)
 {
 	struct collect *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->e = e;
+	c->loop = loop;
 	TAILQ_INIT(&c->waiters);
 	return c;
 }
@@ -263,7 +265,7 @@ start(struct collect *c)
 		j->req.data = j;
 		backend_domain_prefix(engine_owner(c->e), j->prefix,
 		    sizeof(j->prefix));
-		if (uv_queue_work(engine_loop(c->e), &j->req, run, after) != 0) {
+		if (uv_queue_work(c->loop, &j->req, run, after) != 0) {
 			rrerr_set(&c->next.err[p], RRERR_INTERNAL, NULL,
 			    "cannot queue a backend call");
 			free(j);
@@ -273,7 +275,7 @@ start(struct collect *c)
 		c->busy[p] = true;
 	}
 	if (c->pending > 1 && (c->timer = malloc(sizeof(*c->timer))) != NULL) {
-		uv_timer_init(engine_loop(c->e), c->timer);
+		uv_timer_init(c->loop, c->timer);
 		c->timer->data = c;
 		uv_timer_start(c->timer, on_wait, COLLECT_WAIT_MS, 0);
 	}

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "backend.h"
 #include "rrerr.h"
 #include "spec.h"
@@ -45,8 +47,11 @@ struct collect_snapshot {
  */
 typedef void collect_fn(void *arg, const struct collect_snapshot *snap);
 
-/* A collector of e's backends; NULL when out of memory. */
-struct collect *collect_new(struct engine *e);
+/*
+ * A collector of e's backends, whose collections run on loop (the
+ * engine's); NULL when out of memory.
+ */
+struct collect *collect_new(struct engine *e, uv_loop_t *loop);
 
 /* Free c; no collection may be running (the loop has ended).  NULL ok. */
 void collect_free(struct collect *c);

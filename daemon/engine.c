@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "imgstore.h"
 #include "instance.h"
+#include "isojobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "paths.h"
@@ -68,7 +69,7 @@ enum waiter_kind {
 
 struct waiter {
 	enum waiter_kind kind;
-	unsigned int status;
+	enum engine_outcome outcome;
 	engine_reply_fn *fn;
 	void *arg;
 	unsigned int generation;	/* RESTART, COND: when asked */
@@ -178,6 +179,7 @@ struct engine {
 	unsigned int jobs;
 	uint64_t launches_done;		/* successful launches, numbered */
 	struct collect *collect;	/* guests' counters (collect.c) */
+	struct isojobs *iso;		/* ISO image builds (isojobs.c) */
 	unsigned int addr_jobs;		/* JOB_ADDRESSES in flight */
 	uint64_t addr_seq;		/* JOB_ADDRESSES, numbered */
 	unsigned int nwaits;		/* WAIT_COND waiters, all instances */
@@ -245,7 +247,7 @@ reply_err(engine_reply_fn *fn, void *arg, enum rrerr_code code,
 	va_start(ap, fmt);
 	rrerr_vset(&err, code, NULL, fmt, ap);
 	va_end(ap);
-	fn(arg, 0, NULL, &err);
+	fn(arg, ENGINE_FAILED, NULL, &err);
 }
 
 /* reply_err() with err.field set: a 409 on a name names "name". */
@@ -262,12 +264,12 @@ reply_field(engine_reply_fn *fn, void *arg, enum rrerr_code code,
 	va_start(ap, fmt);
 	rrerr_vset(&err, code, field, fmt, ap);
 	va_end(ap);
-	fn(arg, 0, NULL, &err);
+	fn(arg, ENGINE_FAILED, NULL, &err);
 }
 
 static struct waiter *
-add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
-    engine_reply_fn *fn, void *arg)
+add_waiter(struct instance *inst, enum waiter_kind kind,
+    enum engine_outcome outcome, engine_reply_fn *fn, void *arg)
 {
 	struct waiter *w;
 
@@ -277,7 +279,7 @@ add_waiter(struct instance *inst, enum waiter_kind kind, unsigned int status,
 		return NULL;
 	}
 	w->kind = kind;
-	w->status = status;
+	w->outcome = outcome;
 	w->fn = fn;
 	w->arg = arg;
 	w->generation = inst->generation;
@@ -309,7 +311,7 @@ fail_waiters(struct instance *inst, enum waiter_kind kind,
 			continue;
 		TAILQ_REMOVE(&inst->waiters, w, link);
 		waiter_gone(inst, w);
-		w->fn(w->arg, 0, NULL, err);
+		w->fn(w->arg, ENGINE_FAILED, NULL, err);
 		free(w);
 	}
 }
@@ -571,7 +573,7 @@ resolve_waiters(struct instance *inst)
 			continue;
 		TAILQ_REMOVE(&inst->waiters, w, link);
 		waiter_gone(inst, w);
-		w->fn(w->arg, w->status, w->kind == WAIT_COND ?
+		w->fn(w->arg, w->outcome, w->kind == WAIT_COND ?
 		    wait_result(inst, w, met, false) : instance_view(inst),
 		    NULL);
 		free(w);
@@ -592,7 +594,7 @@ remove_instance(struct engine *e, struct instance *inst)
 		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
 			TAILQ_REMOVE(&inst->waiters, w, link);
 			waiter_gone(inst, w);
-			w->fn(w->arg, 0, NULL, &err);
+			w->fn(w->arg, ENGINE_FAILED, NULL, &err);
 			free(w);
 		}
 		return;
@@ -618,9 +620,9 @@ remove_instance(struct engine *e, struct instance *inst)
 		/* What they waited for cannot come now. */
 		if (w->kind == WAIT_RESTART || w->kind == WAIT_COND ||
 		    w->kind == WAIT_PAUSE || w->kind == WAIT_RESUME)
-			w->fn(w->arg, 0, NULL, &err);
+			w->fn(w->arg, ENGINE_FAILED, NULL, &err);
 		else
-			w->fn(w->arg, w->status, json_incref(view), NULL);
+			w->fn(w->arg, w->outcome, json_incref(view), NULL);
 		free(w);
 	}
 	json_decref(view);
@@ -1882,7 +1884,7 @@ refuse_launch(struct engine *e, struct instance *inst)
 	rrerr_set(&err, RRERR_UNAVAILABLE, NULL, "%s", inst->refusal);
 	while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
 		TAILQ_REMOVE(&inst->waiters, w, link);
-		w->fn(w->arg, 0, NULL, &err);
+		w->fn(w->arg, ENGINE_FAILED, NULL, &err);
 		free(w);
 	}
 	free_instance(inst);
@@ -2255,7 +2257,7 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		rrerr_set(&err, RRERR_INVALID, "platform", "platform: %s images "
 		    "are built with POST /v1/iso, not launched",
 		    spec_platform_name(spec->platform));
-		fn(arg, 0, NULL, &err);
+		fn(arg, ENGINE_FAILED, NULL, &err);
 		spec_free(spec);
 		return;
 	}
@@ -2270,7 +2272,7 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 			    "is being removed; create it again once it is gone",
 			    spec->name);
 		else if (spec_equal(inst->spec, spec))
-			fn(arg, 200, instance_view(inst), NULL);
+			fn(arg, ENGINE_EXISTED, instance_view(inst), NULL);
 		else
 			reply_field(fn, arg, RRERR_CONFLICT, "name", "name: an "
 			    "instance named %s exists with a different request: "
@@ -2280,7 +2282,7 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		return;
 	}
 	if (check_capacity(e, spec, true, &err) == -1) {
-		fn(arg, 0, NULL, &err);
+		fn(arg, ENGINE_FAILED, NULL, &err);
 		spec_free(spec);
 		return;
 	}
@@ -2336,7 +2338,7 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	e->ninstances++;
 	inst->unrecorded = true;
 	inst->jobs++;
-	add_waiter(inst, WAIT_LAUNCH, 201, fn, arg);
+	add_waiter(inst, WAIT_LAUNCH, ENGINE_CREATED, fn, arg);
 	save(e, inst);
 	if (inst->writes == 0 && inst->unrecorded) {
 		/* Not queued (out of memory), or written here and now. */
@@ -2354,7 +2356,7 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	return;
 
 fail:
-	fn(arg, 0, NULL, &err);
+	fn(arg, ENGINE_FAILED, NULL, &err);
 	free_instance(inst);
 }
 
@@ -2371,7 +2373,7 @@ engine_stop(struct engine *e, const char *name, bool force, int timeout_s,
 		return;
 	}
 	if (instance_state_final(inst->state)) {
-		fn(arg, 200, instance_view(inst), NULL);
+		fn(arg, ENGINE_ALREADY, instance_view(inst), NULL);
 		return;
 	}
 	if (e->quiescing) {
@@ -2388,7 +2390,7 @@ engine_stop(struct engine *e, const char *name, bool force, int timeout_s,
 	inst->stop_force |= force;
 	log_info("%s: stop requested%s", name, force ? " (force)" : "");
 	save(e, inst);
-	add_waiter(inst, WAIT_FINAL, 200, fn, arg);
+	add_waiter(inst, WAIT_FINAL, ENGINE_DONE, fn, arg);
 	advance(e, inst);
 }
 
@@ -2417,7 +2419,7 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 		}
 		if (inst->state == INSTANCE_PAUSED && !inst->resumed &&
 		    inst->jobs == 0 && !inst->stop_requested) {
-			add_waiter(inst, WAIT_LAUNCH, 200, fn, arg);
+			add_waiter(inst, WAIT_LAUNCH, ENGINE_DONE, fn, arg);
 			start_job(e, inst, JOB_RESUME);
 			/* Answer now: the state moves on as the guest runs. */
 			inst->resumed = true;
@@ -2425,11 +2427,11 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 			advance(e, inst);
 			return;
 		}
-		fn(arg, 200, instance_view(inst), NULL);
+		fn(arg, ENGINE_ALREADY, instance_view(inst), NULL);
 		return;
 	}
 	if (check_capacity(e, inst->spec, false, &err) == -1) {
-		fn(arg, 0, NULL, &err);
+		fn(arg, ENGINE_FAILED, NULL, &err);
 		return;
 	}
 	/*
@@ -2461,12 +2463,12 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 			console_rescan_from(inst->console, inst->gen_offset);
 			console_set_ended(inst->console, true);
 		}
-		fn(arg, 0, NULL, &err);
+		fn(arg, ENGINE_FAILED, NULL, &err);
 		return;
 	}
 	publish(e, inst, "state", INSTANCE_PENDING);
 	log_info("%s: starting again (generation %u)", name, inst->generation);
-	add_waiter(inst, WAIT_LAUNCH, 200, fn, arg);
+	add_waiter(inst, WAIT_LAUNCH, ENGINE_DONE, fn, arg);
 	start_job(e, inst, JOB_LAUNCH);
 	advance(e, inst);
 }
@@ -2493,7 +2495,7 @@ engine_remove(struct engine *e, const char *name, bool force,
 		inst->stop_force = true;
 	}
 	inst->remove_requested = true;
-	add_waiter(inst, WAIT_REMOVED, 200, fn, arg);
+	add_waiter(inst, WAIT_REMOVED, ENGINE_DONE, fn, arg);
 	advance(e, inst);
 }
 
@@ -2812,16 +2814,11 @@ engine_collector(struct engine *e)
 	return e->collect;
 }
 
-uv_loop_t *
-engine_loop(struct engine *e)
+int
+engine_build_iso(struct engine *e, struct spec *spec, isojobs_done_fn *fn,
+    void *arg, struct rrerr *err)
 {
-	return e->cfg.loop;
-}
-
-bool
-engine_quiescing(const struct engine *e)
-{
-	return e->quiescing;
+	return isojobs_build(e->iso, spec, fn, arg, err);
 }
 
 struct events *
@@ -2944,7 +2941,8 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	e->cfg.backend.owner = store_owner(e->store);
 	if ((e->events = events_open(cfg->state_dir, EVENTS_KEEP, err)) == NULL)
 		goto fail;
-	if ((e->collect = collect_new(e)) == NULL) {
+	if ((e->collect = collect_new(e, cfg->loop)) == NULL ||
+	    (e->iso = isojobs_new(cfg->loop, cfg->policy)) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto fail;
 	}
@@ -2976,6 +2974,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 
 fail:
 	collect_free(e->collect);
+	isojobs_free(e->iso);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->state_dir);
@@ -2995,6 +2994,7 @@ engine_quiesce(struct engine *e)
 	if (e->quiescing)
 		return;
 	e->quiescing = true;
+	isojobs_quiesce(e->iso);
 	/* Answers of the writes queued come now, outside any walk below. */
 	if (e->writer != NULL)
 		recwriter_sync(e->writer);
@@ -3004,7 +3004,7 @@ engine_quiesce(struct engine *e)
 		while ((w = TAILQ_FIRST(&inst->waiters)) != NULL) {
 			TAILQ_REMOVE(&inst->waiters, w, link);
 			waiter_gone(inst, w);
-			w->fn(w->arg, 0, NULL, &err);
+			w->fn(w->arg, ENGINE_FAILED, NULL, &err);
 			free(w);
 		}
 		/* Stop following the file; guests keep writing to it. */
@@ -3042,6 +3042,7 @@ engine_close(struct engine *e)
 	}
 	list_forget(e);
 	collect_free(e->collect);
+	isojobs_free(e->iso);
 	store_close(e->store);
 	events_close(e->events);
 	free(e->evq);
@@ -3145,13 +3146,13 @@ tick_ops(struct engine *e, int64_t now)
 			if (w->alive != NULL && !w->alive(w->arg)) {
 				TAILQ_REMOVE(&inst->waiters, w, link);
 				waiter_gone(inst, w);
-				w->fn(w->arg, 0, NULL, &gone);
+				w->fn(w->arg, ENGINE_FAILED, NULL, &gone);
 				free(w);
 			} else if (w->deadline_ms != 0 &&
 			    now >= w->deadline_ms) {
 				TAILQ_REMOVE(&inst->waiters, w, link);
 				waiter_gone(inst, w);
-				w->fn(w->arg, 200, wait_result(inst, w,
+				w->fn(w->arg, ENGINE_DONE, wait_result(inst, w,
 				    w->want >= 0 && (int)inst->state == w->want,
 				    true), NULL);
 				free(w);
@@ -3221,7 +3222,7 @@ pause_job(struct engine *e, struct instance *inst, enum job_kind kind,
 	}
 	log_info("%s: %s requested", inst->name,
 	    kind == JOB_PAUSE ? "pause" : "resume");
-	if (add_waiter(inst, wait, 200, fn, arg) == NULL)
+	if (add_waiter(inst, wait, ENGINE_DONE, fn, arg) == NULL)
 		return;
 	inst->pause_job = true;
 	start_job(e, inst, kind);
@@ -3238,7 +3239,7 @@ engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
 	if ((inst = live_instance(e, name, "pause", fn, arg)) == NULL)
 		return;
 	if (is_paused(inst)) {
-		fn(arg, 200, instance_view(inst), NULL);
+		fn(arg, ENGINE_ALREADY, instance_view(inst), NULL);
 		return;
 	}
 	ops = e->cfg.ops[inst->spec->platform];
@@ -3265,7 +3266,7 @@ engine_resume(struct engine *e, const char *name, engine_reply_fn *fn,
 	if ((inst = live_instance(e, name, "resume", fn, arg)) == NULL)
 		return;
 	if (!is_paused(inst)) {
-		fn(arg, 200, instance_view(inst), NULL);
+		fn(arg, ENGINE_ALREADY, instance_view(inst), NULL);
 		return;
 	}
 	if (inst->pause_job || (inst->jobs > 0 && inst->paused_ms == 0)) {
@@ -3310,7 +3311,7 @@ engine_restart(struct engine *e, const char *name, int timeout_s,
 		    "launched; restart it once it has started", name);
 		return;
 	}
-	if (add_waiter(inst, WAIT_RESTART, 200, fn, arg) == NULL)
+	if (add_waiter(inst, WAIT_RESTART, ENGINE_DONE, fn, arg) == NULL)
 		return;
 	if (inst->restart_pending)
 		return;		/* one restart is on its way: answered with it */
@@ -3377,7 +3378,7 @@ engine_wait(struct engine *e, const char *name, int want, int64_t timeout_ms,
 		    "the most at once; try again later", ENGINE_WAITS_MAX);
 		return;
 	}
-	if ((w = add_waiter(inst, WAIT_COND, 200, fn, arg)) == NULL)
+	if ((w = add_waiter(inst, WAIT_COND, ENGINE_DONE, fn, arg)) == NULL)
 		return;
 	w->want = want;
 	w->alive = alive;

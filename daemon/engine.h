@@ -26,6 +26,7 @@
 #include "backend.h"
 #include "console.h"
 #include "events.h"
+#include "isojobs.h"
 #include "rrerr.h"
 #include "spec.h"
 
@@ -53,11 +54,28 @@ struct engine_config {
 };
 
 /*
- * The answer to an operation: status is the HTTP status of a success (200
- * or 201) with body (stolen), or err (borrowed) when it failed.
+ * What an operation came to.  The API alone maps it to an HTTP status
+ * (api/routes.c), as it maps an error's enum rrerr_code.
  */
-typedef void engine_reply_fn(void *arg, unsigned int status, json_t *body,
-    const struct rrerr *err);
+enum engine_outcome {
+	ENGINE_FAILED,		/* err says why */
+	ENGINE_CREATED,		/* launch: a new instance */
+	ENGINE_EXISTED,		/* launch: an identical instance exists */
+	ENGINE_DONE,		/* carried out (a wait: answered, met or not) */
+	/*
+	 * Nothing to do, it was so already: a stop of an ended instance, a
+	 * start of one that runs (or is on its way), a pause of a paused one,
+	 * a resume of one not paused.
+	 */
+	ENGINE_ALREADY,
+};
+
+/*
+ * The answer to an operation: its outcome with body (stolen), or
+ * ENGINE_FAILED with err (borrowed).
+ */
+typedef void engine_reply_fn(void *arg, enum engine_outcome outcome,
+    json_t *body, const struct rrerr *err);
 
 /*
  * Load the records, connect the backends (an unavailable one is retried in
@@ -68,16 +86,20 @@ typedef void engine_reply_fn(void *arg, unsigned int status, json_t *body,
 struct engine *engine_open(const struct engine_config *cfg, struct rrerr *err);
 
 /*
- * Stop taking operations: every operation still waiting is answered 503,
- * new ones are refused.  Backend calls in flight finish; guests keep
- * running.
+ * Stop taking operations: every operation still waiting is answered
+ * RRERR_UNAVAILABLE, new ones are refused.  Backend calls in flight
+ * finish; guests keep running.  ISO builds in progress are cancelled
+ * (answered the same), new ones refused.
  */
 void engine_quiesce(struct engine *e);
 
 /* Free the engine once the loop has no more work of it; NULL is fine. */
 void engine_close(struct engine *e);
 
-/* Launch spec (stolen).  201 with the instance; 200 if identical exists. */
+/*
+ * Launch spec (stolen): ENGINE_CREATED with the instance once it left
+ * pending; ENGINE_EXISTED at once when an identical one exists.
+ */
 void engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
     void *arg);
 void engine_stop(struct engine *e, const char *name, bool force,
@@ -89,13 +111,14 @@ void engine_remove(struct engine *e, const char *name, bool force,
 
 /*
  * Operations on a guest that runs (see "Pause, restart, kill, wait" in
- * engine.c).  pause and resume answer 200 with the instance once the
- * hypervisor did it (at once when it is so already), 409 when the state
- * or the backend does not allow it.  restart stops the guest as stop does
- * (timeout_s < 0: the daemon's stop_timeout) and launches a new
- * generation, answering 200 once that left pending; an ended instance is
- * started.  kill is a forced stop of a guest that has not ended (409 when
- * it has), answered once it has.
+ * engine.c).  pause and resume answer ENGINE_DONE with the instance once
+ * the hypervisor did it (ENGINE_ALREADY at once when it is so already),
+ * RRERR_CONFLICT when the state or the backend does not allow it.
+ * restart stops the guest as stop does (timeout_s < 0: the daemon's
+ * stop_timeout) and launches a new generation, answering ENGINE_DONE once
+ * that left pending; an ended instance is started.  kill is a forced stop
+ * of a guest that has not ended (RRERR_CONFLICT when it has), answered
+ * once it has.
  */
 void engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
     void *arg);
@@ -110,18 +133,27 @@ void engine_kill(struct engine *e, const char *name, engine_reply_fn *fn,
 typedef bool engine_alive_fn(void *arg);
 
 /*
- * Answer, 200 with a wait result (openapi.yaml WaitResult), once name's
- * generation current now has ended (want < 0) or its state is want (an
+ * Answer, ENGINE_DONE with a wait result (openapi.yaml WaitResult), once
+ * name's generation current now has ended (want < 0) or its state is want (an
  * enum instance_state), or once that generation ended without reaching
  * it, or after timeout_ms (< 0: none) with timed_out true.  alive (NULL:
  * always) is asked every tick: a waiter whose client left is answered
- * (into the void) and freed.  404, or 503 when ENGINE_WAITS_MAX waits are
- * in progress or the daemon stops.
+ * (into the void) and freed.  RRERR_NOT_FOUND, or RRERR_UNAVAILABLE when
+ * ENGINE_WAITS_MAX waits are in progress or the daemon stops.
  */
 #define ENGINE_WAITS_MAX	512
 void engine_wait(struct engine *e, const char *name, int want,
     int64_t timeout_ms, engine_alive_fn *alive, engine_reply_fn *fn,
     void *arg);
+
+/*
+ * Build the ISO image of spec (platform iso; stolen) for a real machine,
+ * on the thread pool: isojobs_build() of the engine's builds (isojobs.h),
+ * which engine_quiesce() cancels.  0, and fn is called once, later; or -1
+ * with err, and fn is never called.
+ */
+int engine_build_iso(struct engine *e, struct spec *spec, isojobs_done_fn *fn,
+    void *arg, struct rrerr *err);
 
 /* Views: new references; engine_get returns NULL with err (404). */
 json_t *engine_get(struct engine *e, const char *name, struct rrerr *err);
@@ -158,12 +190,6 @@ struct console *engine_console(struct engine *e, const char *name,
     struct rrerr *err);
 
 struct events *engine_events(struct engine *e);
-
-/* The loop the engine runs on (borrowed), for other work of the daemon. */
-uv_loop_t *engine_loop(struct engine *e);
-
-/* True once engine_quiesce() was called: the daemon is stopping. */
-bool engine_quiescing(const struct engine *e);
 
 /*
  * For the counters (daemon/collect.c, daemon/metrics.c), on the loop

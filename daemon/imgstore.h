@@ -30,7 +30,7 @@
  * Threads: the struct imgstore (the uploads in progress, the quota's
  * running count) is the loop thread's.  imgstore_upload_commit(),
  * imgstore_resolve() and imgstore_copy() touch only files and may run on a
- * worker (they block).
+ * worker (they block; storejobs.c runs the commit there).
  */
 #ifndef IMGSTORE_H
 #define IMGSTORE_H

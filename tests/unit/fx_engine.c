@@ -36,12 +36,13 @@ const struct fx_node fx_engine_tree[] = {
 };
 
 void
-on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+on_reply(void *arg, enum engine_outcome outcome, json_t *body,
+    const struct rrerr *err)
 {
 	struct result *r = arg;
 
 	r->done = true;
-	r->status = status;
+	r->outcome = outcome;
 	r->body = body;
 	r->failed = err != NULL;
 	if (err != NULL)

@@ -44,14 +44,14 @@ extern bool fx_boot_id;
 /* An engine reply, as on_reply() records it. */
 struct result {
 	bool done;
-	unsigned int status;
+	enum engine_outcome outcome;
 	json_t *body;		/* owned by the test */
 	struct rrerr err;	/* when failed */
 	bool failed;
 };
 
 /* The reply callback of every engine call; arg is a struct result. */
-void on_reply(void *arg, unsigned int status, json_t *body,
+void on_reply(void *arg, enum engine_outcome outcome, json_t *body,
     const struct rrerr *err);
 
 /* Run the loop until pred(arg) holds; fail after fx_wait_ms. */

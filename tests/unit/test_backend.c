@@ -112,19 +112,20 @@ static char image_dir[4096];
 
 struct result {
 	bool done;
-	unsigned int status;
+	enum engine_outcome outcome;
 	json_t *body;
 	bool failed;
 	struct rrerr err;
 };
 
 static void
-on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+on_reply(void *arg, enum engine_outcome outcome, json_t *body,
+    const struct rrerr *err)
 {
 	struct result *r = arg;
 
 	r->done = true;
-	r->status = status;
+	r->outcome = outcome;
 	r->body = body;
 	r->failed = err != NULL;
 	if (err != NULL)
@@ -306,7 +307,7 @@ test_optional_ops_null(void **state)
 	engine_launch(eng, spec, on_reply, &r);
 	run_until(replied, &r, 5000, "the launch reply");
 	assert_false(r.failed);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	assert_int_equal(fake_console(domain_of("a"),
 	    "=== calling \"app\" main() ===\n"), 0);

@@ -271,7 +271,7 @@ test_exit_status(void **state)
 	(void)state;
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	assert_string_equal(json_string_value(json_object_get(r.body,
 	    "state")), "starting");
 	json_decref(r.body);
@@ -302,7 +302,7 @@ test_rumprun_end(void **state)
 
 	(void)state;
 	r = launch(SIMPLE);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	console("a", "rump kernel bare metal bootstrap\n\n"
 	    "mounted tmpfs on /tmp\n\n=== calling \"app\" main() ===\n\n");
@@ -330,11 +330,11 @@ test_idempotent_create(void **state)
 
 	(void)state;
 	r = launch(SIMPLE);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_int_equal(r.status, 200);
+	assert_int_equal(r.outcome, ENGINE_EXISTED);
 	json_decref(r.body);
 	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"memory_mib\":32}");
 	assert_true(r.failed);
@@ -414,7 +414,7 @@ test_stop_graceful_then_destroy(void **state)
 	memset(&s, 0, sizeof(s));
 	engine_stop(eng, "a", true, 0, on_reply, &s);
 	assert_true(s.done);
-	assert_int_equal(s.status, 200);
+	assert_int_equal(s.outcome, ENGINE_ALREADY);
 	json_decref(s.body);
 	expect_str("a", "state", "stopped");
 }
@@ -679,7 +679,7 @@ test_disconnected(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT);
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 }
 
@@ -1172,7 +1172,7 @@ test_late_stop_of_removed_incarnation(void **state)
 
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	assert_string_not_equal(domain_of("a"), old);
 	assert_int_equal(fake_domain_get(domain_of("a"), &fd), 0);
@@ -1218,7 +1218,7 @@ test_leftover_of_failed_create(void **state)
 	json_decref(s.body);
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	assert_string_equal(json_string_value(json_object_get(r.body,
 	    "state")), "starting");
 	json_decref(r.body);
@@ -1277,7 +1277,7 @@ test_create_while_removing(void **state)
 	wait_state("a", "gone");
 	/* Once gone, the name is free. */
 	r = launch(SIMPLE);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 }
 
@@ -1457,7 +1457,7 @@ test_stale_list_after_remove_and_relaunch(void **state)
 	run_until(replied, &s, "the remove reply");
 	json_decref(s.body);
 	r = launch(SIMPLE);
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
 
@@ -1670,9 +1670,10 @@ struct wait_ctx {
 };
 
 static void
-on_wait(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+on_wait(void *arg, enum engine_outcome outcome, json_t *body,
+    const struct rrerr *err)
 {
-	on_reply(&((struct wait_ctx *)arg)->r, status, body, err);
+	on_reply(&((struct wait_ctx *)arg)->r, outcome, body, err);
 }
 
 static bool
@@ -1710,9 +1711,9 @@ test_wait(void **state)
 	w[2].a.alive = true;
 	engine_wait(eng, "a", -1, 300, wait_alive, on_wait, &w[2]);
 	assert_int_equal(waits(), 3);
-	/* Timed out: 200, not met. */
+	/* Timed out: answered, not met. */
 	run_until(replied, &w[2].r, "the timeout");
-	assert_int_equal(w[2].r.status, 200);
+	assert_int_equal(w[2].r.outcome, ENGINE_DONE);
 	assert_true(json_is_true(json_object_get(w[2].r.body, "timed_out")));
 	assert_true(json_is_false(json_object_get(w[2].r.body, "met")));
 	json_decref(w[2].r.body);
@@ -1857,7 +1858,7 @@ test_addresses(void **state)
 	    "{\"backend\":{\"type\":\"tap\"},\"inet\":{\"method\":\"dhcp\"}},"
 	    "{\"backend\":{\"type\":\"tap\"},\"inet\":{\"method\":"
 	    "\"static\",\"addr\":\"10.1.0.5/24\"}}]}");
-	assert_int_equal(r.status, 201);
+	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	run_until(nic_shows, &w0, "nic 0's host device");
 	run_until(nic_shows, &w1, "nic 1's configured address");

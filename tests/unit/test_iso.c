@@ -1,7 +1,8 @@
 /*
  * Tests of ISO images: the request of platform iso (spec.c), its guest
  * configuration (guestconf.c), what iso.c writes and runs, rrctl iso's
- * options (client/runopts.c), and the engine's refusal to launch one.
+ * options (client/runopts.c), the engine's refusal to launch one, and its
+ * builds (isojobs.c: the bound, the cancel at a stop).
  *
  * Golden files: every tests/golden/iso/NAME.json is the request of an
  * ISO image (spec_parse_iso()); the configuration written for it must
@@ -642,7 +643,9 @@ test_rrctl_iso(void **state)
 }
 
 /*
- * The engine: nothing of platform iso is launched or adopted.
+ * The engine: nothing of platform iso is launched or adopted; its ISO
+ * builds (engine_build_iso()) run on its loop, ISOJOBS_MAX at once, and
+ * its quiesce cancels them and refuses new ones.
  */
 
 static uv_loop_t loop;
@@ -654,16 +657,50 @@ struct result {
 };
 
 static void
-on_reply(void *arg, unsigned int status, json_t *body, const struct rrerr *err)
+on_reply(void *arg, enum engine_outcome outcome, json_t *body,
+    const struct rrerr *err)
 {
 	struct result *r = arg;
 
-	(void)status;
+	(void)outcome;
 	json_decref(body);
 	r->done = true;
 	r->failed = err != NULL;
 	if (err != NULL)
 		r->err = *err;
+}
+
+/* An ISO build's answer (an isojobs_done_fn). */
+static void
+on_iso(void *arg, const char *name, struct iso_image *img,
+    const struct rrerr *err)
+{
+	struct result *r = arg;
+
+	(void)name;
+	r->done = true;
+	r->failed = err != NULL;
+	if (err != NULL)
+		r->err = *err;
+	else
+		close(img->fd);
+}
+
+/* How many entries dir has. */
+static int
+count_dir(const char *dir)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
 }
 
 static struct engine *
@@ -700,18 +737,49 @@ static void
 test_engine(void **state)
 {
 	struct result r = { false, false, { 0, "", "" } };
+	struct result iso[ISOJOBS_MAX + 1];
 	struct engine *e;
 	struct spec *spec;
 	struct rrerr err;
 	json_t *rec, *view;
-	char path[PATH_MAX];
+	char path[PATH_MAX], *oldpath = NULL;
+	bool tools = have_tools();
+	struct timespec tick = { 0, 20 * 1000 * 1000 };
+	time_t t0;
+	int i;
 
 	(void)state;
 	fake_reset();
 	uv_loop_init(&loop);
 	e = open_engine();
-	assert_true(engine_loop(e) == &loop);
-	assert_false(engine_quiescing(e));
+	memset(iso, 0, sizeof(iso));
+
+	/*
+	 * ISO builds on the engine's loop, at most ISOJOBS_MAX: builds whose
+	 * grub-mkrescue takes 30 s (with the real tools around it).
+	 */
+	if (tools) {
+		oldpath = fake_mkrescue("#!/bin/sh\nsleep 30 &\nsleep 30\n");
+		setenv("TMPDIR", tmpbase, 1);
+		golden_write(fx_path("images/app.bin"), "a kernel\n");
+		for (i = 0; i <= ISOJOBS_MAX; i++) {
+			spec = parse(1, &err, "{\"name\":\"i%d\",\"image\":"
+			    "\"%s\"}", i, fx_path("images/app.bin"));
+			assert_non_null(spec);
+			assert_int_equal(engine_build_iso(e, spec, on_iso,
+			    &iso[i], &err), i < ISOJOBS_MAX ? 0 : -1);
+		}
+		assert_int_equal(err.code, RRERR_UNAVAILABLE);
+		assert_string_equal(err.message, "2 ISO images are being "
+		    "built, the most at once; try again later");
+		/* Both run: their build directories are there. */
+		for (i = 0; i < 500 && count_dir(tmpbase) < ISOJOBS_MAX; i++) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			nanosleep(&tick, NULL);
+		}
+		assert_int_equal(count_dir(tmpbase), ISOJOBS_MAX);
+		assert_false(iso[0].done || iso[1].done || iso[2].done);
+	}
 
 	/* Launching one is refused at once, with a reason. */
 	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\"}",
@@ -735,9 +803,33 @@ test_engine(void **state)
 		uv_run(&loop, UV_RUN_ONCE);
 	assert_false(r.failed);
 	engine_quiesce(e);
-	assert_true(engine_quiescing(e));
+	/* The daemon stops: a new build is refused at once... */
+	spec = parse(1, &err, "{\"name\":\"late\",\"image\":\"%s\"}",
+	    fx_path("images/app.bin"));
+	assert_non_null(spec);
+	assert_int_equal(engine_build_iso(e, spec, on_iso, &iso[ISOJOBS_MAX],
+	    &err), -1);
+	assert_int_equal(err.code, RRERR_UNAVAILABLE);
+	assert_string_equal(err.message, "rumprund is shutting down");
+	t0 = time(NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	engine_close(e);
+	/* ...and those in progress were cancelled, not waited for. */
+	if (tools) {
+		assert_true(time(NULL) - t0 < 5);
+		for (i = 0; i < ISOJOBS_MAX; i++) {
+			assert_true(iso[i].done);
+			assert_true(iso[i].failed);
+			assert_int_equal(iso[i].err.code, RRERR_UNAVAILABLE);
+			assert_string_equal(iso[i].err.message,
+			    "rumprund is shutting down");
+		}
+		assert_true(empty_dir(tmpbase));
+		setenv("PATH", oldpath, 1);
+		free(oldpath);
+		unsetenv("TMPDIR");
+	}
+	assert_false(iso[ISOJOBS_MAX].done);
 
 	snprintf(path, sizeof(path), "%s", fx_path("state/instances/b.json"));
 	rec = json_load_file(path, 0, NULL);
