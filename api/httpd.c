@@ -43,38 +43,38 @@
 #include "router.h"
 #include "rrerr.h"
 
-#define CONN_TIMEOUT_S	60		/* idle or stuck connections */
+#define CONN_TIMEOUT_S 60 /* idle or stuck connections */
 /* Defaults of the httpd_config limits (see "Limits on connections"). */
-#define CONN_LIMIT	1024		/* per listen socket */
-#define PEER_LIMIT	512		/* per uid (unix) or address (TCP) */
-#define HEADER_TIMEOUT_MS (10 * 1000)	/* accept (or last answer) to headers */
-#define REQUEST_TIMEOUT_MS (30 * 1000)	/* the same to the end of the body */
-#define CONN_SLACK	64		/* MHD's limit: ours + closing ones */
-#define SWEEP_MS	1000		/* how often the deadlines are checked */
-#define LOG_WINDOW_MS	(10 * 1000)	/* rate-limited log lines: per window */
-#define LOG_BURST	5		/* lines of one kind per window */
-#define CONN_MEMORY	(32 * 1024)	/* MHD's pool: headers and buffers */
-#define STREAM_BLOCK	4096		/* a stream's chunk buffer */
-#define DRAIN_MAX	(1024 * 1024)	/* read and dropped past body_max */
-#define AUTH_DRAIN_MAX	(256 * 1024)	/* read and dropped of a 401's body */
-#define UPLOAD_DRAIN_MAX (1024ULL << 20) /* of a refused streamed body */
-#define STOP_FLUSH_MS	1000		/* httpd_stop() waits for answers */
-#define LISTEN_BACKLOG	1024
-#define MAX_LISTENERS	2
-#define WAKE_RETRIES	4
-#define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define PEER_MAX	(NI_MAXHOST + 8)
-#define DN_MAX		256
-#define UPLOAD_RATE_MIN	64		/* bytes per ms a streamed body keeps */
+#define CONN_LIMIT	   1024	       /* per listen socket */
+#define PEER_LIMIT	   512	       /* per uid (unix) or address (TCP) */
+#define HEADER_TIMEOUT_MS  (10 * 1000) /* accept (or last answer) to headers */
+#define REQUEST_TIMEOUT_MS (30 * 1000) /* the same to the end of the body */
+#define CONN_SLACK	   64	       /* MHD's limit: ours + closing ones */
+#define SWEEP_MS	   1000	       /* how often the deadlines are checked */
+#define LOG_WINDOW_MS	   (10 * 1000) /* rate-limited log lines: per window */
+#define LOG_BURST	   5	       /* lines of one kind per window */
+#define CONN_MEMORY	   (32 * 1024) /* MHD's pool: headers and buffers */
+#define STREAM_BLOCK	   4096	       /* a stream's chunk buffer */
+#define DRAIN_MAX	   (1024 * 1024) /* read and dropped past body_max */
+#define AUTH_DRAIN_MAX	   (256 * 1024)	 /* read and dropped of a 401's body */
+#define UPLOAD_DRAIN_MAX   (1024ULL << 20) /* of a refused streamed body */
+#define STOP_FLUSH_MS	   1000		   /* httpd_stop() waits for answers */
+#define LISTEN_BACKLOG	   1024
+#define MAX_LISTENERS	   2
+#define WAKE_RETRIES	   4
+#define TLS_PRIORITIES	   "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define PEER_MAX	   (NI_MAXHOST + 8)
+#define DN_MAX		   256
+#define UPLOAD_RATE_MIN	   64 /* bytes per ms a streamed body keeps */
 
 enum req_state {
-	RQ_HEADERS,	/* waiting for the first access handler call */
-	RQ_BODY,	/* collecting the body */
-	RQ_DRAIN,	/* the body is too large: dropping it, then 413 */
-	RQ_UPLOAD,	/* streaming the body to an upload route's sink */
-	RQ_HANDLER,	/* the route handler is running */
-	RQ_WAIT,	/* suspended until the answer comes */
-	RQ_QUEUED,	/* MHD has the response */
+	RQ_HEADERS, /* waiting for the first access handler call */
+	RQ_BODY,    /* collecting the body */
+	RQ_DRAIN,   /* the body is too large: dropping it, then 413 */
+	RQ_UPLOAD,  /* streaming the body to an upload route's sink */
+	RQ_HANDLER, /* the route handler is running */
+	RQ_WAIT,    /* suspended until the answer comes */
+	RQ_QUEUED,  /* MHD has the response */
 };
 
 struct listener {
@@ -82,37 +82,37 @@ struct listener {
 	struct MHD_Daemon *mhd;
 	uv_poll_t poll;
 	bool poll_init;
-	bool tls;			/* MHD_USE_TLS */
-	bool verify;			/* a client certificate is required */
-	httpd_auth_fn *auth;		/* NULL: no Authorization check */
+	bool tls;	     /* MHD_USE_TLS */
+	bool verify;	     /* a client certificate is required */
+	httpd_auth_fn *auth; /* NULL: no Authorization check */
 	void *auth_arg;
-	struct conn *conns;		/* every connection, newest first */
-	unsigned int nlive;		/* of them, not being closed */
+	struct conn *conns; /* every connection, newest first */
+	unsigned int nlive; /* of them, not being closed */
 };
 
 /* One per MHD connection (its socket context). */
 struct conn {
 	struct listener *l;
 	struct MHD_Connection *mc;
-	struct conn *cprev, *cnext;	/* in l->conns */
-	struct httpd_req *cur;		/* the request MHD is serving */
-	struct httpd_req *susp;		/* cur, while it is suspended */
-	uint64_t since;			/* accepted, or its last request done */
-	uv_poll_t watch;		/* the fd, while suspended */
+	struct conn *cprev, *cnext; /* in l->conns */
+	struct httpd_req *cur;	    /* the request MHD is serving */
+	struct httpd_req *susp;	    /* cur, while it is suspended */
+	uint64_t since;		    /* accepted, or its last request done */
+	uv_poll_t watch;	    /* the fd, while suspended */
 	int fd;
 	uid_t uid;
-	unsigned int nreq;		/* requests it has completed */
-	bool has_uid;			/* a unix peer: uid is valid */
-	bool reading;			/* a request is not all in yet */
-	bool hdrs_in;			/* ... but its headers are */
-	bool doomed;			/* shut down: MHD is closing it */
-	bool cert_checked;		/* cert_ok and cert_dn are known */
+	unsigned int nreq; /* requests it has completed */
+	bool has_uid;	   /* a unix peer: uid is valid */
+	bool reading;	   /* a request is not all in yet */
+	bool hdrs_in;	   /* ... but its headers are */
+	bool doomed;	   /* shut down: MHD is closing it */
+	bool cert_checked; /* cert_ok and cert_dn are known */
 	bool cert_ok;
-	bool gone;			/* the client left while suspended */
+	bool gone; /* the client left while suspended */
 	bool watch_init;
-	char cert_dn[DN_MAX];		/* the client certificate's subject */
-	char host[NI_MAXHOST];		/* a TCP peer's address: its limit */
-	char peer[PEER_MAX];		/* a TCP peer's address:port */
+	char cert_dn[DN_MAX];  /* the client certificate's subject */
+	char host[NI_MAXHOST]; /* a TCP peer's address: its limit */
+	char peer[PEER_MAX];   /* a TCP peer's address:port */
 };
 
 struct kv {
@@ -122,66 +122,66 @@ struct kv {
 };
 
 struct httpd_stream {
-	struct httpd_req *req;		/* the request it is embedded in */
+	struct httpd_req *req; /* the request it is embedded in */
 	struct httpd_stream_ops ops;
 	void *arg;
-	bool live;			/* it is the request's answer */
-	bool stop;			/* httpd is stopping: end it */
-	bool woken;			/* woken while ops.read ran */
-	bool closed;			/* ops.closed has been called */
+	bool live;   /* it is the request's answer */
+	bool stop;   /* httpd is stopping: end it */
+	bool woken;  /* woken while ops.read ran */
+	bool closed; /* ops.closed has been called */
 };
 
 struct httpd_req {
-	struct httpd_req *prev, *next;	/* in h->reqs while MHD has it */
-	struct httpd *h;		/* NULL once MHD let go */
-	struct conn *conn;		/* NULL once MHD let go */
+	struct httpd_req *prev, *next; /* in h->reqs while MHD has it */
+	struct httpd *h;	       /* NULL once MHD let go */
+	struct conn *conn;	       /* NULL once MHD let go */
 	uv_loop_t *loop;
 	unsigned int refs;
 	enum req_state state;
 	bool suspended;
-	bool owned;			/* the route handler must answer */
+	bool owned; /* the route handler must answer */
 
 	char *method;
-	char *path;			/* as sent, without the query */
-	struct kv *params;		/* decoded {param} segments */
+	char *path;	   /* as sent, without the query */
+	struct kv *params; /* decoded {param} segments */
 	size_t nparams;
-	struct kv *vals;		/* headers and query arguments */
+	struct kv *vals; /* headers and query arguments */
 	size_t nvals;
 	bool has_uid;
 	uid_t uid;
-	int auth_id;			/* what tcp_auth said; -1: not asked */
-	const char *www_auth;		/* a 401's WWW-Authenticate */
-	bool close;			/* answer with "Connection: close" */
+	int auth_id;	      /* what tcp_auth said; -1: not asked */
+	const char *www_auth; /* a 401's WWW-Authenticate */
+	bool close;	      /* answer with "Connection: close" */
 
 	char *body;
 	size_t len;
 	size_t cap;
 	uint64_t drained;
-	uint64_t drain_limit;		/* 0: body_max + DRAIN_MAX */
+	uint64_t drain_limit; /* 0: body_max + DRAIN_MAX */
 	const struct httpd_upload_route *upload;
-	void *sink;			/* the upload's, until taken */
-	uint64_t uploaded;		/* bytes of a streamed body */
-	bool prepared;			/* params and values taken early */
+	void *sink;	   /* the upload's, until taken */
+	uint64_t uploaded; /* bytes of a streamed body */
+	bool prepared;	   /* params and values taken early */
 
 	/* The answer, once there is one. */
 	bool has_reply;
 	bool is_stream;
 	unsigned int status;
-	char *rbuf;			/* owned until handed to MHD */
+	char *rbuf; /* owned until handed to MHD */
 	size_t rlen;
-	char *allow;			/* 405: the Allow header */
-	char *ctype;			/* a stream's or text answer's Content-Type */
-	char *xhdr;			/* one more "Name: value", or NULL */
+	char *allow; /* 405: the Allow header */
+	char *ctype; /* a stream's or text answer's Content-Type */
+	char *xhdr;  /* one more "Name: value", or NULL */
 	struct httpd_stream stream;
-	uv_timer_t ztimer;		/* closes a stream nobody reads */
+	uv_timer_t ztimer; /* closes a stream nobody reads */
 };
 
 /* Log lines of one kind: at most LOG_BURST per LOG_WINDOW_MS. */
 struct ratelog {
-	const char *what;		/* for the summary: "refused clients" */
-	uint64_t start;			/* of the window */
-	unsigned int n;			/* lines logged in it */
-	unsigned int dropped;		/* lines not logged in it */
+	const char *what;     /* for the summary: "refused clients" */
+	uint64_t start;	      /* of the window */
+	unsigned int n;	      /* lines logged in it */
+	unsigned int dropped; /* lines not logged in it */
 };
 
 struct httpd {
@@ -189,36 +189,36 @@ struct httpd {
 	struct listener lis[MAX_LISTENERS];
 	size_t nlis;
 	uv_timer_t timer;
-	uv_timer_t sweep;		/* deadlines of unfinished requests */
-	struct ratelog rl_refused;	/* 401 and TLS handshake failures */
-	struct ratelog rl_limit;	/* deadlines and connection limits */
-	struct ratelog rl_mhd;		/* MHD's words on malformed requests */
+	uv_timer_t sweep;	   /* deadlines of unfinished requests */
+	struct ratelog rl_refused; /* 401 and TLS handshake failures */
+	struct ratelog rl_limit;   /* deadlines and connection limits */
+	struct ratelog rl_mhd;	   /* MHD's words on malformed requests */
 	uv_idle_t idle;
 	uv_async_t kick;
-	unsigned int nhandles;		/* open uv handles; free h at 0 */
+	unsigned int nhandles; /* open uv handles; free h at 0 */
 	bool kick_init;
 
-	const struct httpd_route *routes;	/* borrowed from the config */
+	const struct httpd_route *routes; /* borrowed from the config */
 	size_t nroutes;
 	const struct httpd_upload_route *uploads;
 	size_t nuploads;
 	void *ctx;
 	size_t body_max;
-	unsigned int conn_limit;	/* the limits of httpd_config */
+	unsigned int conn_limit; /* the limits of httpd_config */
 	unsigned int peer_limit;
-	uint64_t header_timeout;	/* ms */
-	uint64_t request_timeout;	/* ms */
+	uint64_t header_timeout;  /* ms */
+	uint64_t request_timeout; /* ms */
 
-	char *tls_cert;			/* PEM copies for MHD; NULL: no TLS */
+	char *tls_cert; /* PEM copies for MHD; NULL: no TLS */
 	char *tls_key;
 	char *tls_ca;
-	char *unix_path;		/* ours to unlink; NULL if inherited */
+	char *unix_path; /* ours to unlink; NULL if inherited */
 	dev_t unix_dev;
 	ino_t unix_ino;
 
-	struct httpd_req *reqs;		/* every request MHD holds */
-	bool in_run;			/* inside MHD_run() */
-	bool stop_pending;		/* httpd_stop() was called in MHD_run() */
+	struct httpd_req *reqs; /* every request MHD holds */
+	bool in_run;		/* inside MHD_run() */
+	bool stop_pending;	/* httpd_stop() was called in MHD_run() */
 	bool stopping;
 };
 
@@ -308,7 +308,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	if (strcmp(msg, "Error: received handshake message out of context.") ==
 	    0) {
 		if (rl_ok(l->h, &l->h->rl_refused))
-			log_info("httpd: a TLS handshake failed (no valid "
+			log_info(
+			    "httpd: a TLS handshake failed (no valid "
 			    "client certificate, or the client does not speak "
 			    "TLS)");
 		return;
@@ -323,7 +324,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 		if (strncmp(msg, clients[i], strlen(clients[i])) == 0) {
 			char *html = strstr(msg, " ('<");
 
-			if (html != NULL)	/* its HTML error page */
+			if (html != NULL) /* its HTML error page */
 				memcpy(html, ")", 2);
 			if (rl_ok(l->h, &l->h->rl_mhd))
 				log_info("httpd: %s", msg);
@@ -499,8 +500,8 @@ on_watch(uv_poll_t *p, int status, int events)
 			uv_poll_stop(p);
 			return;
 		}
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR))
+		if (n == -1 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 	}
 	uv_poll_stop(p);
@@ -544,13 +545,13 @@ peer_address(struct conn *c)
 	len = sizeof(ss);
 	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(c->peer, sizeof(c->peer), "?");
 		snprintf(c->host, sizeof(c->host), "?");
 		return;
 	}
-	snprintf(c->peer, sizeof(c->peer), ss.ss_family == AF_INET6 ?
-	    "[%s]:%s" : "%s:%s", host, port);
+	snprintf(c->peer, sizeof(c->peer),
+	    ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 	snprintf(c->host, sizeof(c->host), "%s", host);
 }
 
@@ -596,8 +597,7 @@ client_cert_ok(struct conn *c)
 	if (c->cert_checked)
 		return c->cert_ok;
 	c->cert_checked = true;
-	ci = MHD_get_connection_info(c->mc,
-	    MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || (session = ci->tls_session) == NULL)
 		return false;
 	if (gnutls_certificate_verify_peers2(session, &status) < 0 ||
@@ -737,11 +737,13 @@ admit(struct listener *l, struct conn *c)
 	    (victim = oldest_reading(l, c, true)) != NULL) {
 		if (rl_ok(l->h, &l->h->rl_limit))
 			log_info("httpd: %s has more than %u connections: "
-			    "closing its oldest unfinished request%s",
+				 "closing its oldest unfinished request%s",
 			    c->has_uid ? peer_label(c, who, sizeof(who)) :
-			    c->host, l->h->peer_limit,
+					 c->host,
+			    l->h->peer_limit,
 			    victim == c ? " (this new one: the others are "
-			    "being served)" : "");
+					  "being served)" :
+					  "");
 		doom(victim);
 		if (victim == c)
 			return;
@@ -750,11 +752,12 @@ admit(struct listener *l, struct conn *c)
 	    (victim = oldest_reading(l, c, false)) != NULL) {
 		if (rl_ok(l->h, &l->h->rl_limit))
 			log_info("httpd: more than %u connections: closing the "
-			    "oldest unfinished request (of %s)%s",
+				 "oldest unfinished request (of %s)%s",
 			    l->h->conn_limit,
 			    peer_label(victim, whose, sizeof(whose)),
 			    victim == c ? ", the new one: the others are "
-			    "being served" : "");
+					  "being served" :
+					  "");
 		doom(victim);
 	}
 }
@@ -772,21 +775,21 @@ on_sweep(uv_timer_t *t)
 	for (i = 0; i < h->nlis; i++) {
 		for (p = h->lis[i].conns; p != NULL; p = p->cnext) {
 			limit = p->hdrs_in ? h->request_timeout :
-			    h->header_timeout;
+					     h->header_timeout;
 			if (p->hdrs_in && p->cur != NULL)
 				limit += p->cur->uploaded / UPLOAD_RATE_MIN;
 			if (p->doomed || !p->reading || now - p->since < limit)
 				continue;
 			if (p->cur == NULL && p->nreq > 0)
 				log_debug("httpd: %s: idle keep-alive "
-				    "connection closed", peer_label(p, who,
-				    sizeof(who)));
+					  "connection closed",
+				    peer_label(p, who, sizeof(who)));
 			else if (rl_ok(h, &h->rl_limit))
 				log_info("httpd: %s: %s not in within "
-				    "%llu ms: closing the connection",
+					 "%llu ms: closing the connection",
 				    peer_label(p, who, sizeof(who)),
 				    p->hdrs_in ? "the request" :
-				    "the request headers",
+						 "the request headers",
 				    (unsigned long long)limit);
 			doom(p);
 		}
@@ -820,7 +823,8 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 		/* Should that fail, client_cert_ok() refuses its requests. */
 		if (l->verify && require_client_cert(mc) == -1)
 			log_warnx("httpd: %s: cannot require a client "
-			    "certificate", c->peer);
+				  "certificate",
+			    c->peer);
 		*socket_context = c;
 		c->since = uv_now(l->h->loop);
 		c->reading = true;
@@ -949,8 +953,9 @@ req_detach(struct httpd_req *req)
 		req->next->prev = req->prev;
 	req->prev = req->next = NULL;
 	if (req->has_reply)
-		log_debug("httpd: %s %s %u", req->method != NULL ?
-		    req->method : "-", req->path, req->status);
+		log_debug("httpd: %s %s %u",
+		    req->method != NULL ? req->method : "-", req->path,
+		    req->status);
 	req->conn = NULL;
 	req->h = NULL;
 	/* A streamed body nobody took (the client left): nothing kept. */
@@ -986,7 +991,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **ctxp,
 		c->nreq++;
 	}
 	req_detach(req);
-	req_unref(req);		/* MHD's */
+	req_unref(req); /* MHD's */
 }
 
 /*
@@ -1078,8 +1083,8 @@ error_body(const char *name, const char *message, const char *field,
 	if (o == NULL)
 		return NULL;
 	if (json_object_set_new(o, "error", json_string(name)) == -1 ||
-	    json_object_set_new(o, "message", message != NULL ?
-	    json_string(message) : json_string("")) == -1)
+	    json_object_set_new(o, "message",
+		message != NULL ? json_string(message) : json_string("")) == -1)
 		goto cleanup;
 	if (field != NULL && field[0] != '\0' &&
 	    json_object_set_new(o, "field", json_string(field)) == -1)
@@ -1090,9 +1095,8 @@ cleanup:
 	return buf;
 }
 
-static void
-set_error(struct httpd_req *req, enum rrerr_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void set_error(struct httpd_req *req, enum rrerr_code code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 set_error(struct httpd_req *req, enum rrerr_code code, const char *fmt, ...)
@@ -1126,7 +1130,7 @@ queue(struct httpd_req *req)
 			stream_closed(&req->stream);
 			return MHD_NO;
 		}
-		req->refs++;	/* dropped by stream_free() */
+		req->refs++; /* dropped by stream_free() */
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 		    req->ctype);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
@@ -1134,14 +1138,15 @@ queue(struct httpd_req *req)
 	} else {
 		resp = MHD_create_response_from_buffer(req->rlen, req->rbuf,
 		    req->rbuf != NULL ? MHD_RESPMEM_MUST_FREE :
-		    MHD_RESPMEM_PERSISTENT);
+					MHD_RESPMEM_PERSISTENT);
 		if (resp == NULL)
 			return MHD_NO;
-		req->rbuf = NULL;	/* MHD frees it */
+		req->rbuf = NULL; /* MHD frees it */
 		if (req->rlen > 0)
 			MHD_add_response_header(resp,
-			    MHD_HTTP_HEADER_CONTENT_TYPE, req->ctype != NULL ?
-			    req->ctype : "application/json");
+			    MHD_HTTP_HEADER_CONTENT_TYPE,
+			    req->ctype != NULL ? req->ctype :
+						 "application/json");
 		if (req->allow != NULL)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 			    req->allow);
@@ -1178,8 +1183,7 @@ struct kv_copy {
 };
 
 static enum MHD_Result
-kv_count(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+kv_count(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct kv_copy *kc = cls;
 
@@ -1187,14 +1191,12 @@ kv_count(void *cls, enum MHD_ValueKind kind, const char *key,
 	if (key == NULL)
 		return MHD_YES;
 	kc->n++;
-	kc->bytes += strlen(key) + 1 + (value != NULL ? strlen(value) : 0) +
-	    1;
+	kc->bytes += strlen(key) + 1 + (value != NULL ? strlen(value) : 0) + 1;
 	return MHD_YES;
 }
 
 static enum MHD_Result
-kv_fill(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+kv_fill(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct kv_copy *kc = cls;
 	struct kv *kv;
@@ -1220,8 +1222,8 @@ kv_fill(void *cls, enum MHD_ValueKind kind, const char *key,
 static int
 copy_values(struct httpd_req *req)
 {
-	const enum MHD_ValueKind kinds = (enum MHD_ValueKind)
-	    (MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND);
+	const enum MHD_ValueKind kinds = (enum MHD_ValueKind)(
+	    MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND);
 	struct kv_copy kc;
 	size_t n;
 
@@ -1333,7 +1335,7 @@ dispatch(struct httpd_req *req)
 		return;
 	}
 	req->owned = true;
-	req->refs++;	/* the handler's, until it answers */
+	req->refs++; /* the handler's, until it answers */
 	found->handler(req, h->ctx);
 }
 
@@ -1355,26 +1357,28 @@ authorized(struct httpd_req *req, struct MHD_Connection *mc)
 		return true;
 	if (rl_ok(l->h, &l->h->rl_refused))
 		log_info("httpd: %s %s from %s: refused: %s", req->method,
-		    req->path, req->conn->peer, v == NULL ?
-		    "no bearer token" : "not a valid bearer token");
-	buf = error_body("unauthorized", v == NULL ?
-	    "this listener needs \"Authorization: Bearer TOKEN\" with a "
-	    "token of rumprund's token_file" :
-	    "the bearer token is not one of rumprund's token_file", NULL,
-	    &len);
+		    req->path, req->conn->peer,
+		    v == NULL ? "no bearer token" : "not a valid bearer token");
+	buf = error_body("unauthorized",
+	    v == NULL ?
+		"this listener needs \"Authorization: Bearer TOKEN\" with a "
+		"token of rumprund's token_file" :
+		"the bearer token is not one of rumprund's token_file",
+	    NULL, &len);
 	set_reply(req, 401, buf, buf != NULL ? len : 0);
 	/* RFC 6750: error="invalid_token" when a token was there. */
-	req->www_auth = v == NULL ? "Bearer realm=\"rumprund\"" :
+	req->www_auth = v == NULL ?
+	    "Bearer realm=\"rumprund\"" :
 	    "Bearer realm=\"rumprund\", error=\"invalid_token\"";
 	return false;
 }
 
 struct framing {
-	unsigned int ncl;		/* Content-Length headers */
-	unsigned int nte;		/* Transfer-Encoding headers */
-	const char *cl;			/* the first Content-Length */
-	const char *te;			/* the first Transfer-Encoding */
-	bool cl_differ;			/* two Content-Lengths differ */
+	unsigned int ncl; /* Content-Length headers */
+	unsigned int nte; /* Transfer-Encoding headers */
+	const char *cl;	  /* the first Content-Length */
+	const char *te;	  /* the first Transfer-Encoding */
+	bool cl_differ;	  /* two Content-Lengths differ */
 };
 
 static enum MHD_Result
@@ -1417,20 +1421,23 @@ framing_ok(struct httpd_req *req, struct MHD_Connection *mc)
 	memset(&f, 0, sizeof(f));
 	MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
 	if (f.cl_differ) {
-		set_error(req, RRERR_BAD_REQUEST, "two Content-Length headers "
+		set_error(req, RRERR_BAD_REQUEST,
+		    "two Content-Length headers "
 		    "with different values");
 		goto refused;
 	}
 	if (f.nte > 0 && f.ncl > 0) {
-		set_error(req, RRERR_BAD_REQUEST, "both Transfer-Encoding and "
+		set_error(req, RRERR_BAD_REQUEST,
+		    "both Transfer-Encoding and "
 		    "Content-Length: send one of them");
 		goto refused;
 	}
 	if (f.nte > 1 || (f.nte == 1 && strcasecmp(f.te, "chunked") != 0)) {
-		snprintf(msg, sizeof(msg), "Transfer-Encoding \"%.64s\"%s is "
+		snprintf(msg, sizeof(msg),
+		    "Transfer-Encoding \"%.64s\"%s is "
 		    "not supported: send the body with Content-Length or "
-		    "\"Transfer-Encoding: chunked\"", f.te,
-		    f.nte > 1 ? " and others" : "");
+		    "\"Transfer-Encoding: chunked\"",
+		    f.te, f.nte > 1 ? " and others" : "");
 		buf = error_body("not_implemented", msg, NULL, &len);
 		set_reply(req, 501, buf, buf != NULL ? len : 0);
 		goto refused;
@@ -1450,8 +1457,7 @@ set_rrerr(struct httpd_req *req, const struct rrerr *err)
 
 	buf = error_body(rrerr_name(err->code), err->message,
 	    err->field[0] != '\0' ? err->field : NULL, &len);
-	set_reply(req, httpd_status_for(err->code), buf, buf != NULL ? len :
-	    0);
+	set_reply(req, httpd_status_for(err->code), buf, buf != NULL ? len : 0);
 }
 
 /*
@@ -1469,8 +1475,8 @@ upload_start(struct httpd_req *req, long long length)
 
 	for (i = 0; i < h->nuploads; i++) {
 		if (strcmp(h->uploads[i].method, req->method) == 0 &&
-		    router_match(h->uploads[i].pattern, req->path, names,
-		    vals, ROUTER_MAX_PARAMS, &n)) {
+		    router_match(h->uploads[i].pattern, req->path, names, vals,
+			ROUTER_MAX_PARAMS, &n)) {
 			u = &h->uploads[i];
 			break;
 		}
@@ -1504,8 +1510,8 @@ upload_start(struct httpd_req *req, long long length)
  */
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *mc, const char *url,
-    const char *method, const char *version, const char *data,
-    size_t *size, void **ctxp)
+    const char *method, const char *version, const char *data, size_t *size,
+    void **ctxp)
 {
 	struct listener *l = cls;
 	struct httpd *h = l->h;
@@ -1519,7 +1525,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 	(void)url;
 	(void)version;
 	if (req == NULL)
-		return MHD_NO;	/* out of memory in on_uri() */
+		return MHD_NO; /* out of memory in on_uri() */
 
 	switch (req->state) {
 	case RQ_HEADERS:
@@ -1530,7 +1536,8 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		/* Never served without a verified client certificate. */
 		if (l->verify && !client_cert_ok(req->conn)) {
 			log_warnx("httpd: %s: a request without a verified "
-			    "client certificate: closing", req->conn->peer);
+				  "client certificate: closing",
+			    req->conn->peer);
 			return MHD_NO;
 		}
 		/*
@@ -1546,8 +1553,9 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 			    MHD_HTTP_HEADER_CONTENT_LENGTH);
 			errno = 0;
-			if (v == NULL || MHD_lookup_connection_value(mc,
-			    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) != NULL ||
+			if (v == NULL ||
+			    MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+				MHD_HTTP_HEADER_EXPECT) != NULL ||
 			    (cl = strtoull(v, &end, 10)) == 0 || errno != 0 ||
 			    *end != '\0' || cl > AUTH_DRAIN_MAX)
 				return queue(req);
@@ -1561,16 +1569,16 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		errno = 0;
 		cl = v != NULL ? strtoull(v, &end, 10) : 0;
 		if (v != NULL && (errno != 0 || end == v))
-			return MHD_YES;	/* MHD refuses it itself */
-		switch (upload_start(req, v != NULL && cl <= LLONG_MAX ?
-		    (long long)cl : -1)) {
+			return MHD_YES; /* MHD refuses it itself */
+		switch (upload_start(req,
+		    v != NULL && cl <= LLONG_MAX ? (long long)cl : -1)) {
 		case 1:
 			return MHD_YES;
 		case -1:
 			/* As for a body too large: drop a small one. */
 			if (v == NULL || cl > DRAIN_MAX ||
 			    MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_EXPECT) != NULL) {
+				MHD_HTTP_HEADER_EXPECT) != NULL) {
 				req->close = true;
 				return queue(req);
 			}
@@ -1644,8 +1652,9 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 			    MHD_HTTP_HEADER_CONTENT_LENGTH);
 			cl = v != NULL ? strtoull(v, &end, 10) : 0;
-			req->drain_limit = cl > req->uploaded ? cl -
-			    req->uploaded : UPLOAD_DRAIN_MAX;
+			req->drain_limit = cl > req->uploaded ?
+			    cl - req->uploaded :
+			    UPLOAD_DRAIN_MAX;
 			if (req->drain_limit > UPLOAD_DRAIN_MAX)
 				req->drain_limit = UPLOAD_DRAIN_MAX;
 			req->drained = 0;
@@ -1660,10 +1669,11 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			if (req->upload != NULL)
 				req->uploaded += *size;
 			*size = 0;
-			if (req->drained > (req->drain_limit != 0 ?
-			    req->drain_limit : (uint64_t)h->body_max +
-			    DRAIN_MAX))
-				return MHD_NO;	/* refuse the rest */
+			if (req->drained >
+			    (req->drain_limit != 0 ?
+				    req->drain_limit :
+				    (uint64_t)h->body_max + DRAIN_MAX))
+				return MHD_NO; /* refuse the rest */
 			return MHD_YES;
 		}
 		if (!req->has_reply)
@@ -1913,8 +1923,7 @@ httpd_status_for(enum rrerr_code code)
 }
 
 int
-httpd_reply_header(struct httpd_req *req, const char *name,
-    const char *value)
+httpd_reply_header(struct httpd_req *req, const char *name, const char *value)
 {
 	free(req->xhdr);
 	if (asprintf(&req->xhdr, "%s: %s", name, value) == -1) {
@@ -1937,8 +1946,9 @@ httpd_reply_stream(struct httpd_req *req, unsigned int status,
 	s->ops = *ops;
 	s->arg = arg;
 	if ((live = owner_answers(req)) &&
-	    (req->ctype = strdup(content_type != NULL ? content_type :
-	    "application/octet-stream")) == NULL) {
+	    (req->ctype = strdup(content_type != NULL ?
+		     content_type :
+		     "application/octet-stream")) == NULL) {
 		set_error(req, RRERR_INTERNAL, "out of memory");
 		live = false;
 	}
@@ -1956,7 +1966,7 @@ httpd_reply_stream(struct httpd_req *req, unsigned int status,
 	 * reference becomes the timer's, dropped by ztimer_closed().
 	 */
 	if (req->conn != NULL && req->suspended)
-		req_resume(req);	/* to send the 500 */
+		req_resume(req); /* to send the 500 */
 	uv_timer_init(req->loop, &req->ztimer);
 	req->ztimer.data = req;
 	uv_timer_start(&req->ztimer, on_ztimer, 0, 0);
@@ -2007,8 +2017,7 @@ httpd_req_param(const struct httpd_req *req, const char *name)
 }
 
 static const char *
-lookup(const struct httpd_req *req, enum MHD_ValueKind kind,
-    const char *name)
+lookup(const struct httpd_req *req, enum MHD_ValueKind kind, const char *name)
 {
 	size_t i;
 
@@ -2018,7 +2027,7 @@ lookup(const struct httpd_req *req, enum MHD_ValueKind kind,
 		if (kv->kind != kind)
 			continue;
 		if (kind == MHD_HEADER_KIND ? strcasecmp(kv->name, name) == 0 :
-		    strcmp(kv->name, name) == 0)
+					      strcmp(kv->name, name) == 0)
 			return kv->value;
 	}
 	return NULL;
@@ -2132,8 +2141,7 @@ unix_in_use(const struct sockaddr_un *sun)
  * replacing a stale socket file.  Returns the fd, or -1 with err set.
  */
 static int
-unix_listen(struct httpd *h, const struct httpd_config *cfg,
-    struct rrerr *err)
+unix_listen(struct httpd *h, const struct httpd_config *cfg, struct rrerr *err)
 {
 	const char *path = cfg->unix_path;
 	struct sockaddr_un sun;
@@ -2178,8 +2186,8 @@ unix_listen(struct httpd *h, const struct httpd_config *cfg,
 		goto fail;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		rrerr_set(err, RRERR_INTERNAL, NULL, "cannot bind %s: %s",
-		    path, strerror(errno));
+		rrerr_set(err, RRERR_INTERNAL, NULL, "cannot bind %s: %s", path,
+		    strerror(errno));
 		goto fail;
 	}
 	bound = true;
@@ -2261,7 +2269,8 @@ httpd_parse_addr(const char *addr, struct sockaddr_storage *ss,
 bad:
 	return rrerr_set(err, RRERR_INVALID, NULL,
 	    "bad TCP address \"%s\": want host:port or [v6]:port with a "
-	    "numeric host", addr);
+	    "numeric host",
+	    addr);
 }
 
 /*
@@ -2327,12 +2336,10 @@ start_listener(struct httpd *h, int fd, struct sockaddr_storage *ss,
 	l->h = h;
 	/* The logger first, or MHD logs to stderr until it sees it. */
 	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
-	    MHD_OPTION_ARRAY, opts,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l, MHD_OPTION_ARRAY, opts,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
-	    MHD_OPTION_END);
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_END);
 	if (l->mhd == NULL)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
 		    "cannot serve HTTP on %s (see the log)", what);
@@ -2341,8 +2348,7 @@ start_listener(struct httpd *h, int fd, struct sockaddr_storage *ss,
 }
 
 struct httpd *
-httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
-    struct rrerr *err)
+httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, struct rrerr *err)
 {
 	const union MHD_DaemonInfo *di;
 	struct sockaddr_storage ss;
@@ -2381,16 +2387,19 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	h->conn_limit = cfg->conn_limit > 0 ? cfg->conn_limit : CONN_LIMIT;
 	h->peer_limit = cfg->peer_limit > 0 ? cfg->peer_limit : PEER_LIMIT;
 	h->header_timeout = cfg->header_timeout_ms > 0 ?
-	    cfg->header_timeout_ms : HEADER_TIMEOUT_MS;
+	    cfg->header_timeout_ms :
+	    HEADER_TIMEOUT_MS;
 	h->request_timeout = cfg->request_timeout_ms > 0 ?
-	    cfg->request_timeout_ms : REQUEST_TIMEOUT_MS;
+	    cfg->request_timeout_ms :
+	    REQUEST_TIMEOUT_MS;
 	h->rl_refused.what = "refused clients";
 	h->rl_limit.what = "connections closed by a deadline or a limit";
 	h->rl_mhd.what = "malformed requests";
-	if ((cfg->tls_cert != NULL && ((h->tls_cert = strdup(cfg->tls_cert)) ==
-	    NULL || (h->tls_key = strdup(cfg->tls_key)) == NULL)) ||
+	if ((cfg->tls_cert != NULL &&
+		((h->tls_cert = strdup(cfg->tls_cert)) == NULL ||
+		    (h->tls_key = strdup(cfg->tls_key)) == NULL)) ||
 	    (cfg->tls_client_ca != NULL &&
-	    (h->tls_ca = strdup(cfg->tls_client_ca)) == NULL)) {
+		(h->tls_ca = strdup(cfg->tls_client_ca)) == NULL)) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto fail;
 	}
@@ -2401,9 +2410,10 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	    (fd = unix_listen(h, cfg, err)) == -1)
 		goto fail;
 	if (fd >= 0) {
-		if (start_listener(h, fd, NULL, cfg->unix_fd < 0 ?
-		    cfg->unix_path : "the inherited unix socket", false, cfg,
-		    err) == -1) {
+		if (start_listener(h, fd, NULL,
+			cfg->unix_fd < 0 ? cfg->unix_path :
+					   "the inherited unix socket",
+			false, cfg, err) == -1) {
 			/* MHD owns the fd only once it started. */
 			if (cfg->unix_fd < 0)
 				close(fd);
@@ -2413,7 +2423,7 @@ httpd_start(uv_loop_t *loop, const struct httpd_config *cfg,
 	/* An inherited fd is MHD's once it started, else the caller's. */
 	if (cfg->tcp_fd >= 0) {
 		if (start_listener(h, cfg->tcp_fd, NULL,
-		    "the inherited TCP socket", true, cfg, err) == -1)
+			"the inherited TCP socket", true, cfg, err) == -1)
 			goto fail;
 	} else if (cfg->tcp_addr != NULL &&
 	    start_listener(h, -1, &ss, cfg->tcp_addr, true, cfg, err) == -1)
@@ -2526,7 +2536,8 @@ flush(struct httpd *h)
 		now = uv_hrtime() / 1000000;
 		if (now >= deadline) {
 			log_warnx("httpd: answers still pending after %d ms, "
-			    "closing their connections", STOP_FLUSH_MS);
+				  "closing their connections",
+			    STOP_FLUSH_MS);
 			break;
 		}
 		wait = deadline - now;

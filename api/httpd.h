@@ -49,8 +49,9 @@ struct httpd_stream;
 typedef void httpd_handler_fn(struct httpd_req *req, void *ctx);
 
 struct httpd_route {
-	const char *method;	/* "GET", "POST", "DELETE" */
-	const char *pattern;	/* "/v1/unikernels/{name}/logs": {x} is one segment */
+	const char *method; /* "GET", "POST", "DELETE" */
+	const char
+	    *pattern; /* "/v1/unikernels/{name}/logs": {x} is one segment */
 	httpd_handler_fn *handler;
 };
 
@@ -85,12 +86,12 @@ struct httpd_upload_route {
 typedef int httpd_auth_fn(const char *authorization, void *arg);
 
 struct httpd_config {
-	const char *unix_path;	/* NULL: no unix socket */
-	mode_t unix_mode;	/* e.g. 0660 */
-	gid_t unix_gid;		/* (gid_t)-1: leave the group alone */
-	const char *tcp_addr;	/* "127.0.0.1:8080", "[::1]:8080" or NULL */
-	int unix_fd;		/* an inherited, listening unix socket, or -1 */
-	int tcp_fd;		/* an inherited, listening TCP socket, or -1 */
+	const char *unix_path; /* NULL: no unix socket */
+	mode_t unix_mode;      /* e.g. 0660 */
+	gid_t unix_gid;	       /* (gid_t)-1: leave the group alone */
+	const char *tcp_addr;  /* "127.0.0.1:8080", "[::1]:8080" or NULL */
+	int unix_fd;	       /* an inherited, listening unix socket, or -1 */
+	int tcp_fd;	       /* an inherited, listening TCP socket, or -1 */
 	/*
 	 * TLS on the TCP listener: PEM texts (copied), NULL for plain HTTP.
 	 * With tls_client_ca, a client must present a certificate that chains
@@ -100,9 +101,9 @@ struct httpd_config {
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
-	httpd_auth_fn *tcp_auth;	/* NULL: every TCP request may go on */
+	httpd_auth_fn *tcp_auth; /* NULL: every TCP request may go on */
 	void *tcp_auth_arg;
-	size_t body_max;	/* larger bodies get 413 */
+	size_t body_max; /* larger bodies get 413 */
 	/*
 	 * Limits against clients that hold connections open (0: the default
 	 * in brackets; see httpd.c): connections per listener [1024] and per
@@ -118,8 +119,8 @@ struct httpd_config {
 	unsigned int request_timeout_ms;
 	const struct httpd_route *routes;
 	size_t nroutes;
-	void *ctx;		/* passed to every handler */
-	const struct httpd_upload_route *uploads;	/* streamed bodies */
+	void *ctx;				  /* passed to every handler */
+	const struct httpd_upload_route *uploads; /* streamed bodies */
 	size_t nuploads;
 };
 
@@ -170,8 +171,7 @@ int httpd_req_peer_uid(const struct httpd_req *req, uid_t *uid);
  * Who sent req over TCP, for the log, into buf: the address, the subject
  * of the client certificate and the number tcp_auth gave, when there are.
  */
-void httpd_req_peer_name(const struct httpd_req *req, char *buf,
-    size_t size);
+void httpd_req_peer_name(const struct httpd_req *req, char *buf, size_t size);
 /*
  * The loop req is served on (borrowed), for what a route does on it while
  * it answers: a stream's timers and file reads.

@@ -60,9 +60,8 @@ literal_eq(const char *lit, size_t litn, const char *seg, size_t segn)
 }
 
 bool
-router_match(const char *pattern, const char *path,
-    struct router_span *names, struct router_span *vals, size_t max,
-    size_t *np)
+router_match(const char *pattern, const char *path, struct router_span *names,
+    struct router_span *vals, size_t max, size_t *np)
 {
 	const char *p = pattern, *q = path, *pe, *qe;
 
@@ -95,7 +94,6 @@ router_match(const char *pattern, const char *path,
 	}
 }
 
-
 /* Add method to the comma-separated list in buf unless it is there. */
 static void
 allow_add(char *buf, size_t size, const char *method)
@@ -104,16 +102,14 @@ allow_add(char *buf, size_t size, const char *method)
 	size_t n = strlen(method), used;
 
 	while (*p != '\0') {
-		if (strncmp(p, method, n) == 0 && (p[n] == '\0' ||
-		    p[n] == ','))
+		if (strncmp(p, method, n) == 0 && (p[n] == '\0' || p[n] == ','))
 			return;
 		if ((p = strchr(p, ',')) == NULL)
 			break;
 		p += 2;
 	}
 	used = strlen(buf);
-	snprintf(buf + used, size - used, "%s%s", used > 0 ? ", " : "",
-	    method);
+	snprintf(buf + used, size - used, "%s%s", used > 0 ? ", " : "", method);
 }
 
 const struct httpd_route *
@@ -129,12 +125,12 @@ router_find(const struct httpd_route *routes, size_t nroutes,
 	for (i = 0; i < nroutes; i++) {
 		r = &routes[i];
 		if (!router_match(r->pattern, path, names, vals,
-		    ROUTER_MAX_PARAMS, &n))
+			ROUTER_MAX_PARAMS, &n))
 			continue;
 		/* HEAD wherever GET is: MHD sends the headers only. */
 		if (strcmp(r->method, method) != 0 &&
 		    !(strcmp(method, "HEAD") == 0 &&
-		    strcmp(r->method, "GET") == 0)) {
+			strcmp(r->method, "GET") == 0)) {
 			allow_add(allow, allowsize, r->method);
 			if (strcmp(r->method, "GET") == 0)
 				allow_add(allow, allowsize, "HEAD");

@@ -29,9 +29,9 @@
 #include "sbuf.h"
 #include "storejobs.h"
 
-#define STOP_TIMEOUT_MAX	3600
-#define TAIL_MAX		100000
-#define ISO_CHUNK		(64 * 1024)
+#define STOP_TIMEOUT_MAX 3600
+#define TAIL_MAX	 100000
+#define ISO_CHUNK	 (64 * 1024)
 
 /*
  * The HTTP status of what the engine did: the one place that says it, as
@@ -132,8 +132,7 @@ query_bool(struct httpd_req *req, const char *name, bool *out)
 }
 
 static int
-query_u64(struct httpd_req *req, const char *name, uint64_t max,
-    uint64_t *out)
+query_u64(struct httpd_req *req, const char *name, uint64_t max, uint64_t *out)
 {
 	const char *v = httpd_req_query(req, name);
 	unsigned long long n;
@@ -171,8 +170,8 @@ check_query(struct httpd_req *req, const char *allowed)
 	while ((name = httpd_req_query_next(req, &it, NULL)) != NULL) {
 		known = repeatable = false;
 		len = strlen(name);
-		for (w = allowed; *w != '\0'; w += strcspn(w, " "),
-		    w += strspn(w, " ")) {
+		for (w = allowed; *w != '\0';
+		     w += strcspn(w, " "), w += strspn(w, " ")) {
 			size_t wl = strcspn(w, " ");
 			bool star = wl > 0 && w[wl - 1] == '*';
 
@@ -189,7 +188,7 @@ check_query(struct httpd_req *req, const char *allowed)
 
 			/* The names as a reader wants them: no '*'. */
 			for (i = 0; allowed[i] != '\0' && n + 3 < sizeof(list);
-			    i++)
+			     i++)
 				if (allowed[i] == ' ') {
 					list[n++] = ',';
 					list[n++] = ' ';
@@ -244,13 +243,14 @@ post_unikernels(struct httpd_req *req, void *ctx)
 		return;
 	body = httpd_req_body(req, &len);
 	if (spec_parse(body != NULL ? body : "", len, rc->policy, &spec,
-	    &err) == -1) {
+		&err) == -1) {
 		httpd_reply_error(req, &err);
 		return;
 	}
 	if (spec->platform == SPEC_PLATFORM_ISO) {
 		spec_free(spec);
-		reply_bad(req, RRERR_INVALID, "platform", "platform: iso images "
+		reply_bad(req, RRERR_INVALID, "platform",
+		    "platform: iso images "
 		    "are built with POST /v1/iso, not launched");
 		return;
 	}
@@ -270,12 +270,12 @@ struct iso_stream {
 	char *name;
 	int fd;
 	uint64_t size;
-	uint64_t off;		/* of the next read */
-	char *buf;		/* ISO_CHUNK bytes */
-	size_t have, pos;	/* bytes in buf, bytes of them sent */
-	bool pending;		/* a read is on the pool */
+	uint64_t off;	  /* of the next read */
+	char *buf;	  /* ISO_CHUNK bytes */
+	size_t have, pos; /* bytes in buf, bytes of them sent */
+	bool pending;	  /* a read is on the pool */
 	bool eof;
-	bool closed;		/* httpd is done with the stream */
+	bool closed; /* httpd is done with the stream */
 };
 
 static void
@@ -335,7 +335,7 @@ iso_read(void *arg, char *buf, size_t max)
 	b = uv_buf_init(st->buf, ISO_CHUNK);
 	st->fs.data = st;
 	if (uv_fs_read(st->loop, &st->fs, st->fd, &b, 1, (int64_t)st->off,
-	    iso_read_done) != 0) {
+		iso_read_done) != 0) {
 		log_warnx("%s: cannot read the ISO image", st->name);
 		return -1;
 	}
@@ -381,8 +381,8 @@ iso_send(void *arg, const char *name, struct iso_image *img,
 	st->loop = httpd_req_loop(req);
 	st->fd = img->fd;
 	st->size = img->size;
-	st->stream = httpd_reply_stream(req, 200,
-	    "application/x-iso9660-image", &iso_ops, st);
+	st->stream = httpd_reply_stream(req, 200, "application/x-iso9660-image",
+	    &iso_ops, st);
 }
 
 static void
@@ -401,7 +401,7 @@ post_iso(struct httpd_req *req, void *ctx)
 		return;
 	body = httpd_req_body(req, &len);
 	if (spec_parse_iso(body != NULL ? body : "", len, rc->policy, &spec,
-	    &err) == -1) {
+		&err) == -1) {
 		httpd_reply_error(req, &err);
 		return;
 	}
@@ -436,8 +436,8 @@ labels_match(void *arg, const struct spec *spec)
 			    strncmp(spec->labels[i].key, label, klen) == 0)
 				break;
 		}
-		if (i == spec->nlabels || (eq != NULL &&
-		    strcmp(spec->labels[i].value, eq + 1) != 0))
+		if (i == spec->nlabels ||
+		    (eq != NULL && strcmp(spec->labels[i].value, eq + 1) != 0))
 			return false;
 	}
 	return true;
@@ -522,7 +522,7 @@ get_unikernel(struct httpd_req *req, void *ctx)
 	if (check_query(req, "") == -1)
 		return;
 	if (engine_get_text(rc->engine, httpd_req_param(req, "name"), &sb,
-	    &err) == -1) {
+		&err) == -1) {
 		sbuf_reset(&sb);
 		httpd_reply_error(req, &err);
 		return;
@@ -579,7 +579,7 @@ delete_unikernel(struct httpd_req *req, void *ctx)
  * Operations on a guest that runs: pause, resume, restart, kill and wait
  * (engine.c, "Pause, restart, kill, wait").
  */
-#define WAIT_TIMEOUT_MAX	86400
+#define WAIT_TIMEOUT_MAX 86400
 
 static void
 post_pause(struct httpd_req *req, void *ctx)
@@ -686,7 +686,7 @@ post_wait(struct httpd_req *req, void *ctx)
 
 /* A reader of a console log, possibly following it. */
 /* "2026-12-01T10:00:00.123Z " before each line with timestamps=true. */
-#define STAMP_LEN	25
+#define STAMP_LEN 25
 
 struct log_stream {
 	struct console *console;
@@ -694,10 +694,10 @@ struct log_stream {
 	struct httpd_stream *stream;
 	uint64_t off;
 	bool follow;
-	bool stamps;		/* timestamps=true */
-	bool line_start;	/* off starts a line (stamps) */
+	bool stamps;	 /* timestamps=true */
+	bool line_start; /* off starts a line (stamps) */
 	char stamp[STAMP_LEN + 1];
-	size_t stamp_sent;	/* of stamp, STAMP_LEN when none waits */
+	size_t stamp_sent; /* of stamp, STAMP_LEN when none waits */
 };
 
 /* The arrival time of the line at ls->off as its prefix, in ls->stamp. */
@@ -857,13 +857,15 @@ get_logs(struct httpd_req *req, void *ctx)
 		return;
 	if ((when = httpd_req_query(req, "since_time")) != NULL &&
 	    (since_ms = parse_utc(when)) < 0) {
-		reply_bad(req, RRERR_BAD_REQUEST, "since_time", "since_time: "
+		reply_bad(req, RRERR_BAD_REQUEST, "since_time",
+		    "since_time: "
 		    "must be an RFC 3339 UTC time, 2026-12-01T10:00:00Z");
 		return;
 	}
 	if ((tail != UINT64_MAX) + (since != UINT64_MAX) + (when != NULL) > 1) {
-		reply_bad(req, RRERR_BAD_REQUEST, tail != UINT64_MAX ? "tail" :
-		    "since", "%s: give one of tail, since and since_time",
+		reply_bad(req, RRERR_BAD_REQUEST,
+		    tail != UINT64_MAX ? "tail" : "since",
+		    "%s: give one of tail, since and since_time",
 		    tail != UINT64_MAX ? "tail" : "since");
 		return;
 	}
@@ -896,12 +898,15 @@ get_logs(struct httpd_req *req, void *ctx)
 	else {
 		char before;
 
-		ls->line_start = console_read(c, ls->off - 1, &before, 1) == 1 &&
+		ls->line_start = console_read(c, ls->off - 1, &before, 1) ==
+			1 &&
 		    before == '\n';
 	}
 	/* Where the bytes start, for a client that resumes with since=. */
-	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)
-	    (ls->off > console_start(c) ? ls->off : console_start(c)));
+	snprintf(hdr, sizeof(hdr), "%llu",
+	    (unsigned long long)(ls->off > console_start(c) ?
+		    ls->off :
+		    console_start(c)));
 	(void)httpd_reply_header(req, "X-Log-Offset", hdr);
 	console_watch(c, &ls->watch);
 	ls->stream = httpd_reply_stream(req, 200, "text/plain; charset=utf-8",
@@ -910,8 +915,8 @@ get_logs(struct httpd_req *req, void *ctx)
 
 /* A reader of the event stream. */
 /* Heartbeats on an idle event stream: every this many seconds by default. */
-#define HEARTBEAT_S		15
-#define HEARTBEAT_MAX_S		3600
+#define HEARTBEAT_S	15
+#define HEARTBEAT_MAX_S 3600
 
 struct event_stream {
 	struct events *events;
@@ -919,11 +924,11 @@ struct event_stream {
 	struct httpd_stream *stream;
 	uint64_t after;
 	bool follow;
-	char *line;		/* a line not yet fully sent */
+	char *line; /* a line not yet fully sent */
 	size_t sent;
-	uv_timer_t beat;	/* heartbeats, when beat_ms > 0 */
+	uv_timer_t beat; /* heartbeats, when beat_ms > 0 */
 	uint64_t beat_ms;
-	bool beat_due;		/* a heartbeat line is to be sent */
+	bool beat_due; /* a heartbeat line is to be sent */
 };
 
 /* "2026-12-01T10:00:00.123Z", now, into buf (40 bytes). */
@@ -957,10 +962,11 @@ next_line(struct event_stream *es)
 	line = events_next(es->events, es->after, &seq);
 	if (line != NULL && seq > es->after + 1) {
 		now_stamp(stamp, sizeof(stamp));
-		if (asprintf(&es->line, "{\"type\":\"lost\",\"time\":\"%s\","
-		    "\"from\":%llu,\"to\":%llu}\n", stamp,
-		    (unsigned long long)es->after + 1,
-		    (unsigned long long)seq - 1) == -1) {
+		if (asprintf(&es->line,
+			"{\"type\":\"lost\",\"time\":\"%s\","
+			"\"from\":%llu,\"to\":%llu}\n",
+			stamp, (unsigned long long)es->after + 1,
+			(unsigned long long)seq - 1) == -1) {
 			es->line = NULL;
 			return -1;
 		}
@@ -979,8 +985,10 @@ next_line(struct event_stream *es)
 		return -1;
 	es->beat_due = false;
 	now_stamp(stamp, sizeof(stamp));
-	if (asprintf(&es->line, "{\"type\":\"heartbeat\",\"time\":\"%s\","
-	    "\"seq\":%llu}\n", stamp, (unsigned long long)es->after) == -1) {
+	if (asprintf(&es->line,
+		"{\"type\":\"heartbeat\",\"time\":\"%s\","
+		"\"seq\":%llu}\n",
+		stamp, (unsigned long long)es->after) == -1) {
 		es->line = NULL;
 		return -1;
 	}
@@ -1071,8 +1079,7 @@ get_events(struct httpd_req *req, void *ctx)
 	}
 	es->events = engine_events(rc->engine);
 	es->follow = follow;
-	es->after = since != UINT64_MAX ? since :
-	    events_last_seq(es->events);
+	es->after = since != UINT64_MAX ? since : events_last_seq(es->events);
 	es->watch.notify = event_notify;
 	uv_timer_init(httpd_req_loop(req), &es->beat);
 	es->beat.data = es;
@@ -1115,11 +1122,10 @@ list_json(const char *const *items)
 static json_t *
 policy_json(const struct spec_policy *p)
 {
-	return json_pack("{s:o,s:o,s:o,s:o}",
-	    "image_dirs", list_json(p->image_dirs),
-	    "volume_dirs", list_json(p->volume_dirs),
-	    "bridges", list_json(p->bridges),
-	    "networks", list_json(p->networks));
+	return json_pack("{s:o,s:o,s:o,s:o}", "image_dirs",
+	    list_json(p->image_dirs), "volume_dirs", list_json(p->volume_dirs),
+	    "bridges", list_json(p->bridges), "networks",
+	    list_json(p->networks));
 }
 
 static void
@@ -1138,21 +1144,22 @@ get_info(struct httpd_req *req, void *ctx)
 	 */
 	json_object_set_new(info, "api_version",
 	    json_string(ROUTES_API_VERSION));
-	json_object_set_new(info, "built_with", json_pack("{s:b,s:b}", "kvm",
-	    1, "xen",
+	json_object_set_new(info, "built_with",
+	    json_pack("{s:b,s:b}", "kvm", 1, "xen",
 #ifdef HAVE_XEN
-	    1
+		1
 #else
-	    0
+		0
 #endif
-	    ));
+		));
 	json_object_set_new(info, "policy", policy_json(rc->policy));
 	if (rc->store != NULL)
 		json_object_set_new(json_object_get(info, "policy"), "store",
-		    json_pack("{s:I,s:I,s:I}", "max_size", (json_int_t)
-		    imgstore_limits(rc->store)->max_size, "max_total",
-		    (json_int_t)imgstore_limits(rc->store)->max_total, "used",
-		    (json_int_t)imgstore_used(rc->store)));
+		    json_pack("{s:I,s:I,s:I}", "max_size",
+			(json_int_t)imgstore_limits(rc->store)->max_size,
+			"max_total",
+			(json_int_t)imgstore_limits(rc->store)->max_total,
+			"used", (json_int_t)imgstore_used(rc->store)));
 	httpd_reply_json(req, 200, info);
 }
 
@@ -1184,9 +1191,11 @@ store_users(struct routes_ctx *rc, enum imgstore_kind kind, const char *name)
 			continue;
 		if (kind == IMGSTORE_IMAGE) {
 			ref = imgstore_ref_name(json_string_value(
-			    json_object_get(spec, "image")), kind);
-			if (ref != NULL && (name == NULL ||
-			    strcmp(ref, name) == 0)) {
+						    json_object_get(spec,
+							"image")),
+			    kind);
+			if (ref != NULL &&
+			    (name == NULL || strcmp(ref, name) == 0)) {
 				if ((a = json_object_get(out, ref)) == NULL) {
 					a = json_array();
 					json_object_set_new(out, ref, a);
@@ -1198,9 +1207,11 @@ store_users(struct routes_ctx *rc, enum imgstore_kind kind, const char *name)
 		blk = json_object_get(spec, "blk");
 		json_array_foreach(blk, j, b) {
 			ref = imgstore_ref_name(json_string_value(
-			    json_object_get(b, "source")), kind);
-			if (ref == NULL || (name != NULL &&
-			    strcmp(ref, name) != 0))
+						    json_object_get(b,
+							"source")),
+			    kind);
+			if (ref == NULL ||
+			    (name != NULL && strcmp(ref, name) != 0))
 				continue;
 			if ((a = json_object_get(out, ref)) == NULL) {
 				a = json_array();
@@ -1220,8 +1231,8 @@ set_used_by(json_t *entry, json_t *users)
 	const char *name = json_string_value(json_object_get(entry, "name"));
 	json_t *a = name != NULL ? json_object_get(users, name) : NULL;
 
-	json_object_set_new(entry, "used_by", a != NULL ? json_deep_copy(a) :
-	    json_array());
+	json_object_set_new(entry, "used_by",
+	    a != NULL ? json_deep_copy(a) : json_array());
 }
 
 /* The names in users' array for name, "a, b", into buf; false if none. */
@@ -1244,7 +1255,7 @@ users_text(json_t *users, const char *name, char *buf, size_t size)
 struct put_sink {
 	struct imgstore_upload *up;
 	enum imgstore_kind kind;
-	bool replaces;			/* the name had an entry */
+	bool replaces; /* the name had an entry */
 };
 
 /* The digest a PUT announces: ?sha256= or X-Content-SHA256. */
@@ -1258,19 +1269,21 @@ put_digest(struct httpd_req *req, char *hex, bool *given, struct rrerr *err)
 	*given = q != NULL || h != NULL;
 	if (q != NULL && imgstore_parse_digest(q, "sha256", hex, err) == -1)
 		return -1;
-	if (h != NULL && imgstore_parse_digest(h, "X-Content-SHA256",
-	    q != NULL ? other : hex, err) == -1)
+	if (h != NULL &&
+	    imgstore_parse_digest(h, "X-Content-SHA256",
+		q != NULL ? other : hex, err) == -1)
 		return -1;
 	if (q != NULL && h != NULL && strcmp(hex, other) != 0)
-		return rrerr_set(err, RRERR_BAD_REQUEST, "sha256", "sha256: "
+		return rrerr_set(err, RRERR_BAD_REQUEST, "sha256",
+		    "sha256: "
 		    "the query and X-Content-SHA256 announce different "
 		    "digests");
 	return 0;
 }
 
 static void *
-put_begin(struct httpd_req *req, struct routes_ctx *rc,
-    enum imgstore_kind kind, long long length, struct rrerr *err)
+put_begin(struct httpd_req *req, struct routes_ctx *rc, enum imgstore_kind kind,
+    long long length, struct rrerr *err)
 {
 	const char *name = httpd_req_param(req, "name"), *q, *v;
 	char hex[IMGSTORE_HEX_LEN + 1], who[512];
@@ -1281,9 +1294,10 @@ put_begin(struct httpd_req *req, struct routes_ctx *rc,
 
 	while ((q = httpd_req_query_next(req, &it, &v)) != NULL) {
 		if (strcmp(q, "sha256") != 0 && strcmp(q, "force") != 0) {
-			rrerr_set(err, RRERR_BAD_REQUEST, q, "%.64s: unknown "
-			    "query parameter; %s takes sha256, force", q,
-			    httpd_req_path(req));
+			rrerr_set(err, RRERR_BAD_REQUEST, q,
+			    "%.64s: unknown "
+			    "query parameter; %s takes sha256, force",
+			    q, httpd_req_path(req));
 			return NULL;
 		}
 		if (strcmp(q, "force") == 0) {
@@ -1301,7 +1315,8 @@ put_begin(struct httpd_req *req, struct routes_ctx *rc,
 	if (put_digest(req, hex, &given, err) == -1)
 		return NULL;
 	if (rc->store == NULL) {
-		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "this rumprund has no "
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "this rumprund has no "
 		    "image store");
 		return NULL;
 	}
@@ -1310,10 +1325,11 @@ put_begin(struct httpd_req *req, struct routes_ctx *rc,
 	if (cur != NULL && !force) {
 		users = store_users(rc, kind, name);
 		if (users_text(users, name, who, sizeof(who))) {
-			rrerr_set(err, RRERR_CONFLICT, "name", "%s %s is used "
+			rrerr_set(err, RRERR_CONFLICT, "name",
+			    "%s %s is used "
 			    "by %s: ?force=true replaces it (guests that run "
-			    "keep the file they have)", imgstore_kind_name(kind),
-			    name, who);
+			    "keep the file they have)",
+			    imgstore_kind_name(kind), name, who);
 			json_decref(users);
 			json_decref(cur);
 			return NULL;
@@ -1334,8 +1350,8 @@ put_begin(struct httpd_req *req, struct routes_ctx *rc,
 		free(ps);
 		return NULL;
 	}
-	log_change(req, kind == IMGSTORE_IMAGE ? "image upload" :
-	    "volume upload", name);
+	log_change(req,
+	    kind == IMGSTORE_IMAGE ? "image upload" : "volume upload", name);
 	return ps;
 }
 
@@ -1394,14 +1410,14 @@ put_done(void *arg, json_t *entry, const struct rrerr *err)
 	}
 	name = json_string_value(json_object_get(entry, "name"));
 	log_info("store: %s %s stored: %lld bytes, sha256 %s",
-	    imgstore_kind_name(j->ps->kind), name, (long long)
-	    json_integer_value(json_object_get(entry, "size")),
+	    imgstore_kind_name(j->ps->kind), name,
+	    (long long)json_integer_value(json_object_get(entry, "size")),
 	    json_string_value(json_object_get(entry, "sha256")));
 	users = store_users(j->rc, j->ps->kind, name);
 	set_used_by(entry, users);
 	json_decref(users);
 	if (asprintf(&where, "/v1/%ss/%s", imgstore_kind_name(j->ps->kind),
-	    name) != -1) {
+		name) != -1) {
 		(void)httpd_reply_header(j->req, "Location", where);
 		free(where);
 	}
@@ -1431,8 +1447,8 @@ put_store(struct httpd_req *req, void *ctx)
 	j->req = req;
 	j->rc = rc;
 	j->ps = ps;
-	if (storejobs_commit(ps->up, httpd_req_loop(req), put_done, j,
-	    &err) == -1) {
+	if (storejobs_commit(ps->up, httpd_req_loop(req), put_done, j, &err) ==
+	    -1) {
 		put_abort(ps);
 		free(j);
 		httpd_reply_error(req, &err);
@@ -1460,8 +1476,8 @@ get_store_list(struct httpd_req *req, struct routes_ctx *rc,
 		httpd_reply_json(req, 200, json_array());
 		return;
 	}
-	if ((list = imgstore_list(rc->store, kind, q != NULL ? hex :
-	    NULL)) == NULL) {
+	if ((list = imgstore_list(rc->store, kind, q != NULL ? hex : NULL)) ==
+	    NULL) {
 		reply_bad(req, RRERR_INTERNAL, NULL, "out of memory");
 		return;
 	}
@@ -1521,7 +1537,8 @@ delete_store_entry(struct httpd_req *req, struct routes_ctx *rc,
 	users = store_users(rc, kind, name);
 	set_used_by(e, users);
 	if (users_text(users, name, who, sizeof(who)) && !force) {
-		reply_bad(req, RRERR_CONFLICT, "name", "%s %s is used by %s: "
+		reply_bad(req, RRERR_CONFLICT, "name",
+		    "%s %s is used by %s: "
 		    "remove them first, or ?force=true (guests that run keep "
 		    "the file they have; a new start of theirs fails)",
 		    imgstore_kind_name(kind), name, who);
@@ -1578,12 +1595,11 @@ delete_volume(struct httpd_req *req, void *ctx)
 
 const struct httpd_upload_route routes_uploads[] = {
 	{ "PUT", "/v1/images/{name}", put_begin_image, put_data, put_abort },
-	{ "PUT", "/v1/volumes/{name}", put_begin_volume, put_data,
-	    put_abort },
+	{ "PUT", "/v1/volumes/{name}", put_begin_volume, put_data, put_abort },
 };
 
-const size_t routes_uploads_count =
-    sizeof(routes_uploads) / sizeof(routes_uploads[0]);
+const size_t routes_uploads_count = sizeof(routes_uploads) /
+    sizeof(routes_uploads[0]);
 
 /* The paths of openapi.yaml, one handler each, under /ROUTES_API_VERSION. */
 const struct httpd_route routes_table[] = {

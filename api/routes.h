@@ -14,14 +14,14 @@
 #include "spec.h"
 
 /* The API version: every path starts with /v1/ (GET /v1/info says it). */
-#define ROUTES_API_VERSION	"v1"
+#define ROUTES_API_VERSION "v1"
 
 struct imgstore;
 
 struct routes_ctx {
 	struct engine *engine;
 	const struct spec_policy *policy;
-	struct imgstore *store;		/* NULL: no image store */
+	struct imgstore *store; /* NULL: no image store */
 };
 
 /* routes_metrics.c: GET /metrics and GET /v1/unikernels/{name}/stats. */

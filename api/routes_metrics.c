@@ -32,8 +32,10 @@ no_query(struct httpd_req *req)
 
 	if ((name = httpd_req_query_next(req, &it, NULL)) == NULL)
 		return 0;
-	rrerr_set(&err, RRERR_BAD_REQUEST, name, "%.64s: unknown query "
-	    "parameter; %s takes none", name, httpd_req_path(req));
+	rrerr_set(&err, RRERR_BAD_REQUEST, name,
+	    "%.64s: unknown query "
+	    "parameter; %s takes none",
+	    name, httpd_req_path(req));
 	httpd_reply_error(req, &err);
 	return -1;
 }
@@ -42,7 +44,7 @@ no_query(struct httpd_req *req)
 struct stats_req {
 	struct httpd_req *req;
 	struct engine *e;
-	char name[SPEC_NAME_MAX + 1];	/* stats: the instance */
+	char name[SPEC_NAME_MAX + 1]; /* stats: the instance */
 };
 
 static struct stats_req *
@@ -74,8 +76,7 @@ metrics_done(void *arg, const struct collect_snapshot *snap)
 		rrerr_set(&err, RRERR_INTERNAL, NULL, "out of memory");
 		httpd_reply_error(sr->req, &err);
 	} else
-		httpd_reply_text(sr->req, 200, METRICS_CONTENT_TYPE, text,
-		    len);
+		httpd_reply_text(sr->req, 200, METRICS_CONTENT_TYPE, text, len);
 	free(sr);
 }
 
@@ -100,7 +101,8 @@ routes_get_metrics(struct httpd_req *req, void *ctx)
 	if (no_query(req) == -1)
 		return;
 	/* Every guest that runs now is in it, even one a moment old. */
-	engine_foreach(rc->engine, newest_start, &since);
+	engine_foreach(rc->engine, newest_start, &since)
+		;
 	if ((sr = new_req(req, rc->engine, "")) != NULL)
 		collect_get(engine_collector(rc->engine), since, metrics_done,
 		    sr);
@@ -125,7 +127,8 @@ find(struct engine *e, const char *name)
 {
 	struct find_arg fa = { name, NULL };
 
-	engine_foreach(e, find_one, &fa);
+	engine_foreach(e, find_one, &fa)
+		;
 	return fa.inst;
 }
 
@@ -136,9 +139,10 @@ has_domain(const struct instance *inst, struct rrerr *err)
 	if (!instance_state_final(inst->state) && inst->launched &&
 	    !inst->domain_gone)
 		return true;
-	rrerr_set(err, RRERR_CONFLICT, "name", "name: %s is %s: it has no "
-	    "domain to read counters of", inst->name,
-	    instance_state_name(inst->state));
+	rrerr_set(err, RRERR_CONFLICT, "name",
+	    "name: %s is %s: it has no "
+	    "domain to read counters of",
+	    inst->name, instance_state_name(inst->state));
 	return false;
 }
 
@@ -147,7 +151,7 @@ static json_t *
 counter(uint64_t v)
 {
 	return v == BACKEND_STATS_NONE ? json_null() :
-	    json_integer((json_int_t)v);
+					 json_integer((json_int_t)v);
 }
 
 /* An RFC 3339 UTC time with milliseconds (new). */
@@ -170,26 +174,21 @@ stats_json(const struct instance *inst, const struct backend_stats *st,
     int64_t time_ms)
 {
 	return json_pack("{s:s,s:s,s:s,s:I,s:o,s:I,s:I,s:o,s:o,s:o,"
-	    "s:{s:o,s:o,s:o,s:o},s:{s:o,s:o,s:o,s:o}}",
-	    "name", inst->name,
-	    "platform", spec_platform_name(inst->spec->platform),
-	    "state", instance_state_name(inst->state),
-	    "generation", (json_int_t)inst->generation,
-	    "time", time_json(time_ms),
-	    "vcpus", (json_int_t)inst->spec->vcpus,
-	    "memory_mib", (json_int_t)inst->spec->memory_mib,
-	    "cpu_time_ns", counter(st->cpu_ns),
-	    "memory_bytes", counter(st->memory_bytes),
-	    "memory_rss_bytes", counter(st->rss_bytes),
-	    "block",
-	    "read_bytes", counter(st->block_rd_bytes),
-	    "read_requests", counter(st->block_rd_reqs),
-	    "write_bytes", counter(st->block_wr_bytes),
-	    "write_requests", counter(st->block_wr_reqs),
-	    "net",
-	    "rx_bytes", counter(st->net_rx_bytes),
-	    "rx_packets", counter(st->net_rx_packets),
-	    "tx_bytes", counter(st->net_tx_bytes),
+			 "s:{s:o,s:o,s:o,s:o},s:{s:o,s:o,s:o,s:o}}",
+	    "name", inst->name, "platform",
+	    spec_platform_name(inst->spec->platform), "state",
+	    instance_state_name(inst->state), "generation",
+	    (json_int_t)inst->generation, "time", time_json(time_ms), "vcpus",
+	    (json_int_t)inst->spec->vcpus, "memory_mib",
+	    (json_int_t)inst->spec->memory_mib, "cpu_time_ns",
+	    counter(st->cpu_ns), "memory_bytes", counter(st->memory_bytes),
+	    "memory_rss_bytes", counter(st->rss_bytes), "block", "read_bytes",
+	    counter(st->block_rd_bytes), "read_requests",
+	    counter(st->block_rd_reqs), "write_bytes",
+	    counter(st->block_wr_bytes), "write_requests",
+	    counter(st->block_wr_reqs), "net", "rx_bytes",
+	    counter(st->net_rx_bytes), "rx_packets",
+	    counter(st->net_rx_packets), "tx_bytes", counter(st->net_tx_bytes),
 	    "tx_packets", counter(st->net_tx_packets));
 }
 
@@ -221,7 +220,8 @@ stats_done(void *arg, const struct collect_snapshot *snap)
 			rrerr_set(&err, snap->err[p].code, NULL, "%s: %s",
 			    inst->name, snap->err[p].message);
 		else
-			rrerr_set(&err, RRERR_CONFLICT, "name", "name: the "
+			rrerr_set(&err, RRERR_CONFLICT, "name",
+			    "name: the "
 			    "hypervisor shows no running domain of %s",
 			    inst->name);
 		goto fail;

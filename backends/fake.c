@@ -23,7 +23,7 @@
 
 struct backend {
 	struct backend *next;
-	char *owner;		/* NULL: every domain's events */
+	char *owner; /* NULL: every domain's events */
 	backend_event_fn *cb;
 	void *cb_arg;
 };
@@ -35,7 +35,7 @@ struct dom {
 
 struct event {
 	struct event *next;
-	char owner[128];	/* "" for (dis)connect: to every backend */
+	char owner[128]; /* "" for (dis)connect: to every backend */
 	struct backend_event ev;
 };
 
@@ -55,10 +55,10 @@ static struct failure failures[FAKE_OP_COUNT];
 static unsigned int calls[FAKE_OP_COUNT];
 static bool disconnected;
 static bool hold;
-static bool stall_list;		/* list() waits after its snapshot */
+static bool stall_list; /* list() waits after its snapshot */
 static pthread_cond_t stall_cond = PTHREAD_COND_INITIALIZER;
 static bool no_started;
-static bool stall_stats;	/* stats() waits while it is set */
+static bool stall_stats; /* stats() waits while it is set */
 
 static char *
 dup_str(const char *s)
@@ -101,8 +101,8 @@ unlink_locked(struct dom *d)
 
 /* Queue an event; owner NULL: for every backend. */
 static void
-queue_locked(const char *owner, enum backend_event_type type,
-    const char *name, const char *detail)
+queue_locked(const char *owner, enum backend_event_type type, const char *name,
+    const char *detail)
 {
 	struct event *e;
 
@@ -188,8 +188,8 @@ enter_locked(enum fake_op op, struct rrerr *err)
 }
 
 static struct backend *
-fake_open(const struct backend_config *cfg, backend_event_fn *cb,
-    void *cb_arg, struct rrerr *err)
+fake_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
+    struct rrerr *err)
 {
 	struct backend *b;
 	int rc;
@@ -374,8 +374,7 @@ cleanup:
  * when it was so already.
  */
 static int
-set_paused(enum fake_op op, const char *name, bool paused,
-    struct rrerr *err)
+set_paused(enum fake_op op, const char *name, bool paused, struct rrerr *err)
 {
 	struct dom *d;
 	int rc = -1;
@@ -390,9 +389,9 @@ set_paused(enum fake_op op, const char *name, bool paused,
 		goto cleanup;
 	}
 	if (d->d.paused != paused)
-		queue_locked(d->d.owner, paused ? BACKEND_EVENT_PAUSED :
-		    BACKEND_EVENT_RESUMED, name, paused ? "suspended: paused" :
-		    "resumed");
+		queue_locked(d->d.owner,
+		    paused ? BACKEND_EVENT_PAUSED : BACKEND_EVENT_RESUMED, name,
+		    paused ? "suspended: paused" : "resumed");
 	d->d.paused = paused;
 	rc = 0;
 cleanup:
@@ -483,8 +482,8 @@ fake_list(struct backend *b, const char *owner, struct backend_domain **out,
 	for (d = doms; d != NULL; d = d->next) {
 		if (strcmp(d->d.owner, owner) != 0)
 			continue;
-		snprintf(list[k].domain_name, sizeof(list[k].domain_name),
-		    "%s", d->d.domain_name);
+		snprintf(list[k].domain_name, sizeof(list[k].domain_name), "%s",
+		    d->d.domain_name);
 		snprintf(list[k].instance, sizeof(list[k].instance), "%s",
 		    d->d.instance);
 		list[k].generation = d->d.generation;
@@ -535,8 +534,8 @@ fake_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 		    !backend_domain_has_prefix(d->d.domain_name, prefix))
 			continue;
 		backend_stats_init(&list[k]);
-		snprintf(list[k].domain_name, sizeof(list[k].domain_name),
-		    "%s", d->d.domain_name);
+		snprintf(list[k].domain_name, sizeof(list[k].domain_name), "%s",
+		    d->d.domain_name);
 		list[k].cpu_ns = d->d.cpu_ns;
 		list[k].memory_bytes = (uint64_t)d->d.memory_mib << 20;
 		list[k].block_rd_bytes = list[k].block_rd_reqs = 0;
@@ -713,8 +712,7 @@ fake_add(const char *owner, const char *domain_name, const char *instance,
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		goto cleanup;
-	snprintf(d->d.domain_name, sizeof(d->d.domain_name), "%s",
-	    domain_name);
+	snprintf(d->d.domain_name, sizeof(d->d.domain_name), "%s", domain_name);
 	snprintf(d->d.owner, sizeof(d->d.owner), "%s",
 	    owner != NULL ? owner : "");
 	snprintf(d->d.instance, sizeof(d->d.instance), "%s",
@@ -911,9 +909,9 @@ fake_set_paused(const char *name, bool paused, bool emit)
 		return -1;
 	}
 	if (emit && d->d.paused != paused)
-		queue_locked(d->d.owner, paused ? BACKEND_EVENT_PAUSED :
-		    BACKEND_EVENT_RESUMED, name, paused ? "suspended: paused" :
-		    "resumed");
+		queue_locked(d->d.owner,
+		    paused ? BACKEND_EVENT_PAUSED : BACKEND_EVENT_RESUMED, name,
+		    paused ? "suspended: paused" : "resumed");
 	d->d.paused = paused;
 	pthread_mutex_unlock(&state_lock);
 	deliver(false);

@@ -61,17 +61,17 @@ struct fake_domain {
 	unsigned int generation;
 	bool running;
 	bool paused;
-	char fault[256];		/* set by fake_fault(); "" */
+	char fault[256]; /* set by fake_fault(); "" */
 	unsigned int memory_mib;
 	unsigned int vcpus;
 	size_t nblk;
 	size_t nnics;
-	char macs[SPEC_NICS_MAX][18];	/* "" when the engine gave none */
-	uint64_t cpu_ns;		/* what stats() says; fake_set_cpu() */
+	char macs[SPEC_NICS_MAX][18]; /* "" when the engine gave none */
+	uint64_t cpu_ns;	      /* what stats() says; fake_set_cpu() */
 	/* What addresses() reports: fake_set_addr(); "" none. */
 	char addrs[SPEC_NICS_MAX][46];
-	char *image;			/* the strings are copies: */
-	char *guest_config;		/* fake_domain_clear() frees them */
+	char *image;	    /* the strings are copies: */
+	char *guest_config; /* fake_domain_clear() frees them */
 	char *console_log;
 };
 
@@ -106,8 +106,8 @@ void fake_domain_clear(struct fake_domain *d);
  * Add a domain without any event, as if an earlier daemon had launched
  * it: -1 when the name is taken.
  */
-int fake_add(const char *owner, const char *domain_name,
-    const char *instance, unsigned int generation, bool running);
+int fake_add(const char *owner, const char *domain_name, const char *instance,
+    unsigned int generation, bool running);
 
 /*
  * The domain ends on its own: it is removed and type (CRASHED, SHUTDOWN,

@@ -38,48 +38,48 @@
 #include "guestconf.h"
 
 /* Where QEMU finds the kernels when the daemon does not say. */
-#define KVM_GUEST_DIR		"/run/rumprund/guests"
-#define KVM_KERNEL_MAX		(256ULL << 20)
+#define KVM_GUEST_DIR  "/run/rumprund/guests"
+#define KVM_KERNEL_MAX (256ULL << 20)
 
-#define RECONNECT_MS		100
-#define KEEPALIVE_INTERVAL	5
-#define KEEPALIVE_COUNT		3
-#define DOMAIN_PREFIX		BACKEND_DOMAIN_PREFIX
-#define WHY_MAX			400
-#define QEMU_LOG_DIR		"/var/log/libvirt/qemu"	/* qemu:///system's */
-#define QEMU_LOG_TAIL		65536	/* bytes of it read for a fault */
+#define RECONNECT_MS	   100
+#define KEEPALIVE_INTERVAL 5
+#define KEEPALIVE_COUNT	   3
+#define DOMAIN_PREFIX	   BACKEND_DOMAIN_PREFIX
+#define WHY_MAX		   400
+#define QEMU_LOG_DIR	   "/var/log/libvirt/qemu" /* qemu:///system's */
+#define QEMU_LOG_TAIL	   65536 /* bytes of it read for a fault */
 
 struct backend {
 	/* Set by open(), read-only afterwards. */
-	struct backend_config cfg;	/* strings below are our copies */
+	struct backend_config cfg; /* strings below are our copies */
 	char *uri;
 	char *owner;
 	char *cpu_model;
 	char *firmware;
 	char *emulator;
 	char *guest_dir;
-	char prefix[16];		/* "rr-<owner8>-": our domains */
+	char prefix[16]; /* "rr-<owner8>-": our domains */
 
-	struct backend_emitter emit;	/* the engine's callback */
+	struct backend_emitter emit; /* the engine's callback */
 
-	pthread_mutex_t lock;		/* guards what follows */
-	pthread_cond_t cond;		/* wakes the reconnect thread */
-	unsigned int refs;		/* open() + one per libvirt callback */
+	pthread_mutex_t lock; /* guards what follows */
+	pthread_cond_t cond;  /* wakes the reconnect thread */
+	unsigned int refs;    /* open() + one per libvirt callback */
 	bool closing;
-	virConnectPtr conn;		/* NULL while disconnected */
-	int lifecycle_id;		/* its lifecycle callback, or -1 */
-	virConnectPtr dead;		/* closed by libvirtd, to be dropped */
+	virConnectPtr conn; /* NULL while disconnected */
+	int lifecycle_id;   /* its lifecycle callback, or -1 */
+	virConnectPtr dead; /* closed by libvirtd, to be dropped */
 	int dead_lifecycle_id;
-	bool lost;			/* DISCONNECTED not yet emitted */
-	char why[WHY_MAX];		/* why there is no connection */
+	bool lost;	   /* DISCONNECTED not yet emitted */
+	char why[WHY_MAX]; /* why there is no connection */
 	bool have_thread;
 	pthread_t reconnect_thread;
-	struct inflight *inflight;	/* launches between define and undefine */
+	struct inflight *inflight; /* launches between define and undefine */
 };
 
 /* A launch whose domain is defined but maybe not started yet. */
 struct inflight {
-	const char *name;		/* borrowed from the launch */
+	const char *name; /* borrowed from the launch */
 	struct inflight *next;
 };
 
@@ -154,8 +154,8 @@ evloop_acquire(struct rrerr *err)
 	pthread_mutex_lock(&evloop_lock);
 	if (evloop_users == 0) {
 		atomic_store(&evloop_quit, false);
-		if (pthread_create(&evloop_thread, NULL, evloop_main,
-		    NULL) != 0) {
+		if (pthread_create(&evloop_thread, NULL, evloop_main, NULL) !=
+		    0) {
 			rrerr_set(err, RRERR_INTERNAL, NULL,
 			    "cannot start libvirt's event thread: %s",
 			    strerror(errno));
@@ -285,7 +285,7 @@ qemu_log_error(const char *uri, const char *name, char *buf, size_t size)
 			*p = ' ';
 	/* libvirt writes "... starting up libvirt version ..." per start. */
 	for (from = tail; (p = strstr(from, "starting up")) != NULL;
-	    from = p + 1)
+	     from = p + 1)
 		;
 	if ((q = strstr(from, "KVM internal error")) == NULL)
 		goto cleanup;
@@ -293,15 +293,20 @@ qemu_log_error(const char *uri, const char *name, char *buf, size_t size)
 		sub = atoi(p + 10);
 	emul = strstr(q, "emulation failure") != NULL;
 	if (emul)
-		snprintf(buf, size, "the hypervisor stopped the guest: KVM "
+		snprintf(buf, size,
+		    "the hypervisor stopped the guest: KVM "
 		    "internal error (suberror %d: emulation failure): this "
 		    "host's KVM could not run an instruction of the guest; try "
-		    "accel tcg", sub);
+		    "accel tcg",
+		    sub);
 	else if (sub >= 0)
-		snprintf(buf, size, "the hypervisor stopped the guest: KVM "
-		    "internal error (suberror %d)", sub);
+		snprintf(buf, size,
+		    "the hypervisor stopped the guest: KVM "
+		    "internal error (suberror %d)",
+		    sub);
 	else
-		snprintf(buf, size, "the hypervisor stopped the guest: KVM "
+		snprintf(buf, size,
+		    "the hypervisor stopped the guest: KVM "
 		    "internal error");
 	found = true;
 cleanup:
@@ -316,17 +321,19 @@ cleanup:
  * good; if so, the reason for the user into buf.
  */
 static bool
-stopped_for_good(struct backend *b, const char *name, int state,
-    int reason, char *buf, size_t size)
+stopped_for_good(struct backend *b, const char *name, int state, int reason,
+    char *buf, size_t size)
 {
-	if (state != VIR_DOMAIN_PAUSED || (reason != VIR_DOMAIN_PAUSED_UNKNOWN &&
-	    reason != VIR_DOMAIN_PAUSED_CRASHED))
+	if (state != VIR_DOMAIN_PAUSED ||
+	    (reason != VIR_DOMAIN_PAUSED_UNKNOWN &&
+		reason != VIR_DOMAIN_PAUSED_CRASHED))
 		return false;
 	if (qemu_log_error(b->uri, name, buf, size))
 		return true;
-	snprintf(buf, size, "the hypervisor stopped the guest (libvirt: "
-	    "paused, reason %s)", reason == VIR_DOMAIN_PAUSED_CRASHED ?
-	    "crashed" : "unknown");
+	snprintf(buf, size,
+	    "the hypervisor stopped the guest (libvirt: "
+	    "paused, reason %s)",
+	    reason == VIR_DOMAIN_PAUSED_CRASHED ? "crashed" : "unknown");
 	return true;
 }
 
@@ -410,7 +417,7 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 			break;
 		}
 		if (stopped_for_good(b, name, state, reason, text,
-		    sizeof(text)))
+			sizeof(text)))
 			backend_emit(&b->emit, BACKEND_EVENT_FAULT, name, text);
 		else if (state == VIR_DOMAIN_PAUSED &&
 		    reason == VIR_DOMAIN_PAUSED_USER)
@@ -428,8 +435,9 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 		break;
 	case VIR_DOMAIN_EVENT_CRASHED:
 		snprintf(text, sizeof(text), "crashed: %s",
-		    detail == VIR_DOMAIN_EVENT_CRASHED_PANICKED ? "panicked" :
-		    "crashloaded");
+		    detail == VIR_DOMAIN_EVENT_CRASHED_PANICKED ?
+			"panicked" :
+			"crashloaded");
 		backend_emit(&b->emit, BACKEND_EVENT_CRASHED, name, text);
 		break;
 	default:
@@ -521,8 +529,8 @@ connect_libvirt(struct backend *b, int *id, char *why)
 
 	backend_ref(b);
 	*id = virConnectDomainEventRegisterAny(c, NULL,
-	    VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb),
-	    b, backend_unref);
+	    VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+	    VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), b, backend_unref);
 	if (*id < 0) {
 		backend_unref_not_last(b);
 		snprintf(why, WHY_MAX,
@@ -531,8 +539,8 @@ connect_libvirt(struct backend *b, int *id, char *why)
 		goto fail;
 	}
 	backend_ref(b);
-	if (virConnectRegisterCloseCallback(c, close_cb, b,
-	    backend_unref) < 0) {
+	if (virConnectRegisterCloseCallback(c, close_cb, b, backend_unref) <
+	    0) {
 		backend_unref_not_last(b);
 		snprintf(why, WHY_MAX,
 		    "cannot register libvirt's close callback: %s",
@@ -613,8 +621,8 @@ reconnect_main(void *arg)
 			b->lost = false;
 			snprintf(why, sizeof(why), "%s", b->why);
 			pthread_mutex_unlock(&b->lock);
-			backend_emit(&b->emit, BACKEND_EVENT_DISCONNECTED,
-			    NULL, why);
+			backend_emit(&b->emit, BACKEND_EVENT_DISCONNECTED, NULL,
+			    why);
 			pthread_mutex_lock(&b->lock);
 		}
 		if (dead != NULL) {
@@ -661,8 +669,9 @@ conn_get(struct backend *b, struct rrerr *err)
 	c = b->conn;
 	if (c != NULL)
 		virConnectRef(c);
-	snprintf(why, sizeof(why), "%s", b->why[0] != '\0' ? b->why :
-	    "the connection is being re-established");
+	snprintf(why, sizeof(why), "%s",
+	    b->why[0] != '\0' ? b->why :
+				"the connection is being re-established");
 	pthread_mutex_unlock(&b->lock);
 	if (c == NULL)
 		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
@@ -687,7 +696,7 @@ take_error(struct verr *e)
 	e->code = le != NULL ? le->code : VIR_ERR_OK;
 	snprintf(e->msg, sizeof(e->msg), "%s",
 	    le != NULL && le->message != NULL ? le->message :
-	    "unknown libvirt error");
+						"unknown libvirt error");
 	virResetLastError();
 }
 
@@ -754,7 +763,8 @@ kvm_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 	b->firmware = dup_or_null(cfg->firmware, &failed);
 	b->emulator = dup_or_null(cfg->emulator, &failed);
 	b->guest_dir = dup_or_null(cfg->guest_dir != NULL ? cfg->guest_dir :
-	    KVM_GUEST_DIR, &failed);
+							    KVM_GUEST_DIR,
+	    &failed);
 	b->cfg.uri = b->uri;
 	b->cfg.owner = b->owner;
 	b->cfg.cpu_model = b->cpu_model;
@@ -784,8 +794,8 @@ kvm_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 		return NULL;
 	}
 	install(b, c, id);
-	if (pthread_create(&b->reconnect_thread, NULL, reconnect_main,
-	    b) != 0) {
+	if (pthread_create(&b->reconnect_thread, NULL, reconnect_main, b) !=
+	    0) {
 		rrerr_set(err, RRERR_INTERNAL, NULL,
 		    "cannot start the reconnect thread: %s", strerror(errno));
 		pthread_mutex_lock(&b->lock);
@@ -849,8 +859,8 @@ local_uri(const struct backend *b)
  * the request's; everything else is the host's.  Returns -1.
  */
 static int
-launch_error(struct backend *b, virConnectPtr c,
-    const struct backend_launch *l, struct rrerr *err)
+launch_error(struct backend *b, virConnectPtr c, const struct backend_launch *l,
+    struct rrerr *err)
 {
 	const struct spec *spec = l->spec;
 	struct verr e;
@@ -864,7 +874,7 @@ launch_error(struct backend *b, virConnectPtr c,
 
 	if (code == VIR_ERR_DOM_EXIST ||
 	    (code == VIR_ERR_OPERATION_FAILED &&
-	    strstr(msg, "already exists") != NULL)) {
+		strstr(msg, "already exists") != NULL)) {
 		rrerr_set(err, RRERR_CONFLICT, NULL,
 		    "a domain named %s already exists", l->domain_name);
 		goto done;
@@ -925,16 +935,21 @@ own_dir(const char *dir, mode_t mode, struct rrerr *err)
 	int fd;
 
 	if (mkdir(dir, mode) == -1 && errno != EEXIST)
-		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "cannot make %s "
-		    "(for the kernels QEMU boots): %s", dir, strerror(errno));
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "cannot make %s "
+		    "(for the kernels QEMU boots): %s",
+		    dir, strerror(errno));
 	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
-		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s (for the "
-		    "kernels QEMU boots): %s", dir, strerror(errno));
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "%s (for the "
+		    "kernels QEMU boots): %s",
+		    dir, strerror(errno));
 	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
 	    (st.st_mode & 022) != 0) {
 		close(fd);
-		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s (for the "
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "%s (for the "
 		    "kernels QEMU boots) is not rumprund's own directory: it "
 		    "must belong to uid %u and be writable by nobody else",
 		    dir, (unsigned int)geteuid());
@@ -974,12 +989,14 @@ stage_kernel(struct backend *b, const struct backend_launch *l, char *path,
 
 	if (l->image_fd < 0 || fstat(l->image_fd, &st) == -1 ||
 	    !S_ISREG(st.st_mode))
-		return rrerr_set(err, RRERR_INTERNAL, "image", "image: no "
+		return rrerr_set(err, RRERR_INTERNAL, "image",
+		    "image: no "
 		    "checked file to boot");
 	if ((uint64_t)st.st_size > KVM_KERNEL_MAX)
-		return rrerr_set(err, RRERR_INVALID, "image", "image: %s is "
-		    "%llu MiB; a kernel is at most %llu MiB", l->spec->image,
-		    (unsigned long long)st.st_size >> 20,
+		return rrerr_set(err, RRERR_INVALID, "image",
+		    "image: %s is "
+		    "%llu MiB; a kernel is at most %llu MiB",
+		    l->spec->image, (unsigned long long)st.st_size >> 20,
 		    (unsigned long long)KVM_KERNEL_MAX >> 20);
 	snprintf(name, sizeof(name), "%s.kernel", l->domain_name);
 	if ((size_t)snprintf(path, size, "%s/%s", b->guest_dir, name) >= size)
@@ -989,8 +1006,8 @@ stage_kernel(struct backend *b, const struct backend_launch *l, char *path,
 		return -1;
 	/* A copy left by a rumprund that died: ours, replace it. */
 	(void)unlinkat(dfd, name, 0);
-	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
+	out = openat(dfd, name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (out == -1) {
 		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s: %s", path,
 		    strerror(errno));
@@ -998,9 +1015,9 @@ stage_kernel(struct backend *b, const struct backend_launch *l, char *path,
 	}
 	if (fchmod(out, 0644) == -1 ||
 	    paths_copy(l->image_fd, out, (uint64_t)st.st_size, NULL) == -1) {
-		rrerr_set(err, errno == ENOSPC ? RRERR_UNAVAILABLE :
-		    RRERR_INTERNAL, NULL, "copying the kernel to %s: %s", path,
-		    strerror(errno));
+		rrerr_set(err,
+		    errno == ENOSPC ? RRERR_UNAVAILABLE : RRERR_INTERNAL, NULL,
+		    "copying the kernel to %s: %s", path, strerror(errno));
 		close(out);
 		(void)unlinkat(dfd, name, 0);
 		goto cleanup;
@@ -1024,8 +1041,7 @@ unstage_kernel(struct backend *b, const char *domain_name)
 	char name[BACKEND_DOMAIN_NAME_MAX + 8];
 	int dfd;
 
-	dfd = open(b->guest_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	dfd = open(b->guest_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd == -1)
 		return;
 	snprintf(name, sizeof(name), "%s.kernel", domain_name);
@@ -1071,19 +1087,23 @@ define_and_start(struct backend *b, virConnectPtr c,
 		snprintf(group, sizeof(group), KVM_XML_FDGROUP "%zu", i);
 		fd = l->blk_fds != NULL ? l->blk_fds[i] : -1;
 		if (fd < 0) {
-			rrerr_set(err, RRERR_INTERNAL, NULL, "blk[%zu]: no "
-			    "checked file to attach", i);
+			rrerr_set(err, RRERR_INTERNAL, NULL,
+			    "blk[%zu]: no "
+			    "checked file to attach",
+			    i);
 			goto cleanup;
 		}
 		if (virDomainFDAssociate(dom, group, 1, &fd, 0) < 0) {
 			take_error(&e);
-			libvirt_error(c, "libvirt did not take a disk's "
-			    "descriptor", &e, err);
+			libvirt_error(c,
+			    "libvirt did not take a disk's "
+			    "descriptor",
+			    &e, err);
 			goto cleanup;
 		}
 	}
 	if (virDomainCreateWithFlags(dom,
-	    l->spec->paused ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
+		l->spec->paused ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
 		launch_error(b, c, l, err);
 		goto cleanup;
 	}
@@ -1148,8 +1168,7 @@ launching(struct backend *b, const char *name)
  * undefined, unless a launch of ours is defining it now).
  */
 static bool
-keep_listed(struct backend *b, virDomainPtr dom, const char *name,
-    bool running)
+keep_listed(struct backend *b, virDomainPtr dom, const char *name, bool running)
 {
 	if (virDomainIsPersistent(dom) != 1) {
 		virResetLastError();
@@ -1163,8 +1182,7 @@ keep_listed(struct backend *b, virDomainPtr dom, const char *name,
 }
 
 static int
-kvm_launch(struct backend *b, const struct backend_launch *l,
-    struct rrerr *err)
+kvm_launch(struct backend *b, const struct backend_launch *l, struct rrerr *err)
 {
 	struct kvm_xml_files files;
 	virConnectPtr c = NULL;
@@ -1178,10 +1196,11 @@ kvm_launch(struct backend *b, const struct backend_launch *l,
 	len = strlen(kernel) + 1 +
 	    (l->guest_config != NULL ? strlen(l->guest_config) : 0);
 	if (len >= GUESTCONF_KVM_CMDLINE_MAX) {
-		rrerr_set(err, RRERR_INVALID, NULL, "the guest configuration "
+		rrerr_set(err, RRERR_INVALID, NULL,
+		    "the guest configuration "
 		    "with the kernel path QEMU puts before it (%s) is %zu "
-		    "bytes; the guest takes at most %d", kernel, len,
-		    GUESTCONF_KVM_CMDLINE_MAX - 1);
+		    "bytes; the guest takes at most %d",
+		    kernel, len, GUESTCONF_KVM_CMDLINE_MAX - 1);
 		goto cleanup;
 	}
 	files.kernel = kernel;
@@ -1292,8 +1311,8 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 		if (op == OP_DESTROY)
 			rc = 0;
 		else
-			rrerr_set(err, RRERR_CONFLICT, NULL, "%s: %s",
-			    what[op], e.msg);
+			rrerr_set(err, RRERR_CONFLICT, NULL, "%s: %s", what[op],
+			    e.msg);
 	} else
 		libvirt_error(c, what[op], &e, err);
 cleanup:
@@ -1413,7 +1432,7 @@ our_domain(struct backend *b, virConnectPtr c, virDomainPtr dom,
 	d->running = state != VIR_DOMAIN_SHUTOFF &&
 	    state != VIR_DOMAIN_CRASHED && state != VIR_DOMAIN_NOSTATE;
 	if (!stopped_for_good(b, name, state, reason, d->fault,
-	    sizeof(d->fault)))
+		sizeof(d->fault)))
 		d->fault[0] = '\0';
 	d->paused = state == VIR_DOMAIN_PAUSED &&
 	    reason == VIR_DOMAIN_PAUSED_USER;
@@ -1453,8 +1472,9 @@ kvm_list(struct backend *b, const char *owner, struct backend_domain **out,
 		r = our_domain(b, c, doms[i], owner, &list[k], err);
 		if (r == -1)
 			goto cleanup;
-		if (r == 1 && keep_listed(b, doms[i], list[k].domain_name,
-		    list[k].running))
+		if (r == 1 &&
+		    keep_listed(b, doms[i], list[k].domain_name,
+			list[k].running))
 			k++;
 	}
 	*out = list;
@@ -1515,13 +1535,15 @@ fill_stats(virDomainStatsRecordPtr r, struct backend_stats *st)
 		if (nblk > 0)
 			st->block_rd_bytes = st->block_rd_reqs =
 			    st->block_wr_bytes = st->block_wr_reqs =
-			    BACKEND_STATS_NONE;
+				BACKEND_STATS_NONE;
 		sum_devices(p, np, nblk, "block", "rd.bytes",
 		    &st->block_rd_bytes);
-		sum_devices(p, np, nblk, "block", "rd.reqs", &st->block_rd_reqs);
+		sum_devices(p, np, nblk, "block", "rd.reqs",
+		    &st->block_rd_reqs);
 		sum_devices(p, np, nblk, "block", "wr.bytes",
 		    &st->block_wr_bytes);
-		sum_devices(p, np, nblk, "block", "wr.reqs", &st->block_wr_reqs);
+		sum_devices(p, np, nblk, "block", "wr.reqs",
+		    &st->block_wr_reqs);
 	}
 	if (virTypedParamsGetUInt(p, np, "net.count", &nnet) == 1) {
 		st->net_rx_bytes = st->net_rx_packets = 0;
@@ -1529,7 +1551,7 @@ fill_stats(virDomainStatsRecordPtr r, struct backend_stats *st)
 		if (nnet > 0)
 			st->net_rx_bytes = st->net_rx_packets =
 			    st->net_tx_bytes = st->net_tx_packets =
-			    BACKEND_STATS_NONE;
+				BACKEND_STATS_NONE;
 		sum_devices(p, np, nnet, "net", "rx.bytes", &st->net_rx_bytes);
 		sum_devices(p, np, nnet, "net", "rx.pkts", &st->net_rx_packets);
 		sum_devices(p, np, nnet, "net", "tx.bytes", &st->net_tx_bytes);
@@ -1581,14 +1603,14 @@ kvm_stats(struct backend *b, const char *prefix, struct backend_stats **out,
 			ours[nours++] = doms[i];
 	}
 	if (nours > 0) {
-		nrecs = virDomainListGetStats(ours, VIR_DOMAIN_STATS_CPU_TOTAL |
-		    VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_BLOCK |
-		    VIR_DOMAIN_STATS_INTERFACE, &recs,
-		    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+		nrecs = virDomainListGetStats(ours,
+		    VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
+			VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_INTERFACE,
+		    &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 		if (nrecs < 0) {
 			take_error(&e);
-			libvirt_error(c, "cannot read the domains' counters", &e,
-			    err);
+			libvirt_error(c, "cannot read the domains' counters",
+			    &e, err);
 			goto cleanup;
 		}
 	}

@@ -65,8 +65,7 @@ kvm_addrs_parse_xml(const char *xml, struct backend_nic_info *nics,
 		return -1;
 	}
 	devs = child(root, "devices");
-	for (n = devs != NULL ? devs->children : NULL; n != NULL;
-	    n = n->next) {
+	for (n = devs != NULL ? devs->children : NULL; n != NULL; n = n->next) {
 		if (n->type != XML_ELEMENT_NODE ||
 		    strcmp((const char *)n->name, "interface") != 0)
 			continue;
@@ -113,14 +112,14 @@ add_addrs(struct backend_nic_info *nics, size_t nnics,
 			    ifs[i]->name);
 		for (j = 0; j < ifs[i]->naddrs; j++) {
 			ip = &ifs[i]->addrs[j];
-			if (ip->addr == NULL || nic->naddrs ==
-			    BACKEND_NIC_ADDRS_MAX)
+			if (ip->addr == NULL ||
+			    nic->naddrs == BACKEND_NIC_ADDRS_MAX)
 				continue;
 			for (k = 0; k < nic->naddrs; k++)
 				if (strcmp(nic->addrs[k].addr, ip->addr) == 0)
 					break;
 			if (k < nic->naddrs)
-				continue;	/* known from a better source */
+				continue; /* known from a better source */
 			a = &nic->addrs[nic->naddrs++];
 			snprintf(a->addr, sizeof(a->addr), "%s", ip->addr);
 			a->prefix = ip->prefix;
@@ -168,7 +167,7 @@ kvm_addrs_fill(virDomainPtr dom, struct backend_nic_info *nics, size_t nnics,
 		e = virGetLastError();
 		snprintf(why, whysize, "cannot read the domain's XML: %s",
 		    e != NULL && e->message != NULL ? e->message :
-		    "unknown libvirt error");
+						      "unknown libvirt error");
 		virResetLastError();
 		return -1;
 	}
@@ -189,8 +188,9 @@ kvm_addrs_fill(virDomainPtr dom, struct backend_nic_info *nics, size_t nnics,
 	 * entry (measured: libvirt 9.0.0 on Debian 12 answers "internal
 	 * error: wrong nlmsg len"): then read the table ourselves.
 	 */
-	if (missing && query(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP,
-	    "arp", nics, nnics) == -1)
+	if (missing &&
+	    query(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, "arp", nics,
+		nnics) == -1)
 		backend_arp_fill(nics, nnics);
 	return 0;
 }

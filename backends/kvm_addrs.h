@@ -19,15 +19,15 @@
  * or -1 with why (a sentence) when even the live XML cannot be read.  A
  * failed address query only leaves the addresses out.  Blocks.
  */
-int	kvm_addrs_fill(virDomainPtr dom, struct backend_nic_info *nics,
-	    size_t nnics, char *why, size_t whysize);
+int kvm_addrs_fill(virDomainPtr dom, struct backend_nic_info *nics,
+    size_t nnics, char *why, size_t whysize);
 
 /*
  * From the live XML xml: for each NIC of nics, its target dev into
  * host_dev, and in *on_network whether any of them is on a libvirt
  * network (type='network').  Returns 0, or -1 when xml does not parse.
  */
-int	kvm_addrs_parse_xml(const char *xml, struct backend_nic_info *nics,
-	    size_t nnics, bool *on_network);
+int kvm_addrs_parse_xml(const char *xml, struct backend_nic_info *nics,
+    size_t nnics, bool *on_network);
 
 #endif

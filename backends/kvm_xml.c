@@ -23,7 +23,7 @@
 
 struct writer {
 	struct sbuf sb;
-	const char *bad;	/* what could not be written, or NULL */
+	const char *bad; /* what could not be written, or NULL */
 };
 
 /*
@@ -56,8 +56,8 @@ utf8_len(const unsigned char *s)
 		cp = (cp << 6) | (s[i] & 0x3f);
 	}
 	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    cp == 0xfffe || cp == 0xffff)
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp == 0xfffe ||
+	    cp == 0xffff)
 		return 0;
 	return n;
 }
@@ -231,8 +231,8 @@ nics(struct writer *w, const struct backend_launch *l)
 }
 
 char *
-kvm_xml_domain(const struct backend_launch *l,
-    const struct backend_config *cfg, struct rrerr *err)
+kvm_xml_domain(const struct backend_launch *l, const struct backend_config *cfg,
+    struct rrerr *err)
 {
 	return kvm_xml_domain_files(l, cfg, NULL, err);
 }
@@ -326,7 +326,8 @@ kvm_xml_domain_files(const struct backend_launch *l,
 
 	if (cfg->fast_cpu_probe) {
 		sbuf_add(&w.sb, "  <qemu:capabilities>\n");
-		sbuf_add(&w.sb, "    <qemu:del"
+		sbuf_add(&w.sb,
+		    "    <qemu:del"
 		    " capability='cpu-unavailable-features'/>\n");
 		sbuf_add(&w.sb, "  </qemu:capabilities>\n");
 	}
@@ -336,7 +337,8 @@ kvm_xml_domain_files(const struct backend_launch *l,
 		sbuf_reset(&w.sb);
 		rrerr_set(err, RRERR_INVALID, NULL,
 		    "the %s has a byte XML cannot carry (a control character"
-		    " or invalid UTF-8)", w.bad);
+		    " or invalid UTF-8)",
+		    w.bad);
 		return NULL;
 	}
 	xml = sbuf_finish(&w.sb);
@@ -391,8 +393,8 @@ kvm_xml_parse_metadata(const char *xml, struct kvm_xml_meta *out)
 		goto cleanup;
 	if (!meta_attr(root, "owner", out->owner, sizeof(out->owner)) ||
 	    !meta_attr(root, "name", out->instance, sizeof(out->instance)) ||
-	    !meta_attr(root, "generation", gen, sizeof(gen)) ||
-	    gen[0] < '0' || gen[0] > '9')
+	    !meta_attr(root, "generation", gen, sizeof(gen)) || gen[0] < '0' ||
+	    gen[0] > '9')
 		goto cleanup;
 	g = strtoul(gen, &end, 10);
 	if (*end != '\0' || g > 0xffffffffUL)

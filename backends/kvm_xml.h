@@ -16,12 +16,12 @@
 #include "rrerr.h"
 
 /* rumprund's metadata namespace; the element is <rr:instance .../>. */
-#define KVM_XML_NS_URI		"https://rumprund.org/xmlns/instance/1"
-#define KVM_XML_NS_PREFIX	"rr"
-#define KVM_XML_NS_ELEMENT	"instance"
+#define KVM_XML_NS_URI	   "https://rumprund.org/xmlns/instance/1"
+#define KVM_XML_NS_PREFIX  "rr"
+#define KVM_XML_NS_ELEMENT "instance"
 
 /* libvirt's QEMU namespace, for <qemu:capabilities>. */
-#define KVM_XML_QEMU_NS_URI	"http://libvirt.org/schemas/domain/qemu/1.0"
+#define KVM_XML_QEMU_NS_URI "http://libvirt.org/schemas/domain/qemu/1.0"
 
 /* What the metadata element says. */
 struct kvm_xml_meta {
@@ -31,12 +31,12 @@ struct kvm_xml_meta {
 };
 
 /* The fd group of disk N is KVM_XML_FDGROUP "N". */
-#define KVM_XML_FDGROUP		"blk"
+#define KVM_XML_FDGROUP "blk"
 
 /* How a launch hands the domain its files (see kvm.c). */
 struct kvm_xml_files {
-	const char *kernel;	/* the kernel QEMU boots: rumprund's copy */
-	const char *dir;	/* disk N is named DIR/DOMAIN.blkN, fd group blkN */
+	const char *kernel; /* the kernel QEMU boots: rumprund's copy */
+	const char *dir;    /* disk N is named DIR/DOMAIN.blkN, fd group blkN */
 };
 
 /*

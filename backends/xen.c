@@ -42,13 +42,13 @@
 #include "backend.h"
 #include "xen.h"
 
-#define CONSOLE_WAIT_MS		5000	/* xenconsoled's pty after create */
-#define CONSOLE_POLL_MS		10
-#define QUIET_MS		300	/* > engine.c's TICK_MS (200), see there */
-#define DRAIN_MAX_MS		3000	/* at most, after a shutdown */
-#define READER_FINISH_MS	1000	/* after a death, for the last bytes */
-#define CLOSE_ABORT_MS		2000	/* for aborted operations to end */
-#define WHY_MAX			RRERR_MESSAGE_MAX
+#define CONSOLE_WAIT_MS	 5000 /* xenconsoled's pty after create */
+#define CONSOLE_POLL_MS	 10
+#define QUIET_MS	 300  /* > engine.c's TICK_MS (200), see there */
+#define DRAIN_MAX_MS	 3000 /* at most, after a shutdown */
+#define READER_FINISH_MS 1000 /* after a death, for the last bytes */
+#define CLOSE_ABORT_MS	 2000 /* for aborted operations to end */
+#define WHY_MAX		 RRERR_MESSAGE_MAX
 
 /*
  * libxl's error messages of the current call on this thread, "; "
@@ -61,14 +61,14 @@ static _Thread_local size_t xlerr_len;
 struct xdom {
 	struct xdom *next;
 	char name[BACKEND_DOMAIN_NAME_MAX];
-	uint32_t domid;			/* INVALID_DOMID while being created */
-	libxl_evgen_domain_death *evg;	/* NULL until enabled */
-	struct xen_console *reader;	/* NULL: no console attached */
-	bool busy;			/* a launch or list is setting it up */
-	bool dead;			/* died while busy: the setter frees */
-	bool reported;			/* SHUTDOWN or CRASHED emitted */
-	bool silent;			/* a failed launch: no events */
-	int loops[SPEC_BLK_MAX];	/* the disks' loop devices, open */
+	uint32_t domid;		       /* INVALID_DOMID while being created */
+	libxl_evgen_domain_death *evg; /* NULL until enabled */
+	struct xen_console *reader;    /* NULL: no console attached */
+	bool busy;		       /* a launch or list is setting it up */
+	bool dead;		       /* died while busy: the setter frees */
+	bool reported;		       /* SHUTDOWN or CRASHED emitted */
+	bool silent;		       /* a failed launch: no events */
+	int loops[SPEC_BLK_MAX];       /* the disks' loop devices, open */
 	int nloops;
 };
 
@@ -81,7 +81,7 @@ enum xev_kind {
 struct xev {
 	enum xev_kind kind;
 	uint32_t domid;
-	int reason;			/* XEV_SHUTDOWN: libxl's reason */
+	int reason; /* XEV_SHUTDOWN: libxl's reason */
 };
 
 /* An asynchronous libxl_domain_shutdown() in progress. */
@@ -96,21 +96,21 @@ struct backend {
 	xentoollog_logger logger;
 	libxl_ctx *ctx;
 	struct xs_handle *xs;
-	int wake[2];			/* wakes the event thread */
+	int wake[2]; /* wakes the event thread */
 
-	struct backend_emitter emit;	/* the engine's callback */
+	struct backend_emitter emit; /* the engine's callback */
 
-	pthread_mutex_t xs_lock;	/* serializes the use of xs */
+	pthread_mutex_t xs_lock; /* serializes the use of xs */
 
-	pthread_mutex_t lock;		/* guards what follows */
-	struct xdom *doms;		/* a list, through next */
-	struct pending_op *ops;		/* a list, through next */
+	pthread_mutex_t lock;	/* guards what follows */
+	struct xdom *doms;	/* a list, through next */
+	struct pending_op *ops; /* a list, through next */
 	struct xev *queue;
 	size_t nqueue;
 	size_t capqueue;
-	bool resync;			/* an event was lost: re-list */
+	bool resync; /* an event was lost: re-list */
 	bool quitting;
-	bool broken;			/* libxl reported a disaster */
+	bool broken; /* libxl reported a disaster */
 	char broken_why[WHY_MAX];
 	bool have_thread;
 	pthread_t event_thread;
@@ -180,9 +180,8 @@ strip_location(const char *msg)
 	return p + 2;
 }
 
-static void logger_vmessage(struct xentoollog_logger *, xentoollog_level,
-    int, const char *, const char *, va_list)
-    __attribute__((format(printf, 5, 0)));
+static void logger_vmessage(struct xentoollog_logger *, xentoollog_level, int,
+    const char *, const char *, va_list) __attribute__((format(printf, 5, 0)));
 
 static void
 logger_vmessage(struct xentoollog_logger *lg, xentoollog_level level,
@@ -490,7 +489,7 @@ track(struct backend *b, const char *name, uint32_t domid, bool *exists)
 	pthread_mutex_lock(&b->lock);
 	if (find_name_locked(b, name) != NULL ||
 	    (domid != (uint32_t)INVALID_DOMID &&
-	    find_domid_locked(b, domid) != NULL)) {
+		find_domid_locked(b, domid) != NULL)) {
 		pthread_mutex_unlock(&b->lock);
 		*exists = true;
 		return NULL;
@@ -624,7 +623,7 @@ on_shutdown(struct backend *b, uint32_t domid, int reason)
 	/* on_poweroff, on_reboot, on_crash ...: destroy. */
 	xlerr_reset();
 	rc = libxl_domain_destroy(b->ctx, domid, NULL);
-	(void)rc;		/* the engine's next list() sees what is left */
+	(void)rc; /* the engine's next list() sees what is left */
 	xlerr_reset();
 }
 
@@ -696,7 +695,7 @@ shutdown_done(libxl_ctx *ctx, int rc, void *for_callback)
 	struct backend *b = op->b;
 
 	(void)ctx;
-	(void)rc;	/* a guest that does not acknowledge gets destroyed */
+	(void)rc; /* a guest that does not acknowledge gets destroyed */
 	pthread_mutex_lock(&b->lock);
 	unlink_op_locked(b, op);
 	pthread_mutex_unlock(&b->lock);
@@ -868,8 +867,7 @@ xen_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 	b->logger.vmessage = logger_vmessage;
 	b->logger.progress = NULL;
 	b->logger.destroy = logger_destroy;
-	if ((b->owner = strdup(cfg->owner != NULL ? cfg->owner : "")) ==
-	    NULL) {
+	if ((b->owner = strdup(cfg->owner != NULL ? cfg->owner : "")) == NULL) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto fail;
 	}
@@ -889,7 +887,8 @@ xen_open(const struct backend_config *cfg, backend_event_fn *cb, void *cb_arg,
 	if ((b->xs = xs_open(0)) == NULL) {
 		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 		    "Xen is not available on this host: cannot connect to "
-		    "xenstored: %s", strerror(errno));
+		    "xenstored: %s",
+		    strerror(errno));
 		goto fail;
 	}
 	if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) == -1 ||
@@ -958,8 +957,7 @@ check_bridges(const struct spec *spec, struct rrerr *err)
  * there is none, -1 with err when libxl cannot tell.
  */
 static int
-lookup(struct backend *b, const char *name, uint32_t *domid,
-    struct rrerr *err)
+lookup(struct backend *b, const char *name, uint32_t *domid, struct rrerr *err)
 {
 	int rc;
 
@@ -1007,8 +1005,8 @@ bind_loop(int fd, bool readonly, char *dev, size_t size, struct rrerr *err)
 	int ctl, n, lfd = -1, tries;
 
 	if ((ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC)) == -1) {
-		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "/dev/loop-control: %s", strerror(errno));
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "/dev/loop-control: %s",
+		    strerror(errno));
 		return -1;
 	}
 	/* Another process may take the free device first: try again. */
@@ -1076,8 +1074,7 @@ oom:
 }
 
 static int
-xen_launch(struct backend *b, const struct backend_launch *l,
-    struct rrerr *err)
+xen_launch(struct backend *b, const struct backend_launch *l, struct rrerr *err)
 {
 	const struct spec *spec = l->spec;
 	libxl_domain_config cfg;
@@ -1206,8 +1203,9 @@ start_shutdown(struct backend *b, uint32_t domid, struct rrerr *err)
 	unlink_op_locked(b, op);
 	pthread_mutex_unlock(&b->lock);
 	free(op);
-	return xl_fail(err, rc == ERROR_DOMAIN_NOTFOUND ? RRERR_NOT_FOUND :
-	    RRERR_INTERNAL, rc, "cannot shut the domain down");
+	return xl_fail(err,
+	    rc == ERROR_DOMAIN_NOTFOUND ? RRERR_NOT_FOUND : RRERR_INTERNAL, rc,
+	    "cannot shut the domain down");
 }
 
 static int
@@ -1246,9 +1244,10 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 			return rrerr_set(err, RRERR_CONFLICT, NULL,
 			    "cannot resume the domain: it is not paused");
 		}
-		return xl_fail(err, gone == ERROR_DOMAIN_NOTFOUND ?
-		    RRERR_NOT_FOUND : RRERR_INTERNAL, rc,
-		    "cannot resume the domain");
+		return xl_fail(err,
+		    gone == ERROR_DOMAIN_NOTFOUND ? RRERR_NOT_FOUND :
+						    RRERR_INTERNAL,
+		    rc, "cannot resume the domain");
 	case OP_PAUSE:
 		/* Paused already (xl pause counts no further): success. */
 		xlerr_reset();
@@ -1260,9 +1259,10 @@ domain_op(struct backend *b, const char *name, enum op op, struct rrerr *err)
 		libxl_dominfo_init(&info);
 		gone = libxl_domain_info(b->ctx, &info, domid);
 		libxl_dominfo_dispose(&info);
-		return xl_fail(err, gone == ERROR_DOMAIN_NOTFOUND ?
-		    RRERR_NOT_FOUND : RRERR_INTERNAL, rc,
-		    "cannot pause the domain");
+		return xl_fail(err,
+		    gone == ERROR_DOMAIN_NOTFOUND ? RRERR_NOT_FOUND :
+						    RRERR_INTERNAL,
+		    rc, "cannot pause the domain");
 	case OP_DESTROY:
 		xlerr_reset();
 		rc = libxl_domain_destroy(b->ctx, domid, NULL);
@@ -1397,9 +1397,8 @@ our_domain(struct backend *b, const libxl_dominfo *info, const char *owner,
 	o = xs_get(b, info->domid, XEN_CFG_KEY_OWNER);
 	inst = xs_get(b, info->domid, XEN_CFG_KEY_INSTANCE);
 	gen = xs_get(b, info->domid, XEN_CFG_KEY_GENERATION);
-	if (o == NULL || inst == NULL || gen == NULL ||
-	    strcmp(o, owner) != 0 || inst[0] == '\0' ||
-	    strlen(inst) >= sizeof(out->instance) ||
+	if (o == NULL || inst == NULL || gen == NULL || strcmp(o, owner) != 0 ||
+	    inst[0] == '\0' || strlen(inst) >= sizeof(out->instance) ||
 	    xen_cfg_parse_generation(gen, &g) == -1)
 		goto done;
 	memset(out, 0, sizeof(*out));
@@ -1455,8 +1454,8 @@ xen_list(struct backend *b, const char *owner, struct backend_domain **out,
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 	}
 	for (i = 0; i < ninfos; i++) {
-		if (our_domain(b, &infos[i], owner, &list[k],
-		    &console_log) != 1)
+		if (our_domain(b, &infos[i], owner, &list[k], &console_log) !=
+		    1)
 			continue;
 		if (list[k].running && strcmp(owner, b->owner) == 0)
 			adopt(b, infos[i].domid, list[k].domain_name,

@@ -18,7 +18,7 @@
 #include "guestconf.h"
 #include "xen_cfg.h"
 
-#define KIB_PER_MIB	1024
+#define KIB_PER_MIB 1024
 
 static int
 oom(struct rrerr *err)
@@ -67,8 +67,7 @@ parse_mac(const char *s, libxl_mac *mac)
 	for (i = 0; i < 6; i++) {
 		const char *p = s + 3 * i;
 
-		if (!is_hex(p[0]) || !is_hex(p[1]) ||
-		    (i < 5 && p[2] != ':'))
+		if (!is_hex(p[0]) || !is_hex(p[1]) || (i < 5 && p[2] != ':'))
 			return -1;
 		(*mac)[i] = (uint8_t)(hex_value(p[0]) << 4 | hex_value(p[1]));
 	}
@@ -156,8 +155,7 @@ disks(const struct spec *spec, libxl_domain_config *d, struct rrerr *err)
 }
 
 static int
-nics(const struct backend_launch *l, libxl_domain_config *d,
-    struct rrerr *err)
+nics(const struct backend_launch *l, libxl_domain_config *d, struct rrerr *err)
 {
 	const struct spec *spec = l->spec;
 	bool failed = false;
@@ -175,11 +173,13 @@ nics(const struct backend_launch *l, libxl_domain_config *d,
 			return rrerr_set(err, RRERR_INVALID, field,
 			    "%s: a tap NIC has no Xen counterpart (netback "
 			    "makes the host end, vif<domid>.%zu, and a hotplug "
-			    "script attaches it): use a bridge", field, i);
+			    "script attaches it): use a bridge",
+			    field, i);
 		case SPEC_NIC_NETWORK:
 			return rrerr_set(err, RRERR_INVALID, field,
 			    "%s: libvirt networks do not exist on Xen: use a "
-			    "bridge", field);
+			    "bridge",
+			    field);
 		}
 	}
 	if (l->macs == NULL)
@@ -267,7 +267,7 @@ xen_cfg_guest_config(uint32_t domid, const char *guest_config,
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
 		    "no guest configuration");
 	if (!xen_cfg_path(domid, XEN_CFG_KEY_GUEST, out->path,
-	    sizeof(out->path)))
+		sizeof(out->path)))
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
 		    "domain id %u makes too long a xenstore path",
 		    (unsigned int)domid);
@@ -277,7 +277,8 @@ xen_cfg_guest_config(uint32_t domid, const char *guest_config,
 	if (len > max)
 		return rrerr_set(err, RRERR_INVALID, NULL,
 		    "the guest configuration is %zu bytes; xenstore carries "
-		    "at most %zu here", len, max);
+		    "at most %zu here",
+		    len, max);
 	out->value = guest_config;
 	out->len = len;
 	return 0;

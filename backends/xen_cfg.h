@@ -35,16 +35,16 @@
  * xsdata), so that a domain never exists without them.  The guest can read
  * them (libxl gives a domain read access to its home) but not change them.
  */
-#define XEN_CFG_KEY_OWNER	"rumprund/owner"
-#define XEN_CFG_KEY_INSTANCE	"rumprund/instance"
-#define XEN_CFG_KEY_GENERATION	"rumprund/generation"
-#define XEN_CFG_KEY_CONSOLE	"rumprund/console"	/* the console log */
+#define XEN_CFG_KEY_OWNER      "rumprund/owner"
+#define XEN_CFG_KEY_INSTANCE   "rumprund/instance"
+#define XEN_CFG_KEY_GENERATION "rumprund/generation"
+#define XEN_CFG_KEY_CONSOLE    "rumprund/console" /* the console log */
 
 /* The key a rumprun guest reads its configuration from, in its home. */
-#define XEN_CFG_KEY_GUEST	"rumprun/cfg"
+#define XEN_CFG_KEY_GUEST "rumprun/cfg"
 
 /* Every xenstore path the backend builds fits this (NUL included). */
-#define XEN_CFG_PATH_MAX	64
+#define XEN_CFG_PATH_MAX 64
 
 /*
  * Fill d, which the caller initialized with libxl_domain_config_init(),
@@ -69,8 +69,8 @@ int xen_cfg_domain(const struct backend_launch *l, libxl_domain_config *d,
 /* What the backend writes to xenstore between create and unpause. */
 struct xen_cfg_write {
 	char path[XEN_CFG_PATH_MAX];
-	const char *value;	/* borrowed from the caller */
-	size_t len;		/* bytes of value, no NUL */
+	const char *value; /* borrowed from the caller */
+	size_t len;	   /* bytes of value, no NUL */
 };
 
 /*

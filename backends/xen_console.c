@@ -28,14 +28,14 @@
 /* A domain's console, copied to its console log by one thread. */
 struct xen_console {
 	uint32_t domid;
-	int tty;			/* the pty, read-only */
-	int log;			/* the console log, O_APPEND */
-	int stop[2];			/* a byte in stop[1] ends the thread */
+	int tty;     /* the pty, read-only */
+	int log;     /* the console log, O_APPEND */
+	int stop[2]; /* a byte in stop[1] ends the thread */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool done;			/* the thread ended (under lock) */
-	int64_t last_ms;		/* last bytes read (under lock) */
+	bool done;	 /* the thread ended (under lock) */
+	int64_t last_ms; /* last bytes read (under lock) */
 };
 
 /* Time and small helpers (xen.c has the same two). */
@@ -84,7 +84,7 @@ write_all(int fd, const char *buf, size_t len)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return;		/* a full disk loses output, not us */
+			return; /* a full disk loses output, not us */
 		buf += n;
 		len -= (size_t)n;
 	}
@@ -143,14 +143,14 @@ reader_reopen(struct xen_console *r)
 			goto out;
 		free(ev);
 		if ((tty = xs_read(xs, XBT_NULL, path, &len)) == NULL)
-			goto out;		/* the domain is gone */
+			goto out; /* the domain is gone */
 		/* The first event is the watch's own: the old value. */
 		if (events++ == 0 || tty[0] == '\0' || strlen(tty) != len) {
 			free(tty);
 			continue;
 		}
-		r->tty = open(tty, O_RDONLY | O_NOCTTY | O_NONBLOCK |
-		    O_CLOEXEC);
+		r->tty = open(tty,
+		    O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 		free(tty);
 		if (r->tty != -1) {
 			make_raw(r->tty);
@@ -244,8 +244,8 @@ xen_console_start(uint32_t domid, const char *tty_path, const char *log_path,
 		goto fail;
 	}
 	make_raw(r->tty);
-	r->log = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0640);
+	r->log = open(log_path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (r->log == -1) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "cannot open %s: %s",
 		    log_path, strerror(errno));
@@ -264,8 +264,7 @@ fail:
 }
 
 void
-xen_console_wait_quiet(struct xen_console *r, int64_t quiet_ms,
-    int64_t max_ms)
+xen_console_wait_quiet(struct xen_console *r, int64_t quiet_ms, int64_t max_ms)
 {
 	int64_t end = now_ms() + max_ms;
 	struct timespec ts;
@@ -296,8 +295,8 @@ xen_console_stop(struct xen_console *r, int64_t wait_ms)
 	pthread_mutex_lock(&r->lock);
 	if (wait_ms > 0 && !r->done) {
 		ts = deadline_in(wait_ms);
-		while (!r->done && pthread_cond_timedwait(&r->cond, &r->lock,
-		    &ts) == 0)
+		while (!r->done &&
+		    pthread_cond_timedwait(&r->cond, &r->lock, &ts) == 0)
 			;
 	}
 	pthread_mutex_unlock(&r->lock);

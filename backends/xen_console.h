@@ -24,20 +24,20 @@ struct xen_console;
  * file log_path.  Returns the reader, or NULL with err.
  */
 struct xen_console *xen_console_start(uint32_t domid, const char *tty_path,
-	    const char *log_path, struct rrerr *err);
+    const char *log_path, struct rrerr *err);
 
 /*
  * Wait until r has read nothing for quiet_ms, or ended, for at most
  * max_ms: the guest's last lines are then in the log.
  */
-void	xen_console_wait_quiet(struct xen_console *r, int64_t quiet_ms,
-	    int64_t max_ms);
+void xen_console_wait_quiet(struct xen_console *r, int64_t quiet_ms,
+    int64_t max_ms);
 
 /*
  * Let r read until the console closes, for at most wait_ms, then stop it
  * and free it.  NULL is fine.
  */
-void	xen_console_stop(struct xen_console *r, int64_t wait_ms);
+void xen_console_stop(struct xen_console *r, int64_t wait_ms);
 
 #endif /* HAVE_XEN */
 

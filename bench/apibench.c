@@ -55,9 +55,9 @@
 
 #include "benchlib.h"
 
-#define MARKER		"=== calling \"rrguest\" main() ==="
-#define WAIT_S		60
-#define MAX_ARGS	32
+#define MARKER	 "=== calling \"rrguest\" main() ==="
+#define WAIT_S	 60
+#define MAX_ARGS 32
 
 struct opts {
 	const char *mode;
@@ -130,9 +130,10 @@ on_event_line(const char *line, uint64_t t)
 		if (strcmp(state, "running") == 0 && r->running == 0)
 			r->running = t;
 		if ((strcmp(state, "stopped") == 0 ||
-		    strcmp(state, "exited") == 0 ||
-		    strcmp(state, "crashed") == 0 ||
-		    strcmp(state, "failed") == 0) && r->ended == 0)
+			strcmp(state, "exited") == 0 ||
+			strcmp(state, "crashed") == 0 ||
+			strcmp(state, "failed") == 0) &&
+		    r->ended == 0)
 			r->ended = t;
 		pthread_cond_broadcast(&ev_cond);
 		pthread_mutex_unlock(&ev_lock);
@@ -322,9 +323,9 @@ static void
 print_launch(const char *mode, int i, const struct launch *l, uint64_t t0)
 {
 	printf("{\"mode\":\"%s\",\"i\":%d,\"ok\":%s,\"status\":%d,"
-	    "\"create\":%.3f,\"first_byte\":%.3f,\"marker\":%.3f,"
-	    "\"running\":%.3f,\"follow_first\":%.3f}\n", mode, i,
-	    l->ok && l->running != 0 ? "true" : "false", l->status,
+	       "\"create\":%.3f,\"first_byte\":%.3f,\"marker\":%.3f,"
+	       "\"running\":%.3f,\"follow_first\":%.3f}\n",
+	    mode, i, l->ok && l->running != 0 ? "true" : "false", l->status,
 	    rel(t0, l->post), rel(t0, l->first), rel(t0, l->marker),
 	    rel(t0, l->running), rel(t0, l->follow));
 	fflush(stdout);
@@ -406,7 +407,8 @@ launch_mode(void)
 		    pthread_create(&sampler, NULL, rss_sampler, NULL) != 0)
 			die("pthread_create");
 		for (i = 0; i < n; i++)
-			if (pthread_create(&th[i], NULL, burst_worker, &L[i]) != 0)
+			if (pthread_create(&th[i], NULL, burst_worker, &L[i]) !=
+			    0)
 				die("pthread_create");
 		for (i = 0; i < n; i++)
 			pthread_join(th[i], NULL);
@@ -425,7 +427,8 @@ launch_mode(void)
 			else if (L[i].running > wall_end)
 				wall_end = L[i].running;
 		}
-		printf("{\"mode\":\"api\",\"summary\":true,\"n\":%d,"
+		printf(
+		    "{\"mode\":\"api\",\"summary\":true,\"n\":%d,"
 		    "\"failed\":%d,\"wall\":%.3f,\"daemon_cpu_ms\":%.1f,"
 		    "\"daemon_rss_kib_before\":%ld,\"daemon_rss_kib_peak\":%ld}\n",
 		    n, fails, rel(burst_t0, wall_end), cpu1 - cpu0, rss0,
@@ -459,12 +462,12 @@ launch_mode(void)
 struct follower {
 	struct http_stream s;
 	pthread_t th;
-	uint64_t *arrived;	/* by line number */
+	uint64_t *arrived; /* by line number */
 };
 
 static uint64_t *sent;
 static struct follower *F;
-static bool ticks;		/* the guest's own "tick K" lines */
+static bool ticks; /* the guest's own "tick K" lines */
 
 /* The number of a "BENCH K" (or "tick K") line, or -1. */
 static int
@@ -475,7 +478,7 @@ line_no(const char *line)
 	if (sscanf(line, ticks ? "tick %d" : "BENCH %d", &k) != 1)
 		return -1;
 	if (ticks)
-		k--;		/* the guest counts from 1 */
+		k--; /* the guest counts from 1 */
 	return k >= 0 && k < o.lines ? k : -1;
 }
 
@@ -597,7 +600,7 @@ follow_mode(void)
 	    name);
 	for (i = 0; i < o.followers; i++) {
 		if ((F[i].arrived = calloc((size_t)o.lines,
-		    sizeof(uint64_t))) == NULL)
+			 sizeof(uint64_t))) == NULL)
 			die("out of memory");
 		if (http_stream_open(&F[i].s, o.sock, path) == -1 ||
 		    F[i].s.status != 200)
@@ -605,11 +608,12 @@ follow_mode(void)
 		if (pthread_create(&F[i].th, NULL, follower_thread, &F[i]) != 0)
 			die("pthread_create");
 	}
-	usleep(200000);		/* let every follower catch up */
+	usleep(200000); /* let every follower catch up */
 	cpu0 = o.pid > 0 ? proc_cpu_ms(o.pid) : -1;
 	w0 = now_ns();
 	if (!ticks) {
-		if ((fd = open(watch_path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
+		if ((fd = open(watch_path, O_WRONLY | O_APPEND | O_CLOEXEC)) ==
+		    -1)
 			die("%s", watch_path);
 		for (k = 0; k < o.lines; k++) {
 			int len = snprintf(line, sizeof(line), "BENCH %d\n", k);
@@ -639,18 +643,19 @@ follow_mode(void)
 				missing += F[i].arrived[k] == 0;
 				continue;
 			}
-			printf("{\"mode\":\"follow\",\"follower\":%d,\"line\":%d,"
-			    "\"latency\":%.3f}\n", i, k,
-			    ms_between(sent[k], F[i].arrived[k]));
+			printf(
+			    "{\"mode\":\"follow\",\"follower\":%d,\"line\":%d,"
+			    "\"latency\":%.3f}\n",
+			    i, k, ms_between(sent[k], F[i].arrived[k]));
 		}
 	}
 	printf("{\"mode\":\"follow\",\"summary\":true,\"source\":\"%s\","
-	    "\"followers\":%d,\"lines\":%d,\"missing\":%d,"
-	    "\"daemon_cpu_ms\":%.1f,\"seconds\":%.3f}\n",
+	       "\"followers\":%d,\"lines\":%d,\"missing\":%d,"
+	       "\"daemon_cpu_ms\":%.1f,\"seconds\":%.3f}\n",
 	    ticks ? "guest" : "append", o.followers, o.lines, missing,
 	    cpu1 - cpu0, ms_between(w0, w1) / 1000.0);
 	fflush(stdout);
-	remove_instance(name);	/* the streams end with the instance */
+	remove_instance(name); /* the streams end with the instance */
 	for (i = 0; i < o.followers; i++) {
 		pthread_join(F[i].th, NULL);
 		http_stream_close(&F[i].s);
@@ -662,10 +667,10 @@ follow_mode(void)
 	logwatch_stop(lw);
 }
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: apibench seq|burst|follow --sock PATH --image "
+	fprintf(stderr,
+	    "usage: apibench seq|burst|follow --sock PATH --image "
 	    "PATH --logdir DIR\n    [--arg W]... [--memory MIB] [--runs N] "
 	    "[--burst N] [--lines N] [--followers K]\n"
 	    "    [--prefix P] [--pid PID]\n");
@@ -702,22 +707,43 @@ main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': o.sock = optarg; break;
-		case 'i': o.image = optarg; break;
-		case 'l': o.logdir = optarg; break;
+		case 's':
+			o.sock = optarg;
+			break;
+		case 'i':
+			o.image = optarg;
+			break;
+		case 'l':
+			o.logdir = optarg;
+			break;
 		case 'a':
 			if (o.nargs == MAX_ARGS)
 				usage();
 			o.args[o.nargs++] = optarg;
 			break;
-		case 'm': o.memory = (unsigned int)atoi(optarg); break;
-		case 'r': o.runs = atoi(optarg); break;
-		case 'b': o.burst = atoi(optarg); break;
-		case 'L': o.lines = atoi(optarg); break;
-		case 'f': o.followers = atoi(optarg); break;
-		case 'x': snprintf(o.prefix, sizeof(o.prefix), "%.20s", optarg); break;
-		case 'p': o.pid = atoi(optarg); break;
-		default: usage();
+		case 'm':
+			o.memory = (unsigned int)atoi(optarg);
+			break;
+		case 'r':
+			o.runs = atoi(optarg);
+			break;
+		case 'b':
+			o.burst = atoi(optarg);
+			break;
+		case 'L':
+			o.lines = atoi(optarg);
+			break;
+		case 'f':
+			o.followers = atoi(optarg);
+			break;
+		case 'x':
+			snprintf(o.prefix, sizeof(o.prefix), "%.20s", optarg);
+			break;
+		case 'p':
+			o.pid = atoi(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (o.sock == NULL || o.image == NULL || o.logdir == NULL)

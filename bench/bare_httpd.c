@@ -149,8 +149,9 @@ start(uv_loop_t *loop, int fd, const struct sockaddr_in *sin)
 		opts[3].ptr_value = (void *)(uintptr_t)sin;
 	}
 	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
-	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, opts,
+	    MHD_OPTION_END);
 	if (l->mhd == NULL)
 		die("MHD_start_daemon");
 	di = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -169,7 +170,8 @@ main(int argc, char **argv)
 	int fd, i;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: bare_httpd TCP_PORT UNIX_PATH "
+		fprintf(stderr,
+		    "usage: bare_httpd TCP_PORT UNIX_PATH "
 		    "BODY_FILE\n");
 		return 2;
 	}

@@ -115,7 +115,8 @@ http_connect(const char *where)
 			return -1;
 		fd = -1;
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
-			fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
+			    0);
 			if (fd == -1)
 				continue;
 			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
@@ -167,8 +168,10 @@ send_request(int fd, const char *method, const char *path, const char *body,
 	char head[1024];
 	int n;
 
-	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\n"
-	    "%s%s", method, path, close_conn ? "Connection: close\r\n" : "",
+	n = snprintf(head, sizeof(head),
+	    "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+	    "%s%s",
+	    method, path, close_conn ? "Connection: close\r\n" : "",
 	    body != NULL ? "Content-Type: application/json\r\n" : "");
 	if (body != NULL)
 		n += snprintf(head + n, sizeof(head) - (size_t)n,
@@ -329,8 +332,10 @@ http_stream_read(struct http_stream *s, char *out, size_t max)
 		/* A chunk-size line; after a chunk, first its CRLF. */
 		for (;;) {
 			s->buf[s->have < sizeof(s->buf) ? s->have :
-			    sizeof(s->buf) - 1] = '\0';
-			nl = memmem(s->buf + s->pos, s->have - s->pos, "\r\n", 2);
+							  sizeof(s->buf) - 1] =
+			    '\0';
+			nl = memmem(s->buf + s->pos, s->have - s->pos, "\r\n",
+			    2);
 			if (nl != NULL)
 				break;
 			if (fill(s) <= 0) {
@@ -338,7 +343,7 @@ http_stream_read(struct http_stream *s, char *out, size_t max)
 				return 0;
 			}
 		}
-		if (nl == s->buf + s->pos) {	/* the CRLF after a chunk */
+		if (nl == s->buf + s->pos) { /* the CRLF after a chunk */
 			s->pos += 2;
 			continue;
 		}
@@ -384,7 +389,7 @@ struct lw_entry {
 	int fd;
 	uint64_t off;
 	uint64_t t_first, t_marker;
-	char carry[256];	/* the last bytes, for a marker across reads */
+	char carry[256]; /* the last bytes, for a marker across reads */
 	size_t ncarry;
 };
 
@@ -433,13 +438,13 @@ lw_scan(struct logwatch *lw, struct lw_entry *e, uint64_t t)
 			e->t_first = t;
 		e->off += (uint64_t)n;
 		n += (ssize_t)e->ncarry;
-		if (e->t_marker == 0 && memmem(buf, (size_t)n, lw->marker,
-		    mlen) != NULL)
+		if (e->t_marker == 0 &&
+		    memmem(buf, (size_t)n, lw->marker, mlen) != NULL)
 			e->t_marker = t;
 		e->ncarry = (size_t)n < mlen ? (size_t)n : mlen;
 		memcpy(e->carry, buf + n - (ssize_t)e->ncarry, e->ncarry);
 		if (e->t_marker != 0)
-			return;	/* nothing more to learn from this file */
+			return; /* nothing more to learn from this file */
 	}
 }
 
@@ -472,8 +477,7 @@ lw_thread(void *arg)
 			continue;
 		t = now_ns();
 		pthread_mutex_lock(&lw->lock);
-		for (p = buf; p < buf + n;
-		    p += sizeof(*ev) + ev->len) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (struct inotify_event *)p;
 			if (ev->len == 0)
 				continue;
@@ -501,8 +505,8 @@ logwatch_start(const char *dir, const char *marker)
 	snprintf(lw->marker, sizeof(lw->marker), "%s", marker);
 	if ((lw->ifd = inotify_init1(IN_CLOEXEC)) == -1)
 		die("inotify_init1");
-	if (inotify_add_watch(lw->ifd, dir, IN_MODIFY | IN_CREATE |
-	    IN_CLOSE_WRITE) == -1)
+	if (inotify_add_watch(lw->ifd, dir,
+		IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE) == -1)
 		die("inotify_add_watch %s", dir);
 	if (pipe2(lw->pipe, O_CLOEXEC) == -1)
 		die("pipe");
@@ -633,7 +637,7 @@ proc_cpu_ms(int pid)
 	/* Fields after the ")" of comm: state is field 3, utime 14. */
 	if ((p = strrchr(buf, ')')) == NULL ||
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	    &utime, &stime) != 2)
+		&utime, &stime) != 2)
 		return -1;
 	return (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }

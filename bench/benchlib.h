@@ -49,7 +49,7 @@ int http_connect(const char *where);
 
 struct http_resp {
 	int status;
-	char *body;		/* NUL-terminated, malloc'd */
+	char *body; /* NUL-terminated, malloc'd */
 	size_t len;
 };
 
@@ -71,7 +71,7 @@ struct http_stream {
 	bool chunked;
 	char buf[65536];
 	size_t have, pos;
-	size_t chunk_left;	/* bytes left in the current chunk */
+	size_t chunk_left; /* bytes left in the current chunk */
 	bool ended;
 };
 

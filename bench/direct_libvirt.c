@@ -85,9 +85,9 @@
 
 extern char **environ;
 
-#define MARKER		"=== calling \"rrguest\" main() ==="
-#define WAIT_S		60
-#define MAX_ARGS	32
+#define MARKER	 "=== calling \"rrguest\" main() ==="
+#define WAIT_S	 60
+#define MAX_ARGS 32
 
 struct opts {
 	const char *mode;
@@ -281,7 +281,7 @@ domain_xml(const char *name, char *domname, size_t domsize)
 	cfg.uri = o.uri;
 	cfg.owner = owner;
 	cfg.accel = strcmp(o.accel, "kvm") == 0 ? SPEC_ACCEL_KVM :
-	    SPEC_ACCEL_TCG;
+						  SPEC_ACCEL_TCG;
 	cfg.firmware = strcmp(o.firmware, "seabios") == 0 ? NULL : o.firmware;
 	cfg.fast_cpu_probe = o.fast_cpu_probe;
 	memset(&l, 0, sizeof(l));
@@ -306,7 +306,7 @@ domain_xml(const char *name, char *domname, size_t domsize)
 		die("domain XML: %s", err.message);
 	if (o.no_acpi) {
 		static const char acpi[] = "  <features>\n    <acpi/>\n"
-		    "  </features>\n";
+					   "  </features>\n";
 		char *at = strstr(xml, acpi);
 
 		if (at == NULL)
@@ -322,7 +322,7 @@ struct launch {
 	char domname[128];
 	char *xml;
 	uint64_t t0, create, started, first, marker;
-	uint64_t d_copy, d_define, d_start, d_undefine;	/* ns */
+	uint64_t d_copy, d_define, d_start, d_undefine; /* ns */
 	bool ok;
 };
 
@@ -465,13 +465,13 @@ static void
 print_launch(const char *mode, int i, const struct launch *l, uint64_t t0)
 {
 	printf("{\"mode\":\"%s\",\"i\":%d,\"ok\":%s,\"create\":%.3f,"
-	    "\"started\":%.3f,\"first_byte\":%.3f,\"marker\":%.3f,"
-	    "\"copy\":%.3f,\"define\":%.3f,\"start\":%.3f,"
-	    "\"undefine\":%.3f}\n", mode, i,
-	    l->ok && l->marker != 0 ? "true" : "false", rel(t0, l->create),
-	    rel(t0, l->started), rel(t0, l->first), rel(t0, l->marker),
-	    l->d_copy / 1e6, l->d_define / 1e6, l->d_start / 1e6,
-	    l->d_undefine / 1e6);
+	       "\"started\":%.3f,\"first_byte\":%.3f,\"marker\":%.3f,"
+	       "\"copy\":%.3f,\"define\":%.3f,\"start\":%.3f,"
+	       "\"undefine\":%.3f}\n",
+	    mode, i, l->ok && l->marker != 0 ? "true" : "false",
+	    rel(t0, l->create), rel(t0, l->started), rel(t0, l->first),
+	    rel(t0, l->marker), l->d_copy / 1e6, l->d_define / 1e6,
+	    l->d_start / 1e6, l->d_undefine / 1e6);
 	fflush(stdout);
 }
 
@@ -534,8 +534,8 @@ libvirt_mode(void)
 	if ((conn = virConnectOpen(o.uri)) == NULL)
 		die("virConnectOpen %s: %s", o.uri, virGetLastErrorMessage());
 	id = virConnectDomainEventRegisterAny(conn, NULL,
-	    VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
-	    NULL, NULL);
+	    VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+	    VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL);
 	if (id < 0)
 		die("event register: %s", virGetLastErrorMessage());
 	if (pthread_create(&evt, NULL, ev_thread, NULL) != 0)
@@ -580,8 +580,8 @@ libvirt_mode(void)
 				wall_end = L[i].marker;
 		}
 		printf("{\"mode\":\"libvirt\",\"summary\":true,\"n\":%d,"
-		    "\"parallel\":%d,\"failed\":%d,\"wall\":%.3f}\n", n,
-		    o.parallel, fails, rel(burst_t0, wall_end));
+		       "\"parallel\":%d,\"failed\":%d,\"wall\":%.3f}\n",
+		    n, o.parallel, fails, rel(burst_t0, wall_end));
 		fflush(stdout);
 		atomic_store(&next_launch, 0);
 		run_workers(destroy_worker, o.parallel < 16 ? o.parallel : 16);
@@ -640,8 +640,9 @@ qemu_mode(void)
 	pid_t pid;
 
 	lw = logwatch_start(o.logdir, MARKER);
-	for (i = -1; i < o.runs; i++) {		/* -1: a warm-up run */
-		snprintf(name, sizeof(name), "%s-%d", o.prefix, i < 0 ? 999 : i);
+	for (i = -1; i < o.runs; i++) { /* -1: a warm-up run */
+		snprintf(name, sizeof(name), "%s-%d", o.prefix,
+		    i < 0 ? 999 : i);
 		spec = make_spec(name);
 		cfg = guest_cmdline(spec);
 		snprintf(log, sizeof(log), "%s.log", name);
@@ -679,15 +680,16 @@ qemu_mode(void)
 		memset(&l, 0, sizeof(l));
 		logwatch_expect(lw, log);
 		l.t0 = now_ns();
-		if (posix_spawnp(&pid, o.qemu, NULL, NULL, argv,
-		    environ) != 0)
+		if (posix_spawnp(&pid, o.qemu, NULL, NULL, argv, environ) != 0)
 			die("posix_spawn %s", o.qemu);
 		l.create = now_ns();
 		l.ok = true;
 		deadline = now_ns() + (uint64_t)WAIT_S * 1000000000u;
-		if (logwatch_wait(lw, log, LW_FIRST_BYTE, deadline, &l.first) == -1)
+		if (logwatch_wait(lw, log, LW_FIRST_BYTE, deadline, &l.first) ==
+		    -1)
 			l.first = 0;
-		if (logwatch_wait(lw, log, LW_MARKER, deadline, &l.marker) == -1)
+		if (logwatch_wait(lw, log, LW_MARKER, deadline, &l.marker) ==
+		    -1)
 			l.marker = 0;
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
@@ -703,14 +705,16 @@ qemu_mode(void)
 	}
 	logwatch_stop(lw);
 	if (fails > 0)
-		fprintf(stderr, "direct_libvirt: %d QEMU runs never reached "
-		    "main()\n", fails);
+		fprintf(stderr,
+		    "direct_libvirt: %d QEMU runs never reached "
+		    "main()\n",
+		    fails);
 }
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: direct_libvirt libvirt|qemu --image PATH "
+	fprintf(stderr,
+	    "usage: direct_libvirt libvirt|qemu --image PATH "
 	    "--logdir DIR [--arg W]... [--memory MIB] [--accel tcg|kvm]\n"
 	    "    [--firmware PATH|seabios] [--cmdline-prefix TEXT] "
 	    "[--fast-cpu-probe yes|no] "
@@ -759,33 +763,64 @@ main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'i': o.image = optarg; break;
+		case 'i':
+			o.image = optarg;
+			break;
 		case 'a':
 			if (o.nargs == MAX_ARGS)
 				usage();
 			o.args[o.nargs++] = optarg;
 			break;
-		case 'm': o.memory = (unsigned int)atoi(optarg); break;
-		case 'A': o.accel = optarg; break;
-		case 'F': o.firmware = optarg; break;
-		case 'C': o.cmdline_prefix = optarg; break;
-		case 'P': o.fast_cpu_probe = strcmp(optarg, "yes") == 0; break;
-		case 'u': o.uri = optarg; break;
-		case 'l': o.logdir = optarg; break;
-		case 'r': o.runs = atoi(optarg); break;
-		case 'b': o.burst = atoi(optarg); break;
-		case 'p': o.parallel = atoi(optarg); break;
-		case 'x': snprintf(o.prefix, sizeof(o.prefix), "%.20s", optarg); break;
-		case 'q': o.qemu = optarg; break;
+		case 'm':
+			o.memory = (unsigned int)atoi(optarg);
+			break;
+		case 'A':
+			o.accel = optarg;
+			break;
+		case 'F':
+			o.firmware = optarg;
+			break;
+		case 'C':
+			o.cmdline_prefix = optarg;
+			break;
+		case 'P':
+			o.fast_cpu_probe = strcmp(optarg, "yes") == 0;
+			break;
+		case 'u':
+			o.uri = optarg;
+			break;
+		case 'l':
+			o.logdir = optarg;
+			break;
+		case 'r':
+			o.runs = atoi(optarg);
+			break;
+		case 'b':
+			o.burst = atoi(optarg);
+			break;
+		case 'p':
+			o.parallel = atoi(optarg);
+			break;
+		case 'x':
+			snprintf(o.prefix, sizeof(o.prefix), "%.20s", optarg);
+			break;
+		case 'q':
+			o.qemu = optarg;
+			break;
 		case 'V':
 			if (strcmp(optarg, "define") != 0 &&
 			    strcmp(optarg, "create") != 0)
 				usage();
 			o.via_define = strcmp(optarg, "define") == 0;
 			break;
-		case 'S': o.stage_dir = optarg; break;
-		case 'N': o.no_acpi = strcmp(optarg, "no") == 0; break;
-		default: usage();
+		case 'S':
+			o.stage_dir = optarg;
+			break;
+		case 'N':
+			o.no_acpi = strcmp(optarg, "no") == 0;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (o.image == NULL || o.logdir == NULL)

@@ -29,8 +29,8 @@
 
 #include "benchlib.h"
 
-#define RBUF	(64 * 1024)		/* grows to fit an answer */
-#define RBUF_MAX	(64 * 1024 * 1024)
+#define RBUF	 (64 * 1024) /* grows to fit an answer */
+#define RBUF_MAX (64 * 1024 * 1024)
 
 struct conn {
 	int fd;
@@ -184,14 +184,16 @@ run(void *arg)
 				continue;
 			}
 			c->have += (size_t)r;
-			while ((used = complete(c->rbuf, c->have, &status)) > 0) {
+			while (
+			    (used = complete(c->rbuf, c->have, &status)) > 0) {
 				t = now_ns();
 				if (t >= t_measure && t < t_end) {
 					record(w, ms_between(c->sent_at, t));
 					if (status < 200 || status > 299)
 						w->non2xx++;
 				}
-				memmove(c->rbuf, c->rbuf + used, c->have - used);
+				memmove(c->rbuf, c->rbuf + used,
+				    c->have - used);
 				c->have -= used;
 				if (send_req(c) == -1) {
 					reopen(w, c, ep);
@@ -209,10 +211,10 @@ run(void *arg)
 	return NULL;
 }
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: uload [-c CONNS] [-t THREADS] [-d SECONDS] "
+	fprintf(stderr,
+	    "usage: uload [-c CONNS] [-t THREADS] [-d SECONDS] "
 	    "[-w WARMUP_S] WHERE PATH...\n");
 	exit(2);
 }
@@ -230,11 +232,20 @@ main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "c:t:d:w:")) != -1) {
 		switch (c) {
-		case 'c': conns = atoi(optarg); break;
-		case 't': threads = atoi(optarg); break;
-		case 'd': dur = atof(optarg); break;
-		case 'w': warm = atof(optarg); break;
-		default: usage();
+		case 'c':
+			conns = atoi(optarg);
+			break;
+		case 't':
+			threads = atoi(optarg);
+			break;
+		case 'd':
+			dur = atof(optarg);
+			break;
+		case 'w':
+			warm = atof(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (argc - optind < 2 || conns < 1 || threads < 1 || threads > conns)
@@ -247,8 +258,10 @@ main(int argc, char **argv)
 	if (reqs == NULL || reqlens == NULL)
 		die("out of memory");
 	for (i = 0; i < npaths; i++) {
-		snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: localhost"
-		    "\r\n\r\n", paths[i]);
+		snprintf(buf, sizeof(buf),
+		    "GET %s HTTP/1.1\r\nHost: localhost"
+		    "\r\n\r\n",
+		    paths[i]);
 		if ((reqs[i] = strdup(buf)) == NULL)
 			die("out of memory");
 		reqlens[i] = strlen(buf);
@@ -279,7 +292,8 @@ main(int argc, char **argv)
 		free(w[i].lat);
 	}
 	stats_of(all, total, &st);
-	printf("{\"requests\":%zu,\"seconds\":%.3f,\"rps\":%.1f,\"p50\":%.3f,"
+	printf(
+	    "{\"requests\":%zu,\"seconds\":%.3f,\"rps\":%.1f,\"p50\":%.3f,"
 	    "\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"non2xx\":%lu,"
 	    "\"reconnects\":%lu,\"errors\":%lu,\"conns\":%d,\"threads\":%d}\n",
 	    total, dur, (double)total / dur, st.p50, st.p90, st.p99, st.max,

@@ -22,7 +22,7 @@
 #include "rrctl.h"
 #include "table.h"
 
-#define HEX_LEN		64
+#define HEX_LEN 64
 
 /* "images" or "volumes" for kind "image" or "volume". */
 static const char *
@@ -39,17 +39,16 @@ image_default_name(const char *file, char *buf, size_t len)
 	char ch;
 
 	base = base != NULL ? base + 1 : file;
-	for (i = 0; base[i] != '\0' && n + 1 < len && n < IMAGE_NAME_MAX;
-	    i++) {
+	for (i = 0; base[i] != '\0' && n + 1 < len && n < IMAGE_NAME_MAX; i++) {
 		ch = base[i];
 		if (ch >= 'A' && ch <= 'Z')
 			ch = (char)(ch - 'A' + 'a');
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '_' || ch == '.' || ch == '-'))
+			ch == '_' || ch == '.' || ch == '-'))
 			ch = '-';
 		/* The first character is a letter or a digit. */
-		if (n == 0 && !((ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9')))
+		if (n == 0 &&
+		    !((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
 			continue;
 		buf[n++] = ch;
 	}
@@ -113,7 +112,7 @@ push(struct ctl *c, const char *kind, const char *file, const char *name,
 	}
 	if ((esc = http_escape(name)) == NULL ||
 	    asprintf(&path, "/v1/%s/%s?sha256=%s%s", plural(kind), esc, hex,
-	    force ? "&force=true" : "") == -1) {
+		force ? "&force=true" : "") == -1) {
 		path = NULL;
 		free(esc);
 		fclose(f);
@@ -175,8 +174,9 @@ image_push_for_run(struct ctl *c, const char *file, char **ref)
 	if (rv != CTL_OK)
 		return rv;
 	if (json_array_size(list) > 0) {
-		rv = asprintf(ref, "store:%s", json_string_value(
-		    json_object_get(json_array_get(list, 0), "name")));
+		rv = asprintf(ref, "store:%s",
+		    json_string_value(
+			json_object_get(json_array_get(list, 0), "name")));
 		json_decref(list);
 		if (rv == -1) {
 			*ref = NULL;
@@ -188,7 +188,7 @@ image_push_for_run(struct ctl *c, const char *file, char **ref)
 	json_decref(list);
 	/* NAME-DIGEST12: a name of its own for these bytes, never reused. */
 	image_default_name(file, base, sizeof(base));
-	base[IMAGE_NAME_MAX - 13] = '\0';	/* room for -DIGEST12 */
+	base[IMAGE_NAME_MAX - 13] = '\0'; /* room for -DIGEST12 */
 	snprintf(name, sizeof(name), "%s-%.12s", base, hex);
 	if ((rv = push(c, "image", file, name, false, &entry)) != CTL_OK)
 		return rv;
@@ -217,7 +217,7 @@ cmd_push(struct ctl *c, const char *kind, int argc, char *argv[])
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "fh", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		if (ch != 'f')
 			return rv;
 		force = true;
@@ -236,10 +236,11 @@ cmd_push(struct ctl *c, const char *kind, int argc, char *argv[])
 		json_dumpf(entry, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else
-		printf("%s sha256:%s %lld\n", json_string_value(
-		    json_object_get(entry, "name")), json_string_value(
-		    json_object_get(entry, "sha256")), (long long)
-		    json_integer_value(json_object_get(entry, "size")));
+		printf("%s sha256:%s %lld\n",
+		    json_string_value(json_object_get(entry, "name")),
+		    json_string_value(json_object_get(entry, "sha256")),
+		    (long long)json_integer_value(
+			json_object_get(entry, "size")));
 	json_decref(entry);
 	return CTL_OK;
 }
@@ -261,7 +262,7 @@ cmd_ls(struct ctl *c, const char *kind, int argc, char *argv[])
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "qh", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		if (ch != 'q')
 			return rv;
 		quiet = true;
@@ -271,8 +272,7 @@ cmd_ls(struct ctl *c, const char *kind, int argc, char *argv[])
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
 	snprintf(path, sizeof(path), "/v1/%s", plural(kind));
-	if ((rv = ctl_call(c->http, "GET", path, NULL, &list, NULL)) !=
-	    CTL_OK)
+	if ((rv = ctl_call(c->http, "GET", path, NULL, &list, NULL)) != CTL_OK)
 		return rv;
 	if (c->json) {
 		json_dumpf(list, stdout, JSON_INDENT(2));
@@ -282,8 +282,8 @@ cmd_ls(struct ctl *c, const char *kind, int argc, char *argv[])
 	}
 	if (quiet) {
 		json_array_foreach(list, i, e)
-			printf("%s\n", json_string_value(json_object_get(e,
-			    "name")));
+			printf("%s\n",
+			    json_string_value(json_object_get(e, "name")));
 		json_decref(list);
 		return CTL_OK;
 	}
@@ -299,17 +299,17 @@ cmd_ls(struct ctl *c, const char *kind, int argc, char *argv[])
 	cells[4] = "USED BY";
 	table_row(t, cells);
 	json_array_foreach(list, i, e) {
-		snprintf(size, sizeof(size), "%lld", (long long)
-		    json_integer_value(json_object_get(e, "size")));
-		snprintf(sha, sizeof(sha), "%.12s", json_string_value(
-		    json_object_get(e, "sha256")));
+		snprintf(size, sizeof(size), "%lld",
+		    (long long)json_integer_value(json_object_get(e, "size")));
+		snprintf(sha, sizeof(sha), "%.12s",
+		    json_string_value(json_object_get(e, "sha256")));
 		users[0] = '\0';
 		used = 0;
 		json_array_foreach(json_object_get(e, "used_by"), j, u)
 			if (used + 1 < sizeof(users))
 				used += (size_t)snprintf(users + used,
-				    sizeof(users) - used, "%s%s", j > 0 ? "," :
-				    "", json_string_value(u));
+				    sizeof(users) - used, "%s%s",
+				    j > 0 ? "," : "", json_string_value(u));
 		cells[0] = json_string_value(json_object_get(e, "name"));
 		cells[1] = size;
 		cells[2] = sha;
@@ -336,7 +336,7 @@ cmd_rm(struct ctl *c, const char *kind, int argc, char *argv[])
 	int ch, rv, worst = CTL_OK;
 
 	while ((ch = ctl_getopt(c, argc, argv, "fh", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		if (ch != 'f')
 			return rv;
 		force = true;
@@ -348,7 +348,7 @@ cmd_rm(struct ctl *c, const char *kind, int argc, char *argv[])
 	for (; optind < argc; optind++) {
 		if ((esc = http_escape(argv[optind])) == NULL ||
 		    asprintf(&path, "/v1/%s/%s%s", plural(kind), esc,
-		    force ? "?force=true" : "") == -1) {
+			force ? "?force=true" : "") == -1) {
 			free(esc);
 			ctl_warnx("out of memory");
 			return CTL_DENIED;
@@ -371,7 +371,8 @@ static int
 store_cmd(struct ctl *c, const char *kind, int argc, char *argv[])
 {
 	if (argc < 2)
-		return ctl_usage_error(c->cmd, "give a subcommand: push, ls "
+		return ctl_usage_error(c->cmd,
+		    "give a subcommand: push, ls "
 		    "or rm");
 	if (strcmp(argv[1], "push") == 0)
 		return cmd_push(c, kind, argc - 1, argv + 1);
@@ -383,8 +384,10 @@ store_cmd(struct ctl *c, const char *kind, int argc, char *argv[])
 		ctl_cmd_help(c->cmd);
 		return CTL_OK;
 	}
-	return ctl_usage_error(c->cmd, "%s: not a subcommand of %s (push, ls, "
-	    "rm)", argv[1], kind);
+	return ctl_usage_error(c->cmd,
+	    "%s: not a subcommand of %s (push, ls, "
+	    "rm)",
+	    argv[1], kind);
 }
 
 int

@@ -74,7 +74,7 @@ temp_beside(const char *path, char *tmp, size_t size)
 		return -1;
 	}
 	if ((size_t)snprintf(tmp, size, "%s/.%s.XXXXXX", dirname(copy1),
-	    basename(copy2)) >= size) {
+		basename(copy2)) >= size) {
 		free(copy1);
 		free(copy2);
 		errno = ENAMETOOLONG;
@@ -177,8 +177,8 @@ ctl_iso(struct ctl *c, int argc, char *argv[])
 	if (rv != CTL_OK || req == NULL)
 		goto out;
 	if (o.output == NULL) {
-		snprintf(name, sizeof(name), "%s", json_string_value(
-		    json_object_get(req, "name")));
+		snprintf(name, sizeof(name), "%s",
+		    json_string_value(json_object_get(req, "name")));
 		if (asprintf(&output, "%s.iso", name) == -1) {
 			output = NULL;
 			ctl_warnx("out of memory");

@@ -46,8 +46,7 @@ ctl_many(struct ctl *c, const char *method, const char *suffix, char **names,
 	for (i = 0; i < n; i++) {
 		reqs[i].method = method;
 		reqs[i].path = paths[i] = http_path(names[i], suffix);
-		if (paths[i] == NULL ||
-		    http_start(c->http, &reqs[i]) == -1) {
+		if (paths[i] == NULL || http_start(c->http, &reqs[i]) == -1) {
 			ctl_warnx("out of memory");
 			rv = CTL_DENIED;
 			goto out;
@@ -61,10 +60,10 @@ ctl_many(struct ctl *c, const char *method, const char *suffix, char **names,
 			continue;
 		r = ctl_outcome(c->http, &reqs[i], &inst);
 		if (r == CTL_OK) {
-			state = json_string_value(json_object_get(inst,
-			    "state"));
-			reason = json_string_value(json_object_get(inst,
-			    "reason"));
+			state = json_string_value(
+			    json_object_get(inst, "state"));
+			reason = json_string_value(
+			    json_object_get(inst, "reason"));
 			if (strcmp(suffix, "/start") == 0 && state != NULL &&
 			    strcmp(state, "failed") == 0) {
 				ctl_warnx("%s failed: %s", names[i],
@@ -95,12 +94,12 @@ live_names(struct ctl *c, int *rv)
 	size_t i;
 
 	if ((*rv = ctl_call(c->http, "GET", "/v1/unikernels", NULL, &list,
-	    NULL)) != CTL_OK)
+		 NULL)) != CTL_OK)
 		return NULL;
 	names = json_array();
 	json_array_foreach(list, i, inst) {
-		if (!fmt_state_ended(json_string_value(json_object_get(inst,
-		    "state"))))
+		if (!fmt_state_ended(
+			json_string_value(json_object_get(inst, "state"))))
 			json_array_append(names, json_object_get(inst, "name"));
 	}
 	json_decref(list);
@@ -125,7 +124,7 @@ ctl_stop(struct ctl *c, int argc, char *argv[])
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "afht:", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		switch (ch) {
 		case 'a':
 			all = true;
@@ -135,22 +134,25 @@ ctl_stop(struct ctl *c, int argc, char *argv[])
 			break;
 		case 't':
 			if (ctl_number(optarg, 0, 3600, &timeout) == -1)
-				return ctl_usage_error(c->cmd, "-t %s: give "
-				    "seconds from 0 to 3600", optarg);
+				return ctl_usage_error(c->cmd,
+				    "-t %s: give "
+				    "seconds from 0 to 3600",
+				    optarg);
 			break;
 		default:
 			return rv;
 		}
 	}
 	if (all == (optind < argc))
-		return ctl_usage_error(c->cmd, all ? "give names or --all, "
-		    "not both" : "give the names to stop, or --all");
-	snprintf(suffix, sizeof(suffix), "/stop%s", force ? "?force=true" :
-	    "");
+		return ctl_usage_error(c->cmd,
+		    all ? "give names or --all, "
+			  "not both" :
+			  "give the names to stop, or --all");
+	snprintf(suffix, sizeof(suffix), "/stop%s", force ? "?force=true" : "");
 	if (timeout >= 0)
-		snprintf(suffix + strlen(suffix), sizeof(suffix) -
-		    strlen(suffix), "%ctimeout=%ld", force ? '&' : '?',
-		    timeout);
+		snprintf(suffix + strlen(suffix),
+		    sizeof(suffix) - strlen(suffix), "%ctimeout=%ld",
+		    force ? '&' : '?', timeout);
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
 	if (!all)
@@ -161,8 +163,8 @@ ctl_stop(struct ctl *c, int argc, char *argv[])
 	n = json_array_size(list);
 	names = calloc(n + 1, sizeof(*names));
 	for (i = 0; names != NULL && i < n; i++)
-		if ((names[i] = strdup(json_string_value(
-		    json_array_get(list, i)))) == NULL)
+		if ((names[i] = strdup(
+			 json_string_value(json_array_get(list, i)))) == NULL)
 			break;
 	json_decref(list);
 	if (names == NULL || i < n) {
@@ -208,7 +210,7 @@ ctl_rm(struct ctl *c, int argc, char *argv[])
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "fh", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		if (ch != 'f')
 			return rv;
 		force = true;

@@ -20,8 +20,8 @@
 #include "http.h"
 #include "rrctl.h"
 
-#define WAIT_TIMEOUT_MAX	86400
-#define WAIT_TIMED_OUT		124	/* as timeout(1) */
+#define WAIT_TIMEOUT_MAX 86400
+#define WAIT_TIMED_OUT	 124 /* as timeout(1) */
 
 /* The options every one of these takes: --help only. */
 static int
@@ -71,12 +71,14 @@ ctl_restart(struct ctl *c, int argc, char *argv[])
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "ht:", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		if (ch != 't')
 			return rv;
 		if (ctl_number(optarg, 0, 3600, &timeout) == -1)
-			return ctl_usage_error(c->cmd, "-t %s: give seconds "
-			    "from 0 to 3600", optarg);
+			return ctl_usage_error(c->cmd,
+			    "-t %s: give seconds "
+			    "from 0 to 3600",
+			    optarg);
 	}
 	if (optind >= argc)
 		return ctl_usage_error(c->cmd, "give the names to restart");
@@ -103,13 +105,14 @@ ctl_kill(struct ctl *c, int argc, char *argv[])
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "hs:", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		if (ch != 's')
 			return rv;
 		/* docker kill's default; a unikernel has no other. */
 		if (strcmp(optarg, "KILL") != 0 &&
 		    strcmp(optarg, "SIGKILL") != 0 && strcmp(optarg, "9") != 0)
-			return ctl_usage_error(c->cmd, "-s %s: a unikernel has "
+			return ctl_usage_error(c->cmd,
+			    "-s %s: a unikernel has "
 			    "no signals; only KILL (destroy it) is there",
 			    optarg);
 	}
@@ -145,8 +148,8 @@ wait_status(const char *name, json_t *r, bool by_state)
 		printf("%s\n", state);
 		if (json_is_true(json_object_get(r, "met")))
 			return CTL_OK;
-		ctl_warnx("%s: %s, not %s%s%s", name, state, cond != NULL ?
-		    cond : "?", reason != NULL ? ": " : "",
+		ctl_warnx("%s: %s, not %s%s%s", name, state,
+		    cond != NULL ? cond : "?", reason != NULL ? ": " : "",
 		    reason != NULL ? reason : "");
 		return CTL_DENIED;
 	}
@@ -185,14 +188,15 @@ ctl_wait(struct ctl *c, int argc, char *argv[])
 	int ch, rv, st, out, first = -1;
 
 	while ((ch = ctl_getopt(c, argc, argv, "hc:t:", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		switch (ch) {
 		case 't':
-			if (ctl_number(optarg, 0, WAIT_TIMEOUT_MAX,
-			    &timeout) == -1)
-				return ctl_usage_error(c->cmd, "-t %s: give "
-				    "seconds from 0 to %d", optarg,
-				    WAIT_TIMEOUT_MAX);
+			if (ctl_number(optarg, 0, WAIT_TIMEOUT_MAX, &timeout) ==
+			    -1)
+				return ctl_usage_error(c->cmd,
+				    "-t %s: give "
+				    "seconds from 0 to %d",
+				    optarg, WAIT_TIMEOUT_MAX);
 			break;
 		case 'c':
 			cond = optarg;
@@ -204,18 +208,21 @@ ctl_wait(struct ctl *c, int argc, char *argv[])
 	if (optind >= argc)
 		return ctl_usage_error(c->cmd, "give the names to wait for");
 	by_state = cond != NULL && strcmp(cond, "ended") != 0;
-	if (cond != NULL && (strlen(cond) > 32 ||
-	    strspn(cond, "abcdefghijklmnopqrstuvwxyz") != strlen(cond)))
-		return ctl_usage_error(c->cmd, "--condition %s: give ended or "
-		    "a state (running, paused, exited ...)", cond);
+	if (cond != NULL &&
+	    (strlen(cond) > 32 ||
+		strspn(cond, "abcdefghijklmnopqrstuvwxyz") != strlen(cond)))
+		return ctl_usage_error(c->cmd,
+		    "--condition %s: give ended or "
+		    "a state (running, paused, exited ...)",
+		    cond);
 	snprintf(suffix, sizeof(suffix), "/wait");
 	if (cond != NULL)
-		snprintf(suffix + strlen(suffix), sizeof(suffix) -
-		    strlen(suffix), "?condition=%s", cond);
+		snprintf(suffix + strlen(suffix),
+		    sizeof(suffix) - strlen(suffix), "?condition=%s", cond);
 	if (timeout >= 0)
-		snprintf(suffix + strlen(suffix), sizeof(suffix) -
-		    strlen(suffix), "%ctimeout=%ld", cond != NULL ? '&' : '?',
-		    timeout);
+		snprintf(suffix + strlen(suffix),
+		    sizeof(suffix) - strlen(suffix), "%ctimeout=%ld",
+		    cond != NULL ? '&' : '?', timeout);
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;
 	n = (size_t)(argc - optind);

@@ -38,14 +38,26 @@ now_ms(void)
 }
 
 /* The columns -o can name, and where each one's text is in a row. */
-enum col { C_NAME, C_STATUS, C_STATE, C_PLATFORM, C_MEMORY, C_ADDRESS,
-    C_EXIT, C_UPTIME, C_GENERATION, C_CREATED, C_HOSTDEV, NCOLS };
+enum col {
+	C_NAME,
+	C_STATUS,
+	C_STATE,
+	C_PLATFORM,
+	C_MEMORY,
+	C_ADDRESS,
+	C_EXIT,
+	C_UPTIME,
+	C_GENERATION,
+	C_CREATED,
+	C_HOSTDEV,
+	NCOLS
+};
 
 static const char *const col_names[NCOLS] = { "name", "status", "state",
-    "platform", "memory", "address", "exit", "uptime", "generation",
-    "created", "hostdev" };
+	"platform", "memory", "address", "exit", "uptime", "generation",
+	"created", "hostdev" };
 
-#define PS_DEFAULT_COLS	"name,status,platform,memory,address"
+#define PS_DEFAULT_COLS "name,status,platform,memory,address"
 #define PS_MAX_COLS	16
 
 /*
@@ -85,23 +97,35 @@ col_text(enum col c, json_t *inst, const struct fmt_ps *row, char *buf,
     size_t len)
 {
 	switch (c) {
-	case C_NAME: return row->name;
-	case C_STATUS: return row->status;
-	case C_STATE: return row->state;
-	case C_PLATFORM: return row->platform;
-	case C_MEMORY: return row->memory;
-	case C_ADDRESS: return row->address;
-	case C_EXIT: return row->exit;
-	case C_UPTIME: return row->uptime;
-	case C_HOSTDEV: return row->hostdev;
+	case C_NAME:
+		return row->name;
+	case C_STATUS:
+		return row->status;
+	case C_STATE:
+		return row->state;
+	case C_PLATFORM:
+		return row->platform;
+	case C_MEMORY:
+		return row->memory;
+	case C_ADDRESS:
+		return row->address;
+	case C_EXIT:
+		return row->exit;
+	case C_UPTIME:
+		return row->uptime;
+	case C_HOSTDEV:
+		return row->hostdev;
 	case C_GENERATION:
-		snprintf(buf, len, "%lld", (long long)json_integer_value(
-		    json_object_get(inst, "generation")));
+		snprintf(buf, len, "%lld",
+		    (long long)json_integer_value(
+			json_object_get(inst, "generation")));
 		return buf;
 	case C_CREATED:
-		snprintf(buf, len, "%s", json_string_value(json_object_get(
-		    inst, "created")) != NULL ? json_string_value(
-		    json_object_get(inst, "created")) : "-");
+		snprintf(buf, len, "%s",
+		    json_string_value(json_object_get(inst, "created")) !=
+			    NULL ?
+			json_string_value(json_object_get(inst, "created")) :
+			"-");
 		return buf;
 	default:
 		return "-";
@@ -171,12 +195,13 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 
 	ncols = parse_cols(PS_DEFAULT_COLS, cols, bad, sizeof(bad));
 	while ((ch = ctl_getopt(c, argc, argv, "aF:ho:q", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		switch (ch) {
 		case 'o':
 			if ((ncols = parse_cols(optarg, cols, bad,
-			    sizeof(bad))) == -1)
-				return ctl_usage_error(c->cmd, "-o %s: no "
+				 sizeof(bad))) == -1)
+				return ctl_usage_error(c->cmd,
+				    "-o %s: no "
 				    "column '%s'; the columns: name, status, "
 				    "state, platform, memory, address, exit, "
 				    "uptime, generation, created, hostdev",
@@ -188,8 +213,10 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 			else if (strcmp(optarg, "json") == 0)
 				c->json = true;
 			else if (strcmp(optarg, "table") != 0)
-				return ctl_usage_error(c->cmd, "--format %s: "
-				    "give table, json or jsonl", optarg);
+				return ctl_usage_error(c->cmd,
+				    "--format %s: "
+				    "give table, json or jsonl",
+				    optarg);
 			break;
 		case 'a':
 			all = true;
@@ -202,7 +229,7 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 				state = optarg + 6;
 			else if (strncmp(optarg, "status=", 7) == 0 &&
 			    state == NULL)
-				state = optarg + 7;	/* docker's word */
+				state = optarg + 7; /* docker's word */
 			else if (strncmp(optarg, "name=", 5) == 0 &&
 			    name == NULL)
 				name = optarg + 5;
@@ -214,7 +241,8 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 			    nlabels < sizeof(labels) / sizeof(labels[0]))
 				labels[nlabels++] = optarg + 6;
 			else
-				return ctl_usage_error(c->cmd, "--filter %s: "
+				return ctl_usage_error(c->cmd,
+				    "--filter %s: "
 				    "give state=STATE (or status=), "
 				    "platform=PLATFORM, name=PART or "
 				    "label=KEY[=VALUE], all but label once",
@@ -244,8 +272,7 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		rv = CTL_DENIED;
 		goto out;
 	}
-	if ((rv = ctl_call(c->http, "GET", path, NULL, &list, NULL)) !=
-	    CTL_OK)
+	if ((rv = ctl_call(c->http, "GET", path, NULL, &list, NULL)) != CTL_OK)
 		goto out;
 	if (!json_is_array(list)) {
 		ctl_warnx("rumprund answered something else than a list");
@@ -256,12 +283,14 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 	/* A state filter shows that state, ended or not. */
 	out = json_array();
 	json_array_foreach(list, i, inst) {
-		if (!all && state == NULL && fmt_state_ended(
-		    json_string_value(json_object_get(inst, "state"))))
+		if (!all && state == NULL &&
+		    fmt_state_ended(
+			json_string_value(json_object_get(inst, "state"))))
 			continue;
 		/* name=PART: the names that contain it, as docker's. */
-		if (name != NULL && strstr(json_string_value(json_object_get(
-		    inst, "name")), name) == NULL)
+		if (name != NULL &&
+		    strstr(json_string_value(json_object_get(inst, "name")),
+			name) == NULL)
 			continue;
 		json_array_append(out, inst);
 	}
@@ -276,8 +305,8 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 		putchar('\n');
 	} else if (quiet) {
 		json_array_foreach(out, i, inst) {
-			printf("%s\n", json_string_value(json_object_get(inst,
-			    "name")));
+			printf("%s\n",
+			    json_string_value(json_object_get(inst, "name")));
 		}
 	} else
 		print_table(out, cols, ncols);

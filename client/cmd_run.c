@@ -27,14 +27,14 @@
 struct attach {
 	struct http_req events;
 	struct http_req logs;
-	char name[RUN_NAME_MAX + 1];	/* the instance's name */
-	json_int_t generation;	/* its generation, once the launch answered */
-	struct sbuf line;	/* an event line not yet complete */
-	long long seq;		/* the last event's seq, or -1 */
-	long long at;		/* the next console byte's offset, or -1 */
-	long long deadline;	/* resuming until then (ms), or 0 */
-	json_t *ends;		/* events that ended an instance of that name */
-	bool want_end;		/* an end event is still to come */
+	char name[RUN_NAME_MAX + 1]; /* the instance's name */
+	json_int_t generation; /* its generation, once the launch answered */
+	struct sbuf line;      /* an event line not yet complete */
+	long long seq;	       /* the last event's seq, or -1 */
+	long long at;	       /* the next console byte's offset, or -1 */
+	long long deadline;    /* resuming until then (ms), or 0 */
+	json_t *ends;	       /* events that ended an instance of that name */
+	bool want_end;	       /* an end event is still to come */
 };
 
 /* Keep the events that end an instance of our name. */
@@ -55,9 +55,9 @@ event_line(void *arg, const char *line, size_t len)
 	state = json_string_value(json_object_get(ev, "state"));
 	/* backoff: this generation ended, its restart policy runs another. */
 	if (type != NULL && name != NULL && strcmp(name, a->name) == 0 &&
-	    (strcmp(type, "removed") == 0 || (strcmp(type, "state") == 0 &&
-	    state != NULL && (fmt_state_ended(state) ||
-	    strcmp(state, "backoff") == 0))))
+	    (strcmp(type, "removed") == 0 ||
+		(strcmp(type, "state") == 0 && state != NULL &&
+		    (fmt_state_ended(state) || strcmp(state, "backoff") == 0))))
 		json_array_append(a->ends, ev);
 	json_decref(ev);
 }
@@ -82,7 +82,8 @@ end_event(const struct attach *a)
 		json_t *g = json_object_get(ev, "generation");
 
 		if (strcmp(json_string_value(json_object_get(ev, "type")),
-		    "removed") == 0 || !json_is_integer(g) ||
+			"removed") == 0 ||
+		    !json_is_integer(g) ||
 		    json_integer_value(g) == a->generation)
 			return ev;
 	}
@@ -139,18 +140,20 @@ ended(const char *name, json_t *how)
 	st = json_object_get(how, "exit_status");
 	reason = json_string_value(json_object_get(how, "reason"));
 	type = json_string_value(json_object_get(how, "type"));
-	if (state != NULL && strcmp(state, "exited") == 0 && json_is_integer(st))
+	if (state != NULL && strcmp(state, "exited") == 0 &&
+	    json_is_integer(st))
 		return (int)(json_integer_value(st) & 255);
 	/* As docker run: attached to the first run only. */
 	if (state != NULL && strcmp(state, "backoff") == 0) {
 		if (json_is_integer(st)) {
 			ctl_warnx("%s exited (%lld); its restart policy starts "
-			    "it again", name, (long long)json_integer_value(st));
+				  "it again",
+			    name, (long long)json_integer_value(st));
 			return (int)(json_integer_value(st) & 255);
 		}
 		ctl_warnx("%s ended%s%s; its restart policy starts it again",
-		    name, reason != NULL ? ": " : "", reason != NULL ? reason :
-		    "");
+		    name, reason != NULL ? ": " : "",
+		    reason != NULL ? reason : "");
 		return RUN_CRASHED;
 	}
 	if (type != NULL && strcmp(type, "removed") == 0) {
@@ -176,10 +179,11 @@ ended(const char *name, json_t *how)
 static void
 say_removal(const char *name, json_t *inst)
 {
-	if (json_is_true(json_object_get(json_object_get(inst, "spec"),
-	    "auto_remove")))
+	if (json_is_true(
+		json_object_get(json_object_get(inst, "spec"), "auto_remove")))
 		ctl_warnx("%s and its console log will be removed when it "
-		    "ends (-d, --rm)", name);
+			  "ends (-d, --rm)",
+		    name);
 }
 
 /*
@@ -235,8 +239,8 @@ next_name(const char *base, json_t *list, unsigned int *n, char *buf)
 		(*n)++;
 		taken = false;
 		json_array_foreach(list, i, inst) {
-			const char *nm = json_string_value(json_object_get(inst,
-			    "name"));
+			const char *nm = json_string_value(
+			    json_object_get(inst, "name"));
 
 			if (nm != NULL && strcmp(nm, buf) == 0)
 				taken = true;
@@ -247,7 +251,7 @@ next_name(const char *base, json_t *list, unsigned int *n, char *buf)
 }
 
 /* How many names create() tries before it gives up. */
-#define CREATE_TRIES	100
+#define CREATE_TRIES 100
 
 /*
  * POST req (run and run -i).  Without -N (generated), the name is the
@@ -263,8 +267,8 @@ next_name(const char *base, json_t *list, unsigned int *n, char *buf)
  * Returns an exit status of rrctl (enum ctl_exit).
  */
 static int
-create(struct ctl *c, json_t *req, bool generated, char *name,
-    json_t **instp, json_int_t *fromp)
+create(struct ctl *c, json_t *req, bool generated, char *name, json_t **instp,
+    json_int_t *fromp)
 {
 	json_t *list = NULL, *inst = NULL, *again = NULL;
 	char base[RUN_NAME_MAX + 1], *path = NULL;
@@ -278,8 +282,9 @@ create(struct ctl *c, json_t *req, bool generated, char *name,
 	snprintf(base, sizeof(base), "%s",
 	    json_string_value(json_object_get(req, "name")));
 	snprintf(name, RUN_NAME_MAX + 1, "%s", base);
-	if (generated && (rv = ctl_call(c->http, "GET", "/v1/unikernels",
-	    NULL, &list, NULL)) != CTL_OK)
+	if (generated &&
+	    (rv = ctl_call(c->http, "GET", "/v1/unikernels", NULL, &list,
+		 NULL)) != CTL_OK)
 		return rv;
 	http_quiet_conflict(c->http, generated);
 	for (tries = 0; tries < CREATE_TRIES; tries++) {
@@ -296,7 +301,7 @@ create(struct ctl *c, json_t *req, bool generated, char *name,
 		if (!generated)
 			break;
 		if (rv == CTL_OK && status == 200)
-			continue;	/* someone else's, made meanwhile */
+			continue; /* someone else's, made meanwhile */
 		if (rv == CTL_DENIED && http_error(c->http, &field) == 409 &&
 		    strcmp(field, "name") == 0)
 			continue;
@@ -315,10 +320,11 @@ create(struct ctl *c, json_t *req, bool generated, char *name,
 	state = json_string_value(json_object_get(inst, "state"));
 	if (status == 200 && fmt_state_ended(state)) {
 		/* Ended, so its log ends here: the new generation's starts. */
-		*fromp = json_integer_value(json_object_get(json_object_get(
-		    inst, "log"), "size"));
+		*fromp = json_integer_value(
+		    json_object_get(json_object_get(inst, "log"), "size"));
 		ctl_warnx("%s had ended (%s) with this request: running it "
-		    "again", name, state);
+			  "again",
+		    name, state);
 		if ((path = http_path(name, "/start")) == NULL) {
 			ctl_warnx("out of memory");
 			json_decref(inst);
@@ -332,7 +338,8 @@ create(struct ctl *c, json_t *req, bool generated, char *name,
 		inst = again;
 	} else if (status == 200)
 		ctl_warnx("%s already exists with this request (%s): not "
-		    "launched again", name, state);
+			  "launched again",
+		    name, state);
 	*instp = inst;
 	return CTL_OK;
 }
@@ -433,12 +440,12 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 			a.seq = a.events.resume_at;
 		if (a.seq < 0 || (a.at < 0 && !a.logs.done)) {
 			http_end(h, &a.logs);
-			rv = ctl_outcome(h, http_broken(&a.events) ?
-			    &a.events : &a.logs, NULL);
+			rv = ctl_outcome(h,
+			    http_broken(&a.events) ? &a.events : &a.logs, NULL);
 			goto out;
 		}
-		rv = ctl_resume_wait(c, http_broken(&a.events) ? &a.events :
-		    &a.logs, &a.deadline);
+		rv = ctl_resume_wait(c,
+		    http_broken(&a.events) ? &a.events : &a.logs, &a.deadline);
 		if (rv == CTL_INTERRUPTED) {
 			rv = HTTP_INTERRUPTED;
 			goto interrupted;
@@ -448,8 +455,8 @@ attach(struct ctl *c, json_t *req, bool generated, bool *final)
 		if (http_broken(&a.events)) {
 			http_end(h, &a.events);
 			http_req_reset(&a.events);
-			snprintf(evpath, sizeof(evpath), "/v1/events?since=%lld",
-			    a.seq);
+			snprintf(evpath, sizeof(evpath),
+			    "/v1/events?since=%lld", a.seq);
 			sbuf_reset(&a.line);
 			a.events.path = evpath;
 			if (http_start(h, &a.events) == -1)
@@ -568,8 +575,8 @@ ctl_run_request(struct ctl *c, int argc, char *argv[], bool iso,
 	default:
 		break;
 	}
-	if ((req = run_request(o, run_realpath, NULL, err,
-	    sizeof(err))) == NULL) {
+	if ((req = run_request(o, run_realpath, NULL, err, sizeof(err))) ==
+	    NULL) {
 		ctl_warnx("%s", err);
 		return CTL_USAGE;
 	}
@@ -612,7 +619,7 @@ ctl_run(struct ctl *c, int argc, char *argv[])
 		free(ref);
 	}
 	rv = o.attach ? attach(c, req, o.name == NULL, &final) :
-	    launch(c, req, o.name == NULL, &final);
+			launch(c, req, o.name == NULL, &final);
 out:
 	if (!final)
 		rv = run_status(c, rv);

@@ -24,8 +24,7 @@ no_args(struct ctl *c, int argc, char *argv[])
 	bool started = false;
 	int rv;
 
-	if (ctl_getopt(c, argc, argv, "h", help_json_opts, &started, &rv) !=
-	    -1)
+	if (ctl_getopt(c, argc, argv, "h", help_json_opts, &started, &rv) != -1)
 		return rv;
 	if (optind < argc)
 		return ctl_usage_error(c->cmd, "unexpected argument %s",
@@ -62,8 +61,7 @@ ctl_inspect(struct ctl *c, int argc, char *argv[])
 		ctl_warnx("out of memory");
 		return CTL_DENIED;
 	}
-	if ((rv = ctl_call(c->http, "GET", path, NULL, &inst, NULL)) ==
-	    CTL_OK)
+	if ((rv = ctl_call(c->http, "GET", path, NULL, &inst, NULL)) == CTL_OK)
 		print_json(inst);
 	json_decref(inst);
 	free(path);
@@ -93,7 +91,7 @@ num(json_t *o, const char *key, char *buf, size_t len)
 static void
 kv(struct table *t, const char *key, const char *value)
 {
-	table_row(t, (const char *const []){ key, value });
+	table_row(t, (const char *const[]){ key, value });
 }
 
 /* What requests may use (image dirs ...), a line each: "-" for none. */
@@ -101,8 +99,10 @@ static void
 policy_lines(struct table *t, json_t *policy)
 {
 	static const char *const keys[][2] = {
-		{ "image_dirs", "image dirs" }, { "volume_dirs", "volume dirs" },
-		{ "bridges", "bridges" }, { "networks", "networks" },
+		{ "image_dirs", "image dirs" },
+		{ "volume_dirs", "volume dirs" },
+		{ "bridges", "bridges" },
+		{ "networks", "networks" },
 	};
 	struct sbuf sb = SBUF_INIT;
 	json_t *v;
@@ -147,12 +147,13 @@ print_info(json_t *info)
 	free(line);
 	json_object_foreach(json_object_get(info, "backends"), key, be) {
 		if (json_is_true(json_object_get(be, "available")))
-			sbuf_addf(&sb, "available, %s", json_is_true(
-			    json_object_get(be, "connected")) ? "connected" :
-			    "not connected");
+			sbuf_addf(&sb, "available, %s",
+			    json_is_true(json_object_get(be, "connected")) ?
+				"connected" :
+				"not connected");
 		else
-			sbuf_addf(&sb, "unavailable: %s", str(be, "reason",
-			    "no reason given"));
+			sbuf_addf(&sb, "unavailable: %s",
+			    str(be, "reason", "no reason given"));
 		line = sbuf_finish(&sb);
 		kv(t, key, line);
 		free(line);
@@ -170,12 +171,12 @@ print_info(json_t *info)
 	    num(limits, "max_instances", a, sizeof(a)),
 	    num(limits, "max_memory_mib", b, sizeof(b)),
 	    num(limits, "max_vcpus", cc, sizeof(cc)));
-	if (json_integer_value(json_object_get(limits,
-	    "max_total_memory_mib")) > 0) {
+	if (json_integer_value(
+		json_object_get(limits, "max_total_memory_mib")) > 0) {
 		char d[32];
 
-		sbuf_addf(&sb, "%s MiB in all", num(limits,
-		    "max_total_memory_mib", d, sizeof(d)));
+		sbuf_addf(&sb, "%s MiB in all",
+		    num(limits, "max_total_memory_mib", d, sizeof(d)));
 	} else
 		sbuf_add(&sb, "no limit on memory in all");
 	line = sbuf_finish(&sb);
@@ -231,8 +232,9 @@ ctl_version(struct ctl *c, int argc, char *argv[])
 	}
 	json_object_foreach(built, k, v)
 		if (json_is_true(v))
-			snprintf(with + strlen(with), sizeof(with) - strlen(with),
-			    "%s%s", with[0] != '\0' ? ", " : "", k);
+			snprintf(with + strlen(with),
+			    sizeof(with) - strlen(with), "%s%s",
+			    with[0] != '\0' ? ", " : "", k);
 	if (c->json) {
 		json_t *out = json_pack("{s:s,s:s?,s:s?,s:O?}", "rrctl",
 		    RUMPRUND_VERSION, "rumprund", daemon, "api_version", api,
@@ -243,8 +245,8 @@ ctl_version(struct ctl *c, int argc, char *argv[])
 	} else if (daemon != NULL) {
 		printf("rumprund %s", daemon);
 		if (api != NULL)
-			printf(" (API %s%s%s)", api, with[0] != '\0' ?
-			    "; built with " : "", with);
+			printf(" (API %s%s%s)", api,
+			    with[0] != '\0' ? "; built with " : "", with);
 		printf("\n");
 	}
 	json_decref(info);

@@ -26,17 +26,21 @@
 #include "rrctl.h"
 #include "table.h"
 
-#define ROUND_MS	1100	/* > rumprund's 1 s cache of a collection */
+#define ROUND_MS 1100 /* > rumprund's 1 s cache of a collection */
 
-enum stats_format { FORMAT_TABLE, FORMAT_JSON, FORMAT_JSONL };
+enum stats_format {
+	FORMAT_TABLE,
+	FORMAT_JSON,
+	FORMAT_JSONL
+};
 
 /* One guest across rounds. */
 struct guest {
 	char *name;
-	json_t *prev;		/* its last stats answer, or NULL */
-	json_t *cur;		/* this round's, or NULL (no domain) */
-	double cpu_percent;	/* from prev and cur; NAN until known */
-	bool seen;		/* in this round's list */
+	json_t *prev;	    /* its last stats answer, or NULL */
+	json_t *cur;	    /* this round's, or NULL (no domain) */
+	double cpu_percent; /* from prev and cur; NAN until known */
+	bool seen;	    /* in this round's list */
 };
 
 struct stats_run {
@@ -97,14 +101,15 @@ list_running(struct stats_run *s)
 	int rv;
 
 	if ((rv = ctl_call(s->c->http, "GET", "/v1/unikernels", NULL, &list,
-	    NULL)) != CTL_OK)
+		 NULL)) != CTL_OK)
 		return rv;
 	for (i = 0; i < s->n; i++)
 		s->g[i].seen = false;
 	json_array_foreach(list, i, inst) {
 		name = json_string_value(json_object_get(inst, "name"));
-		if (name == NULL || fmt_state_ended(json_string_value(
-		    json_object_get(inst, "state"))))
+		if (name == NULL ||
+		    fmt_state_ended(
+			json_string_value(json_object_get(inst, "state"))))
 			continue;
 		if ((g = guest_find(s, name, true)) == NULL) {
 			ctl_warnx("out of memory");
@@ -115,7 +120,7 @@ list_running(struct stats_run *s)
 	}
 	json_decref(list);
 	/* Those that ended or went are dropped. */
-	for (i = 0; i < s->n; ) {
+	for (i = 0; i < s->n;) {
 		if (s->g[i].seen) {
 			i++;
 			continue;
@@ -123,8 +128,7 @@ list_running(struct stats_run *s)
 		free(s->g[i].name);
 		json_decref(s->g[i].prev);
 		json_decref(s->g[i].cur);
-		memmove(&s->g[i], &s->g[i + 1], (s->n - i - 1) *
-		    sizeof(*s->g));
+		memmove(&s->g[i], &s->g[i + 1], (s->n - i - 1) * sizeof(*s->g));
 		s->n--;
 	}
 	return CTL_OK;
@@ -147,11 +151,11 @@ cpu_percent(struct guest *g)
 
 	if (g->prev == NULL || g->cur == NULL ||
 	    json_integer_value(json_object_get(g->prev, "generation")) !=
-	    json_integer_value(json_object_get(g->cur, "generation")) ||
+		json_integer_value(json_object_get(g->cur, "generation")) ||
 	    fmt_time_ms(json_string_value(json_object_get(g->prev, "time")),
-	    &t0) == -1 ||
+		&t0) == -1 ||
 	    fmt_time_ms(json_string_value(json_object_get(g->cur, "time")),
-	    &t1) == -1)
+		&t1) == -1)
 		return;
 	c0 = num(g->prev, "cpu_time_ns");
 	c1 = num(g->cur, "cpu_time_ns");
@@ -188,7 +192,8 @@ round_once(struct stats_run *s, bool explicit)
 	for (i = 0; i < s->n; i++) {
 		reqs[i].method = "GET";
 		reqs[i].path = paths[i] = http_path(s->g[i].name, "/stats");
-		if (paths[i] == NULL || http_start(s->c->http, &reqs[i]) == -1) {
+		if (paths[i] == NULL ||
+		    http_start(s->c->http, &reqs[i]) == -1) {
 			ctl_warnx("out of memory");
 			rv = CTL_DENIED;
 			goto out;
@@ -266,7 +271,8 @@ static void
 print_table(struct stats_run *s)
 {
 	static const char *const head[] = { "NAME", "CPU %", "CPU TIME",
-	    "MEMORY", "HOST RSS", "BLOCK I/O (R / W)", "NET I/O (RX / TX)" };
+		"MEMORY", "HOST RSS", "BLOCK I/O (R / W)",
+		"NET I/O (RX / TX)" };
 	char pct[16], cpu[32], mem[32], rss[32], blk[80], net[80];
 	const char *cells[7];
 	struct table *t;
@@ -325,8 +331,9 @@ print_json(struct stats_run *s, enum stats_format f)
 			continue;
 		o = json_deep_copy(s->g[i].cur);
 		json_object_set_new(o, "cpu_percent",
-		    isnan(s->g[i].cpu_percent) ? json_null() :
-		    json_real(s->g[i].cpu_percent));
+		    isnan(s->g[i].cpu_percent) ?
+			json_null() :
+			json_real(s->g[i].cpu_percent));
 		if (f == FORMAT_JSONL) {
 			json_dumpf(o, stdout, JSON_COMPACT);
 			putchar('\n');
@@ -374,8 +381,8 @@ ctl_stats(struct ctl *c, int argc, char *argv[])
 
 	memset(&s, 0, sizeof(s));
 	s.c = c;
-	while ((ch = ctl_getopt(c, argc, argv, "h", longopts, &started,
-	    &rv)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, "h", longopts, &started, &rv)) !=
+	    -1) {
 		switch (ch) {
 		case 'n':
 			no_stream = true;
@@ -386,8 +393,10 @@ ctl_stats(struct ctl *c, int argc, char *argv[])
 			else if (strcmp(optarg, "jsonl") == 0)
 				f = FORMAT_JSONL;
 			else if (strcmp(optarg, "table") != 0)
-				return ctl_usage_error(c->cmd, "--format %s: "
-				    "give table, json or jsonl", optarg);
+				return ctl_usage_error(c->cmd,
+				    "--format %s: "
+				    "give table, json or jsonl",
+				    optarg);
 			break;
 		default:
 			return rv;
@@ -410,7 +419,7 @@ ctl_stats(struct ctl *c, int argc, char *argv[])
 		goto out;
 	}
 	tty = isatty(STDOUT_FILENO) == 1;
-	for (round = 0; ; round++) {
+	for (round = 0;; round++) {
 		if (!explicit && (rv = list_running(&s)) != CTL_OK)
 			goto out;
 		if ((rv = round_once(&s, explicit)) != CTL_OK)
@@ -428,7 +437,7 @@ ctl_stats(struct ctl *c, int argc, char *argv[])
 				break;
 		}
 		if (!pause_ms(ROUND_MS)) {
-			rv = CTL_INTERRUPTED;	/* Ctrl-C, as logs -f */
+			rv = CTL_INTERRUPTED; /* Ctrl-C, as logs -f */
 			break;
 		}
 	}

@@ -76,22 +76,22 @@ ctl_resumed(struct ctl *c, long long *deadline_ms)
 }
 
 /* The "2026-12-01T10:00:00.123Z " before each line of logs -t. */
-#define LOG_STAMP_LEN	25
+#define LOG_STAMP_LEN 25
 
 /* A followed stream: where it is, to resume it. */
 struct follow {
 	struct http_req r;
 	int (*on_data)(void *, const char *, size_t);
 	void *arg;
-	long long at;		/* logs: the next byte's offset, or -1 */
-	long long seq;		/* events: the last seq seen, or -1 */
-	bool lines;		/* events: whole lines only */
-	long long cutoff_ms;	/* events: only those from then on, or 0 */
-	bool stamps;		/* logs -t: each line after a prefix */
-	bool line_start;	/* logs -t: a prefix comes next */
-	size_t skip;		/* logs -t: prefix bytes still to come */
-	long long deadline;	/* resuming until then (ms), or 0 */
-	struct sbuf partial;	/* events: a line not yet complete */
+	long long at;	     /* logs: the next byte's offset, or -1 */
+	long long seq;	     /* events: the last seq seen, or -1 */
+	bool lines;	     /* events: whole lines only */
+	long long cutoff_ms; /* events: only those from then on, or 0 */
+	bool stamps;	     /* logs -t: each line after a prefix */
+	bool line_start;     /* logs -t: a prefix comes next */
+	size_t skip;	     /* logs -t: prefix bytes still to come */
+	long long deadline;  /* resuming until then (ms), or 0 */
+	struct sbuf partial; /* events: a line not yet complete */
 };
 
 static int
@@ -126,8 +126,8 @@ follow_until(void *arg)
 {
 	const struct follow *f = arg;
 
-	return f->r.done || (f->deadline != 0 && f->r.status >= 200 &&
-	    f->r.status < 300);
+	return f->r.done ||
+	    (f->deadline != 0 && f->r.status >= 200 && f->r.status < 300);
 }
 
 /*
@@ -188,7 +188,7 @@ follow(struct ctl *c, const char *path, struct follow *f, bool interruptible,
 
 static int since_arg(const char *, long *, long long *);
 
-static const char *logs_name;	/* the instance rrctl logs follows */
+static const char *logs_name; /* the instance rrctl logs follows */
 
 /* The path that goes on where the log broke; 0, or -1 when unknown. */
 static int
@@ -226,15 +226,17 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 	int ch, rv;
 
 	while ((ch = ctl_getopt(c, argc, argv, "fhn:t", longopts, &started,
-	    &rv)) != -1) {
+		    &rv)) != -1) {
 		switch (ch) {
 		case 'f':
 			follow_it = true;
 			break;
 		case 'n':
 			if (ctl_number(optarg, 0, 100000, &tail) == -1)
-				return ctl_usage_error(c->cmd, "--tail %s: give "
-				    "a number of lines up to 100000", optarg);
+				return ctl_usage_error(c->cmd,
+				    "--tail %s: give "
+				    "a number of lines up to 100000",
+				    optarg);
 			break;
 		case 't':
 			stamps = true;
@@ -242,9 +244,11 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 		case 's':
 			if (since_arg(optarg, &seq, &cutoff) == -1 ||
 			    cutoff == 0)
-				return ctl_usage_error(c->cmd, "--since %s: "
+				return ctl_usage_error(c->cmd,
+				    "--since %s: "
 				    "give a duration (10m) or a time "
-				    "(2026-12-01T10:00:00Z)", optarg);
+				    "(2026-12-01T10:00:00Z)",
+				    optarg);
 			break;
 		default:
 			return rv;
@@ -253,7 +257,8 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 	if (argc - optind != 1)
 		return ctl_usage_error(c->cmd, "give one name");
 	if (tail >= 0 && cutoff > 0)
-		return ctl_usage_error(c->cmd, "give --tail or --since, not "
+		return ctl_usage_error(c->cmd,
+		    "give --tail or --since, not "
 		    "both");
 	name = argv[optind];
 	if ((rv = ctl_connect(c)) != CTL_OK)
@@ -318,9 +323,10 @@ event_line(void *arg, const char *line, size_t len)
 		int64_t t;
 
 		if (fmt_time_ms(json_string_value(json_object_get(ev, "time")),
-		    &t) == 0 && t < f->cutoff_ms) {
+			&t) == 0 &&
+		    t < f->cutoff_ms) {
 			json_decref(ev);
-			return;	/* before --since TIME */
+			return; /* before --since TIME */
 		}
 	}
 	if (f->lines || ev == NULL || (text = fmt_event(ev)) == NULL)
@@ -341,7 +347,7 @@ event_data(void *arg, const char *buf, size_t len)
 	return 0;
 }
 
-static bool events_follow;	/* rrctl events without --no-follow */
+static bool events_follow; /* rrctl events without --no-follow */
 
 /* The path that goes on after the last event; 0, or -1 when unknown. */
 static int
@@ -372,7 +378,9 @@ since_arg(const char *s, long *seq, long long *cutoff_ms)
 		char unit;
 		long long ms;
 	} units[] = {
-		{ 's', 1000LL }, { 'm', 60000LL }, { 'h', 3600000LL },
+		{ 's', 1000LL },
+		{ 'm', 60000LL },
+		{ 'h', 3600000LL },
 		{ 'd', 86400000LL },
 	};
 	char num[24], *end;
@@ -385,7 +393,8 @@ since_arg(const char *s, long *seq, long long *cutoff_ms)
 	if (ctl_number(s, 0, LONG_MAX, seq) == 0)
 		return 0;
 	for (i = 0; len >= 2 && len < sizeof(num) &&
-	    i < sizeof(units) / sizeof(units[0]); i++) {
+	     i < sizeof(units) / sizeof(units[0]);
+	     i++) {
 		if (s[len - 1] != units[i].unit || s[0] < '0' || s[0] > '9')
 			continue;
 		snprintf(num, sizeof(num), "%.*s", (int)(len - 1), s);
@@ -419,16 +428,18 @@ ctl_events(struct ctl *c, int argc, char *argv[])
 	long long cutoff = 0;
 	int ch, rv;
 
-	while ((ch = ctl_getopt(c, argc, argv, "h", longopts, &started,
-	    &rv)) != -1) {
+	while ((ch = ctl_getopt(c, argc, argv, "h", longopts, &started, &rv)) !=
+	    -1) {
 		switch (ch) {
 		case 's':
 			if (since_arg(optarg, &since, &cutoff) == -1)
-				return ctl_usage_error(c->cmd, "--since %s: "
+				return ctl_usage_error(c->cmd,
+				    "--since %s: "
 				    "give an event number, a duration (10m) "
-				    "or a time (2026-12-01T10:00:00Z)", optarg);
+				    "or a time (2026-12-01T10:00:00Z)",
+				    optarg);
 			if (cutoff > 0)
-				since = 0;	/* the kept ones, then by time */
+				since = 0; /* the kept ones, then by time */
 			break;
 		case 'N':
 			no_follow = true;

@@ -15,72 +15,71 @@
 #include "rrctl.h"
 
 #define RUN_HELP \
-"  kvm | xen | qemu     the platform, as upstream's first word (qemu: kvm\n" \
-"                       with --accel tcg); the default is kvm\n" \
-"  -b path[,mountpoint] attach a disk image; mount it when mountpoint given\n" \
-"  -d, --rm             remove the instance and its console log once it\n" \
-"                       has ended (upstream's -d; not docker's detach:\n" \
-"                       without -i, run never waits)\n" \
-"  -e NAME=VALUE        set an environment variable (repeatable)\n" \
-"  -I iftag,ifbasename[,backendopts]\n" \
-"                       add a NIC (ifbasename vioif on kvm, xenif on xen);\n" \
-"                       backendopts: tap:NAME, bridge:NAME, network:NAME,\n" \
-"                       '-net tap,ifname=NAME', '-net bridge,br=NAME',\n" \
-"                       bridge=NAME, or empty (a tap named by libvirt);\n" \
-"                       on xen only bridges, and empty is xenbr0\n" \
-"  -i                   follow the console until the guest ends; exit with\n" \
-"                       its exit status\n" \
-"  -M mem               memory in MiB (suffix M or G allowed; default 64)\n" \
-"  -N name              the instance's name and the guest's hostname\n" \
-"                       (default: the first free of rumprun-IMAGE,\n" \
-"                       rumprun-IMAGE-2 ...); the same line with -N again\n" \
-"                       runs an ended instance again\n" \
-"  -p                   create the guest paused (rrctl start resumes it)\n" \
-"  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
-"                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
-"                       inet6,static,ADDR/MASK[,GW]\n" \
-"  --platform kvm|xen   the platform, instead of the first word\n" \
-"  --label KEY=VALUE    label the instance (repeatable)\n" \
-"  --vcpus n            virtual CPUs (default 1)\n" \
-"  --accel kvm|tcg      the accelerator (default: the daemon's)\n" \
-"  --boot-timeout s     seconds the guest has to reach main() (0: no\n" \
-"                       limit; default: the daemon's boot_timeout)\n" \
-"  --restart policy     no (default) | on-failure[:N] | always |\n" \
-"                       unless-stopped: start the guest again when it\n" \
-"                       ends (on-failure: exit status != 0, crash or\n" \
-"                       failed boot; N: retries, 0 none); never after an\n" \
-"                       rrctl stop or kill\n" \
-"  --restart-backoff i[:m]  seconds before the first restart of a crash\n" \
-"                       loop (default 1), doubling up to m (default 300)\n" \
-"  --restart-reset s    a run this long ends the crash loop (default 600)\n" \
-"  --dry-run            print the launch request instead of sending it\n" \
-"  Not supported: -D (gdb), -g (guest args), -n (old netspec).\n"
+	"  kvm | xen | qemu     the platform, as upstream's first word (qemu: kvm\n" \
+	"                       with --accel tcg); the default is kvm\n" \
+	"  -b path[,mountpoint] attach a disk image; mount it when mountpoint given\n" \
+	"  -d, --rm             remove the instance and its console log once it\n" \
+	"                       has ended (upstream's -d; not docker's detach:\n" \
+	"                       without -i, run never waits)\n" \
+	"  -e NAME=VALUE        set an environment variable (repeatable)\n" \
+	"  -I iftag,ifbasename[,backendopts]\n" \
+	"                       add a NIC (ifbasename vioif on kvm, xenif on xen);\n" \
+	"                       backendopts: tap:NAME, bridge:NAME, network:NAME,\n" \
+	"                       '-net tap,ifname=NAME', '-net bridge,br=NAME',\n" \
+	"                       bridge=NAME, or empty (a tap named by libvirt);\n" \
+	"                       on xen only bridges, and empty is xenbr0\n" \
+	"  -i                   follow the console until the guest ends; exit with\n" \
+	"                       its exit status\n" \
+	"  -M mem               memory in MiB (suffix M or G allowed; default 64)\n" \
+	"  -N name              the instance's name and the guest's hostname\n" \
+	"                       (default: the first free of rumprun-IMAGE,\n" \
+	"                       rumprun-IMAGE-2 ...); the same line with -N again\n" \
+	"                       runs an ended instance again\n" \
+	"  -p                   create the guest paused (rrctl start resumes it)\n" \
+	"  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
+	"                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
+	"                       inet6,static,ADDR/MASK[,GW]\n" \
+	"  --platform kvm|xen   the platform, instead of the first word\n" \
+	"  --label KEY=VALUE    label the instance (repeatable)\n" \
+	"  --vcpus n            virtual CPUs (default 1)\n" \
+	"  --accel kvm|tcg      the accelerator (default: the daemon's)\n" \
+	"  --boot-timeout s     seconds the guest has to reach main() (0: no\n" \
+	"                       limit; default: the daemon's boot_timeout)\n" \
+	"  --restart policy     no (default) | on-failure[:N] | always |\n" \
+	"                       unless-stopped: start the guest again when it\n" \
+	"                       ends (on-failure: exit status != 0, crash or\n" \
+	"                       failed boot; N: retries, 0 none); never after an\n" \
+	"                       rrctl stop or kill\n" \
+	"  --restart-backoff i[:m]  seconds before the first restart of a crash\n" \
+	"                       loop (default 1), doubling up to m (default 300)\n" \
+	"  --restart-reset s    a run this long ends the crash loop (default 600)\n" \
+	"  --dry-run            print the launch request instead of sending it\n" \
+	"  Not supported: -D (gdb), -g (guest args), -n (old netspec).\n"
 
 #define ISO_HELP \
-"  -o file              write the image to file (default: NAME.iso); an\n" \
-"                       existing file is replaced once the image is whole\n" \
-"  -b path[,mountpoint] put a data image into the ISO (under its file\n" \
-"                       name, read-only) and mount it when mountpoint given\n" \
-"  -e NAME=VALUE        set an environment variable (repeatable)\n" \
-"  -I iftag,driver      a NIC of the machine, by its NetBSD driver: wm,\n" \
-"                       re, vioif ... (wm0, wm1 ... in the order given)\n" \
-"  -N name              the request's name and the guest's hostname\n" \
-"                       (default rumprun-IMAGE)\n" \
-"  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
-"                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
-"                       inet6,static,ADDR/MASK[,GW]\n" \
-"  --dry-run            print the request instead of sending it\n" \
-"  Not for an ISO image: -d, --rm, -i, -p, -M, --vcpus, --accel,\n" \
-"  --boot-timeout, --restart..., --platform.\n" \
-"  The options come before image: what follows it is the guest's.\n"
+	"  -o file              write the image to file (default: NAME.iso); an\n" \
+	"                       existing file is replaced once the image is whole\n" \
+	"  -b path[,mountpoint] put a data image into the ISO (under its file\n" \
+	"                       name, read-only) and mount it when mountpoint given\n" \
+	"  -e NAME=VALUE        set an environment variable (repeatable)\n" \
+	"  -I iftag,driver      a NIC of the machine, by its NetBSD driver: wm,\n" \
+	"                       re, vioif ... (wm0, wm1 ... in the order given)\n" \
+	"  -N name              the request's name and the guest's hostname\n" \
+	"                       (default rumprun-IMAGE)\n" \
+	"  -W iftag,netspec     configure the NIC tagged iftag: inet,dhcp |\n" \
+	"                       inet,static,ADDR/MASK[,GW] | inet6,auto |\n" \
+	"                       inet6,static,ADDR/MASK[,GW]\n" \
+	"  --dry-run            print the request instead of sending it\n" \
+	"  Not for an ISO image: -d, --rm, -i, -p, -M, --vcpus, --accel,\n" \
+	"  --boot-timeout, --restart..., --platform.\n" \
+	"  The options come before image: what follows it is the guest's.\n"
 
 const struct ctl_command ctl_commands[] = {
 	{ "run", CMD_RUN, ctl_run,
 	    "[kvm | xen | qemu] [options] image [--] [arg ...]",
 	    "Launch a unikernel; the options are those of upstream rumprun.",
 	    RUN_HELP, 0 },
-	{ "iso", CMD_ISO, ctl_iso,
-	    "[-o file] [options] image [--] [arg ...]",
+	{ "iso", CMD_ISO, ctl_iso, "[-o file] [options] image [--] [arg ...]",
 	    "Make a bootable ISO image of a unikernel for a real machine.",
 	    ISO_HELP, 0 },
 	{ "ps", CMD_PS, ctl_ps,
@@ -115,8 +114,7 @@ const struct ctl_command ctl_commands[] = {
 	    "  --json               as --format json\n"
 	    "  CPU % is 100 for one vCPU busy all the time.\n",
 	    CTL_F_JSON },
-	{ "stop", CMD_STOP, ctl_stop,
-	    "[-f] [-t seconds] name ... | --all",
+	{ "stop", CMD_STOP, ctl_stop, "[-f] [-t seconds] name ... | --all",
 	    "Stop instances; answers once each has ended.",
 	    "  -a, --all            every instance that has not ended\n"
 	    "  -f                   destroy at once, without asking the guest\n"
@@ -158,15 +156,14 @@ const struct ctl_command ctl_commands[] = {
 	    CTL_F_JSON },
 	{ "version", CMD_VERSION, ctl_version, "[--json]",
 	    "Show the versions of rrctl and of the daemon.",
-	    "  --json               as a JSON object\n",
-	    CTL_F_JSON },
+	    "  --json               as a JSON object\n", CTL_F_JSON },
 	{ "pause", CMD_PAUSE, ctl_pause, "name ...",
-	    "Pause running guests (their vCPUs stop; the state is paused).",
-	    "", 0 },
+	    "Pause running guests (their vCPUs stop; the state is paused).", "",
+	    0 },
 	{ "unpause", CMD_UNPAUSE, ctl_unpause, "name ...",
 	    "Let paused guests run again.", "", 0 },
-	{ "resume", CMD_RESUME, ctl_unpause, "name ...",
-	    "The same as unpause.", "", 0 },
+	{ "resume", CMD_RESUME, ctl_unpause, "name ...", "The same as unpause.",
+	    "", 0 },
 	{ "restart", CMD_RESTART, ctl_restart, "[-t seconds] name ...",
 	    "Stop and start again as one operation (a new generation).",
 	    "  -t seconds           as for stop: wait that long for the guest\n"
@@ -258,10 +255,15 @@ ctl_suggest(const char *name)
 	static const struct {
 		const char *word, *cmd;
 	} aliases[] = {
-		{ "ls", "ps" }, { "list", "ps" },
-		{ "remove", "rm" }, { "launch", "run" }, { "create", "run" },
-		{ "attach", "logs -f" }, { "suspend", "pause" },
-		{ "show", "inspect" }, { NULL, NULL },
+		{ "ls", "ps" },
+		{ "list", "ps" },
+		{ "remove", "rm" },
+		{ "launch", "run" },
+		{ "create", "run" },
+		{ "attach", "logs -f" },
+		{ "suspend", "pause" },
+		{ "show", "inspect" },
+		{ NULL, NULL },
 	};
 	const struct ctl_command *cmd;
 	const char *best = NULL;
@@ -291,7 +293,8 @@ ctl_unknown_command(const char *name)
 		    hint);
 	else
 		ctl_warnx("no command %s", name);
-	fprintf(stderr, "usage: rrctl [global options] command [arg ...]; "
+	fprintf(stderr,
+	    "usage: rrctl [global options] command [arg ...]; "
 	    "'rrctl help' lists the commands\n");
 }
 
@@ -301,7 +304,8 @@ ctl_usage(bool ok)
 	const struct ctl_command *cmd;
 	FILE *fp = ok ? stdout : stderr;
 
-	fprintf(fp, "usage: rrctl [--host url] [--token-file file] "
+	fprintf(fp,
+	    "usage: rrctl [--host url] [--token-file file] "
 	    "[--cacert file] [--cert file [--key file]] [--json] "
 	    "command [arg ...]\n");
 	for (cmd = ctl_commands; cmd->name != NULL; cmd++)
@@ -439,7 +443,7 @@ ctl_getopt(struct ctl *c, int argc, char *argv[], const char *optstring,
 				    argv[optind - 1]);
 			return '?';
 		case '?':
-		unknown:
+unknown:
 			if (optopt != 0 && optopt < 256 && optopt != 'J' &&
 			    strncmp(argv[optind - 1], "--", 2) != 0)
 				*status = ctl_usage_error(c->cmd,
@@ -461,10 +465,10 @@ ctl_connect(struct ctl *c)
 
 	if (c->http != NULL)
 		return CTL_OK;
-	if ((c->http = http_new(c->host, c->token_file, err,
-	    sizeof(err))) == NULL ||
+	if ((c->http = http_new(c->host, c->token_file, err, sizeof(err))) ==
+		NULL ||
 	    http_set_tls(c->http, c->cacert, c->cert, c->key, err,
-	    sizeof(err)) == -1) {
+		sizeof(err)) == -1) {
 		ctl_warnx("%s", err);
 		http_free(c->http);
 		c->http = NULL;

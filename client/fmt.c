@@ -12,9 +12,9 @@
 bool
 fmt_state_ended(const char *state)
 {
-	return state != NULL && (strcmp(state, "exited") == 0 ||
-	    strcmp(state, "stopped") == 0 || strcmp(state, "crashed") == 0 ||
-	    strcmp(state, "failed") == 0);
+	return state != NULL &&
+	    (strcmp(state, "exited") == 0 || strcmp(state, "stopped") == 0 ||
+		strcmp(state, "crashed") == 0 || strcmp(state, "failed") == 0);
 }
 
 /* n decimal digits at s; -1 if one is not a digit. */
@@ -96,12 +96,11 @@ fmt_duration(int64_t s, char *buf, size_t len)
 }
 
 /* How long a reason may be in STATUS before it is cut ("..."). */
-#define STATUS_REASON_MAX	48
+#define STATUS_REASON_MAX 48
 
 /* row->status from the state, the times, the exit status and reason. */
 static void
-status_text(json_t *inst, const char *state, int64_t now_ms,
-    struct fmt_ps *row)
+status_text(json_t *inst, const char *state, int64_t now_ms, struct fmt_ps *row)
 {
 	const char *finished, *reason;
 	char ago[32] = "";
@@ -118,12 +117,17 @@ status_text(json_t *inst, const char *state, int64_t now_ms,
 		json_t *rs = json_object_get(inst, "restart");
 		int64_t left = 0;
 
-		if (fmt_time_ms(json_string_value(json_object_get(rs,
-		    "next_attempt")), &t) == 0 && t > now_ms)
+		if (fmt_time_ms(json_string_value(
+				    json_object_get(rs, "next_attempt")),
+			&t) == 0 &&
+		    t > now_ms)
 			left = (t - now_ms + 999) / 1000;
-		snprintf(row->status, sizeof(row->status), "backoff (retry %lld "
-		    "in %llds)", (long long)json_integer_value(
-		    json_object_get(rs, "attempt")), (long long)left);
+		snprintf(row->status, sizeof(row->status),
+		    "backoff (retry %lld "
+		    "in %llds)",
+		    (long long)json_integer_value(
+			json_object_get(rs, "attempt")),
+		    (long long)left);
 		return;
 	}
 	if (!fmt_state_ended(state)) {
@@ -165,16 +169,18 @@ fmt_ps_row(json_t *inst, int64_t now_ms, struct fmt_ps *row)
 	state = json_string_value(json_object_get(inst, "state"));
 	snprintf(row->name, sizeof(row->name), "%s",
 	    json_string_value(json_object_get(inst, "name")) != NULL ?
-	    json_string_value(json_object_get(inst, "name")) : "?");
+		json_string_value(json_object_get(inst, "name")) :
+		"?");
 	snprintf(row->state, sizeof(row->state), "%s",
 	    state != NULL ? state : "?");
 	snprintf(row->platform, sizeof(row->platform), "%s",
 	    json_string_value(json_object_get(inst, "platform")) != NULL ?
-	    json_string_value(json_object_get(inst, "platform")) : "-");
+		json_string_value(json_object_get(inst, "platform")) :
+		"-");
 	if (json_is_integer(json_object_get(inst, "memory_mib")))
 		snprintf(row->memory, sizeof(row->memory), "%lldMiB",
-		    (long long)json_integer_value(json_object_get(inst,
-		    "memory_mib")));
+		    (long long)json_integer_value(
+			json_object_get(inst, "memory_mib")));
 	else
 		snprintf(row->memory, sizeof(row->memory), "-");
 	started = json_string_value(json_object_get(inst, "started"));
@@ -193,17 +199,17 @@ fmt_ps_row(json_t *inst, int64_t now_ms, struct fmt_ps *row)
 	row->address[0] = row->hostdev[0] = '\0';
 	nics = json_object_get(inst, "nics");
 	json_array_foreach(nics, i, nic) {
-		const char *addr = json_string_value(json_object_get(nic,
-		    "addr"));
-		const char *dev = json_string_value(json_object_get(nic,
-		    "host_dev"));
+		const char *addr = json_string_value(
+		    json_object_get(nic, "addr"));
+		const char *dev = json_string_value(
+		    json_object_get(nic, "host_dev"));
 		json_t *addrs = json_object_get(nic, "addresses"), *a;
 		size_t n, k;
 
 		/* What the daemon learnt while it runs, else the static one. */
 		json_array_foreach(addrs, k, a) {
-			const char *s = json_string_value(json_object_get(a,
-			    "addr"));
+			const char *s = json_string_value(
+			    json_object_get(a, "addr"));
 
 			if (s == NULL)
 				continue;
@@ -239,20 +245,23 @@ fmt_event(json_t *ev)
 	type = json_string_value(json_object_get(ev, "type"));
 	/* The seq first: what --since takes. */
 	if (json_is_integer(json_object_get(ev, "seq")))
-		sbuf_addf(&sb, "%lld ", (long long)json_integer_value(
-		    json_object_get(ev, "seq")));
+		sbuf_addf(&sb, "%lld ",
+		    (long long)json_integer_value(json_object_get(ev, "seq")));
 	sbuf_addf(&sb, "%s %s ",
 	    json_string_value(json_object_get(ev, "time")) != NULL ?
-	    json_string_value(json_object_get(ev, "time")) : "-",
+		json_string_value(json_object_get(ev, "time")) :
+		"-",
 	    json_string_value(json_object_get(ev, "name")) != NULL ?
-	    json_string_value(json_object_get(ev, "name")) : "?");
+		json_string_value(json_object_get(ev, "name")) :
+		"?");
 	reason = json_string_value(json_object_get(ev, "reason"));
 	/* A restart policy's new generation: "restart 2 (generation 3): why" */
 	if (type != NULL && strcmp(type, "restart") == 0) {
 		sbuf_addf(&sb, "restart %lld (generation %lld)",
-		    (long long)json_integer_value(json_object_get(ev, "attempt")),
-		    (long long)json_integer_value(json_object_get(ev,
-		    "generation")));
+		    (long long)json_integer_value(
+			json_object_get(ev, "attempt")),
+		    (long long)json_integer_value(
+			json_object_get(ev, "generation")));
 		if (reason != NULL)
 			sbuf_addf(&sb, ": %s", reason);
 		return sbuf_finish(&sb);
@@ -267,9 +276,10 @@ fmt_event(json_t *ev)
 	 * The status is known before the state says the guest ended; backoff
 	 * is the end of a generation that its restart policy follows up.
 	 */
-	st = fmt_state_ended(state) || (state != NULL &&
-	    strcmp(state, "backoff") == 0) ? json_object_get(ev,
-	    "exit_status") : NULL;
+	st = fmt_state_ended(state) ||
+		(state != NULL && strcmp(state, "backoff") == 0) ?
+	    json_object_get(ev, "exit_status") :
+	    NULL;
 	if (json_is_integer(st) && reason != NULL)
 		sbuf_addf(&sb, " (exit %lld, %s)",
 		    (long long)json_integer_value(st), reason);

@@ -16,14 +16,14 @@ struct fmt_ps {
 	char name[72];
 	char state[16];
 	char platform[8];
-	char memory[24];	/* "64MiB" */
-	char uptime[24];	/* "1m05s" since started; "-" once ended */
-	char exit[16];		/* the exit status, or "-" */
-	char status[128];	/* "up 1m05s", "exited (3) 2m ago", "crashed
+	char memory[24];   /* "64MiB" */
+	char uptime[24];   /* "1m05s" since started; "-" once ended */
+	char exit[16];	   /* the exit status, or "-" */
+	char status[128];  /* "up 1m05s", "exited (3) 2m ago", "crashed
 				   5s ago: PANIC: ..." (reason cut), as
 				   docker ps's STATUS */
-	char address[256];	/* addresses, comma separated, or "-" */
-	char hostdev[160];	/* host devices of the NICs, or "-" */
+	char address[256]; /* addresses, comma separated, or "-" */
+	char hostdev[160]; /* host devices of the NICs, or "-" */
 };
 
 /* True for a state in which an instance has ended. */

@@ -17,21 +17,21 @@
 #include "version.h"
 
 #define TOKEN_MAX	4096
-#define CONNECT_TIMEOUT	10L
+#define CONNECT_TIMEOUT 10L
 #define POLL_MS		60000
 
 struct http {
-	char *shown;		/* the host as shown in messages */
-	char *base;		/* URL without the path: "http://localhost" */
-	char *unix_path;	/* the socket, or NULL for TCP */
-	char *auth;		/* "Authorization: Bearer ...", or NULL */
-	char *cacert;		/* PEM files for TLS, or NULL */
+	char *shown;	 /* the host as shown in messages */
+	char *base;	 /* URL without the path: "http://localhost" */
+	char *unix_path; /* the socket, or NULL for TCP */
+	char *auth;	 /* "Authorization: Bearer ...", or NULL */
+	char *cacert;	 /* PEM files for TLS, or NULL */
 	char *cert;
 	char *key;
 	CURLM *multi;
-	bool quiet_conflict;	/* say nothing of a 409 on "name" */
-	long err_status;	/* the last error answer's status, or 0 */
-	char err_field[64];	/* and its "field", or "" */
+	bool quiet_conflict; /* say nothing of a 409 on "name" */
+	long err_status;     /* the last error answer's status, or 0 */
+	char err_field[64];  /* and its "field", or "" */
 };
 
 /* The self-pipe that SIGINT writes to, and what it says. */
@@ -72,15 +72,18 @@ read_token(const char *path, char *err, size_t errlen)
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
 		p = buf + strspn(buf, " \t");
 		len = strlen(p);
-		while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' ||
-		    p[len - 1] == ' ' || p[len - 1] == '\t'))
+		while (len > 0 &&
+		    (p[len - 1] == '\n' || p[len - 1] == '\r' ||
+			p[len - 1] == ' ' || p[len - 1] == '\t'))
 			p[--len] = '\0';
 		if (len == 0 || p[0] == '#')
 			continue;
 		fclose(fp);
 		if (strpbrk(p, " \t") != NULL) {
-			snprintf(err, errlen, "--token-file %s: a token has no "
-			    "spaces", path);
+			snprintf(err, errlen,
+			    "--token-file %s: a token has no "
+			    "spaces",
+			    path);
 			return NULL;
 		}
 		return strdup(p);
@@ -137,8 +140,10 @@ http_new(const char *host, const char *token_file, char *err, size_t errlen)
 	if (strncmp(host, "unix://", 7) == 0 || host[0] == '/') {
 		rest = host[0] == '/' ? host : host + 7;
 		if (rest[0] != '/' || rest[1] == '\0') {
-			snprintf(err, errlen, "--host %s: a unix socket is "
-			    "unix:///PATH, with an absolute PATH", host);
+			snprintf(err, errlen,
+			    "--host %s: a unix socket is "
+			    "unix:///PATH, with an absolute PATH",
+			    host);
 			goto fail;
 		}
 		ok = asprintf(&h->shown, "unix://%s", rest) != -1 &&
@@ -152,16 +157,22 @@ http_new(const char *host, const char *token_file, char *err, size_t errlen)
 		while (len > 0 && rest[len - 1] == '/')
 			len--;
 		if (len == 0 || memchr(rest, '/', len) != NULL) {
-			snprintf(err, errlen, "--host %s: give http://HOST:PORT "
-			    "without a path", host);
+			snprintf(err, errlen,
+			    "--host %s: give http://HOST:PORT "
+			    "without a path",
+			    host);
 			goto fail;
 		}
-		ok = asprintf(&h->base, "%s://%.*s", host[0] == 't' ? "http" :
-		    (host[4] == 's' ? "https" : "http"), (int)len, rest) != -1 &&
+		ok = asprintf(&h->base, "%s://%.*s",
+			 host[0] == 't' ? "http" :
+					  (host[4] == 's' ? "https" : "http"),
+			 (int)len, rest) != -1 &&
 		    (h->shown = strdup(h->base)) != NULL;
 	} else {
-		snprintf(err, errlen, "--host %s: must be unix:///PATH or "
-		    "http(s)://HOST:PORT", host);
+		snprintf(err, errlen,
+		    "--host %s: must be unix:///PATH or "
+		    "http(s)://HOST:PORT",
+		    host);
 		goto fail;
 	}
 	if (!ok)
@@ -169,7 +180,8 @@ http_new(const char *host, const char *token_file, char *err, size_t errlen)
 	if (token_file != NULL) {
 		if ((token = read_token(token_file, err, errlen)) == NULL)
 			goto fail;
-		ok = asprintf(&h->auth, "Authorization: Bearer %s", token) != -1;
+		ok = asprintf(&h->auth, "Authorization: Bearer %s", token) !=
+		    -1;
 		free(token);
 		if (!ok) {
 			h->auth = NULL;
@@ -260,8 +272,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		if (len > nl && len < 64 && strncasecmp(p, names[i], nl) == 0) {
 			char v[64];
 
-			snprintf(v, sizeof(v), "%.*s", (int)(len - nl),
-			    p + nl);
+			snprintf(v, sizeof(v), "%.*s", (int)(len - nl), p + nl);
 			r->resume_at = strtoll(v, NULL, 10);
 		}
 	}
@@ -322,8 +333,8 @@ http_start(struct http *h, struct http_req *r)
 	if (h->cert != NULL) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT, h->cert);
 		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(e, CURLOPT_SSLKEY, h->key != NULL ? h->key :
-		    h->cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEY,
+		    h->key != NULL ? h->key : h->cert);
 		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -355,13 +366,13 @@ http_start(struct http *h, struct http_req *r)
 	hdrs = l;
 	if (r->upload != NULL) {
 		if ((l = curl_slist_append(hdrs,
-		    "Content-Type: application/octet-stream")) == NULL)
+			 "Content-Type: application/octet-stream")) == NULL)
 			goto out;
 		hdrs = l;
 	}
 	if (r->body != NULL) {
 		if ((l = curl_slist_append(hdrs,
-		    "Content-Type: application/json")) == NULL)
+			 "Content-Type: application/json")) == NULL)
 			goto out;
 		hdrs = l;
 	}
@@ -527,8 +538,8 @@ http_outcome(struct http *h, struct http_req *r, json_t **out,
 			    "cannot reach rumprund at %s: %s", h->shown,
 			    r->done ? failure(r, false) : "interrupted");
 		return fail(err, HTTP_ERR_UNREACHABLE,
-		    "lost the connection to rumprund at %s: %s",
-		    h->shown, r->done ? failure(r, true) : "interrupted");
+		    "lost the connection to rumprund at %s: %s", h->shown,
+		    r->done ? failure(r, true) : "interrupted");
 	}
 	body = NULL;
 	if (r->resp.len > 0 && r->resp.buf != NULL)
@@ -540,7 +551,8 @@ http_outcome(struct http *h, struct http_req *r, json_t **out,
 			return 0;
 		}
 		if (body == NULL && r->on_data == NULL && r->resp.len > 0) {
-			return fail(err, HTTP_ERR_DENIED, "rumprund at %s "
+			return fail(err, HTTP_ERR_DENIED,
+			    "rumprund at %s "
 			    "answered %ld with a body that is not JSON",
 			    h->shown, r->status);
 		}
@@ -550,15 +562,17 @@ http_outcome(struct http *h, struct http_req *r, json_t **out,
 	h->err_status = r->status;
 	snprintf(h->err_field, sizeof(h->err_field), "%s",
 	    json_is_string(json_object_get(body, "field")) ?
-	    json_string_value(json_object_get(body, "field")) : "");
+		json_string_value(json_object_get(body, "field")) :
+		"");
 	msg = json_string_value(json_object_get(body, "message"));
 	if (h->quiet_conflict && r->status == 409 &&
 	    strcmp(h->err_field, "name") == 0)
 		(void)fail(err, HTTP_ERR_DENIED, "%s", ""); /* tries another */
 	else if (msg != NULL && r->status == 401)
 		(void)fail(err, HTTP_ERR_DENIED, "%s (%s)", msg,
-		    h->auth != NULL ? "the token of --token-file was refused" :
-		    "give a token with --token-file or RRCTL_TOKEN_FILE");
+		    h->auth != NULL ?
+			"the token of --token-file was refused" :
+			"give a token with --token-file or RRCTL_TOKEN_FILE");
 	else if (msg != NULL)
 		(void)fail(err, HTTP_ERR_DENIED, "%s", msg);
 	else {
@@ -569,8 +583,8 @@ http_outcome(struct http *h, struct http_req *r, json_t **out,
 		    (nl = memchr(r->resp.buf, '\n', len)) != NULL)
 			len = (size_t)(nl - r->resp.buf);
 		(void)fail(err, HTTP_ERR_DENIED,
-		    "rumprund at %s answered %ld%s%.*s", h->shown,
-		    r->status, len > 0 ? ": " : "", (int)(len > 200 ? 200 : len),
+		    "rumprund at %s answered %ld%s%.*s", h->shown, r->status,
+		    len > 0 ? ": " : "", (int)(len > 200 ? 200 : len),
 		    r->resp.buf != NULL ? r->resp.buf : "");
 	}
 	json_decref(body);
@@ -594,11 +608,11 @@ bool
 http_broken(const struct http_req *r)
 {
 	if (r->done && r->rc == CURLE_OK && r->status == 503)
-		return true;	/* rumprund is shutting down */
+		return true; /* rumprund is shutting down */
 	if (!r->done || r->rc == CURLE_OK)
 		return false;
 	if (r->rc == CURLE_WRITE_ERROR)
-		return false;	/* ours: stdout failed */
+		return false; /* ours: stdout failed */
 	return r->status == 0 || (r->status >= 200 && r->status < 300);
 }
 

@@ -45,18 +45,18 @@ struct http_req {
 	FILE *upload;
 	long long upload_size;
 
-	long status;		/* the HTTP status, 0 until headers came */
-	bool done;		/* the transfer ended (see rc) */
-	int rc;			/* its CURLcode */
-	long os_errno;		/* errno of a failed connect */
-	int write_errno;	/* errno of a failed on_data */
-	long long resume_at;	/* X-Log-Offset / X-Event-Seq, or -1 */
-	struct sbuf resp;	/* the body (see above) */
-	void *easy;		/* the curl handle while started */
-	void *hdrs;		/* its header list */
+	long status;	     /* the HTTP status, 0 until headers came */
+	bool done;	     /* the transfer ended (see rc) */
+	int rc;		     /* its CURLcode */
+	long os_errno;	     /* errno of a failed connect */
+	int write_errno;     /* errno of a failed on_data */
+	long long resume_at; /* X-Log-Offset / X-Event-Seq, or -1 */
+	struct sbuf resp;    /* the body (see above) */
+	void *easy;	     /* the curl handle while started */
+	void *hdrs;	     /* its header list */
 };
 
-#define HTTP_INTERRUPTED	130
+#define HTTP_INTERRUPTED 130
 
 /*
  * A connection to host (see above) with the token in token_file (NULL for
@@ -119,14 +119,14 @@ void http_req_reset(struct http_req *r);
  * means there is nothing to say (a quiet 409, an interruption).
  */
 enum http_errkind {
-	HTTP_ERR_DENIED,	/* an error answer, or rrctl's own failure */
-	HTTP_ERR_UNREACHABLE,	/* no answer, or the connection broke */
-	HTTP_ERR_INTERRUPTED	/* SIGINT came during http_call() */
+	HTTP_ERR_DENIED,      /* an error answer, or rrctl's own failure */
+	HTTP_ERR_UNREACHABLE, /* no answer, or the connection broke */
+	HTTP_ERR_INTERRUPTED  /* SIGINT came during http_call() */
 };
 
 struct http_err {
 	enum http_errkind kind;
-	char msg[4096];		/* the daemon's messages stay under 512 */
+	char msg[4096]; /* the daemon's messages stay under 512 */
 };
 
 /*

@@ -33,15 +33,19 @@ main(int argc, char *argv[])
 
 	memset(&c, 0, sizeof(c));
 	c.host = (env = getenv("RUMPRUND_HOST")) != NULL && *env != '\0' ?
-	    env : RRCTL_DEFAULT_HOST;
+	    env :
+	    RRCTL_DEFAULT_HOST;
 	c.token_file = (env = getenv("RRCTL_TOKEN_FILE")) != NULL &&
-	    *env != '\0' ? env : NULL;
+		*env != '\0' ?
+	    env :
+	    NULL;
 	c.cacert = (env = getenv("RRCTL_CACERT")) != NULL && *env != '\0' ?
-	    env : NULL;
-	c.cert = (env = getenv("RRCTL_CERT")) != NULL && *env != '\0' ?
-	    env : NULL;
-	c.key = (env = getenv("RRCTL_KEY")) != NULL && *env != '\0' ?
-	    env : NULL;
+	    env :
+	    NULL;
+	c.cert = (env = getenv("RRCTL_CERT")) != NULL && *env != '\0' ? env :
+									NULL;
+	c.key = (env = getenv("RRCTL_KEY")) != NULL && *env != '\0' ? env :
+								      NULL;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:H:h", longopts, NULL)) != -1) {
 		switch (ch) {

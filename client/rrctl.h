@@ -23,14 +23,14 @@
 
 #include "version.h"
 
-#define RRCTL_DEFAULT_HOST	"unix:///run/rumprund/rumprund.sock"
+#define RRCTL_DEFAULT_HOST "unix:///run/rumprund/rumprund.sock"
 
 enum ctl_exit {
 	CTL_OK = 0,
-	CTL_DENIED = 1,		/* the daemon said no, or the guest failed */
-	CTL_USAGE = 2,		/* a bad command line */
-	CTL_UNREACHABLE = 3,	/* no daemon at the host, or it went away */
-	CTL_INTERRUPTED = 130,	/* SIGINT while following a stream */
+	CTL_DENIED = 1,	       /* the daemon said no, or the guest failed */
+	CTL_USAGE = 2,	       /* a bad command line */
+	CTL_UNREACHABLE = 3,   /* no daemon at the host, or it went away */
+	CTL_INTERRUPTED = 130, /* SIGINT while following a stream */
 };
 
 /*
@@ -39,14 +39,14 @@ enum ctl_exit {
  * of using these numbers on purpose.  rrctl(1) EXIT STATUS lists them.
  */
 enum run_exit {
-	RUN_FAILED = 125,	/* rrctl or rumprund failed: usage, unreachable,
+	RUN_FAILED = 125,     /* rrctl or rumprund failed: usage, unreachable,
 				   connection lost, a refused request */
-	RUN_CANNOT_RUN = 126,	/* the image may not be used (403 on image),
+	RUN_CANNOT_RUN = 126, /* the image may not be used (403 on image),
 				   or the launch failed (state failed) */
-	RUN_NOT_FOUND = 127,	/* the image does not exist or is no file
+	RUN_NOT_FOUND = 127,  /* the image does not exist or is no file
 				   (422 on image) */
-	RUN_CRASHED = 134,	/* run -i: the guest crashed (128 + SIGABRT) */
-	RUN_KILLED = 137,	/* run -i: stopped or removed before it
+	RUN_CRASHED = 134,    /* run -i: the guest crashed (128 + SIGABRT) */
+	RUN_KILLED = 137,     /* run -i: stopped or removed before it
 				   exited (128 + SIGKILL, as docker kill) */
 };
 
@@ -80,7 +80,7 @@ struct run_opts;
 /* What every command gets: the global options and the connection. */
 struct ctl {
 	const char *host;	/* --host, RUMPRUND_HOST or the default */
-	const char *token_file;	/* --token-file, RRCTL_TOKEN_FILE, or NULL */
+	const char *token_file; /* --token-file, RRCTL_TOKEN_FILE, or NULL */
 	const char *cacert;	/* --cacert, RRCTL_CACERT, or NULL */
 	const char *cert;	/* --cert, RRCTL_CERT, or NULL */
 	const char *key;	/* --key, RRCTL_KEY, or NULL */
@@ -92,15 +92,15 @@ struct ctl {
 typedef int ctl_fn(struct ctl *, int, char *[]);
 
 /* Flags of a command. */
-#define CTL_F_JSON	0x1	/* a listing command: takes --json */
+#define CTL_F_JSON 0x1 /* a listing command: takes --json */
 
 struct ctl_command {
 	const char *name;
 	enum ctl_cmd cmd;
 	ctl_fn *fn;
-	const char *usage;	/* the arguments, for usage() */
-	const char *summary;	/* one sentence */
-	const char *help;	/* its options, one per line, for `help NAME` */
+	const char *usage;   /* the arguments, for usage() */
+	const char *summary; /* one sentence */
+	const char *help;    /* its options, one per line, for `help NAME` */
 	int flags;
 };
 
@@ -137,8 +137,8 @@ void ctl_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 struct http_req;
 int ctl_outcome(struct http *h, struct http_req *r, json_t **out);
-int ctl_call(struct http *h, const char *method, const char *path,
-    json_t *body, json_t **out, long *status);
+int ctl_call(struct http *h, const char *method, const char *path, json_t *body,
+    json_t **out, long *status);
 
 /* "rrctl: MESSAGE", then the command's usage; returns CTL_USAGE. */
 int ctl_usage_error(const struct ctl_command *cmd, const char *fmt, ...)
@@ -170,8 +170,8 @@ int ctl_copy_out(void *arg, const char *buf, size_t len);
  * to CTL_RESUME_S seconds (RRCTL_RECONNECT_S overrides; 0: never), a new
  * attempt every CTL_RESUME_PAUSE_MS.
  */
-#define CTL_RESUME_S		30
-#define CTL_RESUME_PAUSE_MS	250
+#define CTL_RESUME_S	    30
+#define CTL_RESUME_PAUSE_MS 250
 
 struct http_req;
 
@@ -181,8 +181,7 @@ struct http_req;
  * again; CTL_UNREACHABLE (said) once the time is up; CTL_INTERRUPTED on
  * SIGINT.
  */
-int ctl_resume_wait(struct ctl *c, struct http_req *r,
-    long long *deadline_ms);
+int ctl_resume_wait(struct ctl *c, struct http_req *r, long long *deadline_ms);
 
 /* The stream is back: say so when it had broken; *deadline_ms = 0. */
 void ctl_resumed(struct ctl *c, long long *deadline_ms);
@@ -222,7 +221,7 @@ int ctl_events(struct ctl *, int, char *[]);
 int ctl_info(struct ctl *, int, char *[]);
 int ctl_version(struct ctl *, int, char *[]);
 int ctl_help(struct ctl *, int, char *[]);
-int ctl_stats(struct ctl *, int, char *[]);	/* cmd_stats.c */
+int ctl_stats(struct ctl *, int, char *[]); /* cmd_stats.c */
 int ctl_image(struct ctl *, int, char *[]);
 int ctl_volume(struct ctl *, int, char *[]);
 int ctl_pause(struct ctl *, int, char *[]);
@@ -232,7 +231,7 @@ int ctl_kill(struct ctl *, int, char *[]);
 int ctl_wait(struct ctl *, int, char *[]);
 
 /* cmd_image.c: the image and volume store. */
-#define IMAGE_NAME_MAX	63
+#define IMAGE_NAME_MAX 63
 
 /*
  * The store name rrctl image push gives file by default: its base name in

@@ -17,11 +17,11 @@
 
 #include "runopts.h"
 
-#define MEM_MAX_MIB	(16L * 1024 * 1024)
-#define VCPUS_MAX	1024
-#define BOOT_TIMEOUT_MAX 3600	/* the daemon's bound on boot_timeout_s */
-#define RESTART_S_MAX	86400	/* the daemon's bound on the backoff */
-#define RESTART_N_MAX	1000000	/* and on max_retries */
+#define MEM_MAX_MIB	 (16L * 1024 * 1024)
+#define VCPUS_MAX	 1024
+#define BOOT_TIMEOUT_MAX 3600	 /* the daemon's bound on boot_timeout_s */
+#define RESTART_S_MAX	 86400	 /* the daemon's bound on the backoff */
+#define RESTART_N_MAX	 1000000 /* and on max_retries */
 
 static int __attribute__((format(printf, 3, 4)))
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -110,14 +110,16 @@ good_ifname(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n >= 1 && n <= 15 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+	return n >= 1 && n <= 15 &&
+	    strspn(s,
+		"abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
 /* The upstream QEMU form: "-net tap,ifname=NAME" or "-net bridge,br=NAME". */
 static int
-backend_qemu(const char *what, const char *opts, json_t *backend,
-    char *err, size_t errlen)
+backend_qemu(const char *what, const char *opts, json_t *backend, char *err,
+    size_t errlen)
 {
 	char *f[16];
 	const char *kind;
@@ -128,8 +130,10 @@ backend_qemu(const char *what, const char *opts, json_t *backend,
 		    what);
 	kind = f[0];
 	if (strcmp(kind, "tap") != 0 && strcmp(kind, "bridge") != 0) {
-		fail(err, errlen, "-I %s: -net %s is not supported by rrctl "
-		    "(use tap:NAME, bridge:NAME or network:NAME)", what, kind);
+		fail(err, errlen,
+		    "-I %s: -net %s is not supported by rrctl "
+		    "(use tap:NAME, bridge:NAME or network:NAME)",
+		    what, kind);
 		goto out;
 	}
 	json_object_set_new(backend, "type", json_string(kind));
@@ -145,7 +149,8 @@ backend_qemu(const char *what, const char *opts, json_t *backend,
 			json_object_set_new(backend, "name", json_string(eq));
 		else if (strcmp(kind, "tap") != 0 ||
 		    (strcmp(f[i], "script") != 0 &&
-		    strcmp(f[i], "downscript") != 0) || strcmp(eq, "no") != 0)
+			strcmp(f[i], "downscript") != 0) ||
+		    strcmp(eq, "no") != 0)
 			goto bad;
 		/* script=no, downscript=no: libvirt runs no scripts. */
 	}
@@ -190,8 +195,10 @@ backend_xl(const char *what, const char *opts, json_t *backend, json_t *nic,
 			break;
 	}
 	if (i < n)
-		fail(err, errlen, "-I %s: backend option %s is not supported "
-		    "by rrctl", what, f[i]);
+		fail(err, errlen,
+		    "-I %s: backend option %s is not supported "
+		    "by rrctl",
+		    what, f[i]);
 	else
 		rv = 0;
 	free_fields(f, n);
@@ -217,10 +224,9 @@ parse_backend(const char *what, const char *opts, json_t *nic, char *err,
 		json_object_set_new(backend, "type", json_string("tap"));
 	} else if (colon != NULL && strchr(opts, '=') == NULL &&
 	    ((klen == 3 && strncmp(opts, "tap", 3) == 0) ||
-	    (klen == 6 && strncmp(opts, "bridge", 6) == 0) ||
-	    (klen == 7 && strncmp(opts, "network", 7) == 0))) {
-		json_object_set_new(backend, "type",
-		    json_stringn(opts, klen));
+		(klen == 6 && strncmp(opts, "bridge", 6) == 0) ||
+		(klen == 7 && strncmp(opts, "network", 7) == 0))) {
+		json_object_set_new(backend, "type", json_stringn(opts, klen));
 		if (colon[1] != '\0')
 			json_object_set_new(backend, "name",
 			    json_string(colon + 1));
@@ -235,15 +241,18 @@ parse_backend(const char *what, const char *opts, json_t *nic, char *err,
 	} else if (strchr(opts, '=') != NULL && opts[0] != '-') {
 		rv = backend_xl(what, opts, backend, nic, err, errlen);
 	} else {
-		rv = fail(err, errlen, "-I %s: backendopts must be tap:NAME, "
+		rv = fail(err, errlen,
+		    "-I %s: backendopts must be tap:NAME, "
 		    "bridge:NAME, network:NAME, '-net tap,ifname=NAME', "
-		    "bridge=NAME or empty", what);
+		    "bridge=NAME or empty",
+		    what);
 	}
 	if (rv == 0 && json_object_get(backend, "name") != NULL &&
 	    !good_ifname(json_string_value(json_object_get(backend, "name"))))
-		rv = fail(err, errlen, "-I %s: %s is not an interface, bridge "
-		    "or network name", what,
-		    json_string_value(json_object_get(backend, "name")));
+		rv = fail(err, errlen,
+		    "-I %s: %s is not an interface, bridge "
+		    "or network name",
+		    what, json_string_value(json_object_get(backend, "name")));
 	return rv;
 }
 
@@ -264,12 +273,16 @@ iso_iface(const char *arg, const char *base, const char *opts, json_t *nic,
     char *err, size_t errlen)
 {
 	if (*opts != '\0')
-		return fail(err, errlen, "-I %s: the NIC of an ISO image is the "
+		return fail(err, errlen,
+		    "-I %s: the NIC of an ISO image is the "
 		    "machine's own: give iftag,driver, without backend "
-		    "options", arg);
+		    "options",
+		    arg);
 	if (!good_driver(base))
-		return fail(err, errlen, "-I %s: %s is not a NetBSD NIC driver "
-		    "name (wm, re, vioif ...)", arg, base);
+		return fail(err, errlen,
+		    "-I %s: %s is not a NetBSD NIC driver "
+		    "name (wm, re, vioif ...)",
+		    arg, base);
 	json_object_set_new(nic, "driver", json_string(base));
 	return 0;
 }
@@ -285,27 +298,33 @@ parse_iface(struct run_opts *o, const char *arg, char *err, size_t errlen)
 	int rv = -1;
 
 	if ((c1 = strchr(arg, ',')) == NULL || c1 == arg)
-		return fail(err, errlen, "-I %s: give "
-		    "iftag,ifbasename[,backendopts]", arg);
+		return fail(err, errlen,
+		    "-I %s: give "
+		    "iftag,ifbasename[,backendopts]",
+		    arg);
 	c2 = strchr(c1 + 1, ',');
 	opts = c2 != NULL ? c2 + 1 : "";
 	tag = strndup(arg, (size_t)(c1 - arg));
 	base = c2 != NULL ? strndup(c1 + 1, (size_t)(c2 - c1 - 1)) :
-	    strdup(c1 + 1);
+			    strdup(c1 + 1);
 	if (tag == NULL || base == NULL) {
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
 	if (*base == '\0' || strcmp(tag, base) == 0) {
-		fail(err, errlen, "-I %s: give iftag,ifbasename[,backendopts]"
-		    " with an iftag other than the ifbasename", arg);
+		fail(err, errlen,
+		    "-I %s: give iftag,ifbasename[,backendopts]"
+		    " with an iftag other than the ifbasename",
+		    arg);
 		goto out;
 	}
 	json_array_foreach(o->iftags, i, t) {
-		if (strcmp(json_string_value(json_object_get(t, "tag")),
-		    tag) == 0) {
-			fail(err, errlen, "-I %s: there is already an "
-			    "interface tagged %s", arg, tag);
+		if (strcmp(json_string_value(json_object_get(t, "tag")), tag) ==
+		    0) {
+			fail(err, errlen,
+			    "-I %s: there is already an "
+			    "interface tagged %s",
+			    arg, tag);
 			goto out;
 		}
 	}
@@ -314,9 +333,9 @@ parse_iface(struct run_opts *o, const char *arg, char *err, size_t errlen)
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
-	if (json_array_append_new(o->iftags, json_pack("{s:s,s:s,s:s,s:b}",
-	    "tag", tag, "basename", base, "spec", arg, "default",
-	    *opts == '\0')) == -1) {
+	if (json_array_append_new(o->iftags,
+		json_pack("{s:s,s:s,s:s,s:b}", "tag", tag, "basename", base,
+		    "spec", arg, "default", *opts == '\0')) == -1) {
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
@@ -338,12 +357,16 @@ parse_static(const char *arg, char **f, int n, json_t *inet, char *err,
 	const char *slash;
 
 	if (n < 4 || n > 5)
-		return fail(err, errlen, "-W %s: static needs ADDR/MASK and "
-		    "at most a gateway", arg);
+		return fail(err, errlen,
+		    "-W %s: static needs ADDR/MASK and "
+		    "at most a gateway",
+		    arg);
 	slash = strchr(f[3], '/');
 	if (slash == NULL || slash == f[3] || slash[1] == '\0')
-		return fail(err, errlen, "-W %s: give the address as "
-		    "ADDR/MASK, e.g. 10.0.0.2/24", arg);
+		return fail(err, errlen,
+		    "-W %s: give the address as "
+		    "ADDR/MASK, e.g. 10.0.0.2/24",
+		    arg);
 	json_object_set_new(inet, "addr", json_string(f[3]));
 	if (n == 5) {
 		if (*f[4] == '\0')
@@ -366,18 +389,22 @@ parse_netspec(struct run_opts *o, const char *arg, char *err, size_t errlen)
 	if ((n = split(arg, f, 8)) == -1)
 		return fail(err, errlen, "-W %s: too many fields", arg);
 	if (n < 3) {
-		fail(err, errlen, "-W %s: give iftag,inet,dhcp | "
-		    "iftag,inet,static,ADDR/MASK[,GW] | iftag,inet6,auto", arg);
+		fail(err, errlen,
+		    "-W %s: give iftag,inet,dhcp | "
+		    "iftag,inet,static,ADDR/MASK[,GW] | iftag,inet6,auto",
+		    arg);
 		goto out;
 	}
 	json_array_foreach(o->iftags, i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "tag")),
-		    f[0]) == 0)
+			f[0]) == 0)
 			nic = json_array_get(o->nics, i);
 	}
 	if (nic == NULL) {
-		fail(err, errlen, "-W %s: no interface tagged %s: create it "
-		    "with -I %s,... before", arg, f[0], f[0]);
+		fail(err, errlen,
+		    "-W %s: no interface tagged %s: create it "
+		    "with -I %s,... before",
+		    arg, f[0], f[0]);
 		goto out;
 	}
 	family = f[1];
@@ -387,8 +414,10 @@ parse_netspec(struct run_opts *o, const char *arg, char *err, size_t errlen)
 		goto out;
 	}
 	if (json_object_get(nic, family) != NULL) {
-		fail(err, errlen, "-W %s: interface %s already has an %s "
-		    "configuration", arg, f[0], family);
+		fail(err, errlen,
+		    "-W %s: interface %s already has an %s "
+		    "configuration",
+		    arg, f[0], family);
 		goto out;
 	}
 	if ((inet = json_object()) == NULL) {
@@ -407,8 +436,10 @@ parse_netspec(struct run_opts *o, const char *arg, char *err, size_t errlen)
 		}
 		json_object_set_new(inet, "method", json_string(f[2]));
 	} else {
-		fail(err, errlen, "-W %s: the method of %s must be %s or "
-		    "static", arg, family, family[4] == '6' ? "auto" : "dhcp");
+		fail(err, errlen,
+		    "-W %s: the method of %s must be %s or "
+		    "static",
+		    arg, family, family[4] == '6' ? "auto" : "dhcp");
 		goto out;
 	}
 	json_object_set_new(nic, family, inet);
@@ -430,8 +461,9 @@ parse_blk(struct run_opts *o, const char *arg, char *err, size_t errlen)
 	if ((b = json_object()) == NULL ||
 	    json_array_append_new(o->blk, b) == -1)
 		return fail(err, errlen, "out of memory");
-	json_object_set_new(b, "source", comma != NULL ?
-	    json_stringn(arg, (size_t)(comma - arg)) : json_string(arg));
+	json_object_set_new(b, "source",
+	    comma != NULL ? json_stringn(arg, (size_t)(comma - arg)) :
+			    json_string(arg));
 	if (json_string_length(json_object_get(b, "source")) == 0)
 		return fail(err, errlen, "-b %s: give hostpath[,mountpoint]",
 		    arg);
@@ -456,17 +488,19 @@ hostname_ok(const char *s)
 	size_t n = strlen(s);
 
 	return n >= 1 && n <= 63 && s[0] != '-' && s[n - 1] != '-' &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
+	    strspn(s,
+		"abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
 }
 
 static int
-set_platform(struct run_opts *o, const char *platform, char *err,
-    size_t errlen)
+set_platform(struct run_opts *o, const char *platform, char *err, size_t errlen)
 {
 	if (o->platform_from != NULL && strcmp(o->platform, platform) != 0)
-		return fail(err, errlen, "--platform %s: conflicts with %s "
-		    "given before", platform, o->platform_from);
+		return fail(err, errlen,
+		    "--platform %s: conflicts with %s "
+		    "given before",
+		    platform, o->platform_from);
 	o->platform = platform;
 	o->platform_from = platform;
 	return 0;
@@ -525,9 +559,8 @@ parse_count(const char *s, long max, long *out)
 static int
 parse_restart(struct run_opts *o, char *arg, char *err, size_t errlen)
 {
-	static const char *const policies[] = {
-		"no", "on-failure", "always", "unless-stopped", NULL
-	};
+	static const char *const policies[] = { "no", "on-failure", "always",
+		"unless-stopped", NULL };
 	char *colon = strchr(arg, ':');
 	size_t i, n = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
 
@@ -536,18 +569,24 @@ parse_restart(struct run_opts *o, char *arg, char *err, size_t errlen)
 		    strncmp(arg, policies[i], n) == 0)
 			break;
 	if (policies[i] == NULL)
-		return fail(err, errlen, "--restart %s: must be no, "
-		    "on-failure[:N], always or unless-stopped", arg);
+		return fail(err, errlen,
+		    "--restart %s: must be no, "
+		    "on-failure[:N], always or unless-stopped",
+		    arg);
 	o->restart = policies[i];
 	o->restart_max = -1;
 	if (colon == NULL)
 		return 0;
 	if (i != 1)
-		return fail(err, errlen, "--restart %s: only on-failure takes a "
-		    "number of retries", arg);
+		return fail(err, errlen,
+		    "--restart %s: only on-failure takes a "
+		    "number of retries",
+		    arg);
 	if (parse_count(colon + 1, RESTART_N_MAX, &o->restart_max) == -1)
-		return fail(err, errlen, "--restart %s: N must be a number of "
-		    "retries from 0 (no limit) to %d", arg, RESTART_N_MAX);
+		return fail(err, errlen,
+		    "--restart %s: N must be a number of "
+		    "retries from 0 (no limit) to %d",
+		    arg, RESTART_N_MAX);
 	return 0;
 }
 
@@ -560,18 +599,22 @@ parse_backoff(struct run_opts *o, char *arg, char *err, size_t errlen)
 	if (colon != NULL)
 		*colon = '\0';
 	if (parse_count(arg, RESTART_S_MAX, &o->backoff_initial) == -1 ||
-	    (colon != NULL && parse_count(colon + 1, RESTART_S_MAX,
-	    &o->backoff_max) == -1)) {
+	    (colon != NULL &&
+		parse_count(colon + 1, RESTART_S_MAX, &o->backoff_max) == -1)) {
 		if (colon != NULL)
 			*colon = ':';
-		return fail(err, errlen, "--restart-backoff %s: must be "
-		    "INITIAL[:MAX], seconds from 0 to %d", arg, RESTART_S_MAX);
+		return fail(err, errlen,
+		    "--restart-backoff %s: must be "
+		    "INITIAL[:MAX], seconds from 0 to %d",
+		    arg, RESTART_S_MAX);
 	}
 	if (colon != NULL)
 		*colon = ':';
 	if (o->backoff_max >= 0 && o->backoff_max < o->backoff_initial)
-		return fail(err, errlen, "--restart-backoff %s: MAX must not "
-		    "be less than INITIAL", arg);
+		return fail(err, errlen,
+		    "--restart-backoff %s: MAX must not "
+		    "be less than INITIAL",
+		    arg);
 	return 0;
 }
 
@@ -604,16 +647,19 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 		o->auto_remove = true;
 		return 0;
 	case 'D':
-		return fail(err, errlen, "-D (a gdb server for the guest) is "
+		return fail(err, errlen,
+		    "-D (a gdb server for the guest) is "
 		    "not supported by rrctl");
 	case 'e':
 		if ((eq = strchr(arg, '=')) == NULL || eq == arg)
 			return fail(err, errlen, "-e %s: must be NAME=VALUE",
 			    arg);
 		return json_array_append_new(o->env, json_string(arg)) == -1 ?
-		    fail(err, errlen, "-e %s: not UTF-8", arg) : 0;
+		    fail(err, errlen, "-e %s: not UTF-8", arg) :
+		    0;
 	case 'g':
-		return fail(err, errlen, "-g (arguments for the hypervisor) "
+		return fail(err, errlen,
+		    "-g (arguments for the hypervisor) "
 		    "is not supported by rrctl");
 	case 'i':
 		o->attach = true;
@@ -622,20 +668,27 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 		return parse_iface(o, arg, err, errlen);
 	case 'M':
 		if (parse_memory(arg, &o->memory_mib) == -1)
-			return fail(err, errlen, "-M %s: not a memory size in "
-			    "MiB", arg);
+			return fail(err, errlen,
+			    "-M %s: not a memory size in "
+			    "MiB",
+			    arg);
 		return 0;
 	case 'n':
-		return fail(err, errlen, "-n (the old network option) is not "
+		return fail(err, errlen,
+		    "-n (the old network option) is not "
 		    "supported by rrctl: use -I and -W");
 	case 'N':
 		if (!name_ok(arg))
-			return fail(err, errlen, "-N %s: the name must match "
-			    "[a-z0-9][a-z0-9_.-]{0,62}", arg);
+			return fail(err, errlen,
+			    "-N %s: the name must match "
+			    "[a-z0-9][a-z0-9_.-]{0,62}",
+			    arg);
 		if (!hostname_ok(arg))
-			return fail(err, errlen, "-N %s: the name is also the "
+			return fail(err, errlen,
+			    "-N %s: the name is also the "
 			    "guest's hostname, which must be letters, digits "
-			    "and inner '-'", arg);
+			    "and inner '-'",
+			    arg);
 		o->name = arg;
 		return 0;
 	case 'p':
@@ -645,16 +698,20 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 		return parse_netspec(o, arg, err, errlen);
 	case OPT_PLATFORM:
 		if (strcmp(arg, "kvm") != 0 && strcmp(arg, "xen") != 0)
-			return fail(err, errlen, "--platform %s: must be kvm "
-			    "or xen", arg);
+			return fail(err, errlen,
+			    "--platform %s: must be kvm "
+			    "or xen",
+			    arg);
 		return set_platform(o, strcmp(arg, "kvm") == 0 ? "kvm" : "xen",
 		    err, errlen);
 	case OPT_LABEL:
 		if ((eq = strchr(arg, '=')) == NULL || eq == arg)
-			return fail(err, errlen, "--label %s: must be "
-			    "KEY=VALUE", arg);
+			return fail(err, errlen,
+			    "--label %s: must be "
+			    "KEY=VALUE",
+			    arg);
 		if (json_object_setn_new(o->labels, arg, (size_t)(eq - arg),
-		    json_string(eq + 1)) == -1)
+			json_string(eq + 1)) == -1)
 			return fail(err, errlen, "--label %s: not UTF-8", arg);
 		return 0;
 	case OPT_VCPUS:
@@ -662,14 +719,18 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 		n = strtol(arg, &end, 10);
 		if (*arg < '0' || *arg > '9' || *end != '\0' || errno != 0 ||
 		    n < 1 || n > VCPUS_MAX)
-			return fail(err, errlen, "--vcpus %s: not a number of "
-			    "CPUs", arg);
+			return fail(err, errlen,
+			    "--vcpus %s: not a number of "
+			    "CPUs",
+			    arg);
 		o->vcpus = n;
 		return 0;
 	case OPT_ACCEL:
 		if (strcmp(arg, "kvm") != 0 && strcmp(arg, "tcg") != 0)
-			return fail(err, errlen, "--accel %s: must be kvm or "
-			    "tcg", arg);
+			return fail(err, errlen,
+			    "--accel %s: must be kvm or "
+			    "tcg",
+			    arg);
 		o->accel = strcmp(arg, "kvm") == 0 ? "kvm" : "tcg";
 		return 0;
 	case OPT_DRY_RUN:
@@ -680,9 +741,10 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 		n = strtol(arg, &end, 10);
 		if (*arg < '0' || *arg > '9' || *end != '\0' || errno != 0 ||
 		    n > BOOT_TIMEOUT_MAX)
-			return fail(err, errlen, "--boot-timeout %s: not a "
-			    "number of seconds from 0 (no limit) to %d", arg,
-			    BOOT_TIMEOUT_MAX);
+			return fail(err, errlen,
+			    "--boot-timeout %s: not a "
+			    "number of seconds from 0 (no limit) to %d",
+			    arg, BOOT_TIMEOUT_MAX);
 		o->boot_timeout = n;
 		return 0;
 	case OPT_RESTART:
@@ -691,9 +753,10 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 		return parse_backoff(o, arg, err, errlen);
 	case OPT_RESTART_RESET:
 		if (parse_count(arg, RESTART_S_MAX, &o->restart_reset) == -1)
-			return fail(err, errlen, "--restart-reset %s: not a "
-			    "number of seconds from 0 to %d", arg,
-			    RESTART_S_MAX);
+			return fail(err, errlen,
+			    "--restart-reset %s: not a "
+			    "number of seconds from 0 to %d",
+			    arg, RESTART_S_MAX);
 		return 0;
 	default:
 		return fail(err, errlen, "unknown option");
@@ -710,29 +773,34 @@ check(struct run_opts *o, char *err, size_t errlen)
 	size_t i;
 
 	if (o->iso)
-		return 0;	/* -I named drivers, checked already */
+		return 0; /* -I named drivers, checked already */
 	if ((o->restart == NULL || strcmp(o->restart, "no") == 0) &&
 	    (o->backoff_initial >= 0 || o->restart_reset >= 0))
-		return fail(err, errlen, "--restart-backoff and --restart-reset "
+		return fail(err, errlen,
+		    "--restart-backoff and --restart-reset "
 		    "need --restart on-failure, always or unless-stopped");
 	if (o->restart != NULL && strcmp(o->restart, "no") != 0 &&
 	    o->auto_remove)
-		return fail(err, errlen, "--restart %s: not with -d or --rm: an "
+		return fail(err, errlen,
+		    "--restart %s: not with -d or --rm: an "
 		    "instance removed when it ends cannot be restarted",
 		    o->restart);
 	if (o->restart != NULL && strcmp(o->restart, "no") != 0 && o->paused)
-		return fail(err, errlen, "--restart %s: not with -p: each "
-		    "restart would wait paused for a start", o->restart);
+		return fail(err, errlen,
+		    "--restart %s: not with -p: each "
+		    "restart would wait paused for a start",
+		    o->restart);
 	json_array_foreach(o->iftags, i, t) {
-		const char *base = json_string_value(json_object_get(t,
-		    "basename"));
-		const char *spec = json_string_value(json_object_get(t,
-		    "spec"));
+		const char *base = json_string_value(
+		    json_object_get(t, "basename"));
+		const char *spec = json_string_value(
+		    json_object_get(t, "spec"));
 
 		if (strcmp(base, want) != 0)
-			return fail(err, errlen, "-I %s: the interface base "
-			    "name on %s is %s, not %s", spec, o->platform,
-			    want, base);
+			return fail(err, errlen,
+			    "-I %s: the interface base "
+			    "name on %s is %s, not %s",
+			    spec, o->platform, want, base);
 		if (!xen)
 			continue;
 		/* A Xen vif joins a bridge: xl's default one when unsaid. */
@@ -743,14 +811,19 @@ check(struct run_opts *o, char *err, size_t errlen)
 			    json_string("bridge"));
 			json_object_set_new(backend, "name",
 			    json_string(RUN_XEN_BRIDGE));
-		} else if (strcmp(json_string_value(json_object_get(backend,
-		    "type")), "bridge") != 0)
-			return fail(err, errlen, "-I %s: a NIC on xen joins a "
-			    "bridge: give bridge=NAME or bridge:NAME", spec);
+		} else if (strcmp(json_string_value(
+				      json_object_get(backend, "type")),
+			       "bridge") != 0)
+			return fail(err, errlen,
+			    "-I %s: a NIC on xen joins a "
+			    "bridge: give bridge=NAME or bridge:NAME",
+			    spec);
 	}
 	if (o->accel != NULL && strcmp(o->platform, "xen") == 0)
-		return fail(err, errlen, "--accel %s: an accelerator is for "
-		    "kvm, not xen", o->accel);
+		return fail(err, errlen,
+		    "--accel %s: an accelerator is for "
+		    "kvm, not xen",
+		    o->accel);
 	return 0;
 }
 
@@ -758,8 +831,7 @@ static int parse(int argc, char *argv[], struct run_opts *o, bool iso,
     char *err, size_t errlen);
 
 int
-run_parse(int argc, char *argv[], struct run_opts *o, char *err,
-    size_t errlen)
+run_parse(int argc, char *argv[], struct run_opts *o, char *err, size_t errlen)
 {
 	return parse(argc, argv, o, false, err, errlen);
 }
@@ -820,18 +892,23 @@ parse(int argc, char *argv[], struct run_opts *o, bool iso, char *err,
 			argc--;
 			argv++;
 		} else if (strcmp(word, "iso") == 0)
-			return fail(err, errlen, "platform iso: rrctl iso makes "
+			return fail(err, errlen,
+			    "platform iso: rrctl iso makes "
 			    "the image; rrctl run runs guests");
 		else if (strcmp(word, "ec2") == 0)
-			return fail(err, errlen, "platform %s is not supported "
+			return fail(err, errlen,
+			    "platform %s is not supported "
 			    "by rrctl (it runs guests; it does not make "
-			    "images)", word);
+			    "images)",
+			    word);
 	}
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, iso ? "+:b:dD:e:g:hiI:M:n:N:o:pW:" :
-	    "+:b:dD:e:g:hiI:M:n:N:pW:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv,
+		    iso ? "+:b:dD:e:g:hiI:M:n:N:o:pW:" :
+			  "+:b:dD:e:g:hiI:M:n:N:pW:",
+		    longopts, NULL)) != -1) {
 		if (ch == 'h')
 			return 1;
 		if (ch == ':' && optopt > 0 && optopt < 256)
@@ -889,7 +966,7 @@ run_default_name(const char *image, char *buf, size_t len)
 		if (ch >= 'A' && ch <= 'Z')
 			ch = (char)(ch - 'A' + 'a');
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '_' || ch == '.' || ch == '-'))
+			ch == '_' || ch == '.' || ch == '-'))
 			ch = '-';
 		buf[end++] = ch;
 	}
@@ -947,7 +1024,8 @@ run_request(const struct run_opts *o, run_resolve_fn *resolve, void *arg,
 	}
 	json_array_append_new(argv, json_string(o->image));
 	for (i = 0; i < o->nargs; i++)
-		if (json_array_append_new(argv, json_string(o->args[i])) == -1) {
+		if (json_array_append_new(argv, json_string(o->args[i])) ==
+		    -1) {
 			fail(err, errlen, "argument %zu is not UTF-8", i + 1);
 			goto fail;
 		}

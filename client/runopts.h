@@ -18,36 +18,36 @@
 
 #include <jansson.h>
 
-#define RUN_NAME_MAX	63	/* the daemon's name pattern: 1 + 62 */
-#define RUN_XEN_BRIDGE	"xenbr0"	/* xl's default bridge of a vif */
+#define RUN_NAME_MAX   63	/* the daemon's name pattern: 1 + 62 */
+#define RUN_XEN_BRIDGE "xenbr0" /* xl's default bridge of a vif */
 
 struct run_opts {
-	bool iso;		/* rrctl iso: an ISO image, not a launch */
-	const char *output;	/* iso: -o, or NULL: NAME.iso */
-	const char *platform;	/* "kvm" (the default), "xen"; "iso" */
+	bool iso;		   /* rrctl iso: an ISO image, not a launch */
+	const char *output;	   /* iso: -o, or NULL: NAME.iso */
+	const char *platform;	   /* "kvm" (the default), "xen"; "iso" */
 	const char *platform_from; /* set by a word or --platform */
-	const char *accel;	/* "kvm", "tcg", or NULL: the daemon's */
-	const char *name;	/* -N, or NULL: rumprun-IMAGE */
-	const char *image;	/* as typed; argv[0] of the guest */
-	char **args;		/* the guest program's arguments (borrowed) */
+	const char *accel;	   /* "kvm", "tcg", or NULL: the daemon's */
+	const char *name;	   /* -N, or NULL: rumprun-IMAGE */
+	const char *image;	   /* as typed; argv[0] of the guest */
+	char **args; /* the guest program's arguments (borrowed) */
 	size_t nargs;
-	long memory_mib;	/* -M, or 0: the daemon's default (64) */
-	long vcpus;		/* --vcpus, or 0: the daemon's default (1) */
-	long boot_timeout;	/* --boot-timeout, or -1: the daemon's */
-	const char *restart;	/* --restart policy, or NULL: none */
-	long restart_max;	/* --restart on-failure:N, or -1 */
-	long backoff_initial;	/* --restart-backoff I[:M], or -1 */
-	long backoff_max;	/* or -1 */
-	long restart_reset;	/* --restart-reset S, or -1 */
-	json_t *env;		/* ["NAME=VALUE", ...] */
-	json_t *labels;		/* {"KEY": "VALUE"} */
-	json_t *blk;		/* [{"source": as typed, "mountpoint"}] */
-	json_t *nics;		/* [{"backend", "mac", "inet", "inet6"}]; iso: "driver" */
-	json_t *iftags;		/* [{"tag", "basename", "spec"}], as nics */
-	bool paused;		/* -p */
-	bool auto_remove;	/* -d, --rm */
-	bool attach;		/* -i */
-	bool dry_run;		/* --dry-run */
+	long memory_mib;      /* -M, or 0: the daemon's default (64) */
+	long vcpus;	      /* --vcpus, or 0: the daemon's default (1) */
+	long boot_timeout;    /* --boot-timeout, or -1: the daemon's */
+	const char *restart;  /* --restart policy, or NULL: none */
+	long restart_max;     /* --restart on-failure:N, or -1 */
+	long backoff_initial; /* --restart-backoff I[:M], or -1 */
+	long backoff_max;     /* or -1 */
+	long restart_reset;   /* --restart-reset S, or -1 */
+	json_t *env;	      /* ["NAME=VALUE", ...] */
+	json_t *labels;	      /* {"KEY": "VALUE"} */
+	json_t *blk;	      /* [{"source": as typed, "mountpoint"}] */
+	json_t *nics; /* [{"backend", "mac", "inet", "inet6"}]; iso: "driver" */
+	json_t *iftags;	  /* [{"tag", "basename", "spec"}], as nics */
+	bool paused;	  /* -p */
+	bool auto_remove; /* -d, --rm */
+	bool attach;	  /* -i */
+	bool dry_run;	  /* --dry-run */
 };
 
 /*

@@ -6,13 +6,13 @@
 
 #include "table.h"
 
-#define GAP	2
+#define GAP 2
 
 struct table {
 	size_t ncols;
 	size_t nrows;
-	size_t cap;		/* rows allocated */
-	char **cells;		/* nrows * ncols, row by row */
+	size_t cap;   /* rows allocated */
+	char **cells; /* nrows * ncols, row by row */
 };
 
 struct table *
@@ -103,8 +103,9 @@ table_print(const struct table *t, FILE *fp)
 			cell = t->cells[r * t->ncols + c];
 			fputs(cell, fp);
 			if (c + 1 < t->ncols)
-				fprintf(fp, "%*s", (int)(width[c] -
-				    table_width(cell) + GAP), "");
+				fprintf(fp, "%*s",
+				    (int)(width[c] - table_width(cell) + GAP),
+				    "");
 		}
 		fputc('\n', fp);
 	}

@@ -52,9 +52,10 @@ complete(const struct inst_addrs *a, const struct spec *spec)
 			continue;
 		for (k = 0, v4 = false; k < a->nics[i].naddrs; k++) {
 			x = &a->nics[i].addrs[k];
-			v4 = v4 || (!x->inet6 &&
-			    (spec->nics[i].type != SPEC_NIC_NETWORK ||
-			    strcmp(x->source, "lease") == 0));
+			v4 = v4 ||
+			    (!x->inet6 &&
+				(spec->nics[i].type != SPEC_NIC_NETWORK ||
+				    strcmp(x->source, "lease") == 0));
 		}
 		if (!v4)
 			return false;
@@ -81,8 +82,7 @@ addrs_apply(struct inst_addrs *a, const struct spec *spec,
 }
 
 static json_t *
-addr_json(const char *addr, unsigned int prefix, bool inet6,
-    const char *source)
+addr_json(const char *addr, unsigned int prefix, bool inet6, const char *source)
 {
 	char cidr[64];
 
@@ -106,25 +106,26 @@ addrs_view(const struct inst_addrs *a, const struct spec *spec, size_t i,
 	/* Only once known does a->nics hold spec->nnics entries. */
 	nic = a->known ? &a->nics[i] : NULL;
 
-	json_object_set_new(o, "host_dev", live && a->known &&
-	    nic->host_dev[0] != '\0' ? json_string(nic->host_dev) :
-	    json_null());
+	json_object_set_new(o, "host_dev",
+	    live && a->known && nic->host_dev[0] != '\0' ?
+		json_string(nic->host_dev) :
+		json_null());
 	if (live && n->inet == SPEC_INET_STATIC)
-		json_array_append_new(list, addr_json(n->addr, n->prefixlen,
-		    false, "config"));
+		json_array_append_new(list,
+		    addr_json(n->addr, n->prefixlen, false, "config"));
 	if (live && n->inet6 == SPEC_INET6_STATIC)
-		json_array_append_new(list, addr_json(n->addr6, n->prefixlen6,
-		    true, "config"));
+		json_array_append_new(list,
+		    addr_json(n->addr6, n->prefixlen6, true, "config"));
 	for (k = 0; live && a->known && k < nic->naddrs; k++) {
 		/* The configured address, seen again, is listed once. */
 		if ((n->inet == SPEC_INET_STATIC &&
-		    strcmp(nic->addrs[k].addr, n->addr) == 0) ||
+			strcmp(nic->addrs[k].addr, n->addr) == 0) ||
 		    (n->inet6 == SPEC_INET6_STATIC &&
-		    strcmp(nic->addrs[k].addr, n->addr6) == 0))
+			strcmp(nic->addrs[k].addr, n->addr6) == 0))
 			continue;
-		json_array_append_new(list, addr_json(nic->addrs[k].addr,
-		    nic->addrs[k].prefix, nic->addrs[k].inet6,
-		    nic->addrs[k].source));
+		json_array_append_new(list,
+		    addr_json(nic->addrs[k].addr, nic->addrs[k].prefix,
+			nic->addrs[k].inet6, nic->addrs[k].source));
 	}
 	json_object_set_new(o, "addresses", list);
 }

@@ -27,25 +27,25 @@
 #include "auth.h"
 #include "log.h"
 
-#define FILE_MAX	(1024 * 1024)	/* a PEM file or the token file */
-#define TOKEN_MIN	16
-#define TOKEN_MAX	4096
-#define TOKENS_MAX	1024
-#define DIGEST_LEN	32		/* SHA-256 */
-#define WHERE_MAX	(4096 + 64)
+#define FILE_MAX   (1024 * 1024) /* a PEM file or the token file */
+#define TOKEN_MIN  16
+#define TOKEN_MAX  4096
+#define TOKENS_MAX 1024
+#define DIGEST_LEN 32 /* SHA-256 */
+#define WHERE_MAX  (4096 + 64)
 
 struct token {
 	unsigned char digest[DIGEST_LEN];
-	unsigned int line;		/* in token_file */
+	unsigned int line; /* in token_file */
 };
 
 struct auth {
-	char *cert;			/* PEM texts; NULL: not configured */
+	char *cert; /* PEM texts; NULL: not configured */
 	char *key;
 	size_t key_len;
 	char *client_ca;
-	char *token_path;		/* NULL: no tokens */
-	char token_where[WHERE_MAX];	/* "FILE:LINE: token_file" */
+	char *token_path;	     /* NULL: no tokens */
+	char token_where[WHERE_MAX]; /* "FILE:LINE: token_file" */
 	struct token *tokens;
 	size_t ntokens;
 	bool insecure;
@@ -82,14 +82,17 @@ read_file(const char *path, const char *where, bool private, size_t *lenp,
 		goto fail;
 	}
 	if (private && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
-		rrerr_set(err, RRERR_INVALID, NULL, "%s: %s may be read or "
-		    "written by others (mode %04o): chmod o-rwx it", where,
-		    path, (unsigned int)(st.st_mode & 07777));
+		rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: %s may be read or "
+		    "written by others (mode %04o): chmod o-rwx it",
+		    where, path, (unsigned int)(st.st_mode & 07777));
 		goto fail;
 	}
 	if (st.st_size > FILE_MAX) {
-		rrerr_set(err, RRERR_INVALID, NULL, "%s: %s is larger than %d "
-		    "bytes", where, path, FILE_MAX);
+		rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: %s is larger than %d "
+		    "bytes",
+		    where, path, FILE_MAX);
 		goto fail;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
@@ -149,13 +152,13 @@ check_certs(char *pem, size_t len, const char *where, const char *path,
 	rv = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM,
 	    0);
 	if (rv < 0 || n == 0)
-		return rrerr_set(err, RRERR_INVALID, NULL, "%s: %s holds no "
-		    "PEM certificate that GnuTLS can read (%s)", where, path,
-		    rv < 0 ? gnutls_strerror(rv) : "none found");
+		return rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: %s holds no "
+		    "PEM certificate that GnuTLS can read (%s)",
+		    where, path, rv < 0 ? gnutls_strerror(rv) : "none found");
 	expires = gnutls_x509_crt_get_expiration_time(crts[0]);
 	if (expires != (time_t)-1 && expires < time(NULL))
-		log_warnx("%s: the certificate in %s has expired", where,
-		    path);
+		log_warnx("%s: the certificate in %s has expired", where, path);
 	for (i = 0; i < n; i++)
 		gnutls_x509_crt_deinit(crts[i]);
 	gnutls_free(crts);
@@ -177,11 +180,11 @@ check_key(const struct auth *a, const char *where, const char *path,
 	if ((rv = gnutls_x509_privkey_init(&pk)) < 0)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "GnuTLS: %s",
 		    gnutls_strerror(rv));
-	rv = gnutls_x509_privkey_import2(pk, &k, GNUTLS_X509_FMT_PEM, NULL,
-	    0);
+	rv = gnutls_x509_privkey_import2(pk, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
 	gnutls_x509_privkey_deinit(pk);
 	if (rv < 0)
-		return rrerr_set(err, RRERR_INVALID, NULL, "%s: %s holds no "
+		return rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: %s holds no "
 		    "unencrypted PEM private key that GnuTLS can read (%s)",
 		    where, path, gnutls_strerror(rv));
 	if ((rv = gnutls_certificate_allocate_credentials(&cred)) < 0)
@@ -193,8 +196,10 @@ check_key(const struct auth *a, const char *where, const char *path,
 	    GNUTLS_X509_FMT_PEM, NULL, 0);
 	gnutls_certificate_free_credentials(cred);
 	if (rv < 0)
-		return rrerr_set(err, RRERR_INVALID, NULL, "%s: %s does not go "
-		    "with tls_cert (%s)", where, path, gnutls_strerror(rv));
+		return rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: %s does not go "
+		    "with tls_cert (%s)",
+		    where, path, gnutls_strerror(rv));
 	return 0;
 }
 
@@ -229,30 +234,34 @@ parse_tokens(char *text, const char *where, const char *path,
 		while (*p == ' ' || *p == '\t')
 			p++;
 		end = p + strlen(p);
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
-		    end[-1] == '\r'))
+		while (end > p &&
+		    (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
 			*--end = '\0';
 		if (*p == '\0')
 			continue;
 		len = (size_t)(end - p);
 		for (end = p; *end != '\0' && token_char((unsigned char)*end);
-		    end++)
+		     end++)
 			;
 		if (*end != '\0') {
-			rrerr_set(err, RRERR_INVALID, NULL, "%s: %s:%u: a token "
-			    "is one word of A-Z a-z 0-9 - . _ ~ + / =", where,
-			    path, lineno);
+			rrerr_set(err, RRERR_INVALID, NULL,
+			    "%s: %s:%u: a token "
+			    "is one word of A-Z a-z 0-9 - . _ ~ + / =",
+			    where, path, lineno);
 			goto fail;
 		}
 		if (len < TOKEN_MIN || len > TOKEN_MAX) {
-			rrerr_set(err, RRERR_INVALID, NULL, "%s: %s:%u: a token "
-			    "has %d to %d characters", where, path, lineno,
-			    TOKEN_MIN, TOKEN_MAX);
+			rrerr_set(err, RRERR_INVALID, NULL,
+			    "%s: %s:%u: a token "
+			    "has %d to %d characters",
+			    where, path, lineno, TOKEN_MIN, TOKEN_MAX);
 			goto fail;
 		}
 		if (n == TOKENS_MAX) {
-			rrerr_set(err, RRERR_INVALID, NULL, "%s: %s: more than "
-			    "%d tokens", where, path, TOKENS_MAX);
+			rrerr_set(err, RRERR_INVALID, NULL,
+			    "%s: %s: more than "
+			    "%d tokens",
+			    where, path, TOKENS_MAX);
 			goto fail;
 		}
 		if (n % 16 == 0) {
@@ -326,7 +335,7 @@ auth_load(const struct config *cfg, struct rrerr *err)
 	a->insecure = cfg->tcp_insecure;
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
 		const char *set = cfg->tls_cert != NULL ? "tls_cert" :
-		    "tls_key";
+							  "tls_key";
 
 		rrerr_set(err, RRERR_INVALID, NULL, "%s: needs %s too",
 		    config_where(cfg, set, where, sizeof(where)),
@@ -334,7 +343,8 @@ auth_load(const struct config *cfg, struct rrerr *err)
 		goto fail;
 	}
 	if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL) {
-		rrerr_set(err, RRERR_INVALID, NULL, "%s: needs tls_cert and "
+		rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: needs tls_cert and "
 		    "tls_key (client certificates are part of TLS)",
 		    config_where(cfg, "tls_client_ca", where, sizeof(where)));
 		goto fail;
@@ -346,8 +356,7 @@ auth_load(const struct config *cfg, struct rrerr *err)
 		    check_certs(a->cert, len, where, cfg->tls_cert, err) == -1)
 			goto fail;
 		config_where(cfg, "tls_key", where, sizeof(where));
-		a->key = read_file(cfg->tls_key, where, true, &a->key_len,
-		    err);
+		a->key = read_file(cfg->tls_key, where, true, &a->key_len, err);
 		if (a->key == NULL ||
 		    check_key(a, where, cfg->tls_key, err) == -1)
 			goto fail;
@@ -356,8 +365,9 @@ auth_load(const struct config *cfg, struct rrerr *err)
 		config_where(cfg, "tls_client_ca", where, sizeof(where));
 		a->client_ca = read_file(cfg->tls_client_ca, where, false, &len,
 		    err);
-		if (a->client_ca == NULL || check_certs(a->client_ca, len,
-		    where, cfg->tls_client_ca, err) == -1)
+		if (a->client_ca == NULL ||
+		    check_certs(a->client_ca, len, where, cfg->tls_client_ca,
+			err) == -1)
 			goto fail;
 	}
 	if (cfg->token_file != NULL) {
@@ -407,25 +417,30 @@ auth_check_tcp(const struct auth *a, const struct sockaddr *sa,
 	bool authn;
 
 	len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	(void)getnameinfo(sa, len, host, sizeof(host), NULL, 0,
-	    NI_NUMERICHOST);
+					  sizeof(struct sockaddr_in);
+	(void)getnameinfo(sa, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
 	authn = a->token_path != NULL || a->client_ca != NULL;
 	if (!authn && !a->insecure)
-		return rrerr_set(err, RRERR_INVALID, NULL, "%s: nothing "
+		return rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: nothing "
 		    "authenticates TCP clients: set token_file (bearer tokens) "
 		    "or tls_client_ca (client certificates), or tcp_insecure = "
 		    "yes to serve anyone who can connect, on a loopback "
-		    "address only", what);
+		    "address only",
+		    what);
 	if (!authn && !auth_is_loopback(sa))
-		return rrerr_set(err, RRERR_INVALID, NULL, "%s: tcp_insecure "
+		return rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: tcp_insecure "
 		    "= yes serves loopback addresses only (127.0.0.0/8, "
-		    "[::1]), not %s", what, host);
+		    "[::1]), not %s",
+		    what, host);
 	if (a->cert == NULL && !auth_is_loopback(sa))
-		return rrerr_set(err, RRERR_INVALID, NULL, "%s: plain HTTP "
+		return rrerr_set(err, RRERR_INVALID, NULL,
+		    "%s: plain HTTP "
 		    "(no tls_cert and tls_key) is served on loopback "
 		    "addresses only, not %s: tokens must not cross a network "
-		    "in clear", what, host);
+		    "in clear",
+		    what, host);
 	return 0;
 }
 

@@ -137,7 +137,8 @@ backend_arp_fill(struct backend_nic_info *nics, size_t nnics)
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "%45s %x %x %31s %*s %63s", ip, &type, &flags,
-		    hw, dev) != 5 || (flags & 0x2) == 0)	/* ATF_COM */
+			hw, dev) != 5 ||
+		    (flags & 0x2) == 0) /* ATF_COM */
 			continue;
 		for (i = 0; i < nnics; i++) {
 			if (strcasecmp(nics[i].mac, hw) != 0 ||
@@ -147,7 +148,7 @@ backend_arp_fill(struct backend_nic_info *nics, size_t nnics)
 				if (strcmp(nics[i].addrs[k].addr, ip) == 0)
 					break;
 			if (k < nics[i].naddrs)
-				continue;	/* known already */
+				continue; /* known already */
 			a = &nics[i].addrs[nics[i].naddrs++];
 			snprintf(a->addr, sizeof(a->addr), "%s", ip);
 			a->prefix = 0;

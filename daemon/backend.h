@@ -53,21 +53,22 @@
  * the name for its monitor socket path; Xen's limit is xenstore's.
  */
 #define BACKEND_DOMAIN_PREFIX	"rr-"
-#define BACKEND_DOMAIN_NAME_MAX	96
+#define BACKEND_DOMAIN_NAME_MAX 96
 _Static_assert(3 + 8 + 1 + SPEC_NAME_MAX + 1 + 10 + 1 + 8 <
-    BACKEND_DOMAIN_NAME_MAX, "a domain name of the longest instance name fits");
+	BACKEND_DOMAIN_NAME_MAX,
+    "a domain name of the longest instance name fits");
 
 struct backend;
 
 /* What the engine asks a backend to run: all borrowed, valid for the call. */
 struct backend_launch {
 	const struct spec *spec;
-	const char *owner;		/* this daemon's id (state dir uuid) */
-	const char *domain_name;	/* backend_domain_name() */
-	unsigned int generation;	/* 1 for the first run, +1 per start */
-	const char *guest_config;	/* guestconf text */
-	const char *console_log;	/* host file the console is appended to */
-	const char *const *macs;	/* spec->nnics MACs, chosen by the engine */
+	const char *owner;	  /* this daemon's id (state dir uuid) */
+	const char *domain_name;  /* backend_domain_name() */
+	unsigned int generation;  /* 1 for the first run, +1 per start */
+	const char *guest_config; /* guestconf text */
+	const char *console_log;  /* host file the console is appended to */
+	const char *const *macs;  /* spec->nnics MACs, chosen by the engine */
 	/*
 	 * The files checked for this launch (paths_open_spec()): the image
 	 * (O_RDONLY) and spec->nblk disks (O_RDWR unless read-only).  A
@@ -79,18 +80,18 @@ struct backend_launch {
 };
 
 enum backend_event_type {
-	BACKEND_EVENT_STARTED,		/* the domain runs */
-	BACKEND_EVENT_STOPPED,		/* destroyed (by us or by someone) */
-	BACKEND_EVENT_SHUTDOWN,		/* the guest powered off (Xen) */
-	BACKEND_EVENT_CRASHED,		/* QEMU died / the domain crashed */
+	BACKEND_EVENT_STARTED,	/* the domain runs */
+	BACKEND_EVENT_STOPPED,	/* destroyed (by us or by someone) */
+	BACKEND_EVENT_SHUTDOWN, /* the guest powered off (Xen) */
+	BACKEND_EVENT_CRASHED,	/* QEMU died / the domain crashed */
 	/*
 	 * The hypervisor stopped the guest for good (QEMU's KVM internal
 	 * error) but the domain is still there, paused: the engine destroys
 	 * it.  detail is the reason, a sentence for the user.
 	 */
 	BACKEND_EVENT_FAULT,
-	BACKEND_EVENT_DISCONNECTED,	/* lost the hypervisor connection */
-	BACKEND_EVENT_RECONNECTED,	/* back; the engine should re-list */
+	BACKEND_EVENT_DISCONNECTED, /* lost the hypervisor connection */
+	BACKEND_EVENT_RECONNECTED,  /* back; the engine should re-list */
 	/*
 	 * The guest was paused, or let run again, by someone (a pause or
 	 * resume of the engine's, or virsh suspend behind its back); not a
@@ -103,8 +104,8 @@ enum backend_event_type {
 
 struct backend_event {
 	enum backend_event_type type;
-	char domain_name[BACKEND_DOMAIN_NAME_MAX];	/* "" for (dis)connect */
-	char detail[256];		/* e.g. libvirt's reason, for logs */
+	char domain_name[BACKEND_DOMAIN_NAME_MAX]; /* "" for (dis)connect */
+	char detail[256]; /* e.g. libvirt's reason, for logs */
 };
 
 typedef void backend_event_fn(void *arg, const struct backend_event *ev);
@@ -114,9 +115,9 @@ struct backend_domain {
 	char domain_name[BACKEND_DOMAIN_NAME_MAX];
 	char instance[SPEC_NAME_MAX + 1];
 	unsigned int generation;
-	bool running;			/* false: exists but shut off/crashed */
-	char fault[256];		/* as BACKEND_EVENT_FAULT's detail; "" */
-	bool paused;			/* running but paused (not a fault) */
+	bool running;	 /* false: exists but shut off/crashed */
+	char fault[256]; /* as BACKEND_EVENT_FAULT's detail; "" */
+	bool paused;	 /* running but paused (not a fault) */
 };
 
 /*
@@ -125,13 +126,13 @@ struct backend_domain {
  * BACKEND_STATS_NONE (the API shows null).  Sums over all of a domain's
  * disks and NICs.
  */
-#define BACKEND_STATS_NONE	UINT64_MAX
+#define BACKEND_STATS_NONE UINT64_MAX
 
 struct backend_stats {
 	char domain_name[BACKEND_DOMAIN_NAME_MAX];
-	uint64_t cpu_ns;		/* CPU time of all vCPUs */
-	uint64_t memory_bytes;		/* memory the guest has now */
-	uint64_t rss_bytes;		/* host memory in use for it */
+	uint64_t cpu_ns;       /* CPU time of all vCPUs */
+	uint64_t memory_bytes; /* memory the guest has now */
+	uint64_t rss_bytes;    /* host memory in use for it */
 	uint64_t block_rd_bytes, block_rd_reqs;
 	uint64_t block_wr_bytes, block_wr_reqs;
 	uint64_t net_rx_bytes, net_rx_packets;
@@ -143,14 +144,14 @@ void backend_stats_init(struct backend_stats *st);
 
 /* Settings the daemon's configuration gives a backend. */
 struct backend_config {
-	const char *uri;		/* libvirt URI, e.g. qemu:///system */
+	const char *uri; /* libvirt URI, e.g. qemu:///system */
 	const char *owner;
-	enum spec_accel accel;		/* default accelerator: kvm or tcg */
-	const char *cpu_model;		/* NULL: the hypervisor's default */
-	const char *firmware;		/* qboot.rom path, or NULL: SeaBIOS */
-	const char *emulator;		/* NULL: libvirt's default */
-	const char *guest_dir;		/* KVM: kernel copies; NULL: default */
-	bool fast_cpu_probe;		/* skip QEMU's CPU property read-back */
+	enum spec_accel accel; /* default accelerator: kvm or tcg */
+	const char *cpu_model; /* NULL: the hypervisor's default */
+	const char *firmware;  /* qboot.rom path, or NULL: SeaBIOS */
+	const char *emulator;  /* NULL: libvirt's default */
+	const char *guest_dir; /* KVM: kernel copies; NULL: default */
+	bool fast_cpu_probe;   /* skip QEMU's CPU property read-back */
 };
 
 /*
@@ -158,24 +159,24 @@ struct backend_config {
  * DHCP server of a libvirt network), "arp" (the host's neighbour table);
  * the engine adds "config" for a static address of the spec.
  */
-#define BACKEND_NIC_ADDRS_MAX	4
+#define BACKEND_NIC_ADDRS_MAX 4
 struct backend_nic_addr {
-	char addr[46];			/* INET6_ADDRSTRLEN */
-	unsigned int prefix;		/* 0: unknown */
+	char addr[46];	     /* INET6_ADDRSTRLEN */
+	unsigned int prefix; /* 0: unknown */
 	bool inet6;
-	const char *source;		/* a static string */
+	const char *source; /* a static string */
 };
 
 /* What the host knows of one NIC of a running domain. */
 struct backend_nic_info {
-	char mac[18];			/* in: the NIC's MAC, lower case */
-	char host_dev[64];		/* out: "vnet3", "vif5.0"; "": unknown */
+	char mac[18];	   /* in: the NIC's MAC, lower case */
+	char host_dev[64]; /* out: "vnet3", "vif5.0"; "": unknown */
 	struct backend_nic_addr addrs[BACKEND_NIC_ADDRS_MAX];
-	size_t naddrs;			/* out */
+	size_t naddrs; /* out */
 };
 
 struct backend_ops {
-	const char *name;		/* "kvm", "xen", "fake" */
+	const char *name; /* "kvm", "xen", "fake" */
 
 	/*
 	 * Connect.  Returns a new backend, or NULL with err saying why the

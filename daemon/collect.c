@@ -48,16 +48,16 @@ struct cjob {
 
 struct collect {
 	struct engine *e;
-	uv_loop_t *loop;		/* the engine's: its jobs and timer */
-	uv_timer_t *timer;		/* of the running collection, or NULL */
-	bool late;			/* it ran out of COLLECT_WAIT_MS */
-	bool busy[SPEC_PLATFORMS_LAUNCHED];	/* its jobs still running */
-	struct collect_snapshot snap;	/* the cached one */
+	uv_loop_t *loop;   /* the engine's: its jobs and timer */
+	uv_timer_t *timer; /* of the running collection, or NULL */
+	bool late;	   /* it ran out of COLLECT_WAIT_MS */
+	bool busy[SPEC_PLATFORMS_LAUNCHED]; /* its jobs still running */
+	struct collect_snapshot snap;	    /* the cached one */
 	bool have_snap;
-	uint64_t snap_mono_ms;		/* its time on the monotonic clock */
-	unsigned int pending;		/* jobs of the running collection */
-	int64_t started_ms;		/* of the running collection */
-	struct collect_snapshot next;	/* being filled */
+	uint64_t snap_mono_ms;	      /* its time on the monotonic clock */
+	unsigned int pending;	      /* jobs of the running collection */
+	int64_t started_ms;	      /* of the running collection */
+	struct collect_snapshot next; /* being filled */
 	TAILQ_HEAD(, cwaiter) waiters;
 };
 
@@ -164,8 +164,8 @@ after(uv_work_t *req, int status)
 	if (j->rv == 0) {
 		c->next.ok[j->platform] = true;
 		if (j->n > 0) {
-			grown = realloc(c->next.stats, (c->next.nstats + j->n) *
-			    sizeof(*grown));
+			grown = realloc(c->next.stats,
+			    (c->next.nstats + j->n) * sizeof(*grown));
 			if (grown == NULL) {
 				c->next.ok[j->platform] = false;
 				rrerr_set(&c->next.err[j->platform],
@@ -196,11 +196,12 @@ answer_late(struct collect *c)
 	struct cwaiter *w;
 	int p;
 
-	late = c->next;		/* its stats borrowed */
+	late = c->next; /* its stats borrowed */
 	late.time_ms = instance_now_ms();
 	for (p = 0; p < SPEC_PLATFORMS_LAUNCHED; p++)
 		if (c->busy[p])
-			rrerr_set(&late.err[p], RRERR_UNAVAILABLE, NULL, "the %s "
+			rrerr_set(&late.err[p], RRERR_UNAVAILABLE, NULL,
+			    "the %s "
 			    "backend did not answer in %d ms",
 			    spec_platform_name((enum spec_platform)p),
 			    COLLECT_WAIT_MS);
@@ -231,7 +232,7 @@ start(struct collect *c)
 
 	memset(&c->next, 0, sizeof(c->next));
 	c->started_ms = instance_now_ms();
-	c->pending = 1;		/* held while the jobs are queued */
+	c->pending = 1; /* held while the jobs are queued */
 	for (p = 0; p < SPEC_PLATFORMS_LAUNCHED; p++) {
 		switch (engine_backend_state(c->e, p)) {
 		case -1:

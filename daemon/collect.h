@@ -24,17 +24,17 @@
 #include "rrerr.h"
 #include "spec.h"
 
-#define COLLECT_MAX_AGE_MS	1000
+#define COLLECT_MAX_AGE_MS 1000
 /* How long a request waits for a hypervisor that does not answer. */
-#define COLLECT_WAIT_MS		5000
+#define COLLECT_WAIT_MS 5000
 
 struct engine;
 struct collect;
 
 /* What one collection found. */
 struct collect_snapshot {
-	int64_t time_ms;		/* when it was taken (the calls ended) */
-	struct backend_stats *stats;	/* of every platform, nstats */
+	int64_t time_ms;	     /* when it was taken (the calls ended) */
+	struct backend_stats *stats; /* of every platform, nstats */
 	size_t nstats;
 	/* Per platform: whether its backend answered, else why not. */
 	bool ok[SPEC_PLATFORMS_LAUNCHED];

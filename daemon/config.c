@@ -15,15 +15,15 @@
 #include "config.h"
 
 enum kind {
-	K_STRING,		/* char *, NULL when empty */
-	K_LIST,			/* struct config_list */
-	K_UINT,			/* unsigned int */
-	K_U64,			/* uint64_t */
+	K_STRING, /* char *, NULL when empty */
+	K_LIST,	  /* struct config_list */
+	K_UINT,	  /* unsigned int */
+	K_U64,	  /* uint64_t */
 	K_BOOL,
-	K_MODE,			/* octal mode_t */
+	K_MODE, /* octal mode_t */
 	K_ACCEL,
-	K_BOOT_TIMEOUT,		/* unsigned int, 0..SPEC_BOOT_TIMEOUT_MAX */
-	K_PATH,			/* absolute path */
+	K_BOOT_TIMEOUT, /* unsigned int, 0..SPEC_BOOT_TIMEOUT_MAX */
+	K_PATH,		/* absolute path */
 };
 
 struct key {
@@ -33,7 +33,7 @@ struct key {
 };
 
 #define F(member) offsetof(struct config, member)
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+#define NKEYS	  (sizeof(keys) / sizeof(keys[0]))
 
 /* Every key of rumprund.conf, documented in rumprund.8. */
 static const struct key keys[] = {
@@ -135,7 +135,7 @@ apply(struct config *cfg, const struct key *k, const char *value)
 		/* daemon_log = syslog: syslog(3) instead of a file. */
 		if (*value != '/' && *value != '\0' &&
 		    (strcmp(k->name, "daemon_log") != 0 ||
-		    strcmp(value, "syslog") != 0))
+			strcmp(value, "syslog") != 0))
 			return "must be an absolute path";
 		/* FALLTHROUGH */
 	case K_STRING:
@@ -143,8 +143,9 @@ apply(struct config *cfg, const struct key *k, const char *value)
 		return NULL;
 	case K_LIST:
 		list = slot;
-		if (*value != '/' && (strcmp(k->name, "image_dir") == 0 ||
-		    strcmp(k->name, "volume_dir") == 0))
+		if (*value != '/' &&
+		    (strcmp(k->name, "image_dir") == 0 ||
+			strcmp(k->name, "volume_dir") == 0))
 			return "must be an absolute path";
 		if (list->n == CONFIG_LIST_MAX)
 			return "too many entries";
@@ -160,7 +161,7 @@ apply(struct config *cfg, const struct key *k, const char *value)
 	case K_BOOT_TIMEOUT:
 		if (parse_u64(value, SPEC_BOOT_TIMEOUT_MAX, &v) == -1)
 			return "must be a whole number of seconds from 0 (no "
-			    "limit) to 3600";
+			       "limit) to 3600";
 		*(unsigned int *)slot = (unsigned int)v;
 		return NULL;
 	case K_U64:
@@ -171,7 +172,8 @@ apply(struct config *cfg, const struct key *k, const char *value)
 	case K_BOOL:
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
 			*(bool *)slot = true;
-		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+		else if (strcmp(value, "no") == 0 ||
+		    strcmp(value, "false") == 0)
 			*(bool *)slot = false;
 		else
 			return "must be yes or no";
@@ -183,7 +185,7 @@ apply(struct config *cfg, const struct key *k, const char *value)
 			return "must be an octal mode such as 0660";
 		if (mode & 0007)
 			return "must not give access to others (the socket "
-			    "controls guests)";
+			       "controls guests)";
 		*(mode_t *)slot = (mode_t)mode;
 		return NULL;
 	case K_ACCEL:
@@ -209,8 +211,9 @@ trim(char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
-	    end[-1] == '\n' || end[-1] == '\r'))
+	while (end > s &&
+	    (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+		end[-1] == '\r'))
 		*--end = '\0';
 	return s;
 }
@@ -271,8 +274,7 @@ config_load(struct config *cfg, const char *path, bool required,
 }
 
 const char *
-config_where(const struct config *cfg, const char *key, char *buf,
-    size_t size)
+config_where(const struct config *cfg, const char *key, char *buf, size_t size)
 {
 	size_t i;
 
@@ -316,15 +318,16 @@ config_resolve(struct config *cfg)
 	 * memory.  qboot stays an explicit choice, for guests that do not
 	 * read the BIOS data area.
 	 */
-	if (cfg->firmware != NULL && (strcmp(cfg->firmware, "auto") == 0 ||
-	    strcmp(cfg->firmware, "seabios") == 0))
+	if (cfg->firmware != NULL &&
+	    (strcmp(cfg->firmware, "auto") == 0 ||
+		strcmp(cfg->firmware, "seabios") == 0))
 		set_string(&cfg->firmware, NULL);
 	else if (cfg->firmware != NULL && strcmp(cfg->firmware, "qboot") == 0)
 		set_string(&cfg->firmware, CONFIG_QBOOT);
 	/* The store lives beside the records unless the file says. */
 	if (cfg->store_dir == NULL && cfg->state_dir != NULL &&
 	    asprintf(&cfg->store_dir, "%s/" CONFIG_STORE_SUBDIR,
-	    cfg->state_dir) == -1)
+		cfg->state_dir) == -1)
 		cfg->store_dir = NULL;
 }
 
@@ -375,11 +378,13 @@ config_print(const struct config *cfg, FILE *f)
 	print_list(f, "bridge", &cfg->bridges);
 	print_list(f, "network", &cfg->networks);
 	fprintf(f, "libvirt_uri = %s\n", S(cfg->libvirt_uri));
-	fprintf(f, "accel = %s\n", cfg->accel == SPEC_ACCEL_TCG ? "tcg" :
-	    cfg->accel == SPEC_ACCEL_KVM ? "kvm" : "auto");
+	fprintf(f, "accel = %s\n",
+	    cfg->accel == SPEC_ACCEL_TCG     ? "tcg" :
+		cfg->accel == SPEC_ACCEL_KVM ? "kvm" :
+					       "auto");
 	fprintf(f, "cpu_model = %s\n", S(cfg->cpu_model));
-	fprintf(f, "firmware = %s\n", cfg->firmware != NULL ? cfg->firmware :
-	    "seabios");
+	fprintf(f, "firmware = %s\n",
+	    cfg->firmware != NULL ? cfg->firmware : "seabios");
 	fprintf(f, "fast_cpu_probe = %s\n", cfg->fast_cpu_probe ? "yes" : "no");
 	fprintf(f, "max_instances = %u\n", cfg->max_instances);
 	fprintf(f, "max_total_memory_mib = %llu\n",

@@ -16,8 +16,8 @@
 #include "log.h"
 #include "metrics.h"
 
-#define LINE_MAX_SCAN	1024	/* longer lines are cut for marker matching */
-#define PUNCH_ALIGN	4096
+#define LINE_MAX_SCAN 1024 /* longer lines are cut for marker matching */
+#define PUNCH_ALIGN   4096
 
 /*
  * The side index of arrival times: bytes from off on arrived at ms (at the
@@ -30,7 +30,7 @@ struct arrival {
 	int64_t ms;
 };
 
-#define TIMES_MAX	8192
+#define TIMES_MAX 8192
 
 struct console {
 	int refs;
@@ -39,20 +39,20 @@ struct console {
 	int fd;
 	char *path;
 	uv_fs_event_t fsev;
-	bool fsev_active;	/* fsev is initialized, not closed */
-	bool fsev_running;	/* ... and watches the file */
-	uint64_t start;		/* first kept byte (the punched part ends) */
-	uint64_t line_start;	/* the first line start at or after it */
-	uint64_t size;		/* bytes seen so far */
-	uint64_t scanned;	/* bytes scanned for markers */
-	uint64_t scan_from;	/* report markers of lines from here */
-	uint64_t line_off;	/* offset of the line in linebuf */
+	bool fsev_active;    /* fsev is initialized, not closed */
+	bool fsev_running;   /* ... and watches the file */
+	uint64_t start;	     /* first kept byte (the punched part ends) */
+	uint64_t line_start; /* the first line start at or after it */
+	uint64_t size;	     /* bytes seen so far */
+	uint64_t scanned;    /* bytes scanned for markers */
+	uint64_t scan_from;  /* report markers of lines from here */
+	uint64_t line_off;   /* offset of the line in linebuf */
 	uint64_t cap;
 	bool cap_warned;
-	struct arrival *times;	/* when bytes arrived, by offset */
+	struct arrival *times; /* when bytes arrived, by offset */
 	size_t ntimes;
-	uint64_t untimed;	/* the file's size at open: no times */
-	char *linebuf;		/* LINE_MAX_SCAN + 1 bytes while scanning */
+	uint64_t untimed; /* the file's size at open: no times */
+	char *linebuf;	  /* LINE_MAX_SCAN + 1 bytes while scanning */
 	size_t linelen;
 	console_marker_fn *fn;
 	void *arg;
@@ -120,8 +120,7 @@ match_line(struct console *c, const char *line)
 	    (p = strstr(line + 15, "\" returned ")) != NULL) {
 		errno = 0;
 		status = strtol(p + 11, &end, 10);
-		if (errno == 0 && end != p + 11 &&
-		    strncmp(end, " ===", 4) == 0)
+		if (errno == 0 && end != p + 11 && strncmp(end, " ===", 4) == 0)
 			c->fn(c->arg, CONSOLE_RETURNED, (int)status, line);
 	} else if (strcmp(line, "halted") == 0) {
 		c->fn(c->arg, CONSOLE_HALTED, 0, line);
@@ -148,7 +147,8 @@ scan(struct console *c, const char *buf, size_t n)
 			c->line_off = c->scanned + i;
 		if (buf[i] == '\n') {
 			/* Serial lines may end in \r\n. */
-			if (c->linelen > 0 && c->linebuf[c->linelen - 1] == '\r')
+			if (c->linelen > 0 &&
+			    c->linebuf[c->linelen - 1] == '\r')
 				c->linelen--;
 			c->linebuf[c->linelen] = '\0';
 			match_line(c, c->linebuf);
@@ -172,8 +172,9 @@ next_line(struct console *c, uint64_t off, uint64_t to)
 	ssize_t got;
 
 	while (pos < to) {
-		got = pread(fd_of(c), buf, to - pos < sizeof(buf) ?
-		    (size_t)(to - pos) : sizeof(buf), (off_t)pos);
+		got = pread(fd_of(c), buf,
+		    to - pos < sizeof(buf) ? (size_t)(to - pos) : sizeof(buf),
+		    (off_t)pos);
 		if (got <= 0)
 			break;
 		if ((nl = memchr(buf, '\n', (size_t)got)) != NULL)
@@ -208,7 +209,7 @@ enforce_cap(struct console *c)
 	 */
 	line = next_line(c, upto, c->size);
 	if (fallocate(fd_of(c), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	    (off_t)c->start, (off_t)(upto - c->start)) == -1) {
+		(off_t)c->start, (off_t)(upto - c->start)) == -1) {
 		if (!c->cap_warned)
 			log_warn("%s: cannot cap the console log", c->path);
 		c->cap_warned = true;
@@ -240,7 +241,7 @@ note_arrival(struct console *c, uint64_t off, uint64_t end)
 	metrics_console_bytes(end - off);
 	if (c->times == NULL &&
 	    (c->times = calloc(TIMES_MAX, sizeof(*c->times))) == NULL)
-		return;	/* no times: logs -t shows "-" */
+		return; /* no times: logs -t shows "-" */
 	if (c->ntimes == TIMES_MAX) {
 		for (i = 0, j = 0; i < c->ntimes; i += 2)
 			c->times[j++] = c->times[i];
@@ -287,7 +288,8 @@ console_line_since(struct console *c, int64_t ms)
 	if (off >= c->size)
 		return c->size;
 	/* At a line start, or at the next one. */
-	if (pread(fd_of(c), &before, 1, (off_t)(off - 1)) == 1 && before == '\n')
+	if (pread(fd_of(c), &before, 1, (off_t)(off - 1)) == 1 &&
+	    before == '\n')
 		return off;
 	off = next_line(c, off, c->size);
 	return off;
@@ -379,7 +381,8 @@ console_open(uv_loop_t *loop, const char *path, uint64_t scan_from,
 	c->scanned = c->start;
 	c->untimed = (uint64_t)st.st_size;
 	/* As enforce_cap() decided: after the first newline from start. */
-	c->line_start = c->start == 0 ? 0 :
+	c->line_start = c->start == 0 ?
+	    0 :
 	    next_line(c, c->start, (uint64_t)st.st_size);
 
 	/* The handle holds a reference until its close callback. */
@@ -451,7 +454,8 @@ console_tail(struct console *c, unsigned int n)
 	/* A last line without its newline counts as a line. */
 	while (pos > c->line_start) {
 		len = pos - c->line_start < sizeof(buf) ?
-		    (size_t)(pos - c->line_start) : sizeof(buf);
+		    (size_t)(pos - c->line_start) :
+		    sizeof(buf);
 		off = pos - len;
 		got = pread(fd_of(c), buf, len, (off_t)off);
 		if (got != (ssize_t)len)

@@ -28,10 +28,10 @@
 #include "watch.h"
 
 enum console_marker {
-	CONSOLE_CALLING,	/* === calling "NAME" main() === */
-	CONSOLE_RETURNED,	/* === main() of "NAME" returned N === */
-	CONSOLE_HALTED,		/* halted */
-	CONSOLE_PANIC,		/* PANIC: ... or panic: ... */
+	CONSOLE_CALLING,  /* === calling "NAME" main() === */
+	CONSOLE_RETURNED, /* === main() of "NAME" returned N === */
+	CONSOLE_HALTED,	  /* halted */
+	CONSOLE_PANIC,	  /* PANIC: ... or panic: ... */
 };
 
 typedef void console_marker_fn(void *arg, enum console_marker m, int status,

@@ -42,29 +42,29 @@
 #include "version.h"
 
 /* The platforms with a backend: tables here are indexed by them. */
-#define NPLATFORMS	SPEC_PLATFORMS_LAUNCHED
+#define NPLATFORMS SPEC_PLATFORMS_LAUNCHED
 /*
  * The tick polls every console log (console_poll()).  backends/xen.c's
  * QUIET_MS (300) must stay above it: the Xen backend waits that long
  * after a guest's shutdown before it reports it, so that the exit status
  * line is read from the log before the event arrives.
  */
-#define TICK_MS		200
-#define REOPEN_MS	3000
-#define DESTROY_RETRY_MS 1000	/* after a failed destroy */
-#define ORPHAN_RETRY_MS	1000	/* after the first refused orphan destroy */
-#define ORPHAN_RETRY_MAX_MS 60000	/* the delay doubles up to this */
-#define FLUSH_RETRY_MS	1000	/* after a failed record write */
-#define EVENTS_KEEP	2000
+#define TICK_MS		    200
+#define REOPEN_MS	    3000
+#define DESTROY_RETRY_MS    1000  /* after a failed destroy */
+#define ORPHAN_RETRY_MS	    1000  /* after the first refused orphan destroy */
+#define ORPHAN_RETRY_MAX_MS 60000 /* the delay doubles up to this */
+#define FLUSH_RETRY_MS	    1000  /* after a failed record write */
+#define EVENTS_KEEP	    2000
 
 enum waiter_kind {
-	WAIT_LAUNCH,		/* answer once the instance left pending */
-	WAIT_FINAL,		/* answer once it has ended */
-	WAIT_REMOVED,		/* answer once it is gone */
-	WAIT_PAUSE,		/* once paused (a failed pause: its error) */
-	WAIT_RESUME,		/* once not paused (a failed resume: error) */
-	WAIT_RESTART,		/* once a later generation left pending */
-	WAIT_COND,		/* engine_wait(): answered with a WaitResult */
+	WAIT_LAUNCH,  /* answer once the instance left pending */
+	WAIT_FINAL,   /* answer once it has ended */
+	WAIT_REMOVED, /* answer once it is gone */
+	WAIT_PAUSE,   /* once paused (a failed pause: its error) */
+	WAIT_RESUME,  /* once not paused (a failed resume: error) */
+	WAIT_RESTART, /* once a later generation left pending */
+	WAIT_COND,    /* engine_wait(): answered with a WaitResult */
 };
 
 struct waiter {
@@ -72,10 +72,10 @@ struct waiter {
 	enum engine_outcome outcome;
 	engine_reply_fn *fn;
 	void *arg;
-	unsigned int generation;	/* RESTART, COND: when asked */
-	int want;		/* COND: a state, or -1: the generation ends */
-	int64_t deadline_ms;	/* COND: answer timed out then; 0: never */
-	engine_alive_fn *alive;	/* COND: NULL, or is the client there */
+	unsigned int generation; /* RESTART, COND: when asked */
+	int want;		 /* COND: a state, or -1: the generation ends */
+	int64_t deadline_ms;	 /* COND: answer timed out then; 0: never */
+	engine_alive_fn *alive;	 /* COND: NULL, or is the client there */
 	TAILQ_ENTRY(waiter) link;
 };
 
@@ -85,7 +85,7 @@ enum job_kind {
 	JOB_DESTROY,
 	JOB_RESUME,
 	JOB_LIST,
-	JOB_ADDRESSES,		/* see addrs.h; inst is NULL, name names it */
+	JOB_ADDRESSES, /* see addrs.h; inst is NULL, name names it */
 	JOB_PAUSE,
 };
 
@@ -94,14 +94,14 @@ struct job {
 	struct engine *e;
 	enum job_kind kind;
 	int platform;
-	struct instance *inst;	/* NULL for JOB_LIST and orphans */
+	struct instance *inst; /* NULL for JOB_LIST and orphans */
 	char domain_name[BACKEND_DOMAIN_NAME_MAX];
 	const char *macs[SPEC_NICS_MAX];
 	int rv;
 	struct rrerr err;
 	struct backend_domain *doms;
 	size_t ndoms;
-	uint64_t launches_before;	/* JOB_LIST: launches done when it began */
+	uint64_t launches_before; /* JOB_LIST: launches done when it began */
 	/* JOB_ADDRESSES: the instance, its NICs, the job's number. */
 	char name[SPEC_NAME_MAX + 1];
 	struct backend_nic_info nics[SPEC_NICS_MAX];
@@ -117,7 +117,7 @@ struct backend_slot {
 	bool connected;
 	bool listing;
 	bool relist;
-	bool listed;		/* reconciled once: the boot watchdog may act */
+	bool listed; /* reconciled once: the boot watchdog may act */
 	int64_t reopen_at_ms;
 	char reason[RRERR_MESSAGE_MAX];
 };
@@ -130,9 +130,9 @@ struct backend_slot {
 struct orphan {
 	int platform;
 	char domain_name[BACKEND_DOMAIN_NAME_MAX];
-	bool destroying;	/* a destroy job is in flight */
-	bool reported;		/* a refusal was logged: once */
-	int64_t retry_ms;	/* no destroy before this time */
+	bool destroying;  /* a destroy job is in flight */
+	bool reported;	  /* a refusal was logged: once */
+	int64_t retry_ms; /* no destroy before this time */
 	int64_t delay_ms;
 	TAILQ_ENTRY(orphan) link;
 };
@@ -166,7 +166,7 @@ struct engine {
 	char *state_dir;
 	char *log_dir;
 	struct store *store;
-	struct recwriter *writer;	/* NULL: records written on the loop */
+	struct recwriter *writer; /* NULL: records written on the loop */
 	struct events *events;
 	struct backend_slot slots[NPLATFORMS];
 	TAILQ_HEAD(, instance) instances;
@@ -177,14 +177,14 @@ struct engine {
 	size_t ended_cap;
 	size_t ninstances;
 	unsigned int jobs;
-	uint64_t launches_done;		/* successful launches, numbered */
-	struct collect *collect;	/* guests' counters (collect.c) */
-	struct isojobs *iso;		/* ISO image builds (isojobs.c) */
-	unsigned int addr_jobs;		/* JOB_ADDRESSES in flight */
-	uint64_t addr_seq;		/* JOB_ADDRESSES, numbered */
-	unsigned int nwaits;		/* WAIT_COND waiters, all instances */
-	int64_t flush_at_ms;		/* next retry of dirty records */
-	int64_t autostart_gate_ms;	/* no autostart before this time */
+	uint64_t launches_done;	   /* successful launches, numbered */
+	struct collect *collect;   /* guests' counters (collect.c) */
+	struct isojobs *iso;	   /* ISO image builds (isojobs.c) */
+	unsigned int addr_jobs;	   /* JOB_ADDRESSES in flight */
+	uint64_t addr_seq;	   /* JOB_ADDRESSES, numbered */
+	unsigned int nwaits;	   /* WAIT_COND waiters, all instances */
+	int64_t flush_at_ms;	   /* next retry of dirty records */
+	int64_t autostart_gate_ms; /* no autostart before this time */
 	bool quiescing;
 	struct list_text list;
 	uv_timer_t tick;
@@ -237,9 +237,8 @@ find_domain(struct engine *e, const char *domain_name)
 	return NULL;
 }
 
-static void __attribute__((format(printf, 4, 5)))
-reply_err(engine_reply_fn *fn, void *arg, enum rrerr_code code,
-    const char *fmt, ...)
+static void __attribute__((format(printf, 4, 5))) reply_err(engine_reply_fn *fn,
+    void *arg, enum rrerr_code code, const char *fmt, ...)
 {
 	struct rrerr err;
 	va_list ap;
@@ -353,7 +352,7 @@ save(struct engine *e, struct instance *inst)
 		return;
 	}
 	if (e->writer != NULL && inst->writes > 0)
-		recwriter_sync(e->writer);	/* after those, in order */
+		recwriter_sync(e->writer); /* after those, in order */
 	if (store_put(e->store, inst->name, rec, &err) == -1) {
 		if (!inst->dirty)
 			log_warnx("%s: %s; will try again", inst->name,
@@ -409,10 +408,10 @@ publish(struct engine *e, struct instance *inst, const char *type,
 {
 	json_t *ev;
 
-	ev = json_pack("{s:s,s:s,s:s,s:s,s:I}", "type", type,
-	    "name", inst->name, "state", instance_state_name(inst->state),
-	    "previous", instance_state_name(previous),
-	    "generation", (json_int_t)inst->generation);
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:I}", "type", type, "name",
+	    inst->name, "state", instance_state_name(inst->state), "previous",
+	    instance_state_name(previous), "generation",
+	    (json_int_t)inst->generation);
 	if (ev == NULL)
 		return;
 	if (inst->has_exit)
@@ -515,18 +514,20 @@ static json_t *
 wait_result(const struct instance *inst, const struct waiter *w, bool met,
     bool timed_out)
 {
-	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:b,s:o,s:o}",
-	    "name", inst->name,
-	    "condition", w->want < 0 ? "ended" :
-	    instance_state_name((enum instance_state)w->want),
-	    "generation", (json_int_t)w->generation,
-	    "state", instance_state_name(inst->state),
-	    "met", met, "timed_out", timed_out,
-	    "exit_status", inst->has_exit && inst->generation == w->generation ?
-	    json_integer(inst->exit_status) : json_null(),
-	    "reason", inst->reason[0] != '\0' &&
-	    inst->generation == w->generation ?
-	    json_string(inst->reason) : json_null());
+	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:b,s:o,s:o}", "name",
+	    inst->name, "condition",
+	    w->want < 0 ? "ended" :
+			  instance_state_name((enum instance_state)w->want),
+	    "generation", (json_int_t)w->generation, "state",
+	    instance_state_name(inst->state), "met", met, "timed_out",
+	    timed_out, "exit_status",
+	    inst->has_exit && inst->generation == w->generation ?
+		json_integer(inst->exit_status) :
+		json_null(),
+	    "reason",
+	    inst->reason[0] != '\0' && inst->generation == w->generation ?
+		json_string(inst->reason) :
+		json_null());
 }
 
 /* Answer the waiters whose condition holds now. */
@@ -573,8 +574,9 @@ resolve_waiters(struct instance *inst)
 			continue;
 		TAILQ_REMOVE(&inst->waiters, w, link);
 		waiter_gone(inst, w);
-		w->fn(w->arg, w->outcome, w->kind == WAIT_COND ?
-		    wait_result(inst, w, met, false) : instance_view(inst),
+		w->fn(w->arg, w->outcome,
+		    w->kind == WAIT_COND ? wait_result(inst, w, met, false) :
+					   instance_view(inst),
 		    NULL);
 		free(w);
 	}
@@ -600,7 +602,7 @@ remove_instance(struct engine *e, struct instance *inst)
 		return;
 	}
 	view = instance_view(inst);
-	instance_changed(inst);		/* out of the list */
+	instance_changed(inst); /* out of the list */
 	if (unlink(inst->log_path) == -1 && errno != ENOENT)
 		log_warn("%s: cannot remove %s", inst->name, inst->log_path);
 	/* Its own copies of stored volumes go with it. */
@@ -640,7 +642,8 @@ ended_state(struct instance *inst)
 	if (inst->has_exit)
 		return INSTANCE_EXITED;
 	if (inst->halted_seen) {
-		set_reason(inst, "%s", "the guest halted without an exit status");
+		set_reason(inst, "%s",
+		    "the guest halted without an exit status");
 		return INSTANCE_EXITED;
 	}
 	if (inst->stop_requested)
@@ -652,18 +655,21 @@ ended_state(struct instance *inst)
 		 * destroy, libvirt reports its reset (a triple fault) so.
 		 */
 		if (inst->spec->platform == SPEC_PLATFORM_KVM) {
-			set_reason(inst, "%s", "the guest reset (a triple "
+			set_reason(inst, "%s",
+			    "the guest reset (a triple "
 			    "fault?) or powered off before main() returned");
 			return INSTANCE_CRASHED;
 		}
-		set_reason(inst, "%s", "the guest powered off without an exit "
+		set_reason(inst, "%s",
+		    "the guest powered off without an exit "
 		    "status");
 		return INSTANCE_EXITED;
 	case BACKEND_EVENT_CRASHED:
 		set_reason(inst, "%s", "the hypervisor reported a crash");
 		return INSTANCE_CRASHED;
 	default:
-		set_reason(inst, "%s", "the domain was destroyed outside "
+		set_reason(inst, "%s",
+		    "the domain was destroyed outside "
 		    "rumprund");
 		return INSTANCE_CRASHED;
 	}
@@ -697,11 +703,10 @@ set_state(struct engine *e, struct instance *inst, enum instance_state next)
 
 	inst->state = next;
 	if (gen_over(next) && !gen_over(prev)) {
-		release_domain(e, (int)inst->spec->platform,
-		    inst->domain_name);
+		release_domain(e, (int)inst->spec->platform, inst->domain_name);
 		/* A generation that ends in backoff is counted as it ended. */
-		metrics_end(inst->spec->platform, next == INSTANCE_BACKOFF ?
-		    ended_as(inst) : next);
+		metrics_end(inst->spec->platform,
+		    next == INSTANCE_BACKOFF ? ended_as(inst) : next);
 	}
 	/* From the request (launch or start) to main(): once per generation. */
 	if (next == INSTANCE_RUNNING && inst->requested_ms != 0) {
@@ -746,15 +751,17 @@ advance(struct engine *e, struct instance *inst)
 		} else {
 			/* A paused guest hears no shutdown: destroyed. */
 			if ((inst->halted_seen || inst->panic_seen ||
-			    inst->boot_timed_out || (inst->stop_requested &&
-			    (inst->stop_force || is_paused(inst) ||
-			    instance_now_ms() >= inst->stop_deadline_ms))) &&
+				inst->boot_timed_out ||
+				(inst->stop_requested &&
+				    (inst->stop_force || is_paused(inst) ||
+					instance_now_ms() >=
+					    inst->stop_deadline_ms))) &&
 			    !inst->destroying) {
 				/* After a failed destroy, on_tick tries again. */
 				if (instance_now_ms() >= inst->destroy_retry_ms)
 					start_job(e, inst, JOB_DESTROY);
-			} else if (inst->stop_requested && !inst->shutdown_sent &&
-			    !inst->destroying) {
+			} else if (inst->stop_requested &&
+			    !inst->shutdown_sent && !inst->destroying) {
 				start_job(e, inst, JOB_SHUTDOWN);
 			}
 			if (inst->stop_requested)
@@ -773,16 +780,16 @@ advance(struct engine *e, struct instance *inst)
 	}
 	resolve_waiters(inst);
 	if (instance_state_final(inst->state) && inst->jobs == 0 &&
-	    inst->writes == 0 &&
-	    inst->restart_pending && !inst->remove_requested) {
+	    inst->writes == 0 && inst->restart_pending &&
+	    !inst->remove_requested) {
 		/* Its record goes after the queued ones (written_cb()). */
 		restart_now(e, inst);
 		return;
 	}
 	if (instance_state_final(inst->state) && inst->jobs == 0 &&
 	    inst->writes == 0 &&
-	    (inst->remove_requested || (inst->spec->auto_remove &&
-	    !inst->restart_pending)))
+	    (inst->remove_requested ||
+		(inst->spec->auto_remove && !inst->restart_pending)))
 		remove_instance(e, inst);
 }
 
@@ -800,7 +807,8 @@ static unsigned int
 boot_timeout(const struct engine *e, const struct instance *inst)
 {
 	return inst->spec->boot_timeout_s >= 0 ?
-	    (unsigned int)inst->spec->boot_timeout_s : e->cfg.boot_timeout_s;
+	    (unsigned int)inst->spec->boot_timeout_s :
+	    e->cfg.boot_timeout_s;
 }
 
 /* Start inst's watchdog: its guest runs since from_ms. */
@@ -827,7 +835,7 @@ last_line(struct instance *inst, char *buf, size_t size)
 
 	end = console_end(inst->console);
 	from = end - inst->gen_offset > sizeof(tail) ? end - sizeof(tail) :
-	    inst->gen_offset;
+						       inst->gen_offset;
 	if ((n = console_read(inst->console, from, tail, sizeof(tail))) <= 0)
 		return false;
 	for (stop = n; stop > 0; stop = start - 1) {
@@ -845,12 +853,14 @@ last_line(struct instance *inst, char *buf, size_t size)
 	}
 	if (stop <= 0)
 		return false;
-	while (stop > start && (tail[stop - 1] == '\r' ||
-	    tail[stop - 1] == ' '))
+	while (
+	    stop > start && (tail[stop - 1] == '\r' || tail[stop - 1] == ' '))
 		stop--;
 	for (k = 0, i = start; i < stop && k + 1 < size; i++, k++)
 		buf[k] = (unsigned char)tail[i] >= ' ' &&
-		    (unsigned char)tail[i] < 0x7f ? tail[i] : '?';
+			(unsigned char)tail[i] < 0x7f ?
+		    tail[i] :
+		    '?';
 	if (i < stop && k >= 3)
 		memcpy(buf + k - 3, "...", 3);
 	buf[k] = '\0';
@@ -875,14 +885,19 @@ check_boot(struct engine *e, struct instance *inst, int64_t now)
 	else if (console_end(inst->console) <= inst->gen_offset)
 		set_reason(inst, "no console output in %u s: %s", s,
 		    inst->spec->platform == SPEC_PLATFORM_KVM ?
-		    "the guest does not write to COM1; check the firmware "
-		    "setting" : "the guest wrote nothing to its console");
+			"the guest does not write to COM1; check the firmware "
+			"setting" :
+			"the guest wrote nothing to its console");
 	else if (last_line(inst, line, sizeof(line)))
-		set_reason(inst, "main() not called in %u s; last console "
-		    "line: \"%s\"", s, line);
+		set_reason(inst,
+		    "main() not called in %u s; last console "
+		    "line: \"%s\"",
+		    s, line);
 	else
-		set_reason(inst, "main() not called in %u s; the console "
-		    "shows only blank lines", s);
+		set_reason(inst,
+		    "main() not called in %u s; the console "
+		    "shows only blank lines",
+		    s);
 	inst->boot_timed_out = true;
 	advance(e, inst);
 }
@@ -897,8 +912,8 @@ guest_faulted(struct instance *inst, const char *detail)
 	if (inst->halted_seen || inst->panic_seen)
 		return;
 	inst->panic_seen = true;
-	set_reason(inst, "%s", detail[0] != '\0' ? detail :
-	    "the hypervisor stopped the guest");
+	set_reason(inst, "%s",
+	    detail[0] != '\0' ? detail : "the hypervisor stopped the guest");
 }
 
 /*
@@ -936,8 +951,8 @@ note_paused(struct engine *e, struct instance *inst, bool paused)
 		inst->paused_ms = instance_now_ms();
 	else
 		now_resumed(e, inst);
-	log_info("%s: %s outside rumprund", inst->name, paused ? "paused" :
-	    "resumed");
+	log_info("%s: %s outside rumprund", inst->name,
+	    paused ? "paused" : "resumed");
 	save(e, inst);
 	return true;
 }
@@ -1059,8 +1074,8 @@ after_job(uv_work_t *req, int status)
 	 * Only a list, the destroy of an orphan, or an address query (which
 	 * finds its instance by name) concerns no instance.
 	 */
-	assert(inst != NULL || j->kind == JOB_LIST ||
-	    j->kind == JOB_DESTROY || j->kind == JOB_ADDRESSES);
+	assert(inst != NULL || j->kind == JOB_LIST || j->kind == JOB_DESTROY ||
+	    j->kind == JOB_ADDRESSES);
 	switch (j->kind) {
 	case JOB_LAUNCH:
 		assert(inst != NULL);
@@ -1092,7 +1107,8 @@ after_job(uv_work_t *req, int status)
 				inst->gone_how = BACKEND_EVENT_STOPPED;
 			} else {
 				log_warnx("%s: destroy: %s; trying again in "
-				    "%d ms", inst->name, j->err.message,
+					  "%d ms",
+				    inst->name, j->err.message,
 				    DESTROY_RETRY_MS);
 				inst->destroy_retry_ms = instance_now_ms() +
 				    DESTROY_RETRY_MS;
@@ -1100,8 +1116,8 @@ after_job(uv_work_t *req, int status)
 		} else {
 			if (j->rv == 0)
 				release_domain(e, j->platform, j->domain_name);
-			orphan_destroyed(e, j->domain_name, j->rv == 0 ? NULL :
-			    &j->err);
+			orphan_destroyed(e, j->domain_name,
+			    j->rv == 0 ? NULL : &j->err);
 		}
 		break;
 	case JOB_RESUME:
@@ -1256,7 +1272,7 @@ listing(const struct engine *e)
 static void
 note_ended(struct engine *e, const char *domain_name)
 {
-	char (*n)[BACKEND_DOMAIN_NAME_MAX];
+	char(*n)[BACKEND_DOMAIN_NAME_MAX];
 	size_t cap;
 
 	if (!listing(e))
@@ -1329,11 +1345,11 @@ check_adopted(struct engine *e, struct instance *inst)
 	struct paths_files files;
 	struct rrerr err;
 
-	if (paths_open_spec(inst->spec, e->cfg.policy, true, &files,
-	    &err) == -1) {
+	if (paths_open_spec(inst->spec, e->cfg.policy, true, &files, &err) ==
+	    -1) {
 		log_warnx("%s: %s; the guest keeps the files it was launched "
-		    "with, a start will refuse this one", inst->name,
-		    err.message);
+			  "with, a start will refuse this one",
+		    inst->name, err.message);
 		return;
 	}
 	paths_files_close(&files);
@@ -1358,7 +1374,8 @@ destroy_orphan(struct engine *e, int platform, const char *domain_name)
 		o->delay_ms = ORPHAN_RETRY_MS;
 		TAILQ_INSERT_TAIL(&e->orphans, o, link);
 		log_warnx("%s: a domain of this rumprund without a current "
-		    "instance; destroying it", domain_name);
+			  "instance; destroying it",
+		    domain_name);
 	}
 	try_orphan(e, o);
 }
@@ -1386,7 +1403,8 @@ orphan_destroyed(struct engine *e, const char *domain_name,
 	o->reported = true;
 	o->retry_ms = instance_now_ms() + o->delay_ms;
 	o->delay_ms = o->delay_ms * 2 > ORPHAN_RETRY_MAX_MS ?
-	    ORPHAN_RETRY_MAX_MS : o->delay_ms * 2;
+	    ORPHAN_RETRY_MAX_MS :
+	    o->delay_ms * 2;
 }
 
 /* A list of platform without the orphans it does not name: they are gone. */
@@ -1422,8 +1440,8 @@ orphans_listed(struct engine *e, int platform, struct backend_domain *doms,
  * be missing from it and is left alone.
  */
 static void
-reconcile(struct engine *e, int platform, struct backend_domain *doms,
-    size_t n, uint64_t launches_before)
+reconcile(struct engine *e, int platform, struct backend_domain *doms, size_t n,
+    uint64_t launches_before)
 {
 	struct instance *inst, *next;
 	bool *seen;
@@ -1447,7 +1465,8 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 		}
 		if (seen != NULL)
 			seen[i] = true;
-		if (!inst->launched && !inst->launch_failed && inst->jobs == 0) {
+		if (!inst->launched && !inst->launch_failed &&
+		    inst->jobs == 0) {
 			log_info("%s: adopted its domain %s", inst->name,
 			    inst->domain_name);
 			inst->launched = true;
@@ -1478,7 +1497,8 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 		if (!inst->launched) {
 			inst->launch_failed = true;
 			inst->launch_interrupted = true;
-			set_reason(inst, "%s", "rumprund stopped while launching "
+			set_reason(inst, "%s",
+			    "rumprund stopped while launching "
 			    "it and the domain was never created");
 		} else if (!inst->domain_gone) {
 			inst->domain_gone = true;
@@ -1486,7 +1506,8 @@ reconcile(struct engine *e, int platform, struct backend_domain *doms,
 			/* The console may have told how it ended. */
 			if (!inst->has_exit && !inst->halted_seen &&
 			    !inst->panic_seen)
-				set_reason(inst, "%s", "the domain ended while "
+				set_reason(inst, "%s",
+				    "the domain ended while "
 				    "rumprund was not watching");
 		}
 		advance(e, inst);
@@ -1536,8 +1557,9 @@ on_async(uv_async_t *h)
 		case BACKEND_EVENT_PAUSED:
 		case BACKEND_EVENT_RESUMED:
 			inst = find_domain(e, q[i].ev.domain_name);
-			if (inst != NULL && note_paused(e, inst,
-			    q[i].ev.type == BACKEND_EVENT_PAUSED))
+			if (inst != NULL &&
+			    note_paused(e, inst,
+				q[i].ev.type == BACKEND_EVENT_PAUSED))
 				advance(e, inst);
 			continue;
 		default:
@@ -1552,8 +1574,7 @@ on_async(uv_async_t *h)
 		}
 		/* Events about earlier incarnations match no instance. */
 		inst = find_domain(e, q[i].ev.domain_name);
-		if (inst == NULL || inst->domain_gone ||
-		    gen_over(inst->state))
+		if (inst == NULL || inst->domain_gone || gen_over(inst->state))
 			continue;
 		log_debug("%s: domain event %d (%s)", inst->name,
 		    (int)q[i].ev.type, q[i].ev.detail);
@@ -1666,7 +1687,7 @@ start_addresses(struct engine *e, struct instance *inst, int64_t now)
 	before = e->jobs;
 	queue_job(e, j);
 	if (e->jobs == before)
-		return;		/* not queued (and freed) */
+		return; /* not queued (and freed) */
 	inst->addrs.inflight = j->seq;
 	e->addr_jobs++;
 }
@@ -1679,7 +1700,7 @@ addresses_done(struct engine *e, struct job *j)
 
 	e->addr_jobs--;
 	if (inst == NULL || inst->addrs.inflight != j->seq)
-		return;		/* removed, or a new generation since */
+		return; /* removed, or a new generation since */
 	inst->addrs.inflight = 0;
 	if (strcmp(inst->domain_name, j->domain_name) != 0)
 		return;
@@ -1729,13 +1750,12 @@ on_tick(uv_timer_t *h)
 		if (inst->console != NULL)
 			console_poll(inst->console);
 		if (gen_over(inst->state))
-			continue;	/* what the console showed ended it */
+			continue; /* what the console showed ended it */
 		check_boot(e, inst, now);
 		start_addresses(e, inst, now);
 		if ((inst->stop_requested || inst->halted_seen ||
-		    inst->panic_seen || inst->boot_timed_out) &&
-		    !inst->destroying &&
-		    now >= inst->stop_deadline_ms &&
+			inst->panic_seen || inst->boot_timed_out) &&
+		    !inst->destroying && now >= inst->stop_deadline_ms &&
 		    now >= inst->destroy_retry_ms)
 			advance(e, inst);
 	}
@@ -1755,7 +1775,8 @@ pick_mac(struct engine *e, char *out, size_t size)
 			r[1] = (unsigned char)rand();
 			r[2] = (unsigned char)rand();
 		}
-		snprintf(out, size, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
+		snprintf(out, size, "52:54:00:%02x:%02x:%02x", r[0], r[1],
+		    r[2]);
 		taken = false;
 		TAILQ_FOREACH(inst, &e->instances, link) {
 			for (i = 0; i < inst->spec->nnics; i++)
@@ -1838,7 +1859,8 @@ check_capacity(struct engine *e, const struct spec *spec, bool is_new,
 	if (!slot->connected)
 		return rrerr_set(err, RRERR_UNAVAILABLE, "platform",
 		    "platform: the %s backend has lost its hypervisor "
-		    "connection; try again", spec_platform_name(spec->platform));
+		    "connection; try again",
+		    spec_platform_name(spec->platform));
 	if (is_new && e->cfg.max_instances != 0 &&
 	    e->ninstances >= e->cfg.max_instances)
 		return rrerr_set(err, RRERR_CONFLICT, NULL,
@@ -1846,10 +1868,11 @@ check_capacity(struct engine *e, const struct spec *spec, bool is_new,
 		    e->cfg.max_instances);
 	if (e->cfg.max_total_memory_mib != 0 &&
 	    committed_memory(e) + spec->memory_mib >
-	    e->cfg.max_total_memory_mib)
+		e->cfg.max_total_memory_mib)
 		return rrerr_set(err, RRERR_CONFLICT, "memory_mib",
 		    "memory_mib: %u MiB more would exceed the %llu MiB this "
-		    "host gives guests", spec->memory_mib,
+		    "host gives guests",
+		    spec->memory_mib,
 		    (unsigned long long)e->cfg.max_total_memory_mib);
 	return 0;
 }
@@ -1878,7 +1901,7 @@ refuse_launch(struct engine *e, struct instance *inst)
 	log_warnx("%s", inst->refusal);
 	(void)store_delete(e->store, inst->name, &err);
 	unlink(inst->log_path);
-	instance_changed(inst);		/* out of the list */
+	instance_changed(inst); /* out of the list */
 	TAILQ_REMOVE(&e->instances, inst, link);
 	e->ninstances--;
 	rrerr_set(&err, RRERR_UNAVAILABLE, NULL, "%s", inst->refusal);
@@ -1921,7 +1944,8 @@ written_cb(void *arg, void *key, uint64_t seq, int rv, const char *message)
 			launch_recorded(e, inst);
 	} else if (rv == -1) {
 		if (!inst->dirty)
-			log_warnx("%s: %s; will try again", inst->name, message);
+			log_warnx("%s: %s; will try again", inst->name,
+			    message);
 		inst->dirty = true;
 	} else if (seq == inst->rec_seq) {
 		if (inst->dirty)
@@ -1958,8 +1982,8 @@ written_cb(void *arg, void *key, uint64_t seq, int rv, const char *message)
  * AUTOSTART_GAP_MS apart (inst->autostart, in memory only: after a kill
  * -9 meanwhile, the rest come back as soon as they can, in any order).
  */
-#define RESTART_BLOCKED_MS	5000	/* a refused restart is tried again */
-#define AUTOSTART_GAP_MS	1000
+#define RESTART_BLOCKED_MS 5000 /* a refused restart is tried again */
+#define AUTOSTART_GAP_MS   1000
 
 /* Why the generation that ended as next is restarted, into restart_why. */
 static void
@@ -2008,14 +2032,16 @@ policy_end(struct engine *e, struct instance *inst, enum instance_state next)
 		inst->restart_blocked = false;
 		restart_cause(inst, next);
 		log_info("%s: restart %u interrupted by rumprund's end; again "
-		    "now", inst->name, inst->restart_attempt);
+			 "now",
+		    inst->name, inst->restart_attempt);
 		return INSTANCE_BACKOFF;
 	}
 	end.failed = next != INSTANCE_EXITED || !inst->has_exit ||
 	    inst->exit_status != 0;
 	end.stop_requested = inst->stop_requested;
 	end.ran_ms = inst->launched && inst->started_ms != 0 ?
-	    now - inst->started_ms : -1;
+	    now - inst->started_ms :
+	    -1;
 	if (!restart_decide(rs, &end, &inst->restart_attempt, &delay, &why)) {
 		/* Giving up on a crash loop is news: say it in the reason. */
 		if (rs->max_retries != 0 && !end.stop_requested &&
@@ -2048,17 +2074,19 @@ console_separator(struct instance *inst)
 	int fd, n;
 
 	gmtime_r(&t, &tm);
-	n = snprintf(line, sizeof(line), "\n--- rumprund %04d-%02d-%02dT"
+	n = snprintf(line, sizeof(line),
+	    "\n--- rumprund %04d-%02d-%02dT"
 	    "%02d:%02d:%02dZ: restart %u (generation %u): %s ---\n",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, inst->restart_attempt, inst->generation + 1,
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, inst->restart_attempt, inst->generation + 1,
 	    inst->restart_why);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line))
 		n = (int)sizeof(line) - 1;
-	if ((fd = open(inst->log_path, O_WRONLY | O_APPEND | O_CREAT |
-	    O_CLOEXEC | O_NOFOLLOW, 0640)) == -1) {
+	if ((fd = open(inst->log_path,
+		 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		 0640)) == -1) {
 		log_warn("%s: cannot write to %s", inst->name, inst->log_path);
 		return;
 	}
@@ -2122,11 +2150,10 @@ restart_due(struct engine *e, struct instance *inst, int64_t now)
 	inst->autostart = false;
 	ev = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "type", "restart",
 	    "name", inst->name, "state", instance_state_name(inst->state),
-	    "previous", instance_state_name(INSTANCE_BACKOFF),
-	    "generation", (json_int_t)inst->generation,
-	    "attempt", (json_int_t)inst->restart_attempt,
-	    "restart_count", (json_int_t)inst->restart_count,
-	    "reason", inst->restart_why);
+	    "previous", instance_state_name(INSTANCE_BACKOFF), "generation",
+	    (json_int_t)inst->generation, "attempt",
+	    (json_int_t)inst->restart_attempt, "restart_count",
+	    (json_int_t)inst->restart_count, "reason", inst->restart_why);
 	if (ev != NULL)
 		emit(e, inst, ev);
 	log_info("%s: restart %u (generation %u): %s", inst->name,
@@ -2139,7 +2166,8 @@ blocked:
 	/* Capacity, a lost connection, a full disk: wait, say it once. */
 	if (!inst->restart_blocked)
 		log_warnx("%s: cannot restart it now: %s; trying again every "
-		    "%d s", inst->name, err.message, RESTART_BLOCKED_MS / 1000);
+			  "%d s",
+		    inst->name, err.message, RESTART_BLOCKED_MS / 1000);
 	inst->restart_blocked = true;
 	inst->restart_at_ms = now + RESTART_BLOCKED_MS;
 }
@@ -2148,7 +2176,7 @@ blocked:
 static void
 reboot_backoff(struct engine *e, struct instance *inst)
 {
-	inst->restart_attempt = 1;	/* of a new crash loop */
+	inst->restart_attempt = 1; /* of a new crash loop */
 	inst->restart_at_ms = instance_now_ms();
 	inst->autostart = true;
 	/* An always instance stopped through the API comes back too. */
@@ -2184,7 +2212,8 @@ host_rebooted(struct engine *e)
 				inst->gone_how = BACKEND_EVENT_STOPPED;
 			} else
 				inst->launch_failed = true;
-			set_reason(inst, "%s", "the host rebooted while it ran "
+			set_reason(inst, "%s",
+			    "the host rebooted while it ran "
 			    "(a new kernel boot id)");
 			inst->restart_attempt = 0;
 			snprintf(name, sizeof(name), "%s", inst->name);
@@ -2194,11 +2223,12 @@ host_rebooted(struct engine *e)
 			    inst->state != INSTANCE_BACKOFF)
 				continue;
 		} else if (!restart_on_reboot(&inst->spec->restart, active,
-		    inst->stop_requested))
+			       inst->stop_requested))
 			continue;
 		reboot_backoff(e, inst);
 		log_info("%s: comes back after the host reboot (policy %s)",
-		    inst->name, restart_policy_name(inst->spec->restart.policy));
+		    inst->name,
+		    restart_policy_name(inst->spec->restart.policy));
 	}
 	free(v);
 }
@@ -2220,7 +2250,8 @@ check_boot_id(struct engine *e)
 	if ((f = fopen(e->cfg.boot_id_file, "re")) == NULL ||
 	    fgets(now, sizeof(now), f) == NULL || now[0] == '\0') {
 		log_warn("%s: cannot read the boot id; host reboots are not "
-		    "told apart", e->cfg.boot_id_file);
+			 "told apart",
+		    e->cfg.boot_id_file);
 		if (f != NULL)
 			fclose(f);
 		return false;
@@ -2254,7 +2285,8 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 
 	/* The API refuses these first; no table here has a slot for them. */
 	if ((int)spec->platform >= NPLATFORMS) {
-		rrerr_set(&err, RRERR_INVALID, "platform", "platform: %s images "
+		rrerr_set(&err, RRERR_INVALID, "platform",
+		    "platform: %s images "
 		    "are built with POST /v1/iso, not launched",
 		    spec_platform_name(spec->platform));
 		fn(arg, ENGINE_FAILED, NULL, &err);
@@ -2268,16 +2300,19 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		 * the name is not free yet, and "running" would be a lie.
 		 */
 		if (inst->remove_requested)
-			reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s "
+			reply_field(fn, arg, RRERR_CONFLICT, "name",
+			    "name: %s "
 			    "is being removed; create it again once it is gone",
 			    spec->name);
 		else if (spec_equal(inst->spec, spec))
 			fn(arg, ENGINE_EXISTED, instance_view(inst), NULL);
 		else
-			reply_field(fn, arg, RRERR_CONFLICT, "name", "name: an "
+			reply_field(fn, arg, RRERR_CONFLICT, "name",
+			    "name: an "
 			    "instance named %s exists with a different request: "
 			    "remove it first (rrctl rm %s) or choose another "
-			    "name (rrctl run -N)", spec->name, spec->name);
+			    "name (rrctl run -N)",
+			    spec->name, spec->name);
 		spec_free(spec);
 		return;
 	}
@@ -2296,8 +2331,8 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 	inst->spec = spec;
 	TAILQ_INIT(&inst->waiters);
 	snprintf(inst->name, sizeof(inst->name), "%s", spec->name);
-	if (asprintf(&inst->log_path, "%s/%s.log", e->log_dir,
-	    spec->name) == -1) {
+	if (asprintf(&inst->log_path, "%s/%s.log", e->log_dir, spec->name) ==
+	    -1) {
 		inst->log_path = NULL;
 		rrerr_set(&err, RRERR_INTERNAL, NULL, "%s: out of memory",
 		    spec->name);
@@ -2345,8 +2380,10 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		inst->unrecorded = false;
 		inst->jobs--;
 		if (inst->dirty) {
-			snprintf(inst->refusal, sizeof(inst->refusal), "%s: "
-			    "cannot write its record", inst->name);
+			snprintf(inst->refusal, sizeof(inst->refusal),
+			    "%s: "
+			    "cannot write its record",
+			    inst->name);
 			refuse_launch(e, inst);
 			return;
 		}
@@ -2377,8 +2414,10 @@ engine_stop(struct engine *e, const char *name, bool force, int timeout_s,
 		return;
 	}
 	if (e->quiescing) {
-		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
-		    "down", name);
+		reply_err(fn, arg, RRERR_UNAVAILABLE,
+		    "%s: rumprund is shutting "
+		    "down",
+		    name);
 		return;
 	}
 	if (timeout_s < 0)
@@ -2395,8 +2434,7 @@ engine_stop(struct engine *e, const char *name, bool force, int timeout_s,
 }
 
 void
-engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
-    void *arg)
+engine_start(struct engine *e, const char *name, engine_reply_fn *fn, void *arg)
 {
 	struct instance *inst, saved;
 	struct rrerr err;
@@ -2407,8 +2445,10 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 		return;
 	}
 	if (inst->remove_requested) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is "
-		    "being removed; launch it again once it is gone", name);
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s is "
+		    "being removed; launch it again once it is gone",
+		    name);
 		return;
 	}
 	if (!gen_over(inst->state)) {
@@ -2443,10 +2483,12 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
 	 */
 	if (e->writer != NULL && inst->writes > 0) {
 		recwriter_sync(e->writer);
-		if ((inst = find(e, name)) == NULL ||
-		    !gen_over(inst->state) || inst->writes > 0) {
-			reply_err(fn, arg, RRERR_CONFLICT, "%s changed while "
-			    "its start waited; try again", name);
+		if ((inst = find(e, name)) == NULL || !gen_over(inst->state) ||
+		    inst->writes > 0) {
+			reply_err(fn, arg, RRERR_CONFLICT,
+			    "%s changed while "
+			    "its start waited; try again",
+			    name);
 			return;
 		}
 	}
@@ -2485,9 +2527,11 @@ engine_remove(struct engine *e, const char *name, bool force,
 		return;
 	}
 	if (!instance_state_final(inst->state) && !force) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s has not "
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s has not "
 		    "ended: stop it first (rrctl stop %s), or remove it with "
-		    "force=true (rrctl rm -f %s)", name, name, name);
+		    "force=true (rrctl rm -f %s)",
+		    name, name, name);
 		return;
 	}
 	if (!instance_state_final(inst->state)) {
@@ -2535,8 +2579,9 @@ engine_list(struct engine *e, const struct engine_filter *f)
 		if (f->state != NULL &&
 		    strcmp(f->state, instance_state_name(inst->state)) != 0)
 			continue;
-		if (f->platform != NULL && strcmp(f->platform,
-		    spec_platform_name(inst->spec->platform)) != 0)
+		if (f->platform != NULL &&
+		    strcmp(f->platform,
+			spec_platform_name(inst->spec->platform)) != 0)
 			continue;
 		if (f->label_key != NULL &&
 		    !has_label(inst->spec, f->label_key, f->label_value))
@@ -2583,7 +2628,8 @@ list_fresh(const struct engine *e)
 		return false;
 	for (i = 0; i < e->list.nlive; i++) {
 		instance_log_range(e->list.live[i].inst, &start, &end);
-		if (start != e->list.live[i].start || end != e->list.live[i].end)
+		if (start != e->list.live[i].start ||
+		    end != e->list.live[i].end)
 			return false;
 	}
 	return true;
@@ -2599,8 +2645,8 @@ list_forget(struct engine *e)
 
 /* Keep text (len bytes, copied), the whole list made of instances v[n]. */
 static void
-list_keep(struct engine *e, const char *text, size_t len,
-    struct instance **v, size_t n)
+list_keep(struct engine *e, const char *text, size_t len, struct instance **v,
+    size_t n)
 {
 	size_t i;
 
@@ -2612,8 +2658,7 @@ list_keep(struct engine *e, const char *text, size_t len,
 
 		if (instance_state_final(v[i]->state))
 			continue;
-		nl = realloc(e->list.live, (e->list.nlive + 1) *
-		    sizeof(*nl));
+		nl = realloc(e->list.live, (e->list.nlive + 1) * sizeof(*nl));
 		if (nl == NULL) {
 			list_forget(e);
 			return;
@@ -2637,8 +2682,8 @@ engine_list_text(struct engine *e, const struct engine_filter *f,
 	size_t i, n = 0, bytes = 2, from = sb->len;
 	bool sorted = true, all;
 
-	all = f->state == NULL && f->platform == NULL &&
-	    f->label_key == NULL && f->match == NULL;
+	all = f->state == NULL && f->platform == NULL && f->label_key == NULL &&
+	    f->match == NULL;
 	if (all && list_fresh(e)) {
 		sbuf_addn(sb, e->list.text, e->list.len);
 		return sb->failed ? -1 : 0;
@@ -2649,8 +2694,9 @@ engine_list_text(struct engine *e, const struct engine_filter *f,
 		if (f->state != NULL &&
 		    strcmp(f->state, instance_state_name(inst->state)) != 0)
 			continue;
-		if (f->platform != NULL && strcmp(f->platform,
-		    spec_platform_name(inst->spec->platform)) != 0)
+		if (f->platform != NULL &&
+		    strcmp(f->platform,
+			spec_platform_name(inst->spec->platform)) != 0)
 			continue;
 		if (f->label_key != NULL &&
 		    !has_label(inst->spec, f->label_key, f->label_value))
@@ -2726,23 +2772,19 @@ engine_info(struct engine *e)
 	if (sysinfo(&si) == -1)
 		memset(&si, 0, sizeof(si));
 	return json_pack("{s:s,s:o,s:s,s:s?,s:{s:I,s:I},s:o,s:I,s:{s:I,s:I,"
-	    "s:I,s:I},s:s,s:o,s:I}",
-	    "version", RUMPRUND_VERSION,
-	    "backends", backends,
-	    "accel", accels[e->cfg.backend.accel],
-	    "cpu_model", e->cfg.backend.cpu_model,
+			 "s:I,s:I},s:s,s:o,s:I}",
+	    "version", RUMPRUND_VERSION, "backends", backends, "accel",
+	    accels[e->cfg.backend.accel], "cpu_model", e->cfg.backend.cpu_model,
 	    "host", "memory_mib",
-	    (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20),
-	    "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-	    "counts", counts,
-	    "instances", (json_int_t)e->ninstances,
-	    "limits", "max_instances", (json_int_t)e->cfg.max_instances,
-	    "max_total_memory_mib", (json_int_t)e->cfg.max_total_memory_mib,
-	    "max_memory_mib", (json_int_t)e->cfg.policy->max_memory_mib,
-	    "max_vcpus", (json_int_t)e->cfg.policy->max_vcpus,
-	    "owner", store_owner(e->store),
-	    "orphans", orphans,
-	    "waits", (json_int_t)e->nwaits);
+	    (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20), "cpus",
+	    (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "counts", counts,
+	    "instances", (json_int_t)e->ninstances, "limits", "max_instances",
+	    (json_int_t)e->cfg.max_instances, "max_total_memory_mib",
+	    (json_int_t)e->cfg.max_total_memory_mib, "max_memory_mib",
+	    (json_int_t)e->cfg.policy->max_memory_mib, "max_vcpus",
+	    (json_int_t)e->cfg.policy->max_vcpus, "owner",
+	    store_owner(e->store), "orphans", orphans, "waits",
+	    (json_int_t)e->nwaits);
 }
 
 json_t *
@@ -2751,7 +2793,7 @@ engine_health(struct engine *e)
 	return json_pack("{s:s,s:b}", "status",
 	    e->quiescing ? "stopping" : "ok", "kvm_connected",
 	    e->slots[SPEC_PLATFORM_KVM].b != NULL &&
-	    e->slots[SPEC_PLATFORM_KVM].connected);
+		e->slots[SPEC_PLATFORM_KVM].connected);
 }
 
 struct console *
@@ -2774,8 +2816,7 @@ engine_console(struct engine *e, const char *name, struct rrerr *err)
 	return inst->console;
 }
 
-void
-engine_foreach(struct engine *e,
+void engine_foreach(struct engine *e,
     void (*fn)(void *arg, const struct instance *inst), void *arg)
 {
 	struct instance *inst;
@@ -2840,7 +2881,8 @@ sort_table(struct engine *e)
 	if (e->ninstances < 2 ||
 	    (v = calloc(e->ninstances, sizeof(*v))) == NULL)
 		return;
-	while ((inst = TAILQ_FIRST(&e->instances)) != NULL && n < e->ninstances) {
+	while (
+	    (inst = TAILQ_FIRST(&e->instances)) != NULL && n < e->ninstances) {
 		TAILQ_REMOVE(&e->instances, inst, link);
 		v[n++] = inst;
 	}
@@ -2873,12 +2915,13 @@ load_one(void *arg, const char *name, json_t *rec)
 	/* Nothing launches on iso: a record that says so was not ours. */
 	if ((int)inst->spec->platform >= NPLATFORMS) {
 		log_warnx("%s: cannot use its record: platform %s is never "
-		    "launched", name, spec_platform_name(inst->spec->platform));
+			  "launched",
+		    name, spec_platform_name(inst->spec->platform));
 		free_instance(inst);
 		return;
 	}
-	if (asprintf(&inst->log_path, "%s/%s.log", e->log_dir,
-	    inst->name) == -1) {
+	if (asprintf(&inst->log_path, "%s/%s.log", e->log_dir, inst->name) ==
+	    -1) {
 		inst->log_path = NULL;
 		log_warnx("%s: out of memory", name);
 		free_instance(inst);
@@ -2948,7 +2991,7 @@ engine_open(const struct engine_config *cfg, struct rrerr *err)
 	}
 	/* The last that can fail: its uv_async lives as long as the loop. */
 	if ((e->writer = recwriter_open(cfg->loop, e->store, written_cb, e,
-	    err)) == NULL)
+		 err)) == NULL)
 		goto fail;
 	uv_async_init(cfg->loop, &e->async, on_async);
 	e->async.data = e;
@@ -3087,7 +3130,7 @@ restart_now(struct engine *e, struct instance *inst)
 	struct rrerr err;
 
 	if (e->quiescing)
-		return;		/* the record keeps it for the next rumprund */
+		return; /* the record keeps it for the next rumprund */
 	if (check_capacity(e, inst->spec, false, &err) == -1) {
 		/* The hypervisor is away: tick_ops() tries again. */
 		if (err.code == RRERR_UNAVAILABLE)
@@ -3152,15 +3195,18 @@ tick_ops(struct engine *e, int64_t now)
 			    now >= w->deadline_ms) {
 				TAILQ_REMOVE(&inst->waiters, w, link);
 				waiter_gone(inst, w);
-				w->fn(w->arg, ENGINE_DONE, wait_result(inst, w,
-				    w->want >= 0 && (int)inst->state == w->want,
-				    true), NULL);
+				w->fn(w->arg, ENGINE_DONE,
+				    wait_result(inst, w,
+					w->want >= 0 &&
+					    (int)inst->state == w->want,
+					true),
+				    NULL);
 				free(w);
 			}
 		}
-		if (inst->restart_pending && instance_state_final(inst->state) &&
-		    inst->jobs == 0 && !e->quiescing &&
-		    e->slots[inst->spec->platform].listed &&
+		if (inst->restart_pending &&
+		    instance_state_final(inst->state) && inst->jobs == 0 &&
+		    !e->quiescing && e->slots[inst->spec->platform].listed &&
 		    e->slots[inst->spec->platform].connected)
 			advance(e, inst);
 	}
@@ -3179,26 +3225,32 @@ live_instance(struct engine *e, const char *name, const char *what,
 		return NULL;
 	}
 	if (e->quiescing) {
-		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
-		    "down", name);
+		reply_err(fn, arg, RRERR_UNAVAILABLE,
+		    "%s: rumprund is shutting "
+		    "down",
+		    name);
 		return NULL;
 	}
 	if (gen_over(inst->state)) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s has "
-		    "ended (%s): nothing to %s%s", name,
-		    instance_state_name(inst->state), what,
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s has "
+		    "ended (%s): nothing to %s%s",
+		    name, instance_state_name(inst->state), what,
 		    strcmp(what, "kill") != 0 ? "; start it again first" : "");
 		return NULL;
 	}
 	if (inst->remove_requested || inst->stop_requested) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is being "
-		    "%s: nothing to %s", name, inst->remove_requested ?
-		    "removed" : "stopped", what);
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s is being "
+		    "%s: nothing to %s",
+		    name, inst->remove_requested ? "removed" : "stopped", what);
 		return NULL;
 	}
 	if (!inst->launched) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is being "
-		    "launched; %s it once it has started", name, what);
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s is being "
+		    "launched; %s it once it has started",
+		    name, what);
 		return NULL;
 	}
 	return inst;
@@ -3215,9 +3267,11 @@ pause_job(struct engine *e, struct instance *inst, enum job_kind kind,
 	const struct backend_slot *slot = &e->slots[inst->spec->platform];
 
 	if (slot->b == NULL || !slot->connected) {
-		reply_field(fn, arg, RRERR_UNAVAILABLE, "platform", "platform: "
+		reply_field(fn, arg, RRERR_UNAVAILABLE, "platform",
+		    "platform: "
 		    "the %s backend has lost its hypervisor connection; try "
-		    "again", e->cfg.ops[inst->spec->platform]->name);
+		    "again",
+		    e->cfg.ops[inst->spec->platform]->name);
 		return;
 	}
 	log_info("%s: %s requested", inst->name,
@@ -3230,8 +3284,7 @@ pause_job(struct engine *e, struct instance *inst, enum job_kind kind,
 }
 
 void
-engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
-    void *arg)
+engine_pause(struct engine *e, const char *name, engine_reply_fn *fn, void *arg)
 {
 	struct instance *inst;
 	const struct backend_ops *ops;
@@ -3244,14 +3297,18 @@ engine_pause(struct engine *e, const char *name, engine_reply_fn *fn,
 	}
 	ops = e->cfg.ops[inst->spec->platform];
 	if (ops == NULL || ops->pause == NULL) {
-		reply_field(fn, arg, RRERR_CONFLICT, "platform", "platform: the "
-		    "%s backend cannot pause a guest", ops != NULL ? ops->name :
-		    spec_platform_name(inst->spec->platform));
+		reply_field(fn, arg, RRERR_CONFLICT, "platform",
+		    "platform: the "
+		    "%s backend cannot pause a guest",
+		    ops != NULL ? ops->name :
+				  spec_platform_name(inst->spec->platform));
 		return;
 	}
 	if (inst->pause_job) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: a pause or "
-		    "resume of %s is in progress; try again", name);
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: a pause or "
+		    "resume of %s is in progress; try again",
+		    name);
 		return;
 	}
 	pause_job(e, inst, JOB_PAUSE, WAIT_PAUSE, fn, arg);
@@ -3270,8 +3327,10 @@ engine_resume(struct engine *e, const char *name, engine_reply_fn *fn,
 		return;
 	}
 	if (inst->pause_job || (inst->jobs > 0 && inst->paused_ms == 0)) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: a pause or "
-		    "resume of %s is in progress; try again", name);
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: a pause or "
+		    "resume of %s is in progress; try again",
+		    name);
 		return;
 	}
 	pause_job(e, inst, JOB_RESUME, WAIT_RESUME, fn, arg);
@@ -3297,24 +3356,30 @@ engine_restart(struct engine *e, const char *name, int timeout_s,
 		return;
 	}
 	if (e->quiescing) {
-		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
-		    "down", name);
+		reply_err(fn, arg, RRERR_UNAVAILABLE,
+		    "%s: rumprund is shutting "
+		    "down",
+		    name);
 		return;
 	}
 	if (inst->remove_requested) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is "
-		    "being removed", name);
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s is "
+		    "being removed",
+		    name);
 		return;
 	}
 	if (!inst->launched && !inst->launch_failed) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s is being "
-		    "launched; restart it once it has started", name);
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s is being "
+		    "launched; restart it once it has started",
+		    name);
 		return;
 	}
 	if (add_waiter(inst, WAIT_RESTART, ENGINE_DONE, fn, arg) == NULL)
 		return;
 	if (inst->restart_pending)
-		return;		/* one restart is on its way: answered with it */
+		return; /* one restart is on its way: answered with it */
 	if (timeout_s < 0)
 		timeout_s = (int)e->cfg.stop_timeout_s;
 	deadline = instance_now_ms() + (int64_t)timeout_s * 1000;
@@ -3325,17 +3390,16 @@ engine_restart(struct engine *e, const char *name, int timeout_s,
 	was = inst->state;
 	log_info("%s: restart requested", name);
 	save(e, inst);
-	ev = json_pack("{s:s,s:s,s:s,s:I}", "type", "restarting",
-	    "name", inst->name, "state", instance_state_name(was),
-	    "generation", (json_int_t)inst->generation);
+	ev = json_pack("{s:s,s:s,s:s,s:I}", "type", "restarting", "name",
+	    inst->name, "state", instance_state_name(was), "generation",
+	    (json_int_t)inst->generation);
 	if (ev != NULL)
-		emit(e, inst, ev);	/* once the record says restart_pending */
+		emit(e, inst, ev); /* once the record says restart_pending */
 	advance(e, inst);
 }
 
 void
-engine_kill(struct engine *e, const char *name, engine_reply_fn *fn,
-    void *arg)
+engine_kill(struct engine *e, const char *name, engine_reply_fn *fn, void *arg)
 {
 	struct instance *inst;
 
@@ -3345,9 +3409,10 @@ engine_kill(struct engine *e, const char *name, engine_reply_fn *fn,
 		return;
 	}
 	if (instance_state_final(inst->state)) {
-		reply_field(fn, arg, RRERR_CONFLICT, "name", "name: %s has "
-		    "ended (%s): nothing to kill", name,
-		    instance_state_name(inst->state));
+		reply_field(fn, arg, RRERR_CONFLICT, "name",
+		    "name: %s has "
+		    "ended (%s): nothing to kill",
+		    name, instance_state_name(inst->state));
 		return;
 	}
 	if (!e->quiescing && !inst->stop_force)
@@ -3369,13 +3434,17 @@ engine_wait(struct engine *e, const char *name, int want, int64_t timeout_ms,
 		return;
 	}
 	if (e->quiescing) {
-		reply_err(fn, arg, RRERR_UNAVAILABLE, "%s: rumprund is shutting "
-		    "down", name);
+		reply_err(fn, arg, RRERR_UNAVAILABLE,
+		    "%s: rumprund is shutting "
+		    "down",
+		    name);
 		return;
 	}
 	if (e->nwaits >= ENGINE_WAITS_MAX) {
-		reply_err(fn, arg, RRERR_UNAVAILABLE, "%u waits are in progress, "
-		    "the most at once; try again later", ENGINE_WAITS_MAX);
+		reply_err(fn, arg, RRERR_UNAVAILABLE,
+		    "%u waits are in progress, "
+		    "the most at once; try again later",
+		    ENGINE_WAITS_MAX);
 		return;
 	}
 	if ((w = add_waiter(inst, WAIT_COND, ENGINE_DONE, fn, arg)) == NULL)

@@ -35,15 +35,16 @@ struct engine;
 struct engine_config {
 	uv_loop_t *loop;
 	const char *state_dir;
-	const char *log_dir;		/* console logs: LOG_DIR/NAME.log */
-	const struct spec_policy *policy;	/* borrowed for the engine's life */
+	const char *log_dir;		  /* console logs: LOG_DIR/NAME.log */
+	const struct spec_policy *policy; /* borrowed for the engine's life */
 	/* By enum spec_platform, the launched ones only; NULL: not built. */
 	const struct backend_ops *ops[SPEC_PLATFORMS_LAUNCHED];
 	struct backend_config backend;
 	unsigned int max_instances;
-	uint64_t max_total_memory_mib;	/* over all guests not ended; 0: no limit */
-	uint64_t console_cap;		/* bytes kept per console log; 0: no cap */
-	unsigned int stop_timeout_s;	/* graceful stop before destroy */
+	uint64_t
+	    max_total_memory_mib; /* over all guests not ended; 0: no limit */
+	uint64_t console_cap;	  /* bytes kept per console log; 0: no cap */
+	unsigned int stop_timeout_s; /* graceful stop before destroy */
 	/* Seconds a guest has to reach main() unless its spec says; 0: none. */
 	unsigned int boot_timeout_s;
 	/*
@@ -58,10 +59,10 @@ struct engine_config {
  * (api/routes.c), as it maps an error's enum rrerr_code.
  */
 enum engine_outcome {
-	ENGINE_FAILED,		/* err says why */
-	ENGINE_CREATED,		/* launch: a new instance */
-	ENGINE_EXISTED,		/* launch: an identical instance exists */
-	ENGINE_DONE,		/* carried out (a wait: answered, met or not) */
+	ENGINE_FAILED,	/* err says why */
+	ENGINE_CREATED, /* launch: a new instance */
+	ENGINE_EXISTED, /* launch: an identical instance exists */
+	ENGINE_DONE,	/* carried out (a wait: answered, met or not) */
 	/*
 	 * Nothing to do, it was so already: a stop of an ended instance, a
 	 * start of one that runs (or is on its way), a pause of a paused one,
@@ -102,8 +103,8 @@ void engine_close(struct engine *e);
  */
 void engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
     void *arg);
-void engine_stop(struct engine *e, const char *name, bool force,
-    int timeout_s, engine_reply_fn *fn, void *arg);
+void engine_stop(struct engine *e, const char *name, bool force, int timeout_s,
+    engine_reply_fn *fn, void *arg);
 void engine_start(struct engine *e, const char *name, engine_reply_fn *fn,
     void *arg);
 void engine_remove(struct engine *e, const char *name, bool force,
@@ -141,10 +142,9 @@ typedef bool engine_alive_fn(void *arg);
  * (into the void) and freed.  RRERR_NOT_FOUND, or RRERR_UNAVAILABLE when
  * ENGINE_WAITS_MAX waits are in progress or the daemon stops.
  */
-#define ENGINE_WAITS_MAX	512
+#define ENGINE_WAITS_MAX 512
 void engine_wait(struct engine *e, const char *name, int want,
-    int64_t timeout_ms, engine_alive_fn *alive, engine_reply_fn *fn,
-    void *arg);
+    int64_t timeout_ms, engine_alive_fn *alive, engine_reply_fn *fn, void *arg);
 
 /*
  * Build the ISO image of spec (platform iso; stolen) for a real machine,
@@ -159,9 +159,9 @@ int engine_build_iso(struct engine *e, struct spec *spec, isojobs_done_fn *fn,
 json_t *engine_get(struct engine *e, const char *name, struct rrerr *err);
 
 struct engine_filter {
-	const char *state;		/* NULL: any */
+	const char *state; /* NULL: any */
 	const char *platform;
-	const char *label_key;		/* with label_value */
+	const char *label_key; /* with label_value */
 	const char *label_value;
 	/* NULL, or what else an instance's spec must pass (engine_list_text) */
 	bool (*match)(void *arg, const struct spec *spec);

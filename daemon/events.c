@@ -25,9 +25,9 @@
 #include "events.h"
 #include "log.h"
 
-#define SEQ_RESERVE	1000
-#define SEQ_LEN		21	/* "%020" PRIu64 "\n" */
-#define COMPACT_RETRY	100	/* lines appended before compacting again */
+#define SEQ_RESERVE   1000
+#define SEQ_LEN	      21  /* "%020" PRIu64 "\n" */
+#define COMPACT_RETRY 100 /* lines appended before compacting again */
 
 struct line {
 	uint64_t seq;
@@ -36,22 +36,22 @@ struct line {
 };
 
 struct events {
-	char *path;		/* STATE/events.jsonl */
-	char *seq_path;		/* STATE/events.seq */
-	int fd;			/* O_APPEND, or -1 */
-	off_t size;		/* of the file: whole lines only */
-	bool torn;		/* the file ends in a fragment that stays */
-	bool full;		/* the last write failed (said once) */
-	bool seq_failed;	/* the last mark could not be kept (said once) */
-	size_t in_file;		/* lines in the file */
-	size_t compact_at;	/* compact when in_file reaches this */
-	size_t unwritten;	/* the newest lines of the ring not on disk */
+	char *path;	   /* STATE/events.jsonl */
+	char *seq_path;	   /* STATE/events.seq */
+	int fd;		   /* O_APPEND, or -1 */
+	off_t size;	   /* of the file: whole lines only */
+	bool torn;	   /* the file ends in a fragment that stays */
+	bool full;	   /* the last write failed (said once) */
+	bool seq_failed;   /* the last mark could not be kept (said once) */
+	size_t in_file;	   /* lines in the file */
+	size_t compact_at; /* compact when in_file reaches this */
+	size_t unwritten;  /* the newest lines of the ring not on disk */
 	struct line *ring;
 	size_t keep;
-	size_t head;		/* index of the oldest */
+	size_t head; /* index of the oldest */
 	size_t count;
-	uint64_t last;		/* the last seq given out */
-	uint64_t mark;		/* H: no seq above it was given out */
+	uint64_t last; /* the last seq given out */
+	uint64_t mark; /* H: no seq above it was given out */
 	struct watch_list watchers;
 	size_t nwatchers;
 };
@@ -123,7 +123,8 @@ reserve(struct events *ev, uint64_t seq)
 		/* Given out all the same: a state change cannot wait. */
 		if (!ev->seq_failed)
 			log_warn("%s: cannot keep the sequence mark; a crash "
-			    "now could reuse seq numbers", ev->seq_path);
+				 "now could reuse seq numbers",
+			    ev->seq_path);
 		ev->seq_failed = true;
 		return;
 	}
@@ -309,7 +310,8 @@ events_flush(struct events *ev)
 		l = at(ev, ev->count - ev->unwritten);
 		if (append(ev, l->text) == -1) {
 			if (!ev->full)
-				log_warn("%s: cannot append event %" PRIu64
+				log_warn(
+				    "%s: cannot append event %" PRIu64
 				    "; it is kept in memory until there is room",
 				    ev->path, l->seq);
 			ev->full = true;

@@ -38,11 +38,13 @@ check_plain(const char *value, const char *field, struct rrerr *err)
 	if (has_control(value))
 		return rrerr_set(err, RRERR_INVALID, field,
 		    "%s: contains a control character, which a rumprun guest "
-		    "cannot receive", field);
+		    "cannot receive",
+		    field);
 	if (strpbrk(value, "\"\\") != NULL)
 		return rrerr_set(err, RRERR_INVALID, field,
 		    "%s: contains '\"' or '\\', which a rumprun guest cannot "
-		    "receive", field);
+		    "receive",
+		    field);
 	return 0;
 }
 
@@ -61,13 +63,15 @@ guestconf_cmdline(char *const *argv, size_t argc, struct rrerr *err)
 		if (has_control(argv[i])) {
 			rrerr_set(err, RRERR_INVALID, field,
 			    "%s: contains a control character, which a rumprun "
-			    "guest cannot receive", field);
+			    "guest cannot receive",
+			    field);
 			goto fail;
 		}
 		if (strchr(argv[i], '\'') != NULL) {
 			rrerr_set(err, RRERR_INVALID, field,
 			    "%s: contains a single quote, which a rumprun guest "
-			    "cannot receive", field);
+			    "cannot receive",
+			    field);
 			goto fail;
 		}
 		if (i > 0)
@@ -144,11 +148,13 @@ add_vnd(struct sbuf *sb, const struct spec *spec, size_t i, struct rrerr *err)
 		    "%s: its file name is longer than %d bytes", field,
 		    SPEC_DATA_NAME_MAX);
 	snprintf(field, sizeof(field), "blk[%zu].mountpoint", i);
-	if (b->mountpoint != NULL && (strcmp(b->mountpoint, "/rootfs") == 0 ||
-	    strncmp(b->mountpoint, "/rootfs/", 8) == 0))
+	if (b->mountpoint != NULL &&
+	    (strcmp(b->mountpoint, "/rootfs") == 0 ||
+		strncmp(b->mountpoint, "/rootfs/", 8) == 0))
 		return rrerr_set(err, RRERR_INVALID, field,
 		    "%s: /rootfs is where a guest booted from an ISO mounts the "
-		    "ISO itself", field);
+		    "ISO itself",
+		    field);
 	snprintf(path, sizeof(path), "%s/%s", GUESTCONF_ISO_IMAGES, name);
 	add_blk_entry(sb, "vnd", path, b->mountpoint);
 	return 0;
@@ -197,7 +203,8 @@ add_blk(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 
 	/* The upstream tool always gives a Xen guest kernfs on /kern. */
 	if (spec->platform == SPEC_PLATFORM_XEN)
-		sbuf_add(sb, ",\"blk\":{\"source\":\"dev\",\"path\":\"virtual\","
+		sbuf_add(sb,
+		    ",\"blk\":{\"source\":\"dev\",\"path\":\"virtual\","
 		    "\"fstype\":\"kernfs\",\"mountpoint\":\"/kern\"}");
 	return 0;
 }
@@ -239,7 +246,8 @@ iso_ifname(const struct spec *spec, size_t i, char *buf, size_t size,
     struct rrerr *err)
 {
 	const char *driver = spec->nics[i].driver != NULL ?
-	    spec->nics[i].driver : SPEC_DRIVER_DEFAULT;
+	    spec->nics[i].driver :
+	    SPEC_DRIVER_DEFAULT;
 	char field[48];
 	size_t j, unit = 0;
 
@@ -248,7 +256,8 @@ iso_ifname(const struct spec *spec, size_t i, char *buf, size_t size,
 		return -1;
 	for (j = 0; j < i; j++) {
 		const char *d = spec->nics[j].driver != NULL ?
-		    spec->nics[j].driver : SPEC_DRIVER_DEFAULT;
+		    spec->nics[j].driver :
+		    SPEC_DRIVER_DEFAULT;
 
 		if (strcmp(d, driver) == 0)
 			unit++;
@@ -272,20 +281,21 @@ add_net(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 	for (i = 0; i < spec->nnics; i++) {
 		n = &spec->nics[i];
 		if (spec->platform == SPEC_PLATFORM_ISO) {
-			if (iso_ifname(spec, i, ifname, sizeof(ifname),
-			    err) == -1)
+			if (iso_ifname(spec, i, ifname, sizeof(ifname), err) ==
+			    -1)
 				return -1;
 		} else
 			snprintf(ifname, sizeof(ifname), "%s%zu", base, i);
 		cloner = spec->platform == SPEC_PLATFORM_XEN;
 
 		snprintf(field, sizeof(field), "nics[%zu].inet", i);
-		if ((n->addr != NULL && check_plain(n->addr, field, err) == -1) ||
+		if ((n->addr != NULL &&
+			check_plain(n->addr, field, err) == -1) ||
 		    (n->gw != NULL && check_plain(n->gw, field, err) == -1))
 			return -1;
 		snprintf(field, sizeof(field), "nics[%zu].inet6", i);
 		if ((n->addr6 != NULL &&
-		    check_plain(n->addr6, field, err) == -1) ||
+			check_plain(n->addr6, field, err) == -1) ||
 		    (n->gw6 != NULL && check_plain(n->gw6, field, err) == -1))
 			return -1;
 
@@ -297,7 +307,8 @@ add_net(struct sbuf *sb, const struct spec *spec, struct rrerr *err)
 			cloner = false;
 		}
 		if (n->inet6 != SPEC_INET6_NONE) {
-			method = n->inet6 == SPEC_INET6_AUTO ? "auto" : "static";
+			method = n->inet6 == SPEC_INET6_AUTO ? "auto" :
+							       "static";
 			add_net_entry(sb, ifname, cloner, "inet6", method,
 			    n->inet6 == SPEC_INET6_STATIC ? n->addr6 : NULL,
 			    n->prefixlen6, n->gw6);
@@ -326,7 +337,8 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 			    "the guest configuration is %zu bytes and the kernel "
 			    "path prefix %zu more; a KVM guest receives at most "
 			    "%zu bytes in all; %s is the largest part (%zu "
-			    "bytes)", len, prefix, max, big, bigsz);
+			    "bytes)",
+			    len, prefix, max, big, bigsz);
 	} else if (spec->platform == SPEC_PLATFORM_ISO) {
 		if (guestconf_iso_module(spec) &&
 		    len > GUESTCONF_ISO_MODULE_MAX)
@@ -334,14 +346,14 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 			    "the guest configuration is %zu bytes; an ISO image "
 			    "without data images hands it over as a multiboot "
 			    "module, of which a rumprun guest takes at most %d "
-			    "bytes; %s is the largest part (%zu bytes)", len,
-			    GUESTCONF_ISO_MODULE_MAX, big, bigsz);
+			    "bytes; %s is the largest part (%zu bytes)",
+			    len, GUESTCONF_ISO_MODULE_MAX, big, bigsz);
 		if (len > GUESTCONF_ISO_FILE_MAX)
 			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; a rumprun "
 			    "guest reads at most %d bytes from its root file "
-			    "system; %s is the largest part (%zu bytes)", len,
-			    GUESTCONF_ISO_FILE_MAX, big, bigsz);
+			    "system; %s is the largest part (%zu bytes)",
+			    len, GUESTCONF_ISO_FILE_MAX, big, bigsz);
 	} else {
 		max = GUESTCONF_XENSTORE_PAYLOAD_MAX -
 		    GUESTCONF_XENSTORE_PATH_MAX;
@@ -349,7 +361,8 @@ check_size(const struct spec *spec, const char *kernel_path, size_t len,
 			return rrerr_set(err, RRERR_INVALID, big,
 			    "the guest configuration is %zu bytes; xenstore "
 			    "carries at most %zu; %s is the largest part (%zu "
-			    "bytes)", len, max, big, bigsz);
+			    "bytes)",
+			    len, max, big, bigsz);
 	}
 	return 0;
 }

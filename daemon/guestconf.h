@@ -36,9 +36,9 @@
 #include "spec.h"
 
 /* The guest halts when its multiboot command line has this many bytes. */
-#define GUESTCONF_KVM_CMDLINE_MAX	4096
+#define GUESTCONF_KVM_CMDLINE_MAX 4096
 /* A xenstore message carries at most this many bytes of path and value. */
-#define GUESTCONF_XENSTORE_PAYLOAD_MAX	4096
+#define GUESTCONF_XENSTORE_PAYLOAD_MAX 4096
 /* The longest xenstore path the config is written to, NUL included. */
 #define GUESTCONF_XENSTORE_PATH_MAX \
 	sizeof("/local/domain/4294967295/rumprun/cfg")
@@ -49,10 +49,10 @@
  * its 4096-byte command line buffer less one; a configuration file on the
  * image's root file system may have 64 KiB (rumprun's CFGMAXSIZE).
  */
-#define GUESTCONF_ISO_MODULE_MAX	4094
-#define GUESTCONF_ISO_FILE_MAX		65536
+#define GUESTCONF_ISO_MODULE_MAX 4094
+#define GUESTCONF_ISO_FILE_MAX	 65536
 /* Where data images go in an ISO image, relative to its root. */
-#define GUESTCONF_ISO_IMAGES		"images"
+#define GUESTCONF_ISO_IMAGES "images"
 
 /*
  * Build the configuration text for spec on its platform.  kernel_path is

@@ -24,28 +24,28 @@
 #include "log.h"
 #include "paths.h"
 
-#define ENTRY_MAX	4096		/* bytes of a NAME.json */
-#define KINDS		2
+#define ENTRY_MAX 4096 /* bytes of a NAME.json */
+#define KINDS	  2
 
 struct imgstore_upload {
 	struct imgstore *st;
-	struct imgstore_upload *next;	/* in st->uploads */
+	struct imgstore_upload *next; /* in st->uploads */
 	enum imgstore_kind kind;
 	char name[IMGSTORE_NAME_MAX + 1];
-	char tmp[32];			/* .up-XXXX in the kind's dir */
-	char blob[32];			/* .blob-XXXX once committed */
-	char want[IMGSTORE_HEX_LEN + 1];	/* "": not announced */
+	char tmp[32];			 /* .up-XXXX in the kind's dir */
+	char blob[32];			 /* .blob-XXXX once committed */
+	char want[IMGSTORE_HEX_LEN + 1]; /* "": not announced */
 	char got[IMGSTORE_HEX_LEN + 1];
-	int64_t length;			/* announced; -1: unknown */
-	uint64_t size;			/* written so far */
+	int64_t length; /* announced; -1: unknown */
+	uint64_t size;	/* written so far */
 	int fd;
-	int dirfd;			/* the kind's dir (borrowed) */
+	int dirfd; /* the kind's dir (borrowed) */
 	gnutls_hash_hd_t hash;
 	bool hashing;
 	bool committed;
-	char old_blob[32];		/* the replaced entry's data, or "" */
-	uint64_t old_size;		/* its size */
-	json_t *entry;			/* after a commit */
+	char old_blob[32]; /* the replaced entry's data, or "" */
+	uint64_t old_size; /* its size */
+	json_t *entry;	   /* after a commit */
 };
 
 struct imgstore {
@@ -53,8 +53,8 @@ struct imgstore {
 	int dirfd[KINDS];
 	struct imgstore_limits limits;
 	struct imgstore_upload *uploads;
-	uint64_t inflight;		/* bytes reserved by uploads in progress */
-	uint64_t stored;		/* bytes of every entry (counted at open) */
+	uint64_t inflight; /* bytes reserved by uploads in progress */
+	uint64_t stored;   /* bytes of every entry (counted at open) */
 };
 
 static const char *const kind_dirs[KINDS] = { "images", "volumes" };
@@ -75,7 +75,7 @@ imgstore_name_ok(const char *name)
 	if (name == NULL || (n = strlen(name)) == 0 || n > IMGSTORE_NAME_MAX)
 		return false;
 	if (!((name[0] >= 'a' && name[0] <= 'z') ||
-	    (name[0] >= '0' && name[0] <= '9')))
+		(name[0] >= '0' && name[0] <= '9')))
 		return false;
 	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
@@ -84,7 +84,7 @@ const char *
 imgstore_ref_name(const char *ref, enum imgstore_kind kind)
 {
 	const char *prefix = kind == IMGSTORE_IMAGE ? IMGSTORE_IMAGE_PREFIX :
-	    IMGSTORE_VOLUME_PREFIX;
+						      IMGSTORE_VOLUME_PREFIX;
 	size_t n = strlen(prefix);
 
 	if (ref == NULL || strncmp(ref, prefix, n) != 0)
@@ -106,7 +106,7 @@ imgstore_parse_digest(const char *s, const char *field, char *hex,
 		    "%s: must be a SHA-256 digest, 64 hex digits", field);
 	for (i = 0; i < IMGSTORE_HEX_LEN; i++)
 		hex[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' :
-		    s[i]);
+							     s[i]);
 	hex[IMGSTORE_HEX_LEN] = '\0';
 	return 0;
 }
@@ -135,7 +135,8 @@ imgstore_entry_parse(const char *text, struct rrerr *err)
 		return NULL;
 	}
 	if (json_unpack(root, "{s:s,s:s,s:I,s:s,s:s}", "name", &name, "sha256",
-	    &sha, "size", &size, "created", &created, "file", &file) == -1 ||
+		&sha, "size", &size, "created", &created, "file",
+		&file) == -1 ||
 	    !imgstore_name_ok(name) || strlen(sha) != IMGSTORE_HEX_LEN ||
 	    strspn(sha, "0123456789abcdef") != IMGSTORE_HEX_LEN || size < 0 ||
 	    !our_file(file, ".blob-") || strlen(created) > 40) {
@@ -193,15 +194,14 @@ read_small(int dirfd, const char *name)
 	size_t len = 0;
 	int fd;
 
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
-	    -1)
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return NULL;
 	if ((buf = malloc(ENTRY_MAX + 1)) == NULL) {
 		close(fd);
 		return NULL;
 	}
-	while (len < ENTRY_MAX && (n = read(fd, buf + len, ENTRY_MAX - len)) !=
-	    0) {
+	while (len < ENTRY_MAX &&
+	    (n = read(fd, buf + len, ENTRY_MAX - len)) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -225,14 +225,15 @@ load_entry(int dirfd, const char *name, struct rrerr *err)
 
 	snprintf(file, sizeof(file), "%s.json", name);
 	if ((text = read_small(dirfd, file)) == NULL) {
-		rrerr_set(err, errno == ENOENT ? RRERR_NOT_FOUND :
-		    RRERR_INTERNAL, NULL, "%s: %s", file, strerror(errno));
+		rrerr_set(err,
+		    errno == ENOENT ? RRERR_NOT_FOUND : RRERR_INTERNAL, NULL,
+		    "%s: %s", file, strerror(errno));
 		return NULL;
 	}
 	e = imgstore_entry_parse(text, err);
 	free(text);
-	if (e != NULL && strcmp(json_string_value(json_object_get(e, "name")),
-	    name) != 0) {
+	if (e != NULL &&
+	    strcmp(json_string_value(json_object_get(e, "name")), name) != 0) {
 		json_decref(e);
 		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: names another entry",
 		    file);
@@ -285,20 +286,22 @@ sweep(int dirfd, const char *where)
 		size_t n = strlen(de->d_name);
 		char name[IMGSTORE_NAME_MAX + 1], **nk;
 
-		if (de->d_name[0] == '.' || n <= 5 || n - 5 > IMGSTORE_NAME_MAX ||
+		if (de->d_name[0] == '.' || n <= 5 ||
+		    n - 5 > IMGSTORE_NAME_MAX ||
 		    strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		memcpy(name, de->d_name, n - 5);
 		name[n - 5] = '\0';
 		if ((e = load_entry(dirfd, name, NULL)) == NULL) {
 			log_warnx("store: %s/%s is not a store entry: left "
-			    "alone", where, de->d_name);
+				  "alone",
+			    where, de->d_name);
 			continue;
 		}
 		if ((nk = realloc(keep, (nkeep + 1) * sizeof(*keep))) != NULL) {
 			keep = nk;
 			if ((keep[nkeep] = strdup(json_string_value(
-			    json_object_get(e, "file")))) != NULL)
+				 json_object_get(e, "file")))) != NULL)
 				nkeep++;
 		}
 		json_decref(e);
@@ -316,7 +319,7 @@ sweep(int dirfd, const char *where)
 					drop = false;
 		} else if (de->d_name[0] == '.' && strlen(de->d_name) > 9 &&
 		    strcmp(de->d_name + strlen(de->d_name) - 9, ".json.tmp") ==
-		    0)
+			0)
 			drop = true;
 		if (!drop)
 			continue;
@@ -339,7 +342,8 @@ imgstore_open(const char *dir, const struct imgstore_limits *limits,
 	int i;
 
 	if (dir == NULL || dir[0] != '/') {
-		rrerr_set(err, RRERR_INTERNAL, NULL, "store_dir: must be an "
+		rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "store_dir: must be an "
 		    "absolute path");
 		return NULL;
 	}
@@ -366,8 +370,9 @@ imgstore_open(const char *dir, const struct imgstore_limits *limits,
 		imgstore_kind_dir(dir, (enum imgstore_kind)i, path,
 		    sizeof(path));
 		if ((mkdir(path, 0700) == -1 && errno != EEXIST) ||
-		    (st->dirfd[i] = open(path, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		    (st->dirfd[i] = open(path,
+			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
+			-1) {
 			rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
 			    strerror(errno));
 			goto fail;
@@ -478,8 +483,7 @@ all_entries(struct imgstore *st, enum imgstore_kind kind)
 }
 
 json_t *
-imgstore_list(struct imgstore *st, enum imgstore_kind kind,
-    const char *sha256)
+imgstore_list(struct imgstore *st, enum imgstore_kind kind, const char *sha256)
 {
 	json_t *all, *out, *e;
 	size_t i;
@@ -490,8 +494,9 @@ imgstore_list(struct imgstore *st, enum imgstore_kind kind,
 		return NULL;
 	}
 	json_array_foreach(all, i, e) {
-		if (sha256 != NULL && strcmp(json_string_value(
-		    json_object_get(e, "sha256")), sha256) != 0)
+		if (sha256 != NULL &&
+		    strcmp(json_string_value(json_object_get(e, "sha256")),
+			sha256) != 0)
 			continue;
 		json_array_append_new(out, public_view(json_deep_copy(e)));
 	}
@@ -531,8 +536,8 @@ upload_of(struct imgstore *st, enum imgstore_kind kind, const char *name)
 }
 
 int
-imgstore_delete(struct imgstore *st, enum imgstore_kind kind,
-    const char *name, struct rrerr *err)
+imgstore_delete(struct imgstore *st, enum imgstore_kind kind, const char *name,
+    struct rrerr *err)
 {
 	char file[IMGSTORE_NAME_MAX + 8];
 	json_t *e;
@@ -541,8 +546,10 @@ imgstore_delete(struct imgstore *st, enum imgstore_kind kind,
 		return rrerr_set(err, RRERR_NOT_FOUND, "name", "no %s %s",
 		    imgstore_kind_name(kind), name);
 	if (upload_of(st, kind, name) != NULL)
-		return rrerr_set(err, RRERR_CONFLICT, "name", "an upload of "
-		    "%s %s is in progress", imgstore_kind_name(kind), name);
+		return rrerr_set(err, RRERR_CONFLICT, "name",
+		    "an upload of "
+		    "%s %s is in progress",
+		    imgstore_kind_name(kind), name);
 	if ((e = load_entry(st->dirfd[kind], name, err)) == NULL) {
 		if (err != NULL && err->code == RRERR_NOT_FOUND)
 			rrerr_set(err, RRERR_NOT_FOUND, "name", "no %s %s",
@@ -558,8 +565,9 @@ imgstore_delete(struct imgstore *st, enum imgstore_kind kind,
 	}
 	(void)fsync(st->dirfd[kind]);
 	st->stored -= (uint64_t)json_integer_value(json_object_get(e, "size"));
-	if (unlinkat(st->dirfd[kind], json_string_value(json_object_get(e,
-	    "file")), 0) == -1 && errno != ENOENT)
+	if (unlinkat(st->dirfd[kind],
+		json_string_value(json_object_get(e, "file")), 0) == -1 &&
+	    errno != ENOENT)
 		log_warn("store: %s %s: cannot remove its data",
 		    imgstore_kind_name(kind), name);
 	json_decref(e);
@@ -579,8 +587,8 @@ stored_total(struct imgstore *st)
 		if ((all = all_entries(st, (enum imgstore_kind)k)) == NULL)
 			continue;
 		json_array_foreach(all, i, e)
-			total += (uint64_t)json_integer_value(json_object_get(e,
-			    "size"));
+			total += (uint64_t)json_integer_value(
+			    json_object_get(e, "size"));
 		json_decref(all);
 	}
 	return total;
@@ -589,7 +597,8 @@ stored_total(struct imgstore *st)
 static int
 space_error(struct rrerr *err, enum imgstore_kind kind, const char *name)
 {
-	return rrerr_set(err, RRERR_NO_SPACE, NULL, "%s %s: the store's file "
+	return rrerr_set(err, RRERR_NO_SPACE, NULL,
+	    "%s %s: the store's file "
 	    "system is full (store_dir): nothing was kept",
 	    imgstore_kind_name(kind), name);
 }
@@ -603,20 +612,25 @@ imgstore_upload_begin(struct imgstore *st, enum imgstore_kind kind,
 	uint64_t total;
 
 	if (!imgstore_name_ok(name)) {
-		rrerr_set(err, RRERR_INVALID, "name", "name: must be 1 to %d "
+		rrerr_set(err, RRERR_INVALID, "name",
+		    "name: must be 1 to %d "
 		    "characters of a-z, 0-9, '_', '.' and '-', starting with "
-		    "a letter or a digit", IMGSTORE_NAME_MAX);
+		    "a letter or a digit",
+		    IMGSTORE_NAME_MAX);
 		return NULL;
 	}
 	if (upload_of(st, kind, name) != NULL) {
-		rrerr_set(err, RRERR_CONFLICT, "name", "an upload of %s %s is "
+		rrerr_set(err, RRERR_CONFLICT, "name",
+		    "an upload of %s %s is "
 		    "in progress: the first one wins; try again once it is "
-		    "over", imgstore_kind_name(kind), name);
+		    "over",
+		    imgstore_kind_name(kind), name);
 		return NULL;
 	}
 	if (length >= 0 && st->limits.max_size != 0 &&
 	    (uint64_t)length > st->limits.max_size) {
-		rrerr_set(err, RRERR_TOO_LARGE, NULL, "%s %s: %lld bytes; an "
+		rrerr_set(err, RRERR_TOO_LARGE, NULL,
+		    "%s %s: %lld bytes; an "
 		    "%s is at most %llu bytes (store_max_size)",
 		    imgstore_kind_name(kind), name, (long long)length,
 		    imgstore_kind_name(kind),
@@ -626,7 +640,8 @@ imgstore_upload_begin(struct imgstore *st, enum imgstore_kind kind,
 	if (length >= 0 && st->limits.max_total != 0) {
 		total = st->stored + st->inflight;
 		if (total + (uint64_t)length > st->limits.max_total) {
-			rrerr_set(err, RRERR_TOO_LARGE, NULL, "%s %s: %lld "
+			rrerr_set(err, RRERR_TOO_LARGE, NULL,
+			    "%s %s: %lld "
 			    "bytes do not fit: the store holds %llu of at "
 			    "most %llu bytes (store_max_total)",
 			    imgstore_kind_name(kind), name, (long long)length,
@@ -659,21 +674,24 @@ imgstore_upload_begin(struct imgstore *st, enum imgstore_kind kind,
 		return NULL;
 	}
 	up->hashing = true;
-	up->fd = openat(up->dirfd, up->tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC, 0600);
+	up->fd = openat(up->dirfd, up->tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (up->fd == -1) {
 		if (errno == ENOSPC || errno == EDQUOT)
 			space_error(err, kind, name);
 		else
-			rrerr_set(err, RRERR_INTERNAL, NULL, "store: cannot "
-			    "create %s: %s", up->tmp, strerror(errno));
+			rrerr_set(err, RRERR_INTERNAL, NULL,
+			    "store: cannot "
+			    "create %s: %s",
+			    up->tmp, strerror(errno));
 		gnutls_hash_deinit(up->hash, NULL);
 		free(up);
 		return NULL;
 	}
 	/* A known length is reserved at once, so that the disk says no now. */
-	if (length > 0 && (errno = posix_fallocate(up->fd, 0,
-	    (off_t)length)) != 0 && errno != EOPNOTSUPP && errno != EINVAL) {
+	if (length > 0 &&
+	    (errno = posix_fallocate(up->fd, 0, (off_t)length)) != 0 &&
+	    errno != EOPNOTSUPP && errno != EINVAL) {
 		if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
 			space_error(err, kind, name);
 		else
@@ -693,23 +711,26 @@ imgstore_upload_begin(struct imgstore *st, enum imgstore_kind kind,
 }
 
 int
-imgstore_upload_write(struct imgstore_upload *up, const void *buf,
-    size_t len, struct rrerr *err)
+imgstore_upload_write(struct imgstore_upload *up, const void *buf, size_t len,
+    struct rrerr *err)
 {
 	struct imgstore *st = up->st;
 
 	if (st->limits.max_size != 0 && up->size + len > st->limits.max_size)
-		return rrerr_set(err, RRERR_TOO_LARGE, NULL, "%s %s: more "
+		return rrerr_set(err, RRERR_TOO_LARGE, NULL,
+		    "%s %s: more "
 		    "than %llu bytes (store_max_size)",
 		    imgstore_kind_name(up->kind), up->name,
 		    (unsigned long long)st->limits.max_size);
 	if (up->length >= 0 && up->size + len > (uint64_t)up->length)
-		return rrerr_set(err, RRERR_BAD_REQUEST, NULL, "the body is "
+		return rrerr_set(err, RRERR_BAD_REQUEST, NULL,
+		    "the body is "
 		    "longer than its Content-Length");
 	/* An unknown length is counted against the total as it comes. */
 	if (up->length < 0 && st->limits.max_total != 0 &&
 	    st->stored + st->inflight + len > st->limits.max_total)
-		return rrerr_set(err, RRERR_TOO_LARGE, NULL, "%s %s: the "
+		return rrerr_set(err, RRERR_TOO_LARGE, NULL,
+		    "%s %s: the "
 		    "store is full at %llu bytes (store_max_total)",
 		    imgstore_kind_name(up->kind), up->name,
 		    (unsigned long long)st->limits.max_total);
@@ -747,8 +768,8 @@ int
 imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 {
 	unsigned char md[32];
-	char created[32], file[IMGSTORE_NAME_MAX + 8], tmp[IMGSTORE_NAME_MAX +
-	    16], hex[17], *text = NULL;
+	char created[32], file[IMGSTORE_NAME_MAX + 8],
+	    tmp[IMGSTORE_NAME_MAX + 16], hex[17], *text = NULL;
 	json_t *old, *e = NULL;
 	size_t i;
 	int fd, rv = -1;
@@ -758,18 +779,22 @@ imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 	for (i = 0; i < sizeof(md); i++)
 		snprintf(up->got + 2 * i, 3, "%02x", md[i]);
 	if (up->length >= 0 && up->size != (uint64_t)up->length)
-		return rrerr_set(err, RRERR_BAD_REQUEST, NULL, "the body has "
+		return rrerr_set(err, RRERR_BAD_REQUEST, NULL,
+		    "the body has "
 		    "%llu bytes, its Content-Length said %lld",
 		    (unsigned long long)up->size, (long long)up->length);
 	if (up->want[0] != '\0' && strcmp(up->want, up->got) != 0)
-		return rrerr_set(err, RRERR_BAD_REQUEST, "sha256", "sha256: "
+		return rrerr_set(err, RRERR_BAD_REQUEST, "sha256",
+		    "sha256: "
 		    "the body's SHA-256 is %s, not %s as announced: nothing "
-		    "was kept", up->got, up->want);
+		    "was kept",
+		    up->got, up->want);
 	/* Drop what posix_fallocate() reserved past the end. */
 	if (ftruncate(up->fd, (off_t)up->size) == -1 || fsync(up->fd) == -1)
 		goto io;
 	if (random_hex(hex, 8) == -1)
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "no random "
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "no random "
 		    "numbers");
 	snprintf(up->blob, sizeof(up->blob), ".blob-%s", hex);
 	if (renameat(up->dirfd, up->tmp, up->dirfd, up->blob) == -1)
@@ -787,14 +812,14 @@ imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 	if ((old = load_entry(up->dirfd, up->name, NULL)) != NULL) {
 		snprintf(up->old_blob, sizeof(up->old_blob), "%s",
 		    json_string_value(json_object_get(old, "file")));
-		up->old_size = (uint64_t)json_integer_value(json_object_get(old,
-		    "size"));
+		up->old_size = (uint64_t)json_integer_value(
+		    json_object_get(old, "size"));
 		json_decref(old);
 	}
 	snprintf(file, sizeof(file), "%s.json", up->name);
 	snprintf(tmp, sizeof(tmp), ".%s.json.tmp", up->name);
-	fd = openat(up->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	fd = openat(up->dirfd, tmp,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1)
 		goto io;
 	if (write_all(fd, text, strlen(text)) == -1 || fsync(fd) == -1) {
@@ -873,8 +898,10 @@ imgstore_resolve(const char *dir, enum imgstore_kind kind, const char *name,
 	int fd;
 
 	if (dir == NULL) {
-		rrerr_set(err, RRERR_INVALID, field, "%s: this rumprund has no "
-		    "store", field);
+		rrerr_set(err, RRERR_INVALID, field,
+		    "%s: this rumprund has no "
+		    "store",
+		    field);
 		return NULL;
 	}
 	imgstore_kind_dir(dir, kind, kdir, sizeof(kdir));
@@ -886,13 +913,14 @@ imgstore_resolve(const char *dir, enum imgstore_kind kind, const char *name,
 	e = imgstore_name_ok(name) ? load_entry(fd, name, NULL) : NULL;
 	close(fd);
 	if (e == NULL) {
-		rrerr_set(err, RRERR_INVALID, field, "%s: no stored %s %s "
-		    "(GET /v1/%s lists them)", field, imgstore_kind_name(kind),
-		    name, kind_dirs[kind]);
+		rrerr_set(err, RRERR_INVALID, field,
+		    "%s: no stored %s %s "
+		    "(GET /v1/%s lists them)",
+		    field, imgstore_kind_name(kind), name, kind_dirs[kind]);
 		return NULL;
 	}
-	if (asprintf(&path, "%s/%s", kdir, json_string_value(
-	    json_object_get(e, "file"))) == -1) {
+	if (asprintf(&path, "%s/%s", kdir,
+		json_string_value(json_object_get(e, "file"))) == -1) {
 		path = NULL;
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 	}
@@ -937,19 +965,20 @@ imgstore_copy(const char *dir, const char *instance, size_t index, int src,
 		return NULL;
 	}
 	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-		return path;	/* made at an earlier launch: the instance's */
+		return path; /* made at an earlier launch: the instance's */
 	if ((mkdir(idir, 0700) == -1 && errno != EEXIST) ||
-	    (dfd = open(idir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1 || fstat(src, &sb) == -1)
+	    (dfd = open(idir,
+		 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    fstat(src, &sb) == -1)
 		goto io;
 	snprintf(tmp, sizeof(tmp), ".blk%zu.tmp", index);
-	out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	out = openat(dfd, tmp,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out == -1)
 		goto io;
 	/* A reflink shares the blocks; else copy them (copy_file_range). */
-	if (ioctl(out, FICLONE, src) == -1 && paths_copy(src, out,
-	    (uint64_t)sb.st_size, NULL) == -1)
+	if (ioctl(out, FICLONE, src) == -1 &&
+	    paths_copy(src, out, (uint64_t)sb.st_size, NULL) == -1)
 		goto io;
 	if (fsync(out) == -1 || close(out) == -1) {
 		out = -1;
@@ -963,12 +992,16 @@ imgstore_copy(const char *dir, const char *instance, size_t index, int src,
 	return path;
 io:
 	if (errno == ENOSPC || errno == EDQUOT)
-		rrerr_set(err, RRERR_NO_SPACE, field, "%s: no room for the "
+		rrerr_set(err, RRERR_NO_SPACE, field,
+		    "%s: no room for the "
 		    "instance's copy of the volume: the store's file system "
-		    "is full", field);
+		    "is full",
+		    field);
 	else
-		rrerr_set(err, RRERR_INTERNAL, field, "%s: cannot copy the "
-		    "volume: %s", field, strerror(errno));
+		rrerr_set(err, RRERR_INTERNAL, field,
+		    "%s: cannot copy the "
+		    "volume: %s",
+		    field, strerror(errno));
 	if (out != -1)
 		close(out);
 	if (dfd != -1) {
@@ -992,8 +1025,8 @@ imgstore_forget_instance(const char *dir, const char *instance)
 	imgstore_copies_dir(dir, idir, sizeof(idir));
 	snprintf(idir + strlen(idir), sizeof(idir) - strlen(idir), "/%s",
 	    instance);
-	if ((dfd = open(idir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    O_NOFOLLOW)) == -1)
+	if ((dfd = open(idir,
+		 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return;
 	if ((d = fdopendir(dfd)) == NULL) {
 		close(dfd);

@@ -44,18 +44,18 @@
 #include "rrerr.h"
 
 enum imgstore_kind {
-	IMGSTORE_IMAGE,		/* DIR/images, "store:NAME" */
-	IMGSTORE_VOLUME,	/* DIR/volumes, "volume:NAME" */
+	IMGSTORE_IMAGE,	 /* DIR/images, "store:NAME" */
+	IMGSTORE_VOLUME, /* DIR/volumes, "volume:NAME" */
 };
 
-#define IMGSTORE_IMAGE_PREFIX	"store:"
-#define IMGSTORE_VOLUME_PREFIX	"volume:"
-#define IMGSTORE_NAME_MAX	63	/* as instance names (SPEC_NAME_MAX) */
-#define IMGSTORE_HEX_LEN	64	/* a SHA-256 in hex */
+#define IMGSTORE_IMAGE_PREFIX  "store:"
+#define IMGSTORE_VOLUME_PREFIX "volume:"
+#define IMGSTORE_NAME_MAX      63 /* as instance names (SPEC_NAME_MAX) */
+#define IMGSTORE_HEX_LEN       64 /* a SHA-256 in hex */
 
 struct imgstore_limits {
-	uint64_t max_size;	/* bytes per image or volume; 0: no limit */
-	uint64_t max_total;	/* bytes of all of them; 0: no limit */
+	uint64_t max_size;  /* bytes per image or volume; 0: no limit */
+	uint64_t max_total; /* bytes of all of them; 0: no limit */
 };
 
 struct imgstore;
@@ -196,8 +196,7 @@ char *imgstore_copy(const char *dir, const char *instance, size_t index,
     int src, const char *field, struct rrerr *err);
 
 /* The path of instance's copy of block device index: a new string. */
-char *imgstore_copy_path(const char *dir, const char *instance,
-    size_t index);
+char *imgstore_copy_path(const char *dir, const char *instance, size_t index);
 
 /* DIR/copies into buf; returns buf. */
 const char *imgstore_copies_dir(const char *dir, char *buf, size_t size);

@@ -93,15 +93,16 @@ nics_view(const struct instance *inst)
 	for (i = 0; i < inst->spec->nnics; i++) {
 		n = &inst->spec->nics[i];
 		snprintf(ifname, sizeof(ifname), "%s%zu",
-		    inst->spec->platform == SPEC_PLATFORM_XEN ? "xenif" : "vioif",
+		    inst->spec->platform == SPEC_PLATFORM_XEN ? "xenif" :
+								"vioif",
 		    i);
 		be = json_pack("{s:s}", "type", types[n->type]);
 		if (n->backend_name != NULL)
 			json_object_set_new(be, "name",
 			    json_string(n->backend_name));
 		o = json_pack("{s:I,s:s,s:s,s:o}", "index", (json_int_t)i,
-		    "guest_ifname", ifname, "mac", inst->macs[i],
-		    "backend", be);
+		    "guest_ifname", ifname, "mac", inst->macs[i], "backend",
+		    be);
 		if (n->inet == SPEC_INET_STATIC) {
 			snprintf(cidr, sizeof(cidr), "%s/%u", n->addr,
 			    n->prefixlen);
@@ -109,8 +110,9 @@ nics_view(const struct instance *inst)
 		} else {
 			json_object_set_new(o, "addr", json_null());
 		}
-		addrs_view(&inst->addrs, inst->spec, i, inst->launched &&
-		    !inst->domain_gone && !instance_state_final(inst->state),
+		addrs_view(&inst->addrs, inst->spec, i,
+		    inst->launched && !inst->domain_gone &&
+			!instance_state_final(inst->state),
 		    o);
 		json_array_append_new(a, o);
 	}
@@ -133,18 +135,19 @@ labels_json(const struct spec *spec)
 static json_t *
 restart_view(const struct instance *inst)
 {
-	return json_pack("{s:s,s:I,s:I,s:o,s:s?,s:o,s:s?,s:s?}",
-	    "policy", restart_policy_name(inst->spec->restart.policy),
-	    "count", (json_int_t)inst->restart_count,
-	    "attempt", (json_int_t)inst->restart_attempt,
-	    "next_attempt", inst->state == INSTANCE_BACKOFF ?
-	    time_json(inst->restart_at_ms) : json_null(),
+	return json_pack("{s:s,s:I,s:I,s:o,s:s?,s:o,s:s?,s:s?}", "policy",
+	    restart_policy_name(inst->spec->restart.policy), "count",
+	    (json_int_t)inst->restart_count, "attempt",
+	    (json_int_t)inst->restart_attempt, "next_attempt",
+	    inst->state == INSTANCE_BACKOFF ? time_json(inst->restart_at_ms) :
+					      json_null(),
 	    "why", inst->restart_why[0] != '\0' ? inst->restart_why : NULL,
-	    "last_exit_status", inst->last_has_exit ?
-	    json_integer(inst->last_exit_status) : json_null(),
+	    "last_exit_status",
+	    inst->last_has_exit ? json_integer(inst->last_exit_status) :
+				  json_null(),
 	    "last_state", inst->last_state[0] != '\0' ? inst->last_state : NULL,
-	    "last_reason", inst->last_reason[0] != '\0' ?
-	    inst->last_reason : NULL);
+	    "last_reason",
+	    inst->last_reason[0] != '\0' ? inst->last_reason : NULL);
 }
 
 /* Where the log starts and ends (0 and 0 without a console). */
@@ -162,24 +165,20 @@ view_core(const struct instance *inst)
 	json_t *o;
 
 	o = json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
-	    "s:s?,s:o,s:s}",
-	    "name", inst->name,
-	    "platform", spec_platform_name(inst->spec->platform),
-	    "state", instance_state_name(inst->state),
-	    "generation", (json_int_t)inst->generation,
-	    "exit_status", inst->has_exit ?
-	    json_integer(inst->exit_status) : json_null(),
-	    "reason", inst->reason[0] != '\0' ?
-	    json_string(inst->reason) : json_null(),
-	    "created", time_json(inst->created_ms),
-	    "started", time_json(inst->started_ms),
-	    "finished", time_json(inst->finished_ms),
-	    "labels", labels_json(inst->spec),
-	    "spec", spec_to_json(inst->spec),
-	    "nics", nics_view(inst),
-	    "guest_config", inst->guest_config,
-	    "memory_mib", json_integer(inst->spec->memory_mib),
-	    "domain", inst->domain_name);
+		      "s:s?,s:o,s:s}",
+	    "name", inst->name, "platform",
+	    spec_platform_name(inst->spec->platform), "state",
+	    instance_state_name(inst->state), "generation",
+	    (json_int_t)inst->generation, "exit_status",
+	    inst->has_exit ? json_integer(inst->exit_status) : json_null(),
+	    "reason",
+	    inst->reason[0] != '\0' ? json_string(inst->reason) : json_null(),
+	    "created", time_json(inst->created_ms), "started",
+	    time_json(inst->started_ms), "finished",
+	    time_json(inst->finished_ms), "labels", labels_json(inst->spec),
+	    "spec", spec_to_json(inst->spec), "nics", nics_view(inst),
+	    "guest_config", inst->guest_config, "memory_mib",
+	    json_integer(inst->spec->memory_mib), "domain", inst->domain_name);
 	if (o != NULL)
 		json_object_set_new(o, "restart", restart_view(inst));
 	return o;
@@ -194,9 +193,9 @@ instance_view(const struct instance *inst)
 	log_range(inst, &start, &end);
 	if ((o = view_core(inst)) == NULL)
 		return NULL;
-	json_object_set_new(o, "log", json_pack("{s:s,s:I,s:I}", "path",
-	    inst->log_path, "start", (json_int_t)start, "size",
-	    (json_int_t)end));
+	json_object_set_new(o, "log",
+	    json_pack("{s:s,s:I,s:I}", "path", inst->log_path, "start",
+		(json_int_t)start, "size", (json_int_t)end));
 	return o;
 }
 
@@ -217,8 +216,7 @@ instance_changes(void)
 }
 
 void
-instance_log_range(const struct instance *inst, uint64_t *start,
-    uint64_t *end)
+instance_log_range(const struct instance *inst, uint64_t *start, uint64_t *end)
 {
 	log_range(inst, start, end);
 }
@@ -315,42 +313,36 @@ instance_record(const struct instance *inst)
 	for (i = 0; i < inst->spec->nnics; i++)
 		json_array_append_new(macs, json_string(inst->macs[i]));
 	rec = json_pack("{s:i,s:s,s:o,s:o,s:s,s:I,s:o,s:s,s:I,s:I,s:I,"
-	    "s:I,s:s,s:b,s:b,s:b,s:b,s:I,s:I,s:b,s:I,s:b}",
-	    "version", 1,
-	    "name", inst->name,
-	    "spec", spec_to_json(inst->spec),
-	    "macs", macs,
-	    "state", instance_state_name(inst->state),
-	    "generation", (json_int_t)inst->generation,
-	    "exit_status", inst->has_exit ?
-	    json_integer(inst->exit_status) : json_null(),
-	    "reason", inst->reason,
-	    "created_ms", (json_int_t)inst->created_ms,
-	    "started_ms", (json_int_t)inst->started_ms,
-	    "finished_ms", (json_int_t)inst->finished_ms,
-	    "gen_offset", (json_int_t)inst->gen_offset,
-	    "domain", inst->domain_name,
-	    "launched", inst->launched,
-	    "calling_seen", inst->calling_seen,
-	    "stop_requested", inst->stop_requested,
-	    "stop_force", inst->stop_force,
-	    "stop_deadline_ms", (json_int_t)inst->stop_deadline_ms,
-	    "boot_deadline_ms", (json_int_t)inst->boot_deadline_ms,
-	    "resumed", inst->resumed,
-	    "paused_ms", (json_int_t)inst->paused_ms,
-	    "restart_pending", inst->restart_pending);
+			"s:I,s:s,s:b,s:b,s:b,s:b,s:I,s:I,s:b,s:I,s:b}",
+	    "version", 1, "name", inst->name, "spec", spec_to_json(inst->spec),
+	    "macs", macs, "state", instance_state_name(inst->state),
+	    "generation", (json_int_t)inst->generation, "exit_status",
+	    inst->has_exit ? json_integer(inst->exit_status) : json_null(),
+	    "reason", inst->reason, "created_ms", (json_int_t)inst->created_ms,
+	    "started_ms", (json_int_t)inst->started_ms, "finished_ms",
+	    (json_int_t)inst->finished_ms, "gen_offset",
+	    (json_int_t)inst->gen_offset, "domain", inst->domain_name,
+	    "launched", inst->launched, "calling_seen", inst->calling_seen,
+	    "stop_requested", inst->stop_requested, "stop_force",
+	    inst->stop_force, "stop_deadline_ms",
+	    (json_int_t)inst->stop_deadline_ms, "boot_deadline_ms",
+	    (json_int_t)inst->boot_deadline_ms, "resumed", inst->resumed,
+	    "paused_ms", (json_int_t)inst->paused_ms, "restart_pending",
+	    inst->restart_pending);
 	/* Absent in records from before restart policies: all zero. */
 	if (rec != NULL)
-		json_object_set_new(rec, "restart", json_pack("{s:I,s:I,s:I,"
-		    "s:s,s:s,s:o,s:s}",
-		    "count", (json_int_t)inst->restart_count,
-		    "attempt", (json_int_t)inst->restart_attempt,
-		    "at_ms", (json_int_t)inst->restart_at_ms,
-		    "why", inst->restart_why,
-		    "last_state", inst->last_state,
-		    "last_exit_status", inst->last_has_exit ?
-		    json_integer(inst->last_exit_status) : json_null(),
-		    "last_reason", inst->last_reason));
+		json_object_set_new(rec, "restart",
+		    json_pack("{s:I,s:I,s:I,"
+			      "s:s,s:s,s:o,s:s}",
+			"count", (json_int_t)inst->restart_count, "attempt",
+			(json_int_t)inst->restart_attempt, "at_ms",
+			(json_int_t)inst->restart_at_ms, "why",
+			inst->restart_why, "last_state", inst->last_state,
+			"last_exit_status",
+			inst->last_has_exit ?
+			    json_integer(inst->last_exit_status) :
+			    json_null(),
+			"last_reason", inst->last_reason));
 	return rec;
 }
 
@@ -366,13 +358,15 @@ restart_from_record(struct instance *inst, json_t *r, struct rrerr *err)
 	if (r == NULL)
 		return 0;
 	if (json_unpack_ex(r, &jerr, 0, "{s?I,s?I,s?I,s?s,s?s,s?o,s?s}",
-	    "count", &count, "attempt", &attempt, "at_ms", &at, "why", &why,
-	    "last_state", &last_state, "last_exit_status", &last_exit,
-	    "last_reason", &last_reason) == -1) {
+		"count", &count, "attempt", &attempt, "at_ms", &at, "why", &why,
+		"last_state", &last_state, "last_exit_status", &last_exit,
+		"last_reason", &last_reason) == -1) {
 		spec_free(inst->spec);
 		inst->spec = NULL;
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "record: restart: "
-		    "%s", jerr.text);
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "record: restart: "
+		    "%s",
+		    jerr.text);
 	}
 	inst->restart_count = (unsigned int)count;
 	inst->restart_attempt = (unsigned int)attempt;
@@ -400,17 +394,17 @@ instance_from_record(struct instance *inst, json_t *rec,
 	size_t i;
 
 	if (json_unpack_ex(rec, &jerr, 0,
-	    "{s:s,s:o,s:o,s:s,s:I,s?o,s?s,s?I,s?I,s?I,s?I,s:s,s?b,s?b,s?b,s?b,"
-	    "s?I,s?I,s?b,s?I,s?b}",
-	    "name", &name, "spec", &spec, "macs", &macs, "state", &state,
-	    "generation", &gen, "exit_status", &exit_status,
-	    "reason", &reason, "created_ms", &created,
-	    "started_ms", &started, "finished_ms", &finished,
-	    "gen_offset", &off, "domain", &domain, "launched", &launched,
-	    "calling_seen", &calling, "stop_requested", &stopreq,
-	    "stop_force", &stopforce, "stop_deadline_ms", &deadline,
-	    "boot_deadline_ms", &boot_deadline, "resumed", &resumed,
-	    "paused_ms", &paused, "restart_pending", &restart) == -1)
+		"{s:s,s:o,s:o,s:s,s:I,s?o,s?s,s?I,s?I,s?I,s?I,s:s,s?b,s?b,s?b,s?b,"
+		"s?I,s?I,s?b,s?I,s?b}",
+		"name", &name, "spec", &spec, "macs", &macs, "state", &state,
+		"generation", &gen, "exit_status", &exit_status, "reason",
+		&reason, "created_ms", &created, "started_ms", &started,
+		"finished_ms", &finished, "gen_offset", &off, "domain", &domain,
+		"launched", &launched, "calling_seen", &calling,
+		"stop_requested", &stopreq, "stop_force", &stopforce,
+		"stop_deadline_ms", &deadline, "boot_deadline_ms",
+		&boot_deadline, "resumed", &resumed, "paused_ms", &paused,
+		"restart_pending", &restart) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "record: %s",
 		    jerr.text);
 	if (instance_state_parse(state, &inst->state) == -1)
@@ -427,7 +421,8 @@ instance_from_record(struct instance *inst, json_t *rec,
 	}
 	json_array_foreach(macs, i, mac)
 		snprintf(inst->macs[i], sizeof(inst->macs[i]), "%s",
-		    json_string_value(mac) != NULL ? json_string_value(mac) : "");
+		    json_string_value(mac) != NULL ? json_string_value(mac) :
+						     "");
 	snprintf(inst->name, sizeof(inst->name), "%s", name);
 	snprintf(inst->reason, sizeof(inst->reason), "%s", reason);
 	snprintf(inst->domain_name, sizeof(inst->domain_name), "%s", domain);

@@ -29,13 +29,14 @@
 #include "guestconf.h"
 #include "sbuf.h"
 
-#define SECTOR		2048
-#define PVD_OFFSET	(16 * SECTOR)
-#define POLL_NS		(10 * 1000 * 1000)	/* waiting for grub-mkrescue */
-#define LOG_TAIL	4096		/* bytes of its log read for errors */
-#define MIB		(1024 * 1024)
-#define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
-			"/sbin:/bin"
+#define SECTOR	   2048
+#define PVD_OFFSET (16 * SECTOR)
+#define POLL_NS	   (10 * 1000 * 1000) /* waiting for grub-mkrescue */
+#define LOG_TAIL   4096		      /* bytes of its log read for errors */
+#define MIB	   (1024 * 1024)
+#define DEFAULT_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
+	"/sbin:/bin"
 
 extern char **environ;
 
@@ -46,18 +47,19 @@ iso_grub_cfg(const struct spec *spec)
 
 	sbuf_add(&sb,
 	    "# Written by rumprund: boot the rumprun unikernel at once.\n"
-	    "# Its configuration is " ISO_CONFIG_PATH ": a multiboot module for\n"
+	    "# Its configuration is " ISO_CONFIG_PATH
+	    ": a multiboot module for\n"
 	    "# rumprun that reads one, _RUMPRUN_ROOTFSCFG= for one that does\n"
 	    "# not (see rumprund(8), ISO IMAGES).\n"
 	    "set timeout=0\n"
 	    "if serial --unit=0 --speed=115200; then\n"
 	    "\tterminal_output --append serial\n"
 	    "fi\n"
-	    "multiboot " ISO_KERNEL_PATH " _RUMPRUN_ROOTFSCFG="
-	    ISO_CONFIG_PATH "\n");
+	    "multiboot " ISO_KERNEL_PATH " _RUMPRUN_ROOTFSCFG=" ISO_CONFIG_PATH
+	    "\n");
 	if (guestconf_iso_module(spec))
-		sbuf_add(&sb, "module " ISO_CONFIG_PATH " " ISO_CONFIG_PATH
-		    "\n");
+		sbuf_add(&sb,
+		    "module " ISO_CONFIG_PATH " " ISO_CONFIG_PATH "\n");
 	sbuf_add(&sb, "boot\n");
 	return sbuf_finish(&sb);
 }
@@ -78,12 +80,14 @@ iso_check_head(const unsigned char *head, size_t len, uint64_t size,
 
 	if (len < PVD_OFFSET + SECTOR || pvd[0] != 1 ||
 	    memcmp(pvd + 1, "CD001", 5) != 0)
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "the image has no "
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "the image has no "
 		    "ISO 9660 primary volume descriptor");
-	blocks = le32(pvd + 80);		/* volume space size */
+	blocks = le32(pvd + 80); /* volume space size */
 	bsize = (uint64_t)pvd[128] | (uint64_t)pvd[129] << 8;
 	if (blocks * bsize != size)
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "the image is %llu "
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "the image is %llu "
 		    "bytes, its volume descriptor says %llu",
 		    (unsigned long long)size,
 		    (unsigned long long)(blocks * bsize));
@@ -121,8 +125,7 @@ iso_tmp_base(void)
  */
 
 static int
-remove_one(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)ftw;
@@ -162,17 +165,18 @@ write_file(const struct build *b, const char *name, const char *text,
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", b->dir, name);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0644)) == -1)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) ==
+	    -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
 		    strerror(errno));
 	while (done < len) {
 		if ((n = write(fd, text + done, len - done)) == -1) {
 			if (errno == EINTR)
 				continue;
-			rrerr_set(err, errno == ENOSPC ? RRERR_UNAVAILABLE :
-			    RRERR_INTERNAL, NULL, "%s: %s", path,
-			    strerror(errno));
+			rrerr_set(err,
+			    errno == ENOSPC ? RRERR_UNAVAILABLE :
+					      RRERR_INTERNAL,
+			    NULL, "%s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -188,10 +192,8 @@ write_file(const struct build *b, const char *name, const char *text,
 static int
 make_dirs(const struct build *b, size_t nblk, struct rrerr *err)
 {
-	static const char *const dirs[] = {
-		"root", "root/boot", "root/boot/grub", "tmp",
-		"root/" GUESTCONF_ISO_IMAGES, NULL
-	};
+	static const char *const dirs[] = { "root", "root/boot",
+		"root/boot/grub", "tmp", "root/" GUESTCONF_ISO_IMAGES, NULL };
 	char path[4300];
 	size_t i;
 
@@ -221,7 +223,8 @@ find_program(const char *name, char *buf, size_t size)
 		if (end == p)
 			continue;
 		if ((size_t)snprintf(buf, size, "%.*s/%s", (int)(end - p), p,
-		    name) < size && access(buf, X_OK) == 0)
+			name) < size &&
+		    access(buf, X_OK) == 0)
 			return 0;
 	}
 	return -1;
@@ -231,17 +234,22 @@ find_program(const char *name, char *buf, size_t size)
 static int
 check_tools(char *mkrescue, size_t size, struct rrerr *err)
 {
-	static const char hint[] = "an ISO image needs grub-mkrescue, "
+	static const char hint[] =
+	    "an ISO image needs grub-mkrescue, "
 	    "xorriso and GRUB's BIOS modules (Debian: grub-common, xorriso, "
 	    "grub-pc-bin)";
 	char xorriso[4096];
 
 	if (find_program("grub-mkrescue", mkrescue, size) == -1)
-		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s: no "
-		    "grub-mkrescue in PATH", hint);
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "%s: no "
+		    "grub-mkrescue in PATH",
+		    hint);
 	if (find_program("xorriso", xorriso, sizeof(xorriso)) == -1)
-		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s: no xorriso "
-		    "in PATH", hint);
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "%s: no xorriso "
+		    "in PATH",
+		    hint);
 	if (access(ISO_GRUB_DIR "/cdboot.img", R_OK) == -1)
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s: no %s",
 		    hint, ISO_GRUB_DIR "/cdboot.img");
@@ -259,8 +267,10 @@ input_size(int fd, const char *path, const char *field, uint64_t *total,
 	struct stat st;
 
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		return rrerr_set(err, RRERR_INVALID, field, "%s: %s is not a "
-		    "regular file", field, path);
+		return rrerr_set(err, RRERR_INVALID, field,
+		    "%s: %s is not a "
+		    "regular file",
+		    field, path);
 	*size = (uint64_t)st.st_size;
 	*total += *size;
 	return 0;
@@ -281,16 +291,17 @@ check_space(const struct spec *spec, const struct paths_files *files,
 	size_t i;
 
 	if (input_size(files->image, spec->image, "image", &total, &sizes[0],
-	    err) == -1)
+		err) == -1)
 		return -1;
 	for (i = 0; i < spec->nblk; i++) {
 		snprintf(field, sizeof(field), "blk[%zu].source", i);
 		if (input_size(files->blk[i], spec->blk[i].source, field,
-		    &total, &sizes[1 + i], err) == -1)
+			&total, &sizes[1 + i], err) == -1)
 			return -1;
 	}
 	if (total > ISO_INPUT_MAX)
-		return rrerr_set(err, RRERR_INVALID, NULL, "the image and its "
+		return rrerr_set(err, RRERR_INVALID, NULL,
+		    "the image and its "
 		    "data images are %llu MiB; an ISO image made here holds "
 		    "at most %llu MiB of them",
 		    (unsigned long long)(total / MIB),
@@ -320,8 +331,9 @@ copy_in(const struct build *b, int in, uint64_t size, const char *name,
 	int out, rv = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", b->dir, name);
-	if ((out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644)) == -1)
+	if ((out = open(path,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) ==
+	    -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
 		    strerror(errno));
 	if (paths_copy(in, out, size, cancel) == -1) {
@@ -329,9 +341,10 @@ copy_in(const struct build *b, int in, uint64_t size, const char *name,
 			rv = rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 			    "rumprund is shutting down");
 		else
-			rv = rrerr_set(err, errno == ENOSPC ?
-			    RRERR_UNAVAILABLE : RRERR_INTERNAL, NULL,
-			    "copying into %s: %s", path, strerror(errno));
+			rv = rrerr_set(err,
+			    errno == ENOSPC ? RRERR_UNAVAILABLE :
+					      RRERR_INTERNAL,
+			    NULL, "copying into %s: %s", path, strerror(errno));
 	}
 	if (close(out) == -1 && rv == 0)
 		rv = rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", path,
@@ -345,18 +358,18 @@ copy_inputs(const struct build *b, const struct spec *spec,
     const struct paths_files *files, const uint64_t *sizes,
     const atomic_bool *cancel, struct rrerr *err)
 {
-	char name[sizeof("root/" GUESTCONF_ISO_IMAGES) + SPEC_DATA_NAME_MAX +
-	    2];
+	char
+	    name[sizeof("root/" GUESTCONF_ISO_IMAGES) + SPEC_DATA_NAME_MAX + 2];
 	size_t i;
 
 	if (copy_in(b, files->image, sizes[0], "root" ISO_KERNEL_PATH, cancel,
-	    err) == -1)
+		err) == -1)
 		return -1;
 	for (i = 0; i < spec->nblk; i++) {
-		snprintf(name, sizeof(name), "root/%s/%s",
-		    GUESTCONF_ISO_IMAGES, spec_data_name(&spec->blk[i]));
+		snprintf(name, sizeof(name), "root/%s/%s", GUESTCONF_ISO_IMAGES,
+		    spec_data_name(&spec->blk[i]));
 		if (copy_in(b, files->blk[i], sizes[1 + i], name, cancel,
-		    err) == -1)
+			err) == -1)
 			return -1;
 	}
 	return 0;
@@ -434,8 +447,8 @@ log_tail(const struct build *b, char *buf, size_t size)
 		return;
 	text[n] = '\0';
 	end = text + n;
-	while (end > text && (end[-1] == '\n' || end[-1] == ' ' ||
-	    end[-1] == '.'))
+	while (
+	    end > text && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '.'))
 		*--end = '\0';
 	start = strrchr(text, '\n');
 	start = start != NULL ? start + 1 : text;
@@ -483,7 +496,7 @@ run_mkrescue(struct build *b, const atomic_bool *cancel, struct rrerr *err)
 	bool killed = false, timed_out;
 
 	if ((logfd = open(b->log, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1)
+		 0600)) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", b->log,
 		    strerror(errno));
 	make_env(b, env, envbufs);
@@ -500,15 +513,18 @@ run_mkrescue(struct build *b, const atomic_bool *cancel, struct rrerr *err)
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setflags(&attr,
+	    POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+		POSIX_SPAWN_SETSIGDEF);
 	rv = posix_spawn(&pid, b->argv[0], &fa, &attr, b->argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(logfd);
 	if (rv != 0)
-		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "cannot run %s: "
-		    "%s", b->argv[0], strerror(rv));
+		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "cannot run %s: "
+		    "%s",
+		    b->argv[0], strerror(rv));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -525,24 +541,30 @@ run_mkrescue(struct build *b, const atomic_bool *cancel, struct rrerr *err)
 		nanosleep(&poll, NULL);
 	}
 	if (w == -1)
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "waiting for "
-		    "grub-mkrescue: %s", strerror(errno));
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "waiting for "
+		    "grub-mkrescue: %s",
+		    strerror(errno));
 	if (killed && atomic_load(cancel))
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 		    "rumprund is shutting down");
 	if (killed)
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "grub-mkrescue "
-		    "took more than %d s and was killed", ISO_BUILD_TIMEOUT_S);
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "grub-mkrescue "
+		    "took more than %d s and was killed",
+		    ISO_BUILD_TIMEOUT_S);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	log_tail(b, tail, sizeof(tail));
 	if (WIFEXITED(status))
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "grub-mkrescue "
-		    "failed (exit %d): %s", WEXITSTATUS(status),
-		    tail[0] != '\0' ? tail : "no message");
-	return rrerr_set(err, RRERR_INTERNAL, NULL, "grub-mkrescue died "
-	    "(signal %d): %s", WTERMSIG(status),
-	    tail[0] != '\0' ? tail : "no message");
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "grub-mkrescue "
+		    "failed (exit %d): %s",
+		    WEXITSTATUS(status), tail[0] != '\0' ? tail : "no message");
+	return rrerr_set(err, RRERR_INTERNAL, NULL,
+	    "grub-mkrescue died "
+	    "(signal %d): %s",
+	    WTERMSIG(status), tail[0] != '\0' ? tail : "no message");
 }
 
 /* Open the image and check it against its volume descriptor. */
@@ -553,8 +575,10 @@ open_image(const struct build *b, struct iso_image *out, struct rrerr *err)
 	int fd;
 
 	if ((fd = open(b->out, O_RDONLY | O_CLOEXEC)) == -1)
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "grub-mkrescue "
-		    "made no image: %s", strerror(errno));
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "grub-mkrescue "
+		    "made no image: %s",
+		    strerror(errno));
 	if (fstat(fd, &st) == -1) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", b->out,
 		    strerror(errno));
@@ -587,7 +611,8 @@ iso_build(const struct spec *spec, const struct spec_policy *policy,
 	out->fd = -1;
 	out->size = 0;
 	if (spec->platform != SPEC_PLATFORM_ISO)
-		return rrerr_set(err, RRERR_INVALID, "platform", "platform: "
+		return rrerr_set(err, RRERR_INVALID, "platform",
+		    "platform: "
 		    "an ISO image is built for platform iso, not %s",
 		    spec_platform_name(spec->platform));
 	if (check_tools(mkrescue, sizeof(mkrescue), err) == -1)
@@ -596,15 +621,16 @@ iso_build(const struct spec *spec, const struct spec_policy *policy,
 	if (paths_open_spec(spec, policy, true, &files, err) == -1)
 		return -1;
 	if ((size_t)snprintf(b.dir, sizeof(b.dir), "%s/rumprund-iso.XXXXXX",
-	    tmp_base) >= sizeof(b.dir)) {
-		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: too long",
-		    tmp_base);
+		tmp_base) >= sizeof(b.dir)) {
+		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: too long", tmp_base);
 		paths_files_close(&files);
 		return -1;
 	}
 	if (mkdtemp(b.dir) == NULL) {
-		rrerr_set(err, RRERR_UNAVAILABLE, NULL, "cannot make a "
-		    "directory under %s: %s", tmp_base, strerror(errno));
+		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+		    "cannot make a "
+		    "directory under %s: %s",
+		    tmp_base, strerror(errno));
 		paths_files_close(&files);
 		return -1;
 	}
@@ -620,10 +646,10 @@ iso_build(const struct spec *spec, const struct spec_policy *policy,
 		rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");
 		goto out;
 	}
-	if (write_file(&b, "root/boot/grub/grub.cfg", cfg, strlen(cfg),
-	    err) == -1 ||
+	if (write_file(&b, "root/boot/grub/grub.cfg", cfg, strlen(cfg), err) ==
+		-1 ||
 	    write_file(&b, "root" ISO_CONFIG_PATH, config, strlen(config),
-	    err) == -1 ||
+		err) == -1 ||
 	    make_argv(&b, mkrescue, err) == -1 ||
 	    run_mkrescue(&b, cancel, err) == -1 ||
 	    open_image(&b, out, err) == -1)

@@ -44,20 +44,20 @@
 #include "spec.h"
 
 /* GRUB's BIOS modules and El Torito image (Debian: grub-pc-bin). */
-#define ISO_GRUB_DIR		"/usr/lib/grub/i386-pc"
+#define ISO_GRUB_DIR "/usr/lib/grub/i386-pc"
 /* The longest grub-mkrescue may take before it is killed. */
-#define ISO_BUILD_TIMEOUT_S	600
+#define ISO_BUILD_TIMEOUT_S 600
 /* The image and its data images together, in bytes. */
-#define ISO_INPUT_MAX		(4ULL << 30)
+#define ISO_INPUT_MAX (4ULL << 30)
 /* What GRUB and the file system add, about (BIOS only, no fonts). */
-#define ISO_OVERHEAD		(8ULL << 20)
+#define ISO_OVERHEAD (8ULL << 20)
 /* In the image. */
-#define ISO_KERNEL_PATH		"/boot/rumprun.bin"
-#define ISO_CONFIG_PATH		"/json.cfg"
+#define ISO_KERNEL_PATH "/boot/rumprun.bin"
+#define ISO_CONFIG_PATH "/json.cfg"
 
 struct iso_image {
-	int fd;			/* the image, open for reading; unlinked */
-	uint64_t size;		/* its size in bytes */
+	int fd;	       /* the image, open for reading; unlinked */
+	uint64_t size; /* its size in bytes */
 };
 
 /*

@@ -38,8 +38,8 @@ struct iso_job {
 struct isojobs {
 	uv_loop_t *loop;
 	const struct spec_policy *policy;
-	TAILQ_HEAD(, iso_job) jobs;	/* on the thread pool now */
-	unsigned int running;		/* how many */
+	TAILQ_HEAD(, iso_job) jobs; /* on the thread pool now */
+	unsigned int running;	    /* how many */
 	bool quiescing;
 };
 
@@ -119,9 +119,11 @@ isojobs_build(struct isojobs *ij, struct spec *spec, isojobs_done_fn *fn,
 			rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 			    "rumprund is shutting down");
 		else
-			rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%u ISO images "
+			rrerr_set(err, RRERR_UNAVAILABLE, NULL,
+			    "%u ISO images "
 			    "are being built, the most at once; try again "
-			    "later", ISOJOBS_MAX);
+			    "later",
+			    ISOJOBS_MAX);
 		free(config);
 		spec_free(spec);
 		return -1;

@@ -20,7 +20,7 @@
 #include "rrerr.h"
 #include "spec.h"
 
-#define ISOJOBS_MAX		2
+#define ISOJOBS_MAX 2
 
 struct isojobs;
 
@@ -29,8 +29,8 @@ struct isojobs;
  * callee's: close it) when err is NULL, else err (borrowed).  name is the
  * request's name (borrowed, for the call).
  */
-typedef void isojobs_done_fn(void *arg, const char *name,
-    struct iso_image *img, const struct rrerr *err);
+typedef void isojobs_done_fn(void *arg, const char *name, struct iso_image *img,
+    const struct rrerr *err);
 
 /* The builds of loop, checked under policy (borrowed); NULL: no memory. */
 struct isojobs *isojobs_new(uv_loop_t *loop, const struct spec_policy *policy);

@@ -15,11 +15,11 @@
 #include "log.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *log_file;		/* NULL: stderr */
+static FILE *log_file; /* NULL: stderr */
 static char *log_path;
 static bool log_debug_on;
-static int log_journal = -1;	/* stderr is journald's: -1 not known yet */
-static bool log_syslog;		/* lines go to syslog(3) */
+static int log_journal = -1; /* stderr is journald's: -1 not known yet */
+static bool log_syslog;	     /* lines go to syslog(3) */
 
 /*
  * Whether stderr is the stream journald gave us: JOURNAL_STREAM is
@@ -111,9 +111,8 @@ log_set_debug(bool on)
  * no timestamp, which the journal adds itself.  To syslog(3), "LEVEL
  * MESSAGE" at priority prio (the syslogd stamps it).
  */
-static void __attribute__((format(printf, 3, 0)))
-vlog(int prio, const char *level, const char *fmt, va_list ap,
-    const char *suffix)
+static void __attribute__((format(printf, 3, 0))) vlog(int prio,
+    const char *level, const char *fmt, va_list ap, const char *suffix)
 {
 	char stamp[32];
 	struct tm tm;

@@ -21,11 +21,19 @@
 #include "sbuf.h"
 #include "version.h"
 
-#define NPLAT	SPEC_PLATFORMS_LAUNCHED
+#define NPLAT SPEC_PLATFORMS_LAUNCHED
 
 /* The launch latency histogram's upper bounds, in seconds. */
 static const double buckets[] = {
-	0.25, 0.5, 1, 2, 5, 10, 30, 60, 120,
+	0.25,
+	0.5,
+	1,
+	2,
+	5,
+	10,
+	30,
+	60,
+	120,
 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
@@ -34,7 +42,7 @@ static struct {
 	uint64_t failures[NPLAT];
 	uint64_t crashes[NPLAT];
 	uint64_t restarts[NPLAT];
-	uint64_t latency[NPLAT][NBUCKETS];	/* not cumulative */
+	uint64_t latency[NPLAT][NBUCKETS]; /* not cumulative */
 	uint64_t latency_count[NPLAT];
 	double latency_sum[NPLAT];
 	uint64_t console_bytes;
@@ -164,7 +172,8 @@ instances(struct sbuf *sb, struct engine *e)
 	int p;
 
 	memset(&ca, 0, sizeof(ca));
-	engine_foreach(e, count_one, &ca);
+	engine_foreach(e, count_one, &ca)
+		;
 	family(sb, "rumprund_instances", "gauge",
 	    "Instances rumprund knows, by state and platform.");
 	for (s = 0; s < 64; s++) {
@@ -172,9 +181,10 @@ instances(struct sbuf *sb, struct engine *e)
 		if (strcmp(sname, "unknown") == 0)
 			break;
 		for (p = 0; p < NPLAT; p++)
-			sbuf_addf(sb, "rumprund_instances{state=\"%s\","
-			    "platform=\"%s\"} %llu\n", sname, pname(p),
-			    (unsigned long long)ca.n[s][p]);
+			sbuf_addf(sb,
+			    "rumprund_instances{state=\"%s\","
+			    "platform=\"%s\"} %llu\n",
+			    sname, pname(p), (unsigned long long)ca.n[s][p]);
 	}
 }
 
@@ -186,14 +196,17 @@ latency(struct sbuf *sb)
 	size_t i;
 	int p;
 
-	family(sb, name, "histogram", "Time from a launch or start request "
+	family(sb, name, "histogram",
+	    "Time from a launch or start request "
 	    "to the guest's main(), of guests not created paused.");
 	for (p = 0; p < NPLAT; p++) {
 		cum = 0;
 		for (i = 0; i < NBUCKETS; i++) {
 			cum += m.latency[p][i];
-			sbuf_addf(sb, "%s_bucket{platform=\"%s\",le=\"%g\"} "
-			    "%llu\n", name, pname(p), buckets[i],
+			sbuf_addf(sb,
+			    "%s_bucket{platform=\"%s\",le=\"%g\"} "
+			    "%llu\n",
+			    name, pname(p), buckets[i],
 			    (unsigned long long)cum);
 		}
 		sbuf_addf(sb, "%s_bucket{platform=\"%s\",le=\"+Inf\"} %llu\n",
@@ -210,8 +223,8 @@ struct guest_arg {
 	struct sbuf *sb;
 	const struct collect_snapshot *snap;
 	const char *name;
-	size_t field;		/* offsetof() in struct backend_stats */
-	double scale;		/* 1e-9 for ns to s, 1 otherwise */
+	size_t field; /* offsetof() in struct backend_stats */
+	double scale; /* 1e-9 for ns to s, 1 otherwise */
 };
 
 static void
@@ -248,8 +261,7 @@ guests(struct sbuf *sb, struct engine *e, const struct collect_snapshot *snap)
 		{ "rumprund_guest_cpu_seconds_total", "counter",
 		    "CPU time of a guest's vCPUs since its domain started.",
 		    offsetof(struct backend_stats, cpu_ns), 1e-9 },
-		{ "rumprund_guest_memory_bytes", "gauge",
-		    "Memory a guest has.",
+		{ "rumprund_guest_memory_bytes", "gauge", "Memory a guest has.",
 		    offsetof(struct backend_stats, memory_bytes), 1 },
 		{ "rumprund_guest_memory_rss_bytes", "gauge",
 		    "Host memory in use for a guest (its QEMU process on KVM).",
@@ -291,7 +303,8 @@ guests(struct sbuf *sb, struct engine *e, const struct collect_snapshot *snap)
 		ga.name = fams[i].name;
 		ga.field = fams[i].field;
 		ga.scale = fams[i].scale;
-		engine_foreach(e, guest_one, &ga);
+		engine_foreach(e, guest_one, &ga)
+			;
 	}
 }
 
@@ -308,15 +321,23 @@ metrics_render(struct engine *e, const struct collect_snapshot *snap,
 	sbuf_addf(&sb, "rumprund_build_info{version=\"%s\"} 1\n",
 	    RUMPRUND_VERSION);
 	instances(&sb, e);
-	per_platform(&sb, "rumprund_launches_total", "Domains created for a "
-	    "launch, a start or a restart.", m.launches);
-	per_platform(&sb, "rumprund_failures_total", "Generations that ended "
+	per_platform(&sb, "rumprund_launches_total",
+	    "Domains created for a "
+	    "launch, a start or a restart.",
+	    m.launches);
+	per_platform(&sb, "rumprund_failures_total",
+	    "Generations that ended "
 	    "failed (the hypervisor refused, or main() was not reached in "
-	    "time).", m.failures);
-	per_platform(&sb, "rumprund_crashes_total", "Generations that ended "
-	    "crashed.", m.crashes);
-	per_platform(&sb, "rumprund_restarts_total", "Ended guests launched "
-	    "again by their restart policy.", m.restarts);
+	    "time).",
+	    m.failures);
+	per_platform(&sb, "rumprund_crashes_total",
+	    "Generations that ended "
+	    "crashed.",
+	    m.crashes);
+	per_platform(&sb, "rumprund_restarts_total",
+	    "Ended guests launched "
+	    "again by their restart policy.",
+	    m.restarts);
 	latency(&sb);
 	family(&sb, "rumprund_console_bytes_total", "counter",
 	    "Bytes guests wrote to their consoles while rumprund followed "
@@ -332,8 +353,10 @@ metrics_render(struct engine *e, const struct collect_snapshot *snap,
 	    "connection.");
 	for (p = 0; p < NPLAT; p++) {
 		if ((st = engine_backend_state(e, p)) >= 0)
-			sbuf_addf(&sb, "rumprund_backend_connected{backend="
-			    "\"%s\"} %d\n", pname(p), st);
+			sbuf_addf(&sb,
+			    "rumprund_backend_connected{backend="
+			    "\"%s\"} %d\n",
+			    pname(p), st);
 	}
 	guests(&sb, e, snap);
 	*len = sb.len;

@@ -20,7 +20,7 @@
 #include "spec.h"
 
 /* The Content-Type of the text. */
-#define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct engine;
 

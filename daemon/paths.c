@@ -39,7 +39,7 @@ struct dirset {
 	size_t nresolved;
 	char **lexical;
 	size_t nlexical;
-	char **missing;		/* borrowed from lexical */
+	char **missing; /* borrowed from lexical */
 	size_t nmissing;
 };
 
@@ -121,7 +121,7 @@ dirset_load(struct dirset *set, const char *const *dirs, struct rrerr *err)
 		goto fail;
 	for (; *dirs != NULL; dirs++) {
 		if ((*dirs)[0] != '/')
-			continue;	/* A relative directory allows nothing. */
+			continue; /* A relative directory allows nothing. */
 		if ((r = normalize(*dirs)) == NULL)
 			goto fail;
 		set->lexical[set->nlexical++] = r;
@@ -266,8 +266,8 @@ check_kind(const char *path, const struct stat *sb, enum paths_kind kind,
 	if (kind == PATHS_REGULAR_OR_BLOCK && !S_ISREG(sb->st_mode) &&
 	    !S_ISBLK(sb->st_mode))
 		return rrerr_set(err, RRERR_INVALID, field,
-		    "%s: %s is not a regular file or a block device",
-		    field, path);
+		    "%s: %s is not a regular file or a block device", field,
+		    path);
 	return 0;
 }
 
@@ -309,16 +309,16 @@ walk(int dfd, const char *rel)
 
 		end = strchr(p, '/');
 		n = end != NULL ? (size_t)(end - p) : strlen(p);
-		if (n == 0 || n >= sizeof(name) ||
-		    (n == 1 && p[0] == '.') ||
+		if (n == 0 || n >= sizeof(name) || (n == 1 && p[0] == '.') ||
 		    (n == 2 && p[0] == '.' && p[1] == '.')) {
 			errno = EXDEV;
 			next = -1;
 		} else {
 			memcpy(name, p, n);
 			name[n] = '\0';
-			next = openat(cur, name, O_PATH | O_NOFOLLOW |
-			    O_CLOEXEC | (end != NULL ? O_DIRECTORY : 0));
+			next = openat(cur, name,
+			    O_PATH | O_NOFOLLOW | O_CLOEXEC |
+				(end != NULL ? O_DIRECTORY : 0));
 		}
 		saved = errno;
 		if (cur != dfd)
@@ -393,8 +393,8 @@ open_checked(const char *path, const char *r, const char *dir,
 	for (rel = r + len; *rel == '/'; rel++)
 		;
 	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return rrerr_set(err, RRERR_INVALID, field, "%s: %s: %s",
-		    field, path, strerror(errno));
+		return rrerr_set(err, RRERR_INVALID, field, "%s: %s: %s", field,
+		    path, strerror(errno));
 	if ((pfd = open_beneath(dfd, rel)) == -1) {
 		saved = errno;
 		if (saved == ELOOP || saved == EXDEV || saved == EAGAIN)
@@ -421,25 +421,33 @@ open_checked(const char *path, const char *r, const char *dir,
 		saved = errno;
 		if (saved == EACCES || saved == EPERM)
 			rrerr_set(err, RRERR_INVALID, field, "%s: %s is not %s",
-			    field, path, (flags & O_ACCMODE) == O_RDONLY ?
-			    "readable" : "writable");
+			    field, path,
+			    (flags & O_ACCMODE) == O_RDONLY ? "readable" :
+							      "writable");
 		else if (saved == EROFS)
-			rrerr_set(err, RRERR_INVALID, field, "%s: %s cannot be "
+			rrerr_set(err, RRERR_INVALID, field,
+			    "%s: %s cannot be "
 			    "opened for writing: the file system is read-only "
 			    "for rumprund (rumprund opens a writable disk "
 			    "itself: under systemd, its volume_dir needs "
-			    "ReadWritePaths= in rumprund.service)", field, path);
+			    "ReadWritePaths= in rumprund.service)",
+			    field, path);
 		else
-			rrerr_set(err, RRERR_INVALID, field, "%s: %s cannot be "
-			    "opened for %s: %s", field, path,
+			rrerr_set(err, RRERR_INVALID, field,
+			    "%s: %s cannot be "
+			    "opened for %s: %s",
+			    field, path,
 			    (flags & O_ACCMODE) == O_RDONLY ? "reading" :
-			    "writing", strerror(saved));
+							      "writing",
+			    strerror(saved));
 		goto cleanup;
 	}
 	if (fstat(rfd, &sb2) == -1 || sb2.st_dev != sb.st_dev ||
 	    sb2.st_ino != sb.st_ino) {
-		rrerr_set(err, RRERR_INTERNAL, field, "%s: %s changed while "
-		    "it was opened", field, path);
+		rrerr_set(err, RRERR_INTERNAL, field,
+		    "%s: %s changed while "
+		    "it was opened",
+		    field, path);
 		goto cleanup;
 	}
 	if (fd != NULL) {
@@ -462,7 +470,8 @@ forbidden(const char *path, const char *field, struct rrerr *err)
 {
 	return rrerr_set(err, RRERR_FORBIDDEN, field,
 	    "%s: %s is outside the allowed directories (GET /v1/info and "
-	    "rrctl info list them)", field, path);
+	    "rrctl info list them)",
+	    field, path);
 }
 
 /*
@@ -484,8 +493,7 @@ unresolved(const char *path, int saved, const struct dirset *set,
 
 int
 paths_open(const char *path, const char *const *dirs, enum paths_kind kind,
-    int flags, const char *field, char **resolved, int *fd,
-    struct rrerr *err)
+    int flags, const char *field, char **resolved, int *fd, struct rrerr *err)
 {
 	struct dirset set;
 	char *r;
@@ -509,8 +517,8 @@ paths_open(const char *path, const char *const *dirs, enum paths_kind kind,
 			break;
 	if (i == set.nresolved)
 		forbidden(path, field, err);
-	else if (open_checked(path, r, set.resolved[i], kind, flags, field,
-	    fd, err) == 0) {
+	else if (open_checked(path, r, set.resolved[i], kind, flags, field, fd,
+		     err) == 0) {
 		if (resolved != NULL) {
 			*resolved = r;
 			r = NULL;
@@ -524,9 +532,8 @@ cleanup:
 }
 
 int
-paths_confine(const char *path, const char *const *dirs,
-    enum paths_kind kind, const char *field, char **resolved,
-    struct rrerr *err)
+paths_confine(const char *path, const char *const *dirs, enum paths_kind kind,
+    const char *field, char **resolved, struct rrerr *err)
 {
 	return paths_open(path, dirs, kind, O_RDONLY, field, resolved, NULL,
 	    err);
@@ -539,10 +546,9 @@ paths_confine(const char *path, const char *const *dirs,
  * its kind: the checked file is the used file here too.
  */
 static int
-open_named(const char *name, const char *const *dirs,
-    enum imgstore_kind kind, const struct spec_policy *policy,
-    enum paths_kind pk, int flags, const char *field, int *fd,
-    struct rrerr *err)
+open_named(const char *name, const char *const *dirs, enum imgstore_kind kind,
+    const struct spec_policy *policy, enum paths_kind pk, int flags,
+    const char *field, int *fd, struct rrerr *err)
 {
 	const char *ref = imgstore_ref_name(name, kind), *sdirs[2];
 	char kdir[PATH_MAX], *path, *again;
@@ -551,7 +557,7 @@ open_named(const char *name, const char *const *dirs,
 	if (ref == NULL)
 		return paths_open(name, dirs, pk, flags, field, NULL, fd, err);
 	if ((path = imgstore_resolve(policy->store_dir, kind, ref, field,
-	    err)) == NULL)
+		 err)) == NULL)
 		return -1;
 	sdirs[0] = imgstore_kind_dir(policy->store_dir, kind, kdir,
 	    sizeof(kdir));
@@ -563,8 +569,9 @@ open_named(const char *name, const char *const *dirs,
 	 * removes the old data once the new entry is in): once more, with
 	 * the entry as it is now.
 	 */
-	if (rv == -1 && (again = imgstore_resolve(policy->store_dir, kind,
-	    ref, field, NULL)) != NULL) {
+	if (rv == -1 &&
+	    (again = imgstore_resolve(policy->store_dir, kind, ref, field,
+		 NULL)) != NULL) {
 		if (strcmp(again, path) != 0)
 			rv = paths_open(again, sdirs, PATHS_REGULAR, flags,
 			    field, NULL, fd, err);
@@ -581,9 +588,8 @@ open_named(const char *name, const char *const *dirs,
  * copy exists).
  */
 static int
-open_copy(const struct spec *spec, size_t i,
-    const struct spec_policy *policy, bool readonly_all, const char *field,
-    int *fd, struct rrerr *err)
+open_copy(const struct spec *spec, size_t i, const struct spec_policy *policy,
+    bool readonly_all, const char *field, int *fd, struct rrerr *err)
 {
 	char cdir[PATH_MAX], *path;
 	const char *dirs[2];
@@ -598,7 +604,8 @@ open_copy(const struct spec *spec, size_t i,
 	if (lstat(path, &sb) == -1) {
 		free(path);
 		if (open_named(spec->blk[i].source, NULL, IMGSTORE_VOLUME,
-		    policy, PATHS_REGULAR, O_RDONLY, field, &src, err) == -1)
+			policy, PATHS_REGULAR, O_RDONLY, field, &src,
+			err) == -1)
 			return -1;
 		if (readonly_all) {
 			*fd = src;
@@ -610,8 +617,8 @@ open_copy(const struct spec *spec, size_t i,
 		if (path == NULL)
 			return -1;
 	}
-	rv = paths_open(path, dirs, PATHS_REGULAR, readonly_all ? O_RDONLY :
-	    O_RDWR, field, NULL, fd, err);
+	rv = paths_open(path, dirs, PATHS_REGULAR,
+	    readonly_all ? O_RDONLY : O_RDWR, field, NULL, fd, err);
 	free(path);
 	return rv;
 }
@@ -631,14 +638,13 @@ paths_open_spec(const struct spec *spec, const struct spec_policy *policy,
 	if (spec->nblk > SPEC_BLK_MAX)
 		return rrerr_set(err, RRERR_INVALID, "blk", "blk: at most %d",
 		    SPEC_BLK_MAX);
-	if (open_named(spec->image, policy->image_dirs, IMGSTORE_IMAGE,
-	    policy, PATHS_REGULAR, O_RDONLY, "image", &files->image,
-	    err) == -1)
+	if (open_named(spec->image, policy->image_dirs, IMGSTORE_IMAGE, policy,
+		PATHS_REGULAR, O_RDONLY, "image", &files->image, err) == -1)
 		return -1;
 	for (i = 0; i < spec->nblk; i++) {
 		snprintf(field, sizeof(field), "blk[%zu].source", i);
 		flags = readonly_all || spec->blk[i].readonly ? O_RDONLY :
-		    O_RDWR;
+								O_RDWR;
 		if (spec->blk[i].copy)
 			rv = open_copy(spec, i, policy, readonly_all, field,
 			    &files->blk[i], err);
@@ -687,12 +693,14 @@ paths_copy(int in, int out, uint64_t size, const atomic_bool *cancel)
 			return -1;
 		}
 		want = size - (uint64_t)off < PATHS_COPY_CHUNK ?
-		    (size_t)(size - (uint64_t)off) : PATHS_COPY_CHUNK;
+		    (size_t)(size - (uint64_t)off) :
+		    PATHS_COPY_CHUNK;
 		if (!plain) {
 			n = copy_file_range(in, &off, out, NULL, want, 0);
-			if (n == -1 && (errno == EXDEV || errno == EINVAL ||
-			    errno == ENOSYS || errno == EOPNOTSUPP ||
-			    errno == EPERM)) {
+			if (n == -1 &&
+			    (errno == EXDEV || errno == EINVAL ||
+				errno == ENOSYS || errno == EOPNOTSUPP ||
+				errno == EPERM)) {
 				plain = true;
 				continue;
 			}

@@ -25,7 +25,7 @@
 
 enum paths_kind {
 	PATHS_REGULAR,		/* a regular file */
-	PATHS_REGULAR_OR_BLOCK,	/* a regular file or a block device */
+	PATHS_REGULAR_OR_BLOCK, /* a regular file or a block device */
 };
 
 /*
@@ -51,14 +51,13 @@ int paths_confine(const char *path, const char *const *dirs,
  * symlink names.  A file that cannot be opened with flags (a read-only
  * file system for O_RDWR) is RRERR_INVALID.
  */
-int paths_open(const char *path, const char *const *dirs,
-    enum paths_kind kind, int flags, const char *field, char **resolved,
-    int *fd, struct rrerr *err);
+int paths_open(const char *path, const char *const *dirs, enum paths_kind kind,
+    int flags, const char *field, char **resolved, int *fd, struct rrerr *err);
 
 /* The host files of a launch, each opened by paths_open(). */
 struct paths_files {
-	int image;			/* O_RDONLY */
-	int blk[SPEC_BLK_MAX];		/* O_RDONLY if read-only, else O_RDWR */
+	int image;	       /* O_RDONLY */
+	int blk[SPEC_BLK_MAX]; /* O_RDONLY if read-only, else O_RDWR */
 	size_t nblk;
 };
 
@@ -77,7 +76,7 @@ int paths_open_spec(const struct spec *spec, const struct spec_policy *policy,
 void paths_files_close(struct paths_files *files);
 
 /* paths_copy() looks at its cancel flag after each chunk of this size. */
-#define PATHS_COPY_CHUNK	(8 << 20)
+#define PATHS_COPY_CHUNK (8 << 20)
 
 /*
  * Copy the first size bytes of the file open at in (from offset 0,

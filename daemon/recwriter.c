@@ -35,11 +35,11 @@ struct recwriter {
 	void *arg;
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t work;		/* the queue has something, or stop */
-	pthread_cond_t idle;		/* a batch is over */
+	pthread_cond_t work; /* the queue has something, or stop */
+	pthread_cond_t idle; /* a batch is over */
 	struct wentry *queue, **queue_tail;
 	struct wentry *done, **done_tail;
-	bool busy;			/* the thread writes a batch */
+	bool busy; /* the thread writes a batch */
 	bool stop;
 };
 
@@ -80,12 +80,14 @@ writer_main(void *arg)
 			}
 		}
 		if (n <= cap) {
-			for (i = 0, we = batch; we != NULL; we = we->next, i++) {
+			for (i = 0, we = batch; we != NULL;
+			     we = we->next, i++) {
 				sw[i].name = we->name;
 				sw[i].text = we->text;
 			}
 			store_put_batch(w->st, sw, n);
-			for (i = 0, we = batch; we != NULL; we = we->next, i++) {
+			for (i = 0, we = batch; we != NULL;
+			     we = we->next, i++) {
 				we->rv = sw[i].rv;
 				we->err = sw[i].err;
 			}
@@ -127,9 +129,10 @@ deliver(struct recwriter *w)
 		list = we->next;
 		msg[0] = '\0';
 		if (we->rv == -1)
-			snprintf(msg, sizeof(msg), "cannot write the record of "
-			    "%s in %s: %s", we->name, store_dir(w->st),
-			    strerror(we->err));
+			snprintf(msg, sizeof(msg),
+			    "cannot write the record of "
+			    "%s in %s: %s",
+			    we->name, store_dir(w->st), strerror(we->err));
 		w->fn(w->arg, we->key, we->seq, we->rv, msg);
 		free_entry(we);
 	}

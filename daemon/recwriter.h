@@ -46,8 +46,8 @@ struct recwriter *recwriter_open(uv_loop_t *loop, struct store *st,
  * queued as a new write, 0 when it replaced key's queued write (one
  * answer for both), -1 when out of memory (text freed, nothing queued).
  */
-int recwriter_put(struct recwriter *w, void *key, const char *name,
-    char *text, uint64_t seq);
+int recwriter_put(struct recwriter *w, void *key, const char *name, char *text,
+    uint64_t seq);
 
 /*
  * Wait for every write queued so far and answer them now, before this

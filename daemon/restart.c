@@ -69,7 +69,7 @@ restart_decide(const struct restart_spec *rs, const struct restart_end *end,
 	case RESTART_ON_FAILURE:
 		if (!end->failed) {
 			*why = "it exited with status 0 (restart policy "
-			    "on-failure)";
+			       "on-failure)";
 			return false;
 		}
 		break;
@@ -95,8 +95,7 @@ restart_decide(const struct restart_spec *rs, const struct restart_end *end,
 }
 
 bool
-restart_on_reboot(const struct restart_spec *rs, bool active,
-    bool api_stopped)
+restart_on_reboot(const struct restart_spec *rs, bool active, bool api_stopped)
 {
 	switch (rs->policy) {
 	case RESTART_ALWAYS:

@@ -40,15 +40,15 @@ enum restart_policy {
 	RESTART_UNLESS_STOPPED,
 };
 
-#define RESTART_BACKOFF_INITIAL_S	1
-#define RESTART_BACKOFF_MAX_S		300
-#define RESTART_RESET_AFTER_S		600
-#define RESTART_SECONDS_MAX		86400	/* bound of each setting */
-#define RESTART_RETRIES_MAX		1000000
+#define RESTART_BACKOFF_INITIAL_S 1
+#define RESTART_BACKOFF_MAX_S	  300
+#define RESTART_RESET_AFTER_S	  600
+#define RESTART_SECONDS_MAX	  86400 /* bound of each setting */
+#define RESTART_RETRIES_MAX	  1000000
 
 struct restart_spec {
 	enum restart_policy policy;
-	unsigned int max_retries;	/* 0: no limit */
+	unsigned int max_retries; /* 0: no limit */
 	unsigned int backoff_initial_s;
 	unsigned int backoff_max_s;
 	unsigned int reset_after_s;
@@ -56,9 +56,9 @@ struct restart_spec {
 
 /* How a generation ended, as the policy needs to know it. */
 struct restart_end {
-	bool failed;		/* see on-failure above */
-	bool stop_requested;	/* a stop or kill through the API */
-	int64_t ran_ms;		/* how long it ran; < 0: it never started */
+	bool failed;	     /* see on-failure above */
+	bool stop_requested; /* a stop or kill through the API */
+	int64_t ran_ms;	     /* how long it ran; < 0: it never started */
 };
 
 /* The defaults: policy no. */

@@ -14,24 +14,24 @@
 
 enum rrerr_code {
 	RRERR_OK = 0,
-	RRERR_BAD_REQUEST,	/* malformed: not JSON, wrong shape */
-	RRERR_INVALID,		/* well-formed, but a field's value is wrong */
-	RRERR_FORBIDDEN,	/* outside what the operator allows */
+	RRERR_BAD_REQUEST, /* malformed: not JSON, wrong shape */
+	RRERR_INVALID,	   /* well-formed, but a field's value is wrong */
+	RRERR_FORBIDDEN,   /* outside what the operator allows */
 	RRERR_NOT_FOUND,
 	RRERR_CONFLICT,
 	RRERR_TOO_LARGE,
 	RRERR_UNSUPPORTED_MEDIA,
-	RRERR_UNAVAILABLE,	/* a backend or the host cannot do it now */
-	RRERR_INTERNAL,		/* our bug or the host's failure, never bad input */
-	RRERR_NO_SPACE,		/* the host's disk is full (507) */
+	RRERR_UNAVAILABLE, /* a backend or the host cannot do it now */
+	RRERR_INTERNAL,	   /* our bug or the host's failure, never bad input */
+	RRERR_NO_SPACE,	   /* the host's disk is full (507) */
 };
 
-#define RRERR_FIELD_MAX 128
+#define RRERR_FIELD_MAX	  128
 #define RRERR_MESSAGE_MAX 512
 
 struct rrerr {
 	enum rrerr_code code;
-	char field[RRERR_FIELD_MAX];	/* "" when no request field is at fault */
+	char field[RRERR_FIELD_MAX]; /* "" when no request field is at fault */
 	char message[RRERR_MESSAGE_MAX];
 };
 

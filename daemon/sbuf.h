@@ -18,7 +18,10 @@ struct sbuf {
 	bool failed;
 };
 
-#define SBUF_INIT { NULL, 0, 0, false }
+#define SBUF_INIT \
+	{ \
+		NULL, 0, 0, false \
+	}
 
 /* Make room for n more bytes now (one allocation for what follows). */
 void sbuf_reserve(struct sbuf *sb, size_t n);

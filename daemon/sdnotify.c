@@ -40,7 +40,8 @@ sdnotify_init(void)
 		if (e[0] == '@') {
 			notify_addr.sun_path[0] = '\0';
 			notify_len = (socklen_t)(offsetof(struct sockaddr_un,
-			    sun_path) + n);
+						     sun_path) +
+			    n);
 		} else
 			notify_len = (socklen_t)sizeof(notify_addr);
 	}
@@ -116,11 +117,13 @@ take(struct sdnotify_fds *fds, int fd, struct rrerr *err)
 		    "socket activation: fd %d is not a socket: %s", fd,
 		    strerror(errno));
 	len = sizeof(listening);
-	if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN,
-	    &listening, &len) == -1 || !listening)
+	if (type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 ||
+	    !listening)
 		return rrerr_set(err, RRERR_INVALID, NULL,
 		    "socket activation: fd %d is not a listening stream socket "
-		    "(ListenStream= in the .socket unit, Accept=no)", fd);
+		    "(ListenStream= in the .socket unit, Accept=no)",
+		    fd);
 	len = sizeof(ss);
 	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
@@ -137,13 +140,14 @@ take(struct sdnotify_fds *fds, int fd, struct rrerr *err)
 	default:
 		return rrerr_set(err, RRERR_INVALID, NULL,
 		    "socket activation: fd %d is neither a unix nor a TCP "
-		    "socket", fd);
+		    "socket",
+		    fd);
 	}
 	if (*slot != -1)
 		return rrerr_set(err, RRERR_INVALID, NULL,
 		    "socket activation: fds %d and %d are both %s sockets; "
-		    "rumprund serves one of each", *slot, fd,
-		    ss.ss_family == AF_UNIX ? "unix" : "TCP");
+		    "rumprund serves one of each",
+		    *slot, fd, ss.ss_family == AF_UNIX ? "unix" : "TCP");
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
 		    "socket activation: fd %d: %s", fd, strerror(errno));

@@ -36,8 +36,8 @@ bool sdnotify_init(void);
 int sdnotify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct sdnotify_fds {
-	int unix_fd;		/* a listening AF_UNIX stream socket, or -1 */
-	int tcp_fd;		/* a listening AF_INET or AF_INET6 one, or -1 */
+	int unix_fd; /* a listening AF_UNIX stream socket, or -1 */
+	int tcp_fd;  /* a listening AF_INET or AF_INET6 one, or -1 */
 };
 
 /*

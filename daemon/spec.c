@@ -34,23 +34,23 @@
 #define UNUSED __attribute__((__unused__))
 
 /* The JSON types a member accepts, as a bit mask. */
-#define T_STRING	0x01
-#define T_INTEGER	0x02
-#define T_BOOLEAN	0x04
-#define T_OBJECT	0x08
-#define T_ARRAY		0x10
+#define T_STRING  0x01
+#define T_INTEGER 0x02
+#define T_BOOLEAN 0x04
+#define T_OBJECT  0x08
+#define T_ARRAY	  0x10
 
 /* Character classes of the name patterns. */
-#define LOWER	"abcdefghijklmnopqrstuvwxyz"
-#define UPPER	"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-#define DIGIT	"0123456789"
-#define ALNUM	LOWER UPPER DIGIT
+#define LOWER "abcdefghijklmnopqrstuvwxyz"
+#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define DIGIT "0123456789"
+#define ALNUM LOWER UPPER DIGIT
 
-#define PATH_SIZE		RRERR_FIELD_MAX
-#define MOUNTPOINT_MAX		255
-#define MAC_LEN			17	/* "52:54:00:12:34:56" */
-#define POLICY_MEMORY_MIB	4096	/* when the policy says 0 */
-#define POLICY_VCPUS		8	/* when the policy says 0 */
+#define PATH_SIZE	  RRERR_FIELD_MAX
+#define MOUNTPOINT_MAX	  255
+#define MAC_LEN		  17   /* "52:54:00:12:34:56" */
+#define POLICY_MEMORY_MIB 4096 /* when the policy says 0 */
+#define POLICY_VCPUS	  8    /* when the policy says 0 */
 
 /*
  * One walk over a request: what is allowed, where results and errors go,
@@ -87,18 +87,18 @@ struct keyword {
 
 /* What a string may contain, besides what its own pattern says. */
 enum charset {
-	CHARS_PRINTABLE,	/* no control characters (labels) */
-	CHARS_GUEST,		/* printable, no '"' or '\' */
-	CHARS_ARGV,		/* printable, no '\'' */
+	CHARS_PRINTABLE, /* no control characters (labels) */
+	CHARS_GUEST,	 /* printable, no '"' or '\' */
+	CHARS_ARGV,	 /* printable, no '\'' */
 };
 
 /* An address family of a NIC's "inet" and "inet6" objects. */
 struct ipfamily {
 	int af;
-	const char *name;		/* "IPv4" */
+	const char *name; /* "IPv4" */
 	unsigned int maxprefix;
 	const struct keyword *methods;
-	int method_static;		/* the value of "static" in methods */
+	int method_static; /* the value of "static" in methods */
 };
 
 /*
@@ -145,13 +145,11 @@ static const struct keyword inet6_methods[] = {
 	{ NULL, 0 },
 };
 
-static const struct ipfamily ipv4 = {
-	AF_INET, "IPv4", 32, inet_methods, SPEC_INET_STATIC
-};
+static const struct ipfamily ipv4 = { AF_INET, "IPv4", 32, inet_methods,
+	SPEC_INET_STATIC };
 
-static const struct ipfamily ipv6 = {
-	AF_INET6, "IPv6", 128, inet6_methods, SPEC_INET6_STATIC
-};
+static const struct ipfamily ipv6 = { AF_INET6, "IPv6", 128, inet6_methods,
+	SPEC_INET6_STATIC };
 
 /* The JSON type names of the T_ bits, for "must be ..." messages. */
 static const struct keyword type_names[] = {
@@ -187,7 +185,7 @@ fail(struct walk *w, enum rrerr_code code, const char *path, const char *fmt,
 	return rrerr_set(w->err, code, path, "%s: %s", path, reason);
 }
 
-#define invalid(w, path, ...)	fail((w), RRERR_INVALID, (path), __VA_ARGS__)
+#define invalid(w, path, ...) fail((w), RRERR_INVALID, (path), __VA_ARGS__)
 
 static int
 nomem(struct walk *w)
@@ -238,7 +236,10 @@ list_add(char *buf, size_t size, const char *word, bool first, bool last)
 	size_t len = strlen(buf);
 
 	snprintf(buf + len, size - len, "%s%s",
-	    first ? "" : last ? " or " : ", ", word);
+	    first    ? "" :
+		last ? " or " :
+		       ", ",
+	    word);
 }
 
 /*
@@ -260,13 +261,14 @@ check_chars(struct walk *w, const char *s, const char *path, enum charset cs)
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
-			return invalid(w, path,
-			    "contains a control character");
+			return invalid(w, path, "contains a control character");
 	if (cs == CHARS_GUEST && strpbrk(s, "\"\\") != NULL)
-		return invalid(w, path, "contains '\"' or '\\', which a "
+		return invalid(w, path,
+		    "contains '\"' or '\\', which a "
 		    "rumprun guest cannot receive");
 	if (cs == CHARS_ARGV && strchr(s, '\'') != NULL)
-		return invalid(w, path, "contains a single quote, which a "
+		return invalid(w, path,
+		    "contains a single quote, which a "
 		    "rumprun guest cannot receive");
 	return 0;
 }
@@ -305,10 +307,10 @@ check_type(struct walk *w, const json_t *value, unsigned int types,
 	bool first = true;
 
 	if ((kind_of(value) & types) != 0) {
-		if (json_is_string(value) && strlen(json_string_value(value)) !=
-		    json_string_length(value))
-			return invalid(w, path,
-			    "contains a control character");
+		if (json_is_string(value) &&
+		    strlen(json_string_value(value)) !=
+			json_string_length(value))
+			return invalid(w, path, "contains a control character");
 		return 0;
 	}
 	/* type_names is in the order of the bits: stop "or" at the last. */
@@ -491,14 +493,15 @@ walk_array(struct walk *w, void *target, json_t *array, const char *path,
  */
 
 static int
-check_name(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_name(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 	const char *s = json_string_value(value);
 
 	if (!match(s, strlen(s), LOWER DIGIT, LOWER DIGIT "_.-", SPEC_NAME_MAX))
-		return invalid(w, path, "must be 1 to %d characters of a-z, "
+		return invalid(w, path,
+		    "must be 1 to %d characters of a-z, "
 		    "0-9, '_', '.' and '-', starting with a letter or a digit",
 		    SPEC_NAME_MAX);
 	return keep(w, s, &spec->name);
@@ -548,21 +551,25 @@ check_store_ref(struct walk *w, const char *s, enum imgstore_kind kind,
 	const char *what = imgstore_kind_name(kind);
 
 	if (!imgstore_name_ok(name))
-		return invalid(w, path, "%s: a stored %s's name is 1 to %d "
+		return invalid(w, path,
+		    "%s: a stored %s's name is 1 to %d "
 		    "characters of a-z, 0-9, '_', '.' and '-', starting with "
-		    "a letter or a digit", s, what, IMGSTORE_NAME_MAX);
+		    "a letter or a digit",
+		    s, what, IMGSTORE_NAME_MAX);
 	if (!w->policy->trusted && w->policy->store_dir == NULL)
 		return invalid(w, path, "this rumprund has no image store");
-	if (!w->policy->trusted && !imgstore_exists(w->policy->store_dir,
-	    kind, name))
-		return invalid(w, path, "no stored %s %s (GET /v1/%ss lists "
-		    "them)", what, name, what);
+	if (!w->policy->trusted &&
+	    !imgstore_exists(w->policy->store_dir, kind, name))
+		return invalid(w, path,
+		    "no stored %s %s (GET /v1/%ss lists "
+		    "them)",
+		    what, name, what);
 	return keep(w, s, out);
 }
 
 static int
-check_image(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_image(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 	const char *s = json_string_value(value);
@@ -580,7 +587,7 @@ max_memory(const struct spec_policy *policy)
 	if (policy->trusted)
 		return UINT_MAX;
 	return policy->max_memory_mib != 0 ? policy->max_memory_mib :
-	    POLICY_MEMORY_MIB;
+					     POLICY_MEMORY_MIB;
 }
 
 static unsigned int
@@ -613,15 +620,14 @@ check_memory(struct walk *w, void *target, UNUSED const char *key,
 }
 
 static int
-check_vcpus(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_vcpus(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 
 	if (not_iso(w, path, "the guest has the machine's processors") == -1)
 		return -1;
-	return get_range(w, value, path, 1, max_vcpus(w->policy),
-	    &spec->vcpus);
+	return get_range(w, value, path, 1, max_vcpus(w->policy), &spec->vcpus);
 }
 
 /*
@@ -643,8 +649,8 @@ add_arg(struct walk *w, struct spec *spec, const char *s, const char *path)
 }
 
 static int
-check_arg(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_arg(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	return add_arg(w, target, json_string_value(value), path);
 }
@@ -652,13 +658,13 @@ check_arg(struct walk *w, void *target, UNUSED const char *key,
 static const struct member argv_entry = { NULL, T_STRING, false, check_arg };
 
 static int
-check_argv(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_argv(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 
 	if ((spec->argv = alloc_entries(w, json_array_size(value),
-	    sizeof(*spec->argv))) == NULL)
+		 sizeof(*spec->argv))) == NULL)
 		return -1;
 	return walk_array(w, spec, value, path, SPEC_ARGS_MAX, &argv_entry);
 }
@@ -675,7 +681,8 @@ add_env(struct walk *w, struct spec *spec, const char *name, size_t namelen,
 	size_t i, len;
 
 	if (!match(name, namelen, UPPER LOWER "_", ALNUM "_", SIZE_MAX))
-		return invalid(w, path, "not a valid variable name "
+		return invalid(w, path,
+		    "not a valid variable name "
 		    "([A-Za-z_][A-Za-z0-9_]*)");
 	len = namelen + 1 + strlen(value);
 	if (len > SPEC_ENV_LEN_MAX)
@@ -721,19 +728,18 @@ static const struct member env_members[] = {
 	{ NULL, 0, false, NULL },
 };
 
-static const struct member env_entry = {
-	NULL, T_STRING, false, check_env_entry
-};
+static const struct member env_entry = { NULL, T_STRING, false,
+	check_env_entry };
 
 static int
-check_env(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_env(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 	size_t n;
 
 	n = json_is_object(value) ? json_object_size(value) :
-	    json_array_size(value);
+				    json_array_size(value);
 	if (check_count(w, n, path, SPEC_ENV_MAX) == -1)
 		return -1;
 	if ((spec->env = alloc_entries(w, n, sizeof(*spec->env))) == NULL)
@@ -756,7 +762,8 @@ check_hostname(struct walk *w, void *target, UNUSED const char *key,
 		return -1;
 	if (!match(s, len, ALNUM, ALNUM "-", SPEC_HOSTNAME_MAX) ||
 	    s[len - 1] == '-')
-		return invalid(w, path, "must be 1 to %d letters, digits and "
+		return invalid(w, path,
+		    "must be 1 to %d letters, digits and "
 		    "'-', starting and ending with a letter or a digit",
 		    SPEC_HOSTNAME_MAX);
 	return keep(w, s, &spec->hostname);
@@ -771,9 +778,11 @@ check_label(struct walk *w, void *target, const char *key, json_t *value,
 	const char *s = json_string_value(value);
 
 	if (!match(key, strlen(key), ALNUM, ALNUM "._/-", SPEC_LABEL_KEY_MAX))
-		return invalid(w, path, "not a valid label key (1 to %d "
+		return invalid(w, path,
+		    "not a valid label key (1 to %d "
 		    "characters of A-Z, a-z, 0-9, '.', '_', '/' and '-', "
-		    "starting with a letter or a digit)", SPEC_LABEL_KEY_MAX);
+		    "starting with a letter or a digit)",
+		    SPEC_LABEL_KEY_MAX);
 	if (check_length(w, s, path, SPEC_LABEL_VALUE_MAX) == -1 ||
 	    check_chars(w, s, path, CHARS_PRINTABLE) == -1)
 		return -1;
@@ -797,8 +806,7 @@ check_labels(struct walk *w, void *target, UNUSED const char *key,
 
 	if (check_count(w, n, path, SPEC_LABELS_MAX) == -1)
 		return -1;
-	if ((spec->labels = alloc_entries(w, n, sizeof(*spec->labels))) ==
-	    NULL)
+	if ((spec->labels = alloc_entries(w, n, sizeof(*spec->labels))) == NULL)
 		return -1;
 	return walk_object(w, spec, value, path, label_members);
 }
@@ -817,15 +825,17 @@ check_source(struct walk *w, void *target, UNUSED const char *key,
 
 	if (imgstore_ref_name(s, IMGSTORE_VOLUME) != NULL) {
 		if (check_store_ref(w, s, IMGSTORE_VOLUME, path,
-		    &blk->source) == -1)
+			&blk->source) == -1)
 			return -1;
 	} else if (confine(w, value, w->policy->volume_dirs,
-	    PATHS_REGULAR_OR_BLOCK, path, &blk->source) == -1)
+		       PATHS_REGULAR_OR_BLOCK, path, &blk->source) == -1)
 		return -1;
 	for (b = w->spec->blk; b < blk; b++)
 		if (strcmp(b->source, blk->source) == 0)
-			return invalid(w, path, "is the same file as "
-			    "blk[%zu].source", (size_t)(b - w->spec->blk));
+			return invalid(w, path,
+			    "is the same file as "
+			    "blk[%zu].source",
+			    (size_t)(b - w->spec->blk));
 	return 0;
 }
 
@@ -842,9 +852,9 @@ mountpoint_error(const char *s)
 		end = p + strspn(p, ALNUM "_.+-");
 		if (end == p || (*end != '\0' && *end != '/'))
 			return "must be made of '/' and letters, digits, '_', "
-			    "'.', '+' and '-', without an empty component";
-		if (p[0] == '.' && (end - p == 1 || (end - p == 2 &&
-		    p[1] == '.')))
+			       "'.', '+' and '-', without an empty component";
+		if (p[0] == '.' &&
+		    (end - p == 1 || (end - p == 2 && p[1] == '.')))
 			return "must not have a '.' or '..' component";
 		if (*end == '\0')
 			return NULL;
@@ -865,8 +875,10 @@ check_mountpoint(struct walk *w, void *target, UNUSED const char *key,
 		return invalid(w, path, "%s", why);
 	for (b = w->spec->blk; b < blk; b++)
 		if (b->mountpoint != NULL && strcmp(b->mountpoint, s) == 0)
-			return invalid(w, path, "is the same mount point as "
-			    "blk[%zu].mountpoint", (size_t)(b - w->spec->blk));
+			return invalid(w, path,
+			    "is the same mount point as "
+			    "blk[%zu].mountpoint",
+			    (size_t)(b - w->spec->blk));
 	return keep(w, s, &blk->mountpoint);
 }
 
@@ -912,26 +924,27 @@ check_blk_entry(struct walk *w, void *target, UNUSED const char *key,
 		return 0;
 	snprintf(sub, sizeof(sub), "%s.copy", path);
 	if (imgstore_ref_name(blk->source, IMGSTORE_VOLUME) == NULL)
-		return invalid(w, sub, "only a stored volume (\"source\": "
+		return invalid(w, sub,
+		    "only a stored volume (\"source\": "
 		    "\"volume:NAME\") is copied for an instance");
 	if (blk->readonly)
-		return invalid(w, sub, "an instance's copy is writable: "
+		return invalid(w, sub,
+		    "an instance's copy is writable: "
 		    "readonly and copy do not go together");
 	return 0;
 }
 
-static const struct member blk_entry = {
-	NULL, T_OBJECT, false, check_blk_entry
-};
+static const struct member blk_entry = { NULL, T_OBJECT, false,
+	check_blk_entry };
 
 static int
-check_blks(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_blks(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 
 	if ((spec->blk = alloc_entries(w, json_array_size(value),
-	    sizeof(*spec->blk))) == NULL)
+		 sizeof(*spec->blk))) == NULL)
 		return -1;
 	return walk_array(w, spec, value, path, SPEC_BLK_MAX, &blk_entry);
 }
@@ -987,15 +1000,17 @@ check_ip_addr(struct walk *w, void *target, UNUSED const char *key,
 		return invalid(w, path, "not an %s CIDR", family->name);
 	prefix = strtoul(slash + 1, NULL, 10);
 	if (prefix < 1 || prefix > family->maxprefix)
-		return invalid(w, path, "prefix length must be between 1 and "
-		    "%u", family->maxprefix);
+		return invalid(w, path,
+		    "prefix length must be between 1 and "
+		    "%u",
+		    family->maxprefix);
 	*conf->prefixlen = (unsigned int)prefix;
 	return keep(w, canon, conf->addr);
 }
 
 static int
-check_ip_gw(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_ip_gw(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct ipconf *conf = target;
 	const char *s = json_string_value(value);
@@ -1029,8 +1044,7 @@ check_ip(struct walk *w, struct ipconf *conf, json_t *value, const char *path)
 		return member_error(w, path, "addr",
 		    "required for method static");
 	if (!is_static && *conf->addr != NULL)
-		return member_error(w, path, "addr",
-		    "only with method static");
+		return member_error(w, path, "addr", "only with method static");
 	if (!is_static && *conf->gw != NULL)
 		return member_error(w, path, "gw", "only with method static");
 	return 0;
@@ -1042,13 +1056,12 @@ check_ip(struct walk *w, struct ipconf *conf, json_t *value, const char *path)
  */
 
 static int
-check_inet(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_inet(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec_nic *nic = target;
-	struct ipconf conf = {
-		&ipv4, SPEC_INET_NONE, &nic->addr, &nic->prefixlen, &nic->gw
-	};
+	struct ipconf conf = { &ipv4, SPEC_INET_NONE, &nic->addr,
+		&nic->prefixlen, &nic->gw };
 
 	if (check_ip(w, &conf, value, path) == -1)
 		return -1;
@@ -1057,13 +1070,12 @@ check_inet(struct walk *w, void *target, UNUSED const char *key,
 }
 
 static int
-check_inet6(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_inet6(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec_nic *nic = target;
-	struct ipconf conf = {
-		&ipv6, SPEC_INET6_NONE, &nic->addr6, &nic->prefixlen6, &nic->gw6
-	};
+	struct ipconf conf = { &ipv6, SPEC_INET6_NONE, &nic->addr6,
+		&nic->prefixlen6, &nic->gw6 };
 
 	if (check_ip(w, &conf, value, path) == -1)
 		return -1;
@@ -1092,8 +1104,10 @@ check_nic_name(struct walk *w, void *target, UNUSED const char *key,
 	const char *s = json_string_value(value);
 
 	if (!match(s, strlen(s), ALNUM "_.-", ALNUM "_.-", SPEC_IFNAME_MAX))
-		return invalid(w, path, "must be 1 to %d letters, digits, "
-		    "'_', '.' and '-'", SPEC_IFNAME_MAX);
+		return invalid(w, path,
+		    "must be 1 to %d letters, digits, "
+		    "'_', '.' and '-'",
+		    SPEC_IFNAME_MAX);
 	return keep(w, s, &nic->backend_name);
 }
 
@@ -1112,9 +1126,10 @@ check_tap(struct walk *w, const struct spec_nic *nic, const char *path)
 	for (n = w->spec->nics; n < nic; n++)
 		if (n->type == SPEC_NIC_TAP && n->backend_name != NULL &&
 		    strcmp(n->backend_name, nic->backend_name) == 0)
-			return invalid(w, path, "tap \"%s\" is already used by "
-			    "nics[%zu]", nic->backend_name,
-			    (size_t)(n - w->spec->nics));
+			return invalid(w, path,
+			    "tap \"%s\" is already used by "
+			    "nics[%zu]",
+			    nic->backend_name, (size_t)(n - w->spec->nics));
 	return 0;
 }
 
@@ -1141,7 +1156,7 @@ check_backend(struct walk *w, void *target, UNUSED const char *key,
 	if (name == NULL)
 		return invalid(w, sub, "required for type %s", type);
 	allowed = nic->type == SPEC_NIC_BRIDGE ? w->policy->bridges :
-	    w->policy->networks;
+						 w->policy->networks;
 	if (!w->policy->trusted && !listed(allowed, name))
 		return fail(w, RRERR_FORBIDDEN, sub,
 		    "%s \"%s\" is not allowed by the operator", type, name);
@@ -1160,7 +1175,7 @@ parse_mac(const char *s, char out[MAC_LEN + 1])
 		char c = s[i];
 
 		if (i % 3 == 2 ? c != ':' :
-		    strchr(DIGIT "abcdefABCDEF", c) == NULL)
+				 strchr(DIGIT "abcdefABCDEF", c) == NULL)
 			return false;
 		out[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
 	}
@@ -1169,14 +1184,15 @@ parse_mac(const char *s, char out[MAC_LEN + 1])
 }
 
 static int
-check_mac(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_mac(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec_nic *nic = target, *n;
 	char mac[MAC_LEN + 1];
 
 	if (!parse_mac(json_string_value(value), mac))
-		return invalid(w, path, "must be six hexadecimal octets "
+		return invalid(w, path,
+		    "must be six hexadecimal octets "
 		    "separated by ':'");
 	/* The low bit of the first octet marks a multicast address. */
 	if (strchr("13579bdf", mac[1]) != NULL)
@@ -1185,8 +1201,10 @@ check_mac(struct walk *w, void *target, UNUSED const char *key,
 		return invalid(w, path, "must not be all zeros");
 	for (n = w->spec->nics; n < nic; n++)
 		if (n->mac != NULL && strcmp(n->mac, mac) == 0)
-			return invalid(w, path, "is the same MAC as "
-			    "nics[%zu].mac", (size_t)(n - w->spec->nics));
+			return invalid(w, path,
+			    "is the same MAC as "
+			    "nics[%zu].mac",
+			    (size_t)(n - w->spec->nics));
 	return keep(w, mac, &nic->mac);
 }
 
@@ -1203,11 +1221,13 @@ check_driver(struct walk *w, void *target, UNUSED const char *key,
 	size_t len = strlen(s);
 
 	if (w->platform != SPEC_PLATFORM_ISO)
-		return invalid(w, path, "only for platform iso (the NIC of a "
+		return invalid(w, path,
+		    "only for platform iso (the NIC of a "
 		    "guest on kvm is vioif, on xen xenif)");
 	if (!match(s, len, LOWER, LOWER DIGIT, SPEC_DRIVER_MAX) ||
 	    strchr(LOWER, s[len - 1]) == NULL)
-		return invalid(w, path, "must be a NetBSD NIC driver name: 1 to "
+		return invalid(w, path,
+		    "must be a NetBSD NIC driver name: 1 to "
 		    "%d lower case letters and digits, starting and ending "
 		    "with a letter (\"wm\", \"re\", \"vioif\")",
 		    SPEC_DRIVER_MAX);
@@ -1219,9 +1239,11 @@ static int
 check_iso_nic_host(struct walk *w, UNUSED void *target, const char *key,
     UNUSED json_t *value, const char *path)
 {
-	return invalid(w, path, "not for platform iso: the NIC is the "
-	    "machine's own, with %s", strcmp(key, "mac") == 0 ?
-	    "its own MAC address" : "no host backend; give its \"driver\"");
+	return invalid(w, path,
+	    "not for platform iso: the NIC is the "
+	    "machine's own, with %s",
+	    strcmp(key, "mac") == 0 ? "its own MAC address" :
+				      "no host backend; give its \"driver\"");
 }
 
 static const struct member nic_members[] = {
@@ -1239,8 +1261,8 @@ static const struct member iso_nic_members[] = {
 	{ "inet6", T_OBJECT, false, check_inet6 },
 	{ "backend", T_OBJECT | T_STRING | T_INTEGER | T_BOOLEAN | T_ARRAY,
 	    false, check_iso_nic_host },
-	{ "mac", T_OBJECT | T_STRING | T_INTEGER | T_BOOLEAN | T_ARRAY,
-	    false, check_iso_nic_host },
+	{ "mac", T_OBJECT | T_STRING | T_INTEGER | T_BOOLEAN | T_ARRAY, false,
+	    check_iso_nic_host },
 	{ NULL, 0, false, NULL },
 };
 
@@ -1254,18 +1276,17 @@ check_nic_entry(struct walk *w, void *target, UNUSED const char *key,
 	    w->platform == SPEC_PLATFORM_ISO ? iso_nic_members : nic_members);
 }
 
-static const struct member nic_entry = {
-	NULL, T_OBJECT, false, check_nic_entry
-};
+static const struct member nic_entry = { NULL, T_OBJECT, false,
+	check_nic_entry };
 
 static int
-check_nics(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_nics(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 
 	if ((spec->nics = alloc_entries(w, json_array_size(value),
-	    sizeof(*spec->nics))) == NULL)
+		 sizeof(*spec->nics))) == NULL)
 		return -1;
 	return walk_array(w, spec, value, path, SPEC_NICS_MAX, &nic_entry);
 }
@@ -1275,8 +1296,8 @@ check_nics(struct walk *w, void *target, UNUSED const char *key,
  */
 
 static int
-check_accel(struct walk *w, void *target, UNUSED const char *key,
-    json_t *value, const char *path)
+check_accel(struct walk *w, void *target, UNUSED const char *key, json_t *value,
+    const char *path)
 {
 	struct spec *spec = target;
 	int v = 0;
@@ -1337,7 +1358,8 @@ check_restart_policy(struct walk *w, void *target, UNUSED const char *key,
 	struct restart_spec *rs = target;
 
 	if (restart_policy_parse(json_string_value(value), &rs->policy) == -1)
-		return invalid(w, path, "must be \"no\", \"on-failure\", "
+		return invalid(w, path,
+		    "must be \"no\", \"on-failure\", "
 		    "\"always\" or \"unless-stopped\"");
 	return 0;
 }
@@ -1386,12 +1408,14 @@ check_restart(struct walk *w, void *target, UNUSED const char *key,
 	if (rs->policy == RESTART_NO) {
 		json_object_foreach(value, k, v) {
 			if (strcmp(k, "policy") != 0)
-				return member_error(w, path, k, "only with a "
+				return member_error(w, path, k,
+				    "only with a "
 				    "restart policy other than \"no\"");
 		}
 	}
 	if (rs->backoff_max_s < rs->backoff_initial_s)
-		return member_error(w, path, "backoff_max_s", "must not be "
+		return member_error(w, path, "backoff_max_s",
+		    "must not be "
 		    "less than backoff_initial_s");
 	return 0;
 }
@@ -1445,29 +1469,36 @@ finish_iso(struct walk *w, struct spec *spec)
 		snprintf(sub, sizeof(sub), "blk[%zu].source", i);
 		if (imgstore_ref_name(spec->blk[i].source, IMGSTORE_VOLUME) !=
 		    NULL)
-			return invalid(w, sub, "a stored volume cannot go into "
+			return invalid(w, sub,
+			    "a stored volume cannot go into "
 			    "an ISO image: name a host file");
 		name = spec_data_name(&spec->blk[i]);
 		len = strlen(name);
 		if (!match(name, len, ALNUM "_+-", ALNUM "._+-",
-		    SPEC_DATA_NAME_MAX))
-			return invalid(w, sub, "its file name %s cannot name a "
+			SPEC_DATA_NAME_MAX))
+			return invalid(w, sub,
+			    "its file name %s cannot name a "
 			    "data image in an ISO: 1 to %d letters, digits, "
 			    "'.', '_', '+' and '-', not starting with '.'",
 			    name, SPEC_DATA_NAME_MAX);
 		for (j = 0; j < i; j++)
 			if (strcmp(spec_data_name(&spec->blk[j]), name) == 0)
-				return invalid(w, sub, "an ISO keeps data "
+				return invalid(w, sub,
+				    "an ISO keeps data "
 				    "images by file name, and blk[%zu].source "
-				    "is also called %s", j, name);
-		if (!w->policy->trusted && (stat(spec->blk[i].source,
-		    &st) == -1 || !S_ISREG(st.st_mode)))
-			return invalid(w, sub, "must be a regular file on "
+				    "is also called %s",
+				    j, name);
+		if (!w->policy->trusted &&
+		    (stat(spec->blk[i].source, &st) == -1 ||
+			!S_ISREG(st.st_mode)))
+			return invalid(w, sub,
+			    "must be a regular file on "
 			    "platform iso (its contents go into the image)");
 		if (spec->blk[i].mountpoint != NULL &&
 		    under_rootfs(spec->blk[i].mountpoint)) {
 			snprintf(sub, sizeof(sub), "blk[%zu].mountpoint", i);
-			return invalid(w, sub, "/rootfs is where a guest "
+			return invalid(w, sub,
+			    "/rootfs is where a guest "
 			    "booted from an ISO mounts the ISO itself");
 		}
 	}
@@ -1499,20 +1530,24 @@ finish(struct walk *w, struct spec *spec)
 	    spec->platform != SPEC_PLATFORM_KVM)
 		return invalid(w, "accel", "only for platform kvm");
 	/* A Xen guest's vif joins a bridge; there is no tap or libvirt network. */
-	for (i = 0; i < spec->nnics && spec->platform == SPEC_PLATFORM_XEN; i++) {
+	for (i = 0; i < spec->nnics && spec->platform == SPEC_PLATFORM_XEN;
+	     i++) {
 		if (spec->nics[i].type != SPEC_NIC_BRIDGE) {
 			snprintf(sub, sizeof(sub), "nics[%zu].backend.type", i);
-			return invalid(w, sub, "must be bridge on platform xen");
+			return invalid(w, sub,
+			    "must be bridge on platform xen");
 		}
 	}
 	/*
 	 * rumprun's Xen block driver cannot attach a read-only disk: the
 	 * guest dies at boot ("etfs register for \"xvda\" failed").
 	 */
-	for (i = 0; i < spec->nblk && spec->platform == SPEC_PLATFORM_XEN; i++) {
+	for (i = 0; i < spec->nblk && spec->platform == SPEC_PLATFORM_XEN;
+	     i++) {
 		if (spec->blk[i].readonly) {
 			snprintf(sub, sizeof(sub), "blk[%zu].readonly", i);
-			return invalid(w, sub, "not supported on platform xen: "
+			return invalid(w, sub,
+			    "not supported on platform xen: "
 			    "a rumprun Xen guest cannot attach a read-only "
 			    "disk");
 		}
@@ -1523,19 +1558,22 @@ finish(struct walk *w, struct spec *spec)
 	 */
 	if (spec->platform == SPEC_PLATFORM_KVM &&
 	    strchr(spec->image, '{') != NULL)
-		return invalid(w, "image", "%s contains '{', which a rumprun "
+		return invalid(w, "image",
+		    "%s contains '{', which a rumprun "
 		    "guest on kvm would take for its configuration",
 		    spec->image);
 	if (spec->platform == SPEC_PLATFORM_ISO && finish_iso(w, spec) == -1)
 		return -1;
 	/* docker refuses --rm with --restart too: nothing would come back. */
 	if (spec->auto_remove && spec->restart.policy != RESTART_NO)
-		return invalid(w, "restart.policy", "must be \"no\" with "
+		return invalid(w, "restart.policy",
+		    "must be \"no\" with "
 		    "auto_remove: an instance removed when it ends cannot be "
 		    "restarted");
 	/* Each generation would wait paused for a start again. */
 	if (spec->paused && spec->restart.policy != RESTART_NO)
-		return invalid(w, "restart.policy", "must be \"no\" with "
+		return invalid(w, "restart.policy",
+		    "must be \"no\" with "
 		    "paused: each restart would wait paused for a start");
 	if (spec->argc > 0)
 		return 0;
@@ -1543,7 +1581,7 @@ finish(struct walk *w, struct spec *spec)
 	if ((spec->argv = alloc_entries(w, 1, sizeof(*spec->argv))) == NULL)
 		return -1;
 	base = strrchr(spec->image, '/');
-	if (base == NULL)	/* "store:NAME": NAME */
+	if (base == NULL) /* "store:NAME": NAME */
 		base = strchr(spec->image, ':');
 	return add_arg(w, spec, base != NULL ? base + 1 : spec->image,
 	    "argv[0]");
@@ -1557,9 +1595,9 @@ finish(struct walk *w, struct spec *spec)
  * spec_parse() and spec_parse_iso(): the platform is dflt when the request
  * does not say; with only_dflt, another one is refused.
  */
-static int parse(const char *text, size_t len,
-    const struct spec_policy *policy, enum spec_platform dflt, bool only_dflt,
-    struct spec **out, struct rrerr *err);
+static int parse(const char *text, size_t len, const struct spec_policy *policy,
+    enum spec_platform dflt, bool only_dflt, struct spec **out,
+    struct rrerr *err);
 static int from_json(json_t *root, const struct spec_policy *policy,
     enum spec_platform dflt, bool only_dflt, struct spec **out,
     struct rrerr *err);
@@ -1572,8 +1610,8 @@ spec_parse(const char *text, size_t len, const struct spec_policy *policy,
 }
 
 int
-spec_parse_iso(const char *text, size_t len,
-    const struct spec_policy *policy, struct spec **out, struct rrerr *err)
+spec_parse_iso(const char *text, size_t len, const struct spec_policy *policy,
+    struct spec **out, struct rrerr *err)
 {
 	return parse(text, len, policy, SPEC_PLATFORM_ISO, true, out, err);
 }
@@ -1600,8 +1638,8 @@ parse(const char *text, size_t len, const struct spec_policy *policy,
 		    "request body is larger than %d bytes", SPEC_BODY_MAX);
 	if (text == NULL)
 		len = 0;
-	root = json_loadb(text != NULL ? text : "", len,
-	    JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(text != NULL ? text : "", len, JSON_REJECT_DUPLICATES,
+	    &jerr);
 	if (root == NULL)
 		return rrerr_set(err, RRERR_BAD_REQUEST, NULL,
 		    "request body is not valid JSON: %s at line %d column %d",
@@ -1633,7 +1671,8 @@ from_json(json_t *root, const struct spec_policy *policy,
 		if (strcmp(json_string_value(pv), platforms[i].name) == 0)
 			w.platform = (enum spec_platform)platforms[i].value;
 	if (only_dflt && w.platform != dflt)
-		return rrerr_set(err, RRERR_INVALID, "platform", "platform: "
+		return rrerr_set(err, RRERR_INVALID, "platform",
+		    "platform: "
 		    "must be \"%s\" or left out here",
 		    spec_platform_name(dflt));
 	if ((spec = calloc(1, sizeof(*spec))) == NULL)
@@ -1707,7 +1746,7 @@ labels_json(const struct spec *spec)
 		return NULL;
 	for (i = 0; i < spec->nlabels; i++)
 		if (json_object_set_new(object, spec->labels[i].key,
-		    json_string(spec->labels[i].value)) == -1) {
+			json_string(spec->labels[i].value)) == -1) {
 			json_decref(object);
 			return NULL;
 		}
@@ -1721,8 +1760,8 @@ blk_json(const struct spec *spec, size_t i)
 	const struct spec_blk *blk = &spec->blk[i];
 	json_t *o;
 
-	o = json_pack("{s:s, s:b, s:s*}", "source", blk->source,
-	    "readonly", (int)blk->readonly, "mountpoint", blk->mountpoint);
+	o = json_pack("{s:s, s:b, s:s*}", "source", blk->source, "readonly",
+	    (int)blk->readonly, "mountpoint", blk->mountpoint);
 	/* Only when asked, so that older records keep their form. */
 	if (o != NULL && blk->copy &&
 	    json_object_set_new(o, "copy", json_true()) == -1) {
@@ -1739,13 +1778,14 @@ add_ip(json_t *object, const char *key, const struct ipfamily *family,
 {
 	char cidr[INET6_ADDRSTRLEN + 8];
 
-	if (method == 0)	/* SPEC_INET_NONE, SPEC_INET6_NONE */
+	if (method == 0) /* SPEC_INET_NONE, SPEC_INET6_NONE */
 		return 0;
 	if (addr != NULL)
 		snprintf(cidr, sizeof(cidr), "%s/%u", addr, prefixlen);
-	return json_object_set_new(object, key, json_pack("{s:s, s:s*, s:s*}",
-	    "method", keyword_name(family->methods, method),
-	    "addr", addr != NULL ? cidr : NULL, "gw", gw));
+	return json_object_set_new(object, key,
+	    json_pack("{s:s, s:s*, s:s*}", "method",
+		keyword_name(family->methods, method), "addr",
+		addr != NULL ? cidr : NULL, "gw", gw));
 }
 
 /* A new JSON object of NIC i, or NULL. */
@@ -1756,18 +1796,18 @@ nic_json(const struct spec *spec, size_t i)
 	json_t *object;
 
 	if (spec->platform == SPEC_PLATFORM_ISO)
-		object = json_pack("{s:s}", "driver", nic->driver != NULL ?
-		    nic->driver : SPEC_DRIVER_DEFAULT);
+		object = json_pack("{s:s}", "driver",
+		    nic->driver != NULL ? nic->driver : SPEC_DRIVER_DEFAULT);
 	else
-		object = json_pack("{s:{s:s, s:s*}, s:s*}",
-		    "backend", "type", keyword_name(nic_types, nic->type),
-		    "name", nic->backend_name, "mac", nic->mac);
+		object = json_pack("{s:{s:s, s:s*}, s:s*}", "backend", "type",
+		    keyword_name(nic_types, nic->type), "name",
+		    nic->backend_name, "mac", nic->mac);
 	if (object == NULL)
 		return NULL;
-	if (add_ip(object, "inet", &ipv4, nic->inet, nic->addr,
-	    nic->prefixlen, nic->gw) == -1 ||
+	if (add_ip(object, "inet", &ipv4, nic->inet, nic->addr, nic->prefixlen,
+		nic->gw) == -1 ||
 	    add_ip(object, "inet6", &ipv6, nic->inet6, nic->addr6,
-	    nic->prefixlen6, nic->gw6) == -1) {
+		nic->prefixlen6, nic->gw6) == -1) {
 		json_decref(object);
 		return NULL;
 	}
@@ -1781,9 +1821,8 @@ nic_json(const struct spec *spec, size_t i)
 static json_t *
 iso_json(json_t *object)
 {
-	static const char *const keys[] = {
-		"memory_mib", "vcpus", "accel", "auto_remove", "paused", NULL
-	};
+	static const char *const keys[] = { "memory_mib", "vcpus", "accel",
+		"auto_remove", "paused", NULL };
 	size_t i;
 
 	for (i = 0; object != NULL && keys[i] != NULL; i++)
@@ -1801,36 +1840,37 @@ spec_to_json(const struct spec *spec)
 		return NULL;
 	if (spec->accel != SPEC_ACCEL_DEFAULT)
 		accel = keyword_name(accels, spec->accel);
-	object = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s*, s:o, s:o, "
-	    "s:o, s:s*, s:b, s:b}",
-	    "name", spec->name,
-	    "platform", spec_platform_name(spec->platform),
-	    "image", spec->image,
-	    "memory_mib", (json_int_t)spec->memory_mib,
-	    "vcpus", (json_int_t)spec->vcpus,
-	    "argv", strings_json(spec->argv, spec->argc),
-	    "env", strings_json(spec->env, spec->nenv),
-	    "hostname", spec->hostname,
-	    "labels", labels_json(spec),
-	    "blk", items_json(spec, spec->nblk, blk_json),
-	    "nics", items_json(spec, spec->nnics, nic_json),
-	    "accel", accel,
-	    "auto_remove", (int)spec->auto_remove,
-	    "paused", (int)spec->paused);
+	object =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s*, s:o, s:o, "
+		      "s:o, s:s*, s:b, s:b}",
+		"name", spec->name, "platform",
+		spec_platform_name(spec->platform), "image", spec->image,
+		"memory_mib", (json_int_t)spec->memory_mib, "vcpus",
+		(json_int_t)spec->vcpus, "argv",
+		strings_json(spec->argv, spec->argc), "env",
+		strings_json(spec->env, spec->nenv), "hostname", spec->hostname,
+		"labels", labels_json(spec), "blk",
+		items_json(spec, spec->nblk, blk_json), "nics",
+		items_json(spec, spec->nnics, nic_json), "accel", accel,
+		"auto_remove", (int)spec->auto_remove, "paused",
+		(int)spec->paused);
 	/* Absent: the daemon's setting, whatever it is when the guest boots. */
 	if (object != NULL && spec->boot_timeout_s >= 0)
 		json_object_set_new(object, "boot_timeout_s",
 		    json_integer(spec->boot_timeout_s));
 	/* Absent: policy no, as in requests from before restart policies. */
 	if (object != NULL && spec->restart.policy != RESTART_NO)
-		json_object_set_new(object, "restart", json_pack("{s:s, s:I, "
-		    "s:I, s:I, s:I}",
-		    "policy", restart_policy_name(spec->restart.policy),
-		    "max_retries", (json_int_t)spec->restart.max_retries,
-		    "backoff_initial_s",
-		    (json_int_t)spec->restart.backoff_initial_s,
-		    "backoff_max_s", (json_int_t)spec->restart.backoff_max_s,
-		    "reset_after_s", (json_int_t)spec->restart.reset_after_s));
+		json_object_set_new(object, "restart",
+		    json_pack("{s:s, s:I, "
+			      "s:I, s:I, s:I}",
+			"policy", restart_policy_name(spec->restart.policy),
+			"max_retries", (json_int_t)spec->restart.max_retries,
+			"backoff_initial_s",
+			(json_int_t)spec->restart.backoff_initial_s,
+			"backoff_max_s",
+			(json_int_t)spec->restart.backoff_max_s,
+			"reset_after_s",
+			(json_int_t)spec->restart.reset_after_s));
 	return spec->platform == SPEC_PLATFORM_ISO ? iso_json(object) : object;
 }
 

@@ -32,7 +32,7 @@
 #include "rrerr.h"
 
 /* Bounds on what one request may carry. */
-#define SPEC_BODY_MAX		(64 * 1024)	/* bytes of JSON text */
+#define SPEC_BODY_MAX		(64 * 1024) /* bytes of JSON text */
 #define SPEC_NAME_MAX		63
 #define SPEC_PATH_MAX		1024
 #define SPEC_ARGS_MAX		64
@@ -45,14 +45,14 @@
 #define SPEC_LABEL_VALUE_MAX	255
 #define SPEC_BLK_MAX		16
 #define SPEC_NICS_MAX		8
-#define SPEC_IFNAME_MAX		15	/* Linux IFNAMSIZ - 1 */
+#define SPEC_IFNAME_MAX		15 /* Linux IFNAMSIZ - 1 */
 #define SPEC_MEMORY_MIN_MIB	8
-#define SPEC_MEMORY_DEFAULT_MIB	64	/* the upstream rumprun tool's default */
+#define SPEC_MEMORY_DEFAULT_MIB 64 /* the upstream rumprun tool's default */
 #define SPEC_VCPUS_DEFAULT	1
-#define SPEC_DRIVER_MAX		12	/* a NetBSD NIC driver: "wm", "vioif" */
-#define SPEC_DRIVER_DEFAULT	"wm"	/* the one PC NIC driver of hw_generic */
-#define SPEC_DATA_NAME_MAX	100	/* a data image's file name in an ISO */
-#define SPEC_BOOT_TIMEOUT_MAX	3600	/* seconds; boot_timeout_s and the conf */
+#define SPEC_DRIVER_MAX		12   /* a NetBSD NIC driver: "wm", "vioif" */
+#define SPEC_DRIVER_DEFAULT	"wm" /* the one PC NIC driver of hw_generic */
+#define SPEC_DATA_NAME_MAX	100  /* a data image's file name in an ISO */
+#define SPEC_BOOT_TIMEOUT_MAX	3600 /* seconds; boot_timeout_s and the conf */
 
 /*
  * The platforms.  The first SPEC_PLATFORMS_LAUNCHED have a backend and
@@ -63,18 +63,18 @@ enum spec_platform {
 	SPEC_PLATFORM_XEN,
 	SPEC_PLATFORM_ISO,
 };
-#define SPEC_PLATFORMS_LAUNCHED	2
+#define SPEC_PLATFORMS_LAUNCHED 2
 
 enum spec_accel {
-	SPEC_ACCEL_DEFAULT,	/* the daemon's configured accelerator */
+	SPEC_ACCEL_DEFAULT, /* the daemon's configured accelerator */
 	SPEC_ACCEL_KVM,
 	SPEC_ACCEL_TCG,
 };
 
 enum spec_nic_type {
-	SPEC_NIC_TAP,		/* a tap device; libvirt names it when name is NULL */
-	SPEC_NIC_BRIDGE,	/* a Linux bridge on the host */
-	SPEC_NIC_NETWORK,	/* a libvirt network */
+	SPEC_NIC_TAP,	  /* a tap device; libvirt names it when name is NULL */
+	SPEC_NIC_BRIDGE,  /* a Linux bridge on the host */
+	SPEC_NIC_NETWORK, /* a libvirt network */
 };
 
 enum spec_inet {
@@ -95,24 +95,24 @@ struct spec_blk {
 	 * store (daemon/imgstore.h), resolved at each launch.
 	 */
 	char *source;
-	char *mountpoint;	/* absolute guest path, or NULL: attach only */
+	char *mountpoint; /* absolute guest path, or NULL: attach only */
 	bool readonly;
-	bool copy;		/* a volume: the instance's own writable copy */
+	bool copy; /* a volume: the instance's own writable copy */
 };
 
 struct spec_nic {
-	enum spec_nic_type type;	/* not on platform iso */
-	char *backend_name;	/* bridge or network name; tap name or NULL */
-	char *mac;		/* "52:54:00:12:34:56" (lower case), or NULL */
-	char *driver;		/* platform iso only: "wm" (the default), "re" */
+	enum spec_nic_type type; /* not on platform iso */
+	char *backend_name;	 /* bridge or network name; tap name or NULL */
+	char *mac;		 /* "52:54:00:12:34:56" (lower case), or NULL */
+	char *driver; /* platform iso only: "wm" (the default), "re" */
 	enum spec_inet inet;
 	char *addr;		/* static only: "10.0.0.2" */
-	unsigned int prefixlen;	/* static only: 24 */
+	unsigned int prefixlen; /* static only: 24 */
 	char *gw;		/* static only, optional */
 	enum spec_inet6 inet6;
-	char *addr6;		/* static only */
+	char *addr6; /* static only */
 	unsigned int prefixlen6;
-	char *gw6;		/* static only, optional */
+	char *gw6; /* static only, optional */
 };
 
 struct spec_label {
@@ -127,11 +127,11 @@ struct spec {
 	char *image;
 	unsigned int memory_mib;
 	unsigned int vcpus;
-	char **argv;		/* argc entries, argv[0] included, never empty */
+	char **argv; /* argc entries, argv[0] included, never empty */
 	size_t argc;
-	char **env;		/* "NAME=VALUE", in request order */
+	char **env; /* "NAME=VALUE", in request order */
 	size_t nenv;
-	char *hostname;		/* or NULL */
+	char *hostname; /* or NULL */
 	struct spec_label *labels;
 	size_t nlabels;
 	struct spec_blk *blk;
@@ -139,14 +139,14 @@ struct spec {
 	struct spec_nic *nics;
 	size_t nnics;
 	enum spec_accel accel;
-	bool auto_remove;	/* forget the instance once it has ended */
-	bool paused;		/* create the guest but do not let it run */
+	bool auto_remove; /* forget the instance once it has ended */
+	bool paused;	  /* create the guest but do not let it run */
 	/*
 	 * Seconds the guest has to reach main() before the engine gives up on
 	 * it (0: never), or -1: the daemon's boot_timeout.
 	 */
 	int boot_timeout_s;
-	struct restart_spec restart;	/* "restart"; policy no by default */
+	struct restart_spec restart; /* "restart"; policy no by default */
 };
 
 /*

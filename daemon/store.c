@@ -16,7 +16,7 @@
 #include "store.h"
 
 struct store {
-	char *dir;		/* STATE/instances */
+	char *dir; /* STATE/instances */
 	int dirfd;
 	char owner[33];
 };
@@ -102,7 +102,8 @@ load_owner(struct store *st, const char *top, struct rrerr *err)
 		fclose(f);
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
 		    "%s: not an owner id; remove it only if no guest of this "
-		    "daemon runs", path);
+		    "daemon runs",
+		    path);
 	}
 	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1 ||
 	    read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
@@ -290,7 +291,8 @@ store_load(struct store *st, store_load_fn *fn, void *arg)
 		len = strlen(de->d_name);
 		if (de->d_name[0] == '.') {
 			/* A temp file left by a crash mid-write: the old record stands. */
-			if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0)
+			if (len > 4 &&
+			    strcmp(de->d_name + len - 4, ".tmp") == 0)
 				unlinkat(st->dirfd, de->d_name, 0);
 			continue;
 		}

@@ -33,7 +33,8 @@ commit_done(uv_work_t *work, int status)
 	entry = imgstore_upload_end(j->up);
 	if (j->rv == -1 || entry == NULL) {
 		if (j->rv != -1)
-			rrerr_set(&j->err, RRERR_INTERNAL, NULL, "out of "
+			rrerr_set(&j->err, RRERR_INTERNAL, NULL,
+			    "out of "
 			    "memory");
 		j->fn(j->arg, NULL, &j->err);
 	} else
@@ -42,8 +43,8 @@ commit_done(uv_work_t *work, int status)
 }
 
 int
-storejobs_commit(struct imgstore_upload *up, uv_loop_t *loop,
-    storejobs_fn *fn, void *arg, struct rrerr *err)
+storejobs_commit(struct imgstore_upload *up, uv_loop_t *loop, storejobs_fn *fn,
+    void *arg, struct rrerr *err)
 {
 	struct commit_job *j;
 
@@ -55,7 +56,8 @@ storejobs_commit(struct imgstore_upload *up, uv_loop_t *loop,
 	j->work.data = j;
 	if (uv_queue_work(loop, &j->work, commit_work, commit_done) != 0) {
 		free(j);
-		return rrerr_set(err, RRERR_INTERNAL, NULL, "cannot queue the "
+		return rrerr_set(err, RRERR_INTERNAL, NULL,
+		    "cannot queue the "
 		    "commit");
 	}
 	return 0;

@@ -7,6 +7,6 @@
 #ifndef VERSION_H
 #define VERSION_H
 
-#define RUMPRUND_VERSION	"0.1.0"
+#define RUMPRUND_VERSION "0.1.0"
 
 #endif

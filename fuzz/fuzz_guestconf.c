@@ -35,7 +35,7 @@
 #include "guestconf.h"
 #include "spec.h"
 
-#define ARGV_MAX	(CMDLINE_MAX / 2 + 2)
+#define ARGV_MAX (CMDLINE_MAX / 2 + 2)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -115,7 +115,8 @@ check_blk(const struct spec *spec, const char *cfg)
 	for (i = 0; i < spec->nblk; i++) {
 		const struct spec_blk *b = &spec->blk[i];
 
-		if (spec->platform == SPEC_PLATFORM_KVM && b->mountpoint == NULL)
+		if (spec->platform == SPEC_PLATFORM_KVM &&
+		    b->mountpoint == NULL)
 			continue;
 		FZ_CHECK(t != -1, "blk of disk %zu missing in %s", i, cfg);
 		if (spec->platform == SPEC_PLATFORM_KVM) {
@@ -131,7 +132,7 @@ check_blk(const struct spec *spec, const char *cfg)
 		    "blk path of disk %zu (want %s) in %s", i, want, cfg);
 		if (b->mountpoint != NULL)
 			FZ_CHECK(member(t, "mountpoint", &v) &&
-			    str_is(&v, b->mountpoint),
+				str_is(&v, b->mountpoint),
 			    "mount point of disk %zu in %s", i, cfg);
 		else
 			FZ_CHECK(!member(t, "mountpoint", &v),
@@ -140,7 +141,8 @@ check_blk(const struct spec *spec, const char *cfg)
 	}
 	if (spec->platform == SPEC_PLATFORM_XEN) {
 		FZ_CHECK(t != -1 && member(t, "fstype", &v) &&
-		    str_is(&v, "kernfs"), "no kernfs in %s", cfg);
+			str_is(&v, "kernfs"),
+		    "no kernfs in %s", cfg);
 		t = config_next("blk", t);
 	}
 	FZ_CHECK(t == -1, "more blk entries than disks in %s", cfg);
@@ -150,7 +152,7 @@ static void
 check_net(const struct spec *spec, const char *cfg)
 {
 	const char *base = spec->platform == SPEC_PLATFORM_XEN ? "xenif" :
-	    "vioif";
+								 "vioif";
 	char ifname[32], mask[16];
 	struct cfgstr v;
 	size_t i;
@@ -164,7 +166,7 @@ check_net(const struct spec *spec, const char *cfg)
 		for (fam = 0; fam < 2; fam++) {
 			const char *addr = fam == 0 ? n->addr : n->addr6;
 			unsigned int plen = fam == 0 ? n->prefixlen :
-			    n->prefixlen6;
+						       n->prefixlen6;
 
 			if ((fam == 0 && n->inet == SPEC_INET_NONE) ||
 			    (fam == 1 && n->inet6 == SPEC_INET6_NONE))
@@ -172,18 +174,19 @@ check_net(const struct spec *spec, const char *cfg)
 			FZ_CHECK(t != -1, "net entry of NIC %zu missing in %s",
 			    i, cfg);
 			FZ_CHECK(member(t, "if", &v) && str_is(&v, ifname),
-			    "net if of NIC %zu (want %s) in %s", i, ifname, cfg);
+			    "net if of NIC %zu (want %s) in %s", i, ifname,
+			    cfg);
 			FZ_CHECK(member(t, "type", &v) &&
-			    str_is(&v, fam == 0 ? "inet" : "inet6"),
+				str_is(&v, fam == 0 ? "inet" : "inet6"),
 			    "net type in %s", cfg);
 			if (addr != NULL) {
 				snprintf(mask, sizeof(mask), "%u", plen);
 				FZ_CHECK(member(t, "addr", &v) &&
-				    str_is(&v, addr), "addr of NIC %zu in %s",
-				    i, cfg);
+					str_is(&v, addr),
+				    "addr of NIC %zu in %s", i, cfg);
 				FZ_CHECK(member(t, "mask", &v) &&
-				    str_is(&v, mask), "mask of NIC %zu in %s",
-				    i, cfg);
+					str_is(&v, mask),
+				    "mask of NIC %zu in %s", i, cfg);
 			} else {
 				FZ_CHECK(!member(t, "addr", &v),
 				    "an addr without a static address in %s",
@@ -210,16 +213,21 @@ check_config(const struct spec *spec, const char *cfg)
 	if (setjmp(guest_panic) != 0)
 		FZ_CHECK(0, "the guest panics (%s) on %s", panic_msg, cfg);
 	config_parse(text);
-	FZ_CHECK(strlen(cfg) < CMDLINE_MAX, "cmdline longer than the guest's "
+	FZ_CHECK(strlen(cfg) < CMDLINE_MAX,
+	    "cmdline longer than the guest's "
 	    "buffer");
 	argc = config_argv(argbuf, argv, ARGV_MAX);
-	FZ_CHECK((size_t)argc == spec->argc, "the guest sees %d args, not %zu,"
-	    " in %s", argc, spec->argc, cfg);
+	FZ_CHECK((size_t)argc == spec->argc,
+	    "the guest sees %d args, not %zu,"
+	    " in %s",
+	    argc, spec->argc, cfg);
 	for (i = 0; i < spec->argc; i++)
-		FZ_CHECK(strcmp(argv[i], spec->argv[i]) == 0, "argv[%zu] is "
-		    "<%s>, not <%s>, in %s", i, argv[i], spec->argv[i], cfg);
+		FZ_CHECK(strcmp(argv[i], spec->argv[i]) == 0,
+		    "argv[%zu] is "
+		    "<%s>, not <%s>, in %s",
+		    i, argv[i], spec->argv[i], cfg);
 	for (i = 0, t = config_next("env", 0); t != -1;
-	    t = config_next("env", t), i++) {
+	     t = config_next("env", t), i++) {
 		config_str(t, &v);
 		FZ_CHECK(i < spec->nenv && str_is(&v, spec->env[i]),
 		    "env %zu in %s", i, cfg);
@@ -264,12 +272,16 @@ build_and_check(const struct spec *spec)
 	len = strlen(cfg);
 	if (spec->platform == SPEC_PLATFORM_KVM)
 		FZ_CHECK(strlen(spec->image) + 1 + len <
-		    GUESTCONF_KVM_CMDLINE_MAX, "%zu bytes: over the multiboot "
-		    "command line", strlen(spec->image) + 1 + len);
+			GUESTCONF_KVM_CMDLINE_MAX,
+		    "%zu bytes: over the multiboot "
+		    "command line",
+		    strlen(spec->image) + 1 + len);
 	else
 		FZ_CHECK(len <= GUESTCONF_XENSTORE_PAYLOAD_MAX -
-		    GUESTCONF_XENSTORE_PATH_MAX, "%zu bytes: over a xenstore "
-		    "write", len);
+			    GUESTCONF_XENSTORE_PATH_MAX,
+		    "%zu bytes: over a xenstore "
+		    "write",
+		    len);
 	check_config(spec, cfg);
 	free(cfg);
 }
@@ -299,7 +311,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			other_ok = false;
 	if (other_ok && strchr(spec->image, '{') == NULL) {
 		spec->platform = orig == SPEC_PLATFORM_KVM ? SPEC_PLATFORM_XEN :
-		    SPEC_PLATFORM_KVM;
+							     SPEC_PLATFORM_KVM;
 		build_and_check(spec);
 		spec->platform = orig;
 	}

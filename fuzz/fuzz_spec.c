@@ -28,11 +28,10 @@ static void
 check_refusal(const struct rrerr *err)
 {
 	FZ_CHECK(err->code == RRERR_TOO_LARGE ||
-	    err->code == RRERR_BAD_REQUEST || err->code == RRERR_INVALID ||
-	    err->code == RRERR_FORBIDDEN, "code %d: %s", err->code,
-	    err->message);
-	FZ_CHECK(err->message[0] != '\0', "empty message (code %d)",
-	    err->code);
+		err->code == RRERR_BAD_REQUEST || err->code == RRERR_INVALID ||
+		err->code == RRERR_FORBIDDEN,
+	    "code %d: %s", err->code, err->message);
+	FZ_CHECK(err->message[0] != '\0', "empty message (code %d)", err->code);
 	FZ_CHECK(memchr(err->message, '\0', sizeof(err->message)) != NULL,
 	    "message not terminated");
 }
@@ -56,7 +55,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FZ_CHECK(a != NULL && a->name != NULL && a->image != NULL &&
-	    a->argc >= 1, "accepted an incomplete spec");
+		a->argc >= 1,
+	    "accepted an incomplete spec");
 	ja = spec_to_json(a);
 	FZ_CHECK(ja != NULL, "no canonical form for %s", text);
 	canon = json_dumps(ja, JSON_COMPACT);

@@ -71,8 +71,8 @@ fz_init(void)
 {
 	static const char *const images[] = { "app.bin", "hello.bin",
 		"nginx.bin", "rrguest", NULL };
-	static const char *const volumes[] = { "data.ffs", "etc.iso",
-		"k.img", "nginxdata.iso", "raw.img", "data.img", NULL };
+	static const char *const volumes[] = { "data.ffs", "etc.iso", "k.img",
+		"nginxdata.iso", "raw.img", "data.img", NULL };
 	static int done;
 	char tmpl[] = "/tmp/rrfuzz.XXXXXX", root[PATH_MAX], name[16];
 	char link[PATH_MAX + 16], out[PATH_MAX + 16];
@@ -150,13 +150,14 @@ fz_expand(const unsigned char *data, size_t size, size_t *len)
 	return s;
 }
 
-#define FZ_CHECK(cond, ...) do {					\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz check failed: %s: ", #cond);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
+#define FZ_CHECK(cond, ...) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, "fuzz check failed: %s: ", #cond); \
+			fprintf(stderr, __VA_ARGS__); \
+			fputc('\n', stderr); \
+			abort(); \
+		} \
+	} while (0)
 
 #endif

@@ -61,8 +61,7 @@ struct daemon_state {
 	bool stopping;
 };
 
-static void __attribute__((noreturn))
-usage(int status)
+static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: rumprund [-dnv] [-f CONFIG] [-C REQUEST.json]\n"
@@ -160,7 +159,7 @@ raise_fd_limit(void)
  * once, at the first uv_queue_work(): set before anything queues work.  An
  * operator's UV_THREADPOOL_SIZE wins.
  */
-#define POOL_THREADS	"8"
+#define POOL_THREADS "8"
 
 static void
 size_pool(void)
@@ -241,8 +240,7 @@ detach(void)
  * naming the line of rumprund.conf.
  */
 static int
-check_tcp(const struct config *cfg, const struct auth *auth,
-    struct rrerr *err)
+check_tcp(const struct config *cfg, const struct auth *auth, struct rrerr *err)
 {
 	struct sockaddr_storage ss;
 	char where[4200];
@@ -277,13 +275,13 @@ take_sockets(struct sdnotify_fds *fds, const struct auth *auth)
 	if (getsockname(fds->tcp_fd, (struct sockaddr *)&ss, &len) == -1)
 		fatal("the TCP socket passed by systemd");
 	if (auth_check_tcp(auth, (const struct sockaddr *)&ss,
-	    "the TCP socket passed by systemd", &err) == -1)
+		"the TCP socket passed by systemd", &err) == -1)
 		fatalx("%s", err.message);
 }
 
 static int
-run(struct config *cfg, const struct spec_policy *policy,
-    struct auth *auth, bool foreground)
+run(struct config *cfg, const struct spec_policy *policy, struct auth *auth,
+    bool foreground)
 {
 	struct engine_config ec;
 	struct httpd_config hc;
@@ -314,14 +312,15 @@ run(struct config *cfg, const struct spec_policy *policy,
 		snprintf(daemon_log, sizeof(daemon_log), "%s/rumprund.log",
 		    cfg->log_dir);
 		if (log_open(cfg->daemon_log != NULL ? cfg->daemon_log :
-		    daemon_log) == -1)
+						       daemon_log) == -1)
 			fatal("cannot open the log");
 	} else if (cfg->daemon_log != NULL && log_open(cfg->daemon_log) == -1) {
 		fatal("%s", cfg->daemon_log);
 	}
 	if (!foreground) {
 		if (notify)
-			log_warnx("NOTIFY_SOCKET is set but rumprund detaches: "
+			log_warnx(
+			    "NOTIFY_SOCKET is set but rumprund detaches: "
 			    "systemd waits for the process it started; run "
 			    "rumprund -d under systemd");
 		verdict = detach();
@@ -358,7 +357,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 		fatalx("%s", err.message);
 
 	struct imgstore_limits sl = { cfg->store_max_size,
-	    cfg->store_max_total };
+		cfg->store_max_total };
 	struct routes_ctx rc = { ds.engine, policy, NULL };
 	if ((rc.store = imgstore_open(cfg->store_dir, &sl, &err)) == NULL)
 		fatalx("%s", err.message);
@@ -408,13 +407,16 @@ run(struct config *cfg, const struct spec_policy *policy,
 		uv_signal_start(&ds.sigs[i], on_signal, signums[i]);
 	}
 	log_info("rumprund %s serving on %s%s%s%s", RUMPRUND_VERSION,
-	    fds.unix_fd != -1 ? "the unix socket passed by systemd" :
-	    cfg->socket != NULL ? cfg->socket : "",
+	    fds.unix_fd != -1	    ? "the unix socket passed by systemd" :
+		cfg->socket != NULL ? cfg->socket :
+				      "",
 	    fds.tcp_fd != -1 || cfg->tcp != NULL ? " and " : "",
-	    fds.tcp_fd != -1 ? "the TCP socket passed by systemd" :
-	    cfg->tcp != NULL ? cfg->tcp : "",
-	    hc.tls_cert == NULL ? "" : hc.tls_client_ca != NULL ?
-	    " (TLS, client certificates)" : " (TLS)");
+	    fds.tcp_fd != -1	 ? "the TCP socket passed by systemd" :
+		cfg->tcp != NULL ? cfg->tcp :
+				   "",
+	    hc.tls_cert == NULL		 ? "" :
+		hc.tls_client_ca != NULL ? " (TLS, client certificates)" :
+					   " (TLS)");
 	if (verdict != -1) {
 		if (write(verdict, &zero, 1) != 1)
 			log_warn("cannot tell the parent we started");
@@ -422,7 +424,7 @@ run(struct config *cfg, const struct spec_policy *policy,
 	}
 	/* The sockets listen: what connects now is answered by the loop. */
 	if (sdnotify_send("READY=1\nMAINPID=%ld\nSTATUS=serving",
-	    (long)getpid()) == -1)
+		(long)getpid()) == -1)
 		log_warn("cannot tell systemd we are ready");
 
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -450,8 +452,8 @@ main(int argc, char *argv[])
 	struct rrerr err;
 	int ch, rv;
 
-	while ((ch = getopt_long(argc, argv, "C:df:hnv", longopts,
-	    NULL)) != -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "C:df:hnv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'C':
 			request = optarg;
@@ -490,8 +492,9 @@ main(int argc, char *argv[])
 	config_resolve(&cfg);
 	config_policy(&cfg, &policy);
 	/* Who may talk to us over TCP: files, tokens, the address. */
-	if (request == NULL && ((auth = auth_load(&cfg, &err)) == NULL ||
-	    check_tcp(&cfg, auth, &err) == -1)) {
+	if (request == NULL &&
+	    ((auth = auth_load(&cfg, &err)) == NULL ||
+		check_tcp(&cfg, auth, &err) == -1)) {
 		fprintf(stderr, "rumprund: %s\n", err.message);
 		auth_free(auth);
 		config_free(&cfg);

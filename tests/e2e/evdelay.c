@@ -29,8 +29,8 @@ struct reg {
 	virConnectDomainEventCallback cb;
 	void *opaque;
 	virFreeCallback freecb;
-	unsigned int refs;	/* libvirt's + one per queued event */
-	bool dead;		/* deregistered */
+	unsigned int refs; /* libvirt's + one per queued event */
+	bool dead;	   /* deregistered */
 };
 
 struct ev {

@@ -18,9 +18,9 @@
 
 #include "guest.h"
 
-#define TOK_MAX		CMDLINE_MAX	/* Every token takes a byte or more. */
-#define DEPTH_MAX	32
-#define HOSTNAME_MAX	256		/* NetBSD's MAXHOSTNAMELEN. */
+#define TOK_MAX	     CMDLINE_MAX /* Every token takes a byte or more. */
+#define DEPTH_MAX    32
+#define HOSTNAME_MAX 256 /* NetBSD's MAXHOSTNAMELEN. */
 
 enum toktype {
 	TOK_OBJECT,
@@ -30,33 +30,32 @@ enum toktype {
 };
 
 struct tok {
-	enum toktype	 type;
-	int		 start;	/* Offsets into the text; for a string, */
-	int		 end;	/* of its raw contents. */
-	int		 size;	/* Members of an object, elements of an array. */
-	int		 next;	/* The token after this one's subtree. */
+	enum toktype type;
+	int start; /* Offsets into the text; for a string, */
+	int end;   /* of its raw contents. */
+	int size;  /* Members of an object, elements of an array. */
+	int next;  /* The token after this one's subtree. */
 };
 
-static const char	*js;
-static int		 jslen;
-static int		 jspos;
-static struct tok	 toks[TOK_MAX];
-static int		 ntok;
+static const char *js;
+static int jslen;
+static int jspos;
+static struct tok toks[TOK_MAX];
+static int ntok;
 
-static const char *const blkkeys[] = {
-	"source", "path", "fstype", "mountpoint", NULL
-};
-static const char *const netkeys[] = {
-	"if", "cloner", "type", "method", "addr", "mask", "gw", NULL
-};
+static const char *const blkkeys[] = { "source", "path", "fstype", "mountpoint",
+	NULL };
+static const char *const netkeys[] = { "if", "cloner", "type", "method", "addr",
+	"mask", "gw", NULL };
 
-static int	parse_value(int);
+static int parse_value(int);
 
 static void
 skip_space(void)
 {
-	while (jspos < jslen && (js[jspos] == ' ' || js[jspos] == '\t' ||
-	    js[jspos] == '\n' || js[jspos] == '\r'))
+	while (jspos < jslen &&
+	    (js[jspos] == ' ' || js[jspos] == '\t' || js[jspos] == '\n' ||
+		js[jspos] == '\r'))
 		jspos++;
 }
 
@@ -107,13 +106,20 @@ parse_string(void)
 			if (++jspos == jslen)
 				return -1;
 			switch (js[jspos]) {
-			case '"': case '/': case '\\': case 'b':
-			case 'f': case 'n': case 'r': case 't':
+			case '"':
+			case '/':
+			case '\\':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
 				break;
 			case 'u':
 				for (i = 1; i <= 4; i++) {
 					if (jspos + i >= jslen ||
-					    !is_hex((unsigned char)js[jspos + i]))
+					    !is_hex(
+						(unsigned char)js[jspos + i]))
 						return -1;
 				}
 				jspos += 4;
@@ -137,9 +143,9 @@ parse_primitive(void)
 	int start, c;
 
 	start = jspos;
-	while ((c = peek()) != -1 && ((c >= '0' && c <= '9') ||
-	    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    c == '-' || c == '+' || c == '.'))
+	while ((c = peek()) != -1 &&
+	    ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		(c >= 'A' && c <= 'Z') || c == '-' || c == '+' || c == '.'))
 		jspos++;
 	if (jspos == start)
 		return -1;
@@ -286,7 +292,7 @@ str_is(const struct tok *t, const char *s)
 	return t != NULL && tok_is(t, s);
 }
 
-#define T_ARGS(t)	(t)->end - (t)->start, js + (t)->start
+#define T_ARGS(t) (t)->end - (t)->start, js + (t)->start
 
 /*
  * The value of "blk" or "net": a flat object of strings with the keys
@@ -416,7 +422,7 @@ config_parse(const char *json)
 		errx1("rumprun_config: no bins");
 	if (ncmdline > 1)
 		errx1("rrguest: more than one cmdline (rrguest runs one "
-		    "program)");
+		      "program)");
 }
 
 /*
@@ -429,7 +435,7 @@ config_next(const char *key, int pos)
 	int k;
 
 	for (k = pos == 0 ? 1 : toks[pos].next; k < ntok;
-	    k = toks[k + 1].next) {
+	     k = toks[k + 1].next) {
 		if (tok_is(&toks[k], key))
 			return k + 1;
 	}
@@ -510,7 +516,7 @@ int
 config_split(const char *s, int len, char *buf, char **args, int maxargs)
 {
 	char *out = buf;
-	int quote = -1;		/* -1: between arguments; 0: in one. */
+	int quote = -1; /* -1: between arguments; 0: in one. */
 	int i = 0, n = 0;
 
 	for (;;) {

@@ -21,26 +21,26 @@
 #include "guest.h"
 
 #define MB_INFO_MEMORY	0x00000001
-#define MB_INFO_CMDLINE	0x00000004
+#define MB_INFO_CMDLINE 0x00000004
 #define MB_INFO_MODS	0x00000008
-#define MEMSTART	0x100000	/* rumprun takes the chunk at 1 MiB. */
+#define MEMSTART	0x100000 /* rumprun takes the chunk at 1 MiB. */
 #define MMAP_AVAILABLE	1
 #define PAGE_SIZE	4096
 #define ARGV_MAX	(CMDLINE_MAX / 2 + 2)
-#define SPAM_WIDTH	79		/* A spam line, its newline excluded. */
+#define SPAM_WIDTH	79 /* A spam line, its newline excluded. */
 
-#define MBI_FLAGS	0		/* Words of the multiboot information. */
+#define MBI_FLAGS	0 /* Words of the multiboot information. */
 #define MBI_CMDLINE	4
 #define MBI_MODS_COUNT	5
 #define MBI_MODS_ADDR	6
-#define MBI_MMAP_LENGTH	11
+#define MBI_MMAP_LENGTH 11
 #define MBI_MMAP_ADDR	12
 
-#define MOD_START	0		/* Words of a module entry. */
-#define MOD_END		1
-#define MOD_STRING	2
+#define MOD_START  0 /* Words of a module entry. */
+#define MOD_END	   1
+#define MOD_STRING 2
 
-#define ROOTFSCFG	"_RUMPRUN_ROOTFSCFG="
+#define ROOTFSCFG "_RUMPRUN_ROOTFSCFG="
 enum cmdarg {
 	ARG_NONE,
 	ARG_NEEDED,
@@ -48,21 +48,21 @@ enum cmdarg {
 };
 
 struct cmd {
-	const char	*name;
-	enum cmdarg	 arg;
-	int		(*fn)(const char *);	/* -1 to go on, else exit. */
+	const char *name;
+	enum cmdarg arg;
+	int (*fn)(const char *); /* -1 to go on, else exit. */
 };
 
-static char	 cmdline[CMDLINE_MAX];
-static char	 rumprun[] = "rumprun";
-static char	 argbuf[CMDLINE_MAX + 1];
-static char	*argv[ARGV_MAX];
-static int	 argc;
-static const char *json;		/* From the first '{', or NULL. */
+static char cmdline[CMDLINE_MAX];
+static char rumprun[] = "rumprun";
+static char argbuf[CMDLINE_MAX + 1];
+static char *argv[ARGV_MAX];
+static int argc;
+static const char *json; /* From the first '{', or NULL. */
 
-extern char	 __bss_end[];		/* The end of the kernel (guest.ld). */
+extern char __bss_end[]; /* The end of the kernel (guest.ld). */
 
-void	guest_main(const uint32_t *);
+void guest_main(const uint32_t *);
 
 /*
  * Parses a decimal number into *v; returns -1 (after saying so) if arg is
@@ -137,7 +137,7 @@ cmd_hostname(const char *arg)
 
 	(void)arg;
 	for (t = config_next("hostname", 0); t != -1;
-	    t = config_next("hostname", t))
+	     t = config_next("hostname", t))
 		config_str(t, &v);
 	con_printf("hostname=%.*s\n", v.len, v.s);
 	return -1;
@@ -153,8 +153,8 @@ print_objects(const char *key)
 	for (t = config_next(key, 0); t != -1; t = config_next(key, t)) {
 		con_printf("%s[%d]={", key, n++);
 		for (i = 0; config_member(t, i, &k, &v) == 0; i++)
-			con_printf("%s%.*s=%.*s", i > 0 ? "," : "",
-			    k.len, k.s, v.len, v.s);
+			con_printf("%s%.*s=%.*s", i > 0 ? "," : "", k.len, k.s,
+			    v.len, v.s);
 		con_printf("}\n");
 	}
 }
@@ -221,13 +221,13 @@ static int
 cmd_spam(const char *arg)
 {
 	static const char xs[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+				 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 	uint32_t n, k, d;
 
 	if (number("spam", arg, &n) == -1)
 		return 127;
 	for (k = 1; k <= n; k++) {
-		int width = SPAM_WIDTH - 6;	/* "spam " and " ". */
+		int width = SPAM_WIDTH - 6; /* "spam " and " ". */
 
 		for (d = k; d != 0; d /= 10)
 			width--;
@@ -283,25 +283,25 @@ cmd_exit(const char *arg)
 }
 
 static const struct cmd cmds[] = {
-	{ "echo",	ARG_NEEDED,	cmd_echo },
-	{ "argv",	ARG_NONE,	cmd_argv },
-	{ "config",	ARG_NONE,	cmd_config },
-	{ "env",	ARG_NONE,	cmd_env },
-	{ "hostname",	ARG_NONE,	cmd_hostname },
-	{ "blk",	ARG_NONE,	cmd_blk },
-	{ "net",	ARG_NONE,	cmd_net },
-	{ "file",	ARG_NEEDED,	cmd_file },
-	{ "diskwrite",	ARG_NEEDED,	vblk_cmd_write },
-	{ "diskread",	ARG_NONE,	vblk_cmd_read },
-	{ "ifaddr",	ARG_NONE,	vnet_cmd_ifaddr },
-	{ "sleep",	ARG_NEEDED,	cmd_sleep },
-	{ "sleepms",	ARG_NEEDED,	cmd_sleepms },
-	{ "spam",	ARG_NEEDED,	cmd_spam },
-	{ "tick",	ARG_NEEDED,	cmd_tick },
-	{ "forever",	ARG_NONE,	cmd_forever },
-	{ "panic",	ARG_OPTIONAL,	cmd_panic },
-	{ "reset",	ARG_NONE,	cmd_reset },
-	{ "exit",	ARG_NEEDED,	cmd_exit },
+	{ "echo", ARG_NEEDED, cmd_echo },
+	{ "argv", ARG_NONE, cmd_argv },
+	{ "config", ARG_NONE, cmd_config },
+	{ "env", ARG_NONE, cmd_env },
+	{ "hostname", ARG_NONE, cmd_hostname },
+	{ "blk", ARG_NONE, cmd_blk },
+	{ "net", ARG_NONE, cmd_net },
+	{ "file", ARG_NEEDED, cmd_file },
+	{ "diskwrite", ARG_NEEDED, vblk_cmd_write },
+	{ "diskread", ARG_NONE, vblk_cmd_read },
+	{ "ifaddr", ARG_NONE, vnet_cmd_ifaddr },
+	{ "sleep", ARG_NEEDED, cmd_sleep },
+	{ "sleepms", ARG_NEEDED, cmd_sleepms },
+	{ "spam", ARG_NEEDED, cmd_spam },
+	{ "tick", ARG_NEEDED, cmd_tick },
+	{ "forever", ARG_NONE, cmd_forever },
+	{ "panic", ARG_OPTIONAL, cmd_panic },
+	{ "reset", ARG_NONE, cmd_reset },
+	{ "exit", ARG_NEEDED, cmd_exit },
 };
 
 /* The guest's main(): runs the commands in argv[1..] in order. */
@@ -349,8 +349,8 @@ module_config(const uint32_t *mbi)
 	const char *name;
 	uint32_t len;
 
-	if ((mbi[MBI_FLAGS] & MB_INFO_MODS) == 0 ||
-	    mbi[MBI_MODS_COUNT] < 1 || mbi[MBI_MODS_ADDR] == 0)
+	if ((mbi[MBI_FLAGS] & MB_INFO_MODS) == 0 || mbi[MBI_MODS_COUNT] < 1 ||
+	    mbi[MBI_MODS_ADDR] == 0)
 		return -1;
 	mod = (const uint32_t *)(uintptr_t)mbi[MBI_MODS_ADDR];
 	name = (const char *)(uintptr_t)mod[MOD_STRING];
@@ -358,7 +358,7 @@ module_config(const uint32_t *mbi)
 	/* rumprun's limit: it halts from BMK_MULTIBOOT_CMDLINE_SIZE - 1 on. */
 	if (len >= CMDLINE_MAX - 1)
 		panic("command line too long, increase "
-		    "BMK_MULTIBOOT_CMDLINE_SIZE");
+		      "BMK_MULTIBOOT_CMDLINE_SIZE");
 	con_printf("multiboot: Using configuration from %s\n",
 	    name != NULL ? name : "(unnamed module)");
 	memcpy(cmdline, (const void *)(uintptr_t)mod[MOD_START], len);
@@ -381,7 +381,7 @@ cmdline_config(const uint32_t *mbi)
 		}
 		if (len >= CMDLINE_MAX)
 			panic("command line too long, increase "
-			    "BMK_MULTIBOOT_CMDLINE_SIZE");
+			      "BMK_MULTIBOOT_CMDLINE_SIZE");
 	}
 	cmdline[len] = '\0';
 }
@@ -406,8 +406,7 @@ memory_check(const uint32_t *mbi)
 		const uint32_t *e = (const uint32_t *)(map + off);
 
 		/* size, base (64 bits), length (64 bits), type */
-		if (e[1] == MEMSTART && e[2] == 0 &&
-		    e[5] == MMAP_AVAILABLE) {
+		if (e[1] == MEMSTART && e[2] == 0 && e[5] == MMAP_AVAILABLE) {
 			addr = e[1];
 			end = e[4] != 0 ? UINT32_MAX : addr + e[3];
 			break;
@@ -448,8 +447,8 @@ rootfs_config(void)
 	if (size > ROOTFS_CFG_MAX)
 		errx1("rrguest: %s: %u bytes, more than rrguest takes", p,
 		    size);
-	if (rootfs_read(lba, size, (uint8_t *)cmdline, ROOTFS_CFG_MAX,
-	    &why) == -1)
+	if (rootfs_read(lba, size, (uint8_t *)cmdline, ROOTFS_CFG_MAX, &why) ==
+	    -1)
 		errx1("read cfgfile: %s", why);
 	cmdline[size] = '\0';
 	con_printf("rootfs: configuration from %s\n", path);
@@ -482,8 +481,7 @@ boot_words(void)
  * systems (the data disks mounted from the configuration, the last one
  * first, then /tmp and the root), and halts.
  */
-static void __attribute__((noreturn))
-exit_sequence(int rv)
+static void __attribute__((noreturn)) exit_sequence(int rv)
 {
 	struct cfgstr src, path, fstype, mp;
 	int t, n, i, k;
@@ -498,7 +496,7 @@ exit_sequence(int rv)
 	n = 0;
 	if (json != NULL) {
 		for (t = config_next("blk", 0); t != -1;
-		    t = config_next("blk", t))
+		     t = config_next("blk", t))
 			n++;
 	}
 	for (i = n - 1; i >= 0; i--) {
@@ -520,8 +518,10 @@ exit_sequence(int rv)
 		else
 			con_printf("unmounted %s%.*s on %.*s type %.*s\n",
 			    src.len == 4 && memcmp(src.s, "etfs", 4) == 0 ?
-			    "/dev/" : "", path.len, path.s, mp.len, mp.s,
-			    fstype.len, fstype.s);
+				"/dev/" :
+				"",
+			    path.len, path.s, mp.len, mp.s, fstype.len,
+			    fstype.s);
 	}
 	con_printf("unmounted tmpfs on /tmp type tmpfs\n");
 	con_printf("unmounted rumpfs on / type rumpfs\n");
@@ -586,7 +586,7 @@ guest_run(void)
 	}
 	if (json == NULL) {
 		con_printf("rumprun: could not find start of json.  "
-		    "no config?\n");
+			   "no config?\n");
 		argv[0] = rumprun;
 		argc = 1;
 	} else {

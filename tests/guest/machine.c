@@ -25,43 +25,43 @@
 
 #include "guest.h"
 
-#define BDA_COM1	0x400		/* BIOS data area: COM1 I/O port. */
-#define BDA_CRTC	0x463		/* BIOS data area: CRTC base port. */
+#define BDA_COM1 0x400 /* BIOS data area: COM1 I/O port. */
+#define BDA_CRTC 0x463 /* BIOS data area: CRTC base port. */
 
-#define COM_DATA	0		/* Data; divisor low with DLAB. */
-#define COM_IER		1		/* Interrupts; divisor high w/ DLAB. */
-#define COM_FCR		2		/* FIFO control. */
-#define COM_LCR		3		/* Line control. */
-#define COM_LSR		5		/* Line status. */
-#define LCR_DLAB	0x80
-#define LCR_8N1		0x03
-#define LSR_THRE	0x20		/* Transmit holding register empty. */
-#define FCR_ENABLE	0xc7		/* Enable and clear FIFOs. */
+#define COM_DATA   0 /* Data; divisor low with DLAB. */
+#define COM_IER	   1 /* Interrupts; divisor high w/ DLAB. */
+#define COM_FCR	   2 /* FIFO control. */
+#define COM_LCR	   3 /* Line control. */
+#define COM_LSR	   5 /* Line status. */
+#define LCR_DLAB   0x80
+#define LCR_8N1	   0x03
+#define LSR_THRE   0x20 /* Transmit holding register empty. */
+#define FCR_ENABLE 0xc7 /* Enable and clear FIFOs. */
 
-#define VGA_TEXT	0xb8000		/* 80x25 text, a byte and an attribute */
-#define VGA_COLS	80		/* per cell. */
-#define VGA_ROWS	25
-#define VGA_ATTR	0x0700		/* Light grey on black. */
+#define VGA_TEXT 0xb8000 /* 80x25 text, a byte and an attribute */
+#define VGA_COLS 80	 /* per cell. */
+#define VGA_ROWS 25
+#define VGA_ATTR 0x0700 /* Light grey on black. */
 
 #define PIT_CH2		0x42
 #define PIT_MODE	0x43
-#define PIT_CH2_MODE0	0xb0		/* Channel 2, lo/hi byte, mode 0. */
-#define PORTB		0x61		/* Gate 2 (bit 0), speaker (bit 1), */
-#define PORTB_GATE2	0x01		/* and channel 2's output (bit 5). */
+#define PIT_CH2_MODE0	0xb0 /* Channel 2, lo/hi byte, mode 0. */
+#define PORTB		0x61 /* Gate 2 (bit 0), speaker (bit 1), */
+#define PORTB_GATE2	0x01 /* and channel 2's output (bit 5). */
 #define PORTB_SPKR	0x02
 #define PORTB_OUT2	0x20
-#define PIT_PER_MS	1193		/* The PIT runs at 1193182 Hz. */
-#define PIT_PER_MS_FRAC	182		/* Thousandths of a tick per ms. */
-#define PIT_CHUNK_MS	50		/* Fits the 16-bit counter. */
+#define PIT_PER_MS	1193 /* The PIT runs at 1193182 Hz. */
+#define PIT_PER_MS_FRAC 182  /* Thousandths of a tick per ms. */
+#define PIT_CHUNK_MS	50   /* Fits the 16-bit counter. */
 
-#define CR0_EM		0x00000004	/* x87/SSE emulation: #UD on SSE. */
-#define CR0_MP		0x00000002
-#define CR0_TS		0x00000008
-#define CR4_OSFXSR	0x00000200	/* What rumprun's locore sets too. */
-#define CR4_OSXMMEXCPT	0x00000400
+#define CR0_EM	       0x00000004 /* x87/SSE emulation: #UD on SSE. */
+#define CR0_MP	       0x00000002
+#define CR0_TS	       0x00000008
+#define CR4_OSFXSR     0x00000200 /* What rumprun's locore sets too. */
+#define CR4_OSXMMEXCPT 0x00000400
 
-static uint16_t	 com;			/* COM1's port, or 0: VGA. */
-static int	 vga_col, vga_row;
+static uint16_t com; /* COM1's port, or 0: VGA. */
+static int vga_col, vga_row;
 
 /*
  * Reads a 16-bit word of the BIOS data area.  (The empty asm hides the
@@ -110,8 +110,8 @@ vga_putc(int c)
 		vga_col = 0;
 		vga_row++;
 	} else {
-		cell[vga_row * VGA_COLS + vga_col] =
-		    (uint16_t)(VGA_ATTR | (uint8_t)c);
+		cell[vga_row * VGA_COLS + vga_col] = (uint16_t)(VGA_ATTR |
+		    (uint8_t)c);
 		if (++vga_col == VGA_COLS) {
 			vga_col = 0;
 			vga_row++;
@@ -159,7 +159,7 @@ timer_sleepms(uint32_t ms)
 
 		pit_wait(chunk * PIT_PER_MS + chunk * PIT_PER_MS_FRAC / 1000);
 		ms -= chunk;
-		vnet_poll();	/* the network stack runs on meanwhile */
+		vnet_poll(); /* the network stack runs on meanwhile */
 	}
 }
 
@@ -221,8 +221,8 @@ void
 reset(void)
 {
 	static const struct {
-		uint16_t	limit;
-		uint32_t	base;
+		uint16_t limit;
+		uint32_t base;
 	} __attribute__((packed)) noidt = { 0, 0 };
 
 	__asm__ volatile("cli; lidt %0; ud2" : : "m"(noidt));

@@ -17,48 +17,48 @@
 
 #include "guest.h"
 
-#define SECTOR		2048
-#define PVD_LBA		16
+#define SECTOR	2048
+#define PVD_LBA 16
 
-#define ATA_DATA	0	/* Registers, from the command block base. */
-#define ATA_FEATURES	1
-#define ATA_COUNT	2
-#define ATA_LBA_MID	4	/* ATAPI: byte count, low. */
-#define ATA_LBA_HIGH	5	/* ATAPI: byte count, high. */
-#define ATA_DRIVE	6
-#define ATA_STATUS	7	/* Read: status.  Write: command. */
-#define ATA_CMD		7
-#define ATA_CTL_NIEN	0x02	/* Device control: no interrupts. */
+#define ATA_DATA     0 /* Registers, from the command block base. */
+#define ATA_FEATURES 1
+#define ATA_COUNT    2
+#define ATA_LBA_MID  4 /* ATAPI: byte count, low. */
+#define ATA_LBA_HIGH 5 /* ATAPI: byte count, high. */
+#define ATA_DRIVE    6
+#define ATA_STATUS   7 /* Read: status.  Write: command. */
+#define ATA_CMD	     7
+#define ATA_CTL_NIEN 0x02 /* Device control: no interrupts. */
 
-#define ST_ERR		0x01
-#define ST_DRQ		0x08
-#define ST_BSY		0x80
+#define ST_ERR 0x01
+#define ST_DRQ 0x08
+#define ST_BSY 0x80
 
-#define CMD_PACKET	0xa0
-#define CMD_ID_PACKET	0xa1	/* IDENTIFY PACKET DEVICE. */
-#define SCSI_READ10	0x28
+#define CMD_PACKET    0xa0
+#define CMD_ID_PACKET 0xa1 /* IDENTIFY PACKET DEVICE. */
+#define SCSI_READ10   0x28
 
-#define WAIT_MS		2000	/* For one command; TCG is slow. */
-#define SPINS		1000	/* Polls before sleeping a millisecond. */
+#define WAIT_MS 2000 /* For one command; TCG is slow. */
+#define SPINS	1000 /* Polls before sleeping a millisecond. */
 
-#define DIR_FLAG_DIR	0x02
+#define DIR_FLAG_DIR 0x02
 
 struct ide {
-	uint16_t	 base;
-	uint16_t	 ctl;
-	uint8_t		 drive;	/* 0xa0 master, 0xb0 slave. */
+	uint16_t base;
+	uint16_t ctl;
+	uint8_t drive; /* 0xa0 master, 0xb0 slave. */
 };
 
 static const struct ide ides[] = {
-	{ 0x170, 0x376, 0xa0 },	/* QEMU's -cdrom: secondary master. */
+	{ 0x170, 0x376, 0xa0 }, /* QEMU's -cdrom: secondary master. */
 	{ 0x170, 0x376, 0xb0 },
 	{ 0x1f0, 0x3f6, 0xa0 },
 	{ 0x1f0, 0x3f6, 0xb0 },
 };
 
-static const struct ide	*cd;
-static uint8_t		 sector[SECTOR];
-static uint32_t		 root_lba, root_size;
+static const struct ide *cd;
+static uint8_t sector[SECTOR];
+static uint32_t root_lba, root_size;
 
 static uint32_t
 le32(const uint8_t *p)
@@ -91,7 +91,7 @@ wait_status(const struct ide *d, uint8_t mask, uint8_t want)
 	for (;;) {
 		st = inb((uint16_t)(d->base + ATA_STATUS));
 		if (st == 0xff)
-			return -1;		/* Nothing on this channel. */
+			return -1; /* Nothing on this channel. */
 		if ((st & ST_BSY) == 0) {
 			if ((st & ST_ERR) != 0)
 				return -1;
@@ -149,12 +149,12 @@ read_once(uint32_t lba)
 	pkt[3] = (uint8_t)(lba >> 16);
 	pkt[4] = (uint8_t)(lba >> 8);
 	pkt[5] = (uint8_t)lba;
-	pkt[8] = 1;			/* One block. */
+	pkt[8] = 1; /* One block. */
 
 	select_drive(d);
 	if (wait_status(d, 0, 0) == -1)
 		return -1;
-	outb((uint16_t)(d->base + ATA_FEATURES), 0);	/* PIO. */
+	outb((uint16_t)(d->base + ATA_FEATURES), 0); /* PIO. */
 	outb((uint16_t)(d->base + ATA_COUNT), 0);
 	outb((uint16_t)(d->base + ATA_LBA_MID), SECTOR & 0xff);
 	outb((uint16_t)(d->base + ATA_LBA_HIGH), SECTOR >> 8);
@@ -290,12 +290,12 @@ dir_find(uint32_t lba, uint32_t size, const char *name, uint32_t nlen,
 	for (s = 0; s * SECTOR < size; s++) {
 		if (read_sector(lba + s) == -1)
 			return -2;
-		for (off = 0; off + 34 <= SECTOR; ) {
+		for (off = 0; off + 34 <= SECTOR;) {
 			const uint8_t *rec = sector + off;
 			uint32_t len = rec[0];
 
 			if (len == 0)
-				break;		/* The rest of the sector is free. */
+				break; /* The rest of the sector is free. */
 			if (len < 34 || off + len > SECTOR)
 				return -2;
 			if (rec[32] > 0 && !(rec[32] == 1 && rec[33] <= 1) &&
@@ -312,8 +312,7 @@ dir_find(uint32_t lba, uint32_t size, const char *name, uint32_t nlen,
 }
 
 int
-rootfs_lookup(const char *path, uint32_t *lba, uint32_t *size,
-    const char **why)
+rootfs_lookup(const char *path, uint32_t *lba, uint32_t *size, const char **why)
 {
 	uint32_t cur, cursize, nlen;
 	uint8_t flags = DIR_FLAG_DIR;
@@ -334,8 +333,8 @@ rootfs_lookup(const char *path, uint32_t *lba, uint32_t *size,
 		}
 		for (nlen = 0; p[nlen] != '\0' && p[nlen] != '/'; nlen++)
 			;
-		switch (dir_find(cur, cursize, p, nlen, &cur, &cursize,
-		    &flags)) {
+		switch (
+		    dir_find(cur, cursize, p, nlen, &cur, &cursize, &flags)) {
 		case 0:
 			break;
 		case -1:

@@ -11,31 +11,31 @@
  */
 #include "guest.h"
 
-#define PCI_ADDR	0xcf8
-#define PCI_DATA	0xcfc
-#define VIRTIO_VENDOR	0x1af4
+#define PCI_ADDR	  0xcf8
+#define PCI_DATA	  0xcfc
+#define VIRTIO_VENDOR	  0x1af4
 #define VIRTIO_BLK_LEGACY 0x1001
 
 /* Legacy virtio PCI registers, from BAR 0. */
-#define VIO_GUEST_FEATURES	0x04
-#define VIO_QUEUE_PFN		0x08
-#define VIO_QUEUE_SIZE		0x0c
-#define VIO_QUEUE_SELECT	0x0e
-#define VIO_QUEUE_NOTIFY	0x10
-#define VIO_STATUS		0x12
+#define VIO_GUEST_FEATURES 0x04
+#define VIO_QUEUE_PFN	   0x08
+#define VIO_QUEUE_SIZE	   0x0c
+#define VIO_QUEUE_SELECT   0x0e
+#define VIO_QUEUE_NOTIFY   0x10
+#define VIO_STATUS	   0x12
 
-#define ST_ACK		1
-#define ST_DRIVER	2
-#define ST_DRIVER_OK	4
+#define ST_ACK	     1
+#define ST_DRIVER    2
+#define ST_DRIVER_OK 4
 
-#define DESC_NEXT	1
-#define DESC_WRITE	2
+#define DESC_NEXT  1
+#define DESC_WRITE 2
 
-#define BLK_T_IN	0
-#define BLK_T_OUT	1
+#define BLK_T_IN  0
+#define BLK_T_OUT 1
 
-#define QMAX		256
-#define SECTOR		512
+#define QMAX   256
+#define SECTOR 512
 
 struct desc {
 	uint64_t addr;
@@ -154,8 +154,8 @@ vblk_io(uint32_t type, const char **why)
 {
 	struct desc *d = (struct desc *)ring;
 	volatile uint16_t *avail = (volatile uint16_t *)(ring + avail_off());
-	const volatile uint16_t *used =
-	    (const volatile uint16_t *)(ring + used_off());
+	const volatile uint16_t *used = (const volatile uint16_t *)(ring +
+	    used_off());
 	uint32_t spins;
 
 	req.type = type;

@@ -31,46 +31,46 @@
  */
 #include "guest.h"
 
-#define PCI_ADDR	0xcf8
-#define PCI_DATA	0xcfc
-#define VIRTIO_VENDOR	0x1af4
+#define PCI_ADDR	  0xcf8
+#define PCI_DATA	  0xcfc
+#define VIRTIO_VENDOR	  0x1af4
 #define VIRTIO_NET_LEGACY 0x1000
 
-#define VIO_HOST_FEATURES	0x00
-#define VIO_GUEST_FEATURES	0x04
-#define VIO_QUEUE_PFN		0x08
-#define VIO_QUEUE_SIZE		0x0c
-#define VIO_QUEUE_SELECT	0x0e
-#define VIO_QUEUE_NOTIFY	0x10
-#define VIO_STATUS		0x12
-#define VIO_NET_MAC		0x14	/* device config without MSI-X */
+#define VIO_HOST_FEATURES  0x00
+#define VIO_GUEST_FEATURES 0x04
+#define VIO_QUEUE_PFN	   0x08
+#define VIO_QUEUE_SIZE	   0x0c
+#define VIO_QUEUE_SELECT   0x0e
+#define VIO_QUEUE_NOTIFY   0x10
+#define VIO_STATUS	   0x12
+#define VIO_NET_MAC	   0x14 /* device config without MSI-X */
 
-#define F_MAC		(1u << 5)
-#define ST_ACK		1
-#define ST_DRIVER	2
-#define ST_DRIVER_OK	4
-#define DESC_WRITE	2
+#define F_MAC	     (1u << 5)
+#define ST_ACK	     1
+#define ST_DRIVER    2
+#define ST_DRIVER_OK 4
+#define DESC_WRITE   2
 
-#define NIC_MAX		8
-#define QMAX		256
-#define RING_BYTES	(3 * 4096)	/* a legacy ring of QMAX entries */
-#define RXBUFS		8
-#define BUFSZ		2048
-#define HDR		10		/* struct virtio_net_hdr */
+#define NIC_MAX	   8
+#define QMAX	   256
+#define RING_BYTES (3 * 4096) /* a legacy ring of QMAX entries */
+#define RXBUFS	   8
+#define BUFSZ	   2048
+#define HDR	   10 /* struct virtio_net_hdr */
 
-#define ETH_IP		0x0800
-#define ETH_ARP		0x0806
+#define ETH_IP	0x0800
+#define ETH_ARP 0x0806
 
-#define DHCP_DISCOVER	1
-#define DHCP_OFFER	2
-#define DHCP_REQUEST	3
-#define DHCP_ACK	5
-#define DHCP_NAK	6
-#define MAXTRIES	10
-#define RESPWAIT_MS	5000
-#define WAIT_STEP_MS	50
-#define E_NXIO		6
-#define E_ADDRNOTAVAIL	49
+#define DHCP_DISCOVER  1
+#define DHCP_OFFER     2
+#define DHCP_REQUEST   3
+#define DHCP_ACK       5
+#define DHCP_NAK       6
+#define MAXTRIES       10
+#define RESPWAIT_MS    5000
+#define WAIT_STEP_MS   50
+#define E_NXIO	       6
+#define E_ADDRNOTAVAIL 49
 
 struct desc {
 	uint64_t addr;
@@ -86,12 +86,12 @@ struct vq {
 };
 
 struct nic {
-	int found;		/* a device in this slot of the order */
-	int dev;		/* PCI device number */
-	int up;			/* set up */
+	int found; /* a device in this slot of the order */
+	int dev;   /* PCI device number */
+	int up;	   /* set up */
 	uint16_t iobase;
 	uint8_t mac[6];
-	uint32_t addr;		/* host order; 0 until DHCP ended */
+	uint32_t addr; /* host order; 0 until DHCP ended */
 	struct vq rx, tx;
 };
 
@@ -192,8 +192,7 @@ avail_off(const struct vq *q)
 static size_t
 used_off(const struct vq *q)
 {
-	return (avail_off(q) + 6 + 2 * (size_t)q->size + 4095) &
-	    ~(size_t)4095;
+	return (avail_off(q) + 6 + 2 * (size_t)q->size + 4095) & ~(size_t)4095;
 }
 
 static int
@@ -216,8 +215,8 @@ rx_give(int k, uint16_t i)
 {
 	struct nic *n = &nics[k];
 	struct desc *d = (struct desc *)n->rx.ring;
-	volatile uint16_t *avail =
-	    (volatile uint16_t *)(n->rx.ring + avail_off(&n->rx));
+	volatile uint16_t *avail = (volatile uint16_t *)(n->rx.ring +
+	    avail_off(&n->rx));
 
 	d[i].addr = (uint32_t)(uintptr_t)rxbuf[k][i];
 	d[i].len = BUFSZ;
@@ -273,10 +272,10 @@ tx_send(int k, size_t len)
 {
 	struct nic *n = &nics[k];
 	struct desc *d = (struct desc *)n->tx.ring;
-	volatile uint16_t *avail =
-	    (volatile uint16_t *)(n->tx.ring + avail_off(&n->tx));
-	const volatile uint16_t *used =
-	    (const volatile uint16_t *)(n->tx.ring + used_off(&n->tx));
+	volatile uint16_t *avail = (volatile uint16_t *)(n->tx.ring +
+	    avail_off(&n->tx));
+	const volatile uint16_t *used = (const volatile uint16_t *)(n->tx.ring +
+	    used_off(&n->tx));
 	uint32_t spins;
 
 	memset(txbuf, 0, HDR);
@@ -291,8 +290,7 @@ tx_send(int k, size_t len)
 	__asm__ volatile("" : : : "memory");
 	outw(n->iobase + VIO_QUEUE_NOTIFY, 1);
 	/* The buffer is reused: wait until the device has taken it. */
-	for (spins = 0; used[1] == n->tx.last_used && spins < 1000000;
-	    spins++)
+	for (spins = 0; used[1] == n->tx.last_used && spins < 1000000; spins++)
 		__asm__ volatile("pause");
 	n->tx.last_used = used[1];
 }
@@ -305,8 +303,8 @@ static size_t
 rx_next(int k)
 {
 	struct nic *n = &nics[k];
-	const volatile uint16_t *used =
-	    (const volatile uint16_t *)(n->rx.ring + used_off(&n->rx));
+	const volatile uint16_t *used = (const volatile uint16_t *)(n->rx.ring +
+	    used_off(&n->rx));
 	const volatile uint32_t *elem;
 	uint32_t id, len;
 
@@ -366,28 +364,42 @@ dhcp_send(int k, int type, uint32_t xid, uint32_t want, uint32_t server)
 	memset(frame, 0xff, 6);
 	memcpy(frame + 6, n->mac, 6);
 	put16(frame + 12, ETH_IP);
-	bp[0] = 1;		/* BOOTREQUEST */
-	bp[1] = 1;		/* Ethernet */
+	bp[0] = 1; /* BOOTREQUEST */
+	bp[1] = 1; /* Ethernet */
 	bp[2] = 6;
 	put32(bp + 4, xid);
 	memcpy(bp + 28, n->mac, 6);
 	put32(bp + 236, 0x63825363);
 	o = bp + 240;
-	*o++ = 53; *o++ = 1; *o++ = (uint8_t)type;
-	*o++ = 61; *o++ = 7; *o++ = 1;
+	*o++ = 53;
+	*o++ = 1;
+	*o++ = (uint8_t)type;
+	*o++ = 61;
+	*o++ = 7;
+	*o++ = 1;
 	for (i = 0; i < 6; i++)
 		*o++ = n->mac[i];
 	if (type == DHCP_REQUEST) {
-		*o++ = 50; *o++ = 4; put32(o, want); o += 4;
+		*o++ = 50;
+		*o++ = 4;
+		put32(o, want);
+		o += 4;
 		if (server != 0) {
-			*o++ = 54; *o++ = 4; put32(o, server); o += 4;
+			*o++ = 54;
+			*o++ = 4;
+			put32(o, server);
+			o += 4;
 		}
 	}
-	*o++ = 55; *o++ = 3; *o++ = 1; *o++ = 3; *o++ = 6;
+	*o++ = 55;
+	*o++ = 3;
+	*o++ = 1;
+	*o++ = 3;
+	*o++ = 6;
 	*o++ = 255;
 	blen = (size_t)(o - bp);
 	if (blen < 300)
-		blen = 300;	/* BOOTP's minimum */
+		blen = 300; /* BOOTP's minimum */
 	put16(udp, 68);
 	put16(udp + 2, 67);
 	put16(udp + 4, (uint16_t)(8 + blen));
@@ -439,15 +451,14 @@ dhcp_parse(size_t len, uint32_t xid, uint32_t *yiaddr, uint32_t *server,
 	size_t ihl;
 	int type = 0;
 
-	if (len < 14 + 20 || get16(frame + 12) != ETH_IP ||
-	    (ip[0] >> 4) != 4 || ip[9] != 17)
+	if (len < 14 + 20 || get16(frame + 12) != ETH_IP || (ip[0] >> 4) != 4 ||
+	    ip[9] != 17)
 		return 0;
 	ihl = (size_t)(ip[0] & 0xf) * 4;
 	udp = ip + ihl;
 	bp = udp + 8;
 	if ((size_t)(bp - frame) + 240 > len || get16(udp + 2) != 68 ||
-	    bp[0] != 2 || get32(bp + 4) != xid ||
-	    get32(bp + 236) != 0x63825363)
+	    bp[0] != 2 || get32(bp + 4) != xid || get32(bp + 236) != 0x63825363)
 		return 0;
 	*yiaddr = get32(bp + 16);
 	end = frame + len;
@@ -565,7 +576,7 @@ vnet_dhcp(const char *name, int len)
 		errx1("configuring dhcp for %.*s failed: %d", len, name,
 		    E_ADDRNOTAVAIL);
 	for (tries = 0, type = 0; type != DHCP_ACK && tries < MAXTRIES;
-	    tries++) {
+	     tries++) {
 		uint32_t y = 0, s = 0;
 
 		dhcp_send(k, DHCP_REQUEST, xid, yiaddr, server);

@@ -42,22 +42,22 @@
 #include "kvm_xml.h"
 #include "spec.h"
 
-#define URI		"qemu:///system"
-#define MAX_EVENTS	512
-#define EVENT_WAIT_MS	5000
+#define URI	      "qemu:///system"
+#define MAX_EVENTS    512
+#define EVENT_WAIT_MS 5000
 
 static char owner[64];
 static char tmpdir[64];
 static char guest[256];
-static int guest_fd = -1;	/* the guest, opened once: what launches boot */
+static int guest_fd = -1; /* the guest, opened once: what launches boot */
 static char srcdir[256];
 static char why_skip[1024];
 
 /* Events seen by the backend callback, with when they arrived. */
 struct seen {
-	double t;		/* seconds, CLOCK_MONOTONIC */
+	double t; /* seconds, CLOCK_MONOTONIC */
 	struct backend_event ev;
-	int tag;		/* which backend */
+	int tag; /* which backend */
 };
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -150,8 +150,8 @@ wait_event(size_t from, enum backend_event_type type, const char *name,
 				goto out;
 			}
 		}
-		if (pthread_cond_timedwait(&ev_cond, &ev_lock,
-		    &deadline) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&ev_cond, &ev_lock, &deadline) ==
+		    ETIMEDOUT)
 			break;
 	}
 out:
@@ -387,7 +387,8 @@ group_setup(void **state)
 	if (access(cmd, R_OK) != 0) {
 		snprintf(why_skip, sizeof(why_skip),
 		    "no test guest at %s (make build/guest/rrguest, or set "
-		    "RR_GUEST_ELF)", cmd);
+		    "RR_GUEST_ELF)",
+		    cmd);
 		fprintf(stderr, "skipping: %s\n", why_skip);
 		return 0;
 	}
@@ -466,12 +467,13 @@ group_teardown(void **state)
 	return left == 0 ? 0 : -1;
 }
 
-#define SKIP_IF_NEEDED() do {					\
-	if (why_skip[0] != '\0') {				\
-		fprintf(stderr, "skipped: %s\n", why_skip);	\
-		skip();						\
-	}							\
-} while (0)
+#define SKIP_IF_NEEDED() \
+	do { \
+		if (why_skip[0] != '\0') { \
+			fprintf(stderr, "skipped: %s\n", why_skip); \
+			skip(); \
+		} \
+	} while (0)
 
 /* Tests. */
 
@@ -498,7 +500,8 @@ test_lifecycle(void **state)
 	b = open_backend(&cfg, 1);
 	guest_init(&g, "life", "echo hi config exit 3");
 	/* What XML gives a meaning to must reach the guest as is. */
-	snprintf(g.config, sizeof(g.config), "{\"cmdline\":\"rrguest echo hi "
+	snprintf(g.config, sizeof(g.config),
+	    "{\"cmdline\":\"rrguest echo hi "
 	    "config exit 3\",\"hostname\":\"a<b>&amp;c'd]]>\"}");
 	g.launch.generation = 5;
 
@@ -511,8 +514,9 @@ test_lifecycle(void **state)
 		fail_msg("no STARTED for %s", g.domain);
 	}
 	fprintf(stderr, "  create -> STARTED %.0f ms\n", (t - t0) * 1000);
-	if (!wait_text(g.log, "=== main() of \"rrguest\" returned 3 ===",
-	    10000) || !wait_text(g.log, "halted", 2000)) {
+	if (!wait_text(g.log,
+		"=== main() of \"rrguest\" returned 3 ===", 10000) ||
+	    !wait_text(g.log, "halted", 2000)) {
 		char *s = read_all(g.log);
 
 		fprintf(stderr, "console:\n%s\n", s != NULL ? s : "(none)");
@@ -590,7 +594,7 @@ test_conflict_missing_paused(void **state)
 	mark = event_mark();
 	launch_ok(b, &g);
 	assert_true(wait_event(mark, BACKEND_EVENT_STARTED, g.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	rrerr_clear(&err);
 	assert_int_equal(backend_kvm_ops.launch(b, &g.launch, &err), -1);
 	fprintf(stderr, "  second launch: %s: %s\n", rrerr_name(err.code),
@@ -603,7 +607,7 @@ test_conflict_missing_paused(void **state)
 	if (backend_kvm_ops.pause(b, g.domain, &err) == -1)
 		fail_msg("pause: %s", err.message);
 	assert_true(wait_event(mark, BACKEND_EVENT_PAUSED, g.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	assert_true(listed(b, owner, g.domain, &d));
 	assert_true(d.running && d.paused);
 	assert_string_equal(d.fault, "");
@@ -613,7 +617,7 @@ test_conflict_missing_paused(void **state)
 	if (backend_kvm_ops.resume(b, g.domain, &err) == -1)
 		fail_msg("resume: %s", err.message);
 	assert_true(wait_event(mark, BACKEND_EVENT_RESUMED, g.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	assert_true(listed(b, owner, g.domain, &d));
 	assert_false(d.paused);
 	destroy_ok(b, g.domain);
@@ -626,11 +630,13 @@ test_conflict_missing_paused(void **state)
 	destroy_ok(b, "rr-00000000-never-was");
 	rrerr_clear(&err);
 	assert_int_equal(backend_kvm_ops.resume(b, "rr-00000000-never-was",
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_NOT_FOUND);
 	rrerr_clear(&err);
 	assert_int_equal(backend_kvm_ops.shutdown(b, "rr-00000000-never-was",
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_NOT_FOUND);
 
 	/* Paused: STARTED, listed as running, silent until resumed. */
@@ -639,10 +645,10 @@ test_conflict_missing_paused(void **state)
 	mark = event_mark();
 	launch_ok(b, &p);
 	assert_true(wait_event(mark, BACKEND_EVENT_STARTED, p.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	assert_true(listed(b, owner, p.domain, &d));
 	assert_true(d.running);
-	assert_true(d.paused);		/* paused with reason "user" */
+	assert_true(d.paused); /* paused with reason "user" */
 	sleep_ms(500);
 	s = read_all(p.log);
 	assert_true(s == NULL || strstr(s, "calling") == NULL);
@@ -650,8 +656,8 @@ test_conflict_missing_paused(void **state)
 	rrerr_clear(&err);
 	if (backend_kvm_ops.resume(b, p.domain, &err) == -1)
 		fail_msg("resume: %s", err.message);
-	assert_true(wait_text(p.log, "=== main() of \"rrguest\" returned 0 ===",
-	    10000));
+	assert_true(wait_text(p.log,
+	    "=== main() of \"rrguest\" returned 0 ===", 10000));
 	/* Shutdown is accepted (and ignored by the guest). */
 	rrerr_clear(&err);
 	if (backend_kvm_ops.shutdown(b, p.domain, &err) == -1)
@@ -688,8 +694,8 @@ test_nics(void **state)
 	g.launch.macs = macs;
 	rrerr_clear(&err);
 	assert_int_equal(backend_kvm_ops.launch(b, &g.launch, &err), -1);
-	fprintf(stderr, "  missing bridge: %s [%s]: %s\n",
-	    rrerr_name(err.code), err.field, err.message);
+	fprintf(stderr, "  missing bridge: %s [%s]: %s\n", rrerr_name(err.code),
+	    err.field, err.message);
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_string_equal(err.field, "nics[0].backend.name");
 
@@ -715,7 +721,8 @@ test_nics(void **state)
 		g.launch.macs = macs;
 		rrerr_clear(&err);
 		if (backend_kvm_ops.launch(b, &g.launch, &err) == 0) {
-			fprintf(stderr, "  tap name of an existing bridge: "
+			fprintf(stderr,
+			    "  tap name of an existing bridge: "
 			    "launched!\n");
 			destroy_ok(b, g.domain);
 		} else
@@ -732,7 +739,7 @@ test_nics(void **state)
 	if (system("ip link add rrtest-br1 type bridge 2>/dev/null") == 0) {
 		struct spec_nic three[3];
 		const char *macs3[3] = { "52:54:00:7e:57:11",
-		    "52:54:00:7e:57:12", "52:54:00:7e:57:13" };
+			"52:54:00:7e:57:12", "52:54:00:7e:57:13" };
 		size_t mark;
 		bool started, devs, destroyed;
 
@@ -753,14 +760,17 @@ test_nics(void **state)
 			fail_msg("launch with NICs: %s", err.message);
 		}
 		started = wait_event(mark, BACKEND_EVENT_STARTED, g.domain,
-		    EVENT_WAIT_MS) > 0;
+			      EVENT_WAIT_MS) > 0;
 		/* The named tap exists; the bridge got a port. */
-		devs = system("test -e /sys/class/net/rrtest-tap1 && "
-		    "test -n \"$(ls /sys/class/net/rrtest-br1/brif)\"") == 0;
+		devs =
+		    system(
+			"test -e /sys/class/net/rrtest-tap1 && "
+			"test -n \"$(ls /sys/class/net/rrtest-br1/brif)\"") ==
+		    0;
 		rrerr_clear(&err);
 		destroyed = backend_kvm_ops.destroy(b, g.domain, &err) == 0 &&
 		    wait_event(mark, BACKEND_EVENT_STOPPED, g.domain,
-		    EVENT_WAIT_MS) > 0;
+			EVENT_WAIT_MS) > 0;
 		run("ip link del rrtest-br1");
 		assert_true(started);
 		assert_true(devs);
@@ -792,7 +802,7 @@ test_guest_ends(void **state)
 	mark = event_mark();
 	launch_ok(b, &g);
 	assert_true(wait_event(mark, BACKEND_EVENT_STARTED, g.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	snprintf(path, sizeof(path), "/run/libvirt/qemu/%s.pid", g.domain);
 	pid = read_all(path);
 	assert_non_null(pid);
@@ -803,8 +813,8 @@ test_guest_ends(void **state)
 		free(pid);
 		run(cmd);
 	}
-	if (wait_event(mark, BACKEND_EVENT_CRASHED, g.domain,
-	    EVENT_WAIT_MS) < 0) {
+	if (wait_event(mark, BACKEND_EVENT_CRASHED, g.domain, EVENT_WAIT_MS) <
+	    0) {
 		dump_events(mark);
 		fail_msg("no CRASHED after QEMU was killed");
 	}
@@ -814,7 +824,7 @@ test_guest_ends(void **state)
 	mark = event_mark();
 	launch_ok(b, &g);
 	assert_true(wait_event(mark, BACKEND_EVENT_STARTED, g.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	sleep_ms(100);
 	for (i = 0; i < 50 && !seen_any; i++) {
 		size_t k;
@@ -911,7 +921,7 @@ test_fault(void **state)
 	mark = event_mark();
 	launch_ok(b, &g);
 	assert_true(wait_event(mark, BACKEND_EVENT_STARTED, g.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	sleep_ms(300);
 	assert_true(listed(b, owner, g.domain, &d));
 	assert_string_equal(d.fault, "");
@@ -1121,8 +1131,8 @@ test_latency(void **state)
 			t0 = now();
 			if (backend_kvm_ops.launch(b, &g.launch, &err) == -1) {
 				snprintf(line + strlen(line),
-				    sizeof(line) - strlen(line),
-				    " failed: %s", err.message);
+				    sizeof(line) - strlen(line), " failed: %s",
+				    err.message);
 				break;
 			}
 			deadline = t0 + 5;
@@ -1133,13 +1143,13 @@ test_latency(void **state)
 				}
 				sleep_ms(1);
 			}
-			tev = wait_event(mark, BACKEND_EVENT_STARTED,
-			    g.domain, EVENT_WAIT_MS);
+			tev = wait_event(mark, BACKEND_EVENT_STARTED, g.domain,
+			    EVENT_WAIT_MS);
 			destroy_ok(b, g.domain);
 			if (tev < 0 || tcon < 0) {
 				snprintf(line + strlen(line),
-				    sizeof(line) - strlen(line),
-				    " (no %s)", tev < 0 ? "event" : "output");
+				    sizeof(line) - strlen(line), " (no %s)",
+				    tev < 0 ? "event" : "output");
 				continue;
 			}
 			snprintf(line + strlen(line),
@@ -1151,9 +1161,8 @@ test_latency(void **state)
 		}
 		if (ok > 0)
 			snprintf(line + strlen(line),
-			    sizeof(line) - strlen(line),
-			    "   mean %.0f/%.0f", sum_ev * 1000 / ok,
-			    sum_con * 1000 / ok);
+			    sizeof(line) - strlen(line), "   mean %.0f/%.0f",
+			    sum_ev * 1000 / ok, sum_con * 1000 / ok);
 		fprintf(stderr, "%s\n", line);
 		backend_kvm_ops.close(b);
 		if (confs[ci].accel == SPEC_ACCEL_TCG)
@@ -1181,7 +1190,8 @@ test_restart(void **state)
 	(void)state;
 	SKIP_IF_NEEDED();
 	if (access("/run/rumprund-test/libvirtd.pid", R_OK) != 0) {
-		fprintf(stderr, "skipped: libvirtd was not started by "
+		fprintf(stderr,
+		    "skipped: libvirtd was not started by "
 		    "scripts/libvirt-up.sh; not restarting it\n");
 		skip();
 	}
@@ -1191,7 +1201,7 @@ test_restart(void **state)
 	mark = event_mark();
 	launch_ok(b, &g);
 	assert_true(wait_event(mark, BACKEND_EVENT_STARTED, g.domain,
-	    EVENT_WAIT_MS) > 0);
+			EVENT_WAIT_MS) > 0);
 	assert_true(wait_text(g.log, "tick 3\n", 5000));
 
 	mark = event_mark();
@@ -1215,7 +1225,8 @@ test_restart(void **state)
 
 		if (backend_kvm_ops.list(b, owner, &list, &n, &err) == 0) {
 			free(list);
-			fprintf(stderr, "  list while down: worked "
+			fprintf(stderr,
+			    "  list while down: worked "
 			    "(already reconnected?)\n");
 		} else {
 			fprintf(stderr, "  list while down: %s: %s\n",
@@ -1234,15 +1245,18 @@ test_restart(void **state)
 		dump_events(mark);
 		fail_msg("no RECONNECTED");
 	}
-	fprintf(stderr, "  libvirt-up.sh started: RECONNECTED %.0f ms after"
-	    " it was run\n", (tup - t0) * 1000);
+	fprintf(stderr,
+	    "  libvirt-up.sh started: RECONNECTED %.0f ms after"
+	    " it was run\n",
+	    (tup - t0) * 1000);
 	assert_true(listed(b, owner, g.domain, &d));
 	assert_true(d.running);
 	sleep_ms(500);
 	after = file_size(g.log);
-	fprintf(stderr, "  console: %lld bytes before, %lld while down, "
-	    "%lld after\n", (long long)before, (long long)during,
-	    (long long)after);
+	fprintf(stderr,
+	    "  console: %lld bytes before, %lld while down, "
+	    "%lld after\n",
+	    (long long)before, (long long)during, (long long)after);
 	assert_true(during > before);
 	assert_true(after > during);
 

@@ -51,7 +51,7 @@ fx_make(const struct fx_node *n)
 	case 'l':
 		snprintf(target, sizeof(target), "%s",
 		    strncmp(n->arg, "@/", 2) == 0 ? fx_path("%s", n->arg + 2) :
-		    n->arg);
+						    n->arg);
 		rv = symlink(target, fx_path("%s", n->path));
 		break;
 	default:

@@ -30,8 +30,7 @@ extern char fx_root[PATH_MAX];
  * The absolute path of rel (printf format) in the tree.  The result lives
  * in one of 16 rotating static buffers: use it before 16 more calls.
  */
-const char *fx_path(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+const char *fx_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * One entry of a tree: a directory ('d'), a regular file ('f') holding

@@ -94,8 +94,7 @@ run_for(unsigned int ms)
 }
 
 void
-fx_engine_config(struct engine_config *cfg, uv_loop_t *l,
-    struct spec_policy *p)
+fx_engine_config(struct engine_config *cfg, uv_loop_t *l, struct spec_policy *p)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->loop = l;

@@ -45,8 +45,8 @@ extern bool fx_boot_id;
 struct result {
 	bool done;
 	enum engine_outcome outcome;
-	json_t *body;		/* owned by the test */
-	struct rrerr err;	/* when failed */
+	json_t *body;	  /* owned by the test */
+	struct rrerr err; /* when failed */
 	bool failed;
 };
 

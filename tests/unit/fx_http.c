@@ -31,7 +31,7 @@ count_fds(void)
 		if (de->d_name[0] != '.')
 			n++;
 	closedir(d);
-	return n - 1;	/* the DIR's own fd */
+	return n - 1; /* the DIR's own fd */
 }
 
 size_t
@@ -51,8 +51,7 @@ on_body(char *d, size_t size, size_t n, void *arg)
 }
 
 static void
-header_value(const char *d, size_t n, const char *name, char *out,
-    size_t outsz)
+header_value(const char *d, size_t n, const char *name, char *out, size_t outsz)
 {
 	size_t nl = strlen(name), vn;
 

@@ -19,12 +19,12 @@
 struct resp {
 	CURLcode rc;
 	long status;
-	char *body;		/* NUL-terminated; resp_free() frees it */
+	char *body; /* NUL-terminated; resp_free() frees it */
 	size_t len;
-	char allow[128];	/* the headers the tests look at */
+	char allow[128]; /* the headers the tests look at */
 	char ctype[128];
 	char location[256];
-	uint64_t t_start, t_end;	/* ns, CLOCK_MONOTONIC */
+	uint64_t t_start, t_end; /* ns, CLOCK_MONOTONIC */
 	long connects;
 };
 

@@ -13,7 +13,7 @@
  * vCPU, the default accelerator, argv {"hello"} (argv[0] is set), and no
  * disks or NICs yet, whose arrays are the caller's blk and nics.
  */
-void fx_spec_hello(struct spec *spec, enum spec_platform platform,
-    char **argv, struct spec_blk *blk, struct spec_nic *nics);
+void fx_spec_hello(struct spec *spec, enum spec_platform platform, char **argv,
+    struct spec_blk *blk, struct spec_nic *nics);
 
 #endif

@@ -96,8 +96,7 @@ golden_dir(void)
 	static char dir[512];
 	const char *src = getenv("RR_SRCDIR");
 
-	snprintf(dir, sizeof(dir), "%s/tests/golden",
-	    src != NULL ? src : ".");
+	snprintf(dir, sizeof(dir), "%s/tests/golden", src != NULL ? src : ".");
 	return dir;
 }
 
@@ -291,13 +290,14 @@ golden_compare(const char *path, char *actual)
 	}
 	if ((expected = golden_read(path)) == NULL) {
 		print_error("%s: missing (RR_GOLDEN_UPDATE=1 writes it); "
-		    "actual:\n%s", path, actual);
+			    "actual:\n%s",
+		    path, actual);
 		return false;
 	}
 	same = strcmp(expected, actual) == 0;
 	if (!same)
-		print_error("%s differs:\n--- expected\n%s--- actual\n%s",
-		    path, expected, actual);
+		print_error("%s differs:\n--- expected\n%s--- actual\n%s", path,
+		    expected, actual);
 	free(expected);
 	return same;
 }

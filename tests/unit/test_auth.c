@@ -54,8 +54,8 @@ load(struct config *cfg, const char *text, struct rrerr *err)
 {
 	write_file("rumprund.conf", text, 0644);
 	config_defaults(cfg);
-	assert_int_equal(config_load(cfg, path_of("rumprund.conf"), true,
-	    err), 0);
+	assert_int_equal(config_load(cfg, path_of("rumprund.conf"), true, err),
+	    0);
 	return auth_load(cfg, err);
 }
 
@@ -84,10 +84,12 @@ test_bearer(void **state)
 	char conf[256];
 
 	(void)state;
-	write_file("tokens", "# the tokens\n"
+	write_file("tokens",
+	    "# the tokens\n"
 	    "first-token-0123456789\n"
 	    "\n"
-	    "  second.token_with~all+chars/=  # a comment\r\n", 0600);
+	    "  second.token_with~all+chars/=  # a comment\r\n",
+	    0600);
 	snprintf(conf, sizeof(conf), "# x\ntoken_file = %s\n",
 	    path_of("tokens"));
 	a = load(&cfg, conf, &err);
@@ -96,9 +98,9 @@ test_bearer(void **state)
 	/* The line of the token, for the log. */
 	assert_int_equal(auth_bearer("Bearer first-token-0123456789", a), 2);
 	assert_int_equal(auth_bearer("bearer \t second.token_with~all+chars/=",
-	    a), 4);
-	assert_int_equal(auth_bearer("BEARER first-token-0123456789  ", a),
-	    2);
+			     a),
+	    4);
+	assert_int_equal(auth_bearer("BEARER first-token-0123456789  ", a), 2);
 	assert_int_equal(auth_bearer(NULL, a), -1);
 	assert_int_equal(auth_bearer("", a), -1);
 	assert_int_equal(auth_bearer("Bearer", a), -1);
@@ -106,10 +108,8 @@ test_bearer(void **state)
 	assert_int_equal(auth_bearer("Bearerfirst-token-0123456789", a), -1);
 	assert_int_equal(auth_bearer("Basic first-token-0123456789", a), -1);
 	assert_int_equal(auth_bearer("Bearer first-token-012345678", a), -1);
-	assert_int_equal(auth_bearer("Bearer first-token-01234567890", a),
-	    -1);
-	assert_int_equal(auth_bearer("Bearer First-token-0123456789", a),
-	    -1);
+	assert_int_equal(auth_bearer("Bearer first-token-01234567890", a), -1);
+	assert_int_equal(auth_bearer("Bearer First-token-0123456789", a), -1);
 	/* A comment is no token. */
 	assert_int_equal(auth_bearer("Bearer # the tokens", a), -1);
 	assert_null(auth_tls_cert(a));
@@ -169,16 +169,16 @@ static void
 test_load_errors(void **state)
 {
 	(void)state;
-	expect_load_error("\n\ntoken_file = @\n", "x-0123456789abcdef\n",
-	    0604, "rumprund.conf:3: token_file: ");
-	expect_load_error("\n\ntoken_file = @\n", "x-0123456789abcdef\n",
-	    0604, "may be read or written by others (mode 0604)");
+	expect_load_error("\n\ntoken_file = @\n", "x-0123456789abcdef\n", 0604,
+	    "rumprund.conf:3: token_file: ");
+	expect_load_error("\n\ntoken_file = @\n", "x-0123456789abcdef\n", 0604,
+	    "may be read or written by others (mode 0604)");
 	expect_load_error("token_file = @\n", "# empty\n\n", 0600,
 	    "holds no token");
-	expect_load_error("token_file = @\n", "two words-0123456789\n",
-	    0600, "tokens:1: a token is one word");
-	expect_load_error("token_file = @\n",
-	    "ok-0123456789abcdef\nshort\n", 0600, "tokens:2: a token has 16");
+	expect_load_error("token_file = @\n", "two words-0123456789\n", 0600,
+	    "tokens:1: a token is one word");
+	expect_load_error("token_file = @\n", "ok-0123456789abcdef\nshort\n",
+	    0600, "tokens:2: a token has 16");
 	expect_load_error("token_file = /nonexistent-rr-test/tokens\n", NULL, 0,
 	    "rumprund.conf:1: token_file: ");
 	expect_load_error("token_file = /nonexistent-rr-test/tokens\n", NULL, 0,
@@ -205,15 +205,18 @@ test_config_daemon_log(void **state)
 	assert_int_equal(cfg.stop_timeout, 0);
 	write_file("rumprund.conf", "daemon_log = syslog\n", 0644);
 	assert_int_equal(config_load(&cfg, path_of("rumprund.conf"), true,
-	    &err), 0);
+			     &err),
+	    0);
 	assert_string_equal(cfg.daemon_log, "syslog");
 	config_free(&cfg);
 	config_defaults(&cfg);
 	write_file("rumprund.conf", "\ndaemon_log = syslog.log\n", 0644);
 	assert_int_equal(config_load(&cfg, path_of("rumprund.conf"), true,
-	    &err), -1);
-	if (strstr(err.message, "rumprund.conf:2: daemon_log: must be an "
-	    "absolute path") == NULL)
+			     &err),
+	    -1);
+	if (strstr(err.message,
+		"rumprund.conf:2: daemon_log: must be an "
+		"absolute path") == NULL)
 		fail_msg("\"%s\"", err.message);
 	config_free(&cfg);
 }
@@ -276,7 +279,8 @@ test_tcp_rule(void **state)
 	a = load(&cfg, "# x\n", &err);
 	assert_non_null(a);
 	assert_int_equal(check(a, "127.0.0.1", &err), -1);
-	assert_non_null(strstr(err.message, "here: tcp: nothing "
+	assert_non_null(strstr(err.message,
+	    "here: tcp: nothing "
 	    "authenticates TCP clients"));
 	assert_int_equal(check(a, "0.0.0.0", &err), -1);
 	auth_free(a);
@@ -288,7 +292,8 @@ test_tcp_rule(void **state)
 	assert_int_equal(check(a, "127.0.0.1", &err), 0);
 	assert_int_equal(check(a, "::1", &err), 0);
 	assert_int_equal(check(a, "0.0.0.0", &err), -1);
-	assert_non_null(strstr(err.message, "here: tcp: tcp_insecure = yes "
+	assert_non_null(strstr(err.message,
+	    "here: tcp: tcp_insecure = yes "
 	    "serves loopback addresses only (127.0.0.0/8, [::1]), not "
 	    "0.0.0.0"));
 	assert_int_equal(check(a, "::", &err), -1);
@@ -304,7 +309,8 @@ test_tcp_rule(void **state)
 	assert_non_null(a);
 	assert_int_equal(check(a, "127.0.0.1", &err), 0);
 	assert_int_equal(check(a, "192.0.2.1", &err), -1);
-	assert_non_null(strstr(err.message, "plain HTTP (no tls_cert and "
+	assert_non_null(strstr(err.message,
+	    "plain HTTP (no tls_cert and "
 	    "tls_key) is served on loopback addresses only, not 192.0.2.1"));
 	auth_free(a);
 	config_free(&cfg);

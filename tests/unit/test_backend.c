@@ -24,8 +24,8 @@
 #include "httpd.h"
 #include "spec.h"
 
-#define OWNER	"3f0c2a1e-9b7d-4c55-8e21-0d6f4a7b9c10"
-#define OTHER	"3f0c2a1f-9b7d-4c55-8e21-0d6f4a7b9c10"
+#define OWNER "3f0c2a1e-9b7d-4c55-8e21-0d6f4a7b9c10"
+#define OTHER "3f0c2a1f-9b7d-4c55-8e21-0d6f4a7b9c10"
 
 /*
  * Every name backend_domain_name() gives passes backend_domain_has_prefix()
@@ -37,7 +37,11 @@ static void
 test_name_round_trip(void **state)
 {
 	static const char *instances[] = {
-		"a", "web-1", "x-1-2", "0", "db.primary_2",
+		"a",
+		"web-1",
+		"x-1-2",
+		"0",
+		"db.primary_2",
 	};
 	static const unsigned int gens[] = { 1, 2, 10, 4294967295u };
 	static const uint32_t tags[] = { 0, 0xa, 0x5d2a04c7, 0xffffffffu };
@@ -56,30 +60,35 @@ test_name_round_trip(void **state)
 	assert_string_not_equal(mine, theirs);
 	plen = strlen(mine);
 	for (i = 0; i < sizeof(instances) / sizeof(instances[0]); i++)
-	for (g = 0; g < sizeof(gens) / sizeof(gens[0]); g++)
-	for (t = 0; t < sizeof(tags) / sizeof(tags[0]); t++) {
-		backend_domain_name(OWNER, instances[i], gens[g], tags[t],
-		    name, sizeof(name));
-		assert_true(backend_domain_has_prefix(name, mine));
-		assert_true(backend_domain_has_prefix(name,
-		    BACKEND_DOMAIN_PREFIX));
-		assert_false(backend_domain_has_prefix(name, theirs));
-		/* Read back from the right: "-<generation>-<8 hex>". */
-		nlen = strlen(name);
-		assert_true(nlen > plen + 11);
-		assert_int_equal(sscanf(name + nlen - 8, "%8x%n", &tag, &used),
-		    1);
-		assert_int_equal(used, 8);
-		assert_int_equal(tag, tags[t]);
-		assert_int_equal(name[nlen - 9], '-');
-		snprintf(inst, sizeof(inst), "%.*s", (int)(nlen - 9 - plen),
-		    name + plen);
-		snprintf(want, sizeof(want), "%s-%u", instances[i], gens[g]);
-		assert_string_equal(inst, want);
-		assert_int_equal(sscanf(strrchr(inst, '-') + 1, "%u", &gen),
-		    1);
-		assert_int_equal(gen, gens[g]);
-	}
+		for (g = 0; g < sizeof(gens) / sizeof(gens[0]); g++)
+			for (t = 0; t < sizeof(tags) / sizeof(tags[0]); t++) {
+				backend_domain_name(OWNER, instances[i],
+				    gens[g], tags[t], name, sizeof(name));
+				assert_true(
+				    backend_domain_has_prefix(name, mine));
+				assert_true(backend_domain_has_prefix(name,
+				    BACKEND_DOMAIN_PREFIX));
+				assert_false(
+				    backend_domain_has_prefix(name, theirs));
+				/* Read back from the right: "-<generation>-<8 hex>". */
+				nlen = strlen(name);
+				assert_true(nlen > plen + 11);
+				assert_int_equal(sscanf(name + nlen - 8,
+						     "%8x%n", &tag, &used),
+				    1);
+				assert_int_equal(used, 8);
+				assert_int_equal(tag, tags[t]);
+				assert_int_equal(name[nlen - 9], '-');
+				snprintf(inst, sizeof(inst), "%.*s",
+				    (int)(nlen - 9 - plen), name + plen);
+				snprintf(want, sizeof(want), "%s-%u",
+				    instances[i], gens[g]);
+				assert_string_equal(inst, want);
+				assert_int_equal(sscanf(strrchr(inst, '-') + 1,
+						     "%u", &gen),
+				    1);
+				assert_int_equal(gen, gens[g]);
+			}
 }
 
 /* The test of a name: a plain prefix match; NULL is no name. */
@@ -90,16 +99,15 @@ test_has_prefix(void **state)
 	assert_false(backend_domain_has_prefix(NULL, "rr-"));
 	assert_false(backend_domain_has_prefix("", "rr-"));
 	assert_false(backend_domain_has_prefix("rr", "rr-"));
-	assert_false(backend_domain_has_prefix("xr-3f0c2a1e-a-1-00000000",
-	    "rr-"));
+	assert_false(
+	    backend_domain_has_prefix("xr-3f0c2a1e-a-1-00000000", "rr-"));
 	assert_true(backend_domain_has_prefix("rr-", "rr-"));
 	assert_true(backend_domain_has_prefix("rr-3f0c2a1e-a-1-00000000",
 	    "rr-3f0c2a1e-"));
 	assert_false(backend_domain_has_prefix("rr-3f0c2a1e-a-1-00000000",
 	    "rr-3f0c2a1f-"));
 	/* A name of an owner shorter than 8 characters. */
-	assert_true(backend_domain_has_prefix("rr-ab-x-12-0000000a",
-	    "rr-ab-"));
+	assert_true(backend_domain_has_prefix("rr-ab-x-12-0000000a", "rr-ab-"));
 }
 
 /* An engine on lean_ops: the fake backend with only the mandatory ops. */
@@ -177,8 +185,8 @@ in_state(void *arg)
 
 	if ((v = engine_get(eng, w->name, &err)) == NULL)
 		return false;
-	ok = strcmp(json_string_value(json_object_get(v, "state")),
-	    w->state) == 0;
+	ok = strcmp(json_string_value(json_object_get(v, "state")), w->state) ==
+	    0;
 	json_decref(v);
 	return ok;
 }
@@ -298,9 +306,11 @@ test_optional_ops_null(void **state)
 	enum fake_op op;
 
 	(void)state;
-	snprintf(text, sizeof(text), "{\"name\":\"a\",\"image\":\"%s\","
+	snprintf(text, sizeof(text),
+	    "{\"name\":\"a\",\"image\":\"%s\","
 	    "\"nics\":[{\"backend\":{\"type\":\"tap\"},\"inet\":"
-	    "{\"method\":\"dhcp\"}}]}", fx_path("images/app"));
+	    "{\"method\":\"dhcp\"}}]}",
+	    fx_path("images/app"));
 	if (spec_parse(text, strlen(text), &policy, &spec, &err) == -1)
 		fail_msg("spec_parse: %s", err.message);
 	memset(&r, 0, sizeof(r));
@@ -310,7 +320,8 @@ test_optional_ops_null(void **state)
 	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	assert_int_equal(fake_console(domain_of("a"),
-	    "=== calling \"app\" main() ===\n"), 0);
+			     "=== calling \"app\" main() ===\n"),
+	    0);
 	run_until(in_state, &running, 5000, "running");
 
 	memset(&r, 0, sizeof(r));

@@ -51,11 +51,13 @@ announced(void *arg)
 			continue;
 		if (json_string_value(json_object_get(e, "name")) != NULL &&
 		    strcmp(json_string_value(json_object_get(e, "name")),
-		    w->name) == 0 && json_string_value(json_object_get(e,
-		    "type")) != NULL && strcmp(json_string_value(
-		    json_object_get(e, "type")), "state") == 0)
-			ok = strcmp(json_string_value(json_object_get(e,
-			    "state")), w->state) == 0;
+			w->name) == 0 &&
+		    json_string_value(json_object_get(e, "type")) != NULL &&
+		    strcmp(json_string_value(json_object_get(e, "type")),
+			"state") == 0)
+			ok = strcmp(json_string_value(
+					json_object_get(e, "state")),
+				 w->state) == 0;
 		json_decref(e);
 	}
 	return ok;
@@ -84,7 +86,7 @@ list_checked(void)
 	json_array_foreach(kept, i, k) {
 		json_array_foreach(fresh, j, x) {
 			if (json_equal(json_object_get(k, "name"),
-			    json_object_get(x, "name")))
+				json_object_get(x, "name")))
 				break;
 		}
 		if (j == json_array_size(fresh) || !json_equal(k, x))
@@ -142,8 +144,8 @@ in_state(void *arg)
 
 	if ((v = view_checked(w->name)) == NULL)
 		return strcmp(w->state, "gone") == 0;
-	ok = strcmp(json_string_value(json_object_get(v, "state")),
-	    w->state) == 0;
+	ok = strcmp(json_string_value(json_object_get(v, "state")), w->state) ==
+	    0;
 	json_decref(v);
 	return ok;
 }
@@ -272,8 +274,8 @@ test_exit_status(void **state)
 	r = launch(SIMPLE);
 	assert_false(r.failed);
 	assert_int_equal(r.outcome, ENGINE_CREATED);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "starting");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "starting");
 	json_decref(r.body);
 
 	console("a", "boot\n=== calling \"app\" main() ===\n\n");
@@ -304,10 +306,12 @@ test_rumprun_end(void **state)
 	r = launch(SIMPLE);
 	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
-	console("a", "rump kernel bare metal bootstrap\n\n"
+	console("a",
+	    "rump kernel bare metal bootstrap\n\n"
 	    "mounted tmpfs on /tmp\n\n=== calling \"app\" main() ===\n\n");
 	wait_state("a", "running");
-	console("a", "hello\n\n=== main() of \"app\" returned 3 ===\n\n"
+	console("a",
+	    "hello\n\n=== main() of \"app\" returned 3 ===\n\n"
 	    "=== ERROR: _exit(3) called ===\n"
 	    "rump kernel halting...\nsyncing disks... done\n"
 	    "unmounting file systems...\n"
@@ -383,8 +387,8 @@ test_launch_failure(void **state)
 	fake_fail(FAKE_OP_LAUNCH, 1, RRERR_INVALID, "no such bridge");
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "failed");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "failed");
 	json_decref(r.body);
 	expect_str("a", "reason", "no such bridge");
 }
@@ -404,8 +408,8 @@ test_stop_graceful_then_destroy(void **state)
 	/* The guest ignores the shutdown; the deadline destroys it. */
 	run_until(replied, &s, "the stop reply");
 	assert_false(s.failed);
-	assert_string_equal(json_string_value(json_object_get(s.body,
-	    "state")), "stopped");
+	assert_string_equal(json_string_value(json_object_get(s.body, "state")),
+	    "stopped");
 	json_decref(s.body);
 	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 1);
 	assert_int_equal(fake_calls(FAKE_OP_DESTROY), 1);
@@ -432,8 +436,9 @@ states_since(const char *name, uint64_t seq, char *buf, size_t size)
 		e = json_loads(line, 0, NULL);
 		assert_non_null(e);
 		if (strcmp(json_string_value(json_object_get(e, "name")),
-		    name) == 0 && strcmp(json_string_value(json_object_get(e,
-		    "type")), "state") == 0)
+			name) == 0 &&
+		    strcmp(json_string_value(json_object_get(e, "type")),
+			"state") == 0)
 			snprintf(buf + strlen(buf), size - strlen(buf), "%s ",
 			    json_string_value(json_object_get(e, "state")));
 		json_decref(e);
@@ -527,8 +532,8 @@ test_start_again_and_remove(void **state)
 	v = s.body;
 	assert_int_equal(json_integer_value(json_object_get(v, "generation")),
 	    2);
-	assert_string_not_equal(json_string_value(json_object_get(v,
-	    "domain")), first);
+	assert_string_not_equal(json_string_value(json_object_get(v, "domain")),
+	    first);
 	json_decref(v);
 	/* A late event about generation 1 must not touch generation 2. */
 	assert_int_equal(fake_add("x", first, "a", 1, true), 0);
@@ -584,7 +589,8 @@ test_restart_after_exit_while_down(void **state)
 	close_engine();
 	/* The guest finished while rumprund was down: markers are replayed. */
 	assert_int_equal(fake_console(dom,
-	    "=== main() of \"app\" returned 5 ===\nhalted\n"), 0);
+			     "=== main() of \"app\" returned 5 ===\nhalted\n"),
+	    0);
 	open_engine();
 	wait_state("a", "exited");
 	expect_int("a", "exit_status", 5);
@@ -622,8 +628,8 @@ test_orphan_destroyed(void **state)
 	snprintf(dom, sizeof(dom), "rr-%.8s-ghost-1", owner);
 	assert_int_equal(fake_add(owner, dom, "ghost", 1, true), 0);
 	/* Somebody else's domain is never touched. */
-	assert_int_equal(fake_add("someone-else", "rr-other-x-1", "x", 1,
-	    true), 0);
+	assert_int_equal(fake_add("someone-else", "rr-other-x-1", "x", 1, true),
+	    0);
 	open_engine();
 	usleep(50000);
 	uv_run(&loop, UV_RUN_NOWAIT);
@@ -653,7 +659,8 @@ test_pending_record_without_domain(void **state)
 	json_object_set_new(rec, "state", json_string("pending"));
 	json_object_set_new(rec, "launched", json_false());
 	assert_int_equal(json_dump_file(rec, fx_path("state/instances/a.json"),
-	    0), 0);
+			     0),
+	    0);
 	json_decref(rec);
 	open_engine();
 	wait_state("a", "failed");
@@ -721,7 +728,8 @@ test_events(void **state)
 	seq = prev;
 	r = launch(SIMPLE);
 	json_decref(r.body);
-	console("a", "=== calling \"app\" main() ===\n"
+	console("a",
+	    "=== calling \"app\" main() ===\n"
 	    "=== main() of \"app\" returned 0 ===\nhalted\n");
 	wait_state("a", "exited");
 	/* The events come once the records say so. */
@@ -752,8 +760,9 @@ last_state_event(const char *name)
 		e = json_loads(line, 0, NULL);
 		assert_non_null(e);
 		if (strcmp(json_string_value(json_object_get(e, "name")),
-		    name) == 0 && strcmp(json_string_value(json_object_get(e,
-		    "type")), "state") == 0) {
+			name) == 0 &&
+		    strcmp(json_string_value(json_object_get(e, "type")),
+			"state") == 0) {
 			json_decref(last);
 			last = e;
 		} else
@@ -773,9 +782,10 @@ recorded(void *arg)
 
 	rec = json_load_file(fx_path("state/instances/%s.json", w->name), 0,
 	    NULL);
-	ok = rec != NULL && json_string_value(json_object_get(rec,
-	    "state")) != NULL && strcmp(json_string_value(json_object_get(rec,
-	    "state")), w->state) == 0;
+	ok = rec != NULL &&
+	    json_string_value(json_object_get(rec, "state")) != NULL &&
+	    strcmp(json_string_value(json_object_get(rec, "state")),
+		w->state) == 0;
 	json_decref(rec);
 	return ok;
 }
@@ -801,8 +811,7 @@ expect_end(const char *name, const char *state, const char *reason)
 	assert_string_equal(json_string_value(json_object_get(v, "reason")),
 	    reason);
 	json_decref(v);
-	rec = json_load_file(fx_path("state/instances/%s.json", name), 0,
-	    NULL);
+	rec = json_load_file(fx_path("state/instances/%s.json", name), 0, NULL);
 	assert_non_null(rec);
 	assert_string_equal(json_string_value(json_object_get(rec, "state")),
 	    state);
@@ -812,7 +821,8 @@ expect_end(const char *name, const char *state, const char *reason)
 }
 
 #define BOOT1 "{\"name\":\"a\",\"image\":\"%s\",\"boot_timeout_s\":1}"
-#define NO_OUTPUT_1S "no console output in 1 s: the guest does not write " \
+#define NO_OUTPUT_1S \
+	"no console output in 1 s: the guest does not write " \
 	"to COM1; check the firmware setting"
 
 static void
@@ -845,9 +855,12 @@ test_boot_output_no_main(void **state)
 	json_decref(r.body);
 	/* The last line with something in it, made printable, is quoted. */
 	console("a", "rrguest: rumprun test guest\r\n");
-	console("a", "waiting for \x01the \xc3\xa9" "disk\r\n  \n\n");
+	console("a",
+	    "waiting for \x01the \xc3\xa9"
+	    "disk\r\n  \n\n");
 	wait_state("a", "failed");
-	expect_end("a", "failed", "main() not called in 1 s; last console "
+	expect_end("a", "failed",
+	    "main() not called in 1 s; last console "
 	    "line: \"waiting for ?the ??disk\"");
 	assert_int_equal(fake_ndomains(), 0);
 }
@@ -864,10 +877,12 @@ test_boot_partial_long_line(void **state)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	console("a", "first\n");
-	console("a", big);	/* no newline: still the last line */
+	console("a", big); /* no newline: still the last line */
 	wait_state("a", "failed");
-	snprintf(want, sizeof(want), "main() not called in 1 s; last console "
-	    "line: \"%.196s...\"", big);
+	snprintf(want, sizeof(want),
+	    "main() not called in 1 s; last console "
+	    "line: \"%.196s...\"",
+	    big);
 	expect_end("a", "failed", want);
 }
 
@@ -901,7 +916,7 @@ test_boot_timeout_sources(void **state)
 	open_engine();
 	/* 0 in the request: no limit, whatever rumprund.conf says. */
 	r = launch("{\"name\":\"never\",\"image\":\"%s\","
-	    "\"boot_timeout_s\":0}");
+		   "\"boot_timeout_s\":0}");
 	json_decref(r.body);
 	/* Nothing in the request: rumprund.conf's boot_timeout. */
 	r = launch("{\"name\":\"conf\",\"image\":\"%s\"}");
@@ -929,7 +944,7 @@ test_boot_paused(void **state)
 
 	(void)state;
 	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"paused\":true,"
-	    "\"boot_timeout_s\":1}");
+		   "\"boot_timeout_s\":1}");
 	json_decref(r.body);
 	/* A paused guest is not booting: the clock starts at its resume. */
 	run_for(1500);
@@ -963,7 +978,8 @@ test_boot_deadline_survives_restart(void **state)
 	wait_state("a", "failed");
 	dt = instance_now_ms() - t0;
 	assert_true(dt >= 2000 && dt < 2900);
-	expect_end("a", "failed", "main() not called in 2 s; last console "
+	expect_end("a", "failed",
+	    "main() not called in 2 s; last console "
 	    "line: \"still loading\"");
 	assert_int_equal(fake_ndomains(), 0);
 }
@@ -1052,7 +1068,8 @@ test_boot_start_again(void **state)
 	expect_int("a", "generation", 2);
 }
 
-#define FAULT "the hypervisor stopped the guest: KVM internal error " \
+#define FAULT \
+	"the hypervisor stopped the guest: KVM internal error " \
 	"(emulation failure)"
 
 static void
@@ -1102,9 +1119,11 @@ test_reset_reason(void **state)
 	json_decref(r.body);
 	/* libvirt's "shutdown" of a KVM guest with on_reboot destroy. */
 	assert_int_equal(fake_end(domain_of("a"), BACKEND_EVENT_SHUTDOWN,
-	    "stopped: shutdown"), 0);
+			     "stopped: shutdown"),
+	    0);
 	wait_state("a", "crashed");
-	expect_end("a", "crashed", "the guest reset (a triple fault?) or "
+	expect_end("a", "crashed",
+	    "the guest reset (a triple fault?) or "
 	    "powered off before main() returned");
 }
 
@@ -1205,8 +1224,8 @@ test_leftover_of_failed_create(void **state)
 	    "libvirt is not reachable: End of file while reading data");
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "failed");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "failed");
 	json_decref(r.body);
 	snprintf(left, sizeof(left), "%s", domain_of("a"));
 	/* libvirtd had made it after all, stuck paused in its start job. */
@@ -1219,8 +1238,8 @@ test_leftover_of_failed_create(void **state)
 	r = launch(SIMPLE);
 	assert_false(r.failed);
 	assert_int_equal(r.outcome, ENGINE_CREATED);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "starting");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "starting");
 	json_decref(r.body);
 	assert_string_not_equal(domain_of("a"), left);
 
@@ -1231,8 +1250,7 @@ test_leftover_of_failed_create(void **state)
 	uv_run(&loop, UV_RUN_NOWAIT);
 	fake_reconnect();
 	run_until(no_more_fails_of_destroy, NULL, "the refused destroy");
-	assert_int_equal(fake_domain_get(left, &(struct fake_domain){ 0 }),
-	    0);
+	assert_int_equal(fake_domain_get(left, &(struct fake_domain){ 0 }), 0);
 	/* Reported in /v1/info until it is gone. */
 	run_until(orphan_reported, left, "the orphan in the info");
 	run_until(leftover_gone, left, "the leftover to be destroyed");
@@ -1296,7 +1314,8 @@ test_stale_pending_record_of_a_guest_that_ran(void **state)
 	(void)state;
 	r = launch(SIMPLE);
 	json_decref(r.body);
-	console("a", "=== calling \"app\" main() ===\n"
+	console("a",
+	    "=== calling \"app\" main() ===\n"
 	    "=== main() of \"app\" returned 0 ===\nhalted\n");
 	wait_state("a", "exited");
 	close_engine();
@@ -1308,7 +1327,8 @@ test_stale_pending_record_of_a_guest_that_ran(void **state)
 	json_object_set_new(rec, "exit_status", json_null());
 	json_object_set_new(rec, "finished_ms", json_integer(0));
 	assert_int_equal(json_dump_file(rec, fx_path("state/instances/a.json"),
-	    0), 0);
+			     0),
+	    0);
 	json_decref(rec);
 	open_engine();
 	wait_state("a", "exited");
@@ -1396,8 +1416,8 @@ test_launch_waits_for_its_record(void **state)
 
 	r = launch(SIMPLE);
 	assert_false(r.failed);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "starting");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "starting");
 	json_decref(r.body);
 	/* No loop run since the answer: the record was there before it. */
 	assert_true(recorded(&w));
@@ -1420,13 +1440,13 @@ test_list_text_after_remove(void **state)
 	engine_stop(eng, "a", true, 0, on_reply, &s);
 	run_until(replied, &s, "the stop reply");
 	json_decref(s.body);
-	expect_str("a", "state", "stopped");	/* lists it too */
+	expect_str("a", "state", "stopped"); /* lists it too */
 	memset(&s, 0, sizeof(s));
 	engine_remove(eng, "a", false, on_reply, &s);
 	run_until(replied, &s, "the remove reply");
 	assert_false(s.failed);
 	json_decref(s.body);
-	wait_state("a", "gone");		/* lists again */
+	wait_state("a", "gone"); /* lists again */
 }
 
 /*
@@ -1497,8 +1517,8 @@ test_pause_resume(void **state)
 	wait_state("a", "running");
 	r = op(engine_pause, "a");
 	assert_false(r.failed);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "paused");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "paused");
 	json_decref(r.body);
 	assert_int_equal(fake_domain_get(domain_of("a"), &fd), 0);
 	assert_true(fd.paused);
@@ -1515,8 +1535,8 @@ test_pause_resume(void **state)
 	expect_str("a", "state", "paused");
 	r = op(engine_resume, "a");
 	assert_false(r.failed);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "running");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "running");
 	json_decref(r.body);
 	assert_int_equal(fake_domain_get(domain_of("a"), &fd), 0);
 	assert_false(fd.paused);
@@ -1533,8 +1553,8 @@ test_pause_resume(void **state)
 	memset(&r, 0, sizeof(r));
 	engine_stop(eng, "b", false, 30, on_reply, &r);
 	run_until(replied, &r, "the stop reply");
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "stopped");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "stopped");
 	json_decref(r.body);
 	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 0);
 }
@@ -1571,8 +1591,8 @@ test_pause_outside(void **state)
 	memset(&r, 0, sizeof(r));
 	engine_stop(eng, "a", false, 30, on_reply, &r);
 	run_until(replied, &r, "the stop reply");
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "stopped");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "stopped");
 	json_decref(r.body);
 	assert_int_equal(fake_calls(FAKE_OP_SHUTDOWN), 0);
 	/* Ended: nothing to pause, resume or kill. */
@@ -1630,11 +1650,11 @@ test_restart(void **state)
 	engine_restart(eng, "a", -1, on_reply, &r);
 	run_until(replied, &r, "the restart reply");
 	assert_false(r.failed);
-	assert_int_equal(json_integer_value(json_object_get(r.body,
-	    "generation")), 2);
+	assert_int_equal(json_integer_value(
+			     json_object_get(r.body, "generation")),
+	    2);
 	json_decref(r.body);
-	assert_int_equal(fake_domain_get(dom, &(struct fake_domain){ 0 }),
-	    -1);
+	assert_int_equal(fake_domain_get(dom, &(struct fake_domain){ 0 }), -1);
 	assert_int_equal(fake_ndomains(), 1);
 	expect_str("a", "state", "starting");
 	/* In flight when rumprund dies: the next one completes it. */
@@ -1644,7 +1664,7 @@ test_restart(void **state)
 	run_for(200);
 	expect_str("a", "state", "stopping");
 	close_engine();
-	assert_true(r.done && r.failed);	/* 503: shutting down */
+	assert_true(r.done && r.failed); /* 503: shutting down */
 	/* The guest ended while rumprund was down. */
 	assert_int_equal(fake_end(dom, BACKEND_EVENT_STOPPED, "destroyed"), 0);
 	open_engine();
@@ -1724,10 +1744,12 @@ test_wait(void **state)
 	assert_false(w[0].r.done);
 	console("a", "=== main() of \"app\" returned 3 ===\nhalted\n");
 	run_until(replied, &w[0].r, "the end");
-	assert_int_equal(json_integer_value(json_object_get(w[0].r.body,
-	    "exit_status")), 3);
-	assert_string_equal(json_string_value(json_object_get(w[0].r.body,
-	    "state")), "exited");
+	assert_int_equal(json_integer_value(
+			     json_object_get(w[0].r.body, "exit_status")),
+	    3);
+	assert_string_equal(json_string_value(
+				json_object_get(w[0].r.body, "state")),
+	    "exited");
 	json_decref(w[0].r.body);
 	assert_int_equal(waits(), 0);
 	/* A generation that runs; clients that leave; the bound. */
@@ -1741,8 +1763,7 @@ test_wait(void **state)
 	assert_int_equal(waits(), ENGINE_WAITS_MAX);
 	engine_wait(eng, "a", -1, -1, wait_alive, on_wait,
 	    &w[ENGINE_WAITS_MAX]);
-	assert_true(w[ENGINE_WAITS_MAX].r.done &&
-	    w[ENGINE_WAITS_MAX].r.failed);
+	assert_true(w[ENGINE_WAITS_MAX].r.done && w[ENGINE_WAITS_MAX].r.failed);
 	assert_int_equal(w[ENGINE_WAITS_MAX].r.err.code, RRERR_UNAVAILABLE);
 	for (i = 0; i < ENGINE_WAITS_MAX; i++)
 		w[i].a.alive = false;
@@ -1773,18 +1794,21 @@ test_wait_pause_kill_in_backoff(void **state)
 
 	(void)state;
 	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"restart\":{\"policy\":"
-	    "\"on-failure\",\"backoff_initial_s\":60}}");
+		   "\"on-failure\",\"backoff_initial_s\":60}}");
 	json_decref(r.body);
 	memset(&w, 0, sizeof(w));
 	w.a.alive = true;
 	engine_wait(eng, "a", -1, -1, wait_alive, on_wait, &w);
-	console("a", "=== calling \"app\" main() ===\n"
+	console("a",
+	    "=== calling \"app\" main() ===\n"
 	    "=== main() of \"app\" returned 1 ===\nhalted\n");
 	run_until(replied, &w.r, "the end of generation 1");
-	assert_string_equal(json_string_value(json_object_get(w.r.body,
-	    "state")), "backoff");
-	assert_int_equal(json_integer_value(json_object_get(w.r.body,
-	    "exit_status")), 1);
+	assert_string_equal(json_string_value(
+				json_object_get(w.r.body, "state")),
+	    "backoff");
+	assert_int_equal(json_integer_value(
+			     json_object_get(w.r.body, "exit_status")),
+	    1);
 	assert_true(json_is_true(json_object_get(w.r.body, "met")));
 	json_decref(w.r.body);
 	/* Nothing runs: nothing to pause. */
@@ -1794,16 +1818,17 @@ test_wait_pause_kill_in_backoff(void **state)
 	/* kill ends the wait for the next attempt. */
 	r = op(engine_kill, "a");
 	assert_false(r.failed);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "stopped");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "stopped");
 	json_decref(r.body);
 	/* restart of an ended instance is a start. */
 	memset(&r, 0, sizeof(r));
 	engine_restart(eng, "a", -1, on_reply, &r);
 	run_until(replied, &r, "the restart reply");
 	assert_false(r.failed);
-	assert_int_equal(json_integer_value(json_object_get(r.body,
-	    "generation")), 2);
+	assert_int_equal(json_integer_value(
+			     json_object_get(r.body, "generation")),
+	    2);
 	json_decref(r.body);
 }
 
@@ -1811,8 +1836,8 @@ test_wait_pause_kill_in_backoff(void **state)
 struct want_nic {
 	const char *name;
 	size_t i;
-	const char *host_dev;	/* NULL: null */
-	const char *addr;	/* NULL: no address */
+	const char *host_dev; /* NULL: null */
+	const char *addr;     /* NULL: no address */
 	const char *source;
 };
 
@@ -1832,10 +1857,12 @@ nic_shows(void *arg)
 	a0 = json_array_get(json_object_get(nic, "addresses"), 0);
 	addr = json_string_value(json_object_get(a0, "addr"));
 	src = json_string_value(json_object_get(a0, "source"));
-	ok = (w->host_dev == NULL ? dev == NULL :
-	    dev != NULL && strcmp(dev, w->host_dev) == 0) &&
-	    (w->addr == NULL ? addr == NULL : addr != NULL &&
-	    strcmp(addr, w->addr) == 0 && strcmp(src, w->source) == 0);
+	ok = (w->host_dev == NULL ?
+		     dev == NULL :
+		     dev != NULL && strcmp(dev, w->host_dev) == 0) &&
+	    (w->addr == NULL ? addr == NULL :
+			       addr != NULL && strcmp(addr, w->addr) == 0 &&
+			strcmp(src, w->source) == 0);
 	json_decref(v);
 	return ok;
 }
@@ -1854,7 +1881,8 @@ test_addresses(void **state)
 	unsigned int calls;
 
 	(void)state;
-	r = launch("{\"name\":\"a\",\"image\":\"%s\",\"nics\":["
+	r = launch(
+	    "{\"name\":\"a\",\"image\":\"%s\",\"nics\":["
 	    "{\"backend\":{\"type\":\"tap\"},\"inet\":{\"method\":\"dhcp\"}},"
 	    "{\"backend\":{\"type\":\"tap\"},\"inet\":{\"method\":"
 	    "\"static\",\"addr\":\"10.1.0.5/24\"}}]}");
@@ -1874,7 +1902,8 @@ test_addresses(void **state)
 	/* Everything known: the next query waits ADDRS_SLOW_MS. */
 	run_for(ADDRS_FAST_MS + 500);
 	assert_int_equal(fake_calls(FAKE_OP_ADDRESSES), calls);
-	console("a", "=== calling \"app\" main() ===\n\n=== main() of \"app\" "
+	console("a",
+	    "=== calling \"app\" main() ===\n\n=== main() of \"app\" "
 	    "returned 0 ===\nhalted\n");
 	wait_state("a", "exited");
 	w0.host_dev = w0.addr = NULL;
@@ -1916,8 +1945,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_destroyed, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_pending_record_without_domain,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pending_record_without_domain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnected, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
@@ -1930,8 +1959,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_boot_main_in_time, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_boot_timeout_sources, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_boot_timeout_sources,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_boot_paused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(

@@ -39,7 +39,7 @@ get(const char *name)
 struct want {
 	const char *name;
 	const char *state;
-	json_int_t generation;	/* 0: any */
+	json_int_t generation; /* 0: any */
 };
 
 static bool
@@ -49,9 +49,11 @@ in_state(void *arg)
 	json_t *v = get(w->name);
 	bool ok;
 
-	ok = strcmp(json_string_value(json_object_get(v, "state")),
-	    w->state) == 0 && (w->generation == 0 || json_integer_value(
-	    json_object_get(v, "generation")) == w->generation);
+	ok = strcmp(json_string_value(json_object_get(v, "state")), w->state) ==
+		0 &&
+	    (w->generation == 0 ||
+		json_integer_value(json_object_get(v, "generation")) ==
+		    w->generation);
 	json_decref(v);
 	return ok;
 }
@@ -117,8 +119,10 @@ launch(const char *name, const char *restart)
 	struct result r;
 	char text[2048];
 
-	snprintf(text, sizeof(text), "{\"name\":\"%s\",\"image\":\"%s\","
-	    "\"restart\":{%s}}", name, fx_path("images/app"), restart);
+	snprintf(text, sizeof(text),
+	    "{\"name\":\"%s\",\"image\":\"%s\","
+	    "\"restart\":{%s}}",
+	    name, fx_path("images/app"), restart);
 	r = fx_launch(text);
 	assert_false(r.failed);
 	json_decref(r.body);
@@ -129,8 +133,10 @@ guest_exits(const char *name, int status)
 {
 	char text[256];
 
-	snprintf(text, sizeof(text), "=== calling \"app\" main() ===\n"
-	    "=== main() of \"app\" returned %d ===\nhalted\n", status);
+	snprintf(text, sizeof(text),
+	    "=== calling \"app\" main() ===\n"
+	    "=== main() of \"app\" returned %d ===\nhalted\n",
+	    status);
 	assert_int_equal(fake_console(domain_of(name), text), 0);
 }
 
@@ -149,18 +155,21 @@ test_on_failure_restarts_then_gives_up(void **state)
 	size_t n;
 
 	(void)state;
-	launch("a", "\"policy\":\"on-failure\",\"max_retries\":1,"
+	launch("a",
+	    "\"policy\":\"on-failure\",\"max_retries\":1,"
 	    "\"backoff_initial_s\":0");
 	snprintf(first, sizeof(first), "%s", domain_of("a"));
 	guest_exits("a", 0 + 1);
 	wait_state("a", "starting", 2);
 	v = get("a");
-	assert_string_not_equal(json_string_value(json_object_get(v,
-	    "domain")), first);
+	assert_string_not_equal(json_string_value(json_object_get(v, "domain")),
+	    first);
+	assert_int_equal(json_integer_value(
+			     json_object_get(restart_of(v), "count")),
+	    1);
 	assert_int_equal(json_integer_value(json_object_get(restart_of(v),
-	    "count")), 1);
-	assert_int_equal(json_integer_value(json_object_get(restart_of(v),
-	    "last_exit_status")), 1);
+			     "last_exit_status")),
+	    1);
 	json_decref(v);
 	assert_int_equal(fake_domain_get(first, &(struct fake_domain){ 0 }),
 	    -1);
@@ -177,7 +186,8 @@ test_on_failure_restarts_then_gives_up(void **state)
 	n = fread(log, 1, sizeof(log) - 1, f);
 	fclose(f);
 	log[n] = '\0';
-	assert_non_null(strstr(log, ": restart 1 (generation 2): exit status "
+	assert_non_null(strstr(log,
+	    ": restart 1 (generation 2): exit status "
 	    "1 ---\n"));
 }
 
@@ -199,20 +209,21 @@ test_stop_in_backoff(void **state)
 	json_t *v;
 
 	(void)state;
-	launch("a", "\"policy\":\"always\",\"backoff_initial_s\":60,"
+	launch("a",
+	    "\"policy\":\"always\",\"backoff_initial_s\":60,"
 	    "\"backoff_max_s\":60");
 	guest_exits("a", 0);
 	wait_state("a", "backoff", 1);
 	v = get("a");
-	assert_non_null(json_string_value(json_object_get(restart_of(v),
-	    "next_attempt")));
+	assert_non_null(
+	    json_string_value(json_object_get(restart_of(v), "next_attempt")));
 	json_decref(v);
 	memset(&r, 0, sizeof(r));
 	engine_stop(eng, "a", false, -1, on_reply, &r);
 	run_until(replied, &r, "the stop reply");
 	assert_false(r.failed);
-	assert_string_equal(json_string_value(json_object_get(r.body,
-	    "state")), "stopped");
+	assert_string_equal(json_string_value(json_object_get(r.body, "state")),
+	    "stopped");
 	json_decref(r.body);
 }
 
@@ -224,7 +235,8 @@ test_start_in_backoff(void **state)
 	json_t *v;
 
 	(void)state;
-	launch("a", "\"policy\":\"always\",\"backoff_initial_s\":60,"
+	launch("a",
+	    "\"policy\":\"always\",\"backoff_initial_s\":60,"
 	    "\"backoff_max_s\":60");
 	guest_exits("a", 0);
 	wait_state("a", "backoff", 1);
@@ -236,10 +248,11 @@ test_start_in_backoff(void **state)
 	wait_state("a", "starting", 2);
 	v = get("a");
 	/* Not the policy's restart: not counted. */
-	assert_int_equal(json_integer_value(json_object_get(restart_of(v),
-	    "count")), 0);
-	assert_true(json_is_null(json_object_get(restart_of(v),
-	    "next_attempt")));
+	assert_int_equal(json_integer_value(
+			     json_object_get(restart_of(v), "count")),
+	    0);
+	assert_true(
+	    json_is_null(json_object_get(restart_of(v), "next_attempt")));
 	json_decref(v);
 }
 
@@ -255,16 +268,17 @@ test_backoff_survives_restart(void **state)
 	guest_exits("a", 0);
 	wait_state("a", "backoff", 1);
 	v = get("a");
-	snprintf(before, sizeof(before), "%s", json_string_value(
-	    json_object_get(restart_of(v), "next_attempt")));
+	snprintf(before, sizeof(before), "%s",
+	    json_string_value(json_object_get(restart_of(v), "next_attempt")));
 	json_decref(v);
 	close_engine();
 	open_engine();
 	v = get("a");
 	assert_string_equal(json_string_value(json_object_get(v, "state")),
 	    "backoff");
-	assert_string_equal(json_string_value(json_object_get(restart_of(v),
-	    "next_attempt")), before);
+	assert_string_equal(json_string_value(
+				json_object_get(restart_of(v), "next_attempt")),
+	    before);
 	json_decref(v);
 	wait_state("a", "starting", 2);
 }
@@ -301,8 +315,9 @@ test_host_reboot(void **state)
 	    "the host rebooted while it ran (a new kernel boot id)");
 	json_decref(v);
 	v = get("a");
-	assert_string_equal(json_string_value(json_object_get(restart_of(v),
-	    "why")), "the host rebooted");
+	assert_string_equal(json_string_value(
+				json_object_get(restart_of(v), "why")),
+	    "the host rebooted");
 	json_decref(v);
 	memset(&r, 0, sizeof(r));
 	engine_stop(eng, "a", true, 0, on_reply, &r);
@@ -316,8 +331,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_on_failure_restarts_then_gives_up, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_on_failure_exit_0,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_on_failure_exit_0, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_in_backoff, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_start_in_backoff, setup,

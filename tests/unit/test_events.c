@@ -108,8 +108,8 @@ file_seqs(uint64_t *seqs, size_t max)
 		if ((e = json_loads(line, 0, NULL)) == NULL)
 			fail_msg("a torn line: \"%s\"", line);
 		assert_true(n < max);
-		seqs[n++] = (uint64_t)json_integer_value(json_object_get(e,
-		    "seq"));
+		seqs[n++] = (uint64_t)json_integer_value(
+		    json_object_get(e, "seq"));
 		json_decref(e);
 	}
 	free(line);
@@ -169,12 +169,11 @@ test_full_disk_never_tears(void **state)
 static void
 test_torn_tail_cut(void **state)
 {
-	static const char text[] =
-	    "{\"seq\":1,\"type\":\"t\"}\n"
-	    "{\"seq\":2,\"type\":\"t\"}\n"
-	    "not json at all\n"
-	    "{\"seq\":3,\"type\":\"t\"}\n"
-	    "{\"seq\":4,\"ty";
+	static const char text[] = "{\"seq\":1,\"type\":\"t\"}\n"
+				   "{\"seq\":2,\"type\":\"t\"}\n"
+				   "not json at all\n"
+				   "{\"seq\":3,\"type\":\"t\"}\n"
+				   "{\"seq\":4,\"ty";
 	struct events *ev;
 	uint64_t seqs[16];
 	FILE *f;
@@ -217,7 +216,7 @@ test_seq_not_reused_after_crash(void **state)
 		for (i = 1; i < 10; i++)
 			last = publish(ev, i);
 		(void)!write(pfd[1], &last, sizeof(last));
-		_exit(0);	/* as kill -9 would: no events_close() */
+		_exit(0); /* as kill -9 would: no events_close() */
 	}
 	assert_true(pid > 0);
 	close(pfd[1]);
@@ -252,11 +251,10 @@ test_seq_goes_on_after_clean_close(void **state)
 static void
 test_resume_across_a_gap(void **state)
 {
-	static const char text[] =
-	    "{\"seq\":1,\"type\":\"t\"}\n"
-	    "{\"seq\":2,\"type\":\"t\"}\n"
-	    "{\"seq\":5,\"type\":\"t\"}\n"
-	    "{\"seq\":6,\"type\":\"t\"}\n";
+	static const char text[] = "{\"seq\":1,\"type\":\"t\"}\n"
+				   "{\"seq\":2,\"type\":\"t\"}\n"
+				   "{\"seq\":5,\"type\":\"t\"}\n"
+				   "{\"seq\":6,\"type\":\"t\"}\n";
 	struct events *ev;
 	uint64_t seq, last;
 	FILE *f;

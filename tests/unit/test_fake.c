@@ -143,13 +143,14 @@ test_lifecycle(void **state)
 	assert_string_equal(list[0].instance, "web");
 	assert_true(list[0].running);
 	free(list);
-	assert_int_equal(backend_fake_ops.list(b, "other", &list, &n, &err),
-	    0);
+	assert_int_equal(backend_fake_ops.list(b, "other", &list, &n, &err), 0);
 	assert_int_equal(n, 0);
 	free(list);
 
-	assert_int_equal(fake_console(x.domain, "=== main() of \"app\" "
-	    "returned 0 ===\n"), 0);
+	assert_int_equal(fake_console(x.domain,
+			     "=== main() of \"app\" "
+			     "returned 0 ===\n"),
+	    0);
 
 	assert_int_equal(backend_fake_ops.destroy(b, x.domain, &err), 0);
 	assert_int_equal(nseen, 2);
@@ -224,8 +225,7 @@ test_disconnect_hold_adopt(void **state)
 
 	/* A domain from "before": seen by list() after a new open(). */
 	backend_fake_ops.close(b);
-	assert_int_equal(fake_add(OWNER, "rr-0123abcd-old", "old", 9, true),
-	    0);
+	assert_int_equal(fake_add(OWNER, "rr-0123abcd-old", "old", 9, true), 0);
 	b = open_fake();
 	assert_int_equal(backend_fake_ops.list(b, NULL, &list, &n, &err), 0);
 	assert_int_equal(n, 1);

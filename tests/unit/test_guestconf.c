@@ -181,8 +181,8 @@ check_roundtrip(char *const *argv, size_t argc)
 	assert_non_null(cmdline);
 	n = guest_split(cmdline, out, 16);
 	if (n != (int)argc)
-		fail_msg("cmdline <%s>: guest sees %d args, not %zu", cmdline, n,
-		    argc);
+		fail_msg("cmdline <%s>: guest sees %d args, not %zu", cmdline,
+		    n, argc);
 	for (i = 0; i < argc; i++) {
 		if (strcmp(out[i], argv[i]) != 0)
 			fail_msg("cmdline <%s>: argv[%zu] is <%s>, not <%s>",
@@ -194,8 +194,8 @@ check_roundtrip(char *const *argv, size_t argc)
 static void
 test_quoting_cases(void **state)
 {
-	char *a1[] = { "prog", "a b", "", "say \"hi\"", "back\\slash",
-		"\\", "\"", "end\\", "{\"json\": 1}" };
+	char *a1[] = { "prog", "a b", "", "say \"hi\"", "back\\slash", "\\",
+		"\"", "end\\", "{\"json\": 1}" };
 	char *a2[] = { "x" };
 	char *a3[] = { "x", "  ", "a  b", "\"\"", "\\\\\"" };
 
@@ -244,7 +244,8 @@ test_quoting_refused(void **state)
 	assert_null(guestconf_cmdline(q, 2, &err));
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_string_equal(err.field, "argv[1]");
-	assert_string_equal(err.message, "argv[1]: contains a single quote, "
+	assert_string_equal(err.message,
+	    "argv[1]: contains a single quote, "
 	    "which a rumprun guest cannot receive");
 	assert_null(guestconf_cmdline(c, 3, &err));
 	assert_string_equal(err.field, "argv[2]");
@@ -261,7 +262,9 @@ test_kvm_size_limit(void **state)
 	static char arg[4096];
 	char *argv[] = { "p", arg };
 	struct spec spec = {
-		.name = "t", .platform = SPEC_PLATFORM_KVM, .argv = argv,
+		.name = "t",
+		.platform = SPEC_PLATFORM_KVM,
+		.argv = argv,
 		.argc = 2,
 	};
 	const char *kpath = "/k";
@@ -273,7 +276,7 @@ test_kvm_size_limit(void **state)
 	arg[0] = 'x';
 	cfg = guestconf_build(&spec, kpath, &err);
 	assert_non_null(cfg);
-	base = strlen(cfg) - 1;		/* without the one-byte argument */
+	base = strlen(cfg) - 1; /* without the one-byte argument */
 	free(cfg);
 
 	fill = GUESTCONF_KVM_CMDLINE_MAX - 1 - (strlen(kpath) + 1) - base;

@@ -45,9 +45,9 @@
 #include "log.h"
 #include "rrerr.h"
 
-#define BODY_MAX	(64 * 1024)
-#define NCHUNKS		5
-#define KEEPALIVE_N	200
+#define BODY_MAX    (64 * 1024)
+#define NCHUNKS	    5
+#define KEEPALIVE_N 200
 
 struct srv;
 typedef void client_fn(struct srv *);
@@ -73,8 +73,8 @@ struct srv {
 	_Atomic uint64_t sleepy_closed_ns;
 	atomic_int stream_closed;
 	atomic_int zombie_closed;
-	atomic_int up_begun;		/* upload sinks made */
-	atomic_int up_aborted;		/* ... and aborted */
+	atomic_int up_begun;   /* upload sinks made */
+	atomic_int up_aborted; /* ... and aborted */
 	uint64_t wake_ns[NCHUNKS];
 
 	/* Client side results. */
@@ -111,11 +111,10 @@ h_echo(struct httpd_req *req, void *ctx)
 	json_t *o;
 
 	(void)ctx;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i}",
-	    "method", httpd_req_method(req), "path", httpd_req_path(req),
-	    "name", httpd_req_param(req, "name"),
-	    "other", httpd_req_param(req, "other"),
-	    "q", q, "flag", flag, "hdr", hdr,
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i}", "method",
+	    httpd_req_method(req), "path", httpd_req_path(req), "name",
+	    httpd_req_param(req, "name"), "other",
+	    httpd_req_param(req, "other"), "q", q, "flag", flag, "hdr", hdr,
 	    "uid", httpd_req_peer_uid(req, &uid) == 0 ? (int)uid : -1);
 	httpd_reply_json(req, 200, o);
 }
@@ -131,8 +130,9 @@ h_body(struct httpd_req *req, void *ctx)
 	b = (const unsigned char *)httpd_req_body(req, &len);
 	for (i = 0; i < len; i++)
 		hash = (hash ^ b[i]) * 16777619u;
-	httpd_reply_json(req, 200, json_pack("{s:I, s:I}", "len",
-	    (json_int_t)len, "fnv", (json_int_t)hash));
+	httpd_reply_json(req, 200,
+	    json_pack("{s:I, s:I}", "len", (json_int_t)len, "fnv",
+		(json_int_t)hash));
 }
 
 static void
@@ -315,17 +315,16 @@ sleepy_closed(void *arg)
 	atomic_fetch_add(&s->sleepy_closed, 1);
 }
 
-static const struct httpd_stream_ops sleepy_ops = {
-	sleepy_read, sleepy_closed
-};
+static const struct httpd_stream_ops sleepy_ops = { sleepy_read,
+	sleepy_closed };
 
 static void
 h_sleepy(struct httpd_req *req, void *ctx)
 {
 	struct srv *s = ctx;
 
-	assert_non_null(httpd_reply_stream(req, 200, "text/plain",
-	    &sleepy_ops, s));
+	assert_non_null(
+	    httpd_reply_stream(req, 200, "text/plain", &sleepy_ops, s));
 	atomic_fetch_add(&s->handled_sleepy, 1);
 }
 
@@ -362,8 +361,7 @@ struct up_sink {
 };
 
 static void *
-up_begin(struct httpd_req *req, void *ctx, long long length,
-    struct rrerr *err)
+up_begin(struct httpd_req *req, void *ctx, long long length, struct rrerr *err)
 {
 	struct srv *s = ctx;
 	const char *lim = httpd_req_query(req, "limit");
@@ -416,9 +414,9 @@ h_upload(struct httpd_req *req, void *ctx)
 	(void)ctx;
 	assert_non_null(u);
 	assert_null(httpd_req_take_upload(req));
-	httpd_reply_json(req, 200, json_pack("{s:I, s:I, s:s}", "len",
-	    (json_int_t)u->len, "fnv", (json_int_t)u->hash, "name",
-	    httpd_req_param(req, "name")));
+	httpd_reply_json(req, 200,
+	    json_pack("{s:I, s:I, s:s}", "len", (json_int_t)u->len, "fnv",
+		(json_int_t)u->hash, "name", httpd_req_param(req, "name")));
 	free(u);
 }
 
@@ -596,8 +594,8 @@ setup_limits(void **state)
 }
 
 /* Short deadlines (the limits stay large). */
-#define T_HEADERS_MS	300
-#define T_REQUEST_MS	600
+#define T_HEADERS_MS 300
+#define T_REQUEST_MS 600
 
 static void
 tweak_deadlines(struct httpd_config *cfg)
@@ -766,7 +764,8 @@ test_routing(void **state)
 	json_decref(j);
 
 	assert_int_equal(s->r[7].status, 409);
-	assert_string_equal(s->r[7].body, "{\"error\":\"conflict\","
+	assert_string_equal(s->r[7].body,
+	    "{\"error\":\"conflict\","
 	    "\"message\":\"it exists\",\"field\":\"name\"}\n");
 }
 
@@ -894,8 +893,10 @@ assert_413(const struct resp *r)
 
 	assert_int_equal(r->rc, CURLE_OK);
 	assert_int_equal(r->status, 413);
-	snprintf(want, sizeof(want), "{\"error\":\"too_large\",\"message\":"
-	    "\"request body is larger than %d bytes\"}\n", BODY_MAX);
+	snprintf(want, sizeof(want),
+	    "{\"error\":\"too_large\",\"message\":"
+	    "\"request body is larger than %d bytes\"}\n",
+	    BODY_MAX);
 	assert_string_equal(r->body, want);
 }
 
@@ -913,10 +914,10 @@ test_body(void **state)
 	run(s, client_body);
 
 	assert_body(&s->r[0], 60 * 1024);
-	assert_413(&s->r[1]);	/* read and dropped */
-	assert_413(&s->r[2]);	/* refused before "100 Continue" */
+	assert_413(&s->r[1]); /* read and dropped */
+	assert_413(&s->r[2]); /* refused before "100 Continue" */
 	assert_body(&s->r[3], 50 * 1024);
-	assert_413(&s->r[4]);	/* chunked, read and dropped */
+	assert_413(&s->r[4]); /* chunked, read and dropped */
 	assert_body(&s->r[5], 0);
 	assert_body(&s->r[6], BODY_MAX);
 	free(bigbody);
@@ -932,8 +933,8 @@ test_body(void **state)
 static int raw_connect(struct srv *);
 
 static void
-put(struct srv *s, const char *path, const char *data, size_t len,
-    bool chunked, const char *hdr, struct resp *r)
+put(struct srv *s, const char *path, const char *data, size_t len, bool chunked,
+    const char *hdr, struct resp *r)
 {
 	struct curl_slist *hl = NULL;
 	struct chunked ck = { data, len };
@@ -945,8 +946,7 @@ put(struct srv *s, const char *path, const char *data, size_t len,
 	if (chunked)
 		hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
 	else
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)len);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 	hl = curl_slist_append(hl, hdr != NULL ? hdr : "Expect:");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	perform(c, r);
@@ -958,7 +958,7 @@ static void
 client_upload(struct srv *s)
 {
 	static const char head[] = "PUT /v1/up/cut HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: 100000\r\n\r\n";
+				   "Content-Length: 100000\r\n\r\n";
 	int fd, i;
 
 	put(s, "/v1/up/a", bigbody, 200 * 1024, false, NULL, &s->r[0]);
@@ -1008,15 +1008,17 @@ test_upload(void **state)
 		bigbody[i] = (char)(random() & 0xff);
 	run(s, client_upload);
 
-	assert_upload(&s->r[0], 200 * 1024);	/* past body_max: streamed */
+	assert_upload(&s->r[0], 200 * 1024); /* past body_max: streamed */
 	assert_upload(&s->r[1], 150 * 1024);
-	assert_int_equal(s->r[2].status, 403);	/* before "100 Continue" */
-	assert_string_equal(s->r[2].body, "{\"error\":\"forbidden\","
+	assert_int_equal(s->r[2].status, 403); /* before "100 Continue" */
+	assert_string_equal(s->r[2].body,
+	    "{\"error\":\"forbidden\","
 	    "\"message\":\"no uploads of c\",\"field\":\"name\"}\n");
 	for (i = 3; i <= 4; i++) {
 		assert_int_equal(s->r[i].rc, CURLE_OK);
 		assert_int_equal(s->r[i].status, 413);
-		assert_string_equal(s->r[i].body, "{\"error\":\"too_large\","
+		assert_string_equal(s->r[i].body,
+		    "{\"error\":\"too_large\","
 		    "\"message\":\"over 1000\"}\n");
 	}
 	/* c never began; d, e and the cut one were aborted. */
@@ -1064,8 +1066,8 @@ test_deferred(void **state)
 	assert_string_equal(s->r[0].body, "{\"slow\":true}\n");
 	slow_ms = (s->r[0].t_end - s->r[0].t_start) / 1000000;
 	fast_ms = (s->r[1].t_end - s->r[1].t_start) / 1000000;
-	print_message("deferred: slow %" PRIu64 " ms, fast %" PRIu64
-	    " ms\n", slow_ms, fast_ms);
+	print_message("deferred: slow %" PRIu64 " ms, fast %" PRIu64 " ms\n",
+	    slow_ms, fast_ms);
 	assert_true(slow_ms >= 290);
 	assert_true(fast_ms < 150);
 	assert_true(s->r[1].t_end < s->r[0].t_end);
@@ -1093,7 +1095,7 @@ on_stream(char *d, size_t size, size_t n, void *arg)
 
 	n = on_body(d, size, n, r);
 	while ((nl = memchr(r->body + ln->scanned, '\n',
-	    r->len - ln->scanned)) != NULL) {
+		    r->len - ln->scanned)) != NULL) {
 		if (sscanf(r->body + ln->scanned, "chunk %d", &k) == 1 &&
 		    k >= 0 && k < NCHUNKS)
 			ln->s->recv_ns[k] = t;
@@ -1157,8 +1159,9 @@ check_stream(struct srv *s, client_fn *client)
 		if (lat > max)
 			max = lat;
 	}
-	print_message("stream: wake to client, mean %" PRIu64 " us, max %"
-	    PRIu64 " us\n", sum / NCHUNKS / 1000, max / 1000);
+	print_message("stream: wake to client, mean %" PRIu64
+		      " us, max %" PRIu64 " us\n",
+	    sum / NCHUNKS / 1000, max / 1000);
 }
 
 static void
@@ -1241,7 +1244,8 @@ test_stream_disconnect(void **state)
 	assert_int_equal(atomic_load(&s->handled_sleepy), 1);
 	assert_int_equal(atomic_load(&s->sleepy_closed), 1);
 	print_message("disconnect: closed() %" PRIu64 " us after the "
-	    "client left\n", s->closed_latency_ns / 1000);
+		      "client left\n",
+	    s->closed_latency_ns / 1000);
 	assert_true(s->closed_latency_ns < 1000000000u);
 	assert_int_equal(s->fds_after, s->fds_before);
 }
@@ -1253,9 +1257,8 @@ test_stream_disconnect(void **state)
 static void
 client_pipeline(struct srv *s)
 {
-	static const char req[] =
-	    "GET /v1/sleepy HTTP/1.1\r\nHost: x\r\n\r\n"
-	    "GET /v1/fast HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char req[] = "GET /v1/sleepy HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "GET /v1/fast HTTP/1.1\r\nHost: x\r\n\r\n";
 	int fd, i;
 
 	if ((fd = raw_connect(s)) == -1)
@@ -1287,9 +1290,8 @@ test_pipeline(void **state)
 static void
 client_pipeline_after_stream(struct srv *s)
 {
-	static const char req[] =
-	    "GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n"
-	    "GET /v1/fast HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char req[] = "GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "GET /v1/fast HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct resp *r = &s->r[0];
 	char buf[4096];
 	int fd;
@@ -1350,7 +1352,7 @@ client_deferred_gone(struct srv *s)
 			break;
 		sleep_ms(2);
 	}
-	sleep_ms(400);		/* past the late answer */
+	sleep_ms(400); /* past the late answer */
 	fetch(s, false, NULL, "/v1/fast", &s->r[1]);
 }
 
@@ -1391,8 +1393,8 @@ on_stop_timer(uv_timer_t *t)
 	p->s = s;
 	uv_timer_init(&s->loop, &p->t);
 	p->t.data = p;
-	p->st = httpd_reply_stream(s->pending[1], 200, "text/plain",
-	    &prod_ops, p);
+	p->st = httpd_reply_stream(s->pending[1], 200, "text/plain", &prod_ops,
+	    p);
 	assert_non_null(p->st);
 	assert_int_equal(atomic_load(&s->stream_closed), 0);
 	httpd_stream_wake(p->st);
@@ -1454,7 +1456,8 @@ test_stop(void **state)
 	for (i = 1; i <= 2; i++) {
 		assert_int_equal(s->r[i].rc, CURLE_OK);
 		assert_int_equal(s->r[i].status, 503);
-		assert_string_equal(s->r[i].body, "{\"error\":\"unavailable\","
+		assert_string_equal(s->r[i].body,
+		    "{\"error\":\"unavailable\","
 		    "\"message\":\"rumprund is shutting down\"}\n");
 	}
 	/* The late stream got closed() too. */
@@ -1609,19 +1612,20 @@ static void
 client_limits(struct srv *s)
 {
 	static const char *const from[NLIM] = { "127.0.0.1", "127.0.0.1",
-	    "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2",
-	    "127.0.0.2" };
+		"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2",
+		"127.0.0.2" };
 	int i, good;
 
 	for (i = 0; i < NLIM; i++) {
 		lim_fd[i] = tcp_from(s, from[i]);
-		sleep_ms(20);	/* distinct accept times */
+		sleep_ms(20); /* distinct accept times */
 	}
 	good = tcp_from(s, "127.0.0.3");
 	if (good != -1) {
-		ask(good, "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
-		    "Connection: close\r\n\r\n", lim_answer,
-		    sizeof(lim_answer));
+		ask(good,
+		    "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: close\r\n\r\n",
+		    lim_answer, sizeof(lim_answer));
 		close(good);
 	}
 	for (i = 0; i < NLIM; i++) {
@@ -1642,8 +1646,8 @@ test_limits(void **state)
 	for (i = 0; i < NLIM; i++)
 		assert_int_not_equal(lim_fd[i], -1);
 	assert_true(strncmp(lim_answer, "HTTP/1.1 200", 12) == 0);
-	assert_true(lim_closed[0]);	/* peer limit: its oldest */
-	assert_true(lim_closed[1]);	/* listener limit: the oldest */
+	assert_true(lim_closed[0]); /* peer limit: its oldest */
+	assert_true(lim_closed[1]); /* listener limit: the oldest */
 	for (i = 2; i < NLIM; i++)
 		assert_false(lim_closed[i]);
 }
@@ -1667,10 +1671,11 @@ ms_since(uint64_t t0)
 static void
 client_deadlines(struct srv *s)
 {
-	static const char slow[] = "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
+	static const char slow[] =
+	    "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
 	    "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	static const char half[] = "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: 10\r\n\r\n01234";
+				   "Content-Length: 10\r\n\r\n01234";
 	int idle, trickle, body, ka;
 	uint64_t t0;
 	size_t sent = 0;
@@ -1680,8 +1685,9 @@ client_deadlines(struct srv *s)
 
 	dl_idle = dl_trickle = dl_body = dl_keepalive = -1;
 	ka = raw_connect(s);
-	if (ka == -1 || !ask(ka, "GET /v1/fast HTTP/1.1\r\nHost: x\r\n\r\n",
-	    dl_answer, sizeof(dl_answer)))
+	if (ka == -1 ||
+	    !ask(ka, "GET /v1/fast HTTP/1.1\r\nHost: x\r\n\r\n", dl_answer,
+		sizeof(dl_answer)))
 		return;
 	t0 = now_ns();
 	idle = raw_connect(s);
@@ -1721,8 +1727,10 @@ client_deadlines(struct srv *s)
 		if (pfd[i].fd != -1)
 			close(pfd[i].fd);
 	if ((ka = raw_connect(s)) != -1) {
-		ask(ka, "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
-		    "Connection: close\r\n\r\n", dl_after, sizeof(dl_after));
+		ask(ka,
+		    "GET /v1/fast HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: close\r\n\r\n",
+		    dl_after, sizeof(dl_after));
 		close(ka);
 	}
 }
@@ -1736,15 +1744,15 @@ test_deadlines(void **state)
 
 	run(s, client_deadlines);
 	printf("deadlines: idle %" PRId64 " ms, trickling %" PRId64 " ms, "
-	    "half a body %" PRId64 " ms, idle keep-alive %" PRId64 " ms\n",
+	       "half a body %" PRId64 " ms, idle keep-alive %" PRId64 " ms\n",
 	    dl_idle, dl_trickle, dl_body, dl_keepalive);
 	assert_true(strncmp(dl_answer, "HTTP/1.1 200", 12) == 0);
-	assert_true(dl_idle >= T_HEADERS_MS - 20 &&
-	    dl_idle <= T_HEADERS_MS + slack);
+	assert_true(
+	    dl_idle >= T_HEADERS_MS - 20 && dl_idle <= T_HEADERS_MS + slack);
 	assert_true(dl_trickle >= T_HEADERS_MS - 20 &&
 	    dl_trickle <= T_HEADERS_MS + slack);
-	assert_true(dl_body >= T_REQUEST_MS - 20 &&
-	    dl_body <= T_REQUEST_MS + slack);
+	assert_true(
+	    dl_body >= T_REQUEST_MS - 20 && dl_body <= T_REQUEST_MS + slack);
 	/* Its clock started at its answer, just before t0. */
 	assert_true(dl_keepalive >= 0 && dl_keepalive <= T_HEADERS_MS + slack);
 	assert_true(strncmp(dl_after, "HTTP/1.1 200", 12) == 0);
@@ -1768,8 +1776,10 @@ client_upload_deadline(struct srv *s)
 	/* 4.8 MB at ~3 MB/s: about 1.5 s, past T_REQUEST_MS. */
 	if ((fd = raw_connect(s)) == -1)
 		return;
-	snprintf(head, sizeof(head), "PUT /v1/up/fast HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: %zu\r\n\r\n", sizeof(chunk) * 75);
+	snprintf(head, sizeof(head),
+	    "PUT /v1/up/fast HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %zu\r\n\r\n",
+	    sizeof(chunk) * 75);
 	t0 = now_ns();
 	if (write(fd, head, strlen(head)) == -1)
 		goto out;
@@ -1788,8 +1798,10 @@ client_upload_deadline(struct srv *s)
 	/* 1 KB every 50 ms: 20 KB/s, under the 64 KiB/s a body must keep. */
 	if ((fd = raw_connect(s)) == -1)
 		return;
-	snprintf(head, sizeof(head), "PUT /v1/up/slow HTTP/1.1\r\nHost: x\r\n"
-	    "Content-Length: %d\r\n\r\n", 1 << 20);
+	snprintf(head, sizeof(head),
+	    "PUT /v1/up/slow HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: %d\r\n\r\n",
+	    1 << 20);
 	t0 = now_ns();
 	if (write(fd, head, strlen(head)) == -1)
 		goto out;
@@ -1812,7 +1824,8 @@ test_upload_deadline(void **state)
 {
 	run(*state, client_upload_deadline);
 	printf("upload deadlines: fast body answered at %" PRId64 " ms, "
-	    "trickle cut at %" PRId64 " ms\n", ud_fast_ms, ud_slow_ms);
+	       "trickle cut at %" PRId64 " ms\n",
+	    ud_fast_ms, ud_slow_ms);
 	assert_true(strncmp(ud_fast, "HTTP/1.1 200", 12) == 0);
 	assert_true(ud_fast_ms > T_REQUEST_MS);
 	/* 600 ms + 1 ms per 64 bytes received: cut at about 1 s. */
@@ -1831,7 +1844,8 @@ client_framing(struct srv *s)
 	uint64_t t0;
 
 	if ((fd = raw_connect(s)) != -1) {
-		ask(fd, "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
+		ask(fd,
+		    "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
 		    "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
 		    fr_two, sizeof(fr_two));
 		fr_two_closed = closed_within(fd, 2000);
@@ -1839,17 +1853,20 @@ client_framing(struct srv *s)
 	}
 	if ((fd = raw_connect(s)) != -1) {
 		t0 = now_ns();
-		ask(fd, "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
-		    "Transfer-Encoding: gzip\r\n\r\nxx", fr_gzip,
-		    sizeof(fr_gzip));
+		ask(fd,
+		    "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
+		    "Transfer-Encoding: gzip\r\n\r\nxx",
+		    fr_gzip, sizeof(fr_gzip));
 		fr_gzip_ns = now_ns() - t0;
 		fr_gzip_closed = closed_within(fd, 2000);
 		close(fd);
 	}
 	if ((fd = raw_connect(s)) != -1) {
-		ask(fd, "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
+		ask(fd,
+		    "POST /v1/body HTTP/1.1\r\nHost: x\r\n"
 		    "Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"
-		    "2\r\n{}\r\n0\r\n\r\n", fr_both, sizeof(fr_both));
+		    "2\r\n{}\r\n0\r\n\r\n",
+		    fr_both, sizeof(fr_both));
 		fr_both_closed = closed_within(fd, 2000);
 		close(fd);
 	}
@@ -1897,8 +1914,8 @@ test_keepalive_tcp(void **state)
 	struct srv *s = *state;
 
 	run(s, client_keepalive_tcp);
-	print_message("keep-alive: %d requests over TCP, %.0f/s\n",
-	    KEEPALIVE_N, s->keepalive_rps);
+	print_message("keep-alive: %d requests over TCP, %.0f/s\n", KEEPALIVE_N,
+	    s->keepalive_rps);
 	assert_int_equal(s->keepalive_ok, KEEPALIVE_N);
 	assert_int_equal(s->keepalive_connects, 1);
 }
@@ -2011,7 +2028,7 @@ test_start(void **state)
 	run(s, client_whoami);
 	assert_int_equal(s->r[0].status, 200);
 	assert_true(access(s->sock, F_OK) == 0);
-	assert_int_equal(fcntl(fd2, F_GETFD), -1);	/* MHD closed it */
+	assert_int_equal(fcntl(fd2, F_GETFD), -1); /* MHD closed it */
 }
 
 /* IPv6 loopback, when the host has it. */
@@ -2066,15 +2083,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deferred, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_later, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stream_disconnect, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_pipeline, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipeline_after_stream,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_gone, setup,
@@ -2084,8 +2099,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup_limits,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_deadlines,
-		    setup_deadlines, teardown),
+		cmocka_unit_test_setup_teardown(test_deadlines, setup_deadlines,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_upload_deadline,
 		    setup_deadlines, teardown),
 		cmocka_unit_test_setup_teardown(test_framing, setup, teardown),

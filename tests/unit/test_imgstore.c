@@ -113,11 +113,13 @@ static void
 test_names(void **state)
 {
 	static const char *good[] = { "a", "0", "rrguest", "hello.bin",
-	    "a_b-c.d", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	    NULL };
+		"a_b-c.d",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		NULL };
 	static const char *bad[] = { "", "A", ".a", "-a", "_a", "a/b", "a b",
-	    "..", "a:b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	    NULL };
+		"..", "a:b",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		NULL };
 	size_t i;
 
 	(void)state;
@@ -145,20 +147,27 @@ test_digests(void **state)
 	assert_int_equal(imgstore_parse_digest(HELLO_SHA, "sha256", hex, &err),
 	    0);
 	assert_string_equal(hex, HELLO_SHA);
-	assert_int_equal(imgstore_parse_digest("sha256:5891B5B522D5DF086D0FF0"
-	    "B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03", "sha256", hex, &err),
+	assert_int_equal(
+	    imgstore_parse_digest("sha256:5891B5B522D5DF086D0FF0"
+				  "B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03",
+		"sha256", hex, &err),
 	    0);
 	assert_string_equal(hex, HELLO_SHA);
 	assert_int_equal(imgstore_parse_digest(HELLO_SHA "0", "sha256", hex,
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_BAD_REQUEST);
 	assert_string_equal(err.field, "sha256");
 	assert_int_equal(imgstore_parse_digest("sha1:" HELLO_SHA, "X-H", hex,
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_string_equal(err.field, "X-H");
 	assert_int_equal(imgstore_parse_digest("", "sha256", hex, &err), -1);
-	assert_int_equal(imgstore_parse_digest("g891b5b522d5df086d0ff0b110fbd"
-	    "9d21bb4fc7163af34d08286a2e846f6be03", "sha256", hex, &err), -1);
+	assert_int_equal(
+	    imgstore_parse_digest("g891b5b522d5df086d0ff0b110fbd"
+				  "9d21bb4fc7163af34d08286a2e846f6be03",
+		"sha256", hex, &err),
+	    -1);
 }
 
 static void
@@ -168,9 +177,11 @@ test_entries(void **state)
 	json_t *e;
 
 	(void)state;
-	e = imgstore_entry_parse("{\"name\":\"k\",\"sha256\":\"" HELLO_SHA
+	e = imgstore_entry_parse(
+	    "{\"name\":\"k\",\"sha256\":\"" HELLO_SHA
 	    "\",\"size\":6,\"created\":\"2026-12-02T00:00:00Z\",\"file\":"
-	    "\".blob-0123456789abcdef\"}", &err);
+	    "\".blob-0123456789abcdef\"}",
+	    &err);
 	assert_non_null(e);
 	assert_int_equal(json_integer_value(json_object_get(e, "size")), 6);
 	json_decref(e);
@@ -180,18 +191,18 @@ test_entries(void **state)
 		"[]",
 		"{\"name\":\"k\"}",
 		"{\"name\":\"k\",\"sha256\":\"" HELLO_SHA "\",\"size\":6,"
-		    "\"created\":\"x\",\"file\":\"../../etc/shadow\"}",
+		"\"created\":\"x\",\"file\":\"../../etc/shadow\"}",
 		"{\"name\":\"k\",\"sha256\":\"" HELLO_SHA "\",\"size\":6,"
-		    "\"created\":\"x\",\"file\":\".blob-0123456789abcdeg\"}",
+		"\"created\":\"x\",\"file\":\".blob-0123456789abcdeg\"}",
 		"{\"name\":\"K\",\"sha256\":\"" HELLO_SHA "\",\"size\":6,"
-		    "\"created\":\"x\",\"file\":\".blob-0123456789abcdef\"}",
+		"\"created\":\"x\",\"file\":\".blob-0123456789abcdef\"}",
 		"{\"name\":\"k\",\"sha256\":\"abc\",\"size\":6,"
-		    "\"created\":\"x\",\"file\":\".blob-0123456789abcdef\"}",
+		"\"created\":\"x\",\"file\":\".blob-0123456789abcdef\"}",
 		"{\"name\":\"k\",\"sha256\":\"" HELLO_SHA "\",\"size\":-1,"
-		    "\"created\":\"x\",\"file\":\".blob-0123456789abcdef\"}",
+		"\"created\":\"x\",\"file\":\".blob-0123456789abcdef\"}",
 		"{\"name\":\"k\",\"name\":\"k\",\"sha256\":\"" HELLO_SHA
-		    "\",\"size\":6,\"created\":\"x\",\"file\":"
-		    "\".blob-0123456789abcdef\"}",
+		"\",\"size\":6,\"created\":\"x\",\"file\":"
+		"\".blob-0123456789abcdef\"}",
 		NULL,
 	};
 	for (size_t i = 0; bad[i] != NULL; i++) {
@@ -216,12 +227,13 @@ test_upload_and_read(void **state)
 	assert_int_equal(stat(dir, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0700);
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "hello\n", 6,
-	    HELLO_SHA, &err), 0);
+			     HELLO_SHA, &err),
+	    0);
 	e = imgstore_get(st, IMGSTORE_IMAGE, "k", &err);
 	assert_non_null(e);
 	assert_string_equal(json_string_value(json_object_get(e, "sha256")),
 	    HELLO_SHA);
-	assert_null(json_object_get(e, "file"));	/* never shown */
+	assert_null(json_object_get(e, "file")); /* never shown */
 	json_decref(e);
 	assert_null(imgstore_get(st, IMGSTORE_VOLUME, "k", &err));
 	assert_int_equal(err.code, RRERR_NOT_FOUND);
@@ -241,13 +253,14 @@ test_upload_and_read(void **state)
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 6);
 	free(path);
-	assert_null(imgstore_resolve(dir, IMGSTORE_IMAGE, "nothing", "image",
-	    &err));
+	assert_null(
+	    imgstore_resolve(dir, IMGSTORE_IMAGE, "nothing", "image", &err));
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_string_equal(err.field, "image");
 	/* Unknown length (chunked), empty body. */
-	assert_int_equal(upload(st, IMGSTORE_VOLUME, "empty", "", -1,
-	    EMPTY_SHA, &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "empty", "", -1, EMPTY_SHA,
+			     &err),
+	    0);
 	assert_int_equal(count("images", ".up-"), 0);
 	assert_int_equal(count("images", ".blob-"), 1);
 	assert_int_equal(count("volumes", ".blob-"), 1);
@@ -264,54 +277,62 @@ test_refusals_leave_nothing(void **state)
 	(void)state;
 	/* A digest mismatch. */
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "hello\n", 6,
-	    EMPTY_SHA, &err), -1);
+			     EMPTY_SHA, &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_BAD_REQUEST);
 	assert_string_equal(err.field, "sha256");
 	assert_non_null(strstr(err.message, HELLO_SHA));
 	/* Fewer bytes than announced; more than announced. */
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "hello\n", 7, NULL,
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_BAD_REQUEST);
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "hello\n", 5, NULL,
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_BAD_REQUEST);
 	/* Quotas: per entry, announced or not; in total. */
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "01234567890", 11,
-	    NULL, &err), -2);
+			     NULL, &err),
+	    -2);
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
 	assert_non_null(strstr(err.message, "store_max_size"));
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "01234567890", -1,
-	    NULL, &err), -1);
+			     NULL, &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
-	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "0123456789", 10,
-	    NULL, &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "0123456789", 10, NULL,
+			     &err),
+	    0);
 	assert_int_equal(upload(st, IMGSTORE_VOLUME, "v", "012345", 6, NULL,
-	    &err), -2);
+			     &err),
+	    -2);
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
 	assert_non_null(strstr(err.message, "store_max_total"));
 	assert_int_equal(upload(st, IMGSTORE_VOLUME, "v", "012345", -1, NULL,
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
 	assert_int_equal(count("images", ".up-"), 0);
 	assert_int_equal(count("volumes", ".up-"), 0);
 	assert_int_equal(count("volumes", ".blob-"), 0);
 	/* A bad name. */
-	assert_null(imgstore_upload_begin(st, IMGSTORE_IMAGE, "../x", 1, NULL,
-	    &err));
+	assert_null(
+	    imgstore_upload_begin(st, IMGSTORE_IMAGE, "../x", 1, NULL, &err));
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_string_equal(err.field, "name");
 	/* One upload per name: the first one wins; others go on. */
 	up = imgstore_upload_begin(st, IMGSTORE_VOLUME, "w", 2, NULL, &err);
 	assert_non_null(up);
-	assert_null(imgstore_upload_begin(st, IMGSTORE_VOLUME, "w", 2, NULL,
-	    &err));
+	assert_null(
+	    imgstore_upload_begin(st, IMGSTORE_VOLUME, "w", 2, NULL, &err));
 	assert_int_equal(err.code, RRERR_CONFLICT);
 	assert_int_equal(imgstore_delete(st, IMGSTORE_VOLUME, "w", &err), -1);
 	up2 = imgstore_upload_begin(st, IMGSTORE_IMAGE, "w", 2, NULL, &err);
 	assert_non_null(up2);
 	/* The two reserve 4 bytes of the 5 left: a third does not fit. */
-	assert_null(imgstore_upload_begin(st, IMGSTORE_VOLUME, "x", 2, NULL,
-	    &err));
+	assert_null(
+	    imgstore_upload_begin(st, IMGSTORE_VOLUME, "x", 2, NULL, &err));
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
 	assert_int_equal(count("volumes", ".up-"), 1);
 	/* Ended without a commit (the client left): nothing stays. */
@@ -336,10 +357,11 @@ test_replace_delete_sweep(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "one", 3, NULL,
-	    &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "one", 3, NULL, &err),
+	    0);
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "hello\n", 6, NULL,
-	    &err), 0);
+			     &err),
+	    0);
 	/* The replaced data is gone; the entry names the new. */
 	assert_int_equal(count("images", ".blob-"), 1);
 	e = imgstore_get(st, IMGSTORE_IMAGE, "k", &err);
@@ -387,24 +409,27 @@ test_total_accounting(void **state)
 	struct rrerr err;
 
 	(void)state;
-	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "one", 3, NULL,
-	    &err), 0);
+	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "one", 3, NULL, &err),
+	    0);
 	/* A replacement counts its new size only. */
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "hello\n", 6, NULL,
-	    &err), 0);
+			     &err),
+	    0);
 	assert_int_equal(upload(st, IMGSTORE_VOLUME, "v", "abcd", 4, NULL,
-	    &err), 0);
-	assert_int_equal(upload(st, IMGSTORE_VOLUME, "w", "x", 1, NULL,
-	    &err), -2);
+			     &err),
+	    0);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "w", "x", 1, NULL, &err),
+	    -2);
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
 	/* A removal gives its bytes back; so does a restart's count. */
 	assert_int_equal(imgstore_delete(st, IMGSTORE_IMAGE, "k", &err), 0);
 	imgstore_close(st);
 	st = open_store(0, 10);
 	assert_int_equal(upload(st, IMGSTORE_VOLUME, "w", "abcdef", -1, NULL,
-	    &err), 0);
-	assert_int_equal(upload(st, IMGSTORE_VOLUME, "x", "x", -1, NULL,
-	    &err), -1);
+			     &err),
+	    0);
+	assert_int_equal(upload(st, IMGSTORE_VOLUME, "x", "x", -1, NULL, &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
 	imgstore_close(st);
 }
@@ -421,7 +446,8 @@ test_copies(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/store", top);
 	assert_int_equal(upload(st, IMGSTORE_VOLUME, "v", "hello\n", 6, NULL,
-	    &err), 0);
+			     &err),
+	    0);
 	vol = imgstore_resolve(dir, IMGSTORE_VOLUME, "v", "blk[0].source",
 	    &err);
 	assert_non_null(vol);
@@ -452,7 +478,7 @@ test_copies(void **state)
 	imgstore_forget_instance(dir, "inst");
 	assert_int_equal(access(copy, F_OK), -1);
 	assert_int_equal(count("copies", "inst"), 0);
-	imgstore_forget_instance(dir, "inst");	/* twice is fine */
+	imgstore_forget_instance(dir, "inst"); /* twice is fine */
 	imgstore_forget_instance(NULL, "inst");
 	free(again);
 	free(copy);
@@ -490,9 +516,11 @@ test_launch_files(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/store", top);
 	assert_int_equal(upload(st, IMGSTORE_IMAGE, "k", "KERNEL", 6, NULL,
-	    &err), 0);
+			     &err),
+	    0);
 	assert_int_equal(upload(st, IMGSTORE_VOLUME, "v", "volume", 6, NULL,
-	    &err), 0);
+			     &err),
+	    0);
 	memset(&spec, 0, sizeof(spec));
 	memset(blk, 0, sizeof(blk));
 	memset(&policy, 0, sizeof(policy));

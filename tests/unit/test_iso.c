@@ -156,7 +156,7 @@ test_golden(void **state)
 }
 
 /* A request of text (a printf format, %s: the image); NULL with err. */
-static struct spec * __attribute__((format(printf, 3, 4)))
+static struct spec *__attribute__((format(printf, 3, 4)))
 parse(int iso, struct rrerr *err, const char *fmt, ...)
 {
 	struct spec *spec = NULL;
@@ -169,7 +169,7 @@ parse(int iso, struct rrerr *err, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	rv = iso ? spec_parse_iso(text, strlen(text), &policy, &spec, err) :
-	    spec_parse(text, strlen(text), &policy, &spec, err);
+		   spec_parse(text, strlen(text), &policy, &spec, err);
 	return rv == 0 ? spec : NULL;
 }
 
@@ -192,34 +192,43 @@ test_platform(void **state)
 	    fx_path("images/app.bin"));
 	assert_int_equal(spec->platform, SPEC_PLATFORM_KVM);
 	spec_free(spec);
-	spec = parse(0, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	spec = parse(0, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\","
 	    "\"platform\":\"iso\",\"nics\":[{\"driver\":\"re\"}]}",
 	    fx_path("images/app.bin"));
 	assert_non_null(spec);
 	assert_int_equal(spec->platform, SPEC_PLATFORM_ISO);
 	spec_free(spec);
 	/* The platform decides the fields wherever it stands. */
-	assert_null(parse(0, &err, "{\"name\":\"a\",\"nics\":[{\"backend\":"
+	assert_null(parse(0, &err,
+	    "{\"name\":\"a\",\"nics\":[{\"backend\":"
 	    "{\"type\":\"tap\"}}],\"image\":\"%s\",\"platform\":\"iso\"}",
 	    fx_path("images/app.bin")));
 	assert_string_equal(err.field, "nics[0].backend");
-	assert_null(parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\","
-	    "\"platform\":\"xen\"}", fx_path("images/app.bin")));
+	assert_null(parse(1, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"platform\":\"xen\"}",
+	    fx_path("images/app.bin")));
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_string_equal(err.message,
 	    "platform: must be \"iso\" or left out here");
-	assert_null(parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\","
-	    "\"platform\":\"pc\"}", fx_path("images/app.bin")));
+	assert_null(parse(1, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"platform\":\"pc\"}",
+	    fx_path("images/app.bin")));
 	assert_string_equal(err.message,
 	    "platform: must be \"kvm\", \"xen\" or \"iso\"");
 	/* A driver is for iso only. */
-	assert_null(parse(0, &err, "{\"name\":\"a\",\"image\":\"%s\","
+	assert_null(parse(0, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\","
 	    "\"nics\":[{\"backend\":{\"type\":\"tap\"},\"driver\":\"wm\"}]}",
 	    fx_path("images/app.bin")));
 	assert_string_equal(err.field, "nics[0].driver");
 	/* And a kvm NIC still needs its backend. */
-	assert_null(parse(0, &err, "{\"name\":\"a\",\"image\":\"%s\","
-	    "\"nics\":[{}]}", fx_path("images/app.bin")));
+	assert_null(parse(0, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"nics\":[{}]}",
+	    fx_path("images/app.bin")));
 	assert_string_equal(err.message, "nics[0].backend: required");
 }
 
@@ -231,9 +240,10 @@ test_data_not_regular(void **state)
 
 	(void)state;
 	golden_touch(fx_path("volumes/dir/"));
-	assert_null(parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\","
-	    "\"blk\":[{\"source\":\"%s\"}]}", fx_path("images/app.bin"),
-	    fx_path("volumes/dir")));
+	assert_null(parse(1, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\","
+	    "\"blk\":[{\"source\":\"%s\"}]}",
+	    fx_path("images/app.bin"), fx_path("volumes/dir")));
 	assert_string_equal(err.field, "blk[0].source");
 }
 
@@ -263,16 +273,21 @@ test_check_head(void **state)
 	(void)state;
 	make_head(head, 1340, 2048);
 	assert_int_equal(iso_check_head(head, sizeof(head), 1340ULL * 2048,
-	    &err), 0);
-	assert_int_equal(iso_check_head(head, sizeof(head), 1340ULL * 2048 -
-	    1, &err), -1);
-	assert_string_equal(err.message, "the image is 2744319 bytes, its "
+			     &err),
+	    0);
+	assert_int_equal(iso_check_head(head, sizeof(head), 1340ULL * 2048 - 1,
+			     &err),
+	    -1);
+	assert_string_equal(err.message,
+	    "the image is 2744319 bytes, its "
 	    "volume descriptor says 2744320");
-	assert_int_equal(iso_check_head(head, sizeof(head) - 1, 1340ULL *
-	    2048, &err), -1);
+	assert_int_equal(iso_check_head(head, sizeof(head) - 1, 1340ULL * 2048,
+			     &err),
+	    -1);
 	head[16 * 2048 + 3] = 'X';
 	assert_int_equal(iso_check_head(head, sizeof(head), 1340ULL * 2048,
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_string_equal(err.message,
 	    "the image has no ISO 9660 primary volume descriptor");
 }
@@ -299,7 +314,8 @@ empty_dir(const char *dir)
 
 	assert_non_null(d = opendir(dir));
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
 			empty = false;
 	closedir(d);
 	return empty;
@@ -315,7 +331,8 @@ copy_guest(void)
 	if (elf == NULL)
 		elf = "build/guest/rrguest";
 	if (asprintf(&cmd, "cp '%s' '%s'", elf, fx_path("images/app.bin")) ==
-	    -1 || system(cmd) != 0)
+		-1 ||
+	    system(cmd) != 0)
 		fail_msg("cannot copy the test guest %s", elf);
 	free(cmd);
 }
@@ -340,7 +357,7 @@ build(const struct spec *spec, const atomic_bool *cancel, uint64_t *size,
 
 		assert_int_equal(fstat(img.fd, &st), 0);
 		assert_int_equal((uint64_t)st.st_size, img.size);
-		assert_int_equal(st.st_nlink, 0);	/* unlinked already */
+		assert_int_equal(st.st_nlink, 0); /* unlinked already */
 		*size = img.size;
 		close(img.fd);
 	}
@@ -359,7 +376,8 @@ test_build(void **state)
 		skip();
 	copy_guest();
 	golden_touch(fx_path("volumes/d1.img"));
-	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
+	spec = parse(1, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
 	    "[{\"source\":\"%s\",\"mountpoint\":\"/data\"}]}",
 	    fx_path("images/app.bin"), fx_path("volumes/d1.img"));
 	assert_non_null(spec);
@@ -384,8 +402,10 @@ cancel_later(void *arg)
 static char *
 fake_mkrescue(const char *script)
 {
-	char *path, *old = getenv("PATH") != NULL ? strdup(getenv("PATH")) :
-	    strdup("/usr/bin:/bin"), *new;
+	char *path,
+	    *old = getenv("PATH") != NULL ? strdup(getenv("PATH")) :
+					    strdup("/usr/bin:/bin"),
+	    *new;
 
 	golden_touch(fx_path("bin/"));
 	golden_write(fx_path("bin/grub-mkrescue"), script);
@@ -395,7 +415,7 @@ fake_mkrescue(const char *script)
 	setenv("PATH", new, 1);
 	free(new);
 	path = old;
-	return path;		/* the PATH to put back */
+	return path; /* the PATH to put back */
 }
 
 static void
@@ -414,22 +434,26 @@ test_build_failures(void **state)
 		skip();
 	copy_guest();
 	golden_touch(fx_path("volumes/d1.img"));
-	spec = parse(1, &err, "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
-	    "[{\"source\":\"%s\"}]}", fx_path("images/app.bin"),
-	    fx_path("volumes/d1.img"));
+	spec = parse(1, &err,
+	    "{\"name\":\"a\",\"image\":\"%s\",\"blk\":"
+	    "[{\"source\":\"%s\"}]}",
+	    fx_path("images/app.bin"), fx_path("volumes/d1.img"));
 	assert_non_null(spec);
 
 	/* grub-mkrescue fails: its last line says why. */
-	path = fake_mkrescue("#!/bin/sh\necho working\n"
+	path = fake_mkrescue(
+	    "#!/bin/sh\necho working\n"
 	    "echo 'grub-mkrescue: error: it broke.' >&2\nexit 1\n");
 	assert_int_equal(build(spec, NULL, &size, &err), -1);
 	assert_int_equal(err.code, RRERR_INTERNAL);
-	assert_string_equal(err.message, "grub-mkrescue failed (exit 1): "
+	assert_string_equal(err.message,
+	    "grub-mkrescue failed (exit 1): "
 	    "grub-mkrescue: error: it broke");
 	assert_true(empty_dir(tmpbase));
 
 	/* It makes no image, or a short one. */
-	golden_write(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
+	golden_write(fx_path("bin/grub-mkrescue"),
+	    "#!/bin/sh\n"
 	    "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n"
 	    "head -c 40000 /dev/zero > \"$out\"\n");
 	assert_int_equal(build(spec, NULL, &size, &err), -1);
@@ -445,14 +469,16 @@ test_build_failures(void **state)
 	{
 		char *script;
 
-		assert_true(asprintf(&script, "#!/bin/sh\n"
-		    "out='%s'\n"
-		    "echo \"$*\" > \"$out\"\n"
-		    "while [ $# -gt 0 ]; do root=$1; shift; done\n"
-		    "ls -R \"$root\" >> \"$out\"\n"
-		    "cmp \"$root/images/d1.img\" '%s' >> \"$out\" 2>&1 && "
-		    "echo same >> \"$out\"\nexit 1\n", fx_path("args"),
-		    fx_path("volumes/d1.img")) != -1);
+		assert_true(
+		    asprintf(&script,
+			"#!/bin/sh\n"
+			"out='%s'\n"
+			"echo \"$*\" > \"$out\"\n"
+			"while [ $# -gt 0 ]; do root=$1; shift; done\n"
+			"ls -R \"$root\" >> \"$out\"\n"
+			"cmp \"$root/images/d1.img\" '%s' >> \"$out\" 2>&1 && "
+			"echo same >> \"$out\"\nexit 1\n",
+			fx_path("args"), fx_path("volumes/d1.img")) != -1);
 		golden_write(fx_path("bin/grub-mkrescue"), script);
 		free(script);
 	}
@@ -472,7 +498,8 @@ test_build_failures(void **state)
 	assert_true(empty_dir(tmpbase));
 
 	/* The daemon stops while it runs: it is killed, with its children. */
-	golden_write(fx_path("bin/grub-mkrescue"), "#!/bin/sh\n"
+	golden_write(fx_path("bin/grub-mkrescue"),
+	    "#!/bin/sh\n"
 	    "mkdir \"$TMPDIR/x\"\nsleep 30 &\nsleep 30\n");
 	atomic_init(&cancel, false);
 	assert_int_equal(pthread_create(&t, NULL, cancel_later, &cancel), 0);
@@ -504,7 +531,8 @@ test_build_failures(void **state)
 	/* More than ISO_INPUT_MAX: refused before anything is read. */
 	golden_touch(fx_path("volumes/d1.img"));
 	assert_int_equal(truncate(fx_path("volumes/d1.img"),
-	    (off_t)ISO_INPUT_MAX), 0);
+			     (off_t)ISO_INPUT_MAX),
+	    0);
 	assert_int_equal(build(spec, NULL, &size, &err), -1);
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_non_null(strstr(err.message, "at most 4096 MiB"));
@@ -531,53 +559,56 @@ fake_resolve(const char *path, void *arg)
 
 struct iso_case {
 	const char *argv[24];
-	const char *request;	/* JSON, or NULL */
-	const char *error;	/* or this sentence */
+	const char *request; /* JSON, or NULL */
+	const char *error;   /* or this sentence */
 };
 
 static const struct iso_case rrctl_cases[] = {
 	/* Upstream's README example of `rumprun iso`. */
 	{ { "iso", "-b", "nginxdata.iso,/etc", "-I", "if0,wm", "-W",
-	    "if0,inet,dhcp", "bin/nginx", "-c", "/etc/nginx/conf/nginx.conf" },
-	  "{\"name\": \"rumprun-nginx\", \"platform\": \"iso\","
-	  " \"image\": \"/srv/bin/nginx\", \"argv\": [\"bin/nginx\", \"-c\","
-	  " \"/etc/nginx/conf/nginx.conf\"], \"blk\": [{\"source\":"
-	  " \"/srv/nginxdata.iso\", \"mountpoint\": \"/etc\"}], \"nics\":"
-	  " [{\"driver\": \"wm\", \"inet\": {\"method\": \"dhcp\"}}]}", NULL },
+	      "if0,inet,dhcp", "bin/nginx", "-c",
+	      "/etc/nginx/conf/nginx.conf" },
+	    "{\"name\": \"rumprun-nginx\", \"platform\": \"iso\","
+	    " \"image\": \"/srv/bin/nginx\", \"argv\": [\"bin/nginx\", \"-c\","
+	    " \"/etc/nginx/conf/nginx.conf\"], \"blk\": [{\"source\":"
+	    " \"/srv/nginxdata.iso\", \"mountpoint\": \"/etc\"}], \"nics\":"
+	    " [{\"driver\": \"wm\", \"inet\": {\"method\": \"dhcp\"}}]}",
+	    NULL },
 	{ { "iso", "-o", "out.iso", "-N", "box", "-e", "A=1", "-I", "a,re",
-	    "-I", "b,wm", "-W", "b,inet,static,10.0.0.2/24,10.0.0.1", "app",
-	    "--", "x", "-o", "y" },
-	  "{\"name\": \"box\", \"platform\": \"iso\", \"image\": \"/srv/app\","
-	  " \"argv\": [\"app\", \"x\", \"-o\", \"y\"], \"env\": [\"A=1\"],"
-	  " \"hostname\": \"box\", \"nics\": [{\"driver\": \"re\"},"
-	  " {\"driver\": \"wm\", \"inet\": {\"method\": \"static\", \"addr\":"
-	  " \"10.0.0.2/24\", \"gw\": \"10.0.0.1\"}}]}", NULL },
+	      "-I", "b,wm", "-W", "b,inet,static,10.0.0.2/24,10.0.0.1", "app",
+	      "--", "x", "-o", "y" },
+	    "{\"name\": \"box\", \"platform\": \"iso\", \"image\": \"/srv/app\","
+	    " \"argv\": [\"app\", \"x\", \"-o\", \"y\"], \"env\": [\"A=1\"],"
+	    " \"hostname\": \"box\", \"nics\": [{\"driver\": \"re\"},"
+	    " {\"driver\": \"wm\", \"inet\": {\"method\": \"static\", \"addr\":"
+	    " \"10.0.0.2/24\", \"gw\": \"10.0.0.1\"}}]}",
+	    NULL },
 	{ { "iso", "-M", "128", "app" }, NULL,
-	  "-M: not for an ISO image: the guest has the machine's memory" },
+	    "-M: not for an ISO image: the guest has the machine's memory" },
 	{ { "iso", "-d", "app" }, NULL,
-	  "-d: not for an ISO image: there is no instance to remove" },
+	    "-d: not for an ISO image: there is no instance to remove" },
 	{ { "iso", "--rm", "app" }, NULL,
-	  "--rm: not for an ISO image: there is no instance to remove" },
+	    "--rm: not for an ISO image: there is no instance to remove" },
 	{ { "iso", "-p", "app" }, NULL,
-	  "-p: not for an ISO image: nothing runs to pause" },
+	    "-p: not for an ISO image: nothing runs to pause" },
 	{ { "iso", "-i", "app" }, NULL,
-	  "-i: not for an ISO image: nothing runs to attach to" },
+	    "-i: not for an ISO image: nothing runs to attach to" },
 	{ { "iso", "--boot-timeout", "5", "app" }, NULL,
-	  "--boot-timeout: not for an ISO image: nothing runs to watch" },
+	    "--boot-timeout: not for an ISO image: nothing runs to watch" },
 	{ { "iso", "--vcpus", "2", "app" }, NULL,
-	  "--vcpus: not for an ISO image: the guest has the machine's "
-	  "processors" },
+	    "--vcpus: not for an ISO image: the guest has the machine's "
+	    "processors" },
 	{ { "iso", "--accel", "tcg", "app" }, NULL,
-	  "--accel: not for an ISO image: the machine is the accelerator" },
+	    "--accel: not for an ISO image: the machine is the accelerator" },
 	{ { "iso", "--platform", "kvm", "app" }, NULL,
-	  "--platform: not for an ISO image: the platform is iso" },
-	{ { "iso", "kvm", "app" }, NULL, NULL },	/* kvm is the image */
+	    "--platform: not for an ISO image: the platform is iso" },
+	{ { "iso", "kvm", "app" }, NULL, NULL }, /* kvm is the image */
 	{ { "iso", "-I", "if0,wm,tap:tap0", "app" }, NULL,
-	  "-I if0,wm,tap:tap0: the NIC of an ISO image is the machine's own: "
-	  "give iftag,driver, without backend options" },
+	    "-I if0,wm,tap:tap0: the NIC of an ISO image is the machine's own: "
+	    "give iftag,driver, without backend options" },
 	{ { "iso", "-I", "if0,wm0", "app" }, NULL,
-	  "-I if0,wm0: wm0 is not a NetBSD NIC driver name (wm, re, vioif "
-	  "...)" },
+	    "-I if0,wm0: wm0 is not a NetBSD NIC driver name (wm, re, vioif "
+	    "...)" },
 	{ { "iso", "-o", "", "app" }, NULL, "-o: give a file name" },
 	{ { "run", "-o", "x", "app" }, NULL, "unknown option -o" },
 };
@@ -763,14 +794,18 @@ test_engine(void **state)
 		setenv("TMPDIR", tmpbase, 1);
 		golden_write(fx_path("images/app.bin"), "a kernel\n");
 		for (i = 0; i <= ISOJOBS_MAX; i++) {
-			spec = parse(1, &err, "{\"name\":\"i%d\",\"image\":"
-			    "\"%s\"}", i, fx_path("images/app.bin"));
+			spec = parse(1, &err,
+			    "{\"name\":\"i%d\",\"image\":"
+			    "\"%s\"}",
+			    i, fx_path("images/app.bin"));
 			assert_non_null(spec);
 			assert_int_equal(engine_build_iso(e, spec, on_iso,
-			    &iso[i], &err), i < ISOJOBS_MAX ? 0 : -1);
+					     &iso[i], &err),
+			    i < ISOJOBS_MAX ? 0 : -1);
 		}
 		assert_int_equal(err.code, RRERR_UNAVAILABLE);
-		assert_string_equal(err.message, "2 ISO images are being "
+		assert_string_equal(err.message,
+		    "2 ISO images are being "
 		    "built, the most at once; try again later");
 		/* Both run: their build directories are there. */
 		for (i = 0; i < 500 && count_dir(tmpbase) < ISOJOBS_MAX; i++) {
@@ -790,7 +825,8 @@ test_engine(void **state)
 	assert_true(r.failed);
 	assert_int_equal(r.err.code, RRERR_INVALID);
 	assert_string_equal(r.err.field, "platform");
-	assert_string_equal(r.err.message, "platform: iso images are built "
+	assert_string_equal(r.err.message,
+	    "platform: iso images are built "
 	    "with POST /v1/iso, not launched");
 	assert_int_equal(fake_calls(FAKE_OP_LAUNCH), 0);
 
@@ -808,7 +844,8 @@ test_engine(void **state)
 	    fx_path("images/app.bin"));
 	assert_non_null(spec);
 	assert_int_equal(engine_build_iso(e, spec, on_iso, &iso[ISOJOBS_MAX],
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_UNAVAILABLE);
 	assert_string_equal(err.message, "rumprund is shutting down");
 	t0 = time(NULL);

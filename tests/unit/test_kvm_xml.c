@@ -56,7 +56,8 @@ setup(void **state)
 	if (!have_python)
 		fprintf(stderr, "note: no python3: XML not parsed back\n");
 	if (!have_validator)
-		fprintf(stderr, "note: no virt-xml-validate: XML not "
+		fprintf(stderr,
+		    "note: no virt-xml-validate: XML not "
 		    "checked against libvirt's schema\n");
 	return 0;
 }
@@ -102,7 +103,8 @@ check_xml(const char *name, const char *xml, const char *config)
 		rc = system(cmd);
 		if (rc != 0)
 			fail_msg("%s: not well-formed, or <cmdline> is not the"
-			    " config byte for byte", name);
+				 " config byte for byte",
+			    name);
 	}
 	if (have_validator) {
 		snprintf(cmd, sizeof(cmd),
@@ -139,13 +141,12 @@ fixture_init(struct fixture *f)
 	f->launch.domain_name = "rr-3f0c2a1e-hello";
 	f->launch.generation = 1;
 	f->launch.guest_config = "{\"cmdline\":\"hello\"}";
-	f->launch.console_log =
-	    "/var/lib/rumprund/instances/hello/console.log";
+	f->launch.console_log = "/var/lib/rumprund/instances/hello/console.log";
 	f->launch.macs = f->macs;
 	f->cfg.uri = "qemu:///system";
 	f->cfg.owner = OWNER;
 	f->cfg.accel = SPEC_ACCEL_KVM;
-	f->cfg.firmware = NULL;		/* SeaBIOS, the default */
+	f->cfg.firmware = NULL; /* SeaBIOS, the default */
 	f->cfg.fast_cpu_probe = true;
 }
 
@@ -190,7 +191,8 @@ test_disks(void **state)
 	f.blk[1].mountpoint = "/etc";
 	f.blk[1].readonly = true;
 	f.spec.nblk = 2;
-	f.launch.guest_config = "{\"cmdline\":\"hello\",\"blk\":"
+	f.launch.guest_config =
+	    "{\"cmdline\":\"hello\",\"blk\":"
 	    "{\"source\":\"dev\",\"path\":\"/dev/ld0a\",\"fstype\":\"blk\","
 	    "\"mountpoint\":\"/data\"},\"blk\":{\"source\":\"dev\","
 	    "\"path\":\"/dev/ld1a\",\"fstype\":\"blk\",\"mountpoint\":"
@@ -219,11 +221,12 @@ test_disks_by_descriptor(void **state)
 	xml = kvm_xml_domain_files(&f.launch, &f.cfg, &files, &err);
 	assert_non_null(xml);
 	assert_null(strstr(xml, "/srv/rumprun"));
+	assert_non_null(strstr(xml, "<kernel>/run/rumprund/guests/k</kernel>"));
 	assert_non_null(strstr(xml,
-	    "<kernel>/run/rumprund/guests/k</kernel>"));
-	assert_non_null(strstr(xml, "<source file='/g&amp;d/"
+	    "<source file='/g&amp;d/"
 	    "rr-3f0c2a1e-hello.blk0' fdgroup='blk0'/>"));
-	assert_non_null(strstr(xml, "<source file='/g&amp;d/"
+	assert_non_null(strstr(xml,
+	    "<source file='/g&amp;d/"
 	    "rr-3f0c2a1e-hello.blk1' fdgroup='blk1'/>\n"
 	    "      <target dev='vdb' bus='virtio'/>\n      <readonly/>"));
 	free(xml);
@@ -248,7 +251,8 @@ test_nics(void **state)
 	f.macs[2] = "52:54:00:00:00:03";
 	f.macs[3] = "52:54:00:00:00:04";
 	f.spec.nnics = 4;
-	f.launch.guest_config = "{\"cmdline\":\"hello\",\"net\":{\"if\":"
+	f.launch.guest_config =
+	    "{\"cmdline\":\"hello\",\"net\":{\"if\":"
 	    "\"vioif0\",\"type\":\"inet\",\"method\":\"dhcp\"}}";
 	run_case("nics", &f);
 }
@@ -304,9 +308,11 @@ test_seabios_waits_for_nothing(void **state)
 	fixture_init(&f);
 	for (i = 0; i < 8; i++) {
 		f.nics[i].type = i % 3 == 0 ? SPEC_NIC_TAP :
-		    i % 3 == 1 ? SPEC_NIC_BRIDGE : SPEC_NIC_NETWORK;
+		    i % 3 == 1		    ? SPEC_NIC_BRIDGE :
+					      SPEC_NIC_NETWORK;
 		f.nics[i].backend_name = i % 3 == 1 ? "br0" :
-		    i % 3 == 2 ? "default" : NULL;
+		    i % 3 == 2			    ? "default" :
+						      NULL;
 		f.macs[i] = "52:54:00:00:00:09";
 	}
 	f.spec.nnics = 8;
@@ -318,13 +324,15 @@ test_seabios_waits_for_nothing(void **state)
 		end = strstr(p, "</interface>");
 		assert_non_null(end);
 		assert_true(count(p, "<rom enabled='no'/>") -
-		    count(end, "<rom enabled='no'/>") == 1);
+			count(end, "<rom enabled='no'/>") ==
+		    1);
 	}
 	p = strstr(xml, "<os>");
 	end = strstr(xml, "</os>");
 	assert_true(p != NULL && end != NULL);
 	assert_true(count(p, "<bootmenu enable='no'/>") -
-	    count(end, "<bootmenu enable='no'/>") == 1);
+		count(end, "<bootmenu enable='no'/>") ==
+	    1);
 	assert_int_equal(count(xml, "<loader"), 0);
 	assert_int_equal(count(xml, "<video>"), 1);
 	assert_int_equal(count(xml, "<model type='none'/>"), 1);
@@ -375,7 +383,8 @@ test_escaping(void **state)
 	f.blk[0].source = "/srv/vol'&\"<>.img";
 	f.spec.nblk = 1;
 	f.launch.console_log = "/var/log/a'b\"c&d<e>.log";
-	f.launch.guest_config = "{\"cmdline\":\"app '<b>&amp;</b>' "
+	f.launch.guest_config =
+	    "{\"cmdline\":\"app '<b>&amp;</b>' "
 	    "\\\"quoted\\\" ]]> tab\there\",\"env\":\"A=x<y&z>w\"}";
 	f.cfg.firmware = "/fw/&qboot.rom";
 	run_case("escaping", &f);
@@ -457,50 +466,70 @@ test_metadata_libvirt_forms(void **state)
 
 	(void)state;
 	/* What virDomainGetMetadata gives back (libxml2's serializer). */
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance xmlns:rr=\"https://rumprund.org/xmlns/instance/1\""
-	    " owner=\"" OWNER "\" name=\"web-1\" generation=\"3\"/>", &meta),
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<rr:instance xmlns:rr=\"https://rumprund.org/xmlns/instance/1\""
+		" owner=\"" OWNER "\" name=\"web-1\" generation=\"3\"/>",
+		&meta),
 	    0);
 	assert_string_equal(meta.owner, OWNER);
 	assert_string_equal(meta.instance, "web-1");
 	assert_int_equal(meta.generation, 3);
 
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<?xml version=\"1.0\"?>\n<instance xmlns=\"https://rumprund.org/"
-	    "xmlns/instance/1\" generation='12' name='a&amp;b&#x27;c&#34;'\n"
-	    "  owner = 'o&lt;&gt;'></instance>", &meta), 0);
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<?xml version=\"1.0\"?>\n<instance xmlns=\"https://rumprund.org/"
+		"xmlns/instance/1\" generation='12' name='a&amp;b&#x27;c&#34;'\n"
+		"  owner = 'o&lt;&gt;'></instance>",
+		&meta),
+	    0);
 	assert_string_equal(meta.owner, "o<>");
 	assert_string_equal(meta.instance, "a&b'c\"");
 	assert_int_equal(meta.generation, 12);
 
 	/* "xowner" is not "owner"; unknown attributes are skipped. */
 	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance xowner=\"x\" owner=\"o\" name=\"n\" "
-	    "generation=\"1\" extra=\"e\"/>", &meta), 0);
+			     "<rr:instance xowner=\"x\" owner=\"o\" name=\"n\" "
+			     "generation=\"1\" extra=\"e\"/>",
+			     &meta),
+	    0);
 	assert_string_equal(meta.owner, "o");
 
 	/* Refused. */
 	assert_int_equal(kvm_xml_parse_metadata(NULL, &meta), -1);
 	assert_int_equal(kvm_xml_parse_metadata("", &meta), -1);
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:other owner=\"o\" name=\"n\" generation=\"1\"/>", &meta), -1);
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance owner=\"o\" name=\"n\"/>", &meta), -1);
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance owner=\"o\" name=\"n\" generation=\"-1\"/>", &meta),
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<rr:other owner=\"o\" name=\"n\" generation=\"1\"/>", &meta),
 	    -1);
 	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance owner=\"o\" name=\"n\" generation=\"99999999999\"/>",
-	    &meta), -1);
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance owner=\"o\" name=\"n&bogus;\" generation=\"1\"/>",
-	    &meta), -1);
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance owner=\"o name=\"n\" generation=\"1\"/>", &meta),
+			     "<rr:instance owner=\"o\" name=\"n\"/>", &meta),
 	    -1);
-	assert_int_equal(kvm_xml_parse_metadata(
-	    "<rr:instance owner=\"o\" name=\"n\" generation=\"1\" "
-	    "owner=\"&#0;\"/>", &meta), -1);
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<rr:instance owner=\"o\" name=\"n\" generation=\"-1\"/>",
+		&meta),
+	    -1);
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<rr:instance owner=\"o\" name=\"n\" generation=\"99999999999\"/>",
+		&meta),
+	    -1);
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<rr:instance owner=\"o\" name=\"n&bogus;\" generation=\"1\"/>",
+		&meta),
+	    -1);
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<rr:instance owner=\"o name=\"n\" generation=\"1\"/>", &meta),
+	    -1);
+	assert_int_equal(
+	    kvm_xml_parse_metadata(
+		"<rr:instance owner=\"o\" name=\"n\" generation=\"1\" "
+		"owner=\"&#0;\"/>",
+		&meta),
+	    -1);
 }
 
 static void
@@ -578,8 +607,8 @@ test_addrs_live_xml(void **state)
 	snprintf(nics[0].mac, sizeof(nics[0].mac), "52:54:00:00:00:01");
 	assert_int_equal(kvm_addrs_parse_xml(xml, nics, 1, &on_network), 0);
 	assert_false(on_network);
-	assert_int_equal(kvm_addrs_parse_xml("<domain", nics, 1,
-	    &on_network), -1);
+	assert_int_equal(kvm_addrs_parse_xml("<domain", nics, 1, &on_network),
+	    -1);
 }
 
 int

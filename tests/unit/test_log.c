@@ -86,8 +86,10 @@ test_plain(void **state)
 	(void)state;
 	logged(false, false, buf, sizeof(buf));
 	/* "YYYY-MM-DDTHH:MM:SSZ level message". */
-	assert_int_equal(strlen(buf), 3 * 21 + strlen("info a: running\n"
-	    "warning b: 7\ndebug c\n"));
+	assert_int_equal(strlen(buf),
+	    3 * 21 +
+		strlen("info a: running\n"
+		       "warning b: 7\ndebug c\n"));
 	assert_int_equal(buf[20], ' ');
 	assert_memory_equal(buf + 21, "info a: running\n", 16);
 	assert_non_null(strstr(buf, "Z warning b: 7\n"));
@@ -101,7 +103,8 @@ test_journal(void **state)
 
 	(void)state;
 	logged(true, false, buf, sizeof(buf));
-	assert_string_equal(buf, "<6>info a: running\n<4>warning b: 7\n"
+	assert_string_equal(buf,
+	    "<6>info a: running\n<4>warning b: 7\n"
 	    "<7>debug c\n");
 	/* JOURNAL_STREAM of another stream (inherited): not the journal. */
 	logged(true, true, buf, sizeof(buf));
@@ -139,8 +142,8 @@ logged_syslog(char *buf, size_t len, char *ebuf, size_t elen)
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "/dev/log");
 		if ((s = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1 ||
 		    bind(s, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-		    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv,
-		    sizeof(tv)) == -1)
+		    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ==
+			-1)
 			_exit(2);
 		dup2(efd, STDERR_FILENO);
 		unsetenv("JOURNAL_STREAM");
@@ -161,7 +164,9 @@ logged_syslog(char *buf, size_t len, char *ebuf, size_t elen)
 		assert_int_equal(log_open(NULL), 0);
 		log_info("d");
 		_exit(recv(s, dg, sizeof(dg), MSG_DONTWAIT) == -1 &&
-		    errno == EAGAIN ? 0 : 5);
+			    errno == EAGAIN ?
+			0 :
+			5);
 	}
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -201,7 +206,8 @@ test_syslog(void **state)
 	assert_non_null(strstr(buf, " rumprund["));
 	assert_non_null(strstr(buf, "]: info a: running"));
 	assert_memory_equal(l2, "<28>", 4);
-	assert_non_null(strstr(l2, "]: warning b: 7: No such file or "
+	assert_non_null(strstr(l2,
+	    "]: warning b: 7: No such file or "
 	    "directory"));
 	assert_memory_equal(l3, "<31>", 4);
 	assert_non_null(strstr(l3, "]: debug c"));

@@ -47,8 +47,8 @@ launch(const char *name)
 	struct result r;
 	char text[2048];
 
-	snprintf(text, sizeof(text), "{\"name\":\"%s\",\"image\":\"%s\"}",
-	    name, fx_path("images/app"));
+	snprintf(text, sizeof(text), "{\"name\":\"%s\",\"image\":\"%s\"}", name,
+	    fx_path("images/app"));
 	r = fx_launch(text);
 	assert_false(r.failed);
 	json_decref(r.body);
@@ -83,8 +83,8 @@ in_state(void *arg)
 
 	if ((v = engine_get(eng, w->name, &err)) == NULL)
 		return false;
-	ok = strcmp(json_string_value(json_object_get(v, "state")),
-	    w->state) == 0;
+	ok = strcmp(json_string_value(json_object_get(v, "state")), w->state) ==
+	    0;
 	json_decref(v);
 	return ok;
 }
@@ -174,44 +174,53 @@ test_counters(void **state)
 
 	(void)state;
 	text = render(NULL);
-	assert_true(sample(text, "rumprund_instances{state=\"running\","
-	    "platform=\"kvm\"}") == 0);
-	assert_true(sample(text, "rumprund_backend_connected{backend="
-	    "\"kvm\"}") == 1);
+	assert_true(sample(text,
+			"rumprund_instances{state=\"running\","
+			"platform=\"kvm\"}") == 0);
+	assert_true(sample(text,
+			"rumprund_backend_connected{backend="
+			"\"kvm\"}") == 1);
 	/* Xen is not configured here: no sample for it. */
 	assert_null(strstr(text, "backend=\"xen\""));
 	free(text);
 
 	launch("a");
 	assert_int_equal(fake_console(domain_of("a"),
-	    "=== calling \"app\" main() ===\n"), 0);
+			     "=== calling \"app\" main() ===\n"),
+	    0);
 	wait_state("a", "running");
 	launch("b");
-	assert_int_equal(fake_console(domain_of("b"),
-	    "=== calling \"app\" main() ===\nPANIC: boom\nhalted\n"), 0);
+	assert_int_equal(
+	    fake_console(domain_of("b"),
+		"=== calling \"app\" main() ===\nPANIC: boom\nhalted\n"),
+	    0);
 	wait_state("b", "crashed");
 
 	text = render(NULL);
-	assert_true(sample(text, "rumprund_instances{state=\"running\","
-	    "platform=\"kvm\"}") == 1);
-	assert_true(sample(text, "rumprund_instances{state=\"crashed\","
-	    "platform=\"kvm\"}") == 1);
-	assert_true(sample(text, "rumprund_launches_total{platform=\"kvm\"}")
-	    == 2);
-	assert_true(sample(text, "rumprund_crashes_total{platform=\"kvm\"}")
-	    == 1);
-	assert_true(sample(text, "rumprund_failures_total{platform=\"kvm\"}")
-	    == 0);
-	assert_true(sample(text, "rumprund_launch_duration_seconds_count"
-	    "{platform=\"kvm\"}") == 2);
-	assert_true(sample(text, "rumprund_launch_duration_seconds_bucket"
-	    "{platform=\"kvm\",le=\"+Inf\"}") == 2);
+	assert_true(sample(text,
+			"rumprund_instances{state=\"running\","
+			"platform=\"kvm\"}") == 1);
+	assert_true(sample(text,
+			"rumprund_instances{state=\"crashed\","
+			"platform=\"kvm\"}") == 1);
+	assert_true(
+	    sample(text, "rumprund_launches_total{platform=\"kvm\"}") == 2);
+	assert_true(
+	    sample(text, "rumprund_crashes_total{platform=\"kvm\"}") == 1);
+	assert_true(
+	    sample(text, "rumprund_failures_total{platform=\"kvm\"}") == 0);
+	assert_true(sample(text,
+			"rumprund_launch_duration_seconds_count"
+			"{platform=\"kvm\"}") == 2);
+	assert_true(sample(text,
+			"rumprund_launch_duration_seconds_bucket"
+			"{platform=\"kvm\",le=\"+Inf\"}") == 2);
 	assert_true(sample(text, "rumprund_console_bytes_total") > 30);
 	metrics_restart(SPEC_PLATFORM_KVM);
 	free(text);
 	text = render(NULL);
-	assert_true(sample(text, "rumprund_restarts_total{platform=\"kvm\"}")
-	    == 1);
+	assert_true(
+	    sample(text, "rumprund_restarts_total{platform=\"kvm\"}") == 1);
 	free(text);
 }
 
@@ -226,10 +235,12 @@ test_collector(void **state)
 	collect(&g1, "a", 0);
 	assert_int_equal(g1.nstats, 1);
 	assert_true(g1.cpu_ns == 1500000000ULL);
-	assert_true(sample(g1.text, "rumprund_guest_cpu_seconds_total"
-	    "{name=\"a\",platform=\"kvm\"}") == 1.5);
-	assert_true(sample(g1.text, "rumprund_guest_memory_bytes"
-	    "{name=\"a\",platform=\"kvm\"}") == 64 << 20);
+	assert_true(sample(g1.text,
+			"rumprund_guest_cpu_seconds_total"
+			"{name=\"a\",platform=\"kvm\"}") == 1.5);
+	assert_true(sample(g1.text,
+			"rumprund_guest_memory_bytes"
+			"{name=\"a\",platform=\"kvm\"}") == 64 << 20);
 	/* The fake has no RSS: no sample rather than a made-up one. */
 	assert_null(strstr(g1.text, "rumprund_guest_memory_rss_bytes{"));
 	free(g1.text);
@@ -276,8 +287,9 @@ test_collector_stalled(void **state)
 	assert_non_null(strstr(g1.kvm_err, "did not answer"));
 	assert_int_equal(g1.nstats, 0);
 	/* Our own counters are there; the guest's are not. */
-	assert_true(sample(g1.text, "rumprund_launches_total{platform="
-	    "\"kvm\"}") == 1);
+	assert_true(sample(g1.text,
+			"rumprund_launches_total{platform="
+			"\"kvm\"}") == 1);
 	assert_null(strstr(g1.text, "rumprund_guest_cpu_seconds_total{"));
 	free(g1.text);
 

@@ -30,7 +30,7 @@ static const struct fx_node tree[] = {
 	{ 'd', "img", NULL },
 	{ 'd', "img/sub", NULL },
 	{ 'd', "img/dir", NULL },
-	{ 'd', "img2", NULL },		/* img is a prefix of its name */
+	{ 'd', "img2", NULL }, /* img is a prefix of its name */
 	{ 'd', "outside", NULL },
 	{ 'f', "img/a.bin", "a" },
 	{ 'f', "img/sub/b.bin", "b" },
@@ -85,9 +85,8 @@ teardown(void **state)
 	expect_at(__FILE__, __LINE__, (path), (dirs), (kind), (code), (message))
 
 static void
-expect_at(const char *file, int line, const char *path,
-    const char *const *dirs, enum paths_kind kind, enum rrerr_code code,
-    const char *want)
+expect_at(const char *file, int line, const char *path, const char *const *dirs,
+    enum paths_kind kind, enum rrerr_code code, const char *want)
 {
 	struct rrerr err;
 	char *resolved = NULL;
@@ -118,7 +117,8 @@ outside(const char *path)
 
 	snprintf(buf, sizeof(buf),
 	    "image: %s is outside the allowed directories (GET /v1/info "
-	    "and rrctl info list them)", path);
+	    "and rrctl info list them)",
+	    path);
 	return buf;
 }
 
@@ -175,8 +175,8 @@ test_form(void **state)
 	longpath[sizeof(longpath) - 1] = '\0';
 	expect_fail(longpath, img_dirs, PATHS_REGULAR, RRERR_INVALID,
 	    "image: must be at most 1024 bytes");
-	expect_fail(fx_path("img/a\nb"), img_dirs, PATHS_REGULAR,
-	    RRERR_INVALID, "image: contains a control character");
+	expect_fail(fx_path("img/a\nb"), img_dirs, PATHS_REGULAR, RRERR_INVALID,
+	    "image: contains a control character");
 	expect_fail(fx_path("img/a\177b"), img_dirs, PATHS_REGULAR,
 	    RRERR_INVALID, "image: contains a control character");
 }
@@ -350,7 +350,7 @@ test_allowed_dirs(void **state)
 
 	/* A missing directory is skipped, but says "does not exist". */
 	dirs[0] = strdup(fx_path("missing"));
-	dirs[1] = "img";	/* relative: allows nothing */
+	dirs[1] = "img"; /* relative: allows nothing */
 	dirs[2] = NULL;
 	p = fx_path("missing/x.bin");
 	expect_fail(p, dirs, PATHS_REGULAR, RRERR_INVALID,
@@ -376,13 +376,15 @@ test_field_in_messages(void **state)
 
 	(void)state;
 	assert_int_equal(paths_confine("x", img_dirs, PATHS_REGULAR,
-	    "blk[2].source", &resolved, &err), -1);
+			     "blk[2].source", &resolved, &err),
+	    -1);
 	assert_string_equal(err.field, "blk[2].source");
 	assert_string_equal(err.message,
 	    "blk[2].source: must be an absolute path");
 	/* A NULL err is allowed. */
-	assert_int_equal(paths_confine("x", img_dirs, PATHS_REGULAR,
-	    "image", &resolved, NULL), -1);
+	assert_int_equal(paths_confine("x", img_dirs, PATHS_REGULAR, "image",
+			     &resolved, NULL),
+	    -1);
 	assert_null(resolved);
 }
 
@@ -427,7 +429,9 @@ test_open_fd(void **state)
 
 	(void)state;
 	assert_int_equal(paths_open(fx_path("img/sub/../in"), img_dirs,
-	    PATHS_REGULAR, O_RDONLY, "image", &resolved, &fd, &err), 0);
+			     PATHS_REGULAR, O_RDONLY, "image", &resolved, &fd,
+			     &err),
+	    0);
 	assert_string_equal(resolved, fx_path("img/a.bin"));
 	assert_true(fd >= 0);
 	assert_int_equal(fstat(fd, &a), 0);
@@ -441,7 +445,8 @@ test_open_fd(void **state)
 
 	/* Writable when asked; no resolved path when not asked. */
 	assert_int_equal(paths_open(fx_path("img/a.bin"), img_dirs,
-	    PATHS_REGULAR, O_RDWR, "image", NULL, &fd, &err), 0);
+			     PATHS_REGULAR, O_RDWR, "image", NULL, &fd, &err),
+	    0);
 	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
 	assert_int_equal(pwrite(fd, "A", 1, 0), 1);
 	assert_int_equal(pwrite(fd, "a", 1, 0), 1);
@@ -449,12 +454,14 @@ test_open_fd(void **state)
 
 	/* Failures leave *fd at -1, with the same answers as before. */
 	fd = 42;
-	assert_int_equal(paths_open(fx_path("img/out"), img_dirs,
-	    PATHS_REGULAR, O_RDONLY, "image", NULL, &fd, &err), -1);
+	assert_int_equal(paths_open(fx_path("img/out"), img_dirs, PATHS_REGULAR,
+			     O_RDONLY, "image", NULL, &fd, &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_FORBIDDEN);
 	assert_int_equal(fd, -1);
-	assert_int_equal(paths_open(fx_path("img/dir"), img_dirs,
-	    PATHS_REGULAR, O_RDONLY, "image", NULL, &fd, &err), -1);
+	assert_int_equal(paths_open(fx_path("img/dir"), img_dirs, PATHS_REGULAR,
+			     O_RDONLY, "image", NULL, &fd, &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_INVALID);
 	assert_int_equal(fd, -1);
 }
@@ -471,7 +478,8 @@ test_open_then_swap(void **state)
 
 	(void)state;
 	assert_int_equal(paths_open(fx_path("img/race/f"), img_dirs,
-	    PATHS_REGULAR, O_RDONLY, "image", NULL, &fd, &err), 0);
+			     PATHS_REGULAR, O_RDONLY, "image", NULL, &fd, &err),
+	    0);
 	assert_int_equal(rename(fx_path("img/race"), fx_path("img/race.orig")),
 	    0);
 	assert_int_equal(symlink(fx_path("outside/race"), fx_path("img/race")),
@@ -527,10 +535,9 @@ race(bool walk_only)
 	paths_no_openat2 = walk_only;
 	atomic_store(&swapping, true);
 	assert_int_equal(pthread_create(&t, NULL, swapper, NULL), 0);
-	for (i = 0; i < 100000 && (i < 20000 || ok == 0 || refused == 0);
-	    i++) {
+	for (i = 0; i < 100000 && (i < 20000 || ok == 0 || refused == 0); i++) {
 		if (paths_open(fx_path("img/race/f"), img_dirs, PATHS_REGULAR,
-		    O_RDONLY, "image", NULL, &fd, &err) == 0) {
+			O_RDONLY, "image", NULL, &fd, &err) == 0) {
 			assert_string_equal(contents(fd), "ok");
 			close(fd);
 			ok++;

@@ -75,8 +75,8 @@ test_on_failure(void **state)
 	(void)state;
 	assert_false(restart_decide(&rs, &ok_end, &attempt, &delay, &why));
 	assert_non_null(strstr(why, "status 0"));
-	assert_false(restart_decide(&rs, &stopped_failing, &attempt, &delay,
-	    &why));
+	assert_false(
+	    restart_decide(&rs, &stopped_failing, &attempt, &delay, &why));
 	assert_non_null(strstr(why, "API"));
 	assert_int_equal(attempt, 0);
 	assert_true(restart_decide(&rs, &fail_end, &attempt, &delay, &why));
@@ -114,8 +114,8 @@ test_backoff_and_max_retries(void **state)
 
 	(void)state;
 	for (i = 0; i < 5; i++) {
-		assert_true(restart_decide(&rs, &fail_end, &attempt, &delay,
-		    &why));
+		assert_true(
+		    restart_decide(&rs, &fail_end, &attempt, &delay, &why));
 		assert_int_equal(attempt, i + 1);
 		assert_int_equal(delay, want[i]);
 	}
@@ -216,17 +216,22 @@ test_spec(void **state)
 	json_decref(j);
 	spec_free(spec);
 
-	assert_int_equal(parse(",\"restart\":{\"policy\":\"on-failure\","
-	    "\"max_retries\":3,\"backoff_initial_s\":2,\"backoff_max_s\":8}",
-	    &spec, &err), 0);
+	assert_int_equal(
+	    parse(
+		",\"restart\":{\"policy\":\"on-failure\","
+		"\"max_retries\":3,\"backoff_initial_s\":2,\"backoff_max_s\":8}",
+		&spec, &err),
+	    0);
 	assert_int_equal(spec->restart.policy, RESTART_ON_FAILURE);
 	assert_int_equal(spec->restart.max_retries, 3);
 	assert_int_equal(spec->restart.backoff_initial_s, 2);
 	assert_int_equal(spec->restart.backoff_max_s, 8);
 	assert_int_equal(spec->restart.reset_after_s, RESTART_RESET_AFTER_S);
 	j = spec_to_json(spec);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    j, "restart"), "policy")), "on-failure");
+	assert_string_equal(json_string_value(
+				json_object_get(json_object_get(j, "restart"),
+				    "policy")),
+	    "on-failure");
 	assert_int_equal(spec_from_json(j, &pol, &back, &err), 0);
 	assert_true(spec_equal(spec, back));
 	assert_int_equal(back->restart.backoff_max_s, 8);
@@ -240,13 +245,15 @@ test_spec(void **state)
 	bad(",\"restart\":{\"policy\":\"always\",\"max_retries\":-1}",
 	    "restart.max_retries", "between");
 	bad(",\"restart\":{\"policy\":\"always\",\"backoff_initial_s\":"
-	    "86401}", "restart.backoff_initial_s", "between");
+	    "86401}",
+	    "restart.backoff_initial_s", "between");
 	bad(",\"restart\":{\"policy\":\"always\",\"backoff_initial_s\":9,"
-	    "\"backoff_max_s\":8}", "restart.backoff_max_s", "less");
+	    "\"backoff_max_s\":8}",
+	    "restart.backoff_max_s", "less");
 	bad(",\"restart\":{\"policy\":\"no\",\"max_retries\":2}",
 	    "restart.max_retries", "other than");
-	bad(",\"restart\":{\"policy\":\"always\",\"delay\":2}",
-	    "restart.delay", "unknown");
+	bad(",\"restart\":{\"policy\":\"always\",\"delay\":2}", "restart.delay",
+	    "unknown");
 	bad(",\"restart\":\"always\"", "restart", "object");
 	bad(",\"auto_remove\":true,\"restart\":{\"policy\":\"always\"}",
 	    "restart.policy", "auto_remove");

@@ -26,11 +26,10 @@ handler(struct httpd_req *req, void *ctx)
 
 /* Does path match pattern?  The parameters go to names and vals. */
 static bool
-m(const char *pattern, const char *path, size_t *np,
-    struct router_span *names, struct router_span *vals)
+m(const char *pattern, const char *path, size_t *np, struct router_span *names,
+    struct router_span *vals)
 {
-	return router_match(pattern, path, names, vals, ROUTER_MAX_PARAMS,
-	    np);
+	return router_match(pattern, path, names, vals, ROUTER_MAX_PARAMS, np);
 }
 
 static void
@@ -80,15 +79,15 @@ test_params(void **state)
 	size_t n;
 
 	(void)state;
-	assert_true(m("/v1/unikernels/{name}/logs",
-	    "/v1/unikernels/a%20b/logs", &n, names, vals));
+	assert_true(m("/v1/unikernels/{name}/logs", "/v1/unikernels/a%20b/logs",
+	    &n, names, vals));
 	assert_int_equal(n, 1);
 	assert_span(&names[0], "name");
 	/* Raw: the caller decodes. */
 	assert_span(&vals[0], "a%20b");
 
-	assert_true(m("/v1/echo/{name}/x/{other}", "/v1/echo/a/x/c%C3%A9",
-	    &n, names, vals));
+	assert_true(m("/v1/echo/{name}/x/{other}", "/v1/echo/a/x/c%C3%A9", &n,
+	    names, vals));
 	assert_int_equal(n, 2);
 	assert_span(&names[0], "name");
 	assert_span(&vals[0], "a");
@@ -101,14 +100,14 @@ test_params(void **state)
 	assert_span(&vals[0], "a%2Fb");
 
 	/* A parameter is one segment, never empty. */
-	assert_false(m("/v1/unikernels/{name}", "/v1/unikernels/", &n, names,
-	    vals));
-	assert_false(m("/v1/unikernels/{name}", "/v1/unikernels", &n, names,
-	    vals));
-	assert_false(m("/v1/unikernels/{name}", "/v1/unikernels/a/b", &n,
+	assert_false(
+	    m("/v1/unikernels/{name}", "/v1/unikernels/", &n, names, vals));
+	assert_false(
+	    m("/v1/unikernels/{name}", "/v1/unikernels", &n, names, vals));
+	assert_false(
+	    m("/v1/unikernels/{name}", "/v1/unikernels/a/b", &n, names, vals));
+	assert_false(m("/v1/unikernels/{name}/logs", "/v1/unikernels//logs", &n,
 	    names, vals));
-	assert_false(m("/v1/unikernels/{name}/logs", "/v1/unikernels//logs",
-	    &n, names, vals));
 
 	/* A parameter as the first segment, and braces that are literal. */
 	assert_true(m("/{a}", "/x", &n, names, vals));
@@ -203,29 +202,36 @@ test_find(void **state)
 	(void)state;
 	/* Found: the parameters are the found route's. */
 	memset(allow, 'x', sizeof(allow));
-	assert_int_equal(find("GET", "/v1/echo/a/x/b", &n, allow,
-	    sizeof(allow), vals), 0);
+	assert_int_equal(find("GET", "/v1/echo/a/x/b", &n, allow, sizeof(allow),
+			     vals),
+	    0);
 	assert_int_equal(n, 2);
 	assert_span(&vals[1], "b");
 	assert_int_equal(find("DELETE", "/v1/echo/a/x/b", &n, allow,
-	    sizeof(allow), vals), 1);
+			     sizeof(allow), vals),
+	    1);
 	assert_int_equal(find("POST", "/v1/things", &n, allow, sizeof(allow),
-	    vals), 3);
+			     vals),
+	    3);
 	assert_int_equal(n, 0);
 
 	/* HEAD wherever GET is, and nowhere else. */
 	assert_int_equal(find("HEAD", "/v1/things", &n, allow, sizeof(allow),
-	    vals), 2);
-	assert_int_equal(find("HEAD", "/v1/only-post", &n, allow,
-	    sizeof(allow), vals), -1);
+			     vals),
+	    2);
+	assert_int_equal(find("HEAD", "/v1/only-post", &n, allow, sizeof(allow),
+			     vals),
+	    -1);
 	assert_string_equal(allow, "POST");
 
 	/* The first route of the table wins. */
 	assert_int_equal(find("GET", "/v1/order/literal", &n, allow,
-	    sizeof(allow), vals), 5);
+			     sizeof(allow), vals),
+	    5);
 	assert_int_equal(n, 1);
 	assert_int_equal(find("DELETE", "/v1/order/literal", &n, allow,
-	    sizeof(allow), vals), 7);
+			     sizeof(allow), vals),
+	    7);
 	assert_int_equal(n, 0);
 
 	/* No pattern matches: 404, allow empty. */
@@ -234,30 +240,35 @@ test_find(void **state)
 	    -1);
 	assert_string_equal(allow, "");
 	assert_int_equal(n, 0);
-	assert_int_equal(find("POST", "/v1/echo/a/x/", &n, allow,
-	    sizeof(allow), vals), -1);
+	assert_int_equal(find("POST", "/v1/echo/a/x/", &n, allow, sizeof(allow),
+			     vals),
+	    -1);
 	assert_string_equal(allow, "");
 
 	/* A pattern matches, no method: 405 and the methods, in order. */
 	assert_int_equal(find("POST", "/v1/echo/a/x/b", &n, allow,
-	    sizeof(allow), vals), -1);
+			     sizeof(allow), vals),
+	    -1);
 	assert_string_equal(allow, "GET, HEAD, DELETE");
 	assert_int_equal(n, 0);
 	assert_int_equal(find("PUT", "/v1/things", &n, allow, sizeof(allow),
-	    vals), -1);
+			     vals),
+	    -1);
 	assert_string_equal(allow, "GET, HEAD, POST");
 	/* Each method once, however many routes match. */
 	assert_int_equal(find("POST", "/v1/dup/y", &n, allow, sizeof(allow),
-	    vals), -1);
+			     vals),
+	    -1);
 	assert_string_equal(allow, "GET, HEAD");
 	/* Methods are case-sensitive. */
 	assert_int_equal(find("get", "/v1/things", &n, allow, sizeof(allow),
-	    vals), -1);
+			     vals),
+	    -1);
 	assert_string_equal(allow, "GET, HEAD, POST");
 
 	/* An empty table: 404. */
-	assert_null(router_find(table, 0, "GET", "/v1/things", vals, vals,
-	    &n, allow, sizeof(allow)));
+	assert_null(router_find(table, 0, "GET", "/v1/things", vals, vals, &n,
+	    allow, sizeof(allow)));
 	assert_string_equal(allow, "");
 }
 

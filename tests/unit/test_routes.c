@@ -39,7 +39,7 @@
 #include "routes.h"
 #include "spec.h"
 
-#define NRESP	16
+#define NRESP 16
 
 struct srv {
 	uv_loop_t loop;
@@ -57,7 +57,7 @@ struct srv {
 
 	/* Client side results. */
 	struct resp r[NRESP];
-	bool running_seen;	/* the guest's "main()" line made it running */
+	bool running_seen; /* the guest's "main()" line made it running */
 };
 
 /*
@@ -258,16 +258,19 @@ client_lifecycle(struct srv *s)
 	snprintf(body, sizeof(body), "{\"name\":\"a\",\"image\":\"%s\"}",
 	    s->image);
 	fetch(s, "POST", "/v1/unikernels", body, &s->r[1]);
-	snprintf(body, sizeof(body), "{\"name\":\"b\",\"image\":\"%s\","
-	    "\"memory_mib\":\"lots\"}", s->image);
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"b\",\"image\":\"%s\","
+	    "\"memory_mib\":\"lots\"}",
+	    s->image);
 	fetch(s, "POST", "/v1/unikernels", body, &s->r[2]);
 	fetch(s, "POST", "/v1/unikernels", "{\"name\":", &s->r[3]);
 	fetch(s, "GET", "/v1/unikernels/a", NULL, &s->r[4]);
 
 	/* The guest prints rumprun's line before main(): running. */
 	body_str(&s->r[4], "domain", domain, sizeof(domain));
-	if (domain[0] != '\0' && fake_console(domain,
-	    "boot\n=== calling \"app\" main() ===\n\n") == 0) {
+	if (domain[0] != '\0' &&
+	    fake_console(domain, "boot\n=== calling \"app\" main() ===\n\n") ==
+		0) {
 		for (i = 0; i < 500 && !s->running_seen; i++) {
 			fetch(s, "GET", "/v1/unikernels/a", NULL, &probe);
 			body_str(&probe, "state", state, sizeof(state));

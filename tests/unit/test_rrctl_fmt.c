@@ -45,9 +45,15 @@ test_duration(void **state)
 		int64_t s;
 		const char *text;
 	} t[] = {
-		{ -5, "0s" }, { 0, "0s" }, { 59, "59s" }, { 60, "1m00s" },
-		{ 725, "12m05s" }, { 3600, "1h00m" }, { 18120, "5h02m" },
-		{ 86400, "1d00h" }, { 273600, "3d04h" },
+		{ -5, "0s" },
+		{ 0, "0s" },
+		{ 59, "59s" },
+		{ 60, "1m00s" },
+		{ 725, "12m05s" },
+		{ 3600, "1h00m" },
+		{ 18120, "5h02m" },
+		{ 86400, "1d00h" },
+		{ 273600, "3d04h" },
 	};
 	char buf[32];
 	size_t i;
@@ -69,11 +75,13 @@ test_ps_row(void **state)
 	(void)state;
 	memset(&row, 0, sizeof(row));
 	assert_int_equal(fmt_time_ms("2026-11-22T13:55:06.000Z", &now), 0);
-	inst = json_loads("{\"name\": \"web\", \"state\": \"running\","
+	inst = json_loads(
+	    "{\"name\": \"web\", \"state\": \"running\","
 	    " \"platform\": \"kvm\", \"memory_mib\": 64,"
 	    " \"started\": \"2026-11-22T13:54:01.000Z\", \"exit_status\": null,"
 	    " \"nics\": [{\"addr\": \"10.0.0.2/24\"}, {\"addr\": null},"
-	    " {\"addr\": \"10.0.1.2/24\"}]}", 0, NULL);
+	    " {\"addr\": \"10.0.1.2/24\"}]}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.name, "web");
 	assert_string_equal(row.state, "running");
@@ -86,24 +94,28 @@ test_ps_row(void **state)
 	json_decref(inst);
 
 	/* What the daemon learnt comes first; host devices comma-separated. */
-	inst = json_loads("{\"name\": \"d\", \"state\": \"running\","
-	    " \"nics\": [{\"addr\": null, \"host_dev\": \"vnet3\","
-	    " \"addresses\": [{\"addr\": \"192.168.7.9/24\"},"
-	    " {\"addr\": \"fe80::1/64\"}]},"
-	    " {\"addr\": \"10.0.1.2/24\", \"host_dev\": null,"
-	    " \"addresses\": []},"
-	    " {\"addr\": \"10.0.2.2/24\", \"host_dev\": \"vnet4\","
-	    " \"addresses\": [{\"addr\": \"10.0.2.2/24\"}]}]}", 0, NULL);
+	inst =
+	    json_loads("{\"name\": \"d\", \"state\": \"running\","
+		       " \"nics\": [{\"addr\": null, \"host_dev\": \"vnet3\","
+		       " \"addresses\": [{\"addr\": \"192.168.7.9/24\"},"
+		       " {\"addr\": \"fe80::1/64\"}]},"
+		       " {\"addr\": \"10.0.1.2/24\", \"host_dev\": null,"
+		       " \"addresses\": []},"
+		       " {\"addr\": \"10.0.2.2/24\", \"host_dev\": \"vnet4\","
+		       " \"addresses\": [{\"addr\": \"10.0.2.2/24\"}]}]}",
+		0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.address,
 	    "192.168.7.9/24,fe80::1/64,10.0.1.2/24,10.0.2.2/24");
 	assert_string_equal(row.hostdev, "vnet3,vnet4");
 	json_decref(inst);
 
-	inst = json_loads("{\"name\": \"done\", \"state\": \"exited\","
+	inst = json_loads(
+	    "{\"name\": \"done\", \"state\": \"exited\","
 	    " \"platform\": \"xen\", \"memory_mib\": 128,"
 	    " \"started\": \"2026-11-22T13:54:01.000Z\", \"exit_status\": 3,"
-	    " \"nics\": []}", 0, NULL);
+	    " \"nics\": []}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.uptime, "-");
 	assert_string_equal(row.exit, "3");
@@ -114,54 +126,62 @@ test_ps_row(void **state)
 	json_decref(inst);
 
 	/* STATUS as docker ps's: how it ended, how long ago, why. */
-	inst = json_loads("{\"name\": \"e\", \"state\": \"exited\","
+	inst = json_loads(
+	    "{\"name\": \"e\", \"state\": \"exited\","
 	    " \"exit_status\": 3, \"finished\": \"2026-11-22T13:53:06.000Z\"}",
 	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.status, "exited (3) 2m00s ago");
 	json_decref(inst);
 	inst = json_loads("{\"name\": \"c\", \"state\": \"crashed\","
-	    " \"reason\": \"PANIC: oops\","
-	    " \"finished\": \"2026-11-22T13:55:01.000Z\"}", 0, NULL);
+			  " \"reason\": \"PANIC: oops\","
+			  " \"finished\": \"2026-11-22T13:55:01.000Z\"}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.status, "crashed 5s ago: PANIC: oops");
 	json_decref(inst);
-	inst = json_loads("{\"name\": \"f\", \"state\": \"failed\","
+	inst = json_loads(
+	    "{\"name\": \"f\", \"state\": \"failed\","
 	    " \"reason\": \"main() not called in 60 s; last console line: "
-	    "\\\"SeaBIOS (version 1.16.2)\\\"\"}", 0, NULL);
+	    "\\\"SeaBIOS (version 1.16.2)\\\"\"}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
-	assert_string_equal(row.status, "failed: main() not called in 60 s; "
+	assert_string_equal(row.status,
+	    "failed: main() not called in 60 s; "
 	    "last console line:...");
 	json_decref(inst);
-	inst = json_loads("{\"name\": \"s\", \"state\": \"paused\"}", 0,
-	    NULL);
+	inst = json_loads("{\"name\": \"s\", \"state\": \"paused\"}", 0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.status, "paused");
 	json_decref(inst);
 	/* Stopping: said so; it still runs, so it has an uptime. */
 	inst = json_loads("{\"name\": \"t\", \"state\": \"stopping\","
-	    " \"started\": \"2026-11-22T13:54:01.000Z\"}", 0, NULL);
+			  " \"started\": \"2026-11-22T13:54:01.000Z\"}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.status, "stopping");
 	assert_string_equal(row.uptime, "1m05s");
 	json_decref(inst);
 	/* Waiting for its restart policy: the attempt, seconds rounded up. */
 	inst = json_loads("{\"name\": \"b\", \"state\": \"backoff\","
-	    " \"exit_status\": 1, \"restart\": {\"attempt\": 3,"
-	    " \"next_attempt\": \"2026-11-22T13:55:09.200Z\"}}", 0, NULL);
+			  " \"exit_status\": 1, \"restart\": {\"attempt\": 3,"
+			  " \"next_attempt\": \"2026-11-22T13:55:09.200Z\"}}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.status, "backoff (retry 3 in 4s)");
 	json_decref(inst);
 	inst = json_loads("{\"name\": \"b\", \"state\": \"backoff\","
-	    " \"restart\": {\"attempt\": 1,"
-	    " \"next_attempt\": \"2026-11-22T13:55:05.000Z\"}}", 0, NULL);
+			  " \"restart\": {\"attempt\": 1,"
+			  " \"next_attempt\": \"2026-11-22T13:55:05.000Z\"}}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.status, "backoff (retry 1 in 0s)");
 	json_decref(inst);
 
 	/* Not started yet. */
 	inst = json_loads("{\"name\": \"p\", \"state\": \"pending\","
-	    " \"started\": null}", 0, NULL);
+			  " \"started\": null}",
+	    0, NULL);
 	fmt_ps_row(inst, now, &row);
 	assert_string_equal(row.uptime, "-");
 	assert_string_equal(row.memory, "-");
@@ -192,33 +212,36 @@ test_event(void **state)
 		const char *json, *line;
 	} t[] = {
 		{ "{\"seq\": 1, \"time\": \"T1\", \"type\": \"created\","
-		  " \"name\": \"a\", \"state\": \"pending\"}", "1 T1 a created" },
+		  " \"name\": \"a\", \"state\": \"pending\"}",
+		    "1 T1 a created" },
 		{ "{\"seq\": 2, \"time\": \"T2\", \"type\": \"state\","
-		  " \"name\": \"a\", \"state\": \"running\"}", "2 T2 a running" },
+		  " \"name\": \"a\", \"state\": \"running\"}",
+		    "2 T2 a running" },
 		{ "{\"seq\": 7, \"time\": \"T7\", \"type\": \"state\","
 		  " \"name\": \"a\", \"state\": \"running\", \"exit_status\": 3}",
-		  "7 T7 a running" },
+		    "7 T7 a running" },
 		{ "{\"seq\": 3, \"time\": \"T3\", \"type\": \"state\","
 		  " \"name\": \"a\", \"state\": \"exited\", \"exit_status\": 3}",
-		  "3 T3 a exited (exit 3)" },
+		    "3 T3 a exited (exit 3)" },
 		{ "{\"seq\": 4, \"time\": \"T4\", \"type\": \"state\","
 		  " \"name\": \"b\", \"state\": \"crashed\","
 		  " \"reason\": \"PANIC: oops\"}",
-		  "4 T4 b crashed (PANIC: oops)" },
+		    "4 T4 b crashed (PANIC: oops)" },
 		{ "{\"seq\": 5, \"time\": \"T5\", \"type\": \"state\","
 		  " \"name\": \"c\", \"state\": \"stopped\", \"exit_status\": 0,"
 		  " \"reason\": \"stopped\"}",
-		  "5 T5 c stopped (exit 0, stopped)" },
+		    "5 T5 c stopped (exit 0, stopped)" },
 		{ "{\"seq\": 6, \"time\": \"T6\", \"type\": \"removed\","
-		  " \"name\": \"a\", \"state\": \"exited\"}", "6 T6 a removed" },
+		  " \"name\": \"a\", \"state\": \"exited\"}",
+		    "6 T6 a removed" },
 		{ "{\"seq\": 8, \"time\": \"T8\", \"type\": \"state\","
 		  " \"name\": \"r\", \"state\": \"backoff\", \"exit_status\": 1}",
-		  "8 T8 r backoff (exit 1)" },
+		    "8 T8 r backoff (exit 1)" },
 		{ "{\"seq\": 9, \"time\": \"T9\", \"type\": \"restart\","
 		  " \"name\": \"r\", \"state\": \"pending\", \"generation\": 3,"
 		  " \"attempt\": 2, \"restart_count\": 2,"
 		  " \"reason\": \"exit status 1\"}",
-		  "9 T9 r restart 2 (generation 3): exit status 1" },
+		    "9 T9 r restart 2 (generation 3): exit status 1" },
 	};
 	size_t i;
 
@@ -273,20 +296,24 @@ test_hosts(void **state)
 		const char *host, *shown, *err;
 	} t[] = {
 		{ "unix:///run/rumprund/rumprund.sock",
-		  "unix:///run/rumprund/rumprund.sock", NULL },
+		    "unix:///run/rumprund/rumprund.sock", NULL },
 		{ "/tmp/x.sock", "unix:///tmp/x.sock", NULL },
 		{ "http://127.0.0.1:7070", "http://127.0.0.1:7070", NULL },
 		{ "http://127.0.0.1:7070/", "http://127.0.0.1:7070", NULL },
 		{ "https://rr.example:443", "https://rr.example:443", NULL },
 		{ "tcp://[::1]:7070", "http://[::1]:7070", NULL },
-		{ "unix://relative.sock", NULL, "--host unix://relative.sock: a "
-		  "unix socket is unix:///PATH, with an absolute PATH" },
-		{ "http://h:1/v1", NULL, "--host http://h:1/v1: give "
-		  "http://HOST:PORT without a path" },
-		{ "http://", NULL, "--host http://: give http://HOST:PORT "
-		  "without a path" },
-		{ "localhost:7070", NULL, "--host localhost:7070: must be "
-		  "unix:///PATH or http(s)://HOST:PORT" },
+		{ "unix://relative.sock", NULL,
+		    "--host unix://relative.sock: a "
+		    "unix socket is unix:///PATH, with an absolute PATH" },
+		{ "http://h:1/v1", NULL,
+		    "--host http://h:1/v1: give "
+		    "http://HOST:PORT without a path" },
+		{ "http://", NULL,
+		    "--host http://: give http://HOST:PORT "
+		    "without a path" },
+		{ "localhost:7070", NULL,
+		    "--host localhost:7070: must be "
+		    "unix:///PATH or http(s)://HOST:PORT" },
 	};
 	char err[256];
 	size_t i;

@@ -30,8 +30,8 @@
 struct run_case {
 	const char *what;
 	const char *argv[MAXARGS];
-	const char *request;	/* expected JSON, or NULL */
-	const char *error;	/* expected error sentence, or NULL */
+	const char *request; /* expected JSON, or NULL */
+	const char *error;   /* expected error sentence, or NULL */
 };
 
 static char *
@@ -562,7 +562,7 @@ static void
 test_second_nic_index(void **state)
 {
 	char *argv[] = { "run", "kvm", "-I", "a,vioif,tap:t0", "-I",
-	    "b,vioif,tap:t1", "-W", "b,inet,dhcp", "app", NULL };
+		"b,vioif,tap:t1", "-W", "b,inet,dhcp", "app", NULL };
 	struct run_opts o;
 	char err[256];
 	json_t *req, *nic;
@@ -573,11 +573,14 @@ test_second_nic_index(void **state)
 	assert_non_null(req);
 	assert_int_equal(json_array_size(json_object_get(req, "nics")), 2);
 	nic = json_array_get(json_object_get(req, "nics"), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(nic, "backend"), "name")), "t1");
+	assert_string_equal(json_string_value(
+				json_object_get(json_object_get(nic, "backend"),
+				    "name")),
+	    "t1");
 	assert_non_null(json_object_get(nic, "inet"));
-	assert_null(json_object_get(json_array_get(json_object_get(req,
-	    "nics"), 0), "inet"));
+	assert_null(
+	    json_object_get(json_array_get(json_object_get(req, "nics"), 0),
+		"inet"));
 	json_decref(req);
 	run_opts_free(&o);
 }
@@ -596,7 +599,7 @@ test_default_name(void **state)
 		{ "caf\xc3\xa9", "rumprun-caf--" },
 		/* 70 x: cut to 63 bytes in all. */
 		{ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-		  "rumprun-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
+		    "rumprun-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
 	};
 	char buf[RUN_NAME_MAX + 1];
 	size_t i;

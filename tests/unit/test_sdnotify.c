@@ -149,14 +149,14 @@ listening_at(int family, int type, int at, const char *dir)
 		sun.sun_family = AF_UNIX;
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s%d", dir, at);
 		unlink(sun.sun_path);
-		assert_int_equal(bind(fd, (struct sockaddr *)&sun,
-		    sizeof(sun)), 0);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)),
+		    0);
 	} else {
 		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		assert_int_equal(bind(fd, (struct sockaddr *)&sin,
-		    sizeof(sin)), 0);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)),
+		    0);
 	}
 	if (type == SOCK_STREAM)
 		assert_int_equal(listen(fd, 4), 0);
@@ -214,8 +214,8 @@ test_listen_fds(void **state)
 	listening_at(AF_INET, SOCK_DGRAM, 3, dir);
 	set_listen_env((long)getpid(), 1);
 	assert_int_equal(sdnotify_listen_fds(&fds, &err), -1);
-	assert_non_null(strstr(err.message,
-	    "fd 3 is not a listening stream socket"));
+	assert_non_null(
+	    strstr(err.message, "fd 3 is not a listening stream socket"));
 	close(3);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd != 3) {
@@ -224,8 +224,8 @@ test_listen_fds(void **state)
 	}
 	set_listen_env((long)getpid(), 1);
 	assert_int_equal(sdnotify_listen_fds(&fds, &err), -1);
-	assert_non_null(strstr(err.message,
-	    "fd 3 is not a listening stream socket"));
+	assert_non_null(
+	    strstr(err.message, "fd 3 is not a listening stream socket"));
 	close(3);
 	snprintf(path, sizeof(path), "%s/file", dir);
 	assert_int_equal(open(path, O_CREAT | O_RDWR, 0600), 3);

@@ -21,7 +21,7 @@
 #include "spec.h"
 
 /* The start of every request that only adds fields. */
-#define BASE	"{`name`:`web`,`image`:`@/img/hello.bin`"
+#define BASE "{`name`:`web`,`image`:`@/img/hello.bin`"
 
 static const char *img_dirs[2];
 static const char *vol_dirs[2];
@@ -131,8 +131,8 @@ parse(const char *t, bool whole, struct spec **out, struct rrerr *err)
 }
 
 /* Expect the request to be accepted; returns the new spec. */
-#define ACCEPT(fields)		accept_at(__FILE__, __LINE__, (fields), false)
-#define ACCEPT_BODY(body)	accept_at(__FILE__, __LINE__, (body), true)
+#define ACCEPT(fields)	  accept_at(__FILE__, __LINE__, (fields), false)
+#define ACCEPT_BODY(body) accept_at(__FILE__, __LINE__, (body), true)
 
 static struct spec *
 accept_at(const char *file, int line, const char *t, bool whole)
@@ -152,8 +152,7 @@ accept_at(const char *file, int line, const char *t, bool whole)
 	reject_at(__FILE__, __LINE__, (fields), false, (code), (field), \
 	    (message))
 #define REJECT_BODY(body, code, field, message) \
-	reject_at(__FILE__, __LINE__, (body), true, (code), (field), \
-	    (message))
+	reject_at(__FILE__, __LINE__, (body), true, (code), (field), (message))
 
 static void
 reject_at(const char *file, int line, const char *t, bool whole,
@@ -176,7 +175,7 @@ reject_at(const char *file, int line, const char *t, bool whole,
 }
 
 /* Expect the canonical form of spec to be the template want. */
-#define CANONICAL(spec, want)	canonical_at(__FILE__, __LINE__, (spec), (want))
+#define CANONICAL(spec, want) canonical_at(__FILE__, __LINE__, (spec), (want))
 
 static void
 canonical_at(const char *file, int line, const struct spec *spec,
@@ -282,7 +281,8 @@ test_minimal(void **state)
 	assert_false(spec->auto_remove);
 	assert_false(spec->paused);
 	assert_int_equal(spec->boot_timeout_s, -1);
-	CANONICAL(spec, "{`name`:`web`,`platform`:`kvm`,"
+	CANONICAL(spec,
+	    "{`name`:`web`,`platform`:`kvm`,"
 	    "`image`:`@/img/hello.bin`,`memory_mib`:64,`vcpus`:1,"
 	    "`argv`:[`hello.bin`],`env`:[],`labels`:{},`blk`:[],`nics`:[],"
 	    "`auto_remove`:false,`paused`:false}");
@@ -385,7 +385,8 @@ test_body(void **state)
 	/* Too large: refused before parsing. */
 	big = run_of(' ', SPEC_BODY_MAX + 1);
 	assert_int_equal(spec_parse(big, SPEC_BODY_MAX + 1, &policy, &spec,
-	    &err), -1);
+			     &err),
+	    -1);
 	assert_int_equal(err.code, RRERR_TOO_LARGE);
 	assert_string_equal(err.field, "");
 	assert_string_equal(err.message,
@@ -408,12 +409,14 @@ test_body(void **state)
 	REJECT_BODY("{`name`:`a`,\n`name`:`b`}", RRERR_BAD_REQUEST, "",
 	    "request body is not valid JSON: duplicate object key near "
 	    "'`name`' at line 2 column 6");
-	REJECT_BODY("{`labels`:{`a`:`1`,`a`:`2`}}", RRERR_BAD_REQUEST,
-	    "", "request body is not valid JSON: duplicate object key near "
+	REJECT_BODY("{`labels`:{`a`:`1`,`a`:`2`}}", RRERR_BAD_REQUEST, "",
+	    "request body is not valid JSON: duplicate object key near "
 	    "'`a`' at line 1 column 22");
-	REJECT_BODY("", RRERR_BAD_REQUEST, "", "request body is not valid "
+	REJECT_BODY("", RRERR_BAD_REQUEST, "",
+	    "request body is not valid "
 	    "JSON: '[' or '{' expected near end of file at line 1 column 0");
-	REJECT_BODY("{`name`:`a`} x", RRERR_BAD_REQUEST, "", "request body "
+	REJECT_BODY("{`name`:`a`} x", RRERR_BAD_REQUEST, "",
+	    "request body "
 	    "is not valid JSON: end of file expected near 'x' at line 1 "
 	    "column 14");
 	REJECT_BODY("[1]", RRERR_BAD_REQUEST, "",
@@ -441,22 +444,23 @@ test_unknown_fields(void **state)
 	(void)state;
 	REJECT("`foo`:1", RRERR_INVALID, "foo", "foo: unknown field");
 	REJECT("`Name`:`x`", RRERR_INVALID, "Name", "Name: unknown field");
-	REJECT("`fo\\u0001o`:1", RRERR_INVALID, "fo?o",
-	    "fo?o: unknown field");
-	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`size`:1}]",
-	    RRERR_INVALID, "blk[0].size", "blk[0].size: unknown field");
+	REJECT("`fo\\u0001o`:1", RRERR_INVALID, "fo?o", "fo?o: unknown field");
+	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`size`:1}]", RRERR_INVALID,
+	    "blk[0].size", "blk[0].size: unknown field");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`}},"
-	    "{`backend`:{`type`:`tap`},`model`:`virtio`}]",
+	       "{`backend`:{`type`:`tap`},`model`:`virtio`}]",
 	    RRERR_INVALID, "nics[1].model", "nics[1].model: unknown field");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`,`bridge`:`br0`}}]",
 	    RRERR_INVALID, "nics[0].backend.bridge",
 	    "nics[0].backend.bridge: unknown field");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`},"
-	    "`inet`:{`method`:`dhcp`,`mask`:`24`}}]", RRERR_INVALID,
-	    "nics[0].inet.mask", "nics[0].inet.mask: unknown field");
+	       "`inet`:{`method`:`dhcp`,`mask`:`24`}}]",
+	    RRERR_INVALID, "nics[0].inet.mask",
+	    "nics[0].inet.mask: unknown field");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`},"
-	    "`inet6`:{`method`:`auto`,`prefix`:64}}]", RRERR_INVALID,
-	    "nics[0].inet6.prefix", "nics[0].inet6.prefix: unknown field");
+	       "`inet6`:{`method`:`auto`,`prefix`:64}}]",
+	    RRERR_INVALID, "nics[0].inet6.prefix",
+	    "nics[0].inet6.prefix: unknown field");
 }
 
 static void
@@ -490,8 +494,8 @@ test_types(void **state)
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`readonly`:`yes`}]",
 	    RRERR_INVALID, "blk[0].readonly",
 	    "blk[0].readonly: must be a boolean");
-	REJECT("`nics`:[{`backend`:`tap`}]", RRERR_INVALID,
-	    "nics[0].backend", "nics[0].backend: must be an object");
+	REJECT("`nics`:[{`backend`:`tap`}]", RRERR_INVALID, "nics[0].backend",
+	    "nics[0].backend: must be an object");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`},`inet`:{`method`:4}}]",
 	    RRERR_INVALID, "nics[0].inet.method",
 	    "nics[0].inet.method: must be a string");
@@ -512,18 +516,17 @@ test_required(void **state)
 	    "nics[0].backend: required");
 	REJECT("`nics`:[{`backend`:{`name`:`tap0`}}]", RRERR_INVALID,
 	    "nics[0].backend.type", "nics[0].backend.type: required");
-	REJECT("`nics`:[{`backend`:{`type`:`tap`},`inet6`:{}}]",
-	    RRERR_INVALID, "nics[0].inet6.method",
-	    "nics[0].inet6.method: required");
+	REJECT("`nics`:[{`backend`:{`type`:`tap`},`inet6`:{}}]", RRERR_INVALID,
+	    "nics[0].inet6.method", "nics[0].inet6.method: required");
 }
 
 static void
 test_name(void **state)
 {
-	static const char *const bad[] = {
-		"Web", "-web", ".web", "", "a b", "web/1", "wéb", NULL
-	};
-	static const char msg[] = "name: must be 1 to 63 characters of a-z, "
+	static const char *const bad[] = { "Web", "-web", ".web", "", "a b",
+		"web/1", "wéb", NULL };
+	static const char msg[] =
+	    "name: must be 1 to 63 characters of a-z, "
 	    "0-9, '_', '.' and '-', starting with a letter or a digit";
 	const char *const *b;
 	char *t, *longname;
@@ -531,19 +534,21 @@ test_name(void **state)
 
 	(void)state;
 	for (b = bad; *b != NULL; b++) {
-		assert_true(asprintf(&t, "{`name`:`%s`,"
-		    "`image`:`@/img/hello.bin`}", *b) != -1);
+		assert_true(asprintf(&t,
+				"{`name`:`%s`,"
+				"`image`:`@/img/hello.bin`}",
+				*b) != -1);
 		REJECT_BODY(t, RRERR_INVALID, "name", msg);
 		free(t);
 	}
 	longname = run_of('a', 64);
 	assert_true(asprintf(&t, "{`name`:`%s`,`image`:`@/img/hello.bin`}",
-	    longname) != -1);
+			longname) != -1);
 	REJECT_BODY(t, RRERR_INVALID, "name", msg);
 	free(t);
 	longname[63] = '\0';
 	assert_true(asprintf(&t, "{`name`:`%s`,`image`:`@/img/hello.bin`}",
-	    longname) != -1);
+			longname) != -1);
 	spec = ACCEPT_BODY(t);
 	spec_free(spec);
 	free(t);
@@ -563,24 +568,25 @@ test_image(void **state)
 	    "image: @/outside/disk.img is outside the allowed directories "
 	    "(GET /v1/info and rrctl info list them)");
 	REJECT_BODY("{`name`:`a`,`image`:`@/img/../vol/disk1.img`}",
-	    RRERR_FORBIDDEN, "image", "image: @/img/../vol/disk1.img is "
+	    RRERR_FORBIDDEN, "image",
+	    "image: @/img/../vol/disk1.img is "
 	    "outside the allowed directories (GET /v1/info and rrctl info "
 	    "list them)");
-	REJECT_BODY("{`name`:`a`,`image`:`@/img/nothing.bin`}",
-	    RRERR_INVALID, "image",
-	    "image: @/img/nothing.bin does not exist");
-	REJECT_BODY("{`name`:`a`,`image`:`@/img/dir`}", RRERR_INVALID,
-	    "image", "image: @/img/dir is not a regular file");
+	REJECT_BODY("{`name`:`a`,`image`:`@/img/nothing.bin`}", RRERR_INVALID,
+	    "image", "image: @/img/nothing.bin does not exist");
+	REJECT_BODY("{`name`:`a`,`image`:`@/img/dir`}", RRERR_INVALID, "image",
+	    "image: @/img/dir is not a regular file");
 	REJECT_BODY("{`name`:`a`,`image`:`img/hello.bin`}", RRERR_INVALID,
 	    "image", "image: must be an absolute path");
-	REJECT_BODY("{`name`:`a`,`image`:`@/img/\\thello.bin`}",
-	    RRERR_INVALID, "image", "image: contains a control character");
+	REJECT_BODY("{`name`:`a`,`image`:`@/img/\\thello.bin`}", RRERR_INVALID,
+	    "image", "image: contains a control character");
 	/* A '{' in the image's path would break the kvm command line. */
 	REJECT_BODY("{`name`:`a`,`image`:`@/img/br{ace.bin`}", RRERR_INVALID,
-	    "image", "image: @/img/br{ace.bin contains '{', which a rumprun "
+	    "image",
+	    "image: @/img/br{ace.bin contains '{', which a rumprun "
 	    "guest on kvm would take for its configuration");
 	spec = ACCEPT_BODY("{`name`:`a`,`image`:`@/img/br{ace.bin`,"
-	    "`platform`:`xen`}");
+			   "`platform`:`xen`}");
 	assert_string_equal(spec->argv[0], "br{ace.bin");
 	spec_free(spec);
 	/* No policy allows no image. */
@@ -605,15 +611,16 @@ test_platform_accel(void **state)
 	REJECT("`accel`:`tcg`,`platform`:`xen`", RRERR_INVALID, "accel",
 	    "accel: only for platform kvm");
 	REJECT("`platform`:`xen`,`nics`:[{`backend`:{`type`:`bridge`,"
-	    "`name`:`br0`}},{`backend`:{`type`:`tap`}}]", RRERR_INVALID,
-	    "nics[1].backend.type",
+	       "`name`:`br0`}},{`backend`:{`type`:`tap`}}]",
+	    RRERR_INVALID, "nics[1].backend.type",
 	    "nics[1].backend.type: must be bridge on platform xen");
 	REJECT("`platform`:`xen`,`blk`:[{`source`:`@/vol/disk1.img`},"
-	    "{`source`:`@/vol/disk2.img`,`readonly`:true}]", RRERR_INVALID,
-	    "blk[1].readonly", "blk[1].readonly: not supported on platform "
+	       "{`source`:`@/vol/disk2.img`,`readonly`:true}]",
+	    RRERR_INVALID, "blk[1].readonly",
+	    "blk[1].readonly: not supported on platform "
 	    "xen: a rumprun Xen guest cannot attach a read-only disk");
 	spec = ACCEPT("`platform`:`xen`,`blk`:[{`source`:`@/vol/disk1.img`,"
-	    "`readonly`:false}]");
+		      "`readonly`:false}]");
 	spec_free(spec);
 	spec = ACCEPT("`platform`:`xen`");
 	assert_int_equal(spec->platform, SPEC_PLATFORM_XEN);
@@ -622,7 +629,8 @@ test_platform_accel(void **state)
 	spec_free(spec);
 	spec = ACCEPT("`accel`:`kvm`");
 	assert_int_equal(spec->accel, SPEC_ACCEL_KVM);
-	CANONICAL(spec, "{`name`:`web`,`platform`:`kvm`,"
+	CANONICAL(spec,
+	    "{`name`:`web`,`platform`:`kvm`,"
 	    "`image`:`@/img/hello.bin`,`memory_mib`:64,`vcpus`:1,"
 	    "`argv`:[`hello.bin`],`env`:[],`labels`:{},`blk`:[],`nics`:[],"
 	    "`accel`:`kvm`,`auto_remove`:false,`paused`:false}");
@@ -686,12 +694,14 @@ test_boot_timeout(void **state)
 	REJECT("`boot_timeout_s`:`60`", RRERR_INVALID, "boot_timeout_s",
 	    "boot_timeout_s: must be an integer");
 	REJECT("`platform`:`iso`,`boot_timeout_s`:5", RRERR_INVALID,
-	    "boot_timeout_s", "boot_timeout_s: not for platform iso: an ISO "
+	    "boot_timeout_s",
+	    "boot_timeout_s: not for platform iso: an ISO "
 	    "image is not an instance");
 	/* 0 (never) is a value of its own, not "the daemon's setting". */
 	a = ACCEPT("`boot_timeout_s`:0");
 	assert_int_equal(a->boot_timeout_s, 0);
-	CANONICAL(a, "{`name`:`web`,`platform`:`kvm`,"
+	CANONICAL(a,
+	    "{`name`:`web`,`platform`:`kvm`,"
 	    "`image`:`@/img/hello.bin`,`memory_mib`:64,`vcpus`:1,"
 	    "`argv`:[`hello.bin`],`env`:[],`labels`:{},`blk`:[],`nics`:[],"
 	    "`auto_remove`:false,`paused`:false,`boot_timeout_s`:0}");
@@ -730,7 +740,8 @@ test_argv(void **state)
 	assert_string_equal(spec->argv[0], "hello.bin");
 	spec_free(spec);
 	REJECT_BODY("{`name`:`a`,`image`:`@/img/it's.bin`}", RRERR_INVALID,
-	    "argv[0]", "argv[0]: contains a single quote, which a rumprun "
+	    "argv[0]",
+	    "argv[0]: contains a single quote, which a rumprun "
 	    "guest cannot receive");
 
 	REJECT("`argv`:[``]", RRERR_INVALID, "argv[0]",
@@ -777,8 +788,8 @@ test_argv(void **state)
 	t = expand(BASE "}", true);
 	j = json_loads(t, 0, NULL);
 	free(t);
-	json_object_set_new(j, "argv", json_pack("[s, s%]", "ab", "a\0b",
-	    (size_t)3));
+	json_object_set_new(j, "argv",
+	    json_pack("[s, s%]", "ab", "a\0b", (size_t)3));
 	assert_int_equal(spec_from_json(j, &policy, &spec, &err), -1);
 	assert_string_equal(err.field, "argv[1]");
 	assert_string_equal(err.message,
@@ -859,7 +870,8 @@ test_env(void **state)
 static void
 test_hostname(void **state)
 {
-	static const char msg[] = "hostname: must be 1 to 63 letters, "
+	static const char msg[] =
+	    "hostname: must be 1 to 63 letters, "
 	    "digits and '-', starting and ending with a letter or a digit";
 	struct spec *spec;
 	char *t, *s;
@@ -867,7 +879,8 @@ test_hostname(void **state)
 	(void)state;
 	spec = ACCEPT("`hostname`:`Web-1`");
 	assert_string_equal(spec->hostname, "Web-1");
-	CANONICAL(spec, "{`name`:`web`,`platform`:`kvm`,"
+	CANONICAL(spec,
+	    "{`name`:`web`,`platform`:`kvm`,"
 	    "`image`:`@/img/hello.bin`,`memory_mib`:64,`vcpus`:1,"
 	    "`argv`:[`hello.bin`],`env`:[],`hostname`:`Web-1`,`labels`:{},"
 	    "`blk`:[],`nics`:[],`auto_remove`:false,`paused`:false}");
@@ -894,7 +907,8 @@ test_hostname(void **state)
 static void
 test_labels(void **state)
 {
-	static const char keymsg[] = "not a valid label key (1 to 63 "
+	static const char keymsg[] =
+	    "not a valid label key (1 to 63 "
 	    "characters of A-Z, a-z, 0-9, '.', '_', '/' and '-', starting "
 	    "with a letter or a digit)";
 	struct spec *a, *b;
@@ -903,13 +917,13 @@ test_labels(void **state)
 
 	(void)state;
 	a = ACCEPT("`labels`:{`team`:`infra`,`app.k8s.io/name`:`a \\\"b\\\"`,"
-	    "`x`:``}");
+		   "`x`:``}");
 	assert_int_equal(a->nlabels, 3);
 	assert_string_equal(a->labels[1].key, "app.k8s.io/name");
 	assert_string_equal(a->labels[1].value, "a \"b\"");
 	/* Labels are a set: their order does not matter. */
 	b = ACCEPT("`labels`:{`x`:``,`team`:`infra`,"
-	    "`app.k8s.io/name`:`a \\\"b\\\"`}");
+		   "`app.k8s.io/name`:`a \\\"b\\\"`}");
 	assert_true(spec_equal(a, b));
 	round_trip(a);
 	spec_free(a);
@@ -958,7 +972,8 @@ test_blk(void **state)
 	char *t, *s;
 
 	(void)state;
-	spec = ACCEPT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:"
+	spec = ACCEPT(
+	    "`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:"
 	    "`/data/www`,`readonly`:true},{`source`:`@/vol/disk2.img`,"
 	    "`mountpoint`:`/a.b/c+d/e_f-g`}]");
 	assert_int_equal(spec->nblk, 2);
@@ -967,10 +982,12 @@ test_blk(void **state)
 	spec_free(spec);
 
 	REJECT("`blk`:[{`source`:`@/outside/disk.img`}]", RRERR_FORBIDDEN,
-	    "blk[0].source", "blk[0].source: @/outside/disk.img is outside "
+	    "blk[0].source",
+	    "blk[0].source: @/outside/disk.img is outside "
 	    "the allowed directories (GET /v1/info and rrctl info list them)");
 	REJECT("`blk`:[{`source`:`@/img/hello.bin`}]", RRERR_FORBIDDEN,
-	    "blk[0].source", "blk[0].source: @/img/hello.bin is outside "
+	    "blk[0].source",
+	    "blk[0].source: @/img/hello.bin is outside "
 	    "the allowed directories (GET /v1/info and rrctl info list them)");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`},{`source`:`@/vol/none`}]",
 	    RRERR_INVALID, "blk[1].source",
@@ -985,19 +1002,23 @@ test_blk(void **state)
 	    RRERR_INVALID, "blk[0].mountpoint",
 	    "blk[0].mountpoint: must be an absolute path");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/data/`}]",
-	    RRERR_INVALID, "blk[0].mountpoint", "blk[0].mountpoint: must be "
+	    RRERR_INVALID, "blk[0].mountpoint",
+	    "blk[0].mountpoint: must be "
 	    "made of '/' and letters, digits, '_', '.', '+' and '-', without "
 	    "an empty component");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/`}]",
-	    RRERR_INVALID, "blk[0].mountpoint", "blk[0].mountpoint: must be "
+	    RRERR_INVALID, "blk[0].mountpoint",
+	    "blk[0].mountpoint: must be "
 	    "made of '/' and letters, digits, '_', '.', '+' and '-', without "
 	    "an empty component");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/a//b`}]",
-	    RRERR_INVALID, "blk[0].mountpoint", "blk[0].mountpoint: must be "
+	    RRERR_INVALID, "blk[0].mountpoint",
+	    "blk[0].mountpoint: must be "
 	    "made of '/' and letters, digits, '_', '.', '+' and '-', without "
 	    "an empty component");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/da ta`}]",
-	    RRERR_INVALID, "blk[0].mountpoint", "blk[0].mountpoint: must be "
+	    RRERR_INVALID, "blk[0].mountpoint",
+	    "blk[0].mountpoint: must be "
 	    "made of '/' and letters, digits, '_', '.', '+' and '-', without "
 	    "an empty component");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/a/../b`}]",
@@ -1007,27 +1028,33 @@ test_blk(void **state)
 	    RRERR_INVALID, "blk[0].mountpoint",
 	    "blk[0].mountpoint: must not have a '.' or '..' component");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/a\\\"`}]",
-	    RRERR_INVALID, "blk[0].mountpoint", "blk[0].mountpoint: "
+	    RRERR_INVALID, "blk[0].mountpoint",
+	    "blk[0].mountpoint: "
 	    "contains '`' or '\\', which a rumprun guest cannot receive");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/a\\tb`}]",
 	    RRERR_INVALID, "blk[0].mountpoint",
 	    "blk[0].mountpoint: contains a control character");
 	REJECT("`blk`:[{`source`:`@/vol/disk1.img`,`mountpoint`:`/d`},"
-	    "{`source`:`@/vol/disk2.img`,`mountpoint`:`/d`}]",
-	    RRERR_INVALID, "blk[1].mountpoint", "blk[1].mountpoint: is the "
+	       "{`source`:`@/vol/disk2.img`,`mountpoint`:`/d`}]",
+	    RRERR_INVALID, "blk[1].mountpoint",
+	    "blk[1].mountpoint: is the "
 	    "same mount point as blk[0].mountpoint");
 	s = run_of('m', 255);
 	s[0] = '/';
-	assert_true(asprintf(&t, "`blk`:[{`source`:`@/vol/disk1.img`,"
-	    "`mountpoint`:`%s`}]", s) != -1);
+	assert_true(asprintf(&t,
+			"`blk`:[{`source`:`@/vol/disk1.img`,"
+			"`mountpoint`:`%s`}]",
+			s) != -1);
 	spec = ACCEPT(t);
 	spec_free(spec);
 	free(t);
 	free(s);
 	s = run_of('m', 256);
 	s[0] = '/';
-	assert_true(asprintf(&t, "`blk`:[{`source`:`@/vol/disk1.img`,"
-	    "`mountpoint`:`%s`}]", s) != -1);
+	assert_true(asprintf(&t,
+			"`blk`:[{`source`:`@/vol/disk1.img`,"
+			"`mountpoint`:`%s`}]",
+			s) != -1);
 	REJECT(t, RRERR_INVALID, "blk[0].mountpoint",
 	    "blk[0].mountpoint: must be at most 255 bytes");
 	free(t);
@@ -1048,22 +1075,24 @@ test_backend(void **state)
 
 	(void)state;
 	spec = ACCEPT("`nics`:[{`backend`:{`type`:`tap`}},"
-	    "{`backend`:{`type`:`tap`,`name`:`tap0`}},"
-	    "{`backend`:{`type`:`bridge`,`name`:`br0`}},"
-	    "{`backend`:{`type`:`bridge`,`name`:`br0`}},"
-	    "{`backend`:{`type`:`network`,`name`:`default`}},"
-	    "{`backend`:{`type`:`tap`}}]");
+		      "{`backend`:{`type`:`tap`,`name`:`tap0`}},"
+		      "{`backend`:{`type`:`bridge`,`name`:`br0`}},"
+		      "{`backend`:{`type`:`bridge`,`name`:`br0`}},"
+		      "{`backend`:{`type`:`network`,`name`:`default`}},"
+		      "{`backend`:{`type`:`tap`}}]");
 	assert_int_equal(spec->nnics, 6);
 	assert_int_equal(spec->nics[4].type, SPEC_NIC_NETWORK);
 	round_trip(spec);
 	spec_free(spec);
 
 	REJECT("`nics`:[{`backend`:{`type`:`bridge`,`name`:`br9`}}]",
-	    RRERR_FORBIDDEN, "nics[0].backend.name", "nics[0].backend.name: "
+	    RRERR_FORBIDDEN, "nics[0].backend.name",
+	    "nics[0].backend.name: "
 	    "bridge `br9` is not allowed by the operator");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`}},"
-	    "{`backend`:{`type`:`network`,`name`:`br0`}}]",
-	    RRERR_FORBIDDEN, "nics[1].backend.name", "nics[1].backend.name: "
+	       "{`backend`:{`type`:`network`,`name`:`br0`}}]",
+	    RRERR_FORBIDDEN, "nics[1].backend.name",
+	    "nics[1].backend.name: "
 	    "network `br0` is not allowed by the operator");
 	REJECT("`nics`:[{`backend`:{`type`:`bridge`}}]", RRERR_INVALID,
 	    "nics[0].backend.name",
@@ -1072,21 +1101,26 @@ test_backend(void **state)
 	    "nics[0].backend.name",
 	    "nics[0].backend.name: required for type network");
 	REJECT("`nics`:[{`backend`:{`type`:`vde`}}]", RRERR_INVALID,
-	    "nics[0].backend.type", "nics[0].backend.type: must be `tap`, "
+	    "nics[0].backend.type",
+	    "nics[0].backend.type: must be `tap`, "
 	    "`bridge` or `network`");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`,`name`:`tap0123456789abc`}}]",
-	    RRERR_INVALID, "nics[0].backend.name", "nics[0].backend.name: "
+	    RRERR_INVALID, "nics[0].backend.name",
+	    "nics[0].backend.name: "
 	    "must be 1 to 15 letters, digits, '_', '.' and '-'");
 	REJECT("`nics`:[{`backend`:{`type`:`tap`,`name`:`a b`}}]",
-	    RRERR_INVALID, "nics[0].backend.name", "nics[0].backend.name: "
+	    RRERR_INVALID, "nics[0].backend.name",
+	    "nics[0].backend.name: "
 	    "must be 1 to 15 letters, digits, '_', '.' and '-'");
-	REJECT("`nics`:[{`backend`:{`type`:`tap`,`name`:``}}]",
-	    RRERR_INVALID, "nics[0].backend.name", "nics[0].backend.name: "
+	REJECT("`nics`:[{`backend`:{`type`:`tap`,`name`:``}}]", RRERR_INVALID,
+	    "nics[0].backend.name",
+	    "nics[0].backend.name: "
 	    "must be 1 to 15 letters, digits, '_', '.' and '-'");
 	REJECT("`nics`:[{`backend`:{`name`:`tap0`,`type`:`tap`}},"
-	    "{`backend`:{`type`:`tap`}},"
-	    "{`backend`:{`type`:`tap`,`name`:`tap0`}}]",
-	    RRERR_INVALID, "nics[2].backend.name", "nics[2].backend.name: "
+	       "{`backend`:{`type`:`tap`}},"
+	       "{`backend`:{`type`:`tap`,`name`:`tap0`}}]",
+	    RRERR_INVALID, "nics[2].backend.name",
+	    "nics[2].backend.name: "
 	    "tap `tap0` is already used by nics[0]");
 
 	s = repeat("{`backend`:{`type`:`tap`}}", SPEC_NICS_MAX + 1);
@@ -1099,23 +1133,23 @@ test_backend(void **state)
 	policy.bridges = NULL;
 	policy.networks = NULL;
 	REJECT("`nics`:[{`backend`:{`type`:`bridge`,`name`:`br0`}}]",
-	    RRERR_FORBIDDEN, "nics[0].backend.name", "nics[0].backend.name: "
+	    RRERR_FORBIDDEN, "nics[0].backend.name",
+	    "nics[0].backend.name: "
 	    "bridge `br0` is not allowed by the operator");
 	REJECT("`nics`:[{`backend`:{`type`:`network`,`name`:`default`}}]",
-	    RRERR_FORBIDDEN, "nics[0].backend.name", "nics[0].backend.name: "
+	    RRERR_FORBIDDEN, "nics[0].backend.name",
+	    "nics[0].backend.name: "
 	    "network `default` is not allowed by the operator");
 }
 
-#define TAP	"{`backend`:{`type`:`tap`}"
+#define TAP "{`backend`:{`type`:`tap`}"
 
 static void
 test_mac(void **state)
 {
-	static const char *const malformed[] = {
-		"52-54-00-12-34-56", "52:54:00:12:34", "52:54:00:12:34:5g",
-		"52:54:00:12:34:567", "5254.0012.3456", "", " 52:54:00:12:34:56",
-		NULL
-	};
+	static const char *const malformed[] = { "52-54-00-12-34-56",
+		"52:54:00:12:34", "52:54:00:12:34:5g", "52:54:00:12:34:567",
+		"5254.0012.3456", "", " 52:54:00:12:34:56", NULL };
 	const char *const *m;
 	struct spec *spec;
 	char *t;
@@ -1127,9 +1161,10 @@ test_mac(void **state)
 	spec = ACCEPT("`nics`:[" TAP ",`mac`:`02:00:00:00:00:01`}]");
 	spec_free(spec);
 	for (m = malformed; *m != NULL; m++) {
-		assert_true(asprintf(&t, "`nics`:[" TAP ",`mac`:`%s`}]", *m) !=
-		    -1);
-		REJECT(t, RRERR_INVALID, "nics[0].mac", "nics[0].mac: must be "
+		assert_true(
+		    asprintf(&t, "`nics`:[" TAP ",`mac`:`%s`}]", *m) != -1);
+		REJECT(t, RRERR_INVALID, "nics[0].mac",
+		    "nics[0].mac: must be "
 		    "six hexadecimal octets separated by ':'");
 		free(t);
 	}
@@ -1140,7 +1175,8 @@ test_mac(void **state)
 	REJECT("`nics`:[" TAP ",`mac`:`00:00:00:00:00:00`}]", RRERR_INVALID,
 	    "nics[0].mac", "nics[0].mac: must not be all zeros");
 	REJECT("`nics`:[" TAP ",`mac`:`52:54:00:ab:cd:ef`}," TAP "}," TAP
-	    ",`mac`:`52:54:00:AB:CD:EF`}]", RRERR_INVALID, "nics[2].mac",
+	       ",`mac`:`52:54:00:AB:CD:EF`}]",
+	    RRERR_INVALID, "nics[2].mac",
 	    "nics[2].mac: is the same MAC as nics[0].mac");
 }
 
@@ -1151,62 +1187,75 @@ test_inet(void **state)
 
 	(void)state;
 	spec = ACCEPT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`192.168.1.20/32`}}]");
+		      "`addr`:`192.168.1.20/32`}}]");
 	assert_string_equal(spec->nics[0].addr, "192.168.1.20");
 	assert_int_equal(spec->nics[0].prefixlen, 32);
 	assert_null(spec->nics[0].gw);
 	round_trip(spec);
 	spec_free(spec);
 	spec = ACCEPT("`nics`:[" TAP ",`inet`:{`addr`:`10.1.2.3/8`,"
-	    "`method`:`static`,`gw`:`10.0.0.1`}}]");
+		      "`method`:`static`,`gw`:`10.0.0.1`}}]");
 	assert_int_equal(spec->nics[0].prefixlen, 8);
 	spec_free(spec);
 
 	REJECT("`nics`:[" TAP "}," TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2`}}]", RRERR_INVALID, "nics[1].inet.addr",
+	       "`addr`:`10.0.0.2`}}]",
+	    RRERR_INVALID, "nics[1].inet.addr",
 	    "nics[1].inet.addr: not an IPv4 CIDR");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.256/24`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`10.0.0.256/24`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: not an IPv4 CIDR");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2/24x`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`10.0.0.2/24x`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: not an IPv4 CIDR");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2/`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`10.0.0.2/`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: not an IPv4 CIDR");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`fd00::2/64`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`fd00::2/64`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: not an IPv4 CIDR");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2/33`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`10.0.0.2/33`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: prefix length must be between 1 and 32");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2/0`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`10.0.0.2/0`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: prefix length must be between 1 and 32");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2\\\"/24`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`10.0.0.2\\\"/24`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: contains '`' or '\\', which a rumprun guest "
 	    "cannot receive");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2/24`,`gw`:`10.0.0`}}]", RRERR_INVALID,
-	    "nics[0].inet.gw", "nics[0].inet.gw: not an IPv4 address");
+	       "`addr`:`10.0.0.2/24`,`gw`:`10.0.0`}}]",
+	    RRERR_INVALID, "nics[0].inet.gw",
+	    "nics[0].inet.gw: not an IPv4 address");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2/24`,`gw`:`fd00::1`}}]", RRERR_INVALID,
-	    "nics[0].inet.gw", "nics[0].inet.gw: not an IPv4 address");
-	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`}}]",
+	       "`addr`:`10.0.0.2/24`,`gw`:`fd00::1`}}]",
+	    RRERR_INVALID, "nics[0].inet.gw",
+	    "nics[0].inet.gw: not an IPv4 address");
+	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`}}]", RRERR_INVALID,
+	    "nics[0].inet.addr",
+	    "nics[0].inet.addr: required for method static");
+	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
+	       "`gw`:`10.0.0.1`}}]",
 	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: required for method static");
-	REJECT("`nics`:[" TAP ",`inet`:{`method`:`static`,"
-	    "`gw`:`10.0.0.1`}}]", RRERR_INVALID, "nics[0].inet.addr",
-	    "nics[0].inet.addr: required for method static");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`dhcp`,"
-	    "`addr`:`10.0.0.2/24`}}]", RRERR_INVALID, "nics[0].inet.addr",
+	       "`addr`:`10.0.0.2/24`}}]",
+	    RRERR_INVALID, "nics[0].inet.addr",
 	    "nics[0].inet.addr: only with method static");
 	REJECT("`nics`:[" TAP ",`inet`:{`method`:`dhcp`,"
-	    "`gw`:`10.0.0.1`}}]", RRERR_INVALID, "nics[0].inet.gw",
+	       "`gw`:`10.0.0.1`}}]",
+	    RRERR_INVALID, "nics[0].inet.gw",
 	    "nics[0].inet.gw: only with method static");
-	REJECT("`nics`:[" TAP ",`inet`:{`method`:`auto`}}]",
-	    RRERR_INVALID, "nics[0].inet.method",
+	REJECT("`nics`:[" TAP ",`inet`:{`method`:`auto`}}]", RRERR_INVALID,
+	    "nics[0].inet.method",
 	    "nics[0].inet.method: must be `dhcp` or `static`");
 }
 
@@ -1217,12 +1266,13 @@ test_inet6(void **state)
 
 	(void)state;
 	spec = ACCEPT("`nics`:[" TAP ",`inet6`:{`method`:`static`,"
-	    "`addr`:`FD00:0:0::0002/128`,`gw`:`FE80::1`}}]");
+		      "`addr`:`FD00:0:0::0002/128`,`gw`:`FE80::1`}}]");
 	assert_int_equal(spec->nics[0].inet6, SPEC_INET6_STATIC);
 	assert_string_equal(spec->nics[0].addr6, "fd00::2");
 	assert_int_equal(spec->nics[0].prefixlen6, 128);
 	assert_string_equal(spec->nics[0].gw6, "fe80::1");
-	CANONICAL(spec, "{`name`:`web`,`platform`:`kvm`,"
+	CANONICAL(spec,
+	    "{`name`:`web`,`platform`:`kvm`,"
 	    "`image`:`@/img/hello.bin`,`memory_mib`:64,`vcpus`:1,"
 	    "`argv`:[`hello.bin`],`env`:[],`labels`:{},`blk`:[],"
 	    "`nics`:[{`backend`:{`type`:`tap`},`inet6`:{`method`:`static`,"
@@ -1231,37 +1281,44 @@ test_inet6(void **state)
 	round_trip(spec);
 	spec_free(spec);
 	spec = ACCEPT("`nics`:[" TAP ",`inet6`:{`method`:`auto`},"
-	    "`inet`:{`method`:`dhcp`}}]");
+		      "`inet`:{`method`:`dhcp`}}]");
 	assert_int_equal(spec->nics[0].inet6, SPEC_INET6_AUTO);
 	assert_int_equal(spec->nics[0].inet, SPEC_INET_DHCP);
 	spec_free(spec);
 
 	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`static`,"
-	    "`addr`:`10.0.0.2/24`}}]", RRERR_INVALID, "nics[0].inet6.addr",
+	       "`addr`:`10.0.0.2/24`}}]",
+	    RRERR_INVALID, "nics[0].inet6.addr",
 	    "nics[0].inet6.addr: not an IPv6 CIDR");
 	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`static`,"
-	    "`addr`:`fd00::2`}}]", RRERR_INVALID, "nics[0].inet6.addr",
+	       "`addr`:`fd00::2`}}]",
+	    RRERR_INVALID, "nics[0].inet6.addr",
 	    "nics[0].inet6.addr: not an IPv6 CIDR");
 	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`static`,"
-	    "`addr`:`fd00::2%eth0/64`}}]", RRERR_INVALID,
-	    "nics[0].inet6.addr", "nics[0].inet6.addr: not an IPv6 CIDR");
+	       "`addr`:`fd00::2%eth0/64`}}]",
+	    RRERR_INVALID, "nics[0].inet6.addr",
+	    "nics[0].inet6.addr: not an IPv6 CIDR");
 	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`static`,"
-	    "`addr`:`fd00::2/129`}}]", RRERR_INVALID, "nics[0].inet6.addr",
+	       "`addr`:`fd00::2/129`}}]",
+	    RRERR_INVALID, "nics[0].inet6.addr",
 	    "nics[0].inet6.addr: prefix length must be between 1 and 128");
 	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`static`,"
-	    "`addr`:`fd00::2/64`,`gw`:`fd00::g`}}]", RRERR_INVALID,
-	    "nics[0].inet6.gw", "nics[0].inet6.gw: not an IPv6 address");
-	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`static`}}]",
-	    RRERR_INVALID, "nics[0].inet6.addr",
+	       "`addr`:`fd00::2/64`,`gw`:`fd00::g`}}]",
+	    RRERR_INVALID, "nics[0].inet6.gw",
+	    "nics[0].inet6.gw: not an IPv6 address");
+	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`static`}}]", RRERR_INVALID,
+	    "nics[0].inet6.addr",
 	    "nics[0].inet6.addr: required for method static");
 	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`auto`,"
-	    "`addr`:`fd00::2/64`}}]", RRERR_INVALID, "nics[0].inet6.addr",
+	       "`addr`:`fd00::2/64`}}]",
+	    RRERR_INVALID, "nics[0].inet6.addr",
 	    "nics[0].inet6.addr: only with method static");
 	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`auto`,"
-	    "`gw`:`fd00::1`}}]", RRERR_INVALID, "nics[0].inet6.gw",
+	       "`gw`:`fd00::1`}}]",
+	    RRERR_INVALID, "nics[0].inet6.gw",
 	    "nics[0].inet6.gw: only with method static");
-	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`dhcp`}}]",
-	    RRERR_INVALID, "nics[0].inet6.method",
+	REJECT("`nics`:[" TAP ",`inet6`:{`method`:`dhcp`}}]", RRERR_INVALID,
+	    "nics[0].inet6.method",
 	    "nics[0].inet6.method: must be `auto` or `static`");
 }
 
@@ -1280,7 +1337,8 @@ test_equal_free(void **state)
 	assert_false(spec_equal(a, b));
 	spec_free(b);
 	/* Defaults written out are the same launch. */
-	b = ACCEPT("`platform`:`kvm`,`memory_mib`:64,`vcpus`:1,"
+	b = ACCEPT(
+	    "`platform`:`kvm`,`memory_mib`:64,`vcpus`:1,"
 	    "`argv`:[`hello.bin`],`env`:[],`labels`:{},`blk`:[],`nics`:[],"
 	    "`auto_remove`:false,`paused`:false");
 	assert_true(spec_equal(a, b));

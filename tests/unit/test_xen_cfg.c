@@ -46,10 +46,10 @@
 #include "guestconf.h"
 #include "spec.h"
 
-#define OWNER		"3f0c2a1e-8d4b-4c2e-9a51-7b6f0e2d9c10"
-#define DOMID		7
-#define LOG_DIR		"/var/log/rumprund/console"
-#define MAX_CASES	256
+#define OWNER	  "3f0c2a1e-8d4b-4c2e-9a51-7b6f0e2d9c10"
+#define DOMID	  7
+#define LOG_DIR	  "/var/log/rumprund/console"
+#define MAX_CASES 256
 
 /* A launch as the engine makes it, for spec. */
 struct launch {
@@ -69,8 +69,8 @@ launch_init(struct launch *ln, const struct spec *spec, const char *config)
 	/* The engine's name: rr-<owner8>-<instance>-<generation>. */
 	snprintf(ln->domain_name, sizeof(ln->domain_name), "rr-%.8s-%s-1",
 	    OWNER, spec->name);
-	snprintf(ln->console_log, sizeof(ln->console_log), "%s/%s.log",
-	    LOG_DIR, spec->name);
+	snprintf(ln->console_log, sizeof(ln->console_log), "%s/%s.log", LOG_DIR,
+	    spec->name);
 	for (i = 0; i < spec->nnics && i < SPEC_NICS_MAX; i++) {
 		/* The request's MAC, else one like the engine's picks. */
 		if (spec->nics[i].mac != NULL)
@@ -112,8 +112,8 @@ same_as_xl(libxl_device_disk *ours, const char *spec)
 	assert_non_null(b);
 	same = strcmp(a, b) == 0;
 	if (!same)
-		print_error("xl's parser makes of '%s':\n%sours:\n%s", spec,
-		    b, a);
+		print_error("xl's parser makes of '%s':\n%sours:\n%s", spec, b,
+		    a);
 	free(a);
 	free(b);
 	libxl_device_disk_dispose(&xl);
@@ -176,7 +176,8 @@ check_guest_config(const char *name, const char *config, bool shared)
 	if (len == 0 || golden[len - 1] != '\n' ||
 	    strncmp(golden, value, len - 1) != 0 || value[len - 1] != '\0') {
 		print_error("%s: the xenstore value differs:\n  golden: %s"
-		    "  value:  %s\n", name, golden, value);
+			    "  value:  %s\n",
+		    name, golden, value);
 		ok = false;
 	}
 	free(value);
@@ -235,8 +236,7 @@ run_case(const char *reqpath, const char *name, bool shared)
 		}
 		snprintf(path, sizeof(path), "%s/xen/%s.err", golden_dir(),
 		    name);
-		snprintf(out, sizeof(out), "%s\n%s\n", err.field,
-		    err.message);
+		snprintf(out, sizeof(out), "%s\n%s\n", err.field, err.message);
 		ok &= golden_compare(path, out);
 	} else {
 		char *json = libxl_domain_config_to_json(NULL, &d);
@@ -514,9 +514,11 @@ test_names_and_keys(void **state)
 	assert_int_equal(xen_cfg_parse_generation(NULL, &g), -1);
 
 	assert_string_equal(xen_cfg_shutdown_reason(
-	    LIBXL_SHUTDOWN_REASON_POWEROFF), "poweroff");
+				LIBXL_SHUTDOWN_REASON_POWEROFF),
+	    "poweroff");
 	assert_string_equal(xen_cfg_shutdown_reason(
-	    LIBXL_SHUTDOWN_REASON_CRASH), "crash");
+				LIBXL_SHUTDOWN_REASON_CRASH),
+	    "crash");
 	assert_string_equal(xen_cfg_shutdown_reason(99), "unknown reason");
 }
 
@@ -541,7 +543,7 @@ int
 main(void)
 {
 	printf("test_xen_cfg: skipped: built without Xen's libxl "
-	    "(libxen-dev)\n");
+	       "(libxen-dev)\n");
 	return 0;
 }
 

@@ -42,28 +42,28 @@
 
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1UL << PAGE_SHIFT)
-#define PTE_PRW		0x7		/* present, writable, user */
-#define UVMF_INVLPG_	2		/* update_va_mapping: flush one entry */
-#define MB_INFO_CMDLINE	0x00000004
+#define PTE_PRW		0x7 /* present, writable, user */
+#define UVMF_INVLPG_	2   /* update_va_mapping: flush one entry */
+#define MB_INFO_CMDLINE 0x00000004
 /* One wait for xenstored or the console, before looking again. */
-#define XS_WAIT_NS	10000000ULL
-#define XS_VALUE_MAX	4096		/* XENSTORE_PAYLOAD_MAX */
+#define XS_WAIT_NS   10000000ULL
+#define XS_VALUE_MAX 4096 /* XENSTORE_PAYLOAD_MAX */
 
 extern char hypercall_page[];
 
-void	xen_main(start_info_t *);
+void xen_main(start_info_t *);
 
-static start_info_t			*si;
+static start_info_t *si;
 static volatile struct xencons_interface *cons;
 static volatile struct xenstore_domain_interface *store;
-static volatile shared_info_t		*shared;
-static uint32_t				 xs_req_id;
+static volatile shared_info_t *shared;
+static uint32_t xs_req_id;
 
 /* The page the shared info page is mapped over. */
 static char shared_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
-static char	 cfgtext[CMDLINE_MAX + 1];
-static uint32_t	 mbi[8];
+static char cfgtext[CMDLINE_MAX + 1];
+static uint32_t mbi[8];
 
 static long
 hypercall3(unsigned int nr, unsigned long a1, unsigned long a2,
@@ -75,9 +75,9 @@ hypercall3(unsigned int nr, unsigned long a1, unsigned long a2,
 	long ret;
 
 	__asm__ volatile("call *%[fn]"
-	    : "=a"(ret), "+r"(rdi), "+r"(rsi), "+r"(rdx)
-	    : [fn] "r"(hypercall_page + nr * 32)
-	    : "memory", "rcx", "r8", "r10", "r11");
+			 : "=a"(ret), "+r"(rdi), "+r"(rsi), "+r"(rdx)
+			 : [fn] "r"(hypercall_page + nr * 32)
+			 : "memory", "rcx", "r8", "r10", "r11");
 	return ret;
 }
 
@@ -297,7 +297,7 @@ xs_call(uint32_t type, const char *path, char *out, uint32_t max)
 		xs_get(&msg, sizeof(msg));
 		if (msg.type != XS_WATCH_EVENT && msg.req_id == xs_req_id)
 			break;
-		for (i = 0; i < msg.len; i++)	/* not ours: skip it */
+		for (i = 0; i < msg.len; i++) /* not ours: skip it */
 			xs_get(&c, 1);
 	}
 	for (i = 0; i < msg.len; i++) {
@@ -385,8 +385,8 @@ list_devices(const char *cls)
 			join(path, sizeof(path), backend, "/dev", NULL);
 			if (xs_read(path, val, sizeof(val)) < 0)
 				memcpy(val, "?", 2);
-			con_printf("xenbus: %s: vbd %s, backend dev %s\n",
-			    name, id, val);
+			con_printf("xenbus: %s: vbd %s, backend dev %s\n", name,
+			    id, val);
 		} else {
 			join(path, sizeof(path), backend, "/bridge", NULL);
 			if (xs_read(path, val, sizeof(val)) < 0)
@@ -515,8 +515,7 @@ rootfs_mount(const char **why)
 }
 
 int
-rootfs_lookup(const char *path, uint32_t *lba, uint32_t *size,
-    const char **why)
+rootfs_lookup(const char *path, uint32_t *lba, uint32_t *size, const char **why)
 {
 	(void)path;
 	(void)lba;
@@ -555,8 +554,8 @@ xen_main(start_info_t *start)
 
 	si = start;
 	if (hypercall3(__HYPERVISOR_update_va_mapping,
-	    (unsigned long)shared_page, si->shared_info | PTE_PRW,
-	    UVMF_INVLPG_) != 0)
+		(unsigned long)shared_page, si->shared_info | PTE_PRW,
+		UVMF_INVLPG_) != 0)
 		shutdown(SHUTDOWN_crash);
 	shared = (volatile shared_info_t *)shared_page;
 	shared->vcpu_info[0].evtchn_upcall_mask = 1;
