@@ -23,6 +23,7 @@ struct spec_policy policy;
 unsigned int fx_wait_ms = FX_WAIT_MS;
 unsigned int conf_boot_timeout = 60;
 bool fx_boot_id;
+const struct backend_ops *fx_kvm_ops;
 
 static const char *image_dirs[2];
 static char *image_dir;
@@ -101,7 +102,8 @@ fx_engine_config(struct engine_config *cfg, uv_loop_t *l, struct spec_policy *p)
 	cfg->state_dir = fx_path("state");
 	cfg->log_dir = fx_path("logs");
 	cfg->policy = p;
-	cfg->ops[SPEC_PLATFORM_KVM] = &backend_fake_ops;
+	cfg->ops[SPEC_PLATFORM_KVM] = fx_kvm_ops != NULL ? fx_kvm_ops :
+							   &backend_fake_ops;
 	cfg->backend.accel = SPEC_ACCEL_TCG;
 	cfg->max_instances = 8;
 	cfg->stop_timeout_s = 1;

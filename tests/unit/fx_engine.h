@@ -1,9 +1,9 @@
 /*
  * fx_engine: the engine harness of the unit tests that drive an engine on
- * the fake backend (test_engine, test_engine_restart, test_metrics): a
- * real libuv loop, a scratch tree (fixture.h) with an image, a state and a
- * log directory, an engine over backends/fake.c, and the helpers that run
- * the loop until something holds.  test_routes, which runs an engine
+ * the fake backend (test_engine, test_engine_restart, test_metrics,
+ * test_backend): a real libuv loop, a scratch tree (fixture.h) with an
+ * image, a state and a log directory, an engine over backends/fake.c, and
+ * the helpers that run the loop until something holds.  test_routes, which runs an engine
  * under its HTTP server on a loop of its own, takes fx_engine_tree and
  * fx_engine_config().
  *
@@ -41,6 +41,9 @@ extern unsigned int fx_wait_ms;
 extern unsigned int conf_boot_timeout;
 extern bool fx_boot_id;
 
+/* The ops fx_engine_config() gives the engine as KVM; NULL: the fake's. */
+extern const struct backend_ops *fx_kvm_ops;
+
 /* An engine reply, as on_reply() records it. */
 struct result {
 	bool done;
@@ -69,7 +72,8 @@ extern const struct fx_node fx_engine_tree[];
 /*
  * The engine_config open_engine() uses, on the given loop and policy:
  * state and logs in the tree, the fake backend as KVM, TCG, 8 instances,
- * a stop timeout of 1 s, a boot timeout of 60 s.
+ * a stop timeout of 1 s, a boot timeout of 60 s.  fx_kvm_ops, when set,
+ * replaces the fake backend's ops.
  */
 void fx_engine_config(struct engine_config *cfg, uv_loop_t *l,
     struct spec_policy *p);

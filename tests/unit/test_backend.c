@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "fake.h"
 #include "fixture.h"
+#include "fx_engine.h"
 #include "httpd.h"
 #include "spec.h"
 
@@ -110,65 +111,9 @@ test_has_prefix(void **state)
 	assert_true(backend_domain_has_prefix("rr-ab-x-12-0000000a", "rr-ab-"));
 }
 
-/* An engine on lean_ops: the fake backend with only the mandatory ops. */
+/* An engine (fx_engine.h) on lean_ops: the fake backend with only the
+ * mandatory ops. */
 static struct backend_ops lean_ops;
-static uv_loop_t loop;
-static struct engine *eng;
-static struct spec_policy policy;
-static const char *image_dirs[2];
-static char image_dir[4096];
-
-struct result {
-	bool done;
-	enum engine_outcome outcome;
-	json_t *body;
-	bool failed;
-	struct rrerr err;
-};
-
-static void
-on_reply(void *arg, enum engine_outcome outcome, json_t *body,
-    const struct rrerr *err)
-{
-	struct result *r = arg;
-
-	r->done = true;
-	r->outcome = outcome;
-	r->body = body;
-	r->failed = err != NULL;
-	if (err != NULL)
-		r->err = *err;
-}
-
-static void
-on_timeout(uv_timer_t *t)
-{
-	*(bool *)t->data = true;
-}
-
-/* Run the loop until pred(arg), or fail after ms. */
-static void
-run_until(bool (*pred)(void *), void *arg, unsigned int ms, const char *what)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	uv_timer_init(&loop, &t);
-	t.data = &expired;
-	uv_timer_start(&t, on_timeout, ms, 0);
-	while ((pred == NULL || !pred(arg)) && !expired)
-		uv_run(&loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	if (pred != NULL && !pred(arg))
-		fail_msg("timed out waiting for %s", what);
-}
-
-static bool
-replied(void *arg)
-{
-	return ((struct result *)arg)->done;
-}
 
 struct want_state {
 	const char *name;
@@ -208,59 +153,23 @@ domain_of(const char *name)
 static int
 setup_lean(void **state)
 {
-	static const struct fx_node tree[] = {
-		{ 'd', "images", NULL },
-		{ 'f', "images/app", "kernel" },
-		{ 'd', "state", NULL },
-		{ 'd', "logs", NULL },
-		{ 0, NULL, NULL },
-	};
-	struct engine_config cfg;
-	struct rrerr err;
-
 	(void)state;
 	lean_ops = backend_fake_ops;
 	lean_ops.release = NULL;
 	lean_ops.stats = NULL;
 	lean_ops.addresses = NULL;
 	lean_ops.pause = NULL;
-	if (fx_build(tree) == -1)
-		return -1;
-	snprintf(image_dir, sizeof(image_dir), "%s", fx_path("images"));
-	image_dirs[0] = image_dir;
-	image_dirs[1] = NULL;
-	memset(&policy, 0, sizeof(policy));
-	policy.image_dirs = image_dirs;
-	fake_reset();
-	uv_loop_init(&loop);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.loop = &loop;
-	cfg.state_dir = fx_path("state");
-	cfg.log_dir = fx_path("logs");
-	cfg.policy = &policy;
-	cfg.ops[SPEC_PLATFORM_KVM] = &lean_ops;
-	cfg.backend.accel = SPEC_ACCEL_TCG;
-	cfg.max_instances = 8;
-	cfg.stop_timeout_s = 1;
-	cfg.boot_timeout_s = 60;
-	if ((eng = engine_open(&cfg, &err)) == NULL)
-		fail_msg("engine_open: %s", err.message);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	usleep(20000);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	return 0;
+	fx_kvm_ops = &lean_ops;
+	/* The longest wait: a collection (COLLECT_WAIT_MS), and then some. */
+	fx_wait_ms = COLLECT_WAIT_MS + 5000;
+	return fx_engine_setup(NULL);
 }
 
 static int
 teardown_lean(void **state)
 {
 	(void)state;
-	engine_quiesce(eng);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	engine_close(eng);
-	eng = NULL;
-	uv_loop_close(&loop);
-	return fx_remove();
+	return fx_engine_teardown();
 }
 
 struct snap {
@@ -315,18 +224,18 @@ test_optional_ops_null(void **state)
 		fail_msg("spec_parse: %s", err.message);
 	memset(&r, 0, sizeof(r));
 	engine_launch(eng, spec, on_reply, &r);
-	run_until(replied, &r, 5000, "the launch reply");
+	run_until(replied, &r, "the launch reply");
 	assert_false(r.failed);
 	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
 	assert_int_equal(fake_console(domain_of("a"),
 			     "=== calling \"app\" main() ===\n"),
 	    0);
-	run_until(in_state, &running, 5000, "running");
+	run_until(in_state, &running, "running");
 
 	memset(&r, 0, sizeof(r));
 	engine_pause(eng, "a", on_reply, &r);
-	run_until(replied, &r, 5000, "the pause reply");
+	run_until(replied, &r, "the pause reply");
 	assert_true(r.failed);
 	assert_int_equal(r.err.code, RRERR_CONFLICT);
 	assert_int_equal(httpd_status_for(r.err.code), 409);
@@ -336,24 +245,24 @@ test_optional_ops_null(void **state)
 
 	memset(&sn, 0, sizeof(sn));
 	collect_get(engine_collector(eng), 0, on_snap, &sn);
-	run_until(snapped, &sn, COLLECT_WAIT_MS + 5000, "a collection");
+	run_until(snapped, &sn, "a collection");
 	assert_false(sn.ok);
 	assert_int_equal(sn.err.code, RRERR_UNAVAILABLE);
 	assert_non_null(strstr(sn.err.message,
 	    "fake backend cannot read a guest's counters"));
 
 	/* Longer than the first address query waits after a launch. */
-	run_until(NULL, NULL, 1500, NULL);
+	run_for(1500);
 
 	memset(&r, 0, sizeof(r));
 	engine_stop(eng, "a", true, 0, on_reply, &r);
-	run_until(replied, &r, 5000, "the stop reply");
+	run_until(replied, &r, "the stop reply");
 	assert_false(r.failed);
 	json_decref(r.body);
-	run_until(in_state, &stopped, 5000, "stopped");
+	run_until(in_state, &stopped, "stopped");
 	memset(&r, 0, sizeof(r));
 	engine_remove(eng, "a", false, on_reply, &r);
-	run_until(replied, &r, 5000, "the remove reply");
+	run_until(replied, &r, "the remove reply");
 	assert_false(r.failed);
 	json_decref(r.body);
 	assert_int_equal(fake_ndomains(), 0);
