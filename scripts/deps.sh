@@ -26,7 +26,7 @@ libmicrohttpd-dev libjansson-dev libvirt-dev libxen-dev libuv1-dev
 libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libxml2-dev
 qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 tini genisoimage iproute2 dnsmasq-base iptables curl
-python3 python3-yaml python3-jsonschema python3-pytest
+python3 python3-yaml python3-jsonschema python3-pytest python3-pytest-xdist
 cppcheck clang-tidy clang-format-14 clang libclang-rt-14-dev wrk linux-perf
 valgrind
 systemd openssl

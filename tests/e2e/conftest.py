@@ -19,7 +19,15 @@ Fixtures of the end-to-end tests: libvirt, the daemon, the accelerators.
 
 Environment: RR_BUILD (build directory, default build/), RR_DAEMON (another
 rumprund binary, e.g. an ASan build), RR_E2E_KEEP=1 keeps temp directories.
+
+Under pytest-xdist (make e2e: -n 2 --dist loadfile) every worker is a
+session of its own: the workers run libvirt-up.sh one at a time (a lock
+in a directory the controller makes, RR_E2E_SHARED), and a worker that
+started libvirtd leaves it for the controller to stop once all are done.
+Tests marked "serial" stop libvirtd: make e2e runs them on their own,
+after the others (-m serial).
 """
+import fcntl
 import os
 import shutil
 import subprocess
@@ -36,6 +44,29 @@ from rrlib import Deadline
 def pytest_configure(config):
     config.addinivalue_line("markers", "known_bug(reason): fails because "
                             "of a reported daemon bug (see rrlib.known_bug)")
+    config.addinivalue_line("markers", "serial: stops libvirtd under every "
+                            "other test: never run beside others (make e2e "
+                            "runs these alone, after the rest)")
+    # The xdist controller (it runs no test): a directory its workers
+    # share, made before it starts them (they inherit the environment).
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and \
+            getattr(config.option, "numprocesses", None):
+        config._rr_shared = tempfile.mkdtemp(prefix="rr-e2e-xdist-")
+        os.environ["RR_E2E_SHARED"] = config._rr_shared
+
+
+def pytest_unconfigure(config):
+    """The xdist controller: stop what a worker's libvirt-up.sh started."""
+    shared = getattr(config, "_rr_shared", None)
+    if shared is None:
+        return
+    started = os.path.join(shared, "started")
+    if os.path.exists(started):
+        with open(started) as f:
+            what = f.read().strip()
+        subprocess.run([str(rrlib.REPO / "scripts/libvirt-down.sh"), what],
+                       capture_output=True, text=True, timeout=60)
+    shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -99,18 +130,33 @@ def libvirt(binaries):
         pytest.skip("the end-to-end tests run as root (libvirtd, taps, "
                     "bridges)")
     state = os.environ.get("RR_LIBVIRT_STATE", "/run/rumprund-test")
-    p = subprocess.run([str(rrlib.REPO / "scripts/libvirt-up.sh")],
-                       capture_output=True, text=True, timeout=120)
+    shared = os.environ.get("RR_E2E_SHARED")
+    lock = None
+    if shared is not None:
+        # An xdist worker: one libvirt-up.sh at a time, or two would both
+        # start a libvirtd.
+        lock = open(os.path.join(shared, "lock"), "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        p = subprocess.run([str(rrlib.REPO / "scripts/libvirt-up.sh")],
+                           capture_output=True, text=True, timeout=120)
+        started_libvirtd = "started libvirtd" in p.stdout
+        started_virtlogd = "started virtlogd" in p.stdout
+        what = "all" if started_virtlogd else "libvirtd"
+        if shared is not None and started_libvirtd:
+            # The other workers still need it: the controller stops it.
+            with open(os.path.join(shared, "started"), "w") as f:
+                f.write(what)
+    finally:
+        if lock is not None:
+            lock.close()
     if p.returncode != 0:
         pytest.fail("scripts/libvirt-up.sh failed (%d):\n%s%s"
                     % (p.returncode, p.stdout, p.stderr), pytrace=False)
-    started_libvirtd = "started libvirtd" in p.stdout
-    started_virtlogd = "started virtlogd" in p.stdout
     lv = Libvirt(state, started_libvirtd)
     yield lv
-    if started_libvirtd:
+    if started_libvirtd and shared is None:
         # Stop what this session started, and only that.
-        what = "all" if started_virtlogd else "libvirtd"
         subprocess.run([str(rrlib.REPO / "scripts/libvirt-down.sh"), what],
                        capture_output=True, text=True, timeout=60)
 

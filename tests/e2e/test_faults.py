@@ -260,6 +260,7 @@ def check_no_orphans(d):
             assert v["domain"] in running, v
 
 
+@pytest.mark.serial
 def test_libvirtd_restart_under_a_guest(daemon, libvirt):
     if not libvirt.restartable():
         pytest.skip("libvirtd was not started by scripts/libvirt-up.sh: "
@@ -473,6 +474,7 @@ def test_client_leaves_during_launch(daemon):
         c.stop("left%d" % i, force=True)
 
 
+@pytest.mark.serial
 def test_start_while_libvirtd_is_down(daemon, libvirt):
     if not libvirt.restartable():
         pytest.skip("libvirtd was not started by scripts/libvirt-up.sh: "

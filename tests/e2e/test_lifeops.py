@@ -20,6 +20,24 @@ from test_rrctl import complete, ok, rrctl, rrctl_bin  # noqa: F401
 
 FINAL = ("exited", "stopped", "crashed", "failed")
 
+# The test guest ignores the ACPI power-off, as rumprun does, so a graceful
+# stop or restart (c.stop(name), POST .../restart) always waits out the
+# daemon's stop_timeout before the destroy.  conftest's 10 s made this
+# file's plain stops wait 10 s each (~90 s of the run); no test here asserts
+# how long a plain stop takes (the ones that time a stop give ?timeout=),
+# so the daemons here get 1 s: the same path, shutdown sent, then the
+# destroy at the deadline.
+STOP_S = 1
+
+
+@pytest.fixture
+def daemon(daemon):
+    """conftest's daemon factory, with stop_timeout = STOP_S."""
+    def make(**kw):
+        kw.setdefault("stop_timeout", STOP_S)
+        return daemon(**kw)
+    return make
+
 
 def ticks(text):
     return [int(l.split()[1]) for l in text.split("\n")
