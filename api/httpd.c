@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -2120,18 +2121,35 @@ httpd_req_loop(const struct httpd_req *req)
  * Starting and stopping.
  */
 
-/* Is a server answering on the socket file of sun? */
+/*
+ * Is a server answering on the socket file of sun?  A connect that succeeds
+ * is not proof: a process that inherited the listening socket through a
+ * fork() without exec() (libxl runs xc_domain_destroy in such a child)
+ * keeps queueing connections nobody accepts after the server that made it
+ * has died.  SO_PEERCRED names the process that called listen(); when it
+ * is gone, *gone is its pid and the socket file is stale.
+ */
 static bool
-unix_in_use(const struct sockaddr_un *sun)
+unix_in_use(const struct sockaddr_un *sun, pid_t *gone)
 {
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
 	bool in_use;
 	int fd;
 
+	*gone = 0;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return false;
-	in_use = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
-	    errno == EAGAIN || errno == EINPROGRESS;
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
+		in_use = true;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
+		    cr.pid > 0 && kill(cr.pid, 0) == -1 && errno == ESRCH) {
+			*gone = cr.pid;
+			in_use = false;
+		}
+	} else
+		in_use = errno == EAGAIN || errno == EINPROGRESS;
 	close(fd);
 	return in_use;
 }
@@ -2147,6 +2165,7 @@ unix_listen(struct httpd *h, const struct httpd_config *cfg, struct rrerr *err)
 	struct sockaddr_un sun;
 	struct stat st;
 	bool bound = false;
+	pid_t gone;
 	int fd = -1;
 
 	memset(&sun, 0, sizeof(sun));
@@ -2163,11 +2182,16 @@ unix_listen(struct httpd *h, const struct httpd_config *cfg, struct rrerr *err)
 			    "%s exists and is not a socket", path);
 			return -1;
 		}
-		if (unix_in_use(&sun)) {
+		if (unix_in_use(&sun, &gone)) {
 			rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 			    "another server is listening on %s", path);
 			return -1;
 		}
+		if (gone != 0)
+			log_warnx("httpd: %s: the server that listened on it "
+				  "(pid %ld) is gone, another process still "
+				  "holds it: replacing it",
+			    path, (long)gone);
 		if (unlink(path) == -1 && errno != ENOENT) {
 			rrerr_set(err, RRERR_INTERNAL, NULL,
 			    "cannot remove stale socket %s: %s", path,

@@ -2,13 +2,15 @@
 Faults: bad requests get the documented 4xx and leave nothing behind;
 rumprund killed (-9) while guests run or while a launch is in flight, then
 restarted on the same state, loses no instance, no log line, and leaves no
-orphan domain; libvirtd restarted under a running guest; SIGTERM leaves
+orphan domain (nor is kept out by a process that still holds its socket); libvirtd restarted under a running guest; SIGTERM leaves
 guests running for the next rumprund to adopt.
 """
+import ctypes
 import json
 import os
 import re
 import socket
+import subprocess
 import time
 
 import pytest
@@ -154,6 +156,74 @@ def test_paths_outside_the_allowed_dirs(daemon):
         "esc", ["exit", "0"], nics=[{"backend": {"type": "bridge",
                                                  "name": "br0"}}]))
     assert r.status == 403 and r.json["field"].startswith("nics[0]"), r
+    nothing_left(d)
+
+
+def listening_socket_of(pid, path):
+    """A duplicate, in this process, of the fd on which process pid listens
+    on the unix socket file path (pidfd_getfd(2): what a child forked
+    without exec holds)."""
+    inodes = set()
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            # Num RefCount Protocol Flags Type St Inode Path; St 01: listening
+            if len(fields) >= 8 and fields[7] == str(path) and \
+                    fields[5] == "01":
+                inodes.add(fields[6])
+    assert inodes, "nobody listens on %s" % path
+    fdno = None
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            fdno = int(fd)
+    assert fdno is not None, "no fd of %d is the socket" % pid
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        fd = libc.syscall(438, pidfd, fdno, 0)    # SYS_pidfd_getfd
+        if fd < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, "pidfd_getfd: " + os.strerror(e))
+        return fd
+    finally:
+        os.close(pidfd)
+
+
+def test_kill9_while_another_process_holds_the_socket(daemon):
+    # On Xen, libxl runs xc_domain_destroy in a child forked without exec,
+    # which inherits rumprund's listening socket; when rumprund dies by
+    # kill -9 while such a child hangs, the socket still takes connections
+    # into its backlog, and the next rumprund must not take that for a
+    # server that answers.
+    d = daemon()
+    held = listening_socket_of(d.pid, d.sock)
+    try:
+        # While rumprund lives, a second one on its socket is refused.
+        second = subprocess.run(
+            [str(rrlib.DAEMON_BIN), "-d", "-f", str(d.conf)],
+            stdin=subprocess.DEVNULL, capture_output=True, env=d.env,
+            cwd=str(d.root), timeout=30)
+        assert second.returncode != 0, second
+        assert b"another server is listening on" in second.stderr, second
+        assert d.client.get("/v1/info")
+
+        d.kill9()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(d.sock))     # a backlog, and nobody to accept
+        s.close()
+        d.allow_warnings(r"the server that listened on it \(pid %d\) is "
+                         r"gone" % d.proc.pid)
+        d.start()
+        assert d.client.get("/v1/info")
+        assert "is gone, another process still holds it" in \
+            d.stderr_text()
+    finally:
+        os.close(held)
     nothing_left(d)
 
 
