@@ -45,6 +45,22 @@ def until_state(name, states):
     return pred
 
 
+def replay(c, until, since=0):
+    """The events after since (follow=false), once the state event of each
+    (name, state) in until is among them: the view shows a state at once,
+    the event is published once the record that says so is on disk
+    (ARCHITECTURE.md), so a replay right after wait_state() may end
+    before it."""
+    def once():
+        s = c.stream("/v1/events?since=%d&follow=false" % since)
+        s.wait_end(5)
+        evs = s.rest_lines()
+        s.close()
+        done = all(until_state(n, st)(evs) for n, st in until)
+        return (evs,) if done else None
+    return rrlib.wait_for("the events of %s" % (until,), once, 10)[0]
+
+
 def check_path(events, final, extra=None):
     """One generation's events: created (pending), then in order starting
     (may be skipped when the console shows main() called before the launch
@@ -481,18 +497,7 @@ def test_events_replay(daemon, accel):
     c.launch(d.spec("e2", ["exit", "1"]))
     c.wait_state("e1", "exited")
     c.wait_state("e2", "exited")
-
-    # The view says exited at once; the event is published once the
-    # record that says so is on disk (ARCHITECTURE.md): replay until both.
-    def replay():
-        s = c.stream("/v1/events?since=0&follow=false")
-        s.wait_end(5)
-        evs = s.rest_lines()
-        s.close()
-        done = until_state("e1", "exited")(evs) and \
-            until_state("e2", "exited")(evs)
-        return evs if done else None
-    evs = rrlib.wait_for("both exits in the replay", replay, 10)
+    evs = replay(c, [("e1", "exited"), ("e2", "exited")])
     assert evs and evs[0]["seq"] == 1, evs
     check_consecutive(evs)
     n = evs[-1]["seq"]
@@ -523,16 +528,11 @@ def test_events_survive_restart(daemon, accel):
     c = d.client
     c.launch(d.spec("r1", ["exit", "0"]))
     c.wait_state("r1", "exited")
-    s = c.stream("/v1/events?since=0&follow=false")
-    s.wait_end(5)
-    before = s.rest_lines()
-    s.close()
+    before = replay(c, [("r1", "exited")])
     d.restart()
     c.launch(d.spec("r2", ["exit", "0"]))
     c.wait_state("r2", "exited")
-    s = c.stream("/v1/events?since=0&follow=false")
-    s.wait_end(5)
-    after = s.rest_lines()
+    after = replay(c, [("r2", "exited")])
     assert after[:len(before)] == before
     check_consecutive(after)
     assert after[len(before)]["name"] == "r2"
@@ -543,10 +543,7 @@ def test_events_heartbeat_and_lost(daemon):
     c = d.client
     c.launch(d.spec("hb", ["exit", "0"]))
     c.wait_state("hb", "exited")
-    s = c.stream("/v1/events?since=0&follow=false")
-    s.wait_end(5)
-    evs = s.rest_lines()
-    s.close()
+    evs = replay(c, [("hb", "exited")])
     last = evs[-1]["seq"]
     # An idle followed stream: a heartbeat each second asked, with the
     # last seq.
