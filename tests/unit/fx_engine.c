@@ -94,6 +94,36 @@ run_for(unsigned int ms)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
+bool
+fx_in_state(void *arg)
+{
+	struct fx_want_state *w = arg;
+	struct rrerr err;
+	json_t *v;
+	bool ok;
+
+	if ((v = engine_get(eng, w->name, &err)) == NULL)
+		return false;
+	ok = strcmp(json_string_value(json_object_get(v, "state")), w->state) ==
+	    0;
+	json_decref(v);
+	return ok;
+}
+
+const char *
+fx_domain_of(const char *name)
+{
+	static char buf[BACKEND_DOMAIN_NAME_MAX];
+	struct rrerr err;
+	json_t *v = engine_get(eng, name, &err);
+
+	assert_non_null(v);
+	snprintf(buf, sizeof(buf), "%s",
+	    json_string_value(json_object_get(v, "domain")));
+	json_decref(v);
+	return buf;
+}
+
 void
 fx_engine_config(struct engine_config *cfg, uv_loop_t *l, struct spec_policy *p)
 {

@@ -66,6 +66,18 @@ bool replied(void *arg);
 /* Run the loop for ms milliseconds. */
 void run_for(unsigned int ms);
 
+/* run_until()'s predicate for a struct fx_want_state: eng's view of the
+ * instance name says state. */
+struct fx_want_state {
+	const char *name;
+	const char *state;
+};
+bool fx_in_state(void *arg);
+
+/* The domain of the instance's current generation, from eng's view (a
+ * static buffer); fails the test if there is no such instance. */
+const char *fx_domain_of(const char *name);
+
 /* The tree of fx_engine_setup(): images/app, state/ and logs/. */
 extern const struct fx_node fx_engine_tree[];
 

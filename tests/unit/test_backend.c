@@ -115,41 +115,6 @@ test_has_prefix(void **state)
  * mandatory ops. */
 static struct backend_ops lean_ops;
 
-struct want_state {
-	const char *name;
-	const char *state;
-};
-
-static bool
-in_state(void *arg)
-{
-	struct want_state *w = arg;
-	struct rrerr err;
-	json_t *v;
-	bool ok;
-
-	if ((v = engine_get(eng, w->name, &err)) == NULL)
-		return false;
-	ok = strcmp(json_string_value(json_object_get(v, "state")), w->state) ==
-	    0;
-	json_decref(v);
-	return ok;
-}
-
-static const char *
-domain_of(const char *name)
-{
-	static char buf[BACKEND_DOMAIN_NAME_MAX];
-	struct rrerr err;
-	json_t *v = engine_get(eng, name, &err);
-
-	assert_non_null(v);
-	snprintf(buf, sizeof(buf), "%s",
-	    json_string_value(json_object_get(v, "domain")));
-	json_decref(v);
-	return buf;
-}
-
 static int
 setup_lean(void **state)
 {
@@ -205,8 +170,8 @@ snapped(void *arg)
 static void
 test_optional_ops_null(void **state)
 {
-	struct want_state running = { "a", "running" };
-	struct want_state stopped = { "a", "stopped" };
+	struct fx_want_state running = { "a", "running" };
+	struct fx_want_state stopped = { "a", "stopped" };
 	struct spec *spec;
 	struct result r;
 	struct snap sn;
@@ -228,10 +193,10 @@ test_optional_ops_null(void **state)
 	assert_false(r.failed);
 	assert_int_equal(r.outcome, ENGINE_CREATED);
 	json_decref(r.body);
-	assert_int_equal(fake_console(domain_of("a"),
+	assert_int_equal(fake_console(fx_domain_of("a"),
 			     "=== calling \"app\" main() ===\n"),
 	    0);
-	run_until(in_state, &running, "running");
+	run_until(fx_in_state, &running, "running");
 
 	memset(&r, 0, sizeof(r));
 	engine_pause(eng, "a", on_reply, &r);
@@ -241,7 +206,7 @@ test_optional_ops_null(void **state)
 	assert_int_equal(httpd_status_for(r.err.code), 409);
 	assert_string_equal(r.err.field, "platform");
 	assert_non_null(strstr(r.err.message, "fake backend cannot pause"));
-	assert_true(in_state(&running));
+	assert_true(fx_in_state(&running));
 
 	memset(&sn, 0, sizeof(sn));
 	collect_get(engine_collector(eng), 0, on_snap, &sn);
@@ -259,7 +224,7 @@ test_optional_ops_null(void **state)
 	run_until(replied, &r, "the stop reply");
 	assert_false(r.failed);
 	json_decref(r.body);
-	run_until(in_state, &stopped, "stopped");
+	run_until(fx_in_state, &stopped, "stopped");
 	memset(&r, 0, sizeof(r));
 	engine_remove(eng, "a", false, on_reply, &r);
 	run_until(replied, &r, "the remove reply");

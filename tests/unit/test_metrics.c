@@ -54,47 +54,12 @@ launch(const char *name)
 	json_decref(r.body);
 }
 
-static const char *
-domain_of(const char *name)
-{
-	static char buf[BACKEND_DOMAIN_NAME_MAX];
-	struct rrerr err;
-	json_t *v = engine_get(eng, name, &err);
-
-	assert_non_null(v);
-	snprintf(buf, sizeof(buf), "%s",
-	    json_string_value(json_object_get(v, "domain")));
-	json_decref(v);
-	return buf;
-}
-
-struct want_state {
-	const char *name;
-	const char *state;
-};
-
-static bool
-in_state(void *arg)
-{
-	struct want_state *w = arg;
-	struct rrerr err;
-	json_t *v;
-	bool ok;
-
-	if ((v = engine_get(eng, w->name, &err)) == NULL)
-		return false;
-	ok = strcmp(json_string_value(json_object_get(v, "state")), w->state) ==
-	    0;
-	json_decref(v);
-	return ok;
-}
-
 static void
 wait_state(const char *name, const char *state)
 {
-	struct want_state w = { name, state };
+	struct fx_want_state w = { name, state };
 
-	run_until(in_state, &w, state);
+	run_until(fx_in_state, &w, state);
 }
 
 /* The text of /metrics now, and the value of one sample line in it. */
@@ -162,7 +127,7 @@ static void
 collect(struct got *g, const char *name, int64_t since)
 {
 	memset(g, 0, sizeof(*g));
-	snprintf(g->domain, sizeof(g->domain), "%s", domain_of(name));
+	snprintf(g->domain, sizeof(g->domain), "%s", fx_domain_of(name));
 	collect_get(engine_collector(eng), since, on_snap, g);
 	run_until(got_done, g, "a collection");
 }
@@ -185,13 +150,13 @@ test_counters(void **state)
 	free(text);
 
 	launch("a");
-	assert_int_equal(fake_console(domain_of("a"),
+	assert_int_equal(fake_console(fx_domain_of("a"),
 			     "=== calling \"app\" main() ===\n"),
 	    0);
 	wait_state("a", "running");
 	launch("b");
 	assert_int_equal(
-	    fake_console(domain_of("b"),
+	    fake_console(fx_domain_of("b"),
 		"=== calling \"app\" main() ===\nPANIC: boom\nhalted\n"),
 	    0);
 	wait_state("b", "crashed");
@@ -231,7 +196,7 @@ test_collector(void **state)
 
 	(void)state;
 	launch("a");
-	assert_int_equal(fake_set_cpu(domain_of("a"), 1500000000ULL), 0);
+	assert_int_equal(fake_set_cpu(fx_domain_of("a"), 1500000000ULL), 0);
 	collect(&g1, "a", 0);
 	assert_int_equal(g1.nstats, 1);
 	assert_true(g1.cpu_ns == 1500000000ULL);
@@ -246,7 +211,7 @@ test_collector(void **state)
 	free(g1.text);
 
 	/* Within the second: the same collection, the backend not asked. */
-	assert_int_equal(fake_set_cpu(domain_of("a"), 2500000000ULL), 0);
+	assert_int_equal(fake_set_cpu(fx_domain_of("a"), 2500000000ULL), 0);
 	collect(&g2, "a", 0);
 	assert_int_equal(fake_calls(FAKE_OP_STATS), 1);
 	assert_true(g2.time_ms == g1.time_ms);
