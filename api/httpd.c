@@ -1423,8 +1423,7 @@ framing_ok(struct httpd_req *req, struct MHD_Connection *mc)
 	MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_header, &f);
 	if (f.cl_differ) {
 		set_error(req, RRERR_BAD_REQUEST,
-		    "two Content-Length headers "
-		    "with different values");
+		    "two Content-Length headers with different values");
 		goto refused;
 	}
 	if (f.nte > 0 && f.ncl > 0) {

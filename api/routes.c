@@ -1275,8 +1275,7 @@ put_digest(struct httpd_req *req, char *hex, bool *given, struct rrerr *err)
 		return -1;
 	if (q != NULL && h != NULL && strcmp(hex, other) != 0)
 		return rrerr_set(err, RRERR_BAD_REQUEST, "sha256",
-		    "sha256: "
-		    "the query and X-Content-SHA256 announce different "
+		    "sha256: the query and X-Content-SHA256 announce different "
 		    "digests");
 	return 0;
 }
@@ -1316,8 +1315,7 @@ put_begin(struct httpd_req *req, struct routes_ctx *rc, enum imgstore_kind kind,
 		return NULL;
 	if (rc->store == NULL) {
 		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "this rumprund has no "
-		    "image store");
+		    "this rumprund has no image store");
 		return NULL;
 	}
 	/* Replacing what a guest uses: only when asked. */

@@ -33,9 +33,8 @@ no_query(struct httpd_req *req)
 	if ((name = httpd_req_query_next(req, &it, NULL)) == NULL)
 		return 0;
 	rrerr_set(&err, RRERR_BAD_REQUEST, name,
-	    "%.64s: unknown query "
-	    "parameter; %s takes none",
-	    name, httpd_req_path(req));
+	    "%.64s: unknown query parameter; %s takes none", name,
+	    httpd_req_path(req));
 	httpd_reply_error(req, &err);
 	return -1;
 }
@@ -140,9 +139,8 @@ has_domain(const struct instance *inst, struct rrerr *err)
 	    !inst->domain_gone)
 		return true;
 	rrerr_set(err, RRERR_CONFLICT, "name",
-	    "name: %s is %s: it has no "
-	    "domain to read counters of",
-	    inst->name, instance_state_name(inst->state));
+	    "name: %s is %s: it has no domain to read counters of", inst->name,
+	    instance_state_name(inst->state));
 	return false;
 }
 

@@ -306,8 +306,7 @@ qemu_log_error(const char *uri, const char *name, char *buf, size_t size)
 		    sub);
 	else
 		snprintf(buf, size,
-		    "the hypervisor stopped the guest: KVM "
-		    "internal error");
+		    "the hypervisor stopped the guest: KVM internal error");
 	found = true;
 cleanup:
 	if (fd != -1)
@@ -331,8 +330,7 @@ stopped_for_good(struct backend *b, const char *name, int state, int reason,
 	if (qemu_log_error(b->uri, name, buf, size))
 		return true;
 	snprintf(buf, size,
-	    "the hypervisor stopped the guest (libvirt: "
-	    "paused, reason %s)",
+	    "the hypervisor stopped the guest (libvirt: paused, reason %s)",
 	    reason == VIR_DOMAIN_PAUSED_CRASHED ? "crashed" : "unknown");
 	return true;
 }
@@ -936,15 +934,13 @@ own_dir(const char *dir, mode_t mode, struct rrerr *err)
 
 	if (mkdir(dir, mode) == -1 && errno != EEXIST)
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "cannot make %s "
-		    "(for the kernels QEMU boots): %s",
-		    dir, strerror(errno));
+		    "cannot make %s (for the kernels QEMU boots): %s", dir,
+		    strerror(errno));
 	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "%s (for the "
-		    "kernels QEMU boots): %s",
-		    dir, strerror(errno));
+		    "%s (for the kernels QEMU boots): %s", dir,
+		    strerror(errno));
 	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
 	    (st.st_mode & 022) != 0) {
 		close(fd);
@@ -990,12 +986,10 @@ stage_kernel(struct backend *b, const struct backend_launch *l, char *path,
 	if (l->image_fd < 0 || fstat(l->image_fd, &st) == -1 ||
 	    !S_ISREG(st.st_mode))
 		return rrerr_set(err, RRERR_INTERNAL, "image",
-		    "image: no "
-		    "checked file to boot");
+		    "image: no checked file to boot");
 	if ((uint64_t)st.st_size > KVM_KERNEL_MAX)
 		return rrerr_set(err, RRERR_INVALID, "image",
-		    "image: %s is "
-		    "%llu MiB; a kernel is at most %llu MiB",
+		    "image: %s is %llu MiB; a kernel is at most %llu MiB",
 		    l->spec->image, (unsigned long long)st.st_size >> 20,
 		    (unsigned long long)KVM_KERNEL_MAX >> 20);
 	snprintf(name, sizeof(name), "%s.kernel", l->domain_name);
@@ -1088,17 +1082,14 @@ define_and_start(struct backend *b, virConnectPtr c,
 		fd = l->blk_fds != NULL ? l->blk_fds[i] : -1;
 		if (fd < 0) {
 			rrerr_set(err, RRERR_INTERNAL, NULL,
-			    "blk[%zu]: no "
-			    "checked file to attach",
-			    i);
+			    "blk[%zu]: no checked file to attach", i);
 			goto cleanup;
 		}
 		if (virDomainFDAssociate(dom, group, 1, &fd, 0) < 0) {
 			take_error(&e);
 			libvirt_error(c,
-			    "libvirt did not take a disk's "
-			    "descriptor",
-			    &e, err);
+			    "libvirt did not take a disk's descriptor", &e,
+			    err);
 			goto cleanup;
 		}
 	}

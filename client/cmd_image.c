@@ -372,8 +372,7 @@ store_cmd(struct ctl *c, const char *kind, int argc, char *argv[])
 {
 	if (argc < 2)
 		return ctl_usage_error(c->cmd,
-		    "give a subcommand: push, ls "
-		    "or rm");
+		    "give a subcommand: push, ls or rm");
 	if (strcmp(argv[1], "push") == 0)
 		return cmd_push(c, kind, argc - 1, argv + 1);
 	if (strcmp(argv[1], "ls") == 0 || strcmp(argv[1], "list") == 0)
@@ -385,9 +384,7 @@ store_cmd(struct ctl *c, const char *kind, int argc, char *argv[])
 		return CTL_OK;
 	}
 	return ctl_usage_error(c->cmd,
-	    "%s: not a subcommand of %s (push, ls, "
-	    "rm)",
-	    argv[1], kind);
+	    "%s: not a subcommand of %s (push, ls, rm)", argv[1], kind);
 }
 
 int

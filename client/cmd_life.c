@@ -135,8 +135,7 @@ ctl_stop(struct ctl *c, int argc, char *argv[])
 		case 't':
 			if (ctl_number(optarg, 0, 3600, &timeout) == -1)
 				return ctl_usage_error(c->cmd,
-				    "-t %s: give "
-				    "seconds from 0 to 3600",
+				    "-t %s: give seconds from 0 to 3600",
 				    optarg);
 			break;
 		default:

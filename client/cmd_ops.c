@@ -76,9 +76,7 @@ ctl_restart(struct ctl *c, int argc, char *argv[])
 			return rv;
 		if (ctl_number(optarg, 0, 3600, &timeout) == -1)
 			return ctl_usage_error(c->cmd,
-			    "-t %s: give seconds "
-			    "from 0 to 3600",
-			    optarg);
+			    "-t %s: give seconds from 0 to 3600", optarg);
 	}
 	if (optind >= argc)
 		return ctl_usage_error(c->cmd, "give the names to restart");
@@ -194,9 +192,8 @@ ctl_wait(struct ctl *c, int argc, char *argv[])
 			if (ctl_number(optarg, 0, WAIT_TIMEOUT_MAX, &timeout) ==
 			    -1)
 				return ctl_usage_error(c->cmd,
-				    "-t %s: give "
-				    "seconds from 0 to %d",
-				    optarg, WAIT_TIMEOUT_MAX);
+				    "-t %s: give seconds from 0 to %d", optarg,
+				    WAIT_TIMEOUT_MAX);
 			break;
 		case 'c':
 			cond = optarg;

@@ -214,8 +214,7 @@ ctl_ps(struct ctl *c, int argc, char *argv[])
 				c->json = true;
 			else if (strcmp(optarg, "table") != 0)
 				return ctl_usage_error(c->cmd,
-				    "--format %s: "
-				    "give table, json or jsonl",
+				    "--format %s: give table, json or jsonl",
 				    optarg);
 			break;
 		case 'a':

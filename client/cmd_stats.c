@@ -394,8 +394,7 @@ ctl_stats(struct ctl *c, int argc, char *argv[])
 				f = FORMAT_JSONL;
 			else if (strcmp(optarg, "table") != 0)
 				return ctl_usage_error(c->cmd,
-				    "--format %s: "
-				    "give table, json or jsonl",
+				    "--format %s: give table, json or jsonl",
 				    optarg);
 			break;
 		default:

@@ -258,8 +258,7 @@ ctl_logs(struct ctl *c, int argc, char *argv[])
 		return ctl_usage_error(c->cmd, "give one name");
 	if (tail >= 0 && cutoff > 0)
 		return ctl_usage_error(c->cmd,
-		    "give --tail or --since, not "
-		    "both");
+		    "give --tail or --since, not both");
 	name = argv[optind];
 	if ((rv = ctl_connect(c)) != CTL_OK)
 		return rv;

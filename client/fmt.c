@@ -123,8 +123,7 @@ status_text(json_t *inst, const char *state, int64_t now_ms, struct fmt_ps *row)
 		    t > now_ms)
 			left = (t - now_ms + 999) / 1000;
 		snprintf(row->status, sizeof(row->status),
-		    "backoff (retry %lld "
-		    "in %llds)",
+		    "backoff (retry %lld in %llds)",
 		    (long long)json_integer_value(
 			json_object_get(rs, "attempt")),
 		    (long long)left);

@@ -81,9 +81,7 @@ read_token(const char *path, char *err, size_t errlen)
 		fclose(fp);
 		if (strpbrk(p, " \t") != NULL) {
 			snprintf(err, errlen,
-			    "--token-file %s: a token has no "
-			    "spaces",
-			    path);
+			    "--token-file %s: a token has no spaces", path);
 			return NULL;
 		}
 		return strdup(p);
@@ -158,8 +156,7 @@ http_new(const char *host, const char *token_file, char *err, size_t errlen)
 			len--;
 		if (len == 0 || memchr(rest, '/', len) != NULL) {
 			snprintf(err, errlen,
-			    "--host %s: give http://HOST:PORT "
-			    "without a path",
+			    "--host %s: give http://HOST:PORT without a path",
 			    host);
 			goto fail;
 		}
@@ -170,8 +167,7 @@ http_new(const char *host, const char *token_file, char *err, size_t errlen)
 		    (h->shown = strdup(h->base)) != NULL;
 	} else {
 		snprintf(err, errlen,
-		    "--host %s: must be unix:///PATH or "
-		    "http(s)://HOST:PORT",
+		    "--host %s: must be unix:///PATH or http(s)://HOST:PORT",
 		    host);
 		goto fail;
 	}

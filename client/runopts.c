@@ -196,9 +196,8 @@ backend_xl(const char *what, const char *opts, json_t *backend, json_t *nic,
 	}
 	if (i < n)
 		fail(err, errlen,
-		    "-I %s: backend option %s is not supported "
-		    "by rrctl",
-		    what, f[i]);
+		    "-I %s: backend option %s is not supported by rrctl", what,
+		    f[i]);
 	else
 		rv = 0;
 	free_fields(f, n);
@@ -250,8 +249,7 @@ parse_backend(const char *what, const char *opts, json_t *nic, char *err,
 	if (rv == 0 && json_object_get(backend, "name") != NULL &&
 	    !good_ifname(json_string_value(json_object_get(backend, "name"))))
 		rv = fail(err, errlen,
-		    "-I %s: %s is not an interface, bridge "
-		    "or network name",
+		    "-I %s: %s is not an interface, bridge or network name",
 		    what, json_string_value(json_object_get(backend, "name")));
 	return rv;
 }
@@ -275,8 +273,7 @@ iso_iface(const char *arg, const char *base, const char *opts, json_t *nic,
 	if (*opts != '\0')
 		return fail(err, errlen,
 		    "-I %s: the NIC of an ISO image is the "
-		    "machine's own: give iftag,driver, without backend "
-		    "options",
+		    "machine's own: give iftag,driver, without backend options",
 		    arg);
 	if (!good_driver(base))
 		return fail(err, errlen,
@@ -299,9 +296,7 @@ parse_iface(struct run_opts *o, const char *arg, char *err, size_t errlen)
 
 	if ((c1 = strchr(arg, ',')) == NULL || c1 == arg)
 		return fail(err, errlen,
-		    "-I %s: give "
-		    "iftag,ifbasename[,backendopts]",
-		    arg);
+		    "-I %s: give iftag,ifbasename[,backendopts]", arg);
 	c2 = strchr(c1 + 1, ',');
 	opts = c2 != NULL ? c2 + 1 : "";
 	tag = strndup(arg, (size_t)(c1 - arg));
@@ -322,8 +317,7 @@ parse_iface(struct run_opts *o, const char *arg, char *err, size_t errlen)
 		if (strcmp(json_string_value(json_object_get(t, "tag")), tag) ==
 		    0) {
 			fail(err, errlen,
-			    "-I %s: there is already an "
-			    "interface tagged %s",
+			    "-I %s: there is already an interface tagged %s",
 			    arg, tag);
 			goto out;
 		}
@@ -358,14 +352,11 @@ parse_static(const char *arg, char **f, int n, json_t *inet, char *err,
 
 	if (n < 4 || n > 5)
 		return fail(err, errlen,
-		    "-W %s: static needs ADDR/MASK and "
-		    "at most a gateway",
-		    arg);
+		    "-W %s: static needs ADDR/MASK and at most a gateway", arg);
 	slash = strchr(f[3], '/');
 	if (slash == NULL || slash == f[3] || slash[1] == '\0')
 		return fail(err, errlen,
-		    "-W %s: give the address as "
-		    "ADDR/MASK, e.g. 10.0.0.2/24",
+		    "-W %s: give the address as ADDR/MASK, e.g. 10.0.0.2/24",
 		    arg);
 	json_object_set_new(inet, "addr", json_string(f[3]));
 	if (n == 5) {
@@ -415,9 +406,8 @@ parse_netspec(struct run_opts *o, const char *arg, char *err, size_t errlen)
 	}
 	if (json_object_get(nic, family) != NULL) {
 		fail(err, errlen,
-		    "-W %s: interface %s already has an %s "
-		    "configuration",
-		    arg, f[0], family);
+		    "-W %s: interface %s already has an %s configuration", arg,
+		    f[0], family);
 		goto out;
 	}
 	if ((inet = json_object()) == NULL) {
@@ -437,9 +427,8 @@ parse_netspec(struct run_opts *o, const char *arg, char *err, size_t errlen)
 		json_object_set_new(inet, "method", json_string(f[2]));
 	} else {
 		fail(err, errlen,
-		    "-W %s: the method of %s must be %s or "
-		    "static",
-		    arg, family, family[4] == '6' ? "auto" : "dhcp");
+		    "-W %s: the method of %s must be %s or static", arg, family,
+		    family[4] == '6' ? "auto" : "dhcp");
 		goto out;
 	}
 	json_object_set_new(nic, family, inet);
@@ -498,9 +487,8 @@ set_platform(struct run_opts *o, const char *platform, char *err, size_t errlen)
 {
 	if (o->platform_from != NULL && strcmp(o->platform, platform) != 0)
 		return fail(err, errlen,
-		    "--platform %s: conflicts with %s "
-		    "given before",
-		    platform, o->platform_from);
+		    "--platform %s: conflicts with %s given before", platform,
+		    o->platform_from);
 	o->platform = platform;
 	o->platform_from = platform;
 	return 0;
@@ -579,8 +567,7 @@ parse_restart(struct run_opts *o, char *arg, char *err, size_t errlen)
 		return 0;
 	if (i != 1)
 		return fail(err, errlen,
-		    "--restart %s: only on-failure takes a "
-		    "number of retries",
+		    "--restart %s: only on-failure takes a number of retries",
 		    arg);
 	if (parse_count(colon + 1, RESTART_N_MAX, &o->restart_max) == -1)
 		return fail(err, errlen,
@@ -612,8 +599,7 @@ parse_backoff(struct run_opts *o, char *arg, char *err, size_t errlen)
 		*colon = ':';
 	if (o->backoff_max >= 0 && o->backoff_max < o->backoff_initial)
 		return fail(err, errlen,
-		    "--restart-backoff %s: MAX must not "
-		    "be less than INITIAL",
+		    "--restart-backoff %s: MAX must not be less than INITIAL",
 		    arg);
 	return 0;
 }
@@ -669,9 +655,7 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 	case 'M':
 		if (parse_memory(arg, &o->memory_mib) == -1)
 			return fail(err, errlen,
-			    "-M %s: not a memory size in "
-			    "MiB",
-			    arg);
+			    "-M %s: not a memory size in MiB", arg);
 		return 0;
 	case 'n':
 		return fail(err, errlen,
@@ -699,17 +683,13 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 	case OPT_PLATFORM:
 		if (strcmp(arg, "kvm") != 0 && strcmp(arg, "xen") != 0)
 			return fail(err, errlen,
-			    "--platform %s: must be kvm "
-			    "or xen",
-			    arg);
+			    "--platform %s: must be kvm or xen", arg);
 		return set_platform(o, strcmp(arg, "kvm") == 0 ? "kvm" : "xen",
 		    err, errlen);
 	case OPT_LABEL:
 		if ((eq = strchr(arg, '=')) == NULL || eq == arg)
 			return fail(err, errlen,
-			    "--label %s: must be "
-			    "KEY=VALUE",
-			    arg);
+			    "--label %s: must be KEY=VALUE", arg);
 		if (json_object_setn_new(o->labels, arg, (size_t)(eq - arg),
 			json_string(eq + 1)) == -1)
 			return fail(err, errlen, "--label %s: not UTF-8", arg);
@@ -720,17 +700,13 @@ option(struct run_opts *o, int ch, char *arg, char *err, size_t errlen)
 		if (*arg < '0' || *arg > '9' || *end != '\0' || errno != 0 ||
 		    n < 1 || n > VCPUS_MAX)
 			return fail(err, errlen,
-			    "--vcpus %s: not a number of "
-			    "CPUs",
-			    arg);
+			    "--vcpus %s: not a number of CPUs", arg);
 		o->vcpus = n;
 		return 0;
 	case OPT_ACCEL:
 		if (strcmp(arg, "kvm") != 0 && strcmp(arg, "tcg") != 0)
 			return fail(err, errlen,
-			    "--accel %s: must be kvm or "
-			    "tcg",
-			    arg);
+			    "--accel %s: must be kvm or tcg", arg);
 		o->accel = strcmp(arg, "kvm") == 0 ? "kvm" : "tcg";
 		return 0;
 	case OPT_DRY_RUN:
@@ -821,9 +797,7 @@ check(struct run_opts *o, char *err, size_t errlen)
 	}
 	if (o->accel != NULL && strcmp(o->platform, "xen") == 0)
 		return fail(err, errlen,
-		    "--accel %s: an accelerator is for "
-		    "kvm, not xen",
-		    o->accel);
+		    "--accel %s: an accelerator is for kvm, not xen", o->accel);
 	return 0;
 }
 

@@ -90,9 +90,7 @@ read_file(const char *path, const char *where, bool private, size_t *lenp,
 	}
 	if (st.st_size > FILE_MAX) {
 		rrerr_set(err, RRERR_INVALID, NULL,
-		    "%s: %s is larger than %d "
-		    "bytes",
-		    where, path, FILE_MAX);
+		    "%s: %s is larger than %d bytes", where, path, FILE_MAX);
 		goto fail;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
@@ -153,8 +151,7 @@ check_certs(char *pem, size_t len, const char *where, const char *path,
 	    0);
 	if (rv < 0 || n == 0)
 		return rrerr_set(err, RRERR_INVALID, NULL,
-		    "%s: %s holds no "
-		    "PEM certificate that GnuTLS can read (%s)",
+		    "%s: %s holds no PEM certificate that GnuTLS can read (%s)",
 		    where, path, rv < 0 ? gnutls_strerror(rv) : "none found");
 	expires = gnutls_x509_crt_get_expiration_time(crts[0]);
 	if (expires != (time_t)-1 && expires < time(NULL))
@@ -197,9 +194,8 @@ check_key(const struct auth *a, const char *where, const char *path,
 	gnutls_certificate_free_credentials(cred);
 	if (rv < 0)
 		return rrerr_set(err, RRERR_INVALID, NULL,
-		    "%s: %s does not go "
-		    "with tls_cert (%s)",
-		    where, path, gnutls_strerror(rv));
+		    "%s: %s does not go with tls_cert (%s)", where, path,
+		    gnutls_strerror(rv));
 	return 0;
 }
 
@@ -252,16 +248,14 @@ parse_tokens(char *text, const char *where, const char *path,
 		}
 		if (len < TOKEN_MIN || len > TOKEN_MAX) {
 			rrerr_set(err, RRERR_INVALID, NULL,
-			    "%s: %s:%u: a token "
-			    "has %d to %d characters",
-			    where, path, lineno, TOKEN_MIN, TOKEN_MAX);
+			    "%s: %s:%u: a token has %d to %d characters", where,
+			    path, lineno, TOKEN_MIN, TOKEN_MAX);
 			goto fail;
 		}
 		if (n == TOKENS_MAX) {
 			rrerr_set(err, RRERR_INVALID, NULL,
-			    "%s: %s: more than "
-			    "%d tokens",
-			    where, path, TOKENS_MAX);
+			    "%s: %s: more than %d tokens", where, path,
+			    TOKENS_MAX);
 			goto fail;
 		}
 		if (n % 16 == 0) {

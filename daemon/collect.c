@@ -201,8 +201,7 @@ answer_late(struct collect *c)
 	for (p = 0; p < SPEC_PLATFORMS_LAUNCHED; p++)
 		if (c->busy[p])
 			rrerr_set(&late.err[p], RRERR_UNAVAILABLE, NULL,
-			    "the %s "
-			    "backend did not answer in %d ms",
+			    "the %s backend did not answer in %d ms",
 			    spec_platform_name((enum spec_platform)p),
 			    COLLECT_WAIT_MS);
 	while ((w = TAILQ_FIRST(&c->waiters)) != NULL) {

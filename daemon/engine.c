@@ -661,16 +661,14 @@ ended_state(struct instance *inst)
 			return INSTANCE_CRASHED;
 		}
 		set_reason(inst, "%s",
-		    "the guest powered off without an exit "
-		    "status");
+		    "the guest powered off without an exit status");
 		return INSTANCE_EXITED;
 	case BACKEND_EVENT_CRASHED:
 		set_reason(inst, "%s", "the hypervisor reported a crash");
 		return INSTANCE_CRASHED;
 	default:
 		set_reason(inst, "%s",
-		    "the domain was destroyed outside "
-		    "rumprund");
+		    "the domain was destroyed outside rumprund");
 		return INSTANCE_CRASHED;
 	}
 }
@@ -890,9 +888,8 @@ check_boot(struct engine *e, struct instance *inst, int64_t now)
 			"the guest wrote nothing to its console");
 	else if (last_line(inst, line, sizeof(line)))
 		set_reason(inst,
-		    "main() not called in %u s; last console "
-		    "line: \"%s\"",
-		    s, line);
+		    "main() not called in %u s; last console line: \"%s\"", s,
+		    line);
 	else
 		set_reason(inst,
 		    "main() not called in %u s; the console "
@@ -2381,9 +2378,7 @@ engine_launch(struct engine *e, struct spec *spec, engine_reply_fn *fn,
 		inst->jobs--;
 		if (inst->dirty) {
 			snprintf(inst->refusal, sizeof(inst->refusal),
-			    "%s: "
-			    "cannot write its record",
-			    inst->name);
+			    "%s: cannot write its record", inst->name);
 			refuse_launch(e, inst);
 			return;
 		}
@@ -2415,9 +2410,7 @@ engine_stop(struct engine *e, const char *name, bool force, int timeout_s,
 	}
 	if (e->quiescing) {
 		reply_err(fn, arg, RRERR_UNAVAILABLE,
-		    "%s: rumprund is shutting "
-		    "down",
-		    name);
+		    "%s: rumprund is shutting down", name);
 		return;
 	}
 	if (timeout_s < 0)
@@ -2486,8 +2479,7 @@ engine_start(struct engine *e, const char *name, engine_reply_fn *fn, void *arg)
 		if ((inst = find(e, name)) == NULL || !gen_over(inst->state) ||
 		    inst->writes > 0) {
 			reply_err(fn, arg, RRERR_CONFLICT,
-			    "%s changed while "
-			    "its start waited; try again",
+			    "%s changed while its start waited; try again",
 			    name);
 			return;
 		}
@@ -3226,30 +3218,25 @@ live_instance(struct engine *e, const char *name, const char *what,
 	}
 	if (e->quiescing) {
 		reply_err(fn, arg, RRERR_UNAVAILABLE,
-		    "%s: rumprund is shutting "
-		    "down",
-		    name);
+		    "%s: rumprund is shutting down", name);
 		return NULL;
 	}
 	if (gen_over(inst->state)) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name",
-		    "name: %s has "
-		    "ended (%s): nothing to %s%s",
-		    name, instance_state_name(inst->state), what,
+		    "name: %s has ended (%s): nothing to %s%s", name,
+		    instance_state_name(inst->state), what,
 		    strcmp(what, "kill") != 0 ? "; start it again first" : "");
 		return NULL;
 	}
 	if (inst->remove_requested || inst->stop_requested) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name",
-		    "name: %s is being "
-		    "%s: nothing to %s",
-		    name, inst->remove_requested ? "removed" : "stopped", what);
+		    "name: %s is being %s: nothing to %s", name,
+		    inst->remove_requested ? "removed" : "stopped", what);
 		return NULL;
 	}
 	if (!inst->launched) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name",
-		    "name: %s is being "
-		    "launched; %s it once it has started",
+		    "name: %s is being launched; %s it once it has started",
 		    name, what);
 		return NULL;
 	}
@@ -3298,16 +3285,14 @@ engine_pause(struct engine *e, const char *name, engine_reply_fn *fn, void *arg)
 	ops = e->cfg.ops[inst->spec->platform];
 	if (ops == NULL || ops->pause == NULL) {
 		reply_field(fn, arg, RRERR_CONFLICT, "platform",
-		    "platform: the "
-		    "%s backend cannot pause a guest",
+		    "platform: the %s backend cannot pause a guest",
 		    ops != NULL ? ops->name :
 				  spec_platform_name(inst->spec->platform));
 		return;
 	}
 	if (inst->pause_job) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name",
-		    "name: a pause or "
-		    "resume of %s is in progress; try again",
+		    "name: a pause or resume of %s is in progress; try again",
 		    name);
 		return;
 	}
@@ -3328,8 +3313,7 @@ engine_resume(struct engine *e, const char *name, engine_reply_fn *fn,
 	}
 	if (inst->pause_job || (inst->jobs > 0 && inst->paused_ms == 0)) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name",
-		    "name: a pause or "
-		    "resume of %s is in progress; try again",
+		    "name: a pause or resume of %s is in progress; try again",
 		    name);
 		return;
 	}
@@ -3357,16 +3341,12 @@ engine_restart(struct engine *e, const char *name, int timeout_s,
 	}
 	if (e->quiescing) {
 		reply_err(fn, arg, RRERR_UNAVAILABLE,
-		    "%s: rumprund is shutting "
-		    "down",
-		    name);
+		    "%s: rumprund is shutting down", name);
 		return;
 	}
 	if (inst->remove_requested) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name",
-		    "name: %s is "
-		    "being removed",
-		    name);
+		    "name: %s is being removed", name);
 		return;
 	}
 	if (!inst->launched && !inst->launch_failed) {
@@ -3410,9 +3390,8 @@ engine_kill(struct engine *e, const char *name, engine_reply_fn *fn, void *arg)
 	}
 	if (instance_state_final(inst->state)) {
 		reply_field(fn, arg, RRERR_CONFLICT, "name",
-		    "name: %s has "
-		    "ended (%s): nothing to kill",
-		    name, instance_state_name(inst->state));
+		    "name: %s has ended (%s): nothing to kill", name,
+		    instance_state_name(inst->state));
 		return;
 	}
 	if (!e->quiescing && !inst->stop_force)
@@ -3435,9 +3414,7 @@ engine_wait(struct engine *e, const char *name, int want, int64_t timeout_ms,
 	}
 	if (e->quiescing) {
 		reply_err(fn, arg, RRERR_UNAVAILABLE,
-		    "%s: rumprund is shutting "
-		    "down",
-		    name);
+		    "%s: rumprund is shutting down", name);
 		return;
 	}
 	if (e->nwaits >= ENGINE_WAITS_MAX) {

@@ -343,8 +343,7 @@ imgstore_open(const char *dir, const struct imgstore_limits *limits,
 
 	if (dir == NULL || dir[0] != '/') {
 		rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "store_dir: must be an "
-		    "absolute path");
+		    "store_dir: must be an absolute path");
 		return NULL;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
@@ -547,8 +546,7 @@ imgstore_delete(struct imgstore *st, enum imgstore_kind kind, const char *name,
 		    imgstore_kind_name(kind), name);
 	if (upload_of(st, kind, name) != NULL)
 		return rrerr_set(err, RRERR_CONFLICT, "name",
-		    "an upload of "
-		    "%s %s is in progress",
+		    "an upload of %s %s is in progress",
 		    imgstore_kind_name(kind), name);
 	if ((e = load_entry(st->dirfd[kind], name, err)) == NULL) {
 		if (err != NULL && err->code == RRERR_NOT_FOUND)
@@ -681,9 +679,8 @@ imgstore_upload_begin(struct imgstore *st, enum imgstore_kind kind,
 			space_error(err, kind, name);
 		else
 			rrerr_set(err, RRERR_INTERNAL, NULL,
-			    "store: cannot "
-			    "create %s: %s",
-			    up->tmp, strerror(errno));
+			    "store: cannot create %s: %s", up->tmp,
+			    strerror(errno));
 		gnutls_hash_deinit(up->hash, NULL);
 		free(up);
 		return NULL;
@@ -718,20 +715,17 @@ imgstore_upload_write(struct imgstore_upload *up, const void *buf, size_t len,
 
 	if (st->limits.max_size != 0 && up->size + len > st->limits.max_size)
 		return rrerr_set(err, RRERR_TOO_LARGE, NULL,
-		    "%s %s: more "
-		    "than %llu bytes (store_max_size)",
+		    "%s %s: more than %llu bytes (store_max_size)",
 		    imgstore_kind_name(up->kind), up->name,
 		    (unsigned long long)st->limits.max_size);
 	if (up->length >= 0 && up->size + len > (uint64_t)up->length)
 		return rrerr_set(err, RRERR_BAD_REQUEST, NULL,
-		    "the body is "
-		    "longer than its Content-Length");
+		    "the body is longer than its Content-Length");
 	/* An unknown length is counted against the total as it comes. */
 	if (up->length < 0 && st->limits.max_total != 0 &&
 	    st->stored + st->inflight + len > st->limits.max_total)
 		return rrerr_set(err, RRERR_TOO_LARGE, NULL,
-		    "%s %s: the "
-		    "store is full at %llu bytes (store_max_total)",
+		    "%s %s: the store is full at %llu bytes (store_max_total)",
 		    imgstore_kind_name(up->kind), up->name,
 		    (unsigned long long)st->limits.max_total);
 	if (write_all(up->fd, buf, len) == -1) {
@@ -780,8 +774,7 @@ imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 		snprintf(up->got + 2 * i, 3, "%02x", md[i]);
 	if (up->length >= 0 && up->size != (uint64_t)up->length)
 		return rrerr_set(err, RRERR_BAD_REQUEST, NULL,
-		    "the body has "
-		    "%llu bytes, its Content-Length said %lld",
+		    "the body has %llu bytes, its Content-Length said %lld",
 		    (unsigned long long)up->size, (long long)up->length);
 	if (up->want[0] != '\0' && strcmp(up->want, up->got) != 0)
 		return rrerr_set(err, RRERR_BAD_REQUEST, "sha256",
@@ -794,8 +787,7 @@ imgstore_upload_commit(struct imgstore_upload *up, struct rrerr *err)
 		goto io;
 	if (random_hex(hex, 8) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "no random "
-		    "numbers");
+		    "no random numbers");
 	snprintf(up->blob, sizeof(up->blob), ".blob-%s", hex);
 	if (renameat(up->dirfd, up->tmp, up->dirfd, up->blob) == -1)
 		goto io;
@@ -899,9 +891,7 @@ imgstore_resolve(const char *dir, enum imgstore_kind kind, const char *name,
 
 	if (dir == NULL) {
 		rrerr_set(err, RRERR_INVALID, field,
-		    "%s: this rumprund has no "
-		    "store",
-		    field);
+		    "%s: this rumprund has no store", field);
 		return NULL;
 	}
 	imgstore_kind_dir(dir, kind, kdir, sizeof(kdir));
@@ -914,9 +904,8 @@ imgstore_resolve(const char *dir, enum imgstore_kind kind, const char *name,
 	close(fd);
 	if (e == NULL) {
 		rrerr_set(err, RRERR_INVALID, field,
-		    "%s: no stored %s %s "
-		    "(GET /v1/%s lists them)",
-		    field, imgstore_kind_name(kind), name, kind_dirs[kind]);
+		    "%s: no stored %s %s (GET /v1/%s lists them)", field,
+		    imgstore_kind_name(kind), name, kind_dirs[kind]);
 		return NULL;
 	}
 	if (asprintf(&path, "%s/%s", kdir,
@@ -999,9 +988,7 @@ io:
 		    field);
 	else
 		rrerr_set(err, RRERR_INTERNAL, field,
-		    "%s: cannot copy the "
-		    "volume: %s",
-		    field, strerror(errno));
+		    "%s: cannot copy the volume: %s", field, strerror(errno));
 	if (out != -1)
 		close(out);
 	if (dfd != -1) {

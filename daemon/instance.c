@@ -364,9 +364,7 @@ restart_from_record(struct instance *inst, json_t *r, struct rrerr *err)
 		spec_free(inst->spec);
 		inst->spec = NULL;
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "record: restart: "
-		    "%s",
-		    jerr.text);
+		    "record: restart: %s", jerr.text);
 	}
 	inst->restart_count = (unsigned int)count;
 	inst->restart_attempt = (unsigned int)attempt;

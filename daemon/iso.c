@@ -81,14 +81,12 @@ iso_check_head(const unsigned char *head, size_t len, uint64_t size,
 	if (len < PVD_OFFSET + SECTOR || pvd[0] != 1 ||
 	    memcmp(pvd + 1, "CD001", 5) != 0)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "the image has no "
-		    "ISO 9660 primary volume descriptor");
+		    "the image has no ISO 9660 primary volume descriptor");
 	blocks = le32(pvd + 80); /* volume space size */
 	bsize = (uint64_t)pvd[128] | (uint64_t)pvd[129] << 8;
 	if (blocks * bsize != size)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "the image is %llu "
-		    "bytes, its volume descriptor says %llu",
+		    "the image is %llu bytes, its volume descriptor says %llu",
 		    (unsigned long long)size,
 		    (unsigned long long)(blocks * bsize));
 	return 0;
@@ -242,14 +240,10 @@ check_tools(char *mkrescue, size_t size, struct rrerr *err)
 
 	if (find_program("grub-mkrescue", mkrescue, size) == -1)
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "%s: no "
-		    "grub-mkrescue in PATH",
-		    hint);
+		    "%s: no grub-mkrescue in PATH", hint);
 	if (find_program("xorriso", xorriso, sizeof(xorriso)) == -1)
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "%s: no xorriso "
-		    "in PATH",
-		    hint);
+		    "%s: no xorriso in PATH", hint);
 	if (access(ISO_GRUB_DIR "/cdboot.img", R_OK) == -1)
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL, "%s: no %s",
 		    hint, ISO_GRUB_DIR "/cdboot.img");
@@ -268,9 +262,7 @@ input_size(int fd, const char *path, const char *field, uint64_t *total,
 
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
 		return rrerr_set(err, RRERR_INVALID, field,
-		    "%s: %s is not a "
-		    "regular file",
-		    field, path);
+		    "%s: %s is not a regular file", field, path);
 	*size = (uint64_t)st.st_size;
 	*total += *size;
 	return 0;
@@ -522,9 +514,7 @@ run_mkrescue(struct build *b, const atomic_bool *cancel, struct rrerr *err)
 	close(logfd);
 	if (rv != 0)
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "cannot run %s: "
-		    "%s",
-		    b->argv[0], strerror(rv));
+		    "cannot run %s: %s", b->argv[0], strerror(rv));
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -542,29 +532,24 @@ run_mkrescue(struct build *b, const atomic_bool *cancel, struct rrerr *err)
 	}
 	if (w == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "waiting for "
-		    "grub-mkrescue: %s",
-		    strerror(errno));
+		    "waiting for grub-mkrescue: %s", strerror(errno));
 	if (killed && atomic_load(cancel))
 		return rrerr_set(err, RRERR_UNAVAILABLE, NULL,
 		    "rumprund is shutting down");
 	if (killed)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "grub-mkrescue "
-		    "took more than %d s and was killed",
+		    "grub-mkrescue took more than %d s and was killed",
 		    ISO_BUILD_TIMEOUT_S);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	log_tail(b, tail, sizeof(tail));
 	if (WIFEXITED(status))
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "grub-mkrescue "
-		    "failed (exit %d): %s",
-		    WEXITSTATUS(status), tail[0] != '\0' ? tail : "no message");
+		    "grub-mkrescue failed (exit %d): %s", WEXITSTATUS(status),
+		    tail[0] != '\0' ? tail : "no message");
 	return rrerr_set(err, RRERR_INTERNAL, NULL,
-	    "grub-mkrescue died "
-	    "(signal %d): %s",
-	    WTERMSIG(status), tail[0] != '\0' ? tail : "no message");
+	    "grub-mkrescue died (signal %d): %s", WTERMSIG(status),
+	    tail[0] != '\0' ? tail : "no message");
 }
 
 /* Open the image and check it against its volume descriptor. */
@@ -576,9 +561,7 @@ open_image(const struct build *b, struct iso_image *out, struct rrerr *err)
 
 	if ((fd = open(b->out, O_RDONLY | O_CLOEXEC)) == -1)
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "grub-mkrescue "
-		    "made no image: %s",
-		    strerror(errno));
+		    "grub-mkrescue made no image: %s", strerror(errno));
 	if (fstat(fd, &st) == -1) {
 		rrerr_set(err, RRERR_INTERNAL, NULL, "%s: %s", b->out,
 		    strerror(errno));
@@ -612,8 +595,7 @@ iso_build(const struct spec *spec, const struct spec_policy *policy,
 	out->size = 0;
 	if (spec->platform != SPEC_PLATFORM_ISO)
 		return rrerr_set(err, RRERR_INVALID, "platform",
-		    "platform: "
-		    "an ISO image is built for platform iso, not %s",
+		    "platform: an ISO image is built for platform iso, not %s",
 		    spec_platform_name(spec->platform));
 	if (check_tools(mkrescue, sizeof(mkrescue), err) == -1)
 		return -1;
@@ -628,9 +610,8 @@ iso_build(const struct spec *spec, const struct spec_policy *policy,
 	}
 	if (mkdtemp(b.dir) == NULL) {
 		rrerr_set(err, RRERR_UNAVAILABLE, NULL,
-		    "cannot make a "
-		    "directory under %s: %s",
-		    tmp_base, strerror(errno));
+		    "cannot make a directory under %s: %s", tmp_base,
+		    strerror(errno));
 		paths_files_close(&files);
 		return -1;
 	}

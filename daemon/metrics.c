@@ -322,22 +322,16 @@ metrics_render(struct engine *e, const struct collect_snapshot *snap,
 	    RUMPRUND_VERSION);
 	instances(&sb, e);
 	per_platform(&sb, "rumprund_launches_total",
-	    "Domains created for a "
-	    "launch, a start or a restart.",
-	    m.launches);
+	    "Domains created for a launch, a start or a restart.", m.launches);
 	per_platform(&sb, "rumprund_failures_total",
 	    "Generations that ended "
 	    "failed (the hypervisor refused, or main() was not reached in "
 	    "time).",
 	    m.failures);
 	per_platform(&sb, "rumprund_crashes_total",
-	    "Generations that ended "
-	    "crashed.",
-	    m.crashes);
+	    "Generations that ended crashed.", m.crashes);
 	per_platform(&sb, "rumprund_restarts_total",
-	    "Ended guests launched "
-	    "again by their restart policy.",
-	    m.restarts);
+	    "Ended guests launched again by their restart policy.", m.restarts);
 	latency(&sb);
 	family(&sb, "rumprund_console_bytes_total", "counter",
 	    "Bytes guests wrote to their consoles while rumprund followed "

@@ -434,9 +434,7 @@ open_checked(const char *path, const char *r, const char *dir,
 			    field, path);
 		else
 			rrerr_set(err, RRERR_INVALID, field,
-			    "%s: %s cannot be "
-			    "opened for %s: %s",
-			    field, path,
+			    "%s: %s cannot be opened for %s: %s", field, path,
 			    (flags & O_ACCMODE) == O_RDONLY ? "reading" :
 							      "writing",
 			    strerror(saved));
@@ -445,9 +443,7 @@ open_checked(const char *path, const char *r, const char *dir,
 	if (fstat(rfd, &sb2) == -1 || sb2.st_dev != sb.st_dev ||
 	    sb2.st_ino != sb.st_ino) {
 		rrerr_set(err, RRERR_INTERNAL, field,
-		    "%s: %s changed while "
-		    "it was opened",
-		    field, path);
+		    "%s: %s changed while it was opened", field, path);
 		goto cleanup;
 	}
 	if (fd != NULL) {

@@ -130,9 +130,8 @@ deliver(struct recwriter *w)
 		msg[0] = '\0';
 		if (we->rv == -1)
 			snprintf(msg, sizeof(msg),
-			    "cannot write the record of "
-			    "%s in %s: %s",
-			    we->name, store_dir(w->st), strerror(we->err));
+			    "cannot write the record of %s in %s: %s", we->name,
+			    store_dir(w->st), strerror(we->err));
 		w->fn(w->arg, we->key, we->seq, we->rv, msg);
 		free_entry(we);
 	}

@@ -561,9 +561,8 @@ check_store_ref(struct walk *w, const char *s, enum imgstore_kind kind,
 	if (!w->policy->trusted &&
 	    !imgstore_exists(w->policy->store_dir, kind, name))
 		return invalid(w, path,
-		    "no stored %s %s (GET /v1/%ss lists "
-		    "them)",
-		    what, name, what);
+		    "no stored %s %s (GET /v1/%ss lists them)", what, name,
+		    what);
 	return keep(w, s, out);
 }
 
@@ -682,8 +681,7 @@ add_env(struct walk *w, struct spec *spec, const char *name, size_t namelen,
 
 	if (!match(name, namelen, UPPER LOWER "_", ALNUM "_", SIZE_MAX))
 		return invalid(w, path,
-		    "not a valid variable name "
-		    "([A-Za-z_][A-Za-z0-9_]*)");
+		    "not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
 	len = namelen + 1 + strlen(value);
 	if (len > SPEC_ENV_LEN_MAX)
 		return invalid(w, path, "NAME=VALUE must be at most %d bytes",
@@ -833,8 +831,7 @@ check_source(struct walk *w, void *target, UNUSED const char *key,
 	for (b = w->spec->blk; b < blk; b++)
 		if (strcmp(b->source, blk->source) == 0)
 			return invalid(w, path,
-			    "is the same file as "
-			    "blk[%zu].source",
+			    "is the same file as blk[%zu].source",
 			    (size_t)(b - w->spec->blk));
 	return 0;
 }
@@ -876,8 +873,7 @@ check_mountpoint(struct walk *w, void *target, UNUSED const char *key,
 	for (b = w->spec->blk; b < blk; b++)
 		if (b->mountpoint != NULL && strcmp(b->mountpoint, s) == 0)
 			return invalid(w, path,
-			    "is the same mount point as "
-			    "blk[%zu].mountpoint",
+			    "is the same mount point as blk[%zu].mountpoint",
 			    (size_t)(b - w->spec->blk));
 	return keep(w, s, &blk->mountpoint);
 }
@@ -1001,8 +997,7 @@ check_ip_addr(struct walk *w, void *target, UNUSED const char *key,
 	prefix = strtoul(slash + 1, NULL, 10);
 	if (prefix < 1 || prefix > family->maxprefix)
 		return invalid(w, path,
-		    "prefix length must be between 1 and "
-		    "%u",
+		    "prefix length must be between 1 and %u",
 		    family->maxprefix);
 	*conf->prefixlen = (unsigned int)prefix;
 	return keep(w, canon, conf->addr);
@@ -1105,8 +1100,7 @@ check_nic_name(struct walk *w, void *target, UNUSED const char *key,
 
 	if (!match(s, strlen(s), ALNUM "_.-", ALNUM "_.-", SPEC_IFNAME_MAX))
 		return invalid(w, path,
-		    "must be 1 to %d letters, digits, "
-		    "'_', '.' and '-'",
+		    "must be 1 to %d letters, digits, '_', '.' and '-'",
 		    SPEC_IFNAME_MAX);
 	return keep(w, s, &nic->backend_name);
 }
@@ -1127,8 +1121,7 @@ check_tap(struct walk *w, const struct spec_nic *nic, const char *path)
 		if (n->type == SPEC_NIC_TAP && n->backend_name != NULL &&
 		    strcmp(n->backend_name, nic->backend_name) == 0)
 			return invalid(w, path,
-			    "tap \"%s\" is already used by "
-			    "nics[%zu]",
+			    "tap \"%s\" is already used by nics[%zu]",
 			    nic->backend_name, (size_t)(n - w->spec->nics));
 	return 0;
 }
@@ -1192,8 +1185,7 @@ check_mac(struct walk *w, void *target, UNUSED const char *key, json_t *value,
 
 	if (!parse_mac(json_string_value(value), mac))
 		return invalid(w, path,
-		    "must be six hexadecimal octets "
-		    "separated by ':'");
+		    "must be six hexadecimal octets separated by ':'");
 	/* The low bit of the first octet marks a multicast address. */
 	if (strchr("13579bdf", mac[1]) != NULL)
 		return invalid(w, path, "must be a unicast address");
@@ -1202,8 +1194,7 @@ check_mac(struct walk *w, void *target, UNUSED const char *key, json_t *value,
 	for (n = w->spec->nics; n < nic; n++)
 		if (n->mac != NULL && strcmp(n->mac, mac) == 0)
 			return invalid(w, path,
-			    "is the same MAC as "
-			    "nics[%zu].mac",
+			    "is the same MAC as nics[%zu].mac",
 			    (size_t)(n - w->spec->nics));
 	return keep(w, mac, &nic->mac);
 }
@@ -1240,8 +1231,7 @@ check_iso_nic_host(struct walk *w, UNUSED void *target, const char *key,
     UNUSED json_t *value, const char *path)
 {
 	return invalid(w, path,
-	    "not for platform iso: the NIC is the "
-	    "machine's own, with %s",
+	    "not for platform iso: the NIC is the machine's own, with %s",
 	    strcmp(key, "mac") == 0 ? "its own MAC address" :
 				      "no host backend; give its \"driver\"");
 }
@@ -1415,8 +1405,7 @@ check_restart(struct walk *w, void *target, UNUSED const char *key,
 	}
 	if (rs->backoff_max_s < rs->backoff_initial_s)
 		return member_error(w, path, "backoff_max_s",
-		    "must not be "
-		    "less than backoff_initial_s");
+		    "must not be less than backoff_initial_s");
 	return 0;
 }
 
@@ -1672,8 +1661,7 @@ from_json(json_t *root, const struct spec_policy *policy,
 			w.platform = (enum spec_platform)platforms[i].value;
 	if (only_dflt && w.platform != dflt)
 		return rrerr_set(err, RRERR_INVALID, "platform",
-		    "platform: "
-		    "must be \"%s\" or left out here",
+		    "platform: must be \"%s\" or left out here",
 		    spec_platform_name(dflt));
 	if ((spec = calloc(1, sizeof(*spec))) == NULL)
 		return rrerr_set(err, RRERR_INTERNAL, NULL, "out of memory");

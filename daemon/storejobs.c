@@ -34,8 +34,7 @@ commit_done(uv_work_t *work, int status)
 	if (j->rv == -1 || entry == NULL) {
 		if (j->rv != -1)
 			rrerr_set(&j->err, RRERR_INTERNAL, NULL,
-			    "out of "
-			    "memory");
+			    "out of memory");
 		j->fn(j->arg, NULL, &j->err);
 	} else
 		j->fn(j->arg, entry, NULL);
@@ -57,8 +56,7 @@ storejobs_commit(struct imgstore_upload *up, uv_loop_t *loop, storejobs_fn *fn,
 	if (uv_queue_work(loop, &j->work, commit_work, commit_done) != 0) {
 		free(j);
 		return rrerr_set(err, RRERR_INTERNAL, NULL,
-		    "cannot queue the "
-		    "commit");
+		    "cannot queue the commit");
 	}
 	return 0;
 }
